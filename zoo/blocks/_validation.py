@@ -1,0 +1,61 @@
+"""Argument checks shared by blocks and models: one wording for every error."""
+
+import keras
+
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def data_format(value):
+    """Returns a valid data format; `None` means Keras' configured default."""
+    if value is None:
+        return keras.config.image_data_format()
+    if value not in DATA_FORMATS:
+        raise ValueError(
+            f"data_format must be one of {list(DATA_FORMATS)}, "
+            f"received data_format={value!r}"
+        )
+    return value
+
+
+def positive_int(name, value):
+    """Checks that `value` is an int >= 1 (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, received {name}={value!r}")
+    return value
+
+
+def one_of(name, value, choices):
+    """Checks that `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"{name} must be one of {list(choices)}, received {name}={value!r}"
+        )
+    return value
+
+
+def channel_axis(data_format):
+    return -1 if data_format == "channels_last" else 1
+
+
+def check_image_input(layer_name, input_shape, data_format, expected_channels=None):
+    """Checks a (batch, H, W, C) / (batch, C, H, W) shape before it hits a conv.
+
+    Keras' own error for a rank or channel mismatch names an inner Conv2D;
+    this one names the argument the user controls.
+    """
+    shape = tuple(input_shape)
+    layout = "(batch, height, width, channels)" if data_format == "channels_last" \
+        else "(batch, channels, height, width)"
+    if len(shape) != 4:
+        raise ValueError(
+            f"{layer_name} expects inputs of rank 4 {layout} for "
+            f"data_format={data_format!r}, received inputs with shape={shape}"
+        )
+    channels = shape[channel_axis(data_format)]
+    if expected_channels is not None and channels is not None \
+            and channels != expected_channels:
+        raise ValueError(
+            f"{layer_name} was built for {expected_channels} input channels "
+            f"(data_format={data_format!r}), received inputs with shape={shape} "
+            f"({channels} channels)"
+        )

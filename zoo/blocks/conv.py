@@ -1,0 +1,147 @@
+"""Conv2D -> BatchNormalization -> activation, the unit every ResNet is made of."""
+
+import keras
+
+from zoo.blocks import _validation
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ConvBN(keras.layers.Layer):
+    """Conv2D (no bias) -> BatchNormalization -> optional activation.
+
+    The convolution has no bias because the BatchNormalization right after it
+    subtracts the batch mean, which would cancel any bias.
+
+    Strided convolutions with a kernel larger than 1 pad explicitly and
+    symmetrically (`kernel_size // 2` on every side) instead of using
+    `padding="same"`: TensorFlow's "same" pads only bottom/right for even
+    inputs, which shifts features by one pixel relative to the papers,
+    torchvision and `keras.applications` (whose stem does the same explicit
+    padding).
+
+    Args:
+        filters: int. Output channels.
+        kernel_size: int. Square kernel size.
+        strides: int. Square stride.
+        activation: str or None. Applied after BatchNormalization; `None`
+            for the last unit of a residual branch (the add comes first).
+        data_format: str or None. `"channels_last"` or `"channels_first"`;
+            `None` uses `keras.config.image_data_format()`.
+        bn_momentum: float. BatchNormalization moving-average momentum.
+        bn_epsilon: float. BatchNormalization epsilon (default matches
+            `keras.applications.ResNet*`).
+        gamma_initializer: str or initializer. `"zeros"` gives the
+            zero-init-residual trick (Goyal et al. 2017) for the last unit of
+            a residual branch.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        4D tensor `(batch, height, width, channels)` (channels_last) or
+        `(batch, channels, height, width)` (channels_first).
+
+    Output shape:
+        4D tensor with `filters` channels and spatial size
+        `ceil(size / strides)`.
+
+    Example:
+    >>> ConvBN(16, 3)(keras.ops.ones((2, 8, 8, 3))).shape
+    (2, 8, 8, 16)
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        activation="relu",
+        data_format=None,
+        bn_momentum=0.9,
+        bn_epsilon=1.001e-5,
+        gamma_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = _validation.positive_int("filters", filters)
+        self.kernel_size = _validation.positive_int("kernel_size", kernel_size)
+        self.strides = _validation.positive_int("strides", strides)
+        # Normalized to its registered name so get_config stays serializable
+        # and a typo fails here, not at the first call.
+        self.activation = (
+            None if activation is None
+            else keras.activations.serialize(keras.activations.get(activation))
+        )
+        self.data_format = _validation.data_format(data_format)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+
+        explicit_padding = self.strides > 1 and self.kernel_size > 1
+        sublayer_args = {"dtype": self.dtype_policy}
+        self.pad = (
+            keras.layers.ZeroPadding2D(
+                self.kernel_size // 2, data_format=self.data_format,
+                name="pad", **sublayer_args,
+            )
+            if explicit_padding
+            else None
+        )
+        self.conv = keras.layers.Conv2D(
+            self.filters,
+            self.kernel_size,
+            strides=self.strides,
+            padding="valid" if explicit_padding else "same",
+            use_bias=False,
+            data_format=self.data_format,
+            kernel_initializer="he_normal",
+            name="conv",
+            **sublayer_args,
+        )
+        self.bn = keras.layers.BatchNormalization(
+            axis=_validation.channel_axis(self.data_format),
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            gamma_initializer=self.gamma_initializer,
+            name="bn",
+            **sublayer_args,
+        )
+        self.act = (
+            keras.layers.Activation(self.activation, name="act", **sublayer_args)
+            if self.activation is not None
+            else None
+        )
+
+    def build(self, input_shape):
+        _validation.check_image_input(self.name, input_shape, self.data_format)
+        shape = input_shape
+        if self.pad is not None:
+            self.pad.build(shape)
+            shape = self.pad.compute_output_shape(shape)
+        self.conv.build(shape)
+        shape = self.conv.compute_output_shape(shape)
+        self.bn.build(shape)
+        if self.act is not None:
+            self.act.build(shape)
+
+    def call(self, inputs, training=None):
+        x = inputs if self.pad is None else self.pad(inputs)
+        x = self.bn(self.conv(x), training=training)
+        return x if self.act is None else self.act(x)
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        if self.pad is not None:
+            shape = self.pad.compute_output_shape(shape)
+        return self.conv.compute_output_shape(shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "activation": self.activation,
+            "data_format": self.data_format,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
+        }

@@ -1,0 +1,193 @@
+"""Residual blocks of ResNet (He et al. 2015, https://arxiv.org/abs/1512.03385)."""
+
+import keras
+
+from zoo.blocks import _validation
+from zoo.blocks.conv import ConvBN
+
+
+class _ResidualBlock(keras.layers.Layer):
+    """Shared wiring: `relu(branch(x) + shortcut(x))`.
+
+    Subclasses create `self.branch` (a list of `ConvBN`, the last one without
+    activation) in `__init__`; the projection shortcut is created in `build`,
+    where the input channel count is known, so a block can be built for any
+    input without the caller repeating its width.
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        data_format=None,
+        zero_init_residual=False,
+        bn_momentum=0.9,
+        bn_epsilon=1.001e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = _validation.positive_int("filters", filters)
+        self.strides = _validation.positive_int("strides", strides)
+        self.data_format = _validation.data_format(data_format)
+        self.zero_init_residual = bool(zero_init_residual)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.output_channels = self.filters * self.expansion
+        self.shortcut = None
+        self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
+        self.out_act = keras.layers.Activation("relu", name="out_act", dtype=self.dtype_policy)
+
+    def _conv_bn(self, filters, kernel_size, strides, name, activation="relu",
+                 last=False):
+        return ConvBN(
+            filters,
+            kernel_size,
+            strides=strides,
+            activation=activation,
+            data_format=self.data_format,
+            bn_momentum=self.bn_momentum,
+            bn_epsilon=self.bn_epsilon,
+            # Zero gamma on the last BN makes the block start as identity,
+            # which helps deep nets train at large batch sizes.
+            gamma_initializer="zeros" if last and self.zero_init_residual else "ones",
+            name=name,
+            dtype=self.dtype_policy,
+        )
+
+    def build(self, input_shape):
+        _validation.check_image_input(self.name, input_shape, self.data_format)
+        in_channels = input_shape[_validation.channel_axis(self.data_format)]
+        if in_channels is None:
+            raise ValueError(
+                f"{self.name} needs a known channel count, received "
+                f"input_shape={tuple(input_shape)}"
+            )
+        # Projection (1x1 conv + BN, "option B" of the paper) only where the
+        # identity cannot be added: a stride or a change of width.
+        if self.strides != 1 or in_channels != self.output_channels:
+            self.shortcut = self._conv_bn(
+                self.output_channels, 1, self.strides, name="shortcut",
+                activation=None,
+            )
+            self.shortcut.build(input_shape)
+        shape = input_shape
+        for unit in self.branch:
+            unit.build(shape)
+            shape = unit.compute_output_shape(shape)
+        self.add.build([shape, shape])
+        self.out_act.build(shape)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for unit in self.branch:
+            x = unit(x, training=training)
+        shortcut = inputs if self.shortcut is None else self.shortcut(inputs, training=training)
+        return self.out_act(self.add([x, shortcut]))
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        for unit in self.branch:
+            shape = unit.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "strides": self.strides,
+            "data_format": self.data_format,
+            "zero_init_residual": self.zero_init_residual,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 ConvBN units with an identity or projection shortcut.
+
+    The block of ResNet-18/34 and of the CIFAR ResNets (20-110).
+
+    Args:
+        filters: int. Width of both convolutions and of the output.
+        strides: int. Stride of the first convolution (and the shortcut).
+        data_format: str or None. `"channels_last"` or `"channels_first"`.
+        zero_init_residual: bool. Initialize the last BN gamma to zero.
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Input shape:
+        4D image tensor in `data_format`.
+
+    Output shape:
+        4D tensor with `filters` channels, spatial size divided by `strides`.
+
+    Example:
+    >>> BasicBlock(8, strides=2)(keras.ops.ones((2, 8, 8, 4))).shape
+    (2, 4, 4, 8)
+    """
+
+    expansion = 1
+
+    def __init__(self, filters, strides=1, **kwargs):
+        super().__init__(filters, strides=strides, **kwargs)
+        self.branch = [
+            self._conv_bn(filters, 3, self.strides, name="conv1"),
+            self._conv_bn(filters, 3, 1, name="conv2", activation=None, last=True),
+        ]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Bottleneck(_ResidualBlock):
+    """1x1 reduce -> 3x3 -> 1x1 expand (x4) ConvBN units, plus shortcut.
+
+    The block of ResNet-50/101/152.
+
+    Args:
+        filters: int. Width of the 1x1 reduce and 3x3 convolutions; the
+            output has `4 * filters` channels.
+        strides: int. Spatial stride of the block.
+        stride_in_1x1: bool. Where the stride goes. `True` puts it on the
+            first 1x1 convolution: the original ResNet v1 and
+            `keras.applications`. `False` puts it on the 3x3 convolution:
+            "ResNet v1.5", the torchvision and timm default, about 0.5%
+            more ImageNet top-1 accuracy for a little more compute.
+        data_format: str or None. `"channels_last"` or `"channels_first"`.
+        zero_init_residual: bool. Initialize the last BN gamma to zero.
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Input shape:
+        4D image tensor in `data_format`.
+
+    Output shape:
+        4D tensor with `4 * filters` channels, spatial size divided by
+        `strides`.
+
+    Example:
+    >>> Bottleneck(4, strides=2)(keras.ops.ones((2, 8, 8, 16))).shape
+    (2, 4, 4, 16)
+    """
+
+    expansion = 4
+
+    def __init__(self, filters, strides=1, stride_in_1x1=False, **kwargs):
+        super().__init__(filters, strides=strides, **kwargs)
+        self.stride_in_1x1 = bool(stride_in_1x1)
+        stride_1x1, stride_3x3 = (
+            (self.strides, 1) if self.stride_in_1x1 else (1, self.strides)
+        )
+        self.branch = [
+            self._conv_bn(filters, 1, stride_1x1, name="conv1"),
+            self._conv_bn(filters, 3, stride_3x3, name="conv2"),
+            self._conv_bn(
+                self.output_channels, 1, 1, name="conv3", activation=None, last=True
+            ),
+        ]
+
+    def get_config(self):
+        return {**super().get_config(), "stride_in_1x1": self.stride_in_1x1}

@@ -1,0 +1,187 @@
+"""The face every zoo model shares: a functional view and a real summary.
+
+Keras prints `?` for the output shapes of a subclassed model, and even the
+functional view of one (`keras.Model(inputs, model.call(inputs))`) keeps
+custom `Layer` blocks closed: their inner layers are not nodes of the
+functional graph. `ZooModel.summary()` instead traces `call` once,
+symbolically, with every sublayer's `call` temporarily wrapped on the
+instance, and prints what each one produced, nested blocks opened up.
+"""
+
+import contextlib
+import math
+
+import keras
+import numpy as np
+
+
+def _count(variables):
+    return sum(math.prod(v.shape) for v in variables)
+
+
+def _format_shape(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return ", ".join(_format_shape(s) for s in shape)
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _shapes_of(outputs):
+    """Static shapes of a (possibly nested) call result, with None kept."""
+    leaves = keras.tree.flatten(outputs)
+    shapes = [tuple(getattr(t, "shape", ())) for t in leaves]
+    shapes = [tuple(None if d is None else int(d) for d in s) for s in shapes]
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+class ZooModel(keras.Model):
+    """Base class of every zoo model.
+
+    Subclasses implement `__init__`, `call`, `get_config` and the
+    `input_signature` property; they inherit `functional()`,
+    `example_inputs()` and `summary()`.
+    """
+
+    @property
+    def input_signature(self):
+        """`keras.InputSpec` of the model's natural input (batch dim None)."""
+        raise NotImplementedError(f"{type(self).__name__} must define input_signature")
+
+    def example_inputs(self, batch_size=2, seed=0, unknown_dim=32):
+        """Random inputs matching `input_signature`, for tests and benchmarks.
+
+        Args:
+            batch_size: int. Leading dimension.
+            seed: int. NumPy seed, so two calls give identical arrays.
+            unknown_dim: int. Size used for dimensions the signature leaves
+                as `None` (e.g. image height and width).
+
+        Returns:
+            A NumPy array.
+        """
+        spec = self.input_signature
+        shape = (batch_size,) + tuple(unknown_dim if d is None else d for d in spec.shape[1:])
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal(shape).astype(spec.dtype or "float32")
+
+    def functional(self):
+        """A functional `keras.Model` over the same layers and weights.
+
+        Useful for `plot_model`, for formats that need a static graph, and for
+        anything that expects `model.layers` to be graph nodes. Training the
+        view trains this model: the variables are shared.
+        """
+        spec = self.input_signature
+        inputs = keras.Input(shape=spec.shape[1:], dtype=spec.dtype, name=spec.name)
+        return keras.Model(inputs, self.call(inputs), name=f"{self.name}_functional")
+
+    def summary(
+        self,
+        line_length=None,
+        print_fn=None,
+        expand_nested=True,
+        show_trainable=False,
+    ):
+        """Prints every layer with its output shape and parameter count.
+
+        Unlike `keras.Model.summary` on a subclassed model, shapes are real
+        (traced from `input_signature`) and blocks are opened up.
+
+        Args:
+            line_length: int or None. Total width (default 100).
+            print_fn: callable or None. Called with each line (default `print`).
+            expand_nested: bool. Show the layers inside blocks, indented.
+            show_trainable: bool. Add a column telling whether each layer is
+                trainable.
+        """
+        print_fn = print_fn or print
+        rows = self.layer_table()
+        if not expand_nested:
+            rows = [r for r in rows if r["depth"] == 0]
+        width = line_length or 100
+        name_w = max(40, int(width * 0.45))
+        shape_w = max(20, width - name_w - 14 - (10 if show_trainable else 0))
+        header = f"{'Layer (type)':<{name_w}}{'Output Shape':<{shape_w}}{'Param #':>14}"
+        if show_trainable:
+            header += f"{'Trainable':>10}"
+        rule = "=" * len(header)
+        lines = [f'Model: "{self.name}" ({type(self).__name__})', rule, header, rule]
+        for row in rows:
+            label = "  " * row["depth"] + f"{row['name']} ({row['type']})"
+            line = f"{label:<{name_w}}{_format_shape(row['shape']):<{shape_w}}{row['params']:>14,}"
+            if show_trainable:
+                line += f"{'Y' if row['trainable'] else 'N':>10}"
+            lines.append(line)
+        trainable = _count(self.trainable_weights)
+        non_trainable = _count(self.non_trainable_weights)
+        lines += [
+            rule,
+            f"Total params: {trainable + non_trainable:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {non_trainable:,}",
+            "_" * len(header),
+        ]
+        for line in lines:
+            print_fn(line)
+
+    def layer_table(self):
+        """Traces `call` once and returns one row per sublayer call.
+
+        Returns:
+            A list of dicts with keys `name` (the layer's name), `path` (its
+            position in the layer tree, `/`-joined), `type`, `depth`
+            (0 = direct child of the model), `shape` (output shape, batch
+            None), `params` (weights of the layer and its sublayers) and
+            `trainable`, in call order, parents before their children.
+        """
+        rows, stack = [], []
+        paths = {}
+
+        def wrap(layer, original_call):
+            def recording_call(*args, **kwargs):
+                row = {
+                    "name": layer.name,
+                    "path": paths[id(layer)],
+                    "type": type(layer).__name__,
+                    "depth": len(stack),
+                    "params": _count(layer.weights),
+                    "trainable": layer.trainable,
+                    "shape": None,
+                }
+                rows.append(row)
+                stack.append(layer)
+                try:
+                    outputs = original_call(*args, **kwargs)
+                finally:
+                    stack.pop()
+                row["shape"] = _shapes_of(outputs)
+                return outputs
+
+            return recording_call
+
+        with contextlib.ExitStack() as restore:
+            for path, layer in self._walk_layers():
+                paths[id(layer)] = path
+                original = layer.call
+                # Shadow the bound method on the instance only; the class and
+                # every other instance stay untouched, and `finally` removes it.
+                layer.call = wrap(layer, original)
+                restore.callback(self._unwrap, layer)
+            spec = self.input_signature
+            # compute_output_spec traces `call` with placeholder tensors, so
+            # every sublayer runs its real `call` (not its shape function) and
+            # unknown dimensions stay None.
+            self.compute_output_spec(keras.KerasTensor(spec.shape, dtype=spec.dtype))
+        return rows
+
+    @staticmethod
+    def _unwrap(layer):
+        # `call` was set as an instance attribute; deleting it re-exposes the
+        # class method.
+        object.__delattr__(layer, "call") if "call" in vars(layer) else None
+
+    def _walk_layers(self, layer=None, prefix=""):
+        layer = self if layer is None else layer
+        for child in layer._layers:
+            path = f"{prefix}{child.name}"
+            yield path, child
+            yield from self._walk_layers(child, path + "/")

@@ -1,0 +1,378 @@
+"""ResNet (He et al. 2015, "Deep Residual Learning for Image Recognition",
+https://arxiv.org/abs/1512.03385), ImageNet and CIFAR variants.
+
+Variants are data (`RESNET_SPECS`); the public constructors are three lines
+each and registered, so `zoo.create_model("resnet50")` and
+`zoo.resnet.resnet50()` build the same model.
+
+Example:
+>>> from zoo import resnet
+>>> model = resnet.resnet20(num_classes=10)
+>>> model(model.example_inputs(batch_size=2)).shape
+TensorShape([2, 10])
+"""
+
+import keras
+
+from zoo.blocks import BasicBlock, Bottleneck, ConvBN, _validation
+from zoo.models.base import ZooModel
+from zoo.registry import register_model
+
+_BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+# depth -> how the network is laid out. "imagenet": 7x7/2 conv + 3x3/2 max-pool
+# stem, four stages; "cifar": one 3x3 conv stem and three stages of 6n+2 layers
+# (section 4.2 of the paper).
+RESNET_SPECS = {
+    18: {"stem": "imagenet", "block": "basic", "blocks": (2, 2, 2, 2), "filters": (64, 128, 256, 512)},
+    34: {"stem": "imagenet", "block": "basic", "blocks": (3, 4, 6, 3), "filters": (64, 128, 256, 512)},
+    50: {"stem": "imagenet", "block": "bottleneck", "blocks": (3, 4, 6, 3), "filters": (64, 128, 256, 512)},
+    101: {"stem": "imagenet", "block": "bottleneck", "blocks": (3, 4, 23, 3), "filters": (64, 128, 256, 512)},
+    152: {"stem": "imagenet", "block": "bottleneck", "blocks": (3, 8, 36, 3), "filters": (64, 128, 256, 512)},
+    20: {"stem": "cifar", "block": "basic", "blocks": (3, 3, 3), "filters": (16, 32, 64)},
+    32: {"stem": "cifar", "block": "basic", "blocks": (5, 5, 5), "filters": (16, 32, 64)},
+    44: {"stem": "cifar", "block": "basic", "blocks": (7, 7, 7), "filters": (16, 32, 64)},
+    56: {"stem": "cifar", "block": "basic", "blocks": (9, 9, 9), "filters": (16, 32, 64)},
+    110: {"stem": "cifar", "block": "basic", "blocks": (18, 18, 18), "filters": (16, 32, 64)},
+}
+
+# The image size each stem was designed for; any size works, this one only
+# makes `summary()` and `example_inputs()` concrete when none is given.
+_DEFAULT_IMAGE_SIZE = {"imagenet": 224, "cifar": 32}
+
+POOLINGS = (None, "avg", "max")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ResNet(ZooModel):
+    """ResNet classifier or feature extractor built from residual blocks.
+
+    Args:
+        depth: int. One of `RESNET_SPECS`: 18, 34, 50, 101, 152 (ImageNet
+            layout) or 20, 32, 44, 56, 110 (CIFAR layout).
+        num_classes: int. Size of the classification head.
+        include_top: bool. Add global pooling and the dense head. `False`
+            returns the last feature map (or its pooling, see `pooling`).
+        pooling: None, `"avg"` or `"max"`. Global pooling of the last feature
+            map when `include_top=False`; with `include_top=True` the head
+            pools with this (default `"avg"`).
+        input_shape: tuple of 3 ints (or None for height/width), in
+            `data_format` order, e.g. `(32, 32, 1)`. Any channel count. `None`
+            means 3 channels at the stem's native size (224 or 32).
+        data_format: str or None. `"channels_last"` or `"channels_first"`;
+            `None` uses `keras.config.image_data_format()`.
+        stride_in_1x1: bool. For bottleneck blocks, put the stride on the
+            first 1x1 conv (`True`: original ResNet v1, `keras.applications`)
+            or on the 3x3 conv (`False`: v1.5, torchvision and timm default).
+        classifier_activation: str or None. Activation of the head; `None`
+            returns logits (use `from_logits=True` losses).
+        zero_init_residual: bool. Zero-initialize the last BN gamma of every
+            residual branch so each block starts as identity.
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch,) + input_shape`.
+
+    Output shape:
+        `(batch, num_classes)` with `include_top`; otherwise the last feature
+        map `(batch, h, w, c)` (channels_last) or `(batch, c)` with pooling.
+
+    Example:
+    >>> model = ResNet(depth=20, num_classes=10, input_shape=(32, 32, 1))
+    >>> model(keras.ops.zeros((4, 32, 32, 1))).shape
+    TensorShape([4, 10])
+    """
+
+    def __init__(
+        self,
+        depth=50,
+        num_classes=1000,
+        include_top=True,
+        pooling=None,
+        input_shape=None,
+        data_format=None,
+        stride_in_1x1=False,
+        classifier_activation=None,
+        zero_init_residual=False,
+        bn_momentum=0.9,
+        bn_epsilon=1.001e-5,
+        **kwargs,
+    ):
+        _validation.one_of("depth", depth, list(RESNET_SPECS))
+        kwargs.setdefault("name", f"resnet{depth}")
+        super().__init__(**kwargs)
+        self.depth = depth
+        self.num_classes = _validation.positive_int("num_classes", num_classes)
+        self.include_top = bool(include_top)
+        self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
+        self.data_format = _validation.data_format(data_format)
+        self.input_shape_ = self._standardize_input_shape(input_shape)
+        self.stride_in_1x1 = bool(stride_in_1x1)
+        self.classifier_activation = classifier_activation
+        self.zero_init_residual = bool(zero_init_residual)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+
+        spec = RESNET_SPECS[depth]
+        self.spec = spec
+        unit_args = {
+            "data_format": self.data_format,
+            "bn_momentum": bn_momentum,
+            "bn_epsilon": bn_epsilon,
+            "dtype": self.dtype_policy,
+        }
+        if spec["stem"] == "imagenet":
+            self.stem = [
+                ConvBN(64, 7, strides=2, name="stem_conv", **unit_args),
+                # Zero padding before the max-pool equals -inf padding here
+                # because the input is post-ReLU (>= 0); keras.applications
+                # and torchvision agree.
+                keras.layers.ZeroPadding2D(1, data_format=self.data_format,
+                                           name="stem_pool_pad", dtype=self.dtype_policy),
+                keras.layers.MaxPooling2D(3, strides=2, data_format=self.data_format,
+                                          name="stem_pool", dtype=self.dtype_policy),
+            ]
+        else:
+            self.stem = [ConvBN(spec["filters"][0], 3, name="stem_conv", **unit_args)]
+
+        block_class = _BLOCKS[spec["block"]]
+        block_args = dict(unit_args, zero_init_residual=self.zero_init_residual)
+        if block_class is Bottleneck:
+            block_args["stride_in_1x1"] = self.stride_in_1x1
+        self.blocks = []
+        for stage, (num_blocks, filters) in enumerate(zip(spec["blocks"], spec["filters"]), 1):
+            for index in range(1, num_blocks + 1):
+                # Every stage but the first halves the resolution, in its first block.
+                strides = 2 if stage > 1 and index == 1 else 1
+                self.blocks.append(block_class(
+                    filters, strides=strides, name=f"stage{stage}_block{index}", **block_args))
+
+        head_pooling = self.pooling or ("avg" if self.include_top else None)
+        pool_class = {"avg": keras.layers.GlobalAveragePooling2D,
+                      "max": keras.layers.GlobalMaxPooling2D}.get(head_pooling)
+        self.pool = (pool_class(data_format=self.data_format, name=f"{head_pooling}_pool",
+                                dtype=self.dtype_policy)
+                     if pool_class else None)
+        self.classifier = None
+        self.predictions = None
+        if self.include_top:
+            self.classifier = keras.layers.Dense(
+                self.num_classes, name="classifier", dtype=self.dtype_policy)
+            # The head's activation runs in float32 under mixed precision, as
+            # the Keras mixed-precision guide recommends: softmax and the loss
+            # are unstable in float16.
+            self.predictions = keras.layers.Activation(
+                classifier_activation or "linear", name="predictions", dtype="float32")
+        self.build((None,) + self.input_shape_)
+
+    def _standardize_input_shape(self, input_shape):
+        if input_shape is None:
+            size = _DEFAULT_IMAGE_SIZE[RESNET_SPECS[self.depth]["stem"]]
+            return (size, size, 3) if self.data_format == "channels_last" else (3, size, size)
+        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+        channels = None if shape is None or len(shape) != 3 else \
+            shape[_validation.channel_axis(self.data_format)]
+        if shape is None or len(shape) != 3 or not all(
+                d is None or (isinstance(d, int) and d > 0) for d in shape) \
+                or not isinstance(channels, int):
+            order = "(height, width, channels)" if self.data_format == "channels_last" \
+                else "(channels, height, width)"
+            raise ValueError(
+                f"input_shape must be 3 positive ints {order} for "
+                f"data_format={self.data_format!r} (height/width may be None), "
+                f"received input_shape={input_shape!r}"
+            )
+        return shape
+
+    @property
+    def input_signature(self):
+        return keras.InputSpec(shape=(None,) + self.input_shape_, dtype="float32",
+                               name="images")
+
+    @property
+    def input_channels(self):
+        return self.input_shape_[_validation.channel_axis(self.data_format)]
+
+    def _layers_in_order(self):
+        return [*self.stem, *self.blocks, self.pool, self.classifier, self.predictions]
+
+    def build(self, input_shape):
+        _validation.check_image_input(self.name, input_shape, self.data_format,
+                                      self.input_channels)
+        shape = tuple(input_shape)
+        for layer in self._layers_in_order():
+            if layer is not None:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+
+    def call(self, inputs, training=None):
+        _validation.check_image_input(self.name, inputs.shape, self.data_format,
+                                      self.input_channels)
+        x = inputs
+        for layer in self._layers_in_order():
+            if layer is not None:
+                # Keras passes `training` on only to layers whose call takes it.
+                x = layer(x, training=training)
+        return x
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "depth": self.depth,
+            "num_classes": self.num_classes,
+            "include_top": self.include_top,
+            "pooling": self.pooling,
+            "input_shape": self.input_shape_,
+            "data_format": self.data_format,
+            "stride_in_1x1": self.stride_in_1x1,
+            "classifier_activation": self.classifier_activation,
+            "zero_init_residual": self.zero_init_residual,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+        }
+
+
+def from_keras_applications(keras_model):
+    """Builds the zoo ResNet matching a `keras.applications.ResNet*` model.
+
+    Copies every weight of `keras.applications.ResNet50`, `ResNet101` or
+    `ResNet152` (v1, not the V2 models) into a zoo `ResNet` with
+    `stride_in_1x1=True`, after which both give the same outputs. Keras'
+    convolutions carry a bias that the zoo's (followed by BatchNormalization)
+    do not; since `BN(conv(x) + b)` normalizes with `moving_mean`, the bias
+    is folded exactly into the moving mean: `moving_mean - b`.
+
+    Args:
+        keras_model: a `keras.applications.ResNet50/101/152` instance, with
+            or without its top.
+
+    Returns:
+        A built `ResNet` with the same input shape, head and weights.
+
+    Example:
+    >>> k = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
+    >>> model = from_keras_applications(k)  # with weights="imagenet": pretrained
+    >>> model.count_params() < k.count_params()  # no conv biases
+    True
+    """
+    layers = {layer.name: layer for layer in getattr(keras_model, "layers", [])}
+    if "conv1_conv" not in layers or "conv2_block1_1_conv" not in layers \
+            or "conv2_block1_preact_bn" in layers:
+        raise ValueError(
+            "keras_model must be a keras.applications ResNet50, ResNet101 or "
+            f"ResNet152 (v1) model, received keras_model={keras_model!r}"
+        )
+    blocks = tuple(
+        sum(1 for name in layers if name.startswith(f"conv{stage}_block") and name.endswith("_out"))
+        for stage in (2, 3, 4, 5)
+    )
+    depths = [d for d, spec in RESNET_SPECS.items()
+              if spec["block"] == "bottleneck" and spec["blocks"] == blocks]
+    if not depths:
+        raise ValueError(f"keras_model has stage sizes {blocks}, which match no bottleneck "
+                         f"ResNet in RESNET_SPECS")
+    stem_bn = layers["conv1_bn"]
+    data_format = "channels_first" if stem_bn.axis in (1, [1]) else "channels_last"
+    head = layers.get("predictions")
+    pooling = None
+    if head is None:
+        pooling = "avg" if "avg_pool" in layers else "max" if "max_pool" in layers else None
+    model = ResNet(
+        depth=depths[0],
+        num_classes=head.units if head is not None else 1000,
+        include_top=head is not None,
+        pooling=pooling,
+        input_shape=tuple(keras_model.input_shape[1:]),
+        data_format=data_format,
+        stride_in_1x1=True,
+        classifier_activation=_activation_name(head),
+        bn_momentum=stem_bn.momentum,
+        bn_epsilon=stem_bn.epsilon,
+    )
+
+    def copy_unit(unit, keras_prefix):
+        kernel, bias = layers[f"{keras_prefix}_conv"].get_weights()
+        gamma, beta, mean, variance = layers[f"{keras_prefix}_bn"].get_weights()
+        unit.conv.set_weights([kernel])
+        unit.bn.set_weights([gamma, beta, mean - bias, variance])
+
+    copy_unit(model.stem[0], "conv1")
+    for block in model.blocks:
+        stage, index = block.name.removeprefix("stage").split("_block")
+        prefix = f"conv{int(stage) + 1}_block{index}"
+        for number, unit in enumerate(block.branch, 1):
+            copy_unit(unit, f"{prefix}_{number}")
+        if block.shortcut is not None:
+            copy_unit(block.shortcut, f"{prefix}_0")
+    if head is not None:
+        model.classifier.set_weights(head.get_weights())
+    return model
+
+
+def _activation_name(dense):
+    if dense is None:
+        return None
+    name = keras.activations.serialize(dense.activation)
+    return None if name == "linear" else name
+
+
+@register_model
+def resnet18(**kwargs):
+    """ResNet-18: basic blocks (2, 2, 2, 2), ImageNet stem."""
+    return ResNet(depth=18, **kwargs)
+
+
+@register_model
+def resnet34(**kwargs):
+    """ResNet-34: basic blocks (3, 4, 6, 3), ImageNet stem."""
+    return ResNet(depth=34, **kwargs)
+
+
+@register_model
+def resnet50(**kwargs):
+    """ResNet-50: bottleneck blocks (3, 4, 6, 3), ImageNet stem."""
+    return ResNet(depth=50, **kwargs)
+
+
+@register_model
+def resnet101(**kwargs):
+    """ResNet-101: bottleneck blocks (3, 4, 23, 3), ImageNet stem."""
+    return ResNet(depth=101, **kwargs)
+
+
+@register_model
+def resnet152(**kwargs):
+    """ResNet-152: bottleneck blocks (3, 8, 36, 3), ImageNet stem."""
+    return ResNet(depth=152, **kwargs)
+
+
+@register_model
+def resnet20(**kwargs):
+    """ResNet-20: CIFAR layout, 3 basic blocks per stage, 16/32/64 filters."""
+    return ResNet(depth=20, **kwargs)
+
+
+@register_model
+def resnet32(**kwargs):
+    """ResNet-32: CIFAR layout, 5 basic blocks per stage."""
+    return ResNet(depth=32, **kwargs)
+
+
+@register_model
+def resnet44(**kwargs):
+    """ResNet-44: CIFAR layout, 7 basic blocks per stage."""
+    return ResNet(depth=44, **kwargs)
+
+
+@register_model
+def resnet56(**kwargs):
+    """ResNet-56: CIFAR layout, 9 basic blocks per stage."""
+    return ResNet(depth=56, **kwargs)
+
+
+@register_model
+def resnet110(**kwargs):
+    """ResNet-110: CIFAR layout, 18 basic blocks per stage."""
+    return ResNet(depth=110, **kwargs)
