@@ -24,6 +24,39 @@ _LOADERS = {
 
 DATASETS = tuple(sorted(_LOADERS))
 
+# name -> what a model needs to know to fit the data, without loading it.
+_INFO = {
+    "digits": {"num_classes": digits.NUM_CLASSES, "channels": 1,
+               "splits": digits.SPLITS},
+}
+
+
+def info(name):
+    """Describes a dataset without loading it.
+
+    Args:
+        name: str. One of `zoo.data.DATASETS`.
+
+    Returns:
+        dict with `num_classes`, `channels` (of the images `load` yields) and
+        `splits`.
+
+    Example:
+
+    >>> info("digits")["num_classes"]
+    10
+    """
+    _check_name(name)
+    return dict(_INFO[name])
+
+
+def _check_name(name):
+    # isinstance first: an unhashable name would make the lookup raise
+    # TypeError instead of the helpful message.
+    if not isinstance(name, str) or name not in _LOADERS:
+        raise ValueError(
+            f"name must be one of {list(DATASETS)}, received name={name!r}")
+
 
 def load(name, split="train", batch_size=32, image_size=32, shuffle=None,
          seed=0, test_fraction=0.2, drop_remainder=False):
@@ -56,15 +89,10 @@ def load(name, split="train", batch_size=32, image_size=32, shuffle=None,
     >>> tuple(images.shape), tuple(labels.shape)
     ((16, 8, 8, 1), (16,))
     """
-    # isinstance first: an unhashable name would make the lookup raise
-    # TypeError instead of the helpful message.
-    loader = _LOADERS.get(name) if isinstance(name, str) else None
-    if loader is None:
-        raise ValueError(
-            f"name must be one of {list(DATASETS)}, received name={name!r}")
-    return loader(split=split, batch_size=batch_size, image_size=image_size,
+    _check_name(name)
+    return _LOADERS[name](split=split, batch_size=batch_size, image_size=image_size,
                   shuffle=shuffle, seed=seed, test_fraction=test_fraction,
                   drop_remainder=drop_remainder)
 
 
-__all__ = ["DATASETS", "load"]
+__all__ = ["DATASETS", "info", "load"]

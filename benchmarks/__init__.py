@@ -1,0 +1,8 @@
+"""Benchmarks of the zoo, run as `python -m benchmarks.NAME`.
+
+Each script compares paths side by side in one process (ratios, not absolute
+times: machines are noisy), warms up before timing, reports compilation
+separately, prints a markdown table and writes JSON and markdown to
+`benchmarks/results/`. Shared timing and reporting helpers live in
+`benchmarks.common`. Nothing under `zoo/` imports this package.
+"""

@@ -1,0 +1,360 @@
+"""Timing and reporting helpers shared by the benchmarks.
+
+Every benchmark follows the same recipe (DESIGN.md, "Benchmarks"):
+
+1. describe where it runs: `device_info()`, `versions()`;
+2. time the candidates in one process with `time_repeats(...)`: the first
+   call of each (tracing, graph building, compilation) is timed on its own,
+   further warm-up calls are discarded, then the candidates take turns
+   (A, B, C, A, B, C, ...) so that machine noise hits all of them alike;
+3. reduce with `throughputs(...)`, `per_repeat_ratios(...)` and
+   `summarize(...)` (median, min, max);
+4. report with `markdown_table(...)`, `write_json_atomic(...)` and
+   `write_text_atomic(...)` into a directory checked by
+   `validate_output_dir(...)`.
+
+Example:
+>>> stats = summarize([3.0, 1.0, 2.0])
+>>> stats == {"median": 2.0, "min": 1.0, "max": 3.0}
+True
+>>> per_repeat_ratios([2.0, 3.0], [1.0, 2.0])
+[2.0, 1.5]
+"""
+
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+
+
+# --------------------------------------------------------------------------
+# Where we run.
+
+
+def cpu_model_name():
+    """The CPU's marketing name, e.g. `"AMD EPYC 7B13"`.
+
+    Read from `/proc/cpuinfo` on Linux, `platform.processor()` elsewhere.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "cpu model") and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def usable_cpu_count():
+    """CPUs this process may run on (its affinity mask), or `os.cpu_count()`."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def device_info():
+    """Describes the device TensorFlow will run on.
+
+    TensorFlow places ops on the first GPU when one is visible, so the kind is
+    `"gpu"` exactly when `tf.config.list_physical_devices("GPU")` finds one.
+
+    Returns:
+        A JSON-ready dict: `kind` (`"cpu"` or `"gpu"`), `name` (GPU or CPU
+        model name), `cpu`, `gpu_found`, `gpus` (names), `platform`,
+        `threads` (TensorFlow's intra/inter-op settings, 0 meaning TensorFlow
+        picks, and the usable CPU count) and `kernels` (which kernel library
+        runs convolutions: cuDNN on GPU, oneDNN or Eigen on CPU).
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    gpu_names = []
+    for gpu in gpus:
+        try:
+            details = tf.config.experimental.get_device_details(gpu)
+        except (RuntimeError, ValueError):
+            details = {}
+        gpu_names.append(details.get("device_name", gpu.name))
+    build = dict(tf.sysconfig.get_build_info())
+    cpu = cpu_model_name()
+    if gpus:
+        kernels = (f"cuDNN {build.get('cudnn_version', '?')} / "
+                   f"CUDA {build.get('cuda_version', '?')}")
+    else:
+        kernels = _cpu_kernel_library()
+    return {
+        "kind": "gpu" if gpus else "cpu",
+        "name": gpu_names[0] if gpus else cpu,
+        "cpu": cpu,
+        "gpu_found": bool(gpus),
+        "gpus": gpu_names,
+        "platform": platform.platform(),
+        "threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "note": "0 = TensorFlow's default (one thread per usable CPU)",
+            "usable_cpus": usable_cpu_count(),
+            "logical_cpus": os.cpu_count(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "kernels": kernels,
+    }
+
+
+def _cpu_kernel_library():
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        built_with_onednn = bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        built_with_onednn = False
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if built_with_onednn and setting not in ("0", "false", "False"):
+        how = "default" if setting is None else f"TF_ENABLE_ONEDNN_OPTS={setting}"
+        return f"oneDNN ({how})"
+    return "Eigen (oneDNN off)" if built_with_onednn else "Eigen"
+
+
+def versions():
+    """Versions of Python and the libraries a result depends on."""
+    import keras
+
+    build = dict(tf.sysconfig.get_build_info())
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "cuda_build": build.get("cuda_version"),
+        "cudnn_build": build.get("cudnn_version"),
+    }
+
+
+def utc_timestamp():
+    """Now, as an ISO 8601 UTC string to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------
+# Timing.
+
+
+def _block(result):
+    """Waits for `result` (any nest of tensors) to be computed."""
+    for leaf in tf.nest.flatten(result):
+        if hasattr(leaf, "numpy"):
+            leaf.numpy()
+    return result
+
+
+def time_repeats(candidates, *, steps, repeats, warmup, sync=_block,
+                 clock=time.perf_counter, log=None):
+    """Times several step functions in turns, after warming each up.
+
+    Each candidate is a zero-argument callable that runs one step. First,
+    each candidate's first call is timed on its own (it includes tracing and
+    graph optimization); then `warmup - 1` more calls per candidate, in
+    turns, are timed but kept out of the results. Then, `repeats` times,
+    every candidate in turn runs `steps` timed calls: A, B, C, A, B, C, ...
+    so that a slow spell of the machine hits all candidates, and ratios taken
+    within one repeat cancel it.
+
+    Args:
+        candidates: dict, name -> zero-argument callable running one step.
+            Insertion order is the order of turns.
+        steps: int >= 1. Calls per timed repeat.
+        repeats: int >= 1. Timed repeats per candidate.
+        warmup: int >= 1. Untimed calls per candidate before the repeats,
+            the first of which is reported as `first_step_s`.
+        sync: callable applied to the last result of each timed block before
+            the clock stops, so asynchronous work is counted. The default
+            fetches every tensor in the result.
+        clock: callable returning seconds (injectable for tests).
+        log: optional callable taking one progress string.
+
+    Returns:
+        dict, name -> `{"first_step_s": float, "warmup_s": [float, ...],
+        "repeat_s": [float, ...]}` where `repeat_s[i]` is the wall time of
+        the `steps` calls of repeat `i`.
+    """
+    for name, value in (("steps", steps), ("repeats", repeats), ("warmup", warmup)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, received {name}={value!r}")
+    if not candidates:
+        raise ValueError("candidates must name at least one step function, received {}")
+    log = log or (lambda message: None)
+
+    results = {}
+    for name, step in candidates.items():
+        start = clock()
+        sync(step())
+        first = clock() - start
+        results[name] = {"first_step_s": first, "warmup_s": [], "repeat_s": []}
+        log(f"first step {name}: {first:.2f} s")
+    # The rest of the warm-up takes turns too, so that no candidate enters the
+    # timed repeats long after its last step (cold caches, idle thread pools).
+    for _ in range(warmup - 1):
+        for name, step in candidates.items():
+            start = clock()
+            sync(step())
+            results[name]["warmup_s"].append(clock() - start)
+
+    for repeat in range(repeats):
+        for name, step in candidates.items():
+            start = clock()
+            result = None
+            for _ in range(steps):
+                result = step()
+            sync(result)
+            elapsed = clock() - start
+            results[name]["repeat_s"].append(elapsed)
+            log(f"repeat {repeat + 1}/{repeats} {name}: {elapsed:.3f} s for {steps} steps")
+    return results
+
+
+def throughputs(seconds, items):
+    """Items per second for each timed block of `items` items."""
+    return [items / s for s in seconds]
+
+
+def per_repeat_ratios(numerators, denominators):
+    """`numerators[i] / denominators[i]` for each repeat `i`.
+
+    Taking ratios within a repeat, then their median, cancels noise that hits
+    both candidates of one repeat alike.
+    """
+    if len(numerators) != len(denominators):
+        raise ValueError(
+            "numerators and denominators must have the same length, received "
+            f"{len(numerators)} and {len(denominators)}"
+        )
+    return [n / d for n, d in zip(numerators, denominators)]
+
+
+def summarize(values):
+    """Median, min and max of a non-empty list of finite numbers.
+
+    Args:
+        values: iterable of numbers.
+
+    Returns:
+        `{"median": float, "min": float, "max": float}`.
+    """
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values must be a non-empty list of numbers, received []")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"values must all be finite, received values={values}")
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+# --------------------------------------------------------------------------
+# Reporting.
+
+
+def markdown_table(headers, rows, align=None):
+    """A GitHub markdown table.
+
+    Args:
+        headers: list of column titles.
+        rows: list of rows, each a list of cells (converted with `str`).
+        align: optional string with one of `l`, `r`, `c` per column.
+
+    Returns:
+        The table, one line per row, without a trailing newline.
+    """
+    align = align or "l" * len(headers)
+    if len(align) != len(headers) or any(len(row) != len(headers) for row in rows):
+        raise ValueError("align and every row must have one entry per header")
+    rule = {"l": ":---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(str(h) for h in headers) + " |",
+             "|" + "|".join(rule[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def validate_output_dir(path, flag_name="output_dir"):
+    """Creates `path` if needed and checks that files can be written there.
+
+    Called before any timing, so a bad directory fails in a second, not after
+    minutes of benchmarking.
+
+    Returns:
+        The absolute path.
+
+    Raises:
+        absl.app.UsageError: naming `--flag_name`, when the directory cannot
+            be created or written (the app prints usage, no traceback).
+    """
+    try:
+        if not path:
+            raise OSError("empty path")
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise app.UsageError(
+            f"--{flag_name}={path!r} is not a writable directory: "
+            f"{exc.strerror or exc}") from None
+    return os.path.abspath(path)
+
+
+def write_text_atomic(path, text):
+    """Writes `text` to `path` atomically: a temp file in the same directory,
+    flushed to disk, then `os.replace`d over `path`. Readers never see a
+    half-written file, and an interrupted run leaves the old one intact."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def write_json_atomic(path, data):
+    """Writes `data` as indented JSON to `path` atomically (see
+    `write_text_atomic`). Non-finite floats are rejected, as JSON has none."""
+    return write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def apply_quick(flag_values, overrides):
+    """Applies `--quick` presets to flags the user did not set explicitly.
+
+    Args:
+        flag_values: `absl.flags.FLAGS`.
+        overrides: dict, flag name -> quick value.
+
+    Returns:
+        dict of the overrides actually applied.
+    """
+    applied = {}
+    for name, value in overrides.items():
+        if not flag_values[name].present:
+            flag_values[name].value = value
+            applied[name] = value
+    return applied
+
+
+def command_line(module):
+    """The command that produced a result, for the record."""
+    return " ".join(["python", "-m", module] + sys.argv[1:])

@@ -1,0 +1,263 @@
+"""Train-step throughput: zoo ResNet-50 vs keras.applications.ResNet50.
+
+Times Keras' compiled train step (`Model.train_on_batch`: a `tf.function`
+graph, `jit_compile=False`, so no XLA) on one fixed, seeded batch for
+
+  1. keras.applications.ResNet50 (v1, the reference),
+  2. zoo resnet50 with stride_in_1x1=True (the same architecture, minus the
+     conv biases that BatchNormalization cancels),
+  3. zoo resnet50 as built by default (v1.5: stride on the 3x3 conv, which
+     costs a little more compute),
+
+with the same optimizer (SGD 0.01, momentum 0.9) and loss (sparse categorical
+cross-entropy from logits). Each model is warmed up first (its first step,
+which traces and optimizes the graph, is reported separately as compile_s);
+then the models take turns, A, B, C, A, B, C, ..., each turn timing --steps
+steps, and zoo/keras ratios are taken within each repeat.
+
+Prints a markdown table and writes resnet_vs_keras_<cpu|gpu>.json and .md to
+--output_dir. Runs on the GPU when TensorFlow finds one.
+
+Usage:
+  python -m benchmarks.resnet_vs_keras                # a few minutes on CPU
+  python -m benchmarks.resnet_vs_keras --quick        # smoke run, < 1 minute
+"""
+
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+import zoo
+from benchmarks import common
+
+NAME = "resnet_vs_keras"
+MODULE = f"benchmarks.{NAME}"
+NUM_CLASSES = 10
+# keras.applications.ResNet50 refuses inputs smaller than 32x32.
+MIN_IMAGE_SIZE = 32
+QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "image_size": 32}
+TRAIN_STEP = ("keras Model.train_on_batch: the compiled train step (tf.function graph, "
+              "jit_compile=False, so no XLA; steps_per_execution=1) on one fixed batch")
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("batch_size", 32, "Images per train step.", lower_bound=1)
+flags.DEFINE_integer("image_size", 64, "Height and width of the square RGB images "
+                     f"(>= {MIN_IMAGE_SIZE}, keras.applications' minimum).",
+                     lower_bound=MIN_IMAGE_SIZE)
+flags.DEFINE_integer("repeats", 5, "Timed repeats per model, taken in turns "
+                     "(A, B, C, A, B, C, ...).", lower_bound=1)
+flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1)
+flags.DEFINE_integer("warmup", 3, "Untimed steps per model before timing; the first "
+                     "(tracing + graph optimization) is reported as compile_s.",
+                     lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.")
+flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
+    f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).")
+flags.DEFINE_string("output_dir", "benchmarks/results",
+                    "Directory for the JSON and markdown results (created if missing).")
+
+
+def _keras_resnet50(input_shape):
+    return keras.applications.ResNet50(
+        weights=None, input_shape=input_shape, classes=NUM_CLASSES,
+        classifier_activation=None)
+
+
+def _zoo_resnet50(**kwargs):
+    def build(input_shape):
+        return zoo.create_model("resnet50", num_classes=NUM_CLASSES,
+                                input_shape=input_shape, **kwargs)
+    return build
+
+
+# key, label, builder. The first is the baseline every ratio divides by.
+MODELS = (
+    ("keras_resnet50", "keras.applications.ResNet50 (v1)", _keras_resnet50),
+    ("zoo_resnet50_v1", "zoo resnet50, stride_in_1x1=True (v1)",
+     _zoo_resnet50(stride_in_1x1=True)),
+    ("zoo_resnet50_v1_5", "zoo resnet50, default (v1.5)", _zoo_resnet50()),
+)
+BASELINE = MODELS[0][0]
+
+
+def _log(message):
+    print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
+
+
+def make_batch(batch_size, image_size, seed, device):
+    """One fixed batch of seeded random images and labels, on `device`."""
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal((batch_size, image_size, image_size, 3)).astype("float32")
+    labels = rng.integers(0, NUM_CLASSES, size=(batch_size,)).astype("int32")
+    with tf.device(device):
+        return tf.identity(images), tf.identity(labels)
+
+
+def build_and_compile(builder, input_shape, seed):
+    """Builds one model with seeded initializers and compiles its train step."""
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    model = builder(input_shape)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
+    return model, time.perf_counter() - start
+
+
+def run(batch_size, image_size, repeats, steps, warmup, seed, output_dir):
+    """Runs the benchmark and writes the results; returns the result dict."""
+    device = common.device_info()
+    tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
+    _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
+    input_shape = (image_size, image_size, 3)
+    images, labels = make_batch(batch_size, image_size, seed, tf_device)
+
+    models, candidates = {}, {}
+    for key, label, builder in MODELS:
+        model, build_s = build_and_compile(builder, input_shape, seed)
+        models[key] = {"model": model, "label": label, "build_s": build_s}
+        # Bind `model` now: a bare lambda would see the loop's last model.
+        candidates[key] = (lambda m=model: m.train_on_batch(images, labels))
+        _log(f"built {key}: {model.count_params():,} params in {build_s:.1f} s")
+
+    timings = common.time_repeats(candidates, steps=steps, repeats=repeats,
+                                  warmup=warmup, log=_log)
+
+    per_repeat_ips = {key: common.throughputs(timings[key]["repeat_s"], batch_size * steps)
+                      for key in candidates}
+    model_rows = []
+    for key, entry in models.items():
+        model = entry["model"]
+        model_rows.append({
+            "name": key,
+            "label": entry["label"],
+            "class": f"{type(model).__module__}.{type(model).__name__}",
+            "params": int(model.count_params()),
+            "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+            # Observed after the run, not assumed from the compile() call.
+            "jit_compile": bool(model.jit_compile),
+            "run_eagerly": bool(model.run_eagerly),
+            "build_s": entry["build_s"],
+            "compile_s": timings[key]["first_step_s"],
+            "warmup_s": timings[key]["warmup_s"],
+            "repeat_s": timings[key]["repeat_s"],
+            "images_per_s": common.summarize(per_repeat_ips[key]),
+            "images_per_s_per_repeat": per_repeat_ips[key],
+        })
+
+    ratios = {}
+    baseline = per_repeat_ips[BASELINE]
+    for key in list(candidates)[1:]:
+        per_repeat = common.per_repeat_ratios(per_repeat_ips[key], baseline)
+        ratios[f"{key}/{BASELINE}"] = {
+            **common.summarize(per_repeat),
+            "per_repeat": per_repeat,
+            "of_medians": (common.summarize(per_repeat_ips[key])["median"]
+                           / common.summarize(baseline)["median"]),
+        }
+
+    result = {
+        "benchmark": NAME,
+        "description": "train-step throughput of zoo resnet50 vs keras.applications.ResNet50",
+        "command": common.command_line(MODULE),
+        "timestamp": common.utc_timestamp(),
+        "device": device,
+        "versions": common.versions(),
+        "config": {
+            "batch_size": batch_size,
+            "image_size": image_size,
+            "repeats": repeats,
+            "steps": steps,
+            "warmup": warmup,
+            "seed": seed,
+            "num_classes": NUM_CLASSES,
+            "optimizer": "SGD(learning_rate=0.01, momentum=0.9)",
+            "loss": "SparseCategoricalCrossentropy(from_logits=True)",
+            "train_step": TRAIN_STEP,
+            "mode": "graph mode, no XLA (jit_compile=False)",
+            "order": "first step of each model, then warm-up and timed repeats interleaved A, B, C, A, B, C, ...",
+        },
+        "models": model_rows,
+        "ratios": ratios,
+    }
+    markdown = render_markdown(result)
+    print(markdown)
+    kind = device["kind"]
+    json_path = common.write_json_atomic(os.path.join(output_dir, f"{NAME}_{kind}.json"), result)
+    md_path = common.write_text_atomic(os.path.join(output_dir, f"{NAME}_{kind}.md"), markdown)
+    print(f"\nwrote {json_path}\nwrote {md_path}")
+    return result
+
+
+def _ratio_cell(stats):
+    return f"{stats['median']:.3f} ({stats['min']:.3f}–{stats['max']:.3f})"
+
+
+def render_markdown(result):
+    """The report: context lines, the per-model table and how to read it."""
+    cfg, dev, ver = result["config"], result["device"], result["versions"]
+    rows = []
+    for m in result["models"]:
+        ips = m["images_per_s"]
+        ratio = result["ratios"].get(f"{m['name']}/{BASELINE}")
+        rows.append([
+            m["label"],
+            f"{m['params']:,}",
+            f"{m['compile_s']:.2f}",
+            f"{ips['median']:.1f}",
+            f"{ips['min']:.1f}",
+            f"{ips['max']:.1f}",
+            _ratio_cell(ratio) if ratio else "1 (baseline)",
+        ])
+    table = common.markdown_table(
+        ["model", "params", "first step s", "img/s median", "img/s min", "img/s max",
+         "vs keras: median (min–max)"],
+        rows, align="lrrrrrr")
+    threads = dev["threads"]
+    lines = [
+        "# zoo resnet50 vs keras.applications.ResNet50: train-step throughput",
+        "",
+        f"- device: {dev['kind']}, {dev['name']}"
+        + ("" if dev["gpu_found"] else " (no GPU found)")
+        + f"; kernels: {dev['kernels']}",
+        f"- threads: intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
+        f"(0 = TF default), usable CPUs: {threads['usable_cpus']}",
+        f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
+        f"({ver['keras_backend']}), Python {ver['python']}",
+        f"- step: {cfg['train_step']}",
+        f"- batch {cfg['batch_size']} x {cfg['image_size']}x{cfg['image_size']}x3, "
+        f"{cfg['optimizer']}, {cfg['loss']}",
+        f"- {cfg['warmup']} warm-up step(s) per model (the first reported as \"first step s\": "
+        f"tracing + graph optimization + one step), then {cfg['repeats']} repeats x "
+        f"{cfg['steps']} timed steps; warm-up and repeats interleaved A, B, C, A, B, C, ...",
+        f"- {result['timestamp']}, `{result['command']}`",
+        "",
+        table,
+        "",
+        "Ratios are zoo/keras images/s taken within each repeat (> 1: zoo is faster); "
+        "the median of those, with min and max. The zoo models have no conv biases "
+        "(BatchNormalization cancels them), hence fewer params; v1.5 puts the stride "
+        "on the 3x3 conv and costs more FLOPs than v1.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.quick:
+        common.apply_quick(FLAGS, QUICK)
+    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    run(batch_size=FLAGS.batch_size, image_size=FLAGS.image_size, repeats=FLAGS.repeats,
+        steps=FLAGS.steps, warmup=FLAGS.warmup, seed=FLAGS.seed, output_dir=output_dir)
+
+
+if __name__ == "__main__":
+    app.run(main)

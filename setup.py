@@ -1,0 +1,36 @@
+"""Install the zoo package: `pip install -e .` or `pip install -e ".[test]"`."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="zoo",
+    version="0.1.0",
+    description="A TensorFlow/Keras model zoo: readable subclassed models, "
+                "every export format, measured fast paths.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["zoo", "zoo.*"]),
+    package_data={"zoo.data": ["*.csv.gz", "*.md"]},
+    install_requires=[
+        "tensorflow>=2.16",  # Keras 3
+        "tensorflow-datasets",
+        # tensorflow-datasets imports it when downloading but does not declare it.
+        "importlib_resources",
+        "absl-py",
+        "numpy",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+    },
+    entry_points={"console_scripts": ["zoo-train=zoo.train:run"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,220 @@
+"""`python -m benchmarks.resnet_vs_keras`, run as a user runs it, and the
+helpers of `benchmarks.common` on known numbers. Never asserts speed."""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MODEL_NAMES = ["keras_resnet50", "zoo_resnet50_v1", "zoo_resnet50_v1_5"]
+RATIO_NAMES = ["zoo_resnet50_v1/keras_resnet50", "zoo_resnet50_v1_5/keras_resnet50"]
+
+
+def _common():
+    # Imported here, not at the top: the test package is also named
+    # `benchmarks`, and the real one must be found from the repository root.
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from benchmarks import common
+    return common
+
+
+def run_benchmark(*flags, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.resnet_vs_keras", *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    # --quick, and a smaller batch still, keeps the three ResNet-50s under ~40 s.
+    proc = run_benchmark("--quick", "--batch_size=4", f"--output_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, out
+
+
+@pytest.mark.slow
+def test_quick_run_writes_json_with_every_model(quick_run):
+    proc, out = quick_run
+    assert sorted(os.listdir(out)) == ["resnet_vs_keras_cpu.json", "resnet_vs_keras_cpu.md"] \
+        or sorted(os.listdir(out)) == ["resnet_vs_keras_gpu.json", "resnet_vs_keras_gpu.md"]
+    (json_path,) = out.glob("resnet_vs_keras_*.json")
+    result = json.loads(json_path.read_text())
+
+    for key in ("benchmark", "device", "versions", "config", "models", "ratios", "timestamp"):
+        assert key in result, key
+    assert result["benchmark"] == "resnet_vs_keras"
+    assert json_path.name == f"resnet_vs_keras_{result['device']['kind']}.json"
+    assert result["device"]["gpu_found"] == (result["device"]["kind"] == "gpu")
+    assert result["versions"]["tensorflow"] and result["versions"]["keras"]
+    # --quick presets, except the batch size given explicitly.
+    assert result["config"]["batch_size"] == 4
+    assert {k: result["config"][k] for k in ("image_size", "repeats", "steps", "warmup")} == \
+        {"image_size": 32, "repeats": 2, "steps": 2, "warmup": 1}
+    assert "no XLA" in result["config"]["mode"]
+
+    models = {m["name"]: m for m in result["models"]}
+    assert list(models) == MODEL_NAMES
+    for m in models.values():
+        assert m["jit_compile"] is False and m["run_eagerly"] is False
+        assert m["compile_s"] > 0 and math.isfinite(m["compile_s"])
+        assert len(m["repeat_s"]) == 2 and len(m["images_per_s_per_repeat"]) == 2
+        assert all(v > 0 and math.isfinite(v) for v in m["images_per_s_per_repeat"])
+        # images/s is batch * steps / seconds, repeat by repeat.
+        for ips, seconds in zip(m["images_per_s_per_repeat"], m["repeat_s"]):
+            assert ips == pytest.approx(4 * 2 / seconds)
+        stats = m["images_per_s"]
+        assert stats["min"] <= stats["median"] <= stats["max"]
+        assert stats["median"] == pytest.approx(sum(m["images_per_s_per_repeat"]) / 2)
+    # Same architecture, minus keras' conv biases: 53 convs, 26,560 bias values.
+    assert models["keras_resnet50"]["params"] - models["zoo_resnet50_v1"]["params"] == 26_560
+    assert models["zoo_resnet50_v1"]["params"] == models["zoo_resnet50_v1_5"]["params"]
+
+    assert sorted(result["ratios"]) == RATIO_NAMES
+    keras_ips = models["keras_resnet50"]["images_per_s_per_repeat"]
+    for name, ratio in result["ratios"].items():
+        zoo_ips = models[name.split("/")[0]]["images_per_s_per_repeat"]
+        assert ratio["per_repeat"] == pytest.approx([z / k for z, k in zip(zoo_ips, keras_ips)])
+        assert ratio["min"] <= ratio["median"] <= ratio["max"]
+        # If zoo_i >= r * keras_i in every repeat, the medians keep that order:
+        # the ratio of medians lies within the per-repeat ratios' range.
+        of_medians = (models[name.split("/")[0]]["images_per_s"]["median"]
+                      / models["keras_resnet50"]["images_per_s"]["median"])
+        assert ratio["of_medians"] == pytest.approx(of_medians)
+        assert ratio["min"] * (1 - 1e-9) <= of_medians <= ratio["max"] * (1 + 1e-9)
+
+
+@pytest.mark.slow
+def test_quick_run_prints_and_writes_the_table(quick_run):
+    proc, out = quick_run
+    (md_path,) = out.glob("resnet_vs_keras_*.md")
+    table = md_path.read_text()
+    assert table in proc.stdout
+    for label in ("keras.applications.ResNet50", "stride_in_1x1=True", "(v1.5)",
+                  "img/s median", "train_on_batch", "jit_compile=False"):
+        assert label in table, label
+    # No temp files of the atomic writes are left behind.
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("flag", ["--repeats=0", "--steps=0", "--warmup=0", "--batch_size=0",
+                                  "--image_size=16"])
+def test_bad_counts_exit_with_usage_naming_the_flag(flag):
+    proc = run_benchmark(flag, "--quick", timeout=120)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert flag.split("=")[0] in output
+    assert "Traceback" not in output
+
+
+def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
+    regular_file = tmp_path / "a_file"
+    regular_file.write_text("not a directory")
+    proc = run_benchmark("--quick", f"--output_dir={regular_file / 'results'}", timeout=120)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "--output_dir" in output
+    assert "Traceback" not in output
+    # Fails before any model is built.
+    assert "built keras_resnet50" not in output
+
+
+# ---------------------------------------------------------------------------
+# benchmarks.common on known numbers.
+
+
+def test_summarize_gives_median_min_max():
+    common = _common()
+    assert common.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}
+    assert common.summarize([4, 1, 3, 2]) == {"median": 2.5, "min": 1.0, "max": 4.0}
+    assert common.summarize([7.5]) == {"median": 7.5, "min": 7.5, "max": 7.5}
+    with pytest.raises(ValueError, match="non-empty"):
+        common.summarize([])
+    with pytest.raises(ValueError, match="finite"):
+        common.summarize([1.0, float("nan")])
+
+
+def test_throughputs_and_per_repeat_ratios():
+    common = _common()
+    assert common.throughputs([0.5, 2.0], items=10) == [20.0, 5.0]
+    assert common.per_repeat_ratios([2.0, 3.0, 9.0], [1.0, 2.0, 3.0]) == [2.0, 1.5, 3.0]
+    with pytest.raises(ValueError, match="same length"):
+        common.per_repeat_ratios([1.0], [1.0, 2.0])
+
+
+def test_time_repeats_warms_up_then_interleaves():
+    common = _common()
+    now, calls = [0.0], []
+    cost = {"A": 1.0, "B": 2.0, "C": 4.0}
+
+    def make(name):
+        def step():
+            # The first call of each costs 100 s more, like a tf.function trace.
+            now[0] += cost[name] + (100.0 if name not in calls else 0.0)
+            calls.append(name)
+            return name
+        return step
+
+    synced = []
+    result = common.time_repeats({n: make(n) for n in "ABC"}, steps=2, repeats=3, warmup=2,
+                                 sync=synced.append, clock=lambda: now[0])
+    assert "".join(calls) == "ABC" + "ABC" + "AABBCC" * 3
+    assert list(result) == ["A", "B", "C"]
+    for name in "ABC":
+        assert result[name]["first_step_s"] == 100.0 + cost[name]
+        assert result[name]["warmup_s"] == [cost[name]]
+        assert result[name]["repeat_s"] == [2 * cost[name]] * 3
+    # Synced after each warm-up step and once per timed block of steps.
+    assert len(synced) == 3 + 3 + 3 * 3
+    with pytest.raises(ValueError, match="repeats"):
+        common.time_repeats({"A": make("A")}, steps=1, repeats=0, warmup=1)
+
+
+def test_markdown_table():
+    common = _common()
+    assert common.markdown_table(["a", "b"], [[1, "x"], [22, "y"]], align="lr") == (
+        "| a | b |\n|:---|---:|\n| 1 | x |\n| 22 | y |")
+    with pytest.raises(ValueError):
+        common.markdown_table(["a", "b"], [[1]])
+
+
+def test_atomic_writes_replace_and_leave_no_temp_files(tmp_path):
+    common = _common()
+    path = tmp_path / "r.json"
+    path.write_text("old")
+    common.write_json_atomic(str(path), {"x": [1, 2.5]})
+    assert json.loads(path.read_text()) == {"x": [1, 2.5]}
+    with pytest.raises(ValueError):
+        common.write_json_atomic(str(path), {"x": float("inf")})
+    assert json.loads(path.read_text()) == {"x": [1, 2.5]}
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_validate_output_dir(tmp_path):
+    from absl import app
+
+    common = _common()
+    created = tmp_path / "new" / "dir"
+    assert common.validate_output_dir(str(created)) == str(created)
+    assert created.is_dir()
+    regular_file = tmp_path / "f"
+    regular_file.write_text("")
+    with pytest.raises(app.UsageError, match="--output_dir="):
+        common.validate_output_dir(str(regular_file / "sub"))
+
+
+def test_device_info_and_versions_describe_this_machine():
+    common = _common()
+    info = common.device_info()
+    assert info["kind"] in ("cpu", "gpu")
+    assert info["name"] and info["cpu"]
+    assert info["threads"]["usable_cpus"] >= 1
+    assert common.versions()["tensorflow"]
