@@ -44,7 +44,7 @@ class ConvBN(keras.layers.Layer):
         `ceil(size / strides)`.
 
     Example:
-    >>> ConvBN(16, 3)(keras.ops.ones((2, 8, 8, 3))).shape
+    >>> tuple(ConvBN(16, 3)(keras.ops.ones((2, 8, 8, 3))).shape)
     (2, 8, 8, 16)
     """
 

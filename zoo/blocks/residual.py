@@ -126,7 +126,7 @@ class BasicBlock(_ResidualBlock):
         4D tensor with `filters` channels, spatial size divided by `strides`.
 
     Example:
-    >>> BasicBlock(8, strides=2)(keras.ops.ones((2, 8, 8, 4))).shape
+    >>> tuple(BasicBlock(8, strides=2)(keras.ops.ones((2, 8, 8, 4))).shape)
     (2, 4, 4, 8)
     """
 
@@ -169,7 +169,7 @@ class Bottleneck(_ResidualBlock):
         `strides`.
 
     Example:
-    >>> Bottleneck(4, strides=2)(keras.ops.ones((2, 8, 8, 16))).shape
+    >>> tuple(Bottleneck(4, strides=2)(keras.ops.ones((2, 8, 8, 16))).shape)
     (2, 4, 4, 16)
     """
 

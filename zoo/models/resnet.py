@@ -8,8 +8,8 @@ each and registered, so `zoo.create_model("resnet50")` and
 Example:
 >>> from zoo import resnet
 >>> model = resnet.resnet20(num_classes=10)
->>> model(model.example_inputs(batch_size=2)).shape
-TensorShape([2, 10])
+>>> tuple(model(model.example_inputs(batch_size=2)).shape)
+(2, 10)
 """
 
 import keras
@@ -81,8 +81,8 @@ class ResNet(ZooModel):
 
     Example:
     >>> model = ResNet(depth=20, num_classes=10, input_shape=(32, 32, 1))
-    >>> model(keras.ops.zeros((4, 32, 32, 1))).shape
-    TensorShape([4, 10])
+    >>> tuple(model(keras.ops.zeros((4, 32, 32, 1))).shape)
+    (4, 10)
     """
 
     def __init__(
@@ -116,7 +116,6 @@ class ResNet(ZooModel):
         self.bn_epsilon = bn_epsilon
 
         spec = RESNET_SPECS[depth]
-        self.spec = spec
         unit_args = {
             "data_format": self.data_format,
             "bn_momentum": bn_momentum,
