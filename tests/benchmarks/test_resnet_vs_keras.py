@@ -1,6 +1,9 @@
 """`python -m benchmarks.resnet_vs_keras`, run as a user runs it, and the
 helpers of `benchmarks.common` on known numbers. Never asserts speed."""
 
+import doctest
+import functools
+import importlib.util
 import json
 import math
 import os
@@ -15,13 +18,21 @@ MODEL_NAMES = ["keras_resnet50", "zoo_resnet50_v1", "zoo_resnet50_v1_5"]
 RATIO_NAMES = ["zoo_resnet50_v1/keras_resnet50", "zoo_resnet50_v1_5/keras_resnet50"]
 
 
+@functools.cache
 def _common():
-    # Imported here, not at the top: the test package is also named
-    # `benchmarks`, and the real one must be found from the repository root.
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from benchmarks import common
-    return common
+    """The repository's `benchmarks/common.py`, loaded from its path.
+
+    `from benchmarks import common` is not reliable under pytest: without a
+    `tests/__init__.py`, pytest imports this directory as the top-level
+    package `benchmarks`, which then shadows the real one (and `benchmarks`
+    is not installed by setup.py). `common` imports nothing from its package,
+    so it loads on its own.
+    """
+    spec = importlib.util.spec_from_file_location(
+        "_benchmarks_common_under_test", REPO / "benchmarks" / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_benchmark(*flags, timeout=300):
@@ -131,6 +142,12 @@ def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
 # benchmarks.common on known numbers.
 
 
+def test_common_docstring_examples_run():
+    # benchmarks/ is outside pytest's doctest paths (testpaths = tests zoo).
+    failures, tried = doctest.testmod(_common())
+    assert tried > 0 and failures == 0
+
+
 def test_summarize_gives_median_min_max():
     common = _common()
     assert common.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}
@@ -192,6 +209,9 @@ def test_atomic_writes_replace_and_leave_no_temp_files(tmp_path):
     path.write_text("old")
     common.write_json_atomic(str(path), {"x": [1, 2.5]})
     assert json.loads(path.read_text()) == {"x": [1, 2.5]}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     with pytest.raises(ValueError):
         common.write_json_atomic(str(path), {"x": float("inf")})
     assert json.loads(path.read_text()) == {"x": [1, 2.5]}
