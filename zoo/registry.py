@@ -34,7 +34,8 @@ def register_model(constructor):
     existing = _MODEL_CONSTRUCTORS.get(name)
     # Re-registering the same function (a module reload) is harmless; two
     # different functions under one name would make lookups ambiguous.
-    if existing is not None and existing.__qualname__ != constructor.__qualname__:
+    if existing is not None and (existing.__module__, existing.__qualname__) != (
+            constructor.__module__, constructor.__qualname__):
         raise ValueError(
             f"A model named {name!r} is already registered by "
             f"{existing.__module__}.{existing.__qualname__}"
@@ -75,12 +76,13 @@ def get_constructor(name):
     )
 
 
-def create_model(name, **overrides):
+def create_model(name, /, **overrides):
     """Builds a registered model.
 
     Args:
         name: str. A name from `list_models()`.
-        **overrides: keyword arguments passed to the constructor.
+        **overrides: keyword arguments passed to the constructor (`name`
+            included: `name` itself is positional-only here).
 
     Returns:
         The model.

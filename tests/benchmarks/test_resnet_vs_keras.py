@@ -2,8 +2,6 @@
 helpers of `benchmarks.common` on known numbers. Never asserts speed."""
 
 import doctest
-import functools
-import importlib.util
 import json
 import math
 import os
@@ -13,26 +11,11 @@ import sys
 
 import pytest
 
+from benchmarks import common
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MODEL_NAMES = ["keras_resnet50", "zoo_resnet50_v1", "zoo_resnet50_v1_5"]
 RATIO_NAMES = ["zoo_resnet50_v1/keras_resnet50", "zoo_resnet50_v1_5/keras_resnet50"]
-
-
-@functools.cache
-def _common():
-    """The repository's `benchmarks/common.py`, loaded from its path.
-
-    `from benchmarks import common` is not reliable under pytest: without a
-    `tests/__init__.py`, pytest imports this directory as the top-level
-    package `benchmarks`, which then shadows the real one (and `benchmarks`
-    is not installed by setup.py). `common` imports nothing from its package,
-    so it loads on its own.
-    """
-    spec = importlib.util.spec_from_file_location(
-        "_benchmarks_common_under_test", REPO / "benchmarks" / "common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_benchmark(*flags, timeout=300):
@@ -144,12 +127,11 @@ def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
 
 def test_common_docstring_examples_run():
     # benchmarks/ is outside pytest's doctest paths (testpaths = tests zoo).
-    failures, tried = doctest.testmod(_common())
+    failures, tried = doctest.testmod(common)
     assert tried > 0 and failures == 0
 
 
 def test_summarize_gives_median_min_max():
-    common = _common()
     assert common.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}
     assert common.summarize([4, 1, 3, 2]) == {"median": 2.5, "min": 1.0, "max": 4.0}
     assert common.summarize([7.5]) == {"median": 7.5, "min": 7.5, "max": 7.5}
@@ -160,7 +142,6 @@ def test_summarize_gives_median_min_max():
 
 
 def test_throughputs_and_per_repeat_ratios():
-    common = _common()
     assert common.throughputs([0.5, 2.0], items=10) == [20.0, 5.0]
     assert common.per_repeat_ratios([2.0, 3.0, 9.0], [1.0, 2.0, 3.0]) == [2.0, 1.5, 3.0]
     with pytest.raises(ValueError, match="same length"):
@@ -168,7 +149,6 @@ def test_throughputs_and_per_repeat_ratios():
 
 
 def test_time_repeats_warms_up_then_interleaves():
-    common = _common()
     now, calls = [0.0], []
     cost = {"A": 1.0, "B": 2.0, "C": 4.0}
 
@@ -196,7 +176,6 @@ def test_time_repeats_warms_up_then_interleaves():
 
 
 def test_markdown_table():
-    common = _common()
     assert common.markdown_table(["a", "b"], [[1, "x"], [22, "y"]], align="lr") == (
         "| a | b |\n|:---|---:|\n| 1 | x |\n| 22 | y |")
     with pytest.raises(ValueError):
@@ -204,7 +183,6 @@ def test_markdown_table():
 
 
 def test_atomic_writes_replace_and_leave_no_temp_files(tmp_path):
-    common = _common()
     path = tmp_path / "r.json"
     path.write_text("old")
     common.write_json_atomic(str(path), {"x": [1, 2.5]})
@@ -221,7 +199,6 @@ def test_atomic_writes_replace_and_leave_no_temp_files(tmp_path):
 def test_validate_output_dir(tmp_path):
     from absl import app
 
-    common = _common()
     created = tmp_path / "new" / "dir"
     assert common.validate_output_dir(str(created)) == str(created)
     assert created.is_dir()
@@ -232,7 +209,6 @@ def test_validate_output_dir(tmp_path):
 
 
 def test_device_info_and_versions_describe_this_machine():
-    common = _common()
     info = common.device_info()
     assert info["kind"] in ("cpu", "gpu")
     assert info["name"] and info["cpu"]

@@ -17,6 +17,19 @@ def data_format(value):
     return value
 
 
+def activation(value, name="activation"):
+    """Returns the registered name of an activation (None stays None)."""
+    if value is None:
+        return None
+    try:
+        return keras.activations.serialize(keras.activations.get(value))
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be None or a Keras activation name or function, "
+            f"received {name}={value!r}"
+        ) from None
+
+
 def positive_int(name, value):
     """Checks that `value` is an int >= 1 (bools rejected)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -25,8 +38,8 @@ def positive_int(name, value):
 
 
 def one_of(name, value, choices):
-    """Checks that `value` is one of `choices`."""
-    if value not in choices:
+    """Checks that `value` is one of `choices`, type included (50.0 is not 50)."""
+    if not any(value == c and type(value) is type(c) for c in choices):
         raise ValueError(
             f"{name} must be one of {list(choices)}, received {name}={value!r}"
         )
@@ -34,7 +47,13 @@ def one_of(name, value, choices):
 
 
 def channel_axis(data_format):
+    """Channel axis of a batched 4D tensor (what BatchNormalization wants)."""
     return -1 if data_format == "channels_last" else 1
+
+
+def channels_of(image_shape, data_format):
+    """Channel count of an image shape *without* the batch dimension."""
+    return image_shape[-1] if data_format == "channels_last" else image_shape[0]
 
 
 def check_image_input(layer_name, input_shape, data_format, expected_channels=None):

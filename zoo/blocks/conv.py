@@ -66,20 +66,21 @@ class ConvBN(keras.layers.Layer):
         self.strides = _validation.positive_int("strides", strides)
         # Normalized to its registered name so get_config stays serializable
         # and a typo fails here, not at the first call.
-        self.activation = (
-            None if activation is None
-            else keras.activations.serialize(keras.activations.get(activation))
-        )
+        self.activation = _validation.activation(activation)
         self.data_format = _validation.data_format(data_format)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
         self.gamma_initializer = keras.initializers.get(gamma_initializer)
 
         explicit_padding = self.strides > 1 and self.kernel_size > 1
+        pad_before, pad_after = (self.kernel_size - 1) // 2, self.kernel_size // 2
         sublayer_args = {"dtype": self.dtype_policy}
         self.pad = (
             keras.layers.ZeroPadding2D(
-                self.kernel_size // 2, data_format=self.data_format,
+                # (k-1)//2 before, k//2 after: symmetric for odd kernels, and
+                # ceil(size / strides) outputs for even ones too.
+                ((pad_before, pad_after), (pad_before, pad_after)),
+                data_format=self.data_format,
                 name="pad", **sublayer_args,
             )
             if explicit_padding

@@ -110,7 +110,8 @@ class ResNet(ZooModel):
         self.data_format = _validation.data_format(data_format)
         self.input_shape_ = self._standardize_input_shape(input_shape)
         self.stride_in_1x1 = bool(stride_in_1x1)
-        self.classifier_activation = classifier_activation
+        self.classifier_activation = _validation.activation(
+            classifier_activation, "classifier_activation")
         self.zero_init_residual = bool(zero_init_residual)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
@@ -159,11 +160,14 @@ class ResNet(ZooModel):
         if self.include_top:
             self.classifier = keras.layers.Dense(
                 self.num_classes, name="classifier", dtype=self.dtype_policy)
-            # The head's activation runs in float32 under mixed precision, as
+            # Under mixed precision the head's activation runs in float32, as
             # the Keras mixed-precision guide recommends: softmax and the loss
-            # are unstable in float16.
+            # are unstable in float16. Otherwise it keeps the model's dtype.
+            policy = self.dtype_policy
+            mixed = policy.compute_dtype != policy.variable_dtype
             self.predictions = keras.layers.Activation(
-                classifier_activation or "linear", name="predictions", dtype="float32")
+                self.classifier_activation or "linear", name="predictions",
+                dtype=policy.variable_dtype if mixed else policy)
         self.build((None,) + self.input_shape_)
 
     def _standardize_input_shape(self, input_shape):
@@ -172,7 +176,7 @@ class ResNet(ZooModel):
             return (size, size, 3) if self.data_format == "channels_last" else (3, size, size)
         shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
         channels = None if shape is None or len(shape) != 3 else \
-            shape[_validation.channel_axis(self.data_format)]
+            _validation.channels_of(shape, self.data_format)
         if shape is None or len(shape) != 3 or not all(
                 d is None or (isinstance(d, int) and d > 0) for d in shape) \
                 or not isinstance(channels, int):
@@ -192,7 +196,7 @@ class ResNet(ZooModel):
 
     @property
     def input_channels(self):
-        return self.input_shape_[_validation.channel_axis(self.data_format)]
+        return _validation.channels_of(self.input_shape_, self.data_format)
 
     def _layers_in_order(self):
         return [*self.stem, *self.blocks, self.pool, self.classifier, self.predictions]

@@ -1,0 +1,131 @@
+"""Tests for `zoo.blocks.conv.ConvBN`."""
+
+
+import keras
+import numpy as np
+import pytest
+
+import helpers
+from zoo.blocks import ConvBN
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+@pytest.mark.parametrize("strides", [1, 2])
+@pytest.mark.parametrize("kernel_size", [1, 3, 7])
+def test_layer_contract(kernel_size, strides, activation):
+    size = 8 // strides
+    helpers.run_layer_test(
+        ConvBN,
+        {"filters": 6, "kernel_size": kernel_size, "strides": strides,
+         "activation": activation},
+        input_shape=(2, 8, 8, 4),
+        expected_output_shape=(2, size, size, 6),
+    )
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5, 7])
+@pytest.mark.parametrize("size", [7, 8, 9])
+def test_strided_output_is_ceil_of_size_over_stride(kernel_size, size):
+    # The docstring promises ceil(size / strides), like padding="same".
+    layer = ConvBN(3, kernel_size, strides=2)
+    y = layer(helpers.random_inputs((2, size, size, 4)))
+    expected = (2, -(-size // 2), -(-size // 2), 3)
+    assert tuple(y.shape) == expected
+    assert tuple(layer.compute_output_shape((2, size, size, 4))) == expected
+
+
+@pytest.mark.parametrize("kernel_size", [2, 4])
+def test_strided_even_kernel_output_is_ceil_of_size_over_stride(kernel_size):
+    # Documented output size is ceil(size / strides) for every kernel size;
+    # explicit kernel_size // 2 padding on both sides breaks that for even
+    # kernels (8x8, kernel 2, stride 2 gives 5x5 with a zero-padded border).
+    layer = ConvBN(3, kernel_size, strides=2)
+    y = layer(helpers.random_inputs((2, 8, 8, 4)))
+    assert tuple(y.shape) == (2, 4, 4, 3)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("kernel_size", [3, 7])
+def test_stride2_pads_symmetrically(kernel_size, data_format):
+    x = helpers.random_inputs((2, 8, 8, 4), seed=3)
+    if data_format == "channels_first":
+        x = np.transpose(x, (0, 3, 1, 2))
+    layer = ConvBN(5, kernel_size, strides=2, data_format=data_format)
+    layer(x)
+    helpers.randomize_batchnorm(layer, seed=4)
+    got = helpers.to_numpy(layer(x, training=False))
+
+    p = kernel_size // 2
+    spatial = [[p, p], [p, p]]
+    pads = [[0, 0]] + spatial + [[0, 0]] if data_format == "channels_last" \
+        else [[0, 0], [0, 0]] + spatial
+    kernel = layer.conv.kernel
+    manual = keras.ops.conv(keras.ops.pad(x, pads), kernel, strides=2, padding="valid",
+                            data_format=data_format)
+    gamma, beta, mean, variance = (helpers.to_numpy(w) for w in layer.bn.weights)
+    shape = (1, 1, 1, -1) if data_format == "channels_last" else (1, -1, 1, 1)
+    manual = (helpers.to_numpy(manual) - mean.reshape(shape)) / np.sqrt(
+        variance.reshape(shape) + layer.bn_epsilon) * gamma.reshape(shape) + beta.reshape(shape)
+    manual = np.maximum(manual, 0.0)
+    np.testing.assert_allclose(got, manual, atol=1e-5, rtol=0)
+
+    # The check can tell the difference: TF's "same" pads bottom/right only.
+    same = keras.ops.conv(x, kernel, strides=2, padding="same", data_format=data_format)
+    same = (helpers.to_numpy(same) - mean.reshape(shape)) / np.sqrt(
+        variance.reshape(shape) + layer.bn_epsilon) * gamma.reshape(shape) + beta.reshape(shape)
+    assert np.abs(np.maximum(same, 0.0) - got).max() > 1e-3
+
+
+def test_stride1_and_1x1_use_same_padding_without_pad_layer():
+    assert ConvBN(4, 3).pad is None
+    assert ConvBN(4, 1, strides=2).pad is None
+    assert ConvBN(4, 3, strides=2).pad is not None
+    assert ConvBN(4, 3).conv.padding == "same"
+
+
+def test_conv_has_no_bias_and_activation_is_optional():
+    layer = ConvBN(4, 3, activation=None)
+    layer.build((None, 8, 8, 3))
+    assert layer.conv.use_bias is False
+    assert layer.act is None
+    assert [w.path.split("/", 1)[1] for w in layer.weights] == [
+        "conv/kernel", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"]
+    # Without activation the output can be negative.
+    assert helpers.to_numpy(layer(helpers.random_inputs((2, 8, 8, 3)))).min() < 0
+
+
+def test_gamma_initializer_zeros_round_trips():
+    layer = ConvBN(4, 3, gamma_initializer="zeros")
+    layer.build((None, 8, 8, 3))
+    assert np.all(helpers.to_numpy(layer.bn.gamma) == 0)
+    clone = ConvBN.from_config(layer.get_config())
+    clone.build((None, 8, 8, 3))
+    assert np.all(helpers.to_numpy(clone.bn.gamma) == 0)
+
+
+@pytest.mark.parametrize("kwargs, argument, value", [
+    ({"filters": 0}, "filters", "0"),
+    ({"filters": -3}, "filters", "-3"),
+    ({"filters": 2.5}, "filters", "2.5"),
+    ({"filters": True}, "filters", "True"),
+    ({"kernel_size": 0}, "kernel_size", "0"),
+    ({"strides": -1}, "strides", "-1"),
+    ({"strides": 0}, "strides", "0"),
+    ({"data_format": "channel_last"}, "data_format", "channel_last"),
+    ({"activation": "nope"}, "activation", "nope"),
+])
+def test_bad_arguments(kwargs, argument, value):
+    args = {"filters": 4, "kernel_size": 3, **kwargs}
+    with pytest.raises(ValueError) as info:
+        ConvBN(**args)
+    message = str(info.value)
+    assert argument in message and value in message, message
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 4), (2, 8, 8, 8, 4), (2, 8)])
+def test_wrong_rank_names_layer_and_shape(shape):
+    layer = ConvBN(4, 3, name="my_conv_bn")
+    with pytest.raises(ValueError) as info:
+        layer(np.zeros(shape, "float32"))
+    message = str(info.value)
+    assert "my_conv_bn" in message and str(shape) in message, message

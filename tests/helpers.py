@@ -1,0 +1,501 @@
+"""Shared test batteries: one call gives a new layer or model every check.
+
+- `run_layer_test(...)`: the Keras layer contract (shapes eager/symbolic/
+  `compute_output_shape`, config mirror and round-trip, one training step,
+  mixed precision, channels_first).
+- `run_model_test(...)`: build, forward, backward, config round-trip, summary
+  and functional view.
+- `run_in_fresh_process(code)`: runs Python in a new interpreter, because an
+  in-process load can silently reuse registered objects.
+
+Tests import this module as `helpers` (`tests/` is on `sys.path` through
+`tests/conftest.py`).
+"""
+
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+_BN_STATE = ("moving_mean", "moving_variance")
+
+
+# --------------------------------------------------------------------------
+# Small utilities
+
+
+def random_inputs(shape, seed=0, dtype="float32"):
+    """Standard-normal NumPy array of `shape`, reproducible by `seed`."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32"))
+
+
+def dtype_name(x):
+    return keras.backend.standardize_dtype(x.dtype)
+
+
+def weight_snapshot(layer):
+    """{variable path: NumPy copy} of every weight of `layer`."""
+    return {v.path: np.array(keras.ops.convert_to_numpy(v)) for v in layer.weights}
+
+
+def batchnorm_layers(layer):
+    return [
+        sub for sub in layer._flatten_layers(include_self=True, recursive=True)
+        if isinstance(sub, keras.layers.BatchNormalization) and sub.built
+    ]
+
+
+def randomize_batchnorm(layer, seed=0):
+    """Gives every BatchNormalization non-trivial gamma/beta/mean/variance.
+
+    With the default statistics (0, 1) and parameters (1, 0) a BN is nearly
+    the identity, so a wrong axis, a dropped bias or a lost moving statistic
+    would go unnoticed by an output comparison. Kernels keep their
+    initializer values.
+    """
+    rng = np.random.default_rng(seed)
+    for bn in batchnorm_layers(layer):
+        gamma, beta, mean, variance = bn.get_weights()
+        bn.set_weights([
+            rng.uniform(0.5, 1.5, gamma.shape).astype(gamma.dtype),
+            rng.normal(0.0, 0.2, beta.shape).astype(beta.dtype),
+            rng.normal(0.0, 0.2, mean.shape).astype(mean.dtype),
+            rng.uniform(0.5, 1.5, variance.shape).astype(variance.dtype),
+        ])
+
+
+def init_parameter_names(cls):
+    """Named `__init__` parameters of `cls` and of the bases its `**kwargs` reach.
+
+    Walks the MRO while each `__init__` forwards `**kwargs`, stopping at
+    Keras' own classes (whose arguments, `name`/`dtype`/`trainable`, the base
+    `get_config()` covers).
+    """
+    names = []
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] == "keras":
+            break
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        forwards = False
+        for p in params:
+            if p.name == "self":
+                continue
+            if p.kind is inspect.Parameter.VAR_KEYWORD:
+                forwards = True
+            elif p.kind is not inspect.Parameter.VAR_POSITIONAL and p.name not in names:
+                names.append(p.name)
+        if not forwards:
+            break
+    return names
+
+
+def base_config_keys():
+    """Keys every Layer/Model config has (`name`, `trainable`, `dtype`)."""
+    return set(keras.layers.Layer().get_config())
+
+
+def _json_roundtrip(config):
+    """What a config becomes after being written to and read from a file."""
+    return json.loads(json.dumps(config))
+
+
+def assert_config_mirrors_init(layer_or_model, init_kwargs=None):
+    """Config keys == `__init__` parameters (+ Keras' base keys), one for one."""
+    cls = type(layer_or_model)
+    config = layer_or_model.get_config()
+    base_keys = base_config_keys()
+    params = set(init_parameter_names(cls))
+    extra = set(config) - params - base_keys
+    missing = params - set(config)
+    assert not extra and not missing, (
+        f"{cls.__name__}.get_config() does not mirror __init__: keys not accepted "
+        f"by __init__: {sorted(extra)}; __init__ arguments missing from the "
+        f"config: {sorted(missing)}"
+    )
+    # The config must be plain JSON: .keras files store it as such.
+    json.dumps(config)
+    for key, value in (init_kwargs or {}).items():
+        if isinstance(value, (bool, int, float)) and key in config:
+            assert config[key] == value, (
+                f"{cls.__name__}.get_config()[{key!r}] == {config[key]!r}, "
+                f"constructed with {key}={value!r}"
+            )
+    return config
+
+
+def _call(layer, x, training=False):
+    return layer(x, training=training)
+
+
+# --------------------------------------------------------------------------
+# Layers
+
+
+def run_layer_test(
+    layer_cls,
+    init_kwargs,
+    input_shape,
+    expected_output_shape,
+    *,
+    seed=0,
+    run_training=True,
+    expect_all_trainable_updated=True,
+    run_mixed_precision=True,
+    run_channels_first=None,
+    atol=1e-6,
+    channels_first_atol=1e-5,
+):
+    """Runs the Keras layer contract on `layer_cls(**init_kwargs)`.
+
+    Args:
+        layer_cls: the Layer class.
+        init_kwargs: dict of constructor arguments.
+        input_shape: tuple, full input shape including the batch dimension
+            (channels_last layout unless `init_kwargs` says otherwise).
+        expected_output_shape: tuple, full output shape.
+        seed: int. Seed of the random inputs and weights.
+        run_training: bool. Do one SGD step and check weights move.
+        expect_all_trainable_updated: bool. Every trainable variable must
+            change in that step (`False` for e.g. zero-initialized residual
+            branches, where the kernels behind a zero gamma get no gradient).
+        run_mixed_precision: bool. Check `mixed_float16` / `mixed_bfloat16`.
+        run_channels_first: bool or None. Compare against a channels_first
+            twin; `None` means: when the layer takes `data_format` and the
+            input is 4D channels_last.
+        atol: float. Tolerance of the config round-trip comparison.
+        channels_first_atol: float. Tolerance of the layout comparison.
+
+    Returns:
+        The built layer used for the eager checks.
+    """
+    input_shape = tuple(input_shape)
+    expected_output_shape = tuple(expected_output_shape)
+    x = random_inputs(input_shape, seed)
+
+    # (a) eager, compute_output_shape and symbolic shapes agree.
+    layer = layer_cls(**init_kwargs)
+    y = _call(layer, x)
+    randomize_batchnorm(layer, seed)
+    y = _call(layer, x)
+    assert tuple(y.shape) == expected_output_shape, (
+        f"eager output shape {tuple(y.shape)} != expected {expected_output_shape}")
+    assert np.all(np.isfinite(to_numpy(y))), "eager output has NaN/Inf"
+    assert tuple(layer.compute_output_shape(input_shape)) == expected_output_shape
+    unbatched = (None,) + expected_output_shape[1:]
+    assert tuple(layer.compute_output_shape((None,) + input_shape[1:])) == unbatched
+
+    symbolic = layer_cls(**init_kwargs)(keras.Input(shape=input_shape[1:]))
+    assert tuple(symbolic.shape) == unbatched, (
+        f"symbolic output shape {tuple(symbolic.shape)} (keras.Input) != {unbatched}")
+    symbolic = layer_cls(**init_kwargs)(keras.KerasTensor(input_shape))
+    assert tuple(symbolic.shape) == expected_output_shape, (
+        f"symbolic output shape {tuple(symbolic.shape)} (KerasTensor) != "
+        f"{expected_output_shape}")
+
+    # (b) config: mirrors __init__, from_config and (de)serialize round-trip.
+    config = assert_config_mirrors_init(layer, init_kwargs)
+    expected = to_numpy(y)
+    clone = layer_cls.from_config(_json_roundtrip(config))
+    _call(clone, x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(to_numpy(_call(clone, x)), expected, atol=atol, rtol=0,
+                               err_msg="from_config(get_config()) changed the outputs")
+    assert _json_roundtrip(clone.get_config()) == _json_roundtrip(config)
+
+    serialized = _json_roundtrip(keras.saving.serialize_keras_object(layer))
+    revived = keras.saving.deserialize_keras_object(serialized)
+    assert type(revived) is layer_cls, f"deserialized a {type(revived).__name__}"
+    _call(revived, x)
+    revived.set_weights(layer.get_weights())
+    np.testing.assert_allclose(to_numpy(_call(revived, x)), expected, atol=atol, rtol=0,
+                               err_msg="serialize/deserialize_keras_object changed outputs")
+    assert [w.path.split("/", 1)[-1] for w in revived.weights] == \
+        [w.path.split("/", 1)[-1] for w in layer.weights], "weight names changed"
+
+    # (c) one training step.
+    if run_training:
+        train_one_step(layer, x, expect_all_trainable_updated=expect_all_trainable_updated)
+
+    # (d) mixed precision: compute dtype out, float32 variables.
+    if run_mixed_precision and "dtype" not in init_kwargs:
+        for policy in MIXED_POLICIES:
+            check_mixed_precision(layer_cls, init_kwargs, x, policy)
+
+    # (e) channels_first twin with the same weights.
+    if run_channels_first is None:
+        run_channels_first = (
+            "data_format" in init_parameter_names(layer_cls)
+            and len(input_shape) == 4
+            and init_kwargs.get("data_format") in (None, "channels_last")
+        )
+    if run_channels_first:
+        check_channels_first(layer_cls, init_kwargs, x, expected_output_shape,
+                             seed=seed, atol=channels_first_atol)
+    return layer
+
+
+def train_one_step(layer, x, expect_all_trainable_updated=True, learning_rate=0.1,
+                   seed=1, clipnorm=1.0):
+    """One SGD step on `mean((layer(x) - target)**2)`; checks what must move.
+
+    Works for layers and models. Each variable's gradient is clipped to norm
+    `clipnorm`: a freshly initialized deep ResNet on a batch of 2 has
+    gradient norms of 1e4-1e6 (BN over few values), and one unclipped step
+    sends its inference outputs to Inf. Returns the loss.
+    """
+    before = weight_snapshot(layer)
+    y_shape = tuple(_call(layer, x).shape)
+    target = random_inputs(y_shape, seed)
+    with tf.GradientTape() as tape:
+        y = layer(x, training=True)
+        loss = keras.ops.mean(keras.ops.square(keras.ops.cast(y, "float32") - target))
+    loss_value = float(to_numpy(loss))
+    assert np.isfinite(loss_value), f"training loss is {loss_value}"
+    variables = layer.trainable_variables
+    assert variables, f"{layer.name} has no trainable variables"
+    grads = tape.gradient(loss, variables)
+    for v, g in zip(variables, grads):
+        assert g is not None, f"no gradient reaches {v.path}"
+        assert np.all(np.isfinite(to_numpy(g))), f"gradient of {v.path} has NaN/Inf"
+    keras.optimizers.SGD(learning_rate, clipnorm=clipnorm).apply(grads, variables)
+
+    after = weight_snapshot(layer)
+    moved = {path for path in before if not np.array_equal(before[path], after[path])}
+    trainable = {v.path for v in variables}
+    if expect_all_trainable_updated:
+        assert trainable <= moved, f"trainable weights did not move: {sorted(trainable - moved)}"
+    else:
+        assert trainable & moved, "no trainable weight moved"
+    for bn in batchnorm_layers(layer):
+        for name in _BN_STATE:
+            path = getattr(bn, name).path
+            assert path in moved, f"BatchNorm statistic {path} not updated by training=True"
+    frozen = {v.path for v in layer.non_trainable_variables} - {
+        getattr(bn, name).path for bn in batchnorm_layers(layer) for name in _BN_STATE}
+    assert not frozen & moved, f"non-trainable weights moved: {sorted(frozen & moved)}"
+    return loss_value
+
+
+def check_mixed_precision(layer_cls, init_kwargs, x, policy):
+    """Output in the compute dtype, every variable in float32, both ways of
+    asking for the policy (global and `dtype=`)."""
+    compute_dtype = keras.DTypePolicy(policy).compute_dtype
+
+    def check(layer, how):
+        y = _call(layer, x)
+        assert dtype_name(y) == compute_dtype, (
+            f"{how}: output dtype {dtype_name(y)} != compute dtype {compute_dtype}")
+        assert np.all(np.isfinite(to_numpy(y))), f"{how}: output has NaN/Inf"
+        bad = {v.path: dtype_name(v) for v in layer.weights if dtype_name(v) != "float32"}
+        assert not bad, f"{how}: variables not float32: {bad}"
+        symbolic = layer_cls(**init_kwargs, **({} if how.startswith("global") else
+                                                {"dtype": policy}))
+        out = symbolic(keras.Input(shape=x.shape[1:]))
+        assert dtype_name(out) == compute_dtype, (
+            f"{how}: symbolic output dtype {dtype_name(out)} != {compute_dtype}")
+
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(policy)
+        check(layer_cls(**init_kwargs), f"global policy {policy}")
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+    layer = layer_cls(**init_kwargs, dtype=policy)
+    check(layer, f"dtype={policy!r}")
+    revived = layer_cls.from_config(_json_roundtrip(layer.get_config()))
+    assert revived.dtype_policy.name == policy, (
+        f"config round-trip lost dtype={policy!r}: got {revived.dtype_policy.name!r}")
+
+
+def check_channels_first(layer_cls, init_kwargs, x, expected_output_shape, seed=0,
+                         atol=1e-5):
+    """Same weights, NCHW inputs -> the NHWC outputs, transposed."""
+    last = layer_cls(**{**init_kwargs, "data_format": "channels_last"})
+    _call(last, x)
+    randomize_batchnorm(last, seed)
+    first = layer_cls(**{**init_kwargs, "data_format": "channels_first"})
+    x_first = np.transpose(x, (0, 3, 1, 2))
+    _call(first, x_first)
+    # Keras stores conv kernels as (kh, kw, in, out) for both layouts.
+    first.set_weights(last.get_weights())
+    expected = np.transpose(to_numpy(_call(last, x)), (0, 3, 1, 2))
+    got = to_numpy(_call(first, x_first))
+    assert got.shape == expected.shape
+    e = expected_output_shape
+    assert tuple(first.compute_output_shape(x_first.shape)) == (e[0], e[3], e[1], e[2])
+    np.testing.assert_allclose(got, expected, atol=atol, rtol=0,
+                               err_msg="channels_first output != transposed channels_last")
+
+
+# --------------------------------------------------------------------------
+# Models
+
+_ROW = re.compile(r"^(?P<indent> *)(?P<name>\S+) \((?P<type>\w+)\)\s+(?P<shape>\(.*\))\s+"
+                  r"(?P<params>[\d,]+)(?:\s+(?P<trainable>[YN]))?$")
+
+
+def summary_lines(model, **kwargs):
+    """`model.summary(...)` output as a list of lines."""
+    lines = []
+    model.summary(print_fn=lines.append, **kwargs)
+    return lines
+
+
+def summary_rows(lines):
+    """Parsed layer rows of a `ZooModel.summary()`: dicts with `depth`,
+    `name`, `type`, `shape` (the printed string) and `params` (int)."""
+    rows = []
+    for line in lines:
+        match = _ROW.match(line)
+        if match:
+            rows.append({
+                "depth": len(match["indent"]) // 2,
+                "name": match["name"],
+                "type": match["type"],
+                "shape": match["shape"],
+                "params": int(match["params"].replace(",", "")),
+                "trainable": match["trainable"],
+            })
+    return rows
+
+
+def summary_totals(lines):
+    """{"Total": int, "Trainable": int, "Non-trainable": int} from summary lines."""
+    totals = {}
+    for line in lines:
+        match = re.match(r"^(Total|Trainable|Non-trainable) params: ([\d,]+)", line)
+        if match:
+            totals[match[1]] = int(match[2].replace(",", ""))
+    return totals
+
+
+def count_weights(variables):
+    return int(sum(np.prod(v.shape) for v in variables))
+
+
+def run_model_test(
+    model_fn,
+    *,
+    inputs=None,
+    expected_output_shape=None,
+    batch_size=2,
+    seed=0,
+    expect_all_trainable_updated=True,
+    check_summary=True,
+    check_functional=True,
+    atol=1e-5,
+):
+    """Build, forward, backward, config round-trip, summary, functional view.
+
+    Args:
+        model_fn: zero-argument callable returning a fresh model.
+        inputs: model inputs; default `model.example_inputs(batch_size, seed)`.
+        expected_output_shape: tuple or None. Checked when given.
+        batch_size, seed: for the default inputs.
+        expect_all_trainable_updated: see `train_one_step`.
+        check_summary: compare `summary()` totals to the model's own counts.
+        check_functional: compare `functional()` outputs to the model's.
+        atol: output tolerance of the round-trips (relative to the output
+            scale when that exceeds 1).
+
+    Returns:
+        The trained model.
+    """
+    model = model_fn()
+    x = model.example_inputs(batch_size=batch_size, seed=seed) if inputs is None else inputs
+
+    y = model(x, training=False)
+    if expected_output_shape is not None:
+        assert tuple(y.shape) == tuple(expected_output_shape), (
+            f"output shape {tuple(y.shape)} != {tuple(expected_output_shape)}")
+    assert np.all(np.isfinite(to_numpy(y))), "forward output has NaN/Inf"
+    y_train = model(x, training=True)
+    assert tuple(y_train.shape) == tuple(y.shape)
+    assert np.all(np.isfinite(to_numpy(y_train))), "training-mode output has NaN/Inf"
+
+    train_one_step(model, x, expect_all_trainable_updated=expect_all_trainable_updated,
+                   learning_rate=0.01)
+
+    expected = to_numpy(model(x, training=False))
+    tol = atol * max(1.0, float(np.abs(expected).max()))
+    assert np.all(np.isfinite(expected)), "output after one training step has NaN/Inf"
+
+    config = assert_config_mirrors_init(model)
+    serialized = _json_roundtrip(keras.saving.serialize_keras_object(model))
+    clone = keras.saving.deserialize_keras_object(serialized)
+    assert type(clone) is type(model), f"deserialized a {type(clone).__name__}"
+    assert _json_roundtrip(clone.get_config()) == _json_roundtrip(config)
+    if not clone.built:
+        clone(x)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(to_numpy(clone(x, training=False)), expected, atol=tol, rtol=0,
+                               err_msg="config round-trip changed the outputs")
+
+    if check_summary and hasattr(model, "layer_table"):
+        lines = summary_lines(model)
+        assert not any("?" in line for line in lines), "summary shows unknown shapes"
+        totals = summary_totals(lines)
+        trainable = count_weights(model.trainable_weights)
+        non_trainable = count_weights(model.non_trainable_weights)
+        assert totals == {"Total": model.count_params(), "Trainable": trainable,
+                          "Non-trainable": non_trainable}, totals
+        assert trainable + non_trainable == model.count_params()
+    if check_functional and hasattr(model, "functional"):
+        view = model.functional()
+        assert view.count_params() == model.count_params()
+        np.testing.assert_allclose(to_numpy(view(x, training=False)), expected, atol=tol,
+                                   rtol=0, err_msg="functional() view differs from the model")
+    return model
+
+
+# --------------------------------------------------------------------------
+# Fresh processes
+
+
+def run_in_fresh_process(code, *, timeout=600, cwd=None, env=None):
+    """Runs `code` with `python -c` in a new interpreter; returns its stdout.
+
+    The interpreter is the one running the tests (the venv's), with the
+    repository root on `PYTHONPATH` and TensorFlow's C++ logging quiet.
+
+    Raises:
+        AssertionError: if the process exits non-zero (its stderr tail is in
+            the message).
+    """
+    full_env = dict(os.environ)
+    full_env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (REPO_ROOT, full_env.get("PYTHONPATH")) if p)
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd or REPO_ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"fresh process exited with {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-5000:]}"
+        )
+    return result.stdout

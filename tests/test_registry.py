@@ -1,0 +1,169 @@
+"""Tests for `zoo.registry`: register_model, create_model, list_models."""
+
+import ast
+import re
+import types
+
+import pytest
+
+import helpers
+import zoo
+from zoo import registry
+from zoo.models import resnet
+
+RESNETS = ["resnet101", "resnet110", "resnet152", "resnet18", "resnet20",
+           "resnet32", "resnet34", "resnet44", "resnet50", "resnet56"]
+
+
+@pytest.fixture
+def clean_registry():
+    """Restores the registry dict after a test that registers throwaways."""
+    saved = dict(registry._MODEL_CONSTRUCTORS)
+    yield registry._MODEL_CONSTRUCTORS
+    registry._MODEL_CONSTRUCTORS.clear()
+    registry._MODEL_CONSTRUCTORS.update(saved)
+
+
+def _suggestions(message):
+    match = re.search(r"Did you mean one of (\[.*?\])\?", message)
+    return ast.literal_eval(match[1]) if match else []
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    ("resnet*", RESNETS),
+    ("resnet1??", ["resnet101", "resnet110", "resnet152"]),
+    ("resnet1?", ["resnet18"]),
+    ("resnet[235]?", ["resnet20", "resnet32", "resnet34", "resnet50", "resnet56"]),
+    ("resnet50", ["resnet50"]),
+    ("*net5?", ["resnet50", "resnet56"]),
+    ("RESNET*", []),  # case-sensitive, on every OS
+    ("no_such_model*", []),
+])
+def test_list_models_patterns(pattern, expected):
+    assert zoo.list_models(pattern) == expected
+
+
+def test_list_models_default_is_everything_sorted():
+    names = zoo.list_models()
+    assert names == sorted(names) == zoo.list_models("*")
+    assert set(RESNETS) <= set(names)
+    assert isinstance(names, list)
+
+
+@pytest.mark.parametrize("pattern", [None, 5, ["resnet*"], b"resnet*"])
+def test_list_models_non_string_pattern(pattern):
+    with pytest.raises(ValueError, match="pattern"):
+        zoo.list_models(pattern)
+
+
+def test_create_model_with_overrides():
+    model = zoo.create_model("resnet20", num_classes=7, input_shape=(16, 16, 1))
+    assert isinstance(model, resnet.ResNet)
+    assert (model.depth, model.num_classes, model.name) == (20, 7, "resnet20")
+    assert tuple(model(model.example_inputs(batch_size=2)).shape) == (2, 7)
+    assert zoo.create_model("resnet50", stride_in_1x1=True, num_classes=3,
+                            input_shape=(32, 32, 3)).stride_in_1x1 is True
+
+
+def test_create_model_can_override_the_keras_name():
+    # `name` is a keras.Model argument every constructor forwards; the
+    # registry's own positional parameter must not swallow it.
+    model = zoo.create_model("resnet20", num_classes=3, input_shape=(16, 16, 1), name="tiny")
+    assert model.name == "tiny"
+
+
+def test_create_model_matches_direct_constructor():
+    a = zoo.create_model("resnet20", num_classes=4)
+    b = resnet.resnet20(num_classes=4)
+    assert a.get_config() == b.get_config()
+    assert registry.get_constructor("resnet20") is resnet.resnet20
+
+
+def test_create_model_passes_bad_overrides_through():
+    with pytest.raises(ValueError, match="num_classes"):
+        zoo.create_model("resnet20", num_classes=0)
+    with pytest.raises((TypeError, ValueError), match="no_such_argument"):
+        zoo.create_model("resnet20", no_such_argument=1)
+
+
+@pytest.mark.parametrize("name, close", [
+    ("resnet51", "resnet50"),
+    ("resnet_50", "resnet50"),
+    ("resnet2", "resnet20"),
+    ("ResNet18", "resnet18"),
+])
+def test_unknown_name_suggests_close_matches(name, close):
+    with pytest.raises(ValueError) as info:
+        zoo.create_model(name)
+    message = str(info.value)
+    assert repr(name) in message
+    assert close in _suggestions(message), message
+
+
+@pytest.mark.parametrize("name", ["xyz", None, ["resnet50"], 50])
+def test_unknown_or_unhashable_name_is_a_value_error(name):
+    with pytest.raises(ValueError, match="Unknown model"):
+        registry.get_constructor(name)
+
+
+def test_register_returns_the_function_and_lists_it(clean_registry):
+    def zoo_test_throwaway(**kwargs):
+        return kwargs
+
+    assert registry.register_model(zoo_test_throwaway) is zoo_test_throwaway
+    assert "zoo_test_throwaway" in zoo.list_models()
+    assert zoo.create_model("zoo_test_throwaway", a=1) == {"a": 1}
+
+
+def _first_definition():
+    def zoo_test_throwaway(**kwargs):
+        return 1
+    return zoo_test_throwaway
+
+
+def _second_definition():
+    def zoo_test_throwaway(**kwargs):
+        return 2
+    return zoo_test_throwaway
+
+
+def test_duplicate_name_from_a_different_function_fails(clean_registry):
+    registry.register_model(_first_definition())
+    with pytest.raises(ValueError) as info:
+        registry.register_model(_second_definition())
+    assert "zoo_test_throwaway" in str(info.value)
+    assert zoo.create_model("zoo_test_throwaway") == 1  # the first one kept
+
+
+def test_duplicate_name_from_another_module_fails(clean_registry):
+    # A plugin module defining its own top-level `resnet50` has the same
+    # __qualname__ as zoo's; it must not silently replace zoo's constructor.
+    def resnet50(**kwargs):
+        return "impostor"
+
+    resnet50.__qualname__ = "resnet50"
+    resnet50.__module__ = "some_plugin.models"
+    with pytest.raises(ValueError, match="resnet50"):
+        registry.register_model(resnet50)
+    assert registry.get_constructor("resnet50") is resnet.resnet50
+
+
+def test_reregistering_the_same_function_is_harmless(clean_registry):
+    # What a module reload does: a new function object, same module and name.
+    original = resnet.resnet20
+    reloaded = types.FunctionType(original.__code__, original.__globals__,
+                                  original.__name__, original.__defaults__,
+                                  original.__closure__)
+    assert (reloaded.__module__, reloaded.__qualname__) == \
+        (original.__module__, original.__qualname__)
+    assert registry.register_model(original) is original
+    assert registry.register_model(reloaded) is reloaded
+    assert zoo.list_models("resnet*") == RESNETS
+
+
+def test_registry_is_populated_by_import_in_a_fresh_process():
+    out = helpers.run_in_fresh_process("""
+        import zoo
+        print(",".join(zoo.list_models()))
+    """)
+    assert out.strip().split(",") == zoo.list_models()
