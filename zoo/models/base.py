@@ -177,7 +177,8 @@ class ZooModel(keras.Model):
     def _unwrap(layer):
         # `call` was set as an instance attribute; deleting it re-exposes the
         # class method.
-        object.__delattr__(layer, "call") if "call" in vars(layer) else None
+        if "call" in vars(layer):
+            object.__delattr__(layer, "call")
 
     def _walk_layers(self, layer=None, prefix=""):
         layer = self if layer is None else layer
