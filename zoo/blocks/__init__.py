@@ -2,5 +2,6 @@
 
 from zoo.blocks.conv import ConvBN
 from zoo.blocks.residual import BasicBlock, Bottleneck
+from zoo.blocks.sequence_pooling import SequencePooling
 
-__all__ = ["BasicBlock", "Bottleneck", "ConvBN"]
+__all__ = ["BasicBlock", "Bottleneck", "ConvBN", "SequencePooling"]

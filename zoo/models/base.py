@@ -41,6 +41,11 @@ class ZooModel(keras.Model):
     `example_inputs()` and `summary()`.
     """
 
+    # What `python -m zoo.train` uses when its flags leave them open: a
+    # family's known-good recipe (overridden per family).
+    training_defaults = {"optimizer": "adam", "learning_rate": 1e-3,
+                         "weight_decay": 1e-4, "epochs": 10}
+
     @property
     def input_signature(self):
         """`keras.InputSpec` of the model's natural input (batch dim None)."""
@@ -124,7 +129,7 @@ class ZooModel(keras.Model):
             print_fn(line)
 
     def layer_table(self):
-        """Traces `call` once and returns one row per sublayer call.
+        """Traces `call` once and returns one row per sublayer (its first call).
 
         Returns:
             A list of dicts with keys `name` (the layer's name), `path` (its
@@ -134,10 +139,13 @@ class ZooModel(keras.Model):
             `trainable`, in call order, parents before their children.
         """
         rows, stack = [], []
-        paths = {}
+        paths, recorded = {}, set()
 
         def wrap(layer, original_call):
             def recording_call(*args, **kwargs):
+                if id(layer) in recorded:  # a shared layer: its first call speaks
+                    return original_call(*args, **kwargs)
+                recorded.add(id(layer))
                 row = {
                     "name": layer.name,
                     "path": paths[id(layer)],
@@ -185,4 +193,18 @@ class ZooModel(keras.Model):
         for child in layer._layers:
             path = f"{prefix}{child.name}"
             yield path, child
-            yield from self._walk_layers(child, path + "/")
+            if _opens(child):
+                yield from self._walk_layers(child, path + "/")
+
+
+def _opens(layer):
+    """Whether the summary shows a layer's sublayers.
+
+    Our blocks open up, and so do Keras' wrappers (a Bidirectional's forward
+    and backward layers are worth seeing). Other Keras layers' internals (an
+    RNN's cell, run once per time step; TextVectorization's lookup table) are
+    implementation details, as in Keras' own summary.
+    """
+    if not type(layer).__module__.startswith("keras."):
+        return True
+    return isinstance(layer, (keras.layers.Bidirectional, keras.layers.Wrapper))

@@ -85,6 +85,11 @@ class ResNet(ZooModel):
     (4, 10)
     """
 
+    # SGD with Nesterov momentum at 0.1, cosine-decayed, is the paper's
+    # recipe; 15 epochs reach ~99% on the digits data (README).
+    training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
+                         "weight_decay": 5e-4, "epochs": 15}
+
     def __init__(
         self,
         depth=50,

@@ -1,0 +1,371 @@
+"""Text classifier: raw strings in, logits out, masked LSTM/GRU in between.
+
+`TextVectorization` lives inside the model, so the model owns its vocabulary:
+what you save is what you serve, with no separate tokenizer to keep in sync.
+Padding is masked from the embedding onwards (`Embedding(mask_zero=True)`),
+so a sentence gets the same logits however much padding its batch carries.
+
+The defaults meet every condition of the cuDNN kernels of `keras.layers.LSTM`
+and `GRU` (tanh, sigmoid recurrent activation, bias, `recurrent_dropout=0`,
+no unroll, GRU `reset_after=True`, right-padded masks, which
+`TextVectorization` produces), so on a GPU training takes the fast path.
+
+Example:
+>>> from zoo.models import text_rnn
+>>> model = text_rnn.text_rnn(num_classes=2, max_tokens=100)
+>>> model.adapt(["a good film", "not a good film", "bad"])
+>>> tuple(model(model.example_inputs(batch_size=3)).shape)
+(3, 2)
+>>> model.cudnn_eligible
+True
+"""
+
+import warnings
+
+import keras
+import numpy as np
+
+from zoo.blocks import SequencePooling, _validation
+from zoo.models.base import ZooModel
+from zoo.registry import register_model
+
+RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+HEADS = ("last", "avg", "max", "attention")
+INPUT_MODES = ("string", "tokens")
+STANDARDIZE = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation")
+USE_CUDNN = ("auto", True, False)
+
+# Words for example_inputs(): any text works once the model is adapted; these
+# give sentences of varied length, so the padding and masking paths run.
+_EXAMPLE_WORDS = ("the", "film", "was", "not", "good", "bad", "but", "acting",
+                  "great", "plot", "boring", "and", "very", "at", "all")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TextRNN(ZooModel):
+    """Embedding -> (bidirectional) LSTM/GRU stack -> head -> logits.
+
+    Args:
+        num_classes: int. Number of output logits.
+        max_tokens: int. Vocabulary size including the padding (0) and OOV
+            (1) tokens; also the embedding's input size.
+        sequence_length: int or None. Pad/truncate every text to this many
+            tokens; `None` pads each batch to its longest text.
+        standardize: str or None. `TextVectorization` standardization:
+            `"lower_and_strip_punctuation"`, `"lower"`, `"strip_punctuation"`
+            or None.
+        ngrams: int or None. Append n-grams up to this size to the token
+            sequence (`TextVectorization(ngrams=...)`).
+        vocabulary: list of str or None. A vocabulary to start from instead
+            of `adapt()`; after `adapt()` the learned vocabulary is kept here
+            so that it travels in `get_config()`.
+        input_mode: str. `"string"`: raw text in (the model tokenizes);
+            `"tokens"`: int token ids in, right-padded with 0 (pre-tokenized
+            data, and what TFLite can run).
+        embedding_dim: int. Embedding width.
+        rnn: str. `"lstm"` or `"gru"`.
+        units: int. Units per direction of each recurrent layer.
+        bidirectional: bool. Read both directions and concatenate.
+        num_layers: int. Stacked recurrent layers.
+        dropout: float in [0, 1). Dropout on the embeddings and after every
+            recurrent layer (does not affect cuDNN eligibility).
+        recurrent_dropout: float in [0, 1). Dropout on the recurrent state;
+            any value above 0 rules out the cuDNN kernel (a warning says so).
+        head: str. How the sequence becomes one vector: `"last"` (final
+            state of the last layer; for the backward direction, its state
+            after the first token), or `"avg"`, `"max"`, `"attention"`
+            pooling over the real (unmasked) steps.
+        use_cudnn: `"auto"`, True or False. Passed to the Keras layers;
+            False forces the generic kernel.
+        unroll: bool. Unroll the recurrence (short sequences only); rules
+            out cuDNN.
+        classifier_activation: str or None. Head activation; None = logits.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `input_mode="string"`: `(batch,)` strings.
+        `input_mode="tokens"`: `(batch, time)` int token ids, 0 = padding.
+
+    Output shape:
+        `(batch, num_classes)`.
+    """
+
+    def __init__(
+        self,
+        num_classes=2,
+        max_tokens=20000,
+        sequence_length=None,
+        standardize="lower_and_strip_punctuation",
+        ngrams=None,
+        vocabulary=None,
+        input_mode="string",
+        embedding_dim=64,
+        rnn="lstm",
+        units=64,
+        bidirectional=True,
+        num_layers=1,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        head="last",
+        use_cudnn="auto",
+        unroll=False,
+        classifier_activation=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "text_rnn")
+        super().__init__(**kwargs)
+        self.num_classes = _validation.positive_int("num_classes", num_classes)
+        self.max_tokens = _validation.positive_int("max_tokens", max_tokens)
+        if self.max_tokens < 3:
+            raise ValueError(
+                "max_tokens must leave room for padding, OOV and at least one "
+                f"word (>= 3), received max_tokens={max_tokens!r}")
+        self.sequence_length = (
+            None if sequence_length is None
+            else _validation.positive_int("sequence_length", sequence_length))
+        self.standardize = _validation.one_of("standardize", standardize, STANDARDIZE)
+        self.ngrams = None if ngrams is None else _validation.positive_int("ngrams", ngrams)
+        self.input_mode = _validation.one_of("input_mode", input_mode, INPUT_MODES)
+        self.embedding_dim = _validation.positive_int("embedding_dim", embedding_dim)
+        self.rnn = _validation.one_of("rnn", rnn, tuple(RNN_LAYERS))
+        self.units = _validation.positive_int("units", units)
+        self.bidirectional = bool(bidirectional)
+        self.num_layers = _validation.positive_int("num_layers", num_layers)
+        self.dropout = _fraction("dropout", dropout)
+        self.recurrent_dropout = _fraction("recurrent_dropout", recurrent_dropout)
+        self.head = _validation.one_of("head", head, HEADS)
+        self.use_cudnn = _validation.one_of("use_cudnn", use_cudnn, USE_CUDNN)
+        self.unroll = bool(unroll)
+        self.classifier_activation = _validation.activation(
+            classifier_activation, "classifier_activation")
+        self.vocabulary = self._check_vocabulary(vocabulary)
+
+        self.vectorizer = None
+        if self.input_mode == "string":
+            self.vectorizer = keras.layers.TextVectorization(
+                max_tokens=self.max_tokens,
+                standardize=self.standardize,
+                ngrams=self.ngrams,
+                output_mode="int",
+                output_sequence_length=self.sequence_length,
+                vocabulary=None if self.vocabulary is None else list(self.vocabulary),
+                name="vectorizer",
+            )
+        self.embedding = keras.layers.Embedding(
+            self.max_tokens, self.embedding_dim, mask_zero=True, name="embedding",
+            dtype=self.dtype_policy)
+        self.embedding_dropout = keras.layers.Dropout(
+            self.dropout, name="embedding_dropout", dtype=self.dtype_policy)
+        self.rnn_layers, self.rnn_dropouts = [], []
+        for index in range(1, self.num_layers + 1):
+            self.rnn_layers.append(self._recurrent_layer(index))
+            self.rnn_dropouts.append(keras.layers.Dropout(
+                self.dropout, name=f"rnn{index}_dropout", dtype=self.dtype_policy))
+        self.pool = (None if self.head == "last"
+                     else SequencePooling(self.head, name=f"{self.head}_pool",
+                                          dtype=self.dtype_policy))
+        self.classifier = keras.layers.Dense(
+            self.num_classes, name="classifier", dtype=self.dtype_policy)
+        policy = self.dtype_policy
+        mixed = policy.compute_dtype != policy.variable_dtype
+        # float32 logits under mixed precision (see ResNet for why).
+        self.predictions = keras.layers.Activation(
+            self.classifier_activation or "linear", name="predictions",
+            dtype=policy.variable_dtype if mixed else policy)
+
+        for blocker in self.cudnn_blockers:
+            if not blocker.startswith("use_cudnn"):  # asked for explicitly: no news
+                warnings.warn(
+                    f"{self.name}: {blocker} rules out the cuDNN "
+                    f"{self.rnn.upper()} kernel; training on a GPU will use the "
+                    "slower generic kernel.", stacklevel=2)
+        self.build(self.input_signature.shape)
+
+    def _recurrent_layer(self, index):
+        # The last layer returns only its final state when the head is "last";
+        # every other layer feeds a sequence onward.
+        return_sequences = index < self.num_layers or self.head != "last"
+        layer = RNN_LAYERS[self.rnn](
+            self.units,
+            return_sequences=return_sequences,
+            recurrent_dropout=self.recurrent_dropout,
+            use_cudnn=self.use_cudnn,
+            unroll=self.unroll,
+            name=f"rnn{index}" if not self.bidirectional else f"{self.rnn}",
+            dtype=self.dtype_policy,
+        )
+        if self.bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"rnn{index}",
+                                               dtype=self.dtype_policy)
+        return layer
+
+    @staticmethod
+    def _check_vocabulary(vocabulary):
+        if vocabulary is None:
+            return None
+        if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
+            raise ValueError(
+                "vocabulary must be a list of strings, received "
+                f"vocabulary={str(vocabulary)[:200]!r}")
+        return tuple(vocabulary)
+
+    # -- vocabulary ---------------------------------------------------------
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Builds the vocabulary from texts.
+
+        Args:
+            data: strings: a list or NumPy array, or a `tf.data.Dataset` of
+                strings or of `(text, label)` pairs (the labels are ignored).
+            batch_size: int or None. Passed to `TextVectorization.adapt`.
+            steps: int or None. Passed to `TextVectorization.adapt`.
+        """
+        if self.vectorizer is None:
+            raise ValueError(
+                f"adapt() builds the vocabulary of a string model; this model "
+                f"has input_mode={self.input_mode!r} and takes token ids")
+        element_spec = getattr(data, "element_spec", None)
+        if isinstance(element_spec, tuple):  # (text, label) pairs: keep the text
+            data = data.map(lambda text, *_: text)
+        elif isinstance(data, (list, tuple)):
+            data = np.asarray(data, dtype=object)
+        self.vectorizer.adapt(data, batch_size=batch_size, steps=steps)
+        self.vocabulary = tuple(str(token) for token in self.vectorizer.get_vocabulary())
+
+    def set_vocabulary(self, vocabulary):
+        """Sets the vocabulary directly (`""` and `"[UNK]"` first, as Keras lists it)."""
+        if self.vectorizer is None:
+            raise ValueError(
+                f"set_vocabulary() needs input_mode='string', this model has "
+                f"input_mode={self.input_mode!r}")
+        vocabulary = self._check_vocabulary(vocabulary)
+        self.vectorizer.set_vocabulary(list(vocabulary))
+        self.vocabulary = tuple(str(t) for t in self.vectorizer.get_vocabulary())
+
+    # -- cuDNN --------------------------------------------------------------
+
+    @property
+    def cudnn_blockers(self):
+        """Settings that rule out the cuDNN kernel, e.g. `["recurrent_dropout=0.1 (cuDNN needs 0)"]`."""
+        blockers = []
+        if self.recurrent_dropout:
+            blockers.append(f"recurrent_dropout={self.recurrent_dropout} (cuDNN needs 0)")
+        if self.unroll:
+            blockers.append("unroll=True (cuDNN needs False)")
+        if self.use_cudnn is False:
+            blockers.append("use_cudnn=False")
+        return blockers
+
+    @property
+    def cudnn_eligible(self):
+        """True when the configuration can take the cuDNN kernel on a GPU.
+
+        Masks from `TextVectorization` are right-padded, as cuDNN requires;
+        in `input_mode="tokens"` keep the padding (0) at the end.
+        """
+        return not self.cudnn_blockers
+
+    # -- ZooModel -----------------------------------------------------------
+
+    @property
+    def input_signature(self):
+        if self.input_mode == "string":
+            return keras.InputSpec(shape=(None,), dtype="string", name="text")
+        return keras.InputSpec(shape=(None, self.sequence_length), dtype="int32",
+                               name="tokens")
+
+    def example_inputs(self, batch_size=2, seed=0, unknown_dim=16):
+        """Seeded example texts (or right-padded token ids) of varied length."""
+        rng = np.random.default_rng(seed)
+        length = self.sequence_length or unknown_dim
+        lengths = rng.integers(1, length + 1, size=batch_size)
+        if self.input_mode == "tokens":
+            tokens = rng.integers(2, self.max_tokens, size=(batch_size, length))
+            tokens[np.arange(length)[None, :] >= lengths[:, None]] = 0
+            return tokens.astype("int32")
+        return np.array([" ".join(rng.choice(_EXAMPLE_WORDS, size=n)) for n in lengths],
+                        dtype=object)
+
+    def build(self, input_shape):
+        shape = (None, self.sequence_length)
+        self.embedding.build(shape)
+        shape = self.embedding.compute_output_shape(shape)
+        self.embedding_dropout.build(shape)
+        for rnn, dropout in zip(self.rnn_layers, self.rnn_dropouts):
+            rnn.build(shape)
+            shape = rnn.compute_output_shape(shape)
+            if isinstance(shape, list):  # RNNs that return states too
+                shape = shape[0]
+            dropout.build(shape)
+        if self.pool is not None:
+            self.pool.build(shape)
+            shape = self.pool.compute_output_shape(shape)
+        self.classifier.build(shape)
+        self.predictions.build(self.classifier.compute_output_shape(shape))
+
+    def call(self, inputs, training=None):
+        tokens = self._tokens(inputs)
+        # Computed once and passed explicitly (rather than relying on Keras'
+        # implicit propagation) so every consumer visibly gets the same mask.
+        mask = self.embedding.compute_mask(tokens)
+        x = self.embedding_dropout(self.embedding(tokens), training=training)
+        for rnn, dropout in zip(self.rnn_layers, self.rnn_dropouts):
+            x = dropout(rnn(x, mask=mask, training=training), training=training)
+        if self.pool is not None:
+            x = self.pool(x, mask=mask)
+        return self.predictions(self.classifier(x))
+
+    def _tokens(self, inputs):
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if self.input_mode == "tokens":
+            if "int" not in dtype or len(inputs.shape) != 2:
+                raise ValueError(
+                    f"{self.name} (input_mode='tokens') expects int token ids of "
+                    f"shape (batch, time), received inputs with dtype={dtype} and "
+                    f"shape={tuple(inputs.shape)}")
+            return inputs
+        if dtype != "string":
+            raise ValueError(
+                f"{self.name} (input_mode='string') expects string inputs, received "
+                f"inputs with dtype={dtype} and shape={tuple(inputs.shape)}; for "
+                "token ids build the model with input_mode='tokens'")
+        if self.vocabulary is None:
+            raise ValueError(
+                f"{self.name} has no vocabulary yet: call model.adapt(texts) (or "
+                "set_vocabulary) before calling the model, or pass vocabulary=...")
+        return self.vectorizer(inputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "max_tokens": self.max_tokens,
+            "sequence_length": self.sequence_length,
+            "standardize": self.standardize,
+            "ngrams": self.ngrams,
+            "vocabulary": None if self.vocabulary is None else list(self.vocabulary),
+            "input_mode": self.input_mode,
+            "embedding_dim": self.embedding_dim,
+            "rnn": self.rnn,
+            "units": self.units,
+            "bidirectional": self.bidirectional,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "head": self.head,
+            "use_cudnn": self.use_cudnn,
+            "unroll": self.unroll,
+            "classifier_activation": self.classifier_activation,
+        }
+
+
+def _fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a float in [0, 1), received {name}={value!r}")
+    return float(value)
+
+
+@register_model
+def text_rnn(**kwargs):
+    """Bidirectional LSTM text classifier over raw strings (see `TextRNN`)."""
+    return TextRNN(**kwargs)
