@@ -1,6 +1,5 @@
-"""Tests for `zoo.models.resnet` and, through the registry, every zoo model."""
+"""Tests for `zoo.models.resnet` (every registered model: tests/test_all_models.py)."""
 
-import fnmatch
 import json
 
 import keras
@@ -11,47 +10,6 @@ import helpers
 import zoo
 from zoo.models import resnet
 from zoo.models.resnet import ResNet
-
-# --------------------------------------------------------------------------
-# Every registered model gets the battery (a new model is covered as soon as
-# it is registered). Small inputs keep the ImageNet variants cheap too.
-
-# Per-family overrides that make a model small, first matching pattern wins;
-# families not listed are built with their defaults. 32x32 works for the
-# ImageNet layouts too (their last stage is then 1x1).
-SMALL_OVERRIDES = [
-    ("resnet*", {"num_classes": 5, "input_shape": (32, 32, 3)}),
-]
-# Models whose battery takes more than ~20 s on 2 CPU cores. None so far:
-# resnet152 ~8 s, resnet101 ~6 s, resnet110 ~4 s (2-core CPU, TF 2.21).
-SLOW_MODELS = set()
-
-
-def _small_overrides(name):
-    for pattern, overrides in SMALL_OVERRIDES:
-        if fnmatch.fnmatchcase(name, pattern):
-            return dict(overrides)
-    return {}
-
-
-def _registered_params():
-    return [
-        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_MODELS else name
-        for name in zoo.list_models()
-    ]
-
-
-@pytest.mark.parametrize("name", _registered_params())
-def test_every_registered_model(name):
-    overrides = _small_overrides(name)
-    expected = (2, overrides["num_classes"]) if "num_classes" in overrides else None
-    model = helpers.run_model_test(
-        lambda: zoo.create_model(name, **overrides),
-        expected_output_shape=expected,
-        batch_size=2,
-    )
-    assert model.name == name or "name" in overrides
-
 
 # --------------------------------------------------------------------------
 # Parameter counts
