@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 
 def pytest_configure(config):
@@ -17,7 +18,11 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _restore_keras_config():
-    """Undoes global Keras settings a test may change (dtype policy, layout)."""
+    """Undoes global Keras settings a test may change (dtype policy, layout),
+    and clears the global TF seed, so each test sees the state of a fresh
+    process: a seeded `Dataset.shuffle(seed=...)` order depends on the global
+    seed too (`keras.utils.set_random_seed` sets it)."""
+    tf.random.set_seed(None)
     policy = keras.config.dtype_policy()
     data_format = keras.config.image_data_format()
     yield

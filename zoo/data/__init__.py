@@ -1,34 +1,69 @@
 """Input pipelines: `zoo.data.load(name, ...)` -> a batched `tf.data.Dataset`.
 
-Datasets are looked up by name in a small dispatch table. The embedded
-`"digits"` set needs no download; loaders that need `tensorflow_datasets`
-import it inside the loader, because importing it costs seconds.
+Datasets are looked up by name in a small dispatch table. Every loader
+takes the same common arguments (`split`, `batch_size`, `shuffle`, `seed`,
+`drop_remainder`) plus options of its own, passed by keyword:
+
+- `"digits"` (image, embedded): `image_size`, `test_fraction`.
+- `"sentiment"` (text, generated offline): `num_examples`.
+- `"imdb_reviews"` (text, TFDS): `data_dir`, `download`.
+
+Image datasets yield `(image, label)`: float32 `(batch, size, size,
+channels)` in [0, 1] and int32 `(batch,)`. Text datasets yield `(text,
+label)`: raw `tf.string` `(batch,)` (models own their tokenization) and
+int32 `(batch,)`, all through one function, `zoo.data.text.text_pipeline`.
+Loaders that need `tensorflow_datasets` import it inside the loader,
+because importing it costs seconds.
 
 Example:
 
 >>> import zoo.data
 >>> zoo.data.DATASETS
-('digits',)
+('digits', 'imdb_reviews', 'sentiment')
 >>> ds = zoo.data.load("digits", split="test", batch_size=8, image_size=32)
 >>> images, labels = next(iter(ds))
 >>> tuple(images.shape), images.dtype.name, labels.dtype.name
 ((8, 32, 32, 1), 'float32', 'int32')
+>>> ds = zoo.data.load("sentiment", split="test", batch_size=8)
+>>> texts, labels = next(iter(ds))
+>>> tuple(texts.shape), texts.dtype.name, labels.dtype.name
+((8,), 'string', 'int32')
 """
 
-from zoo.data import digits
+import functools
+import inspect
 
-# name -> loader taking the keyword arguments of `load` (minus `name`).
+from zoo.data import digits, sentiment, tfds_text
+
+# Arguments every loader takes, in `load`'s order; the rest are options.
+COMMON_ARGS = ("split", "batch_size", "shuffle", "seed", "drop_remainder")
+
+# name -> loader taking COMMON_ARGS and its options as keywords.
 _LOADERS = {
     "digits": digits.load,
+    "sentiment": sentiment.load,
+    **{name: functools.partial(tfds_text.load, name)
+       for name in tfds_text.DATASETS},
 }
 
 DATASETS = tuple(sorted(_LOADERS))
 
 # name -> what a model needs to know to fit the data, without loading it.
 _INFO = {
-    "digits": {"num_classes": digits.NUM_CLASSES, "channels": 1,
-               "splits": digits.SPLITS},
+    "digits": {"modality": "image", "num_classes": digits.NUM_CLASSES,
+               "channels": 1, "splits": digits.SPLITS},
+    "sentiment": {"modality": "text", "num_classes": sentiment.NUM_CLASSES,
+                  "splits": sentiment.SPLITS},
+    **{name: {"modality": "text", "num_classes": spec["num_classes"],
+              "splits": spec["splits"]}
+       for name, spec in tfds_text.DATASETS.items()},
 }
+
+
+def _options(name):
+    """Names of the dataset-specific keyword options of a loader, sorted."""
+    parameters = inspect.signature(_LOADERS[name]).parameters
+    return tuple(sorted(p for p in parameters if p not in COMMON_ARGS))
 
 
 def info(name):
@@ -38,16 +73,23 @@ def info(name):
         name: str. One of `zoo.data.DATASETS`.
 
     Returns:
-        dict with `num_classes`, `channels` (of the images `load` yields) and
-        `splits`.
+        dict with `modality` (`"image"` or `"text"`), `num_classes`,
+        `splits`, `options` (the dataset-specific keywords of `load`) and,
+        for images, `channels` (of the images `load` yields).
+
+    Raises:
+        ValueError: for an unknown `name`.
 
     Example:
 
-    >>> info("digits")["num_classes"]
-    10
+    >>> info("digits")["num_classes"], info("digits")["channels"]
+    (10, 1)
+    >>> info("sentiment")  # doctest: +NORMALIZE_WHITESPACE
+    {'modality': 'text', 'num_classes': 2, 'splits': ('train', 'test'),
+     'options': ('num_examples',)}
     """
     _check_name(name)
-    return dict(_INFO[name])
+    return {**_INFO[name], "options": _options(name)}
 
 
 def _check_name(name):
@@ -58,29 +100,33 @@ def _check_name(name):
             f"name must be one of {list(DATASETS)}, received name={name!r}")
 
 
-def load(name, split="train", batch_size=32, image_size=32, shuffle=None,
-         seed=0, test_fraction=0.2, drop_remainder=False):
+def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
+         drop_remainder=False, **options):
     """Loads one split of a dataset as a batched, prefetched `tf.data.Dataset`.
 
     Args:
         name: str. One of `zoo.data.DATASETS`.
         split: str. `"train"` or `"test"`.
         batch_size: int >= 1. Examples per batch.
-        image_size: int >= 1. Height and width of the output images.
         shuffle: bool or None. None shuffles the train split only.
-        seed: int >= 0. Seed of the split (where the dataset has none of its
-            own) and of the shuffle.
-        test_fraction: float in (0, 1). Share of each class held out for
-            test, where the dataset has no official split.
+        seed: int >= 0. Seed of the shuffle, and of the split or generation
+            where the dataset has one.
         drop_remainder: bool. Drop the last batch when it is short.
+        **options: the dataset's own keywords, `info(name)["options"]`:
+            digits `image_size` (int, default 32) and `test_fraction`
+            (float in (0, 1), default 0.2); sentiment `num_examples` (int or
+            None: 4,000 train / 1,000 test); imdb_reviews `data_dir` (path
+            or None: the TFDS default) and `download` (bool, default False).
 
     Returns:
-        A `tf.data.Dataset` of `(image, label)` batches: image float32
-        `(batch, image_size, image_size, channels)` in [0, 1], label int32
-        `(batch,)`.
+        A `tf.data.Dataset` of `(features, label)` batches, label int32
+        `(batch,)`. Images: float32 `(batch, image_size, image_size,
+        channels)` in [0, 1]. Text: string `(batch,)`, raw.
 
     Raises:
-        ValueError: for an unknown `name` or a bad argument.
+        ValueError: for an unknown `name`, an option the dataset does not
+            take, or a bad argument.
+        RuntimeError: for a TFDS dataset that is not prepared on disk.
 
     Example:
 
@@ -88,11 +134,22 @@ def load(name, split="train", batch_size=32, image_size=32, shuffle=None,
     >>> images, labels = next(iter(ds))
     >>> tuple(images.shape), tuple(labels.shape)
     ((16, 8, 8, 1), (16,))
+    >>> load("sentiment", image_size=8)
+    Traceback (most recent call last):
+    ...
+    ValueError: dataset 'sentiment' takes no option image_size=8; its options are ['num_examples']
     """
     _check_name(name)
-    return _LOADERS[name](split=split, batch_size=batch_size, image_size=image_size,
-                  shuffle=shuffle, seed=seed, test_fraction=test_fraction,
-                  drop_remainder=drop_remainder)
+    accepted = _options(name)
+    unknown = [key for key in options if key not in accepted]
+    if unknown:
+        given = ", ".join(f"{key}={options[key]!r}" for key in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise ValueError(
+            f"dataset {name!r} takes no option{plural} {given}; its options "
+            f"are {list(accepted)}")
+    return _LOADERS[name](split=split, batch_size=batch_size, shuffle=shuffle,
+                          seed=seed, drop_remainder=drop_remainder, **options)
 
 
 __all__ = ["DATASETS", "info", "load"]

@@ -29,6 +29,8 @@ from importlib import resources
 import numpy as np
 import tensorflow as tf
 
+from zoo.data import _checks
+
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
 NUM_EXAMPLES = 1797
@@ -62,36 +64,8 @@ def _read_csv():
     return images, labels
 
 
-def _is_int(value):
-    # bool is an Integral, but batch_size=True is a bug, not a request for 1.
-    return isinstance(value, numbers.Integral) and not isinstance(
-        value, (bool, np.bool_))
-
-
-def _check_split(split):
-    if not isinstance(split, str) or split not in SPLITS:
-        raise ValueError(
-            f"split must be one of {list(SPLITS)}, received split={split!r}")
-
-
-def _check_positive_int(name, value):
-    if not _is_int(value) or value < 1:
-        raise ValueError(
-            f"{name} must be a positive int, received {name}={value!r}")
-
-
-def _check_bool(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if not isinstance(value, (bool, np.bool_)):
-        allowed = "None, True or False" if allow_none else "True or False"
-        raise ValueError(f"{name} must be {allowed}, received {name}={value!r}")
-
-
 def _check_split_args(seed, test_fraction):
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(
-            f"seed must be a non-negative int, received seed={seed!r}")
+    _checks.check_seed(seed)
     if (not isinstance(test_fraction, numbers.Real)
             or isinstance(test_fraction, (bool, np.bool_))
             or not 0 < test_fraction < 1):  # also rejects NaN
@@ -167,7 +141,7 @@ def load_arrays(split, seed=0, test_fraction=0.2):
     >>> images.shape, int(images.max()), sorted(set(labels.tolist()))
     ((1438, 8, 8), 16, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
-    _check_split(split)
+    _checks.check_split(split, SPLITS)
     train, test = split_indices(seed=seed, test_fraction=test_fraction)
     rows = train if split == "train" else test
     images, labels = _read_csv()
@@ -211,11 +185,11 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
     ((4, 8, 8, 1), 0.0, True)
     """
     # Validate everything before any work, so a typo fails fast and alone.
-    _check_split(split)
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("image_size", image_size)
-    _check_bool("shuffle", shuffle, allow_none=True)
-    _check_bool("drop_remainder", drop_remainder)
+    _checks.check_split(split, SPLITS)
+    _checks.check_positive_int("batch_size", batch_size)
+    _checks.check_positive_int("image_size", image_size)
+    _checks.check_bool("shuffle", shuffle, allow_none=True)
+    _checks.check_bool("drop_remainder", drop_remainder)
     _check_split_args(seed, test_fraction)
 
     images, labels = load_arrays(split, seed=seed, test_fraction=test_fraction)

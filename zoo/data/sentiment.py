@@ -1,0 +1,404 @@
+"""A generated, seeded sentiment dataset that bag-of-words cannot solve.
+
+Every example is a short English movie-review sentence (lowercase, 4 to 40
+words, with punctuation) and a label, 1 positive or 0 negative. It needs no
+download: the sentences are generated from a small grammar with a seeded
+numpy generator, so the same `seed` gives the same data in every process.
+The train and test splits come from two independent random streams of the
+same seed (`numpy.random.SeedSequence(seed, spawn_key=(stream,))`).
+
+The grammar. A *clause* is `subject verb [intensifier] adjective`, e.g.
+"the acting was really great"; 32 positive and 32 negative adjectives. A
+negation in the verb ("was not", "is never", "did not feel", "was hardly")
+flips the clause's polarity ("not bad" is positive). Sentences are built
+from clauses, and the label is the polarity of the clause that wins:
+
+- contrast, two clauses of opposite polarity: the clause after "but",
+  "yet" or "; however," wins; "although/even though/while X, Y": the main
+  clause Y wins; "X, although/even though/though Y": the main clause X wins.
+- agreement: "X and Y", exactly one of them negated, adjectives of opposite
+  polarity, so both clauses (and the label) have the same polarity.
+- one clause, two adjectives of opposite polarity: "A rather than B" and
+  "A, not B" are A's polarity, "not A but B" is B's.
+
+Filler phrases before ("honestly,", "i have to say"), after (", in the
+end"), inside subjects ("the score of the sequel") and after contrast words
+vary the length; they hold no adjective, negation or contrast word.
+
+Why bag-of-words fails: every sentence has a twin made of exactly the same
+words with the opposite label (swap the two clauses of a contrast, or the
+two adjectives of the other forms), and the twin is generated with exactly
+the same probability. So the word counts of a sentence carry no information
+about its label: a classifier that sees only the counts is at chance (about
+50% on held-out data), with or without hidden layers. The label is still a
+deterministic function of the word sequence, which a left-to-right reader
+computes with a few bits of memory: the polarity of the latest adjective
+(flipped by a negation or "than" just before it) wins, unless a main clause
+is followed by "although", "though" or "while", which freezes it.
+Punctuation is decoration: the rule needs only the words, so a model may
+strip it (as `keras.layers.TextVectorization` does by default).
+
+Example:
+
+>>> texts, labels = generate(3, seed=0)
+>>> len(texts), sorted(set(labels)) <= [0, 1]
+(3, True)
+>>> texts == generate(3, seed=0)[0]
+True
+>>> ds = load(split="test", batch_size=8)
+>>> text, label = next(iter(ds))
+>>> text.dtype.name, tuple(text.shape), label.dtype.name, tuple(label.shape)
+('string', (8,), 'int32', (8,))
+"""
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.data import _checks
+from zoo.data.text import text_pipeline
+
+SPLITS = ("train", "test")
+NUM_CLASSES = 2
+# Default examples per split; `num_examples` overrides it.
+NUM_EXAMPLES = {"train": 4000, "test": 1000}
+# Independent random streams of one seed: disjoint generation for the splits.
+STREAMS = {"train": 0, "test": 1}
+MAX_WORDS = 40
+
+POSITIVE = (
+    "good", "great", "excellent", "wonderful", "brilliant", "superb",
+    "fantastic", "enjoyable", "charming", "delightful", "moving", "clever",
+    "funny", "beautiful", "gripping", "engaging", "impressive", "solid",
+    "fresh", "memorable", "touching", "thrilling", "stunning", "smart",
+    "lovely", "powerful", "witty", "entertaining", "compelling", "inventive",
+    "polished", "heartfelt")
+NEGATIVE = (
+    "bad", "awful", "terrible", "boring", "dull", "weak", "poor", "bland",
+    "tedious", "clumsy", "messy", "predictable", "forgettable", "lifeless",
+    "shallow", "silly", "painful", "dreadful", "flat", "stale", "mediocre",
+    "confusing", "sloppy", "annoying", "pointless", "lazy", "cheap",
+    "tiresome", "ugly", "disappointing", "forced", "overlong")
+# Words that flip the polarity of the next adjective.
+NEGATIONS = ("not", "never", "hardly")
+
+# Subjects that take no modifier, and nouns that follow "the" and may.
+SUBJECTS = (
+    "it", "this film", "this movie", "this sequel", "her performance",
+    "his performance", "their chemistry", "the whole thing")
+NOUNS = (
+    "film", "movie", "plot", "story", "script", "screenplay", "dialogue",
+    "acting", "cast", "lead actor", "lead actress", "supporting cast",
+    "villain", "hero", "main character", "direction", "editing", "pacing",
+    "ending", "finale", "opening scene", "final act", "twist", "premise",
+    "soundtrack", "score", "music", "sound design", "cinematography",
+    "camera work", "lighting", "set design", "costume design", "makeup",
+    "animation", "voice acting", "humor", "romance", "action",
+    "chase sequence", "narration", "remake", "documentary", "series",
+    "pilot episode", "performance", "chemistry between the leads")
+MODIFIERS = (
+    "of this film", "of the sequel", "in the second half", "in this version",
+    "in the last episode", "by the new director", "from the trailer",
+    "at the start", "of the first season", "in the theatrical cut",
+    "on the big screen", "of the whole production", "in the opening minutes",
+    "of the remake", "in the extended edition")
+VERBS = (
+    "was", "is", "felt", "seemed", "looked", "sounded", "turned out to be",
+    "remains", "came across as")
+NEGATED_VERBS = (
+    "was not", "is not", "was never", "is never", "was hardly", "is hardly",
+    "did not feel", "did not seem", "never felt", "never seemed",
+    "does not look", "did not come across as")
+INTENSIFIERS = (
+    "very", "really", "quite", "so", "truly", "pretty", "extremely",
+    "genuinely", "surprisingly", "incredibly", "remarkably", "somewhat",
+    "fairly", "utterly", "a bit", "a little")
+# Prefixes that end in a comma may start any sentence; the others need a
+# clause to follow.
+PREFIXES = (
+    "honestly", "frankly", "to be honest", "in my opinion", "for the record",
+    "all in all", "overall", "in short", "to put it simply",
+    "from start to finish", "as far as i am concerned", "after all the hype",
+    "having seen it twice now", "as a longtime fan of the series",
+    "after waiting two years for this release", "on a second viewing",
+    "for a saturday night at the cinema", "believe me")
+LEAD_INS = (
+    "i think", "i feel", "i have to say", "i must admit", "i felt that",
+    "my wife thought", "my friends agreed that",
+    "everyone in the theater agreed that", "the critics said",
+    "we all thought", "i watched it last night and",
+    "we saw it on opening night and",
+    "i went in knowing nothing about it and", "my brother told me",
+    "it seems to me that")
+SUFFIXES = (
+    "overall", "in the end", "if you ask me", "for a film of this budget",
+    "at least for me", "as far as i can tell",
+    "for most of the running time", "by the standards of the genre",
+    "to be fair", "all things considered", "compared to the first one",
+    "from what i remember", "for a debut", "in my humble view",
+    "for a family film", "given the source material")
+# Fillers right after "but", "yet" and "however".
+ASIDES = (
+    "to be fair", "at the same time", "in the end", "on the other hand",
+    "honestly", "in fairness", "if i am being honest")
+
+# Two-clause contrasts: (words before clause 1, between, after; winner).
+_CONTRASTS = (
+    ((), (",", "but"), (), 2),
+    ((), (";", "however", ","), (), 2),
+    ((), (",", "yet"), (), 2),
+    (("although",), (",",), (), 2),
+    (("even", "though"), (",",), (), 2),
+    (("while",), (",",), (), 2),
+    ((), (",", "although"), (), 1),
+    ((), (",", "even", "though"), (), 1),
+    ((), (",", "though"), (), 1),
+)
+_PUNCTUATION = frozenset(",;.!")
+
+
+def _pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _words(phrase):
+    return phrase.split(" ")
+
+
+def _adjective(rng, polarity):
+    # Both lists have the same size and are sampled uniformly: a positive
+    # and a negative adjective are equally likely, which the twin argument
+    # of the module docstring relies on.
+    return _pick(rng, POSITIVE if polarity else NEGATIVE)
+
+
+def _subject(rng):
+    if rng.random() < 0.2:
+        return _words(_pick(rng, SUBJECTS))
+    words = ["the"] + _words(_pick(rng, NOUNS))
+    if rng.random() < 0.3:
+        words += _words(_pick(rng, MODIFIERS))
+    return words
+
+
+def _intensified(rng, adjective, probability=0.35):
+    if rng.random() < probability:
+        return _words(_pick(rng, INTENSIFIERS)) + [adjective]
+    return [adjective]
+
+
+def _clause(rng, adjective, negated):
+    verb = _pick(rng, NEGATED_VERBS if negated else VERBS)
+    return _subject(rng) + _words(verb) + _intensified(rng, adjective)
+
+
+def _polar_clause(rng, polarity):
+    """A clause of the given polarity, negated or not at random."""
+    negated = bool(rng.random() < 0.5)
+    return _clause(rng, _adjective(rng, polarity != negated), negated)
+
+
+def _contrast(rng):
+    before, between, after, winner = _pick(rng, _CONTRASTS)
+    polarity = int(rng.random() < 0.5)
+    first = _polar_clause(rng, polarity)
+    second = _polar_clause(rng, 1 - polarity)
+    if winner == 2 and not before and rng.random() < 0.15:
+        # "but, to be fair, the acting ...", "; however, in the end, ...".
+        if between[-1] != ",":
+            between = between + (",",)
+        between = between + tuple(_words(_pick(rng, ASIDES))) + (",",)
+    words = [*before, *first, *between, *second, *after]
+    label = polarity if winner == 1 else 1 - polarity
+    return words, label, not before
+
+
+def _agreement(rng):
+    # One clause negated, the adjectives of opposite polarity: both clauses
+    # mean the same; which adjective the negation precedes decides.
+    label = int(rng.random() < 0.5)
+    negated_first = bool(rng.random() < 0.5)
+    first_adjective = _adjective(rng, label != negated_first)
+    second_adjective = _adjective(rng, label == negated_first)
+    first = _clause(rng, first_adjective, negated_first)
+    second = _clause(rng, second_adjective, not negated_first)
+    joint = [",", "and"] if rng.random() < 0.5 else ["and"]
+    return first + joint + second, label, True
+
+
+def _single(rng):
+    # One clause, two adjectives of opposite polarity.
+    form = int(rng.integers(3))
+    polarity = int(rng.random() < 0.5)
+    winner = _adjective(rng, polarity)
+    loser = _adjective(rng, 1 - polarity)
+    full = form == 2 or rng.random() < 0.6
+    head = _subject(rng) + _words(_pick(rng, VERBS)) if full else []
+    if form == 0:
+        words = head + _intensified(rng, winner) + ["rather", "than", loser]
+    elif form == 1:
+        words = head + ["not"] + _intensified(rng, loser) + ["but"] + (
+            _intensified(rng, winner))
+    else:
+        words = head + _intensified(rng, winner) + [",", "not", loser]
+    return words, polarity, full
+
+
+def _render(words):
+    text = ""
+    for word in words:
+        if word in _PUNCTUATION:
+            text += word
+        else:
+            text += (" " if text else "") + word
+    return text
+
+
+def _sentence(rng):
+    """(text, label) for one sentence; may exceed MAX_WORDS (caller rejects)."""
+    kind = rng.random()
+    if kind < 0.55:
+        words, label, starts_with_clause = _contrast(rng)
+    elif kind < 0.7:
+        words, label, starts_with_clause = _agreement(rng)
+    else:
+        words, label, starts_with_clause = _single(rng)
+    if starts_with_clause and rng.random() < 0.25:
+        words = _words(_pick(rng, LEAD_INS)) + words
+    if rng.random() < 0.25:
+        words = _words(_pick(rng, PREFIXES)) + [","] + words
+    if rng.random() < 0.3:
+        words = words + [","] + _words(_pick(rng, SUFFIXES))
+    words.append("!" if rng.random() < 0.1 else ".")
+    return _render(words), label
+
+
+@functools.lru_cache(maxsize=16)
+def _generate(n, seed, stream):
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
+    texts, labels = [], []
+    while len(texts) < n:
+        text, label = _sentence(rng)
+        # Rejecting by length keeps every sentence's twin (same words, same
+        # length) exactly as likely, so word counts stay label-free.
+        if len(text.split()) <= MAX_WORDS:
+            texts.append(text)
+            labels.append(label)
+    return tuple(texts), tuple(labels)
+
+
+def generate(n, seed=0, stream=0):
+    """Generates `n` labelled sentences (see the module docstring).
+
+    Sentences are drawn one after another from one random stream, so the
+    first `k` of `generate(n, ...)` are `generate(k, ...)`. Only numpy is
+    involved: the result is the same in every process.
+
+    Args:
+        n: int >= 1. Number of sentences.
+        seed: int >= 0. Seed of the random stream.
+        stream: int >= 0. Index of an independent stream of the same seed;
+            `load` uses 0 for train and 1 for test.
+
+    Returns:
+        (texts, labels): two lists of length `n`, python `str` and `int`
+        (1 positive, 0 negative).
+
+    Raises:
+        ValueError: for a bad argument.
+
+    Example:
+
+    >>> texts, labels = generate(2, seed=7)
+    >>> texts == generate(5, seed=7)[0][:2]
+    True
+    """
+    _checks.check_positive_int("n", n)
+    _checks.check_seed(seed)
+    if not _checks.is_int(stream) or stream < 0:
+        raise ValueError(
+            f"stream must be a non-negative int, received stream={stream!r}")
+    texts, labels = _generate(int(n), int(seed), int(stream))
+    return list(texts), list(labels)
+
+
+def _check_num_examples(num_examples):
+    if num_examples is not None:
+        _checks.check_positive_int("num_examples", num_examples)
+
+
+def load_arrays(split, seed=0, num_examples=None):
+    """One split as numpy arrays.
+
+    Args:
+        split: str. `"train"` or `"test"`.
+        seed: int >= 0. Seed of the generation.
+        num_examples: int >= 1 or None. Examples in the split; None means
+            `NUM_EXAMPLES[split]` (4,000 train, 1,000 test).
+
+    Returns:
+        (texts, labels): object array of python `str` `(n,)` and int64
+        `(n,)` with values 0 and 1, in generation order.
+
+    Raises:
+        ValueError: for a bad argument.
+
+    Example:
+
+    >>> texts, labels = load_arrays("test")
+    >>> texts.shape, labels.shape, labels.dtype.name
+    ((1000,), (1000,), 'int64')
+    """
+    _checks.check_split(split, SPLITS)
+    _checks.check_seed(seed)
+    _check_num_examples(num_examples)
+    n = NUM_EXAMPLES[split] if num_examples is None else num_examples
+    texts, labels = generate(n, seed=seed, stream=STREAMS[split])
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
+
+
+def load(split="train", batch_size=32, shuffle=None, seed=0,
+         drop_remainder=False, num_examples=None):
+    """One split as a batched, prefetched `tf.data.Dataset`.
+
+    Goes through `zoo.data.text.text_pipeline`, the same path as the TFDS
+    text datasets.
+
+    Args:
+        split: str. `"train"` or `"test"`.
+        batch_size: int >= 1. Examples per batch.
+        shuffle: bool or None. None shuffles the train split and not the
+            test split. Shuffling reshuffles every epoch, seeded by `seed`.
+        seed: int >= 0. Seed of the generation and of the shuffle.
+        drop_remainder: bool. Drop the last batch when it is short.
+        num_examples: int >= 1 or None. Examples in the split; None means
+            `NUM_EXAMPLES[split]` (4,000 train, 1,000 test).
+
+    Returns:
+        A `tf.data.Dataset` of `(text, label)`: text string `(batch,)`, one
+        sentence each, label int32 `(batch,)` in {0, 1}.
+
+    Raises:
+        ValueError: for a bad argument.
+
+    Example:
+
+    >>> ds = load(split="train", batch_size=4, shuffle=False, num_examples=6)
+    >>> [int(labels.shape[0]) for _, labels in ds]
+    [4, 2]
+    """
+    _checks.check_split(split, SPLITS)
+    _checks.check_positive_int("batch_size", batch_size)
+    _checks.check_bool("shuffle", shuffle, allow_none=True)
+    _checks.check_seed(seed)
+    _checks.check_bool("drop_remainder", drop_remainder)
+    _check_num_examples(num_examples)
+
+    texts, labels = load_arrays(split, seed=seed, num_examples=num_examples)
+    if shuffle is None:
+        shuffle = split == "train"
+    ds = tf.data.Dataset.from_tensor_slices(
+        (texts.astype(str), labels.astype(np.int32)))
+    return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle,
+                         seed=seed, drop_remainder=drop_remainder)
