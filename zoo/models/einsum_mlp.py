@@ -1,0 +1,238 @@
+"""A multilayer perceptron made of `EinsumDense` layers, images in without Flatten.
+
+For image inputs the first layer is the flatten-free dense head
+(`EinsumDense.dense_head`, `"nhwc,hwck->nk"` or `"nchw,chwk->nk"`): it maps
+the whole image to the first hidden layer in one einsum, whatever the
+layout, so a channels_first model needs no transpose and no `Flatten`. The
+remaining layers are `"...i,ik->...k"`, i.e. `Dense`. Flat feature vectors
+work too (`input_shape=(features,)`).
+
+Example:
+>>> from zoo import einsum_mlp
+>>> model = einsum_mlp.einsum_mlp(num_classes=10, input_shape=(8, 8, 1))
+>>> tuple(model(model.example_inputs(batch_size=2)).shape)
+(2, 10)
+"""
+
+import keras
+
+from zoo.blocks import EinsumDense, _validation
+from zoo.models.base import ZooModel
+from zoo.registry import register_model
+
+NORMALIZATIONS = (None, "batch", "layer")
+
+# The digits data's native grey-scale size as `zoo.data` and `zoo.train`
+# deliver it by default (image_size=32, one channel).
+_DEFAULT_IMAGE_SIZE = 32
+
+# `Dense` as an einsum; its output label is the head's `k`, so `bias_axes="k"`
+# means "bias on the units" for every layer.
+_DENSE_EQUATION = "...i,ik->...k"
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class EinsumMLP(ZooModel):
+    """MLP classifier over images or feature vectors, built from `EinsumDense`.
+
+    Each hidden layer is `EinsumDense -> [BatchNorm | LayerNorm] -> activation
+    -> Dropout`; the classifier is one more `EinsumDense` to `num_classes`.
+    With `normalization="batch"` the hidden layers have no bias, since the
+    BatchNormalization right after them subtracts the batch mean.
+
+    Args:
+        num_classes: int. Size of the classification head.
+        hidden_units: tuple of ints. Widths of the hidden layers; `()` gives
+            a linear (softmax-regression) classifier, whose only layer is
+            then the head.
+        activation: str or None. Activation of the hidden layers.
+        dropout: float in [0, 1). Dropout rate after each hidden layer; 0
+            adds no Dropout layers.
+        normalization: None, `"batch"` or `"layer"`. Normalization of each
+            hidden layer, before its activation.
+        input_shape: tuple of ints. 3 ints in `data_format` order, e.g.
+            `(8, 8, 1)` or `(1, 8, 8)`, for images; 1 int `(features,)` for
+            flat feature vectors. Every size must be known: the first
+            layer's kernel spans the whole input. `None` means grey-scale
+            32x32 images (what `zoo.data.load("digits")` yields by default).
+        data_format: str or None. `"channels_last"` or `"channels_first"`
+            for image inputs; `None` uses `keras.config.image_data_format()`.
+        classifier_activation: str or None. Activation of the head; `None`
+            returns logits (use `from_logits=True` losses).
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch,) + input_shape`.
+
+    Output shape:
+        `(batch, num_classes)`.
+
+    Example:
+    >>> model = EinsumMLP(num_classes=10, hidden_units=(32,), input_shape=(1, 8, 8),
+    ...                   data_format="channels_first", normalization="layer")
+    >>> model.layers[0].equation
+    'nchw,chwk->nk'
+    >>> tuple(model(keras.ops.zeros((4, 1, 8, 8))).shape)
+    (4, 10)
+    """
+
+    # For `python -m zoo.train` (AdamW, cosine-decayed): 20 epochs at 2e-3
+    # give 96-99% test accuracy on the digits at 8x8 or 32x32 (seeds 0, 1)
+    # in ~5 s on 2 CPU cores; at 1e-3 the 8x8 seed-0 run only reaches 95.5%.
+    training_defaults = {"optimizer": "adam", "learning_rate": 2e-3,
+                         "weight_decay": 1e-4, "epochs": 20}
+
+    def __init__(
+        self,
+        num_classes=10,
+        hidden_units=(256, 128),
+        activation="relu",
+        dropout=0.1,
+        normalization=None,
+        input_shape=None,
+        data_format=None,
+        classifier_activation=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "einsum_mlp")
+        super().__init__(**kwargs)
+        self.num_classes = _validation.positive_int("num_classes", num_classes)
+        self.hidden_units = self._standardize_hidden_units(hidden_units)
+        self.activation = _validation.activation(activation)
+        self.dropout = self._standardize_dropout(dropout)
+        self.normalization = _validation.one_of("normalization", normalization,
+                                                NORMALIZATIONS)
+        self.data_format = _validation.data_format(data_format)
+        self.input_shape_ = self._standardize_input_shape(input_shape)
+        self.classifier_activation = _validation.activation(
+            classifier_activation, "classifier_activation")
+
+        policy = self.dtype_policy
+        self.hidden = []
+        for index, units in enumerate(self.hidden_units, 1):
+            self.hidden.append(self._dense(
+                index == 1, units, name=f"dense{index}",
+                bias_axes=None if self.normalization == "batch" else "k"))
+            if self.normalization == "batch":
+                self.hidden.append(keras.layers.BatchNormalization(
+                    name=f"norm{index}", dtype=policy))
+            elif self.normalization == "layer":
+                self.hidden.append(keras.layers.LayerNormalization(
+                    name=f"norm{index}", dtype=policy))
+            if self.activation is not None:
+                self.hidden.append(keras.layers.Activation(
+                    self.activation, name=f"act{index}", dtype=policy))
+            if self.dropout > 0:
+                self.hidden.append(keras.layers.Dropout(
+                    self.dropout, name=f"dropout{index}", dtype=policy))
+        self.classifier = self._dense(not self.hidden_units, self.num_classes,
+                                      name="classifier", bias_axes="k")
+        # Under mixed precision the head's activation runs in float32, as the
+        # Keras mixed-precision guide recommends: softmax and the loss are
+        # unstable in float16. Otherwise it keeps the model's dtype.
+        mixed = policy.compute_dtype != policy.variable_dtype
+        self.predictions = keras.layers.Activation(
+            self.classifier_activation or "linear", name="predictions",
+            dtype=policy.variable_dtype if mixed else policy)
+        self.build((None,) + self.input_shape_)
+
+    def _dense(self, first, units, name, bias_axes):
+        """The flatten-free head for the first layer on images, else Dense."""
+        if first and self.takes_images:
+            return EinsumDense.dense_head(units, data_format=self.data_format,
+                                          bias_axes=bias_axes, name=name,
+                                          dtype=self.dtype_policy)
+        return EinsumDense(_DENSE_EQUATION, (units,), bias_axes=bias_axes, name=name,
+                           dtype=self.dtype_policy)
+
+    @staticmethod
+    def _standardize_hidden_units(hidden_units):
+        units = tuple(hidden_units) if isinstance(hidden_units, (tuple, list)) else None
+        if units is None or not all(
+                isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
+            raise ValueError(
+                f"hidden_units must be a tuple of positive ints (possibly empty), "
+                f"received hidden_units={hidden_units!r}")
+        return units
+
+    @staticmethod
+    def _standardize_dropout(dropout):
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout < 1:
+            raise ValueError(
+                f"dropout must be a float in [0, 1), received dropout={dropout!r}")
+        return float(dropout)
+
+    def _standardize_input_shape(self, input_shape):
+        if input_shape is None:
+            size = _DEFAULT_IMAGE_SIZE
+            return (size, size, 1) if self.data_format == "channels_last" else (1, size, size)
+        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+        if shape is None or len(shape) not in (1, 3) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            order = "(height, width, channels)" if self.data_format == "channels_last" \
+                else "(channels, height, width)"
+            raise ValueError(
+                f"input_shape must be 3 positive ints {order} for "
+                f"data_format={self.data_format!r}, or 1 positive int (features,), "
+                f"received input_shape={input_shape!r}")
+        return shape
+
+    @property
+    def takes_images(self):
+        return len(self.input_shape_) == 3
+
+    @property
+    def input_signature(self):
+        return keras.InputSpec(shape=(None,) + self.input_shape_, dtype="float32",
+                               name="images" if self.takes_images else "features")
+
+    def _layers_in_order(self):
+        return [*self.hidden, self.classifier, self.predictions]
+
+    def _check_input(self, input_shape):
+        # The first layer's kernel spans the whole input, so every size must
+        # match; this names the model and the expected shape.
+        shape = tuple(input_shape)
+        if len(shape) != len(self.input_shape_) + 1 or any(
+                d is not None and d != e for d, e in zip(shape[1:], self.input_shape_)):
+            kind = f"images (data_format={self.data_format!r})" if self.takes_images \
+                else "feature vectors"
+            raise ValueError(
+                f"{self.name} was built for {kind} of shape "
+                f"{(None,) + self.input_shape_}, received inputs with shape={shape}")
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        shape = tuple(input_shape)
+        for layer in self._layers_in_order():
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, inputs, training=None):
+        self._check_input(inputs.shape)
+        x = inputs
+        for layer in self._layers_in_order():
+            # Keras passes `training` on only to layers whose call takes it
+            # (Dropout, BatchNormalization).
+            x = layer(x, training=training)
+        return x
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "hidden_units": self.hidden_units,
+            "activation": self.activation,
+            "dropout": self.dropout,
+            "normalization": self.normalization,
+            "input_shape": self.input_shape_,
+            "data_format": self.data_format,
+            "classifier_activation": self.classifier_activation,
+        }
+
+
+@register_model
+def einsum_mlp(**kwargs):
+    """EinsumMLP: flatten-free einsum head, hidden layers (256, 128), ReLU."""
+    return EinsumMLP(**kwargs)
