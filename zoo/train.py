@@ -3,9 +3,13 @@
 Example:
 
     python -m zoo.train --model=resnet20 --dataset=digits --epochs=15
+    python -m zoo.train --model=text_rnn --dataset=sentiment
 
 Trains with Keras `fit` (progress bar included), evaluates on the test split
-and prints one summary line. `--helpfull` lists every flag.
+and prints one summary line. Flags left unset (epochs, optimizer, learning
+rate, weight decay) take the model family's `training_defaults`. Text models
+build their vocabulary from the training split first (`model.adapt`).
+`--helpfull` lists every flag.
 """
 
 import sys
@@ -17,15 +21,17 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", "resnet20", "Registered model name (see zoo.list_models()).")
 flags.DEFINE_string("dataset", "digits", "Dataset name (see zoo.data.DATASETS).")
-flags.DEFINE_integer("epochs", 15, "Number of training epochs.", lower_bound=1)
+flags.DEFINE_integer("epochs", None, "Number of training epochs (default: the model's).",
+                     lower_bound=1)
 flags.DEFINE_integer("batch_size", 64, "Examples per training step.", lower_bound=1)
-flags.DEFINE_integer("image_size", 32, "Height and width images are resized to.", lower_bound=1)
-flags.DEFINE_enum("optimizer", "sgd", ["sgd", "adam"],
-                  "sgd: SGD with Nesterov momentum 0.9; adam: Adam.")
-flags.DEFINE_float("learning_rate", 0.1, "Peak learning rate (cosine-decayed to 0).",
-                   lower_bound=0.0)
-flags.DEFINE_float("weight_decay", 5e-4, "Decoupled weight decay of the optimizer.",
-                   lower_bound=0.0)
+flags.DEFINE_integer("image_size", 32, "Height and width images are resized to "
+                     "(image datasets).", lower_bound=1)
+flags.DEFINE_enum("optimizer", None, ["sgd", "adam"],
+                  "sgd: SGD with Nesterov momentum 0.9; adam: AdamW (default: the model's).")
+flags.DEFINE_float("learning_rate", None, "Peak learning rate, cosine-decayed to 0 "
+                   "(default: the model's).", lower_bound=0.0)
+flags.DEFINE_float("weight_decay", None, "Decoupled weight decay of the optimizer "
+                   "(default: the model's).", lower_bound=0.0)
 flags.DEFINE_integer("seed", 0, "Seed of weights, data split and shuffling.", lower_bound=0)
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
                   "Keras fit verbosity: 1 = progress bar, 2 = one line per epoch.")
@@ -64,25 +70,58 @@ def make_optimizer(name, learning_rate, weight_decay, decay_steps):
     return keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
 
 
-def train(model_name, dataset, epochs, batch_size, image_size, optimizer, learning_rate,
-          weight_decay, seed, verbose="auto"):
-    """Builds, trains and evaluates a model; returns a dict of results."""
-    import keras
-
+def build_model(model_name, dataset, image_size):
+    """Creates the model sized for the dataset; rejects a modality mismatch."""
     import zoo
     import zoo.data
 
-    keras.utils.set_random_seed(seed)
     info = zoo.data.info(dataset)
-    common = {"batch_size": batch_size, "image_size": image_size, "seed": seed}
-    train_ds = zoo.data.load(dataset, split="train", **common)
-    test_ds = zoo.data.load(dataset, split="test", **common)
-    model = zoo.create_model(
-        model_name,
-        num_classes=info["num_classes"],
-        input_shape=(image_size, image_size, info["channels"]),
-        data_format="channels_last",  # what zoo.data yields
-    )
+    model = zoo.create_model(model_name, num_classes=info["num_classes"])
+    takes_text = model.input_signature.dtype == "string"
+    if takes_text != (info["modality"] == "text"):
+        raise ValueError(
+            f"--model={model_name} takes {model.input_signature.dtype} inputs, "
+            f"not the {info['modality']} that --dataset={dataset} yields")
+    if info["modality"] == "image":
+        # Built again at the data's size and channel count: an image model
+        # learns its input shape at construction.
+        model = zoo.create_model(
+            model_name, num_classes=info["num_classes"],
+            input_shape=(image_size, image_size, info["channels"]),
+            data_format="channels_last")  # what zoo.data yields
+    return model
+
+
+def data_options(dataset, image_size):
+    import zoo.data
+
+    return {"image_size": image_size} if zoo.data.info(dataset)["modality"] == "image" else {}
+
+
+def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimizer=None,
+          learning_rate=None, weight_decay=None, seed=0, verbose="auto"):
+    """Builds, trains and evaluates a model; returns a dict of results.
+
+    Arguments left None take the model's `training_defaults`.
+    """
+    import keras
+
+    import zoo.data
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(model_name, dataset, image_size)
+    defaults = model.training_defaults
+    epochs = epochs or defaults["epochs"]
+    optimizer = optimizer or defaults["optimizer"]
+    learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
+    weight_decay = defaults["weight_decay"] if weight_decay is None else weight_decay
+
+    options = data_options(dataset, image_size)
+    train_ds = zoo.data.load(dataset, split="train", batch_size=batch_size, seed=seed, **options)
+    test_ds = zoo.data.load(dataset, split="test", batch_size=batch_size, seed=seed, **options)
+    if hasattr(model, "adapt"):
+        # The vocabulary comes from the training split only, never from test.
+        model.adapt(train_ds)
     steps_per_epoch = int(train_ds.cardinality())
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, weight_decay,
@@ -105,9 +144,10 @@ def main(argv):
         raise app.UsageError(f"Unexpected positional arguments: {argv[1:]}")
     verbose = FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose)
     try:
-        result = train(FLAGS.model, FLAGS.dataset, FLAGS.epochs, FLAGS.batch_size,
-                       FLAGS.image_size, FLAGS.optimizer, FLAGS.learning_rate,
-                       FLAGS.weight_decay, FLAGS.seed, verbose)
+        result = train(FLAGS.model, FLAGS.dataset, epochs=FLAGS.epochs,
+                       batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
+                       optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
+                       weight_decay=FLAGS.weight_decay, seed=FLAGS.seed, verbose=verbose)
     except ValueError as error:
         # A bad combination of valid flags (e.g. an image too small for the
         # model) reaches the user as a usage error, not a traceback.
