@@ -362,3 +362,187 @@ def apply_quick(flag_values, overrides):
 def command_line(module):
     """The command that produced a result, for the record."""
     return " ".join(["python", "-m", module] + sys.argv[1:])
+
+
+# --------------------------------------------------------------------------
+# Candidates that fail, and what a traced step contains.
+
+
+def first_line(exc):
+    """How a failed candidate is reported: `"TypeName: first line of message"`.
+
+    >>> first_line(ValueError("bad shape\\nmore detail"))
+    'ValueError: bad shape'
+    """
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+class GuardedStep:
+    """A step function that records its first failure instead of raising.
+
+    Wrap each candidate of `time_repeats` in one, so that one failing
+    candidate (a compilation error, an unsupported op) is reported as such
+    while the others are still measured. After a failure every call returns
+    `None` at once; the timings of a failed candidate mean nothing and must
+    be dropped (check `error`). `KeyboardInterrupt` and other
+    non-`Exception`s still propagate.
+
+    >>> def fails():
+    ...     raise RuntimeError("no kernel for op\\nstack ...")
+    >>> step = GuardedStep(fails)
+    >>> step() is None and step() is None
+    True
+    >>> step.error
+    'RuntimeError: no kernel for op'
+    >>> GuardedStep(lambda: 3)()
+    3
+    """
+
+    def __init__(self, step):
+        self.step = step
+        self.exception = None
+        self.error = None
+
+    def __call__(self):
+        if self.exception is not None:
+            return None
+        try:
+            return self.step()
+        except Exception as exc:  # noqa: BLE001 - reported, not hidden
+            self.exception = exc
+            self.error = first_line(exc)
+            return None
+
+
+def tf_functions_in(fn, max_objects=1000):
+    """The `tf.function`s reachable from `fn` through closures.
+
+    Keras keeps its compiled train step (`tf.function(..., jit_compile=...)`)
+    inside the closures of `model.train_function`; this finds it without
+    relying on private attribute names. Follows closure cells, bound methods
+    and `functools.partial`, breadth first, visiting each object once.
+
+    Returns:
+        list of `tf.types.experimental.PolymorphicFunction`, in the order found.
+    """
+    import functools
+    import types
+
+    polymorphic = tf.types.experimental.PolymorphicFunction
+    found, seen, queue = [], set(), [fn]
+    while queue and len(seen) < max_objects:
+        obj = queue.pop(0)
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, polymorphic):
+            found.append(obj)
+        elif isinstance(obj, types.MethodType):
+            queue.append(obj.__func__)
+        elif isinstance(obj, functools.partial):
+            queue.append(obj.func)
+        elif isinstance(obj, types.FunctionType):
+            for cell in obj.__closure__ or ():
+                try:
+                    queue.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+    return found
+
+
+def op_type_counts(graph_or_function):
+    """How many ops of each type a traced graph holds, nested functions included.
+
+    Args:
+        graph_or_function: a `tf.Graph`, a `GraphDef`, or a concrete function
+            (anything with a `.graph`).
+
+    Returns:
+        `collections.Counter`, op type -> count, over the graph's own nodes
+        and every function of its library (while-loop bodies, gradients,
+        nested `tf.function`s), which `Graph.get_operations()` alone misses.
+    """
+    import collections
+
+    graph = getattr(graph_or_function, "graph", graph_or_function)
+    graph_def = graph.as_graph_def() if hasattr(graph, "as_graph_def") else graph
+    counts = collections.Counter(node.op for node in graph_def.node)
+    for function_def in graph_def.library.function:
+        counts.update(node.op for node in function_def.node_def)
+    return counts
+
+
+# --------------------------------------------------------------------------
+# Which recurrent kernel a Keras train step runs.
+
+# cuDNN's RNN ops: CudnnRNN, CudnnRNNV2, CudnnRNNV3 and their Backprop ops.
+CUDNN_RNN_OP_PREFIX = "CudnnRNN"
+# Keras' generic RNN kernel: a tf.while_loop over the time steps.
+WHILE_LOOP_OPS = ("While", "StatelessWhile")
+
+
+def rnn_kernel_from_op_types(op_counts):
+    """Names the RNN kernel a traced graph runs, from its op types.
+
+    Keras 3 on TensorFlow picks the recurrent kernel while tracing (see
+    `keras/src/backend/tensorflow/rnn.py`: `cudnn_ok`, `lstm`, `gru`), so the
+    traced graph shows it: a `CudnnRNN*` op (`CudnnRNNV3` and its backprop)
+    for cuDNN, a `While` loop over time steps for the generic kernel (also
+    under XLA, which compiles that loop).
+
+    Args:
+        op_counts: mapping, op type -> count (see `op_type_counts`).
+
+    Returns:
+        `(kernel, evidence)`: `"cudnn"` when any `CudnnRNN*` op is present,
+        else `"generic"`; evidence is `{op type: count}` of the cuDNN and
+        while-loop ops found.
+
+    >>> rnn_kernel_from_op_types({"CudnnRNNV3": 1, "CudnnRNNBackpropV3": 1, "MatMul": 4})
+    ('cudnn', {'CudnnRNNBackpropV3': 1, 'CudnnRNNV3': 1})
+    >>> rnn_kernel_from_op_types({"While": 1, "StatelessWhile": 1, "MatMul": 4})
+    ('generic', {'StatelessWhile': 1, 'While': 1})
+    """
+    evidence = {op: int(n) for op, n in sorted(op_counts.items())
+                if op.startswith(CUDNN_RNN_OP_PREFIX) or op in WHILE_LOOP_OPS}
+    cudnn = any(op.startswith(CUDNN_RNN_OP_PREFIX) for op in evidence)
+    return ("cudnn" if cudnn else "generic"), evidence
+
+
+def traced_train_step(model, x, y, sample_weight=None):
+    """The concrete function of a compiled Keras model's train step for a batch.
+
+    Looks first for the `tf.function` that Keras built in
+    `model.train_function` (present after one `train_on_batch` or `fit`) and
+    takes its existing trace for `(x, y, sample_weight)`: the graph that
+    actually ran. Falls back to tracing `model.train_step` in a fresh
+    `tf.function` with the model's `jit_compile` (same code, same devices, so
+    the same kernel choices) when Keras' internals do not expose it that way.
+
+    Returns:
+        `(concrete_function, source)`, source naming which of the two.
+    """
+    data = (x, y, sample_weight)  # what train_on_batch feeds its step function
+    if getattr(model, "train_function", None) is not None:
+        for fn in tf_functions_in(model.train_function):
+            if fn.experimental_get_tracing_count() == 0:
+                continue
+            try:
+                return fn.get_concrete_function(data), "model.train_function"
+            except (TypeError, ValueError):
+                continue
+    fn = tf.function(model.train_step, jit_compile=bool(model.jit_compile))
+    return fn.get_concrete_function(data), "tf.function(model.train_step)"
+
+
+def detect_rnn_kernel(model, x, y, sample_weight=None):
+    """Which RNN kernel `model`'s compiled train step runs on this batch.
+
+    Returns:
+        `{"kernel": "cudnn" | "generic", "source": ..., "ops": {...}}`, see
+        `traced_train_step` and `rnn_kernel_from_op_types`.
+    """
+    concrete, source = traced_train_step(model, x, y, sample_weight)
+    kernel, evidence = rnn_kernel_from_op_types(op_type_counts(concrete))
+    return {"kernel": kernel, "source": source, "ops": evidence}
