@@ -299,3 +299,23 @@ def test_bad_arguments(kwargs, argument, value):
         TextRNN(**kwargs)
     message = str(info.value)
     assert argument in message and value in message, message
+
+
+# --------------------------------------------------------------------------
+# imdb_reviews through the same path (offline, mocked TFDS)
+
+
+def test_text_rnn_adapts_and_trains_on_mocked_imdb_reviews():
+    import tensorflow_datasets as tfds
+
+    import zoo.data
+
+    with tfds.testing.mock_data(num_examples=16):
+        train = zoo.data.load("imdb_reviews", split="train", batch_size=8)
+        model = TextRNN(max_tokens=200, units=8, embedding_dim=8, sequence_length=32)
+        model.adapt(train)
+        assert len(model.vocabulary) > 10  # mock reviews are random words
+        model.compile(optimizer="adam",
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = model.fit(train, epochs=1, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
