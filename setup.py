@@ -23,6 +23,7 @@ setup(
         "importlib_resources",
         "absl-py",
         "numpy",
+        "h5py",  # zoo's whole-model .h5 (zoo.export)
     ],
     extras_require={
         "test": ["pytest>=7"],

@@ -35,6 +35,9 @@ flags.DEFINE_float("weight_decay", None, "Decoupled weight decay of the optimize
 flags.DEFINE_integer("seed", 0, "Seed of weights, data split and shuffling.", lower_bound=0)
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
                   "Keras fit verbosity: 1 = progress bar, 2 = one line per epoch.")
+flags.DEFINE_list("export", [], "Paths to save the trained model to, format from each "
+                  "suffix (.keras, .h5, .weights.h5, .tflite, or a directory for a "
+                  "SavedModel); existing files are replaced.")
 
 
 @flags.validator("model", message="unknown model")
@@ -45,6 +48,18 @@ def _check_model(name):
         zoo.registry.get_constructor(name)
     except ValueError as error:
         raise flags.ValidationError(str(error)) from None
+    return True
+
+
+@flags.validator("export", message="unknown export format")
+def _check_export(paths):
+    import zoo.export  # checked before training, not after an hour of it
+
+    for path in paths:
+        try:
+            zoo.export.format_from_path(path)
+        except ValueError as error:
+            raise flags.ValidationError(str(error)) from None
     return True
 
 
@@ -99,7 +114,7 @@ def data_options(dataset, image_size):
 
 
 def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimizer=None,
-          learning_rate=None, weight_decay=None, seed=0, verbose="auto"):
+          learning_rate=None, weight_decay=None, seed=0, verbose="auto", export=()):
     """Builds, trains and evaluates a model; returns a dict of results.
 
     Arguments left None take the model's `training_defaults`.
@@ -107,6 +122,7 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
     import keras
 
     import zoo.data
+    import zoo.export
 
     keras.utils.set_random_seed(seed)
     model = build_model(model_name, dataset, image_size)
@@ -135,8 +151,10 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
     model.fit(train_ds, epochs=epochs, shuffle=False, verbose=verbose)
     wall_time = time.perf_counter() - start
     _, accuracy = model.evaluate(test_ds, verbose=0)
+    exported = [str(zoo.export.save(model, path, overwrite=True)) for path in export]
     return {"model": model_name, "dataset": dataset, "epochs": epochs,
-            "test_accuracy": float(accuracy), "train_seconds": wall_time}
+            "test_accuracy": float(accuracy), "train_seconds": wall_time,
+            "exports": exported}
 
 
 def main(argv):
@@ -147,7 +165,8 @@ def main(argv):
         result = train(FLAGS.model, FLAGS.dataset, epochs=FLAGS.epochs,
                        batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
                        optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
-                       weight_decay=FLAGS.weight_decay, seed=FLAGS.seed, verbose=verbose)
+                       weight_decay=FLAGS.weight_decay, seed=FLAGS.seed, verbose=verbose,
+                       export=FLAGS.export)
     except ValueError as error:
         # A bad combination of valid flags (e.g. an image too small for the
         # model) reaches the user as a usage error, not a traceback.
@@ -156,6 +175,7 @@ def main(argv):
         f"model={result['model']} dataset={result['dataset']} epochs={result['epochs']} "
         f"test_accuracy={result['test_accuracy']:.4f} "
         f"train_time={result['train_seconds']:.1f}s"
+        + (f" exports={','.join(result['exports'])}" if result["exports"] else "")
     )
     return 0
 

@@ -1,0 +1,92 @@
+"""`python -m zoo.export` and `python -m zoo.train --export=...`, run as a user runs them."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import helpers
+import zoo
+import zoo.export
+
+
+def run(module, *flags, timeout=300):
+    return subprocess.run([sys.executable, "-m", module, *flags], capture_output=True,
+                          text=True, timeout=timeout,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short training run exporting three formats (shared by the tests)."""
+    out = tmp_path_factory.mktemp("train")
+    paths = [out / "r.keras", out / "r.h5", out / "r.weights.h5"]
+    proc = run("zoo.train", "--model=resnet20", "--epochs=1", "--image_size=16",
+               "--verbose=0", "--export=" + ",".join(map(str, paths)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, paths, proc.stdout
+
+
+def test_train_exports_every_requested_format(trained):
+    out, paths, stdout = trained
+    assert "exports=" + ",".join(map(str, paths)) in stdout
+    x = np.random.default_rng(0).random((2, 16, 16, 1)).astype("float32")
+    keras_model = zoo.export.load(paths[0])
+    h5_model = zoo.export.load(paths[1])
+    np.testing.assert_allclose(helpers.to_numpy(h5_model(x)), helpers.to_numpy(keras_model(x)),
+                               atol=1e-6)
+    fresh = zoo.create_model("resnet20", num_classes=10, input_shape=(16, 16, 1))
+    zoo.export.load_weights(fresh, paths[2])
+    np.testing.assert_allclose(helpers.to_numpy(fresh(x)), helpers.to_numpy(keras_model(x)),
+                               atol=1e-6)
+
+
+def test_export_cli_converts_whole_model_and_weights(trained):
+    out, paths, _ = trained
+    proc = run("zoo.export", f"--weights={paths[0]}", f"--out={out / 'converted.h5'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"wrote {out / 'converted.h5'}" in proc.stdout
+    proc = run("zoo.export", "--model=resnet20", "--num_classes=10", "--input_shape=16,16,1",
+               f"--weights={paths[2]}", f"--out={out / 'from_weights.keras'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    x = np.random.default_rng(1).random((2, 16, 16, 1)).astype("float32")
+    reference = helpers.to_numpy(zoo.export.load(paths[0])(x))
+    for name in ("converted.h5", "from_weights.keras"):
+        np.testing.assert_allclose(helpers.to_numpy(zoo.export.load(out / name)(x)),
+                                   reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("flags, names", [
+    (["--out=/tmp/x.keras"], ["--weights"]),
+    (["--weights=WEIGHTS", "--out=OUT/x.keras"], ["--model", "weights only"]),
+    (["--weights=WEIGHTS", "--model=resnet20", "--out=OUT/x.zip"], ["x.zip", ".zip"]),
+    (["--weights=WEIGHTS", "--model=resnet20", "--num_classes=10", "--out=OUT/x.keras"],
+     ["could not be loaded"]),  # built for 3 channels, the weights are for 1
+    (["--weights=WEIGHTS", "--model=resnet20", "--model_args={bad", "--out=OUT/x.keras"],
+     ["--model_args", "JSON"]),
+    (["--weights=KERAS", "--out=OUT/r.keras"], ["r.keras", "overwrite"]),
+    (["--weights=WEIGHTS", "--model=resnet20", "--format=onnx", "--out=OUT/x"],
+     ["--format", "onnx"]),
+])
+def test_bad_export_flags_are_usage_errors(trained, flags, names):
+    out, paths, _ = trained
+    flags = [f.replace("WEIGHTS", str(paths[2])).replace("KERAS", str(paths[0]))
+             .replace("OUT", str(out)) for f in flags]
+    before = sorted(p.name for p in out.iterdir())
+    proc = run("zoo.export", *flags, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Traceback" not in output
+    for name in names:
+        assert name in output, output[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing written
+
+
+def test_train_rejects_an_export_path_before_training():
+    proc = run("zoo.train", "--export=/tmp/model.zip", timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output
+    assert "--export" in output and "model.zip" in output
+    assert "Epoch 1" not in output
