@@ -12,6 +12,7 @@ Tests import this module as `helpers` (`tests/` is on `sys.path` through
 `tests/conftest.py`).
 """
 
+import fnmatch
 import inspect
 import json
 import os
@@ -23,6 +24,8 @@ import textwrap
 import keras
 import numpy as np
 import tensorflow as tf
+
+import zoo
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -499,3 +502,32 @@ def run_in_fresh_process(code, *, timeout=600, cwd=None, env=None):
             f"--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-5000:]}"
         )
     return result.stdout
+
+
+# --------------------------------------------------------------------------
+# Small variants of registered models (registry-driven tests)
+
+# Per-family overrides that make a model small; first matching pattern wins.
+# 32x32 works for the ImageNet ResNets too (their last stage is then 1x1).
+SMALL_OVERRIDES = [
+    ("resnet*", {"num_classes": 5, "input_shape": (32, 32, 3)}),
+    ("text_*", {"num_classes": 5, "max_tokens": 100, "units": 8, "embedding_dim": 8}),
+    ("einsum_*", {"num_classes": 5}),
+]
+
+
+def small_overrides(name):
+    """Constructor overrides that keep registered model `name` small."""
+    for pattern, overrides in SMALL_OVERRIDES:
+        if fnmatch.fnmatchcase(name, pattern):
+            return dict(overrides)
+    return {"num_classes": 5}
+
+
+def small_model(name, seed=0):
+    """A small, ready-to-call instance of a registered model (vocabulary adapted)."""
+    keras.utils.set_random_seed(seed)
+    model = zoo.create_model(name, **small_overrides(name))
+    if hasattr(model, "adapt"):  # models with a vocabulary learn it first
+        model.adapt(model.example_inputs(batch_size=8))
+    return model

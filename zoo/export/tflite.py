@@ -1,0 +1,771 @@
+"""TensorFlow Lite export: one self-contained `.tflite` flatbuffer per model.
+
+The writer exports the model to a temporary SavedModel with
+`keras.export.ExportArchive` (one `serve` endpoint calling the model with
+`training=False`) and converts that with `tf.lite.TFLiteConverter`, builtin
+ops only, so the stock interpreter runs the file with no Flex delegate.
+(Converting a concrete function directly looks simpler, but in TF 2.21 it
+leaves the Keras variables as uninitialized resource variables: the file
+converts, then gives NaN or fails in `READ_VARIABLE`.)
+
+| model | TFLite input | batch |
+|---|---|---|
+| `resnet*`, `einsum_mlp` | `images`/`features`, float32 `(-1, H, W, C)` | dynamic |
+| `text_rnn` | `tokens`, int32 `(1, sequence_length)` | static 1 |
+
+Batch: a model whose recurrent layers run as a loop is exported with a
+static batch of 1, because a masked (Bi)LSTM/GRU with a dynamic batch does
+not lower to builtin ops (`tf.TensorListReserve ... element_shape to be
+static`); with static shapes it becomes a builtin `WHILE` loop that matches
+Keras to ~1e-7, mask included. Other models get a dynamic batch (falling
+back to a static 1 if that does not convert). Either way `TFLiteModel(x)`
+takes any batch size: it resizes a dynamic input, and feeds a static one
+example at a time. Spatial dimensions must be known: a model built with
+`input_shape=(None, None, 3)` needs `input_shape=(H, W, C)` passed to `save`.
+
+Text models: TFLite cannot run `TextVectorization` (string ops, hash
+tables), so the file holds the integer-token model instead: the same
+weights in a `TextRNN(input_mode="tokens", sequence_length=L)`, where `L`
+is the `sequence_length` option, else the model's own `sequence_length`,
+else 64 (with a warning: longer texts are truncated to `L` tokens, as a
+Keras model built with `sequence_length=L` would truncate them). The
+tokenizer travels INSIDE the `.tflite`, not in sidecar files: the
+vocabulary (exactly `model.vocabulary`, `""` and `"[UNK]"` first) and the
+settings that make tokenization identical (`standardize`, `split`,
+`ngrams`, `max_tokens`, `sequence_length`) are JSON in a flatbuffer
+metadata entry named `zoo_export` (the mechanism the converter uses for its
+own `CONVERSION_METADATA`). So one file, renamed into place atomically,
+can never disagree with its vocabulary. `read_metadata(path)["text"]`
+returns it for a runtime that tokenizes elsewhere (e.g. on a phone);
+`load` rebuilds a `keras.layers.TextVectorization` from it, so
+`TFLiteModel(["some text"])` tokenizes exactly as the Keras model did, then
+runs the int model.
+
+Quantization (`quantization=`), sizes and differences measured on
+resnet20 (16x16x1 inputs, 3 classes) and einsum_mlp trained on digits:
+
+| value | weights | activations | file size | vs Keras |
+|---|---|---|---|---|
+| None | float32 | float32 | 1x | max abs diff ~1e-5 |
+| `"float16"` | float16 | float32 | 0.51x | ~1e-3 relative |
+| `"int8"` | int8 | int8 | 0.28-0.32x | digits accuracy within 0.3 points |
+
+`"int8"` is full-integer post-training quantization calibrated on
+`representative_data`: an array of inputs, or an iterable of input batches
+or of `(inputs, labels)` batches such as a `zoo.data.load(...)` dataset (at
+most `representative_samples=500` examples are used). Without it the
+model's random `example_inputs()` are used, with a warning: the file runs,
+but its ranges are not those of real data. Every op runs in int8; the
+file's inputs and outputs stay float32 (a quantize op in, a dequantize op
+out), so the int8 file is a drop-in replacement for the float one.
+`int8_io=True` makes them int8 too (for integer-only accelerators);
+`TFLiteModel` then (de)quantizes with each tensor's scale and zero point,
+so callers still pass and get floats. `"int8"` is refused (`ValueError`)
+for models with recurrent loops such as `text_rnn`: TF 2.21's calibrator
+crashes the process on a `WHILE` loop, and an unrolled export was larger
+than float and lost up to 34 accuracy points (the attention head's -1e9
+mask score swamps the int8 range); use `"float16"` there.
+
+Every zoo `.tflite` carries a SHA-256 of its own bytes in its metadata, so
+`load` rejects a corrupted file (bytes flipped in the weights pass the
+flatbuffer verifier) as well as a truncated one or a file of another
+format, with a `ValueError` naming the file and TFLite. It also runs the
+model once on zeros, so a file the runtime cannot execute fails at load.
+
+The interpreter is `ai_edge_litert.interpreter.Interpreter` when that
+package is installed, else `tf.lite.Interpreter` (its deprecation warning
+is silenced; `TFLiteModel.runtime` says which). The runtime's default
+XNNPACK delegate is used unless it refuses the model (it does for some
+int8 graphs); then the builtin kernels run it (`TFLiteModel.delegate`).
+
+Example:
+>>> import tempfile, pathlib, numpy as np, zoo
+>>> model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(8,),
+...                          hidden_units=(4,))
+>>> path = zoo.export.save(model, pathlib.Path(tempfile.mkdtemp()) / "mlp.tflite")
+>>> lite = zoo.export.load(path)
+>>> lite.quantization is None, lite.input_details[0]["dtype"].__name__
+(True, 'float32')
+>>> x = model.example_inputs(batch_size=3)
+>>> bool(np.allclose(lite(x), model(x), atol=1e-5))
+True
+"""
+
+import contextlib
+import hashlib
+import json
+import pathlib
+import tempfile
+import warnings
+
+import flatbuffers
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+
+QUANTIZATIONS = (None, "float16", "int8")
+METADATA_NAME = "zoo_export"
+FILE_IDENTIFIER = b"TFL3"
+DEFAULT_SEQUENCE_LENGTH = 64
+DEFAULT_REPRESENTATIVE_SAMPLES = 500
+
+_FORMAT_TAG = "zoo.tflite"
+_DIGEST_KEY = "sha256"
+_ZERO_DIGEST = "0" * 64
+
+
+# --------------------------------------------------------------------------
+# Saving
+
+
+def save(model, path, quantization=None, representative_data=None, sequence_length=None,
+         input_shape=None, int8_io=False,
+         representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES, **options):
+    """Writes `model` as a `.tflite` flatbuffer at `path` (see the module doc).
+
+    Args:
+        model: a built zoo model (anything with `input_signature`, or a
+            Keras model with `inputs`).
+        path: str or Path. The file to create.
+        quantization: None, `"float16"` or `"int8"`.
+        representative_data: int8 calibration inputs (see the module doc).
+        sequence_length: int or None. Text models: tokens per text in the
+            exported model (default: the model's, else 64).
+        input_shape: tuple or None. The input shape without the batch, for
+            models whose signature leaves spatial dimensions as None.
+        int8_io: bool. With `quantization="int8"`, make float inputs and
+            outputs int8 too.
+        representative_samples: int. The most calibration examples used.
+        **options: none other is known; any is a `ValueError`.
+
+    Raises:
+        ValueError: an unknown `quantization`, options that do not fit the
+            model, or a model TFLite cannot convert (the converter's message
+            is included).
+    """
+    if options:
+        raise ValueError(
+            f"Unknown tflite option(s) {sorted(options)}: the options are quantization, "
+            "representative_data, representative_samples, sequence_length, input_shape "
+            "and int8_io")
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"quantization must be one of {list(QUANTIZATIONS)}, received "
+            f"quantization={quantization!r}")
+    if int8_io and quantization != "int8":
+        raise ValueError(
+            f"int8_io=True needs quantization='int8', received quantization={quantization!r}")
+    representative_samples = _positive_int("representative_samples", representative_samples)
+
+    text, source = None, model
+    if _is_text_model(model):
+        text, model = _token_model(model, sequence_length)
+    elif sequence_length is not None:
+        raise ValueError(
+            f"sequence_length applies to text models only; {model.name!r} takes "
+            f"{_input_spec(model).dtype} inputs, received sequence_length={sequence_length!r}")
+    spec = _input_spec(model)
+    shape = _concrete_shape(model, spec, input_shape)
+    dtype = spec.dtype or "float32"
+
+    if quantization == "int8" and _looping_rnns(model):
+        raise ValueError(
+            f"quantization='int8' is not available for {model.name!r}: its recurrent "
+            f"layers {[layer.name for layer in _looping_rnns(model)]} run as a loop, and "
+            "TensorFlow 2.21's int8 calibrator crashes the process on a model holding "
+            "a loop (SIGSEGV); unrolling avoids the crash but gave a file ~13x larger "
+            "than float and, with head='attention', a 34-point accuracy drop. Use "
+            "quantization='float16' (half the weights' size, same accuracy) or None")
+    calibration = None
+    if quantization == "int8":
+        calibration = _calibration_examples(source, text, representative_data, shape,
+                                            dtype, representative_samples)
+    batches = [1] if _looping_rnns(model) else [None, 1]
+    errors = []
+    for batch in batches:
+        try:
+            flatbuffer = _convert(model, (batch,) + shape, dtype, spec.name, quantization,
+                                  calibration, int8_io)
+            break  # `batch` is what the file holds
+        except _ConversionError as error:
+            errors.append(f"batch={batch}: {error}")
+    else:
+        raise ValueError(
+            f"TFLite cannot convert {model.name!r} with builtin ops "
+            f"(quantization={quantization!r}): " + " | ".join(errors))
+
+    metadata = {
+        "format": _FORMAT_TAG,
+        "version": 1,
+        "model_class": type(model).__name__,
+        "model_name": model.name,
+        "quantization": quantization,
+        "int8_io": bool(int8_io),
+        "input": {"name": spec.name, "dtype": str(dtype),
+                  "shape": [batch, *shape]},
+        "text": text,
+    }
+    data = _with_metadata(flatbuffer, metadata)
+    pathlib.Path(path).write_bytes(data)
+    return pathlib.Path(path)
+
+
+class _ConversionError(Exception):
+    pass
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, received {name}={value!r}")
+    return value
+
+
+def _input_spec(model):
+    spec = getattr(model, "input_signature", None)
+    if spec is not None:
+        return spec
+    inputs = getattr(model, "inputs", None)
+    if inputs and len(inputs) == 1:
+        return keras.InputSpec(shape=tuple(inputs[0].shape), dtype=inputs[0].dtype,
+                               name=getattr(inputs[0], "name", "inputs"))
+    raise ValueError(
+        f"Cannot export {getattr(model, 'name', model)!r} to TFLite: it has no "
+        "input_signature (zoo models) and no single functional input")
+
+
+def _concrete_shape(model, spec, input_shape):
+    """The input shape without the batch, every dimension an int."""
+    declared = tuple(spec.shape[1:])
+    if input_shape is not None:
+        given = tuple(input_shape)
+        if len(given) != len(declared) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in given) \
+                or any(d is not None and d != g for d, g in zip(declared, given)):
+            raise ValueError(
+                f"input_shape must be {len(declared)} positive ints fitting the "
+                f"model's input {(None,) + declared} (batch excluded), received "
+                f"input_shape={input_shape!r}")
+        return given
+    if any(d is None for d in declared):
+        raise ValueError(
+            f"TFLite needs a fixed input shape, but {model.name!r} takes inputs of "
+            f"shape {(None,) + declared}: pass input_shape=(...) without the batch, "
+            "e.g. zoo.export.save(model, 'm.tflite', input_shape=(224, 224, 3))")
+    return declared
+
+
+def _looping_rnns(model):
+    """The recurrent layers that run as a loop (`WHILE` in TFLite)."""
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.RNN) and not layer.unroll]
+
+
+def _rebuild(model, **changes):
+    """`model` rebuilt from its config with `changes`, weights copied over."""
+    with warnings.catch_warnings():
+        # "... rules out the cuDNN kernel" is about training, and the user
+        # saw it when building the model with those settings.
+        warnings.filterwarnings("ignore", message=".*rules out the cuDNN")
+        twin = type(model).from_config({**model.get_config(), **changes})
+    _copy_weights(model, twin)
+    return twin
+
+
+def _copy_weights(source, target):
+    names = [_weight_key(w) for w in source.weights]
+    if names != [_weight_key(w) for w in target.weights] or \
+            [tuple(w.shape) for w in source.weights] != [tuple(w.shape) for w in target.weights]:
+        raise ValueError(
+            f"Cannot export {source.name!r} to TFLite: its rebuilt twin has different "
+            f"weights ({names} vs {[_weight_key(w) for w in target.weights]})")
+    target.set_weights(source.get_weights())
+
+
+# -- text models -------------------------------------------------------------
+
+
+def _is_text_model(model):
+    spec = getattr(model, "input_signature", None)
+    return (spec is not None and str(spec.dtype) == "string"
+            and getattr(model, "input_mode", None) == "string"
+            and hasattr(model, "vocabulary"))
+
+
+def _token_model(model, sequence_length):
+    """The same weights in an int-token model, and the tokenizer's settings."""
+    if model.vocabulary is None:
+        raise ValueError(
+            f"Cannot export {model.name!r} to TFLite: it has no vocabulary yet "
+            "(call model.adapt(texts) or set_vocabulary first)")
+    own = model.sequence_length
+    if sequence_length is not None:
+        sequence_length = _positive_int("sequence_length", sequence_length)
+        if own is not None and own != sequence_length:
+            raise ValueError(
+                f"sequence_length={sequence_length!r} conflicts with the model's "
+                f"sequence_length={own}; leave it out to use the model's")
+    elif own is not None:
+        sequence_length = own
+    else:
+        sequence_length = DEFAULT_SEQUENCE_LENGTH
+        warnings.warn(
+            f"{model.name} has sequence_length=None; the TFLite model takes "
+            f"sequence_length={DEFAULT_SEQUENCE_LENGTH} tokens per text (longer "
+            "texts are truncated): pass sequence_length= to choose", stacklevel=4)
+    tokens = _rebuild(model, input_mode="tokens", vocabulary=None,
+                      sequence_length=sequence_length)
+    text = {
+        "vocabulary": [str(t) for t in model.vocabulary],
+        "standardize": model.standardize,
+        "split": "whitespace",
+        "ngrams": model.ngrams,
+        "max_tokens": model.max_tokens,
+        "sequence_length": sequence_length,
+    }
+    return text, tokens
+
+
+def _weight_key(variable):
+    # Paths start with the model's name, which the twin shares by config.
+    return variable.path.split("/", 1)[-1]
+
+
+def _vectorizer(text):
+    return keras.layers.TextVectorization(
+        max_tokens=text["max_tokens"],
+        standardize=text["standardize"],
+        split=text["split"],
+        ngrams=text["ngrams"],
+        output_mode="int",
+        output_sequence_length=text["sequence_length"],
+        vocabulary=list(text["vocabulary"]),
+    )
+
+
+# -- int8 calibration --------------------------------------------------------
+
+
+def _calibration_examples(model, text, data, shape, dtype, limit):
+    """Up to `limit` single examples, each shaped `(1,) + shape`.
+
+    `model` is the model as given (for a text model: the string one).
+    """
+    if data is None:
+        count = min(limit, 100)
+        warnings.warn(
+            f"quantization='int8' without representative_data: calibrating "
+            f"{model.name} on {count} random example_inputs(); pass real inputs as "
+            "representative_data= for useful int8 ranges", stacklevel=4)
+        data = [model.example_inputs(batch_size=count)]
+    elif isinstance(data, np.ndarray) or _is_tensor(data) or _is_strings(data):
+        data = [data]
+    vectorizer = _vectorizer(text) if text is not None else None
+    examples = []
+    for batch in data:
+        if isinstance(batch, (tuple, list)) and len(batch) == 2 and not _is_strings(batch):
+            batch = batch[0]  # (inputs, labels)
+        batch = _numpy(batch)
+        if vectorizer is not None:
+            batch = _tokens(vectorizer, batch, text["sequence_length"])
+        batch = np.asarray(batch).astype(dtype)
+        if batch.shape[1:] != shape:
+            raise ValueError(
+                f"representative_data must hold inputs of shape (batch, "
+                f"{', '.join(map(str, shape))}), received a batch of shape {batch.shape}")
+        for example in batch:
+            examples.append(example[None])
+            if len(examples) == limit:
+                return examples
+    if not examples:
+        raise ValueError("representative_data is empty")
+    return examples
+
+
+def _is_tensor(x):
+    return hasattr(x, "numpy") and hasattr(x, "dtype") and hasattr(x, "shape")
+
+
+def _is_strings(x):
+    return isinstance(x, (tuple, list)) and all(isinstance(t, (str, bytes)) for t in x)
+
+
+def _numpy(x):
+    if _is_tensor(x):
+        x = x.numpy()
+    if isinstance(x, (list, tuple)) and x and all(isinstance(t, (str, bytes)) for t in x):
+        return np.array(x, dtype=object)
+    return np.asarray(x)
+
+
+def _tokens(vectorizer, batch, sequence_length):
+    """Token ids `(n, sequence_length)` int32 for strings, or ids padded/cut."""
+    batch = np.asarray(batch)
+    if batch.dtype.kind in "OUS":
+        if batch.ndim != 1:
+            raise ValueError(
+                f"a text model takes a 1-D batch of strings, received shape {batch.shape}")
+        if batch.size == 0:
+            return np.zeros((0, sequence_length), "int32")
+        return np.asarray(vectorizer(batch.astype(object))).astype("int32")
+    if batch.dtype.kind in "iu" and batch.ndim == 2:
+        ids = np.zeros((batch.shape[0], sequence_length), "int32")
+        width = min(sequence_length, batch.shape[1])
+        ids[:, :width] = batch[:, :width]
+        return ids
+    raise ValueError(
+        "a text model takes strings (batch,) or int token ids (batch, time), "
+        f"received dtype={batch.dtype} and shape={batch.shape}")
+
+
+# -- conversion --------------------------------------------------------------
+
+
+def _convert(model, shape, dtype, name, quantization, calibration, int8_io):
+    with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as scratch:
+        archive = keras.export.ExportArchive()
+        # Not `archive.track(model)`: tracking a subclassed Model makes the
+        # archive trace Keras' implicit default signature with float32
+        # inputs, which a token model rejects. The endpoint's own trace finds
+        # every variable it reads, which is all a frozen TFLite graph needs.
+        archive.add_endpoint(
+            "serve", lambda inputs: model(inputs, training=False),
+            input_signature=[tf.TensorSpec(shape, dtype, name=name)])
+        archive.write_out(scratch, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["serve"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([x] for x in calibration)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if int8_io:
+                if str(dtype).startswith("float"):
+                    converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+        try:
+            return converter.convert()
+        except Exception as error:  # ConverterError and friends
+            raise _ConversionError(_first_lines(str(error))) from error
+
+
+def _first_lines(message, count=3):
+    lines = [line for line in message.splitlines() if line.strip()]
+    return " ".join(lines[:count])[:600]
+
+
+# -- metadata ----------------------------------------------------------------
+
+
+def _with_metadata(flatbuffer, metadata):
+    """`flatbuffer` with `metadata` (JSON) added as a metadata entry.
+
+    The JSON carries a SHA-256 of the whole file computed with the digest
+    itself zeroed; `_check_digest` reverses that.
+    """
+    payload = json.dumps({**metadata, _DIGEST_KEY: _ZERO_DIGEST}, ensure_ascii=True,
+                         sort_keys=True).encode("ascii")
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(payload, dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME.encode("ascii")
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or [])
+                      if m.name != entry.name] + [entry]
+    builder = flatbuffers.Builder(len(flatbuffer) + len(payload) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    data = bytearray(builder.Output())
+    start = _payload_offset(data, payload)
+    digest = hashlib.sha256(data).hexdigest().encode("ascii")
+    data[start:start + len(digest)] = digest
+    return bytes(data)
+
+
+def _payload_offset(data, payload):
+    """Where the digest of `payload` (found once in `data`) starts."""
+    at = data.find(payload)
+    if at < 0 or data.find(payload, at + 1) >= 0:
+        raise RuntimeError("zoo metadata not found exactly once in the flatbuffer")
+    marker = f'"{_DIGEST_KEY}": "'.encode("ascii")
+    return at + payload.index(marker) + len(marker)
+
+
+def _parse_metadata(data):
+    """`(metadata dict, its raw bytes)` of a flatbuffer, or `(None, None)`."""
+    model = schema.Model.GetRootAs(data, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() == METADATA_NAME.encode("ascii"):
+            raw = bytes(model.Buffers(entry.Buffer()).DataAsNumpy())
+            return json.loads(raw.decode("ascii")), raw
+    return None, None
+
+
+def _check_digest(data, metadata, payload):
+    """True when the file's bytes hash to the digest its metadata carries."""
+    stored = metadata.get(_DIGEST_KEY)
+    if not isinstance(stored, str) or len(stored) != 64:
+        return False
+    start = _payload_offset(data, payload)
+    zeroed = bytearray(data)
+    zeroed[start:start + 64] = _ZERO_DIGEST.encode("ascii")
+    return hashlib.sha256(zeroed).hexdigest() == stored
+
+
+def read_metadata(path):
+    """The zoo metadata of a `.tflite` (dict), or None for a foreign file.
+
+    For a text model, `["text"]` holds the vocabulary and the tokenizer
+    settings (see the module doc).
+
+    Raises:
+        ValueError: the file is not a valid TFLite flatbuffer.
+    """
+    path = pathlib.Path(path)
+    data = _read_checked(path)
+    interpreter_class, _ = _interpreter_class()
+    try:
+        with _quiet_deprecation():
+            interpreter_class(model_content=data)  # runs the flatbuffer verifier
+    except Exception as error:
+        raise _invalid(path, f"the interpreter rejects it ({_first_lines(str(error))})"
+                       ) from error
+    try:
+        return _parse_metadata(data)[0]
+    except Exception as error:
+        raise _invalid(path, f"its metadata cannot be read ({error})") from error
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+def _invalid(path, why):
+    return ValueError(f"{str(path)!r} is not a valid TFLite model: {why}")
+
+
+def _read_checked(path):
+    data = path.read_bytes()
+    if len(data) < 8:
+        raise _invalid(path, f"it holds only {len(data)} bytes (truncated?)")
+    if data[4:8] != FILE_IDENTIFIER:
+        raise _invalid(
+            path, f"it lacks the TFLite flatbuffer identifier {FILE_IDENTIFIER!r} at "
+            f"bytes 4..8 (found {data[4:8]!r}; another format, or a corrupt file)")
+    return data
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter, "ai_edge_litert"
+    except ImportError:
+        return tf.lite.Interpreter, "tf.lite"
+
+
+@contextlib.contextmanager
+def _quiet_deprecation():
+    # tf.lite.Interpreter warns on every construction that it moved to
+    # ai_edge_litert; that is the fallback we chose knowingly.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+        yield
+
+
+def load(path, num_threads=None):
+    """Loads a `.tflite` file as a `TFLiteModel`.
+
+    Raises:
+        ValueError: not a TFLite flatbuffer, truncated, corrupt (digest
+            mismatch), or the interpreter rejects it; the message names the
+            file and TFLite.
+    """
+    return TFLiteModel(path, num_threads=num_threads)
+
+
+class TFLiteModel:
+    """A `.tflite` file behind a Keras-like call: batches in, float32 out.
+
+    Args:
+        path: str or Path. A `.tflite` file.
+        num_threads: int or None. Interpreter threads.
+
+    Attributes:
+        path: the file.
+        quantization: None, `"float16"` or `"int8"` (None for files not
+            written by zoo).
+        metadata: the zoo metadata dict, or None.
+        vocabulary: the text model's vocabulary (list of str), or None.
+        sequence_length: tokens per text for a text model, else None.
+        runtime: `"ai_edge_litert"` or `"tf.lite"`.
+        delegate: `"xnnpack"` (the runtime's default CPU delegate) or None
+            (plain builtin kernels: the fallback when XNNPACK refuses the
+            model, which happens for some int8 graphs).
+        input_details / output_details: the interpreter's, as of the last
+            call (the batch dimension follows the last batch).
+    """
+
+    def __init__(self, path, num_threads=None):
+        self.path = pathlib.Path(path)
+        data = _read_checked(self.path)
+        self._data, self._num_threads = data, num_threads
+        self._interpreter_class, self.runtime = _interpreter_class()
+        # Construction runs the flatbuffer verifier (truncation, out-of-range
+        # offsets) before anything else reads the model.
+        interpreter = self._new_interpreter(delegates=True)
+        try:
+            metadata, payload = _parse_metadata(data)
+            intact = metadata is None or _check_digest(data, metadata, payload)
+        except Exception as error:
+            raise _invalid(self.path, f"its zoo metadata cannot be read ({error})") from error
+        if not intact:
+            raise _invalid(self.path, "its bytes do not match the SHA-256 written with it "
+                           "(corrupted since it was saved)")
+        if len(interpreter.get_input_details()) != 1:
+            raise _invalid(self.path, "TFLiteModel runs models with exactly one input, "
+                           f"this one has {len(interpreter.get_input_details())}")
+        self._interpreter, self.delegate = interpreter, "xnnpack"
+        # One run on zeros now, so that a model the runtime cannot execute
+        # fails here, naming the file, rather than on the first real call.
+        try:
+            self._invoke_zeros()
+        except RuntimeError:
+            self._interpreter, self.delegate = self._new_interpreter(delegates=False), None
+            try:
+                self._invoke_zeros()
+            except RuntimeError as error:
+                raise _invalid(self.path, f"the interpreter cannot run it "
+                               f"({_first_lines(str(error))})") from error
+        self.metadata = metadata
+        self.quantization = (metadata or {}).get("quantization")
+        self._text = (metadata or {}).get("text")
+        self.vocabulary = None if self._text is None else list(self._text["vocabulary"])
+        self.sequence_length = None if self._text is None else self._text["sequence_length"]
+        self._vectorizer = None if self._text is None else _vectorizer(self._text)
+        detail = interpreter.get_input_details()[0]
+        signature = detail.get("shape_signature", detail["shape"])
+        self._dynamic_batch = int(signature[0]) == -1
+        self._batch = int(detail["shape"][0])
+
+    def _new_interpreter(self, delegates):
+        kwargs = {"model_content": self._data, "num_threads": self._num_threads}
+        if not delegates:
+            module = __import__(self._interpreter_class.__module__, fromlist=["OpResolverType"])
+            kwargs["experimental_op_resolver_type"] = \
+                module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            with _quiet_deprecation():
+                interpreter = self._interpreter_class(**kwargs)
+                interpreter.allocate_tensors()
+        except Exception as error:
+            raise _invalid(self.path, f"the interpreter rejects it "
+                           f"({_first_lines(str(error))})") from error
+        return interpreter
+
+    def _invoke_zeros(self):
+        detail = self._interpreter.get_input_details()[0]
+        self._interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+        self._interpreter.invoke()
+
+    def __repr__(self):
+        return (f"TFLiteModel({str(self.path)!r}, quantization={self.quantization!r}, "
+                f"runtime={self.runtime!r})")
+
+    @property
+    def input_details(self):
+        return self._interpreter.get_input_details()
+
+    @property
+    def output_details(self):
+        return self._interpreter.get_output_details()
+
+    def tokenize(self, texts):
+        """Token ids `(batch, sequence_length)` int32, as the Keras model makes them."""
+        if self._vectorizer is None:
+            raise ValueError(f"{str(self.path)!r} is not a text model: nothing to tokenize")
+        return _tokens(self._vectorizer, _numpy(texts), self.sequence_length)
+
+    def __call__(self, inputs):
+        """Runs a batch of any size; returns float32 outputs `(batch, ...)`.
+
+        Args:
+            inputs: a NumPy array (or tensor) of the model's input shape with
+                a leading batch; for a text model, strings `(batch,)` or
+                token ids `(batch, time)`.
+        """
+        x = _numpy(inputs)
+        if self._vectorizer is not None:
+            x = self.tokenize(x)
+        detail = self.input_details[0]
+        expected = tuple(int(d) for d in detail.get("shape_signature", detail["shape"])[1:])
+        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{self.path.name} takes inputs of shape (batch, "
+                f"{', '.join(map(str, expected))}), received shape={tuple(x.shape)}")
+        x = _to_input(x, detail)
+        if len(x) == 0:
+            outputs = [np.zeros((0, *map(int, o["shape"][1:])), "float32")
+                       for o in self.output_details]
+        elif self._dynamic_batch:
+            outputs = self._run(x)
+        else:
+            chunks = []
+            for start in range(0, len(x), self._batch):
+                chunk = x[start:start + self._batch]
+                real = len(chunk)
+                if real < self._batch:  # pad the last chunk of a static batch
+                    chunk = np.concatenate(
+                        [chunk, np.repeat(chunk[-1:], self._batch - real, axis=0)])
+                chunks.append([o[:real] for o in self._run(chunk)])
+            outputs = [np.concatenate(parts) for parts in zip(*chunks)]
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _run(self, x):
+        try:
+            return self._run_once(x)
+        except RuntimeError:
+            # XNNPACK can refuse a shape it has not seen (after a resize);
+            # the builtin kernels run every shape the model allows.
+            if self.delegate is None:
+                raise
+            self._interpreter, self.delegate = self._new_interpreter(delegates=False), None
+            return self._run_once(x)
+
+    def _run_once(self, x):
+        interpreter = self._interpreter
+        index = interpreter.get_input_details()[0]["index"]
+        if self._dynamic_batch and int(interpreter.get_input_details()[0]["shape"][0]) != len(x):
+            interpreter.resize_tensor_input(index, list(x.shape))
+            interpreter.allocate_tensors()
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        return [_from_output(interpreter.get_tensor(o["index"]), o)
+                for o in interpreter.get_output_details()]
+
+
+def _quant(detail):
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return float(scale), int(zero_point)
+
+
+def _to_input(x, detail):
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = _quant(detail)
+    if dtype.kind in "iu" and scale and x.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+    return x.astype(dtype, copy=False)
+
+
+def _from_output(y, detail):
+    scale, zero_point = _quant(detail)
+    if np.dtype(detail["dtype"]).kind in "iu" and scale:
+        return ((y.astype("float32") - zero_point) * scale).astype("float32")
+    return np.array(y, dtype="float32")
+
+
+__all__ = ["QUANTIZATIONS", "TFLiteModel", "load", "read_metadata", "save"]
