@@ -546,3 +546,18 @@ def detect_rnn_kernel(model, x, y, sample_weight=None):
     concrete, source = traced_train_step(model, x, y, sample_weight)
     kernel, evidence = rnn_kernel_from_op_types(op_type_counts(concrete))
     return {"kernel": kernel, "source": source, "ops": evidence}
+
+
+# --------------------------------------------------------------------------
+# Latency.
+
+
+def latencies_ms(seconds, calls):
+    """Milliseconds per call for each timed block of `calls` calls.
+
+    >>> latencies_ms([0.5, 0.25], 10)
+    [50.0, 25.0]
+    """
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be a positive integer, received calls={calls!r}")
+    return [1000.0 * s / calls for s in seconds]

@@ -1,0 +1,218 @@
+"""`python -m benchmarks.export`, run as a user runs it, and its failure
+reporting in-process on a reduced grid. Never asserts speed."""
+
+import json
+import math
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from benchmarks import common
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MODELS = ["resnet20", "einsum_mlp", "text_rnn"]
+PATHS = ["keras_call", "keras_tf_function", "keras_predict_on_batch", "saved_model", "tflite"]
+TEXT_PATHS = ["tflite_token_ids"]
+KERAS_PATHS = ["keras_call", "keras_tf_function", "keras_predict_on_batch"]
+BATCHES = ["1", "32"]
+CELL_KEYS = {"path", "batch_size", "latency_ms", "latency_ms_per_repeat", "per_example_ms",
+             "first_call_ms", "warmup_ms", "ratio_vs_keras", "ratio_vs_tf_function",
+             "max_abs_diff_vs_keras", "error"}
+
+
+def run_benchmark(*flags, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.export", *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+def paths_of(model):
+    return PATHS + (TEXT_PATHS if model == "text_rnn" else [])
+
+
+def _positive_finite(x):
+    return isinstance(x, float) and math.isfinite(x) and x > 0
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    proc = run_benchmark("--quick", f"--output_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, out
+
+
+@pytest.mark.slow
+def test_quick_run_writes_json_with_the_whole_grid(quick_run):
+    proc, out = quick_run
+    kind = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    assert sorted(os.listdir(out)) == [f"export_{kind}.json", f"export_{kind}.md"]
+    result = json.loads((out / f"export_{kind}.json").read_text())
+
+    for key in ("benchmark", "device", "versions", "config", "models", "results", "timestamp"):
+        assert key in result, key
+    assert result["benchmark"] == "export"
+    assert result["device"]["kind"] == kind
+    assert result["device"]["gpu_found"] == (kind == "gpu")
+    assert result["versions"]["tensorflow"] and result["versions"]["keras"]
+    cfg = result["config"]
+    assert {k: cfg[k] for k in ("repeats", "iterations", "warmup", "image_size",
+                                "sequence_length")} == \
+        {"repeats": 2, "iterations": 2, "warmup": 1, "image_size": 16, "sequence_length": 16}
+    assert cfg["models"] == MODELS and cfg["batch_sizes"] == [1, 32]
+    assert cfg["fair_graph_comparison"] == "keras_tf_function"
+    assert set(cfg["paths"]) == set(PATHS + TEXT_PATHS)
+
+    # The whole grid: model x path x batch, in turn order.
+    assert list(result["results"]) == MODELS
+    assert list(result["models"]) == MODELS
+    for model, paths in result["results"].items():
+        info = result["models"][model]
+        assert info["error"] is None, (model, info["error"])
+        assert info["params"] > 0
+        assert set(info["exports"]) == {"saved_model", "tflite"}
+        assert list(paths) == paths_of(model)
+        for path, by_batch in paths.items():
+            assert list(by_batch) == BATCHES, (model, path)
+            for batch, cell in by_batch.items():
+                where = (model, path, batch)
+                assert CELL_KEYS <= set(cell), where
+                assert cell["path"] == path and cell["batch_size"] == int(batch)
+                if path in KERAS_PATHS:  # in-process Keras never fails here
+                    assert cell["error"] is None, (where, cell["error"])
+                if cell["error"] is not None:
+                    assert isinstance(cell["error"], str) and "\n" not in cell["error"]
+                    assert cell["latency_ms"] is None and cell["ratio_vs_keras"] is None
+                    continue
+                stats, per_repeat = cell["latency_ms"], cell["latency_ms_per_repeat"]
+                assert len(per_repeat) == 2 and all(_positive_finite(v) for v in per_repeat)
+                assert stats["min"] <= stats["median"] <= stats["max"]
+                assert stats["min"] == min(per_repeat) and stats["max"] == max(per_repeat)
+                assert _positive_finite(cell["first_call_ms"]), where
+                assert cell["per_example_ms"] == pytest.approx(stats["median"] / int(batch))
+                assert cell["warmup_ms"] == []  # --warmup=1: the first call only
+                base = paths["keras_call"][batch]["latency_ms_per_repeat"]
+                ratio = cell["ratio_vs_keras"]
+                assert ratio["per_repeat"] == pytest.approx(
+                    [a / b for a, b in zip(per_repeat, base)])
+                assert all(_positive_finite(r) for r in ratio["per_repeat"])
+                assert ratio["min"] <= ratio["median"] <= ratio["max"]
+                graph = paths["keras_tf_function"][batch]["latency_ms_per_repeat"]
+                assert cell["ratio_vs_tf_function"]["per_repeat"] == pytest.approx(
+                    [a / b for a, b in zip(per_repeat, graph)])
+                if path == "keras_call":
+                    assert ratio["per_repeat"] == [1.0, 1.0]
+                # Every path computes what the Keras call computes.
+                assert cell["max_abs_diff_vs_keras"] is not None, where
+                assert cell["max_abs_diff_vs_keras"] < 1e-3, where
+        tflite = info["exports"]["tflite"]
+        if tflite["error"] is None:
+            assert tflite["tokenizes_in_python"] == (model == "text_rnn")
+            if model == "text_rnn":  # a static batch of 1: one invoke per example
+                assert tflite["static_batch"] == 1
+                assert tflite["invocations_per_call"] == {"1": 1, "32": 32}
+                assert "one `invoke` per example" in info["paths"]["tflite"]
+
+
+@pytest.mark.slow
+def test_quick_run_prints_the_table_and_deletes_its_exports(quick_run):
+    proc, out = quick_run
+    (md_path,) = out.glob("export_*.md")
+    table = md_path.read_text()
+    assert table in proc.stdout
+    for label in ("ms/call median", "vs Keras call", "vs tf.function", "1 (baseline)",
+                  "1 (graph baseline)", "SavedModel", "TFLite (float)", "What each path times",
+                  "Python-side tokenization"):
+        assert label in table, label
+    rows = [line for line in table.splitlines() if re.match(r"\| (resnet20|einsum_mlp|text_rnn) \|",
+                                                            line)]
+    assert len(rows) == 2 * (len(PATHS) * 3 + len(TEXT_PATHS))
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+    # The export artifacts went to a temporary directory, removed at the end.
+    (workdir,) = set(re.findall(r"exporting to (\S+)", proc.stderr))
+    assert "zoo-bench-export-" in workdir
+    assert not os.path.exists(workdir)
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--models=resnet20,resnet21"], "--models"),
+    (["--models="], "--models"),
+    (["--repeats=0"], "--repeats"),
+    (["--iterations=0"], "--iterations"),
+    (["--warmup=0"], "--warmup"),
+    (["--batch_sizes=1,0"], "--batch_sizes"),
+    (["--batch_sizes=one"], "--batch_sizes"),
+])
+def test_bad_flags_exit_with_usage_naming_the_flag(flags, named):
+    proc = run_benchmark(*flags, "--quick", timeout=120)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert named in output
+    assert "Traceback" not in output
+
+
+def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
+    regular_file = tmp_path / "a_file"
+    regular_file.write_text("not a directory")
+    proc = run_benchmark("--quick", f"--output_dir={regular_file / 'results'}", timeout=120)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "--output_dir" in output
+    assert "Traceback" not in output
+    assert "building and exporting" not in output  # fails before any model is built
+
+
+def test_latencies_ms():
+    assert common.latencies_ms([0.5, 0.02], 10) == pytest.approx([50.0, 2.0])
+    with pytest.raises(ValueError, match="calls"):
+        common.latencies_ms([1.0], 0)
+
+
+# ---------------------------------------------------------------------------
+# Failing paths are reported, not fatal (in-process, reduced grid).
+
+
+def test_failing_paths_are_reported_and_the_rest_measured(tmp_path, monkeypatch, capsys):
+    from benchmarks import export
+    from zoo.export import saved_model
+
+    def no_tflite(path, threads):
+        raise RuntimeError("interpreter exploded\nsecond line")
+
+    def serving_fails(self, inputs):
+        raise ValueError("signature rejects this\ndetails")
+
+    monkeypatch.setattr(export, "_load_tflite", no_tflite)
+    monkeypatch.setattr(saved_model.ServingModel, "__call__", serving_fails)
+    result = export.run(models=["einsum_mlp"], batch_sizes=[1, 3], repeats=2, iterations=1,
+                        warmup=1, image_size=8, sequence_length=4, tflite_threads=0, seed=0,
+                        output_dir=str(tmp_path))
+    cells = result["results"]["einsum_mlp"]
+    assert list(cells) == PATHS
+    for batch in ("1", "3"):
+        assert cells["tflite"][batch]["error"] == "export: RuntimeError: interpreter exploded"
+        assert cells["saved_model"][batch]["error"] == "ValueError: signature rejects this"
+        for path in ("tflite", "saved_model"):
+            assert cells[path][batch]["latency_ms"] is None
+            assert cells[path][batch]["ratio_vs_keras"] is None
+        for path in KERAS_PATHS:
+            cell = cells[path][batch]
+            assert cell["error"] is None
+            assert cell["latency_ms"]["median"] > 0
+            assert cell["ratio_vs_keras"]["median"] > 0
+            assert cell["max_abs_diff_vs_keras"] < 1e-5
+    exports = result["models"]["einsum_mlp"]["exports"]
+    assert exports["tflite"]["error"] == "RuntimeError: interpreter exploded"
+    assert exports["saved_model"]["error"] is None
+    written = json.loads(next(tmp_path.glob("export_*.json")).read_text())
+    assert written["results"] == json.loads(json.dumps(result["results"]))
+    stdout = capsys.readouterr().out
+    assert "error: export: RuntimeError: interpreter exploded" in stdout
+    assert "error: ValueError: signature rejects this" in stdout
