@@ -561,3 +561,12 @@ def latencies_ms(seconds, calls):
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
         raise ValueError(f"calls must be a positive integer, received calls={calls!r}")
     return [1000.0 * s / calls for s in seconds]
+
+
+def publish(name, result, markdown, output_dir, device_kind):
+    """Prints the report and writes `<name>_<device_kind>.json` and `.md` atomically."""
+    print(markdown)
+    json_path = write_json_atomic(os.path.join(output_dir, f"{name}_{device_kind}.json"), result)
+    md_path = write_text_atomic(os.path.join(output_dir, f"{name}_{device_kind}.md"), markdown)
+    print(f"\nwrote {json_path}\nwrote {md_path}")
+    return json_path, md_path

@@ -51,7 +51,6 @@ Usage:
   python -m benchmarks.cudnn --cells=lstm --sequence_length=128
 """
 
-import os
 import sys
 import time
 import warnings
@@ -420,12 +419,7 @@ def run(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
         "variants": variants,
         "ratios": ratios,
     }
-    markdown = render_markdown(result)
-    print(markdown)
-    kind = device["kind"]
-    json_path = common.write_json_atomic(os.path.join(output_dir, f"{NAME}_{kind}.json"), result)
-    md_path = common.write_text_atomic(os.path.join(output_dir, f"{NAME}_{kind}.md"), markdown)
-    print(f"\nwrote {json_path}\nwrote {md_path}")
+    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
     return result
 
 

@@ -56,7 +56,6 @@ Usage:
 """
 
 import math
-import os
 import pathlib
 import shutil
 import sys
@@ -530,12 +529,7 @@ def run(models, batch_sizes, repeats, iterations, warmup, image_size, sequence_l
         "models": model_info,
         "results": results,
     }
-    markdown = render_markdown(result)
-    print(markdown)
-    kind = device["kind"]
-    json_path = common.write_json_atomic(os.path.join(output_dir, f"{NAME}_{kind}.json"), result)
-    md_path = common.write_text_atomic(os.path.join(output_dir, f"{NAME}_{kind}.md"), markdown)
-    print(f"\nwrote {json_path}\nwrote {md_path}")
+    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
     return result
 
 

@@ -23,7 +23,6 @@ Usage:
   python -m benchmarks.resnet_vs_keras --quick        # smoke run, < 1 minute
 """
 
-import os
 import sys
 import time
 
@@ -187,12 +186,7 @@ def run(batch_size, image_size, repeats, steps, warmup, seed, output_dir):
         "models": model_rows,
         "ratios": ratios,
     }
-    markdown = render_markdown(result)
-    print(markdown)
-    kind = device["kind"]
-    json_path = common.write_json_atomic(os.path.join(output_dir, f"{NAME}_{kind}.json"), result)
-    md_path = common.write_text_atomic(os.path.join(output_dir, f"{NAME}_{kind}.md"), markdown)
-    print(f"\nwrote {json_path}\nwrote {md_path}")
+    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
     return result
 
 

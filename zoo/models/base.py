@@ -68,6 +68,19 @@ class ZooModel(keras.Model):
         rng = np.random.default_rng(seed)
         return rng.standard_normal(shape).astype(spec.dtype or "float32")
 
+    def _predictions_layer(self, classifier_activation):
+        """The head's final activation, named "predictions".
+
+        Under mixed precision it runs in float32, as the Keras mixed-precision
+        guide recommends (softmax and the loss are unstable in float16), so
+        outputs are float32; otherwise it keeps the model's dtype policy.
+        """
+        policy = self.dtype_policy
+        mixed = policy.compute_dtype != policy.variable_dtype
+        return keras.layers.Activation(
+            classifier_activation or "linear", name="predictions",
+            dtype=policy.variable_dtype if mixed else policy)
+
     def functional(self):
         """A functional `keras.Model` over the same layers and weights.
 

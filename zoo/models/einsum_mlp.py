@@ -127,13 +127,7 @@ class EinsumMLP(ZooModel):
                     self.dropout, name=f"dropout{index}", dtype=policy))
         self.classifier = self._dense(not self.hidden_units, self.num_classes,
                                       name="classifier", bias_axes="k")
-        # Under mixed precision the head's activation runs in float32, as the
-        # Keras mixed-precision guide recommends: softmax and the loss are
-        # unstable in float16. Otherwise it keeps the model's dtype.
-        mixed = policy.compute_dtype != policy.variable_dtype
-        self.predictions = keras.layers.Activation(
-            self.classifier_activation or "linear", name="predictions",
-            dtype=policy.variable_dtype if mixed else policy)
+        self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
 
     def _dense(self, first, units, name, bias_axes):

@@ -165,14 +165,7 @@ class ResNet(ZooModel):
         if self.include_top:
             self.classifier = keras.layers.Dense(
                 self.num_classes, name="classifier", dtype=self.dtype_policy)
-            # Under mixed precision the head's activation runs in float32, as
-            # the Keras mixed-precision guide recommends: softmax and the loss
-            # are unstable in float16. Otherwise it keeps the model's dtype.
-            policy = self.dtype_policy
-            mixed = policy.compute_dtype != policy.variable_dtype
-            self.predictions = keras.layers.Activation(
-                self.classifier_activation or "linear", name="predictions",
-                dtype=policy.variable_dtype if mixed else policy)
+            self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
 
     def _standardize_input_shape(self, input_shape):

@@ -171,12 +171,7 @@ class TextRNN(ZooModel):
                                           dtype=self.dtype_policy))
         self.classifier = keras.layers.Dense(
             self.num_classes, name="classifier", dtype=self.dtype_policy)
-        policy = self.dtype_policy
-        mixed = policy.compute_dtype != policy.variable_dtype
-        # float32 logits under mixed precision (see ResNet for why).
-        self.predictions = keras.layers.Activation(
-            self.classifier_activation or "linear", name="predictions",
-            dtype=policy.variable_dtype if mixed else policy)
+        self.predictions = self._predictions_layer(self.classifier_activation)
 
         for blocker in self.cudnn_blockers:
             if not blocker.startswith("use_cudnn"):  # asked for explicitly: no news
