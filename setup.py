@@ -24,6 +24,7 @@ setup(
         "absl-py",
         "numpy",
         "h5py",  # zoo's whole-model .h5 (zoo.export)
+        "tensorboard",  # TensorFlow 2.21 no longer installs it; zoo.train logs to it
     ],
     extras_require={
         "test": ["pytest>=7"],

@@ -99,3 +99,47 @@ def test_model_and_dataset_of_different_modalities_is_a_usage_error(model, datas
     assert proc.returncode != 0
     assert "Traceback" not in output
     assert f"--model={model}" in output and f"--dataset={dataset}" in output
+
+
+# --------------------------------------------------------------------------
+# --model_dir: checkpoints, resume, TensorBoard, NaN
+
+
+def test_model_dir_checkpoints_each_epoch_and_a_rerun_resumes(tmp_path):
+    model_dir = tmp_path / "run"
+    first = run_train("--epochs=1", "--image_size=16", "--verbose=2", f"--model_dir={model_dir}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert f"checkpoint={model_dir}/ckpt-1" in first.stdout
+    second = run_train("--epochs=2", "--image_size=16", "--verbose=2", f"--model_dir={model_dir}")
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"Resuming from {model_dir}/ckpt-1 (epoch 1 of 2 done)" in output
+    assert "Epoch 2/2" in output and "Epoch 1/2" not in output  # epoch 1 is not redone
+    assert f"checkpoint={model_dir}/ckpt-2" in second.stdout
+    events = list((model_dir / "logs").rglob("events.out.tfevents.*"))
+    assert len(events) >= 2  # TensorBoard summaries of both runs
+
+
+def test_model_dir_of_another_model_is_a_usage_error(tmp_path):
+    model_dir = tmp_path / "run"
+    assert run_train("--epochs=1", "--image_size=16", "--verbose=0",
+                     f"--model_dir={model_dir}").returncode == 0
+    proc = run_train("--model=resnet32", "--epochs=2", "--image_size=16", "--verbose=0",
+                     f"--model_dir={model_dir}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output
+    assert f"--model_dir={model_dir} holds a checkpoint" in output
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    model_dir = tmp_path / "run"
+    assert run_train("--epochs=1", "--image_size=16", "--verbose=0",
+                     f"--model_dir={model_dir}").returncode == 0
+    good = (model_dir / "ckpt-1.index").read_bytes()
+    proc = run_train("--epochs=2", "--image_size=16", "--verbose=0", "--learning_rate=1e30",
+                     f"--model_dir={model_dir}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output
+    assert "the loss became nan" in output and f"{model_dir}/ckpt-1" in output
+    assert not (model_dir / "ckpt-2.index").exists()
+    assert (model_dir / "ckpt-1.index").read_bytes() == good

@@ -12,6 +12,7 @@ build their vocabulary from the training split first (`model.adapt`).
 `--helpfull` lists every flag.
 """
 
+import os
 import sys
 import time
 
@@ -35,6 +36,11 @@ flags.DEFINE_float("weight_decay", None, "Decoupled weight decay of the optimize
 flags.DEFINE_integer("seed", 0, "Seed of weights, data split and shuffling.", lower_bound=0)
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
                   "Keras fit verbosity: 1 = progress bar, 2 = one line per epoch.")
+flags.DEFINE_string("model_dir", None, "Checkpoints (tf.train.CheckpointManager, one per "
+                    "epoch) and TensorBoard logs go here; rerunning the same command resumes "
+                    "from the latest checkpoint.")
+flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints --model_dir keeps.",
+                     lower_bound=1)
 flags.DEFINE_list("export", [], "Paths to save the trained model to, format from each "
                   "suffix (.keras, .h5, .weights.h5, .tflite, or a directory for a "
                   "SavedModel); existing files are replaced.")
@@ -107,6 +113,57 @@ def build_model(model_name, dataset, image_size):
     return model
 
 
+class EpochCheckpoint:
+    """Saves model, optimizer and epoch after every epoch; restores the latest.
+
+    A `tf.train.Checkpoint` managed by `tf.train.CheckpointManager`: saves
+    are atomic (TensorFlow writes the files, then the `checkpoint` index), so
+    a run killed at any moment resumes from the last completed epoch.
+    """
+
+    def __init__(self, model, model_dir, keep):
+        import tensorflow as tf
+
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # The optimizer creates its slots lazily; build them now so a restore
+        # fills them instead of silently skipping them.
+        model.optimizer.build(model.trainable_variables)
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
+                                              epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, directory=str(model_dir), max_to_keep=keep)
+
+    def restore(self):
+        """Restores the latest checkpoint, if any; returns the epochs already done."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return 0
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
+            raise ValueError(
+                f"--model_dir={self.manager.directory} holds a checkpoint ({latest}) "
+                f"of another model or configuration: {str(error).splitlines()[0]}") from None
+        return int(self.epoch.numpy())
+
+    def callback(self):
+        import keras
+        import numpy as np
+
+        owner = self
+
+        class SaveEachEpoch(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                # After a NaN, TerminateOnNaN stops training but Keras still
+                # ends the epoch: never overwrite the last good checkpoint.
+                if logs and not np.isfinite(logs.get("loss", 0.0)):
+                    return
+                owner.epoch.assign(epoch + 1)
+                owner.manager.save(checkpoint_number=epoch + 1)
+
+        return SaveEachEpoch()
+
+
 def data_options(dataset, image_size):
     import zoo.data
 
@@ -114,12 +171,14 @@ def data_options(dataset, image_size):
 
 
 def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimizer=None,
-          learning_rate=None, weight_decay=None, seed=0, verbose="auto", export=()):
+          learning_rate=None, weight_decay=None, seed=0, verbose="auto", export=(),
+          model_dir=None, keep_checkpoints=3):
     """Builds, trains and evaluates a model; returns a dict of results.
 
     Arguments left None take the model's `training_defaults`.
     """
     import keras
+    import numpy as np
 
     import zoo.data
     import zoo.export
@@ -146,14 +205,33 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
         metrics=["accuracy"],
         jit_compile=False,  # measured: XLA slows conv nets on CPU (README)
     )
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    initial_epoch, checkpoints = 0, None
+    if model_dir:
+        checkpoints = EpochCheckpoint(model, model_dir, keep_checkpoints)
+        initial_epoch = checkpoints.restore()
+        if initial_epoch:
+            print(f"Resuming from {checkpoints.manager.latest_checkpoint} "
+                  f"(epoch {initial_epoch} of {epochs} done)")
+        callbacks += [checkpoints.callback(),
+                      keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"))]
     start = time.perf_counter()
     # shuffle=False: zoo.data already shuffles (seeded) inside the pipeline.
-    model.fit(train_ds, epochs=epochs, shuffle=False, verbose=verbose)
+    history = model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
+                        verbose=verbose, callbacks=callbacks)
     wall_time = time.perf_counter() - start
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise FloatingPointError(
+            f"Training stopped: the loss became {losses[-1]} in epoch "
+            f"{initial_epoch + len(losses)}; the last good checkpoint is "
+            f"{checkpoints.manager.latest_checkpoint if checkpoints else 'none (no --model_dir)'}"
+            ". Lower --learning_rate.")
     _, accuracy = model.evaluate(test_ds, verbose=0)
     exported = [str(zoo.export.save(model, path, overwrite=True)) for path in export]
     return {"model": model_name, "dataset": dataset, "epochs": epochs,
             "test_accuracy": float(accuracy), "train_seconds": wall_time,
+            "checkpoint": checkpoints.manager.latest_checkpoint if checkpoints else None,
             "exports": exported}
 
 
@@ -166,7 +244,11 @@ def main(argv):
                        batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
                        optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
                        weight_decay=FLAGS.weight_decay, seed=FLAGS.seed, verbose=verbose,
-                       export=FLAGS.export)
+                       export=FLAGS.export, model_dir=FLAGS.model_dir,
+                       keep_checkpoints=FLAGS.keep_checkpoints)
+    except FloatingPointError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
     except ValueError as error:
         # A bad combination of valid flags (e.g. an image too small for the
         # model) reaches the user as a usage error, not a traceback.
@@ -175,6 +257,7 @@ def main(argv):
         f"model={result['model']} dataset={result['dataset']} epochs={result['epochs']} "
         f"test_accuracy={result['test_accuracy']:.4f} "
         f"train_time={result['train_seconds']:.1f}s"
+        + (f" checkpoint={result['checkpoint']}" if result["checkpoint"] else "")
         + (f" exports={','.join(result['exports'])}" if result["exports"] else "")
     )
     return 0
