@@ -7,6 +7,12 @@ takes the same common arguments (`split`, `batch_size`, `shuffle`, `seed`,
 - `"digits"` (image, embedded): `image_size`, `test_fraction`.
 - `"sentiment"` (text, generated offline): `num_examples`.
 - `"imdb_reviews"` (text, TFDS): `data_dir`, `download`.
+- `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"` (image, TFDS):
+  `data_dir`, `download`, `one_hot`, `augment`, `normalize`, `cache`.
+
+Users' own data goes through `from_image_folder` (a folder of class-named
+subfolders of images), `from_text_file` (lines of "label<TAB>text", or
+"label,text" in a .csv) and `from_generator`, with the same batching.
 
 Image datasets yield `(image, label)`: float32 `(batch, size, size,
 channels)` in [0, 1] and int32 `(batch,)`. Text datasets yield `(text,
@@ -18,8 +24,8 @@ because importing it costs seconds.
 Example:
 
 >>> import zoo.data
->>> zoo.data.DATASETS
-('digits', 'imdb_reviews', 'sentiment')
+>>> print(", ".join(zoo.data.DATASETS))
+cifar10, cifar100, digits, fashion_mnist, imdb_reviews, mnist, sentiment
 >>> ds = zoo.data.load("digits", split="test", batch_size=8, image_size=32)
 >>> images, labels = next(iter(ds))
 >>> tuple(images.shape), images.dtype.name, labels.dtype.name
@@ -33,7 +39,9 @@ Example:
 import functools
 import inspect
 
-from zoo.data import digits, sentiment, tfds_text
+from zoo.data import digits, sentiment, tfds_images, tfds_text
+from zoo.data.user_data import (from_generator, from_image_folder,
+                                from_text_file)
 
 # Arguments every loader takes, in `load`'s order; the rest are options.
 COMMON_ARGS = ("split", "batch_size", "shuffle", "seed", "drop_remainder")
@@ -44,6 +52,8 @@ _LOADERS = {
     "sentiment": sentiment.load,
     **{name: functools.partial(tfds_text.load, name)
        for name in tfds_text.DATASETS},
+    **{name: functools.partial(tfds_images.load, name)
+       for name in tfds_images.DATASETS},
 }
 
 DATASETS = tuple(sorted(_LOADERS))
@@ -57,6 +67,11 @@ _INFO = {
     **{name: {"modality": "text", "num_classes": spec["num_classes"],
               "splits": spec["splits"]}
        for name, spec in tfds_text.DATASETS.items()},
+    # image_size only where it is fixed (digits takes it as an option).
+    **{name: {"modality": "image", "num_classes": spec["num_classes"],
+              "channels": spec["channels"], "image_size": spec["image_size"],
+              "splits": spec["splits"]}
+       for name, spec in tfds_images.DATASETS.items()},
 }
 
 
@@ -75,7 +90,8 @@ def info(name):
     Returns:
         dict with `modality` (`"image"` or `"text"`), `num_classes`,
         `splits`, `options` (the dataset-specific keywords of `load`) and,
-        for images, `channels` (of the images `load` yields).
+        for images, `channels` (of the images `load` yields) and, where
+        the size is fixed (not digits), `image_size`.
 
     Raises:
         ValueError: for an unknown `name`.
@@ -120,8 +136,10 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
 
     Returns:
         A `tf.data.Dataset` of `(features, label)` batches, label int32
-        `(batch,)`. Images: float32 `(batch, image_size, image_size,
-        channels)` in [0, 1]. Text: string `(batch,)`, raw.
+        `(batch,)` (float32 `(batch, num_classes)` with `one_hot=True`).
+        Images: float32 `(batch, image_size, image_size, channels)` in
+        [0, 1] (standardized with `normalize=True`). Text: string
+        `(batch,)`, raw.
 
     Raises:
         ValueError: for an unknown `name`, an option the dataset does not
@@ -152,4 +170,5 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
                           seed=seed, drop_remainder=drop_remainder, **options)
 
 
-__all__ = ["DATASETS", "info", "load"]
+__all__ = ["DATASETS", "from_generator", "from_image_folder",
+           "from_text_file", "info", "load"]

@@ -23,9 +23,9 @@ Example:
 2
 """
 
-import os
-
 from zoo.data import _checks
+# Re-exported: callers catch tfds_text.DatasetNotPreparedError.
+from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split
 from zoo.data.text import text_pipeline
 
 # name -> what `zoo.data.info` reports; every entry has supervised keys
@@ -33,19 +33,6 @@ from zoo.data.text import text_pipeline
 DATASETS = {
     "imdb_reviews": {"num_classes": 2, "splits": ("train", "test")},
 }
-
-
-class DatasetNotPreparedError(RuntimeError):
-    """The TFDS dataset is not on disk and was not downloaded."""
-
-
-def _how_to_prepare(name, data_dir_root):
-    return (
-        f"To prepare it, on a machine with internet run `tfds build {name} "
-        f"--data_dir={data_dir_root}` (or call `zoo.data.load({name!r}, "
-        f"data_dir=..., download=True)` / `tfds.load({name!r}, "
-        f"data_dir=..., download=True)`), then copy that data_dir here and "
-        f"pass it as data_dir= (or set TFDS_DATA_DIR).")
 
 
 def load(name, split="train", batch_size=32, shuffle=None, seed=0,
@@ -89,34 +76,7 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     _checks.check_optional_path("data_dir", data_dir)
     _checks.check_bool("download", download)
 
-    import tensorflow_datasets as tfds  # slow import, needed only here
-
-    if data_dir is not None:
-        data_dir = os.fspath(data_dir)
-    # tfds.load(...) is builder + download_and_prepare + as_dataset; done by
-    # hand to tell "not prepared" apart from other failures and to say
-    # where TFDS looked (the data_dir it resolved, default included).
-    builder = tfds.builder(name, data_dir=data_dir)
-    root = os.fspath(builder.data_dir_root)
-    if download:
-        try:
-            builder.download_and_prepare()
-        except Exception as error:  # network, disk, checksum: all say the same
-            raise DatasetNotPreparedError(
-                f"Could not download and prepare TFDS dataset {name!r} into "
-                f"data_dir {root!r}: {type(error).__name__}: {error}. "
-                + _how_to_prepare(name, root)) from error
-    try:
-        ds = builder.as_dataset(split=split, as_supervised=True,
-                                shuffle_files=False)
-    except AssertionError as error:
-        # TFDS checks that the data exists with an AssertionError before
-        # reading anything: no network, no retry, so this fails fast.
-        raise DatasetNotPreparedError(
-            f"TFDS dataset {name!r} is not prepared in data_dir {root!r} "
-            f"(looked for {os.fspath(builder.data_dir)!r}); download=False "
-            "so nothing was downloaded. " + _how_to_prepare(name, root)
-        ) from error
+    ds = supervised_split(name, split, data_dir=data_dir, download=download)
     if shuffle is None:
         shuffle = split == "train"
     return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle,
