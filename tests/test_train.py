@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 RESULT_LINE = re.compile(
@@ -143,3 +144,74 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert "the loss became nan" in output and f"{model_dir}/ckpt-1" in output
     assert not (model_dir / "ckpt-2.index").exists()
     assert (model_dir / "ckpt-1.index").read_bytes() == good
+
+
+# --------------------------------------------------------------------------
+# Fine-tuning from the CLI: --init_from and --freeze_upto
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pretrained")
+    proc = run_train("--epochs=2", "--image_size=16", "--verbose=0",
+                     f"--export={out / 'base.keras'}", f"--model_dir={out / 'run'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_fine_tune_head_only_keeps_frozen_weights_bit_identical(pretrained, tmp_path):
+    import zoo.export
+
+    tuned_path = tmp_path / "tuned.keras"
+    proc = run_train("--epochs=1", "--image_size=16", "--verbose=0", "--learning_rate=0.01",
+                     f"--init_from={pretrained / 'base.keras'}", "--freeze_upto=stage3",
+                     f"--export={tuned_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Frozen (BatchNorm in inference mode): stem_conv .. stage3_block3" in proc.stdout
+    base, tuned = zoo.export.load(pretrained / "base.keras"), zoo.export.load(tuned_path)
+    for before, after in zip(base.weights, tuned.weights):
+        same = np.array_equal(np.asarray(before), np.asarray(after))
+        # Everything up to stage3 (kernels, gammas, betas, moving statistics)
+        # is untouched; only the classifier learns.
+        assert same == (not before.path.split("/", 1)[1].startswith("classifier/")), before.path
+
+
+def test_init_from_a_model_dir_checkpoint(pretrained):
+    proc = run_train("--epochs=1", "--image_size=16", "--verbose=0", "--learning_rate=0.01",
+                     f"--init_from={pretrained / 'run'}", "--freeze_upto=stage2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    accuracy = float(RESULT_LINE.search(proc.stdout).group(4))
+    assert accuracy > 0.8  # starts from the pretrained weights, not from scratch
+
+
+@pytest.mark.parametrize("flags, names", [
+    (["--model=resnet32"], ["--init_from", "does not fit"]),
+    (["--freeze_upto=stage9"], ["--freeze_upto=stage9", "stage9"]),
+])
+def test_bad_fine_tuning_flags(pretrained, flags, names):
+    proc = run_train("--epochs=1", "--image_size=16", "--verbose=0",
+                     f"--init_from={pretrained / 'base.keras'}", *flags)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output
+    for name in names:
+        assert name in output, output[-2000:]
+
+
+def test_tfds_dataset_not_on_disk_fails_fast_naming_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo.train", "--model=resnet20", "--dataset=cifar10",
+         "--epochs=1"], capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output
+    assert "cifar10" in output and str(tmp_path) in output
+
+
+def test_fixed_size_datasets_set_the_model_input_shape():
+    from zoo import train
+
+    model = train.build_model("resnet20", "cifar10", image_size=99)
+    assert model.input_signature.shape == (None, 32, 32, 3)
+    assert train.data_options("cifar10", 99) == {}
+    assert train.data_options("digits", 16) == {"image_size": 16}

@@ -41,6 +41,13 @@ flags.DEFINE_string("model_dir", None, "Checkpoints (tf.train.CheckpointManager,
                     "from the latest checkpoint.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints --model_dir keeps.",
                      lower_bound=1)
+flags.DEFINE_string("init_from", None, "Start from the weights of a saved model (.keras or "
+                    "zoo .h5) or of a --model_dir's latest checkpoint, instead of random "
+                    "weights; a classifier of another size is left freshly initialized "
+                    "(a new head).")
+flags.DEFINE_string("freeze_upto", None, "Freeze the model up to and including this layer "
+                    "or stage (e.g. stage3: the stem and stages 1-3) before training; see "
+                    "zoo.finetune.freeze.")
 flags.DEFINE_list("export", [], "Paths to save the trained model to, format from each "
                   "suffix (.keras, .h5, .weights.h5, .tflite, or a directory for a "
                   "SavedModel); existing files are replaced.")
@@ -106,9 +113,10 @@ def build_model(model_name, dataset, image_size):
     if info["modality"] == "image":
         # Built again at the data's size and channel count: an image model
         # learns its input shape at construction.
+        size = info.get("image_size", image_size)  # MNIST/CIFAR come at a fixed size
         model = zoo.create_model(
             model_name, num_classes=info["num_classes"],
-            input_shape=(image_size, image_size, info["channels"]),
+            input_shape=(size, size, info["channels"]),
             data_format="channels_last")  # what zoo.data yields
     return model
 
@@ -164,15 +172,68 @@ class EpochCheckpoint:
         return SaveEachEpoch()
 
 
+def initialize_from(model, source):
+    """Copies weights from a saved model or checkpoint into `model`.
+
+    Variables are matched by their path inside the model (the model's own
+    name stripped). Only the classifier may differ in shape (fine-tuning to a
+    new number of classes): it keeps its fresh initialization. Any other
+    mismatch is an error naming --init_from.
+
+    Returns:
+        The names of the variables left at their initialization.
+    """
+    import keras
+    import tensorflow as tf
+
+    import zoo.export
+
+    def key(variable):
+        return variable.path.split("/", 1)[-1]
+
+    latest = os.path.isdir(source) and tf.train.latest_checkpoint(source)
+    if latest:
+        # A --model_dir of this same architecture: restore into a twin.
+        donor = type(model).from_config(model.get_config())
+        try:
+            tf.train.Checkpoint(model=donor).restore(latest).expect_partial()
+        except ValueError as error:
+            raise ValueError(f"--init_from={source}: its checkpoint {latest} does not fit "
+                             f"--model={model.name}: {str(error).splitlines()[0]}") from None
+    else:
+        try:
+            donor = zoo.export.load(source)
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(f"--init_from={source}: {error}") from None
+        if not isinstance(donor, keras.Model):
+            raise ValueError(f"--init_from={source} is not a Keras model file or checkpoint "
+                             "directory (use .keras, .h5 or a --model_dir)")
+    available = {key(v): v for v in donor.weights}
+    fresh = []
+    for variable in model.weights:
+        match = available.get(key(variable))
+        if match is not None and tuple(match.shape) == tuple(variable.shape):
+            variable.assign(keras.ops.convert_to_numpy(match))
+        elif key(variable).startswith("classifier/"):
+            fresh.append(key(variable))
+        else:
+            found = "missing" if match is None else f"shape {tuple(match.shape)}"
+            raise ValueError(
+                f"--init_from={source} does not fit --model={model.name}: "
+                f"{key(variable)} has shape {tuple(variable.shape)}, the source's is {found}")
+    return fresh
+
+
 def data_options(dataset, image_size):
+    """`image_size` for the datasets that resize (digits); fixed-size sets take none."""
     import zoo.data
 
-    return {"image_size": image_size} if zoo.data.info(dataset)["modality"] == "image" else {}
+    return {"image_size": image_size} if "image_size" in zoo.data.info(dataset)["options"] else {}
 
 
 def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimizer=None,
           learning_rate=None, weight_decay=None, seed=0, verbose="auto", export=(),
-          model_dir=None, keep_checkpoints=3):
+          model_dir=None, keep_checkpoints=3, init_from=None, freeze_upto=None):
     """Builds, trains and evaluates a model; returns a dict of results.
 
     Arguments left None take the model's `training_defaults`.
@@ -197,6 +258,19 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
     if hasattr(model, "adapt"):
         # The vocabulary comes from the training split only, never from test.
         model.adapt(train_ds)
+    new_head = initialize_from(model, init_from) if init_from else []
+    if new_head:
+        print(f"--init_from={init_from}: new head, freshly initialized: {', '.join(new_head)}")
+    if freeze_upto:
+        import zoo.finetune
+
+        try:
+            frozen = zoo.finetune.freeze(model, upto=freeze_upto)
+        except ValueError as error:
+            raise ValueError(f"--freeze_upto={freeze_upto}: {error}") from None
+        print(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
+              f"({len(frozen)} layers)")
+    # Compiled after freezing: Keras fixes the trainable set at compile time.
     steps_per_epoch = int(train_ds.cardinality())
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, weight_decay,
@@ -239,14 +313,22 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected positional arguments: {argv[1:]}")
     verbose = FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose)
+    from zoo.data.tfds_common import DatasetNotPreparedError
+
     try:
         result = train(FLAGS.model, FLAGS.dataset, epochs=FLAGS.epochs,
                        batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
                        optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
                        weight_decay=FLAGS.weight_decay, seed=FLAGS.seed, verbose=verbose,
                        export=FLAGS.export, model_dir=FLAGS.model_dir,
-                       keep_checkpoints=FLAGS.keep_checkpoints)
+                       keep_checkpoints=FLAGS.keep_checkpoints, init_from=FLAGS.init_from,
+                       freeze_upto=FLAGS.freeze_upto)
     except FloatingPointError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    except DatasetNotPreparedError as error:
+        # Offline and not on disk: the message says where it looked and how
+        # to prepare it; a traceback would add nothing.
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
     except ValueError as error:
