@@ -25,7 +25,7 @@ Example:
 
 from zoo.data import _checks
 # Re-exported: callers catch tfds_text.DatasetNotPreparedError.
-from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split
+from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split  # noqa: F401
 from zoo.data.text import text_pipeline
 
 # name -> what `zoo.data.info` reports; every entry has supervised keys
