@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_FLAGS ?= --model=resnet20 --dataset=digits --epochs=15
+DEMO_FLAGS ?= --model=resnet20 --dataset=digits --epochs=15 \
+	--model_dir=runs/demo --export=runs/demo/saved_model
 
 .PHONY: demo test clean
 
