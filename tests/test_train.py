@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 RESULT_LINE = re.compile(
-    r"^model=(\S+) dataset=(\S+) epochs=(\d+) test_accuracy=([0-9.]+) train_time=([0-9.]+)s$",
+    r"^model=(\S+) dataset=(\S+) epochs=(\d+) test_accuracy=([0-9.]+) train_time=([0-9.]+)s"
+    r"(?: checkpoint=\S+)?(?: exports=\S+)?$",
     re.MULTILINE)
 
 
@@ -215,3 +216,18 @@ def test_fixed_size_datasets_set_the_model_input_shape():
     assert model.input_signature.shape == (None, 32, 32, 3)
     assert train.data_options("cifar10", 99) == {}
     assert train.data_options("digits", 16) == {"image_size": 16}
+
+
+def test_a_finished_run_resumes_to_the_same_model(tmp_path):
+    # Every variable must be in the checkpoint, BatchNorm moving statistics
+    # inside the blocks included: a rerun after the last epoch trains nothing
+    # and must evaluate exactly as the finished run did.
+    model_dir = tmp_path / "run"
+    flags = ("--epochs=2", "--image_size=16", "--verbose=0", f"--model_dir={model_dir}")
+    finished = run_train(*flags)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    rerun = run_train(*flags)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "Resuming from" in rerun.stdout + rerun.stderr
+    accuracy = [float(RESULT_LINE.search(p.stdout).group(4)) for p in (finished, rerun)]
+    assert accuracy[0] == accuracy[1] and accuracy[0] > 0.8

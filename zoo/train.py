@@ -136,8 +136,14 @@ class EpochCheckpoint:
         # The optimizer creates its slots lazily; build them now so a restore
         # fills them instead of silently skipping them.
         model.optimizer.build(model.trainable_variables)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
-                                              epoch=self.epoch)
+        # Every model variable by its path, not `model=model`: TensorFlow's
+        # object tracking does not see layers that Keras 3 keeps in lists
+        # (our stages and blocks), so `model=model` would save only the
+        # top-level layers' variables and silently drop every BatchNorm
+        # moving statistic inside the blocks.
+        self.checkpoint = tf.train.Checkpoint(
+            weights={variable.path: variable for variable in model.weights},
+            optimizer=model.optimizer, epoch=self.epoch)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, directory=str(model_dir), max_to_keep=keep)
 
@@ -196,8 +202,9 @@ def initialize_from(model, source):
         # A --model_dir of this same architecture: restore into a twin.
         donor = type(model).from_config(model.get_config())
         try:
-            tf.train.Checkpoint(model=donor).restore(latest).expect_partial()
-        except ValueError as error:
+            tf.train.Checkpoint(weights={v.path: v for v in donor.weights}).restore(
+                latest).expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
             raise ValueError(f"--init_from={source}: its checkpoint {latest} does not fit "
                              f"--model={model.name}: {str(error).splitlines()[0]}") from None
     else:
