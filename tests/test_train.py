@@ -9,7 +9,7 @@ import pytest
 
 RESULT_LINE = re.compile(
     r"^model=(\S+) dataset=(\S+) epochs=(\d+) test_accuracy=([0-9.]+) train_time=([0-9.]+)s"
-    r"(?: checkpoint=\S+)?(?: exports=\S+)?$",
+    r"(?: checkpoint=\S+)?(?: best=\S+)?(?: exports=\S+)? weights_sha256=[0-9a-f]{16}$",
     re.MULTILINE)
 
 
@@ -111,13 +111,13 @@ def test_model_dir_checkpoints_each_epoch_and_a_rerun_resumes(tmp_path):
     model_dir = tmp_path / "run"
     first = run_train("--epochs=1", "--image_size=16", "--verbose=2", f"--model_dir={model_dir}")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert f"checkpoint={model_dir}/ckpt-1" in first.stdout
+    assert f"checkpoint={model_dir}/ckpt-23" in first.stdout  # numbered by step
     second = run_train("--epochs=2", "--image_size=16", "--verbose=2", f"--model_dir={model_dir}")
     output = second.stdout + second.stderr
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"Resuming from {model_dir}/ckpt-1 (epoch 1 of 2 done)" in output
+    assert f"Resuming from {model_dir}/ckpt-23 (epoch 1 of 2 done, 0 steps" in output
     assert "Epoch 2/2" in output and "Epoch 1/2" not in output  # epoch 1 is not redone
-    assert f"checkpoint={model_dir}/ckpt-2" in second.stdout
+    assert f"checkpoint={model_dir}/ckpt-46" in second.stdout
     events = list((model_dir / "logs").rglob("events.out.tfevents.*"))
     assert len(events) >= 2  # TensorBoard summaries of both runs
 
@@ -137,14 +137,14 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     model_dir = tmp_path / "run"
     assert run_train("--epochs=1", "--image_size=16", "--verbose=0",
                      f"--model_dir={model_dir}").returncode == 0
-    good = (model_dir / "ckpt-1.index").read_bytes()
+    good = (model_dir / "ckpt-23.index").read_bytes()
     proc = run_train("--epochs=2", "--image_size=16", "--verbose=0", "--learning_rate=1e30",
                      f"--model_dir={model_dir}")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in output
-    assert "the loss became nan" in output and f"{model_dir}/ckpt-1" in output
-    assert not (model_dir / "ckpt-2.index").exists()
-    assert (model_dir / "ckpt-1.index").read_bytes() == good
+    assert "the loss became nan" in output and f"{model_dir}/ckpt-23" in output
+    assert not (model_dir / "ckpt-46.index").exists()
+    assert (model_dir / "ckpt-23.index").read_bytes() == good
 
 
 # --------------------------------------------------------------------------

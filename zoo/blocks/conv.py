@@ -30,6 +30,10 @@ class ConvBN(keras.layers.Layer):
         bn_momentum: float. BatchNormalization moving-average momentum.
         bn_epsilon: float. BatchNormalization epsilon (default matches
             `keras.applications.ResNet*`).
+        bn_synchronized: bool. Batch statistics over all replicas of a
+            `tf.distribute` strategy (SyncBatchNorm) instead of each
+            replica's own batch; keeps the moving statistics identical on
+            every worker of a multi-worker run. Only on the TensorFlow backend.
         gamma_initializer: str or initializer. `"zeros"` gives the
             zero-init-residual trick (Goyal et al. 2017) for the last unit of
             a residual branch.
@@ -58,6 +62,7 @@ class ConvBN(keras.layers.Layer):
         bn_momentum=0.9,
         bn_epsilon=1.001e-5,
         gamma_initializer="ones",
+        bn_synchronized=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -70,6 +75,7 @@ class ConvBN(keras.layers.Layer):
         self.data_format = _validation.data_format(data_format)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
+        self.bn_synchronized = bool(bn_synchronized)
         self.gamma_initializer = keras.initializers.get(gamma_initializer)
 
         explicit_padding = self.strides > 1 and self.kernel_size > 1
@@ -102,6 +108,7 @@ class ConvBN(keras.layers.Layer):
             momentum=self.bn_momentum,
             epsilon=self.bn_epsilon,
             gamma_initializer=self.gamma_initializer,
+            synchronized=self.bn_synchronized,
             name="bn",
             **sublayer_args,
         )
@@ -144,5 +151,6 @@ class ConvBN(keras.layers.Layer):
             "data_format": self.data_format,
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
+            "bn_synchronized": self.bn_synchronized,
             "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
         }

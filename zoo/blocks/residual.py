@@ -25,6 +25,7 @@ class _ResidualBlock(keras.layers.Layer):
         zero_init_residual=False,
         bn_momentum=0.9,
         bn_epsilon=1.001e-5,
+        bn_synchronized=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -34,6 +35,7 @@ class _ResidualBlock(keras.layers.Layer):
         self.zero_init_residual = bool(zero_init_residual)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
+        self.bn_synchronized = bool(bn_synchronized)
         self.output_channels = self.filters * self.expansion
         self.shortcut = None
         self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
@@ -49,6 +51,7 @@ class _ResidualBlock(keras.layers.Layer):
             data_format=self.data_format,
             bn_momentum=self.bn_momentum,
             bn_epsilon=self.bn_epsilon,
+            bn_synchronized=self.bn_synchronized,
             # Zero gamma on the last BN makes the block start as identity,
             # which helps deep nets train at large batch sizes.
             gamma_initializer="zeros" if last and self.zero_init_residual else "ones",
@@ -101,6 +104,7 @@ class _ResidualBlock(keras.layers.Layer):
             "zero_init_residual": self.zero_init_residual,
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
+            "bn_synchronized": self.bn_synchronized,
         }
 
 
@@ -117,6 +121,7 @@ class BasicBlock(_ResidualBlock):
         zero_init_residual: bool. Initialize the last BN gamma to zero.
         bn_momentum: float. BatchNormalization momentum.
         bn_epsilon: float. BatchNormalization epsilon.
+        bn_synchronized: bool. SyncBatchNorm across replicas (see `ConvBN`).
         **kwargs: base `keras.layers.Layer` arguments.
 
     Input shape:
@@ -159,6 +164,7 @@ class Bottleneck(_ResidualBlock):
         zero_init_residual: bool. Initialize the last BN gamma to zero.
         bn_momentum: float. BatchNormalization momentum.
         bn_epsilon: float. BatchNormalization epsilon.
+        bn_synchronized: bool. SyncBatchNorm across replicas (see `ConvBN`).
         **kwargs: base `keras.layers.Layer` arguments.
 
     Input shape:

@@ -2,7 +2,7 @@
 
 Datasets are looked up by name in a small dispatch table. Every loader
 takes the same common arguments (`split`, `batch_size`, `shuffle`, `seed`,
-`drop_remainder`) plus options of its own, passed by keyword:
+`drop_remainder`, `start_epoch`) plus options of its own, passed by keyword:
 
 - `"digits"` (image, embedded): `image_size`, `test_fraction`.
 - `"sentiment"` (text, generated offline): `num_examples`.
@@ -44,7 +44,7 @@ from zoo.data.user_data import (from_generator, from_image_folder,
                                 from_text_file)
 
 # Arguments every loader takes, in `load`'s order; the rest are options.
-COMMON_ARGS = ("split", "batch_size", "shuffle", "seed", "drop_remainder")
+COMMON_ARGS = ("split", "batch_size", "shuffle", "seed", "drop_remainder", "start_epoch")
 
 # name -> loader taking COMMON_ARGS and its options as keywords.
 _LOADERS = {
@@ -117,7 +117,7 @@ def _check_name(name):
 
 
 def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
-         drop_remainder=False, **options):
+         drop_remainder=False, start_epoch=None, **options):
     """Loads one split of a dataset as a batched, prefetched `tf.data.Dataset`.
 
     Args:
@@ -128,6 +128,12 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
         seed: int >= 0. Seed of the shuffle, and of the split or generation
             where the dataset has one.
         drop_remainder: bool. Drop the last batch when it is short.
+        start_epoch: None or int >= 0. None (the default): one epoch per
+            iteration, reshuffled each time. An int: the endless stream of
+            epochs from `start_epoch`, each batched on its own and shuffled
+            (and augmented) by `(seed, epoch)` alone, so that training
+            resumed at epoch e in a new process reads exactly what an
+            uninterrupted run read (see `zoo.data.epochs`).
         **options: the dataset's own keywords, `info(name)["options"]`:
             digits `image_size` (int, default 32) and `test_fraction`
             (float in (0, 1), default 0.2); sentiment `num_examples` (int or
@@ -167,7 +173,8 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
             f"dataset {name!r} takes no option{plural} {given}; its options "
             f"are {list(accepted)}")
     return _LOADERS[name](split=split, batch_size=batch_size, shuffle=shuffle,
-                          seed=seed, drop_remainder=drop_remainder, **options)
+                          seed=seed, drop_remainder=drop_remainder,
+                          start_epoch=start_epoch, **options)
 
 
 __all__ = ["DATASETS", "from_generator", "from_image_folder",

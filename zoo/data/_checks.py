@@ -30,6 +30,12 @@ def check_seed(seed):
             f"seed must be a non-negative int, received seed={seed!r}")
 
 
+def check_start_epoch(start_epoch):
+    if start_epoch is not None and (not is_int(start_epoch) or start_epoch < 0):
+        raise ValueError("start_epoch must be None or a non-negative int, "
+                         f"received start_epoch={start_epoch!r}")
+
+
 def check_bool(name, value, allow_none=False):
     if value is None and allow_none:
         return

@@ -29,7 +29,7 @@ from importlib import resources
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import _checks
+from zoo.data import _checks, epochs
 
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
@@ -150,7 +150,7 @@ def load_arrays(split, seed=0, test_fraction=0.2):
 
 
 def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
-         test_fraction=0.2, drop_remainder=False):
+         test_fraction=0.2, drop_remainder=False, start_epoch=None):
     """One split of the digits as a batched, prefetched `tf.data.Dataset`.
 
     Images are scaled from 0..16 to [0, 1], given a channel axis and, unless
@@ -168,6 +168,11 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
         seed: int >= 0. Seed of the split and of the shuffle.
         test_fraction: float in (0, 1). Share of each class put in test.
         drop_remainder: bool. Drop the last batch when it is short.
+        start_epoch: None or int >= 0. None: one epoch per iteration,
+            reshuffled each time. An int: the endless stream of epochs from
+            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
+            alone, so a resumed run reads exactly what an uninterrupted one
+            read (`zoo.data.epochs`).
 
     Returns:
         A `tf.data.Dataset` of `(image, label)`: image float32
@@ -190,6 +195,7 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
     _checks.check_positive_int("image_size", image_size)
     _checks.check_bool("shuffle", shuffle, allow_none=True)
     _checks.check_bool("drop_remainder", drop_remainder)
+    _checks.check_start_epoch(start_epoch)
     _check_split_args(seed, test_fraction)
 
     images, labels = load_arrays(split, seed=seed, test_fraction=test_fraction)
@@ -211,8 +217,9 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
     ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
     # Cache before shuffling: the map is deterministic, the shuffle is not.
     ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=int(seed),
-                        reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size), drop_remainder=bool(drop_remainder))
-    return ds.prefetch(tf.data.AUTOTUNE)
+
+    def one_epoch(epoch):
+        examples = epochs.shuffle(ds, len(images), seed, epoch) if shuffle else ds
+        return examples.batch(int(batch_size), drop_remainder=bool(drop_remainder))
+
+    return epochs.epoch_stream(one_epoch, start_epoch)

@@ -359,7 +359,7 @@ def load_arrays(split, seed=0, num_examples=None):
 
 
 def load(split="train", batch_size=32, shuffle=None, seed=0,
-         drop_remainder=False, num_examples=None):
+         drop_remainder=False, num_examples=None, start_epoch=None):
     """One split as a batched, prefetched `tf.data.Dataset`.
 
     Goes through `zoo.data.text.text_pipeline`, the same path as the TFDS
@@ -372,6 +372,11 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
             test split. Shuffling reshuffles every epoch, seeded by `seed`.
         seed: int >= 0. Seed of the generation and of the shuffle.
         drop_remainder: bool. Drop the last batch when it is short.
+        start_epoch: None or int >= 0. None: one epoch per iteration,
+            reshuffled each time. An int: the endless stream of epochs from
+            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
+            alone, so a resumed run reads exactly what an uninterrupted one
+            read (`zoo.data.epochs`).
         num_examples: int >= 1 or None. Examples in the split; None means
             `NUM_EXAMPLES[split]` (4,000 train, 1,000 test).
 
@@ -393,6 +398,7 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
     _checks.check_bool("shuffle", shuffle, allow_none=True)
     _checks.check_seed(seed)
     _checks.check_bool("drop_remainder", drop_remainder)
+    _checks.check_start_epoch(start_epoch)
     _check_num_examples(num_examples)
 
     texts, labels = load_arrays(split, seed=seed, num_examples=num_examples)
@@ -401,4 +407,5 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
     ds = tf.data.Dataset.from_tensor_slices(
         (texts.astype(str), labels.astype(np.int32)))
     return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle,
-                         seed=seed, drop_remainder=drop_remainder)
+                         seed=seed, drop_remainder=drop_remainder,
+                         start_epoch=start_epoch)

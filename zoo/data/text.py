@@ -20,6 +20,8 @@ Example:
 
 import tensorflow as tf
 
+from zoo.data import epochs
+
 # Buffer when the number of examples is unknown (a TFDS split without a
 # known cardinality): large enough to mix the 25,000 imdb reviews well.
 DEFAULT_SHUFFLE_BUFFER = 25_000
@@ -34,7 +36,7 @@ def _to_example(text, label):
 
 
 def text_pipeline(ds, *, batch_size, shuffle, seed=0, drop_remainder=False,
-                  cache=True):
+                  cache=True, start_epoch=None):
     """Turns a dataset of `(text, label)` scalars into prefetched batches.
 
     Arguments are assumed checked by the caller (the loaders validate theirs
@@ -49,6 +51,9 @@ def text_pipeline(ds, *, batch_size, shuffle, seed=0, drop_remainder=False,
         drop_remainder: bool. Drop the last batch when it is short.
         cache: bool. Cache the examples in memory after the first pass
             (before shuffling, so each epoch still gets a new order).
+        start_epoch: None or int >= 0. None: one epoch per iteration. An
+            int: the endless stream of epochs from `start_epoch`, each
+            shuffled by `(seed, epoch)` (see `zoo.data.epochs`).
 
     Returns:
         A `tf.data.Dataset` of `(text, label)`: text string `(batch,)`,
@@ -57,9 +62,11 @@ def text_pipeline(ds, *, batch_size, shuffle, seed=0, drop_remainder=False,
     ds = ds.map(_to_example, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
-    if shuffle:
-        size = int(ds.cardinality())
-        buffer = size if size > 0 else DEFAULT_SHUFFLE_BUFFER
-        ds = ds.shuffle(buffer, seed=int(seed), reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size), drop_remainder=bool(drop_remainder))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    size = int(ds.cardinality())
+    buffer = size if size > 0 else DEFAULT_SHUFFLE_BUFFER
+
+    def one_epoch(epoch):
+        examples = epochs.shuffle(ds, buffer, seed, epoch) if shuffle else ds
+        return examples.batch(int(batch_size), drop_remainder=bool(drop_remainder))
+
+    return epochs.epoch_stream(one_epoch, start_epoch)

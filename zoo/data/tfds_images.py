@@ -40,7 +40,7 @@ Example:
 
 import tensorflow as tf
 
-from zoo.data import _checks
+from zoo.data import _checks, epochs
 from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split
 
 # name -> what `zoo.data.info` reports, plus the normalization statistics.
@@ -91,7 +91,7 @@ def augment_image(image, seed):
 
 def load(name, split="train", batch_size=32, shuffle=None, seed=0,
          drop_remainder=False, data_dir=None, download=False, one_hot=False,
-         augment=None, normalize=False, cache=True):
+         augment=None, normalize=False, cache=True, start_epoch=None):
     """One split of a TFDS image dataset as a batched `tf.data.Dataset`.
 
     Args:
@@ -102,6 +102,11 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
             Shuffling reshuffles every epoch, seeded by `seed`.
         seed: int >= 0. Seed of the shuffle and of the augmentation.
         drop_remainder: bool. Drop the last batch when it is short.
+        start_epoch: None or int >= 0. None: one epoch per iteration,
+            reshuffled each time. An int: the endless stream of epochs from
+            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
+            alone, so a resumed run reads exactly what an uninterrupted one
+            read (`zoo.data.epochs`).
         data_dir: str, path or None. TFDS data directory; None means the
             TFDS default (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
         download: bool. Download and prepare the dataset when missing
@@ -135,6 +140,7 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     _checks.check_positive_int("batch_size", batch_size)
     _checks.check_bool("shuffle", shuffle, allow_none=True)
     _checks.check_seed(seed)
+    _checks.check_start_epoch(start_epoch)
     _checks.check_bool("drop_remainder", drop_remainder)
     _checks.check_optional_path("data_dir", data_dir)
     _checks.check_bool("download", download)
@@ -166,17 +172,8 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     ds = ds.map(to_uint8, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
-    if shuffle:
-        count = int(ds.cardinality())
-        buffer = count if count > 0 else DEFAULT_SHUFFLE_BUFFER
-        ds = ds.shuffle(buffer, seed=int(seed), reshuffle_each_iteration=True)
-    if augment:
-        # One fresh stateless seed per example and per epoch.
-        seeds = tf.data.Dataset.random(
-            seed=int(seed), rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda example, s: (augment_image(example[0], s), example[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+    count = int(ds.cardinality())
+    buffer = count if count > 0 else DEFAULT_SHUFFLE_BUFFER
 
     def to_float(image, label):
         image = tf.cast(image, tf.float32) / 255.0
@@ -186,6 +183,15 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
             label = tf.one_hot(label, num_classes, dtype=tf.float32)
         return image, label
 
-    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(int(batch_size), drop_remainder=bool(drop_remainder))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    def one_epoch(epoch):
+        examples = epochs.shuffle(ds, buffer, seed, epoch) if shuffle else ds
+        if augment:
+            # One stateless seed per example, fresh each epoch.
+            seeds = epochs.random_seed_pairs(seed, epoch)
+            examples = tf.data.Dataset.zip(examples, seeds).map(
+                lambda example, s: (augment_image(example[0], s), example[1]),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        examples = examples.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+        return examples.batch(int(batch_size), drop_remainder=bool(drop_remainder))
+
+    return epochs.epoch_stream(one_epoch, start_epoch)

@@ -36,7 +36,7 @@ DATASETS = {
 
 
 def load(name, split="train", batch_size=32, shuffle=None, seed=0,
-         drop_remainder=False, data_dir=None, download=False):
+         drop_remainder=False, data_dir=None, download=False, start_epoch=None):
     """One split of a TFDS text dataset as a batched `tf.data.Dataset`.
 
     Args:
@@ -49,6 +49,11 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
             imdb_reviews split).
         seed: int >= 0. Seed of the shuffle.
         drop_remainder: bool. Drop the last batch when it is short.
+        start_epoch: None or int >= 0. None: one epoch per iteration,
+            reshuffled each time. An int: the endless stream of epochs from
+            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
+            alone, so a resumed run reads exactly what an uninterrupted one
+            read (`zoo.data.epochs`).
         data_dir: str, path or None. TFDS data directory; None means the
             TFDS default (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
         download: bool. Download and prepare the dataset into `data_dir`
@@ -73,6 +78,7 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     _checks.check_bool("shuffle", shuffle, allow_none=True)
     _checks.check_seed(seed)
     _checks.check_bool("drop_remainder", drop_remainder)
+    _checks.check_start_epoch(start_epoch)
     _checks.check_optional_path("data_dir", data_dir)
     _checks.check_bool("download", download)
 
@@ -80,4 +86,5 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     if shuffle is None:
         shuffle = split == "train"
     return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle,
-                         seed=seed, drop_remainder=drop_remainder)
+                         seed=seed, drop_remainder=drop_remainder,
+                         start_epoch=start_epoch)

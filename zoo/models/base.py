@@ -43,7 +43,7 @@ class ZooModel(keras.Model):
 
     # What `python -m zoo.train` uses when its flags leave them open: a
     # family's known-good recipe (overridden per family).
-    training_defaults = {"optimizer": "adam", "learning_rate": 1e-3,
+    training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
                          "weight_decay": 1e-4, "epochs": 10}
 
     @property

@@ -70,6 +70,9 @@ class ResNet(ZooModel):
             residual branch so each block starts as identity.
         bn_momentum: float. BatchNormalization momentum.
         bn_epsilon: float. BatchNormalization epsilon.
+        bn_synchronized: bool. Batch statistics over all replicas of a
+            `tf.distribute` strategy (SyncBatchNorm); `python -m zoo.train`
+            turns it on when it trains on more than one replica.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
 
     Input shape:
@@ -103,6 +106,7 @@ class ResNet(ZooModel):
         zero_init_residual=False,
         bn_momentum=0.9,
         bn_epsilon=1.001e-5,
+        bn_synchronized=False,
         **kwargs,
     ):
         _validation.one_of("depth", depth, list(RESNET_SPECS))
@@ -120,12 +124,14 @@ class ResNet(ZooModel):
         self.zero_init_residual = bool(zero_init_residual)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
+        self.bn_synchronized = bool(bn_synchronized)
 
         spec = RESNET_SPECS[depth]
         unit_args = {
             "data_format": self.data_format,
             "bn_momentum": bn_momentum,
             "bn_epsilon": bn_epsilon,
+            "bn_synchronized": self.bn_synchronized,
             "dtype": self.dtype_policy,
         }
         if spec["stem"] == "imagenet":
@@ -232,6 +238,7 @@ class ResNet(ZooModel):
             "zero_init_residual": self.zero_init_residual,
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
+            "bn_synchronized": self.bn_synchronized,
         }
 
 

@@ -1,0 +1,109 @@
+"""`--strategy`: one device, all local devices, several hosts, or a TPU.
+
+- `default`: TensorFlow's default strategy (one device, no-op).
+- `mirrored`: `MirroredStrategy` over every local GPU, or, on a host without
+  GPUs, over the logical CPU devices (`--cpu_devices=N` makes N of them:
+  how the tests check that two replicas give the one-device result).
+- `multi_worker`: `MultiWorkerMirroredStrategy`; every host runs the same
+  command with its own `TF_CONFIG` (cluster and task). In TF 2.21 / Keras 3.15
+  Keras `fit` fails under it (`Attempt to convert a value (PerReplica:...)`),
+  so it runs on the custom loop.
+- `tpu`: `TPUStrategy` on the TPU named by `--tpu` (`local` on a TPU VM).
+"""
+
+import json
+import os
+import tempfile
+
+import tensorflow as tf
+
+from zoo.train.choices import STRATEGIES
+
+
+def split_cpu(num_devices):
+    """Makes `num_devices` logical CPU devices; must run before TF starts."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * int(num_devices))
+
+
+def make_strategy(name, tpu="local"):
+    """Creates the `tf.distribute.Strategy` named by `--strategy`.
+
+    Raises:
+        ValueError: `tpu` with no TPU reachable, `multi_worker` without a
+            usable TF_CONFIG; the message names the flag.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
+    if name == "multi_worker":
+        check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        return _tpu_strategy(tpu)
+    raise ValueError(f"--strategy must be one of {list(STRATEGIES)}, received --strategy={name}")
+
+
+def check_tf_config():
+    """Validates TF_CONFIG for multi_worker; returns `(task_type, task_id)`."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise ValueError(
+            "--strategy=multi_worker needs the TF_CONFIG environment variable: "
+            '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+            '"task": {"type": "worker", "index": 0}} on each host')
+    try:
+        config = json.loads(raw)
+        task = config["task"]
+        workers = config["cluster"]["worker"]
+        task_type, task_id = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"--strategy=multi_worker: TF_CONFIG is not a valid cluster spec "
+                         f"({error!r}), received TF_CONFIG={raw}") from None
+    if task_type == "worker" and not 0 <= task_id < len(workers):
+        raise ValueError(f"--strategy=multi_worker: TF_CONFIG task index {task_id} is not "
+                         f"one of the {len(workers)} workers, received TF_CONFIG={raw}")
+    return task_type, task_id
+
+
+def _tpu_strategy(tpu):
+    # TPUClusterResolver asks the GCE metadata server when it finds no TPU,
+    # which hangs on a host without one: look for a TPU first.
+    on_tpu_vm = os.path.exists("/dev/accel0") or os.path.exists("/dev/vfio/0")
+    if tpu == "local" and not on_tpu_vm:
+        raise ValueError("--strategy=tpu: no TPU on this host (no /dev/accel0); on a TPU VM "
+                         "run the same command there, or give --tpu=NAME_OR_GRPC_ADDRESS")
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError) as error:
+        raise ValueError(f"--strategy=tpu: cannot reach --tpu={tpu}: "
+                         f"{str(error).splitlines()[0]}") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy):
+    """Whether this process keeps the files (checkpoints, exports, logs)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if "chief" in resolver.cluster_spec().as_dict():
+        return task_type == "chief"
+    # A cluster without a "chief" job makes worker 0 the chief.
+    return task_type in (None, "worker") and (task_id or 0) == 0
+
+
+def worker_write_dir(strategy, directory):
+    """Where this process writes `directory`'s files: itself for the chief,
+    a scratch folder for the other workers (which must take part in saves
+    but whose copies are discarded)."""
+    if is_chief(strategy):
+        return directory
+    resolver = strategy.cluster_resolver
+    return tempfile.mkdtemp(prefix=f"zoo_{resolver.task_type}{resolver.task_id}_")
