@@ -170,14 +170,25 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
     keras.utils.set_random_seed(seed)
     strategy_object = distribute.make_strategy(strategy, tpu=tpu)
     with _dtype_policy(mixed_precision):
-        return _train(**locals())
+        return _train(
+            model_name, dataset, epochs=epochs, batch_size=batch_size, image_size=image_size,
+            optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
+            lr_schedule=lr_schedule, warmup_epochs=warmup_epochs,
+            label_smoothing=label_smoothing, loop=loop, strategy=strategy,
+            strategy_object=strategy_object, jit_compile=jit_compile, seed=seed,
+            verbose=verbose, export=export, model_dir=model_dir,
+            keep_checkpoints=keep_checkpoints, checkpoint_steps=checkpoint_steps,
+            validate=validate, early_stopping_patience=early_stopping_patience,
+            monitor=monitor, save_best=save_best, histogram_freq=histogram_freq,
+            init_from=init_from, freeze_upto=freeze_upto)
 
 
-def _train(model_name, dataset, epochs, batch_size, image_size, optimizer, learning_rate,
+def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, learning_rate,
            weight_decay, lr_schedule, warmup_epochs, label_smoothing, loop, strategy,
-           jit_compile, mixed_precision, seed, verbose, export, model_dir, keep_checkpoints,
+           strategy_object, jit_compile, seed, verbose, export, model_dir, keep_checkpoints,
            checkpoint_steps, validate, early_stopping_patience, monitor, save_best,
-           histogram_freq, init_from, freeze_upto, strategy_object, **_):
+           histogram_freq, init_from, freeze_upto):
+    """`train()` after validation, under the run's dtype policy."""
     import keras
     import tensorflow as tf
 
