@@ -233,10 +233,6 @@ def test_custom_loop_reports_the_metrics_fit_reports():
                                    err_msg=key)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "CustomLoop's loss metric sums the per-example cross-entropy only; Keras fit's "
-    "'loss' includes model.losses (regularization), so --monitor=loss and the logged "
-    "loss differ between --loop=fit and --loop=custom for a regularized model"))
 def test_custom_loop_loss_includes_regularization_like_fit():
     by_fit, by_loop = _twins(l2=1e-1)
     fit_history = by_fit.fit(_dataset(), epochs=1, shuffle=False, verbose=0).history

@@ -41,10 +41,6 @@ def test_cosine_decays_from_the_peak_to_zero():
     assert all(a > b for a, b in zip(got[:4], got[1:5]))  # strictly decreasing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "zoo.train.optim.make_schedule('step'): PiecewiseConstantDecay keeps values[i] "
-    "for step <= boundary, so the rate drops one step late (step 51, not 50, of 100); "
-    "the module's own doctest fails the same way"))
 def test_step_divides_by_10_at_half_and_by_100_at_three_quarters():
     schedule = optim.make_schedule("step", 0.1, total_steps=100)
     got = rates(schedule, [0, 49, 50, 74, 75, 99])

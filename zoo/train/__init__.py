@@ -212,9 +212,9 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         epochs = epochs or defaults["epochs"]
         optimizer = optimizer or defaults["optimizer"]
         learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
-        weight_decay = defaults["weight_decay"] if weight_decay is None else weight_decay
-        if optimizer == "adam":
-            weight_decay = 0.0  # Adam has no decoupled decay; the defaults' is AdamW's
+        if weight_decay is None:
+            # The defaults' decay is AdamW's; plain Adam takes none.
+            weight_decay = 0.0 if optimizer == "adam" else defaults["weight_decay"]
         if hasattr(model, "adapt"):
             # The vocabulary comes from the training split only, never from test.
             model.adapt(train_epoch)
@@ -232,9 +232,13 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
             print(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
                   f"({len(frozen)} layers)")
         total_steps = epochs * steps_per_epoch
-        schedule = optim.make_schedule(
-            lr_schedule, learning_rate, total_steps,
-            warmup_steps=round(warmup_epochs * steps_per_epoch))
+        warmup_steps = round(warmup_epochs * steps_per_epoch)
+        if lr_schedule == "warmup" and not 0 < warmup_steps < total_steps:
+            raise ValueError(
+                f"--warmup_epochs={warmup_epochs} must be more than 0 and less than "
+                f"--epochs={epochs} ({warmup_steps} warm-up steps of {total_steps})")
+        schedule = optim.make_schedule(lr_schedule, learning_rate, total_steps,
+                                       warmup_steps=warmup_steps)
         num_classes = zoo.data.info(dataset)["num_classes"]
         use_xla = resolve_jit_compile(jit_compile, model, device_type)
         # Compiled after freezing: Keras fixes the trainable set at compile

@@ -16,7 +16,7 @@ from a file, one per line.
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from zoo.train.choices import (JIT_SETTINGS, LOOPS, MIXED_PRECISION, OPTIMIZERS, SCHEDULES,
                                STRATEGIES)
@@ -144,8 +144,9 @@ def main(argv):
     from zoo.data.tfds_common import DatasetNotPreparedError
     from zoo.train import distribute, train
 
-    # TensorFlow's checkpoint saver logs every save at INFO level.
-    tf.get_logger().setLevel("WARNING")
+    # TensorFlow's checkpoint saver logs every save at INFO level, through
+    # absl logging.
+    logging.set_verbosity(logging.WARNING)
     # Both must happen before TensorFlow initializes its devices.
     if FLAGS.cpu_devices > 1:
         distribute.split_cpu(FLAGS.cpu_devices)

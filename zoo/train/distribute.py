@@ -77,14 +77,31 @@ def _tpu_strategy(tpu):
     if tpu == "local" and not on_tpu_vm:
         raise ValueError("--strategy=tpu: no TPU on this host (no /dev/accel0); on a TPU VM "
                          "run the same command there, or give --tpu=NAME_OR_GRPC_ADDRESS")
+    if tpu.startswith("grpc://"):
+        _check_reachable(tpu)
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
-    except (ValueError, tf.errors.OpError) as error:
+    # OSError: a TPU name is looked up on the GCE metadata server, which
+    # does not answer off Google Cloud (urllib's URLError).
+    except (ValueError, OSError, tf.errors.OpError) as error:
         raise ValueError(f"--strategy=tpu: cannot reach --tpu={tpu}: "
                          f"{str(error).splitlines()[0]}") from None
     return tf.distribute.TPUStrategy(resolver)
+
+
+def _check_reachable(address, timeout=5.0):
+    # TensorFlow waits without end on a gRPC address nobody listens on.
+    import socket
+
+    host, _, port = address[len("grpc://"):].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--strategy=tpu: nothing answers at --tpu={address} "
+                         f"({error})") from None
 
 
 def is_chief(strategy):

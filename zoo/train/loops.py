@@ -55,12 +55,16 @@ class CustomLoop:
 
         self.train_step, self.eval_step = train_step, eval_step
 
-    def _sums(self, labels, logits, per_example_loss):
+    def _sums(self, labels, logits, per_example_loss, regularization=0.0):
+        # Sums, not means: reduced across replicas they give global means.
+        # The regularization term counts once per example, so the reported
+        # loss is cross-entropy + regularization, as Keras fit reports it.
         correct = keras.ops.cast(
             keras.ops.equal(keras.ops.argmax(logits, axis=-1),
                             keras.ops.cast(labels, "int64")), "float32")
         count = keras.ops.cast(keras.ops.shape(labels)[0], "float32")
-        return keras.ops.sum(per_example_loss), keras.ops.sum(correct), count
+        loss_sum = keras.ops.sum(per_example_loss) + regularization * count
+        return loss_sum, keras.ops.sum(correct), count
 
     def _replica_train_step(self, batch):
         inputs, labels = batch
@@ -71,19 +75,21 @@ class CustomLoop:
             # Divided by the *global* batch size: the replicas' gradients
             # are summed, so their sum is the gradient of the global mean.
             loss = tf.nn.compute_average_loss(per_example_loss)
+            regularization = tf.add_n(model.losses) if model.losses else 0.0
             if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+                loss += tf.nn.scale_regularization_loss(regularization)
             # Identity unless the optimizer is a LossScaleOptimizer
             # (mixed_float16), which also unscales in apply_gradients.
             scaled_loss = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return self._sums(labels, logits, per_example_loss)
+        return self._sums(labels, logits, per_example_loss, regularization)
 
     def _replica_eval_step(self, batch):
         inputs, labels = batch
         logits = self.model(inputs, training=False)
-        return self._sums(labels, logits, self.loss(labels, logits))
+        regularization = tf.add_n(self.model.losses) if self.model.losses else 0.0
+        return self._sums(labels, logits, self.loss(labels, logits), regularization)
 
     def _update_metrics(self, per_replica_sums):
         loss_sum, correct, count = (

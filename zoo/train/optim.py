@@ -47,7 +47,9 @@ def make_schedule(name, learning_rate, total_steps, warmup_steps=0):
     if name == "cosine":
         return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
     if name == "step":
-        boundaries = [max(int(total_steps * f), 1) for f in STEP_FRACTIONS]
+        # PiecewiseConstantDecay keeps values[i] while step <= boundaries[i]:
+        # to use the lower rate from step 50 of 100, the boundary is 49.
+        boundaries = [max(int(total_steps * f), 1) - 1 for f in STEP_FRACTIONS]
         values = [learning_rate / 10 ** i for i in range(len(boundaries) + 1)]
         return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
     if not 0 < warmup_steps < total_steps:

@@ -74,7 +74,7 @@ def test_mirrored_cli_trains_resnet20_with_synchronized_batchnorm():
          "--verbose=0", "--strategy=mirrored", "--cpu_devices=2"],
         capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # One device reaches 0.96 here (tests/test_train_resume.py's setup).
+    # One device reaches 0.96 here (tests/train/test_resume.py setup).
     assert float(ACCURACY.search(proc.stdout).group(1)) > 0.9
 
 
