@@ -15,6 +15,15 @@ import keras
 import numpy as np
 
 
+def accelerator_type():
+    """`"gpu"`, `"tpu"` or `"cpu"`: the first device type Keras lists."""
+    devices = [d.lower() for d in keras.distribution.list_devices()]
+    for kind in ("tpu", "gpu"):
+        if any(d.startswith(kind) for d in devices):
+            return kind
+    return "cpu"
+
+
 def _count(variables):
     return sum(math.prod(v.shape) for v in variables)
 
@@ -45,6 +54,46 @@ class ZooModel(keras.Model):
     # family's known-good recipe (overridden per family).
     training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
                          "weight_decay": 1e-4, "epochs": 10}
+
+    # Whether XLA (`jit_compile=True`) is the faster train path, per device
+    # type: what `compile()` does when `jit_compile` is left at "auto".
+    # Families override it with what `python -m benchmarks.xla` measured
+    # (benchmarks/results/xla_<device>.json); a test holds the CPU entries
+    # to the recorded results. Keras 3.15's own "auto" is off on CPU-only
+    # hosts and on for every model on a GPU host (unless a layer cannot
+    # compile), recurrent models included, which then lose the cuDNN kernel.
+    xla_defaults = {"cpu": False, "gpu": True, "tpu": True}
+
+    def preferred_jit_compile(self, device_type=None):
+        """The `jit_compile` that `compile(jit_compile="auto")` uses.
+
+        Args:
+            device_type: `"cpu"`, `"gpu"` or `"tpu"`; None means the
+                accelerator Keras sees first (`keras.distribution.list_devices`).
+
+        Returns:
+            bool, from the family's `xla_defaults` (False for an unknown type).
+
+        Example:
+        >>> import zoo
+        >>> zoo.create_model("resnet20", num_classes=10).preferred_jit_compile("cpu")
+        False
+        """
+        if device_type is None:
+            device_type = accelerator_type()
+        return bool(self.xla_defaults.get(device_type, False))
+
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        """`keras.Model.compile`, with `jit_compile="auto"` resolved by the zoo.
+
+        Keras resolves "auto" by host (XLA on any GPU host, off on CPU-only
+        ones); zoo models resolve it to the path measured faster for the
+        family on this device type (`preferred_jit_compile`). An explicit True or
+        False is passed on unchanged.
+        """
+        if jit_compile == "auto":
+            jit_compile = self.preferred_jit_compile()
+        super().compile(*args, jit_compile=jit_compile, **kwargs)
 
     @property
     def input_signature(self):

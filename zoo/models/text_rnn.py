@@ -92,6 +92,10 @@ class TextRNN(ZooModel):
 
     # AdamW at 3e-3 (cosine-decayed): 10 epochs reach 99.8% on the sentiment
     # data; at 1e-3 the LSTM is still on its plateau after 10 epochs (53%).
+    # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel
+    # (Keras falls back to the generic loop), which users report 3-25x
+    # slower. On CPU, measured by benchmarks.xla (README).
+    xla_defaults = {"cpu": False, "gpu": False, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 1e-4, "epochs": 10}
 

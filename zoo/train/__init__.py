@@ -16,7 +16,7 @@ import math
 import os
 import time
 
-from zoo.train.choices import JIT_SETTINGS, LOOPS, MIXED_PRECISION
+from zoo.train.choices import LOOPS, MIXED_PRECISION
 
 
 def build_model(model_name, dataset, image_size, replicas=1):
@@ -61,24 +61,6 @@ def data_options(dataset, image_size):
     return {"image_size": image_size} if "image_size" in zoo.data.info(dataset)["options"] else {}
 
 
-def resolve_jit_compile(setting, model, device_type):
-    """`--jit_compile`: on/off as given; `auto` picks the measured faster path.
-
-    Measured on CPU (README, benchmarks/results): XLA made ResNet-50 training
-    3.4x slower than graph mode and left the LSTM about even, so `auto` is
-    off on CPU. On GPU XLA fuses the elementwise tails of convolutions and
-    dense layers, so `auto` is on, except for recurrent models, whose cuDNN
-    kernel XLA cannot compile.
-    """
-    if setting not in JIT_SETTINGS:
-        raise ValueError(f"jit_compile must be one of {list(JIT_SETTINGS)}, "
-                         f"received jit_compile={setting!r}")
-    if setting != "auto":
-        return setting == "on"
-    recurrent = model.input_signature.dtype == "string" or hasattr(model, "cudnn_eligible")
-    return device_type == "GPU" and not recurrent
-
-
 @contextlib.contextmanager
 def _dtype_policy(name):
     # Set for this run only: the global policy decides the dtype of every
@@ -114,7 +96,9 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
         loop: `"fit"` (Keras fit) or `"custom"` (`zoo.train.loops.CustomLoop`).
         strategy: one of `zoo.train.distribute.STRATEGIES`; `tpu` names the
             TPU for `"tpu"`.
-        jit_compile: `"auto"`, `"on"` or `"off"` (`resolve_jit_compile`).
+        jit_compile: `"auto"` (the family's measured default for the
+            device), `"on"`, `"off"` or `"probe"` (time both, keep the
+            faster; single device only). See `zoo.train.jit`.
         mixed_precision: `"none"`, `"mixed_float16"` (with loss scaling) or
             `"mixed_bfloat16"`.
         deterministic: bool. Turn on TensorFlow op determinism (for the
@@ -156,6 +140,9 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
             "--strategy=multi_worker runs on --loop=custom: Keras 3 fit fails under "
             "MultiWorkerMirroredStrategy (Attempt to convert a value (PerReplica...)); "
             "received --loop=fit")
+    if jit_compile == "probe" and strategy != "default":
+        raise ValueError(f"--jit_compile=probe times single-device steps; with "
+                         f"--strategy={strategy} use --jit_compile=auto, on or off")
     if checkpoint_steps and loop != "custom":
         raise ValueError(f"--checkpoint_steps={checkpoint_steps} needs --loop=custom "
                          "(Keras fit checkpoints at epoch ends only)")
@@ -195,7 +182,7 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
     import zoo.data
     import zoo.export
     from zoo import losses
-    from zoo.train import checkpoints, distribute, loops, optim
+    from zoo.train import checkpoints, distribute, jit, loops, optim
 
     chief = distribute.is_chief(strategy_object)
     options = data_options(dataset, image_size)
@@ -203,7 +190,8 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
                                 **options)
     test_ds = zoo.data.load(dataset, split="test", batch_size=batch_size, seed=seed, **options)
     steps_per_epoch = int(train_epoch.cardinality())
-    device_type = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    device_type = ("tpu" if strategy == "tpu" else
+                   "gpu" if tf.config.list_logical_devices("GPU") else "cpu")
 
     with strategy_object.scope():
         model = build_model(model_name, dataset, image_size,
@@ -240,13 +228,18 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         schedule = optim.make_schedule(lr_schedule, learning_rate, total_steps,
                                        warmup_steps=warmup_steps)
         num_classes = zoo.data.info(dataset)["num_classes"]
-        use_xla = resolve_jit_compile(jit_compile, model, device_type)
+        loss = losses.SparseCrossentropy(num_classes, label_smoothing)
+
+        def make():
+            return optim.make_optimizer(optimizer, schedule, weight_decay)
+
+        use_xla = jit.resolve(jit_compile, model, device_type,
+                              batch=next(iter(train_epoch)), make_optimizer=make, loss=loss)
         # Compiled after freezing: Keras fixes the trainable set at compile
         # time. The custom loop compiles too: compile supplies the optimizer
         # (loss-scaled under mixed_float16) that it and the callbacks use.
         model.compile(
-            optimizer=optim.make_optimizer(optimizer, schedule, weight_decay),
-            loss=losses.SparseCrossentropy(num_classes, label_smoothing),
+            optimizer=make(), loss=loss,
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=use_xla)
         # The optimizer makes its slots on first use; made here, under the

@@ -1,0 +1,113 @@
+"""--jit_compile: the zoo's "auto" default per family and device, `probe`,
+and the defaults held to the recorded benchmark results."""
+
+import json
+import math
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.train import jit
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("timings, expected", [
+    ({"graph": 0.030, "xla": 0.092}, "graph"),
+    ({"graph": 0.092, "xla": 0.030}, "xla"),
+    ({"xla": 0.05, "graph": 0.05}, "graph"),  # a tie goes to graph: nothing to compile
+    ({"xla": 0.05}, "xla"),
+])
+def test_choose_faster_picks_the_lower_time(timings, expected):
+    assert jit.choose_faster(timings) == expected
+
+
+@pytest.mark.parametrize("timings, shown", [
+    ({}, "timings={}"),
+    ({"graph": 0.0, "xla": 1.0}, "timings['graph']=0.0"),
+    ({"graph": math.inf}, "timings['graph']=inf"),
+    ({"graph": float("nan")}, "timings['graph']=nan"),
+    ({"graph": "fast"}, "timings['graph']='fast'"),
+])
+def test_choose_faster_rejects_bad_timings(timings, shown):
+    with pytest.raises(ValueError, match="timings") as error:
+        jit.choose_faster(timings)
+    assert shown in str(error.value)
+
+
+@pytest.mark.parametrize("name, device, expected", [
+    ("resnet20", "cpu", False), ("resnet20", "gpu", True),
+    ("text_rnn", "cpu", False), ("text_rnn", "gpu", False),  # cuDNN has no XLA path
+    ("einsum_mlp", "gpu", True), ("resnet20", "quantum", False),
+])
+def test_preferred_jit_compile_per_family_and_device(name, device, expected):
+    assert zoo.create_model(name, num_classes=3).preferred_jit_compile(device) is expected
+
+
+def _compiled(jit_compile=None, keras_default=False):
+    model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4, 4, 1))
+    kwargs = {} if jit_compile is None else {"jit_compile": jit_compile}
+    compile_fn = keras.Model.compile if keras_default else type(model).compile
+    compile_fn(model, optimizer="sgd", loss="sparse_categorical_crossentropy", **kwargs)
+    return model
+
+
+def test_compile_resolves_auto_to_the_zoo_default_not_keras():
+    # On a CPU-only host both the zoo's and Keras' "auto" are graph mode;
+    # the zoo's comes from the family's xla_defaults (monkeypatched here to
+    # show it is the one used), Keras' from the host.
+    assert _compiled().jit_compile is _compiled().preferred_jit_compile() is False
+    assert _compiled(keras_default=True).jit_compile is False
+    model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4, 4, 1))
+    model.xla_defaults = {"cpu": True}
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert model.jit_compile is True
+    assert _compiled(jit_compile=True).jit_compile is True  # explicit wins
+    assert _compiled(jit_compile=False).jit_compile is False
+
+
+def test_resolve_on_off_auto_and_bad_setting():
+    model = zoo.create_model("resnet20", num_classes=3)
+    assert jit.resolve("on", model) is True
+    assert jit.resolve("off", model) is False
+    assert jit.resolve("auto", model, "cpu") is False
+    assert jit.resolve("auto", model, "gpu") is True
+    with pytest.raises(ValueError, match="jit_compile='yes'"):
+        jit.resolve("yes", model)
+
+
+def test_probe_times_both_paths_on_twins_and_leaves_the_model_alone():
+    model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4, 4, 1))
+    before = [np.array(w) for w in model.get_weights()]
+    rng = np.random.default_rng(0)
+    batch = (rng.random((8, 4, 4, 1), dtype=np.float32), rng.integers(0, 3, 8))
+    use_xla, timings, errors = jit.probe(
+        model, batch, make_optimizer=lambda: keras.optimizers.SGD(0.1),
+        loss="sparse_categorical_crossentropy", steps=2, warmup=1)
+    assert set(timings) == {"graph", "xla"} and errors == {}
+    assert all(t > 0 for t in timings.values())
+    assert use_xla is (jit.choose_faster(timings) == "xla")
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # trained twins, not the model
+
+
+def test_cpu_defaults_are_within_5_percent_of_the_best_recorded_path():
+    # The issue's goal, held against what benchmarks.xla recorded on this
+    # class of CPU (benchmarks/results/xla_cpu.json), not against a timing
+    # taken in the test: each family's CPU default must be the best train
+    # path or within 5% of it.
+    recorded = json.loads((REPO / "benchmarks/results/xla_cpu.json").read_text())
+    checked = 0
+    for name, result in recorded["models"].items():
+        default_path = "xla" if zoo.create_model(
+            name, num_classes=10).preferred_jit_compile("cpu") else "graph"
+        paths = result["paths"]
+        speed = {p: paths[p]["train"]["examples_per_s"]["median"]
+                 for p in ("graph", "xla") if p in paths and not paths[p].get("error")}
+        assert default_path in speed, (name, speed)
+        assert speed[default_path] >= 0.95 * max(speed.values()), (name, speed)
+        checked += 1
+    assert checked >= 4

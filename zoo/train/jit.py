@@ -1,0 +1,99 @@
+"""`--jit_compile`: XLA on, off, the measured default (`auto`), or timed (`probe`).
+
+- `auto`: the model family's `xla_defaults` for this device type, set from
+  what `python -m benchmarks.xla` measured (`ZooModel.preferred_jit_compile`).
+- `probe`: a few train steps of each path on a real batch, timed on twins
+  of the model (same config and weights) so the model itself is untouched;
+  the faster path wins (`choose_faster`).
+
+Example:
+
+>>> choose_faster({"graph": 0.031, "xla": 0.092})
+'graph'
+"""
+
+import math
+import time
+
+from zoo.train.choices import JIT_SETTINGS
+
+# Path names, in the order that breaks ties: graph mode needs no compile.
+PATHS = {"graph": False, "xla": True}
+
+
+def choose_faster(timings):
+    """The path with the lowest time per step.
+
+    Args:
+        timings: dict path name -> seconds per step (finite, > 0). Ties go
+            to the first of `PATHS` (graph), then to dict order.
+
+    Returns:
+        The key of the fastest path.
+
+    Raises:
+        ValueError: for an empty dict or a time that is not a positive finite number.
+    """
+    if not timings:
+        raise ValueError("timings must name at least one path, received timings={}")
+    for path, seconds in timings.items():
+        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"timings must be positive finite seconds, received "
+                             f"timings[{path!r}]={seconds!r}")
+    order = list(PATHS) + [p for p in timings if p not in PATHS]
+    candidates = [p for p in order if p in timings]
+    return min(candidates, key=lambda p: (timings[p], candidates.index(p)))
+
+
+def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
+    """Times train steps of graph and XLA on twins of `model`.
+
+    Args:
+        model: a built zoo model (left untouched).
+        batch: `(inputs, labels)`, one real training batch.
+        make_optimizer: callable returning a fresh optimizer.
+        loss: the training loss.
+        steps, warmup: timed and untimed steps per path (the first untimed
+            step traces and, for XLA, compiles).
+
+    Returns:
+        `(jit_compile, timings, errors)`: the faster path as a bool, median
+        seconds per step by path, and the error of any path that failed
+        (XLA cannot compile every op; then graph wins).
+    """
+    import numpy as np
+
+    inputs, labels = batch
+    timings, errors = {}, {}
+    for path, jit_compile in PATHS.items():
+        twin = type(model).from_config(model.get_config())
+        twin.set_weights(model.get_weights())
+        twin.compile(optimizer=make_optimizer(), loss=loss, jit_compile=jit_compile)
+        try:
+            for _ in range(warmup):
+                twin.train_on_batch(inputs, labels)
+            seconds = []
+            for _ in range(steps):
+                start = time.perf_counter()
+                twin.train_on_batch(inputs, labels)
+                seconds.append(time.perf_counter() - start)
+            timings[path] = float(np.median(seconds))
+        except Exception as error:  # an op XLA cannot compile: not a candidate
+            errors[path] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    return PATHS[choose_faster(timings)], timings, errors
+
+
+def resolve(setting, model, device_type=None, **probe_args):
+    """`--jit_compile` -> bool; `probe` takes `probe()`'s batch, make_optimizer, loss."""
+    if setting not in JIT_SETTINGS:
+        raise ValueError(f"jit_compile must be one of {list(JIT_SETTINGS)}, "
+                         f"received jit_compile={setting!r}")
+    if setting in ("on", "off"):
+        return setting == "on"
+    if setting == "auto":
+        return model.preferred_jit_compile(device_type)
+    use_xla, timings, errors = probe(model, **probe_args)
+    shown = ", ".join(f"{p} {t * 1000:.1f} ms/step" for p, t in timings.items())
+    failed = "".join(f"; {p} failed: {e}" for p, e in errors.items())
+    print(f"--jit_compile=probe: {shown}{failed} -> jit_compile={use_xla}")
+    return use_xla
