@@ -115,10 +115,11 @@ def test_log_device_placement_names_the_cpu():
     assert any(line.startswith("input: (_Arg): /job:localhost") for line in placements)
 
 
-def test_model_dir_writes_tensorboard_histograms_and_best_model(tmp_path):
+@pytest.mark.parametrize("loop", ["fit", "custom"])
+def test_model_dir_writes_tensorboard_histograms_and_best_model(tmp_path, loop):
     model_dir = tmp_path / "run"
     line = result(run_train(*FAST, "--epochs=2", "--verbose=0", "--histogram_freq=1",
-                            f"--model_dir={model_dir}"))
+                            f"--model_dir={model_dir}", f"--loop={loop}"))
     train_events = list((model_dir / "logs" / "train").glob("events.out.tfevents.*"))
     assert train_events and all(path.stat().st_size > 0 for path in train_events)
     assert list((model_dir / "logs" / "validation").glob("events.out.tfevents.*"))
@@ -126,6 +127,18 @@ def test_model_dir_writes_tensorboard_histograms_and_best_model(tmp_path):
     assert (model_dir / "best.keras").is_file()
     assert line["checkpoint"] == str(model_dir / "ckpt-46")  # 2 epochs of 23 steps
     assert _has_histograms(train_events)
+    # Loss, metrics and the learning rate per epoch, from either loop.
+    assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"} <= _tags(train_events)
+    validation_events = (model_dir / "logs" / "validation").glob("events.out.tfevents.*")
+    assert {"epoch_loss", "epoch_accuracy"} <= _tags(validation_events)
+
+
+def _tags(event_files):
+    import tensorflow as tf
+
+    return {value.tag for path in event_files
+            for event in tf.compat.v1.train.summary_iterator(str(path))
+            for value in event.summary.value}
 
 
 def _has_histograms(event_files):
