@@ -185,9 +185,31 @@ def test_init_from_a_model_dir_checkpoint(pretrained):
     assert accuracy > 0.8  # starts from the pretrained weights, not from scratch
 
 
+def test_num_classes_replaces_the_head_when_fine_tuning(pretrained, tmp_path):
+    import zoo.export
+
+    tuned_path = tmp_path / "wider.keras"
+    proc = run_train("--epochs=1", "--image_size=16", "--verbose=0", "--num_classes=12",
+                     f"--init_from={pretrained / 'base.keras'}", "--freeze_upto=stage3",
+                     f"--export={tuned_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "new head, freshly initialized: classifier/kernel, classifier/bias" in proc.stdout
+    tuned, base = zoo.export.load(tuned_path), zoo.export.load(pretrained / "base.keras")
+    assert tuned.num_classes == 12
+    assert tuned.predict(np.zeros((2, 16, 16, 1), "float32"), verbose=0).shape == (2, 12)
+    # The body came from the source, frozen; only the new head trained.
+    body = {w.path.split("/", 1)[1]: np.asarray(w) for w in base.weights
+            if not w.path.split("/", 1)[1].startswith("classifier/")}
+    for weight in tuned.weights:
+        key = weight.path.split("/", 1)[1]
+        if key in body:
+            np.testing.assert_array_equal(np.asarray(weight), body[key], err_msg=key)
+
+
 @pytest.mark.parametrize("flags, names", [
     (["--model=resnet32"], ["--init_from", "does not fit"]),
     (["--freeze_upto=stage9"], ["--freeze_upto=stage9", "stage9"]),
+    (["--num_classes=5"], ["--num_classes=5", "10 classes", "--dataset=digits"]),
 ])
 def test_bad_fine_tuning_flags(pretrained, flags, names):
     proc = run_train("--epochs=1", "--image_size=16", "--verbose=0",

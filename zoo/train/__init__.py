@@ -19,8 +19,12 @@ import time
 from zoo.train.choices import LOOPS, MIXED_PRECISION
 
 
-def build_model(model_name, dataset, image_size, replicas=1):
+def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
     """Creates the model sized for the dataset; rejects a modality mismatch.
+
+    `num_classes` (default: the dataset's) sets the classifier's width; it
+    may exceed the dataset's classes (a head meant for more labels later),
+    never fall short of them.
 
     With more than one replica, BatchNorm is synchronized across them where
     the model offers it (`bn_synchronized`): Keras 3 creates the moving
@@ -32,11 +36,16 @@ def build_model(model_name, dataset, image_size, replicas=1):
     import zoo.data
 
     info = zoo.data.info(dataset)
-    model = zoo.create_model(model_name, num_classes=info["num_classes"])
+    if num_classes is None:
+        num_classes = info["num_classes"]
+    elif num_classes < info["num_classes"]:
+        raise ValueError(f"--num_classes={num_classes} is fewer than the "
+                         f"{info['num_classes']} classes of --dataset={dataset}")
+    model = zoo.create_model(model_name, num_classes=num_classes)
     overrides = {}
     if replicas > 1 and "bn_synchronized" in model.get_config():
         overrides["bn_synchronized"] = True
-        model = zoo.create_model(model_name, num_classes=info["num_classes"], **overrides)
+        model = zoo.create_model(model_name, num_classes=num_classes, **overrides)
     takes_text = model.input_signature.dtype == "string"
     if takes_text != (info["modality"] == "text"):
         raise ValueError(
@@ -47,7 +56,7 @@ def build_model(model_name, dataset, image_size, replicas=1):
         # learns its input shape at construction.
         size = info.get("image_size", image_size)  # MNIST/CIFAR come at a fixed size
         model = zoo.create_model(
-            model_name, num_classes=info["num_classes"],
+            model_name, num_classes=num_classes,
             input_shape=(size, size, info["channels"]),
             data_format="channels_last",  # what zoo.data yields
             **overrides)
@@ -81,7 +90,7 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
           mixed_precision="none", deterministic=False, seed=0, verbose="auto", export=(),
           model_dir=None, keep_checkpoints=3, checkpoint_steps=0, validate=True,
           early_stopping_patience=0, monitor="val_accuracy", save_best=True,
-          histogram_freq=0, init_from=None, freeze_upto=None):
+          histogram_freq=0, init_from=None, freeze_upto=None, num_classes=None):
     """Builds, trains, evaluates and exports a model; returns a dict of results.
 
     Args:
@@ -115,6 +124,9 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
         histogram_freq: int. Weight histograms in TensorBoard every this many
             epochs (0: none).
         init_from: path of a saved model or a model_dir to start from.
+        num_classes: int or None. Classifier width (default: the dataset's
+            classes); with `init_from`, a width unlike the source's gives a
+            new, freshly initialized head.
         freeze_upto: layer or stage name: freeze up to it (`zoo.finetune`).
 
     Returns:
@@ -167,14 +179,14 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
             keep_checkpoints=keep_checkpoints, checkpoint_steps=checkpoint_steps,
             validate=validate, early_stopping_patience=early_stopping_patience,
             monitor=monitor, save_best=save_best, histogram_freq=histogram_freq,
-            init_from=init_from, freeze_upto=freeze_upto)
+            init_from=init_from, freeze_upto=freeze_upto, num_classes=num_classes)
 
 
 def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, learning_rate,
            weight_decay, lr_schedule, warmup_epochs, label_smoothing, loop, strategy,
            strategy_object, jit_compile, seed, verbose, export, model_dir, keep_checkpoints,
            checkpoint_steps, validate, early_stopping_patience, monitor, save_best,
-           histogram_freq, init_from, freeze_upto):
+           histogram_freq, init_from, freeze_upto, num_classes):
     """`train()` after validation, under the run's dtype policy."""
     import keras
     import tensorflow as tf
@@ -195,7 +207,8 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
 
     with strategy_object.scope():
         model = build_model(model_name, dataset, image_size,
-                            replicas=strategy_object.num_replicas_in_sync)
+                            replicas=strategy_object.num_replicas_in_sync,
+                            num_classes=num_classes)
         defaults = model.training_defaults
         epochs = epochs or defaults["epochs"]
         optimizer = optimizer or defaults["optimizer"]
@@ -227,7 +240,7 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
                 f"--epochs={epochs} ({warmup_steps} warm-up steps of {total_steps})")
         schedule = optim.make_schedule(lr_schedule, learning_rate, total_steps,
                                        warmup_steps=warmup_steps)
-        num_classes = zoo.data.info(dataset)["num_classes"]
+        num_classes = model.num_classes
         loss = losses.SparseCrossentropy(num_classes, label_smoothing)
 
         def make():

@@ -89,6 +89,9 @@ flags.DEFINE_string("init_from", None, "Start from the weights of a saved model 
                     "zoo .h5) or of a --model_dir's latest checkpoint, instead of random "
                     "weights; a classifier of another size is left freshly initialized "
                     "(a new head).")
+flags.DEFINE_integer("num_classes", None, "Classifier width (default: the dataset's classes); "
+                     "with --init_from, another width than the source's is a new head.",
+                     lower_bound=1)
 flags.DEFINE_string("freeze_upto", None, "Freeze the model up to and including this layer "
                     "or stage (e.g. stage3: the stem and stages 1-3) before training; see "
                     "zoo.finetune.freeze.")
@@ -166,7 +169,7 @@ def main(argv):
             validate=FLAGS.validate, early_stopping_patience=FLAGS.early_stopping_patience,
             monitor=FLAGS.monitor, save_best=FLAGS.save_best,
             histogram_freq=FLAGS.histogram_freq, init_from=FLAGS.init_from,
-            freeze_upto=FLAGS.freeze_upto)
+            freeze_upto=FLAGS.freeze_upto, num_classes=FLAGS.num_classes)
     except (FloatingPointError, DatasetNotPreparedError) as error:
         # A divergence, or data not on disk offline: the message says what
         # to do; a traceback would add nothing.
