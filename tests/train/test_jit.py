@@ -111,3 +111,23 @@ def test_cpu_defaults_are_within_5_percent_of_the_best_recorded_path():
         assert speed[default_path] >= 0.95 * max(speed.values()), (name, speed)
         checked += 1
     assert checked >= 4
+
+
+def test_cli_probe_reports_both_timings_and_its_choice():
+    import os
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo.train", "--model=einsum_mlp", "--image_size=8",
+         "--epochs=1", "--verbose=0", "--jit_compile=probe"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    match = re.search(r"--jit_compile=probe: graph ([0-9.]+) ms/step, xla ([0-9.]+) ms/step "
+                      r"-> jit_compile=(True|False)", proc.stdout)
+    assert match, proc.stdout[-2000:]
+    graph, xla, chosen = float(match.group(1)), float(match.group(2)), match.group(3)
+    assert chosen == str(xla < graph)
+    assert "test_accuracy=" in proc.stdout

@@ -246,8 +246,10 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         def make():
             return optim.make_optimizer(optimizer, schedule, weight_decay)
 
-        use_xla = jit.resolve(jit_compile, model, device_type,
-                              batch=next(iter(train_epoch)), make_optimizer=make, loss=loss)
+        # Only a probe needs a batch: drawing one fills the shuffle buffer.
+        probe_args = ({"batch": next(iter(train_epoch)), "make_optimizer": make, "loss": loss}
+                      if jit_compile == "probe" else {})
+        use_xla = jit.resolve(jit_compile, model, device_type, **probe_args)
         # Compiled after freezing: Keras fixes the trainable set at compile
         # time. The custom loop compiles too: compile supplies the optimizer
         # (loss-scaled under mixed_float16) that it and the callbacks use.
@@ -260,8 +262,10 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         # the custom loop's tf.function they would not be).
         model.optimizer.build(model.trainable_variables)
 
-        best = tf.Variable(loops.SaveBest.initial_value("max" if "acc" in monitor else "min"),
-                           dtype=tf.float64, trainable=False, name="best_" + monitor)
+        # Keras' rule for EarlyStopping/ModelCheckpoint "auto" mode.
+        mode = "max" if "acc" in monitor else "min"
+        best = tf.Variable(loops.SaveBest.initial_value(mode), dtype=tf.float64,
+                           trainable=False, name="best_" + monitor)
         checkpoint, initial_epoch, initial_step = None, 0, 0
         if model_dir:
             checkpoint = checkpoints.TrainingCheckpoint(
@@ -282,7 +286,6 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
     stream = zoo.data.load(dataset, split="train", batch_size=batch_size, seed=seed,
                            start_epoch=initial_epoch, **options)
     callbacks = [keras.callbacks.TerminateOnNaN()]
-    mode = "max" if "acc" in monitor else "min"
     if early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=early_stopping_patience, verbose=1))
