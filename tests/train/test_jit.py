@@ -129,5 +129,6 @@ def test_cli_probe_reports_both_timings_and_its_choice():
                       r"-> jit_compile=(True|False)", proc.stdout)
     assert match, proc.stdout[-2000:]
     graph, xla, chosen = float(match.group(1)), float(match.group(2)), match.group(3)
-    assert chosen == str(xla < graph)
+    if graph != xla:  # printed to 0.1 ms: a printed tie may go either way
+        assert chosen == str(xla < graph)
     assert "test_accuracy=" in proc.stdout
