@@ -29,6 +29,7 @@ setup(
     extras_require={
         "test": ["pytest>=7"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
+        "bench": ["matplotlib"],  # the chart of `python -m benchmarks` (optional)
     },
     entry_points={"console_scripts": ["zoo-train=zoo.train:run"]},
     classifiers=[

@@ -1,0 +1,221 @@
+"""Runs every benchmark, then merges their results into one report.
+
+Each benchmark runs in its own process,
+
+    python -m benchmarks.NAME --output_dir=DIR [--quick] [--repeats=N]
+
+one after the other (they time the whole machine, so never two at once), so
+a crash of one is recorded (its name, exit code and the last lines of its
+stderr) and the others still run. Then `benchmarks.report` merges the
+results in DIR into `<device>.json`, `<device>.md` and `<device>.png`
+(the chart needs matplotlib: `pip install -e ".[bench]"`). The exit code is
+non-zero when any benchmark failed.
+
+Usage:
+  python -m benchmarks                                 # all, into benchmarks/results
+  python -m benchmarks --quick --output_dir=/tmp/bench # smoke run, a few minutes
+  python -m benchmarks --benchmarks=xla,cudnn --repeats=3
+  python -m benchmarks.report --output_dir=DIR         # only rebuild the report
+"""
+
+import argparse
+import collections
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+import time
+
+# name -> module run as `python -m MODULE`. Order: cheap and independent first.
+BENCHMARKS = {
+    "resnet_vs_keras": "benchmarks.resnet_vs_keras",
+    "cudnn": "benchmarks.cudnn",
+    "export": "benchmarks.export",
+    "data": "benchmarks.data",
+    "xla": "benchmarks.xla",
+}
+STDERR_TAIL_LINES = 20
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DEVICES = ("cpu", "gpu")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
+    return value
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Runs the benchmarks, each in its own process, then writes the merged "
+                    "report <device>.json, .md and .png into --output_dir.")
+    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS),
+                        help="Comma-separated benchmarks to run, from "
+                             f"{','.join(BENCHMARKS)} (default: all).")
+    parser.add_argument("--output_dir", default="benchmarks/results",
+                        help="Directory for every benchmark's results and the report "
+                             "(created if missing).")
+    parser.add_argument("--quick", action="store_true",
+                        help="Pass --quick to every benchmark (smoke run).")
+    parser.add_argument("--repeats", type=_positive_int, default=None,
+                        help="Pass --repeats=N to every benchmark (default: each one's own).")
+    return parser
+
+
+def parse_args(argv):
+    """Parses and checks the flags; exits with a usage error (code 2) on bad ones."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if not names or unknown:
+        parser.error(f"--benchmarks={args.benchmarks!r}: "
+                     + (f"unknown benchmark(s) {', '.join(unknown)}; " if unknown else "empty; ")
+                     + f"choose from {','.join(BENCHMARKS)}")
+    args.names = list(dict.fromkeys(names))
+    return parser, args
+
+
+def command(name, output_dir, quick=False, repeats=None):
+    """The command line that runs benchmark `name`."""
+    cmd = [sys.executable, "-m", BENCHMARKS[name], f"--output_dir={output_dir}"]
+    if quick:
+        cmd.append("--quick")
+    if repeats is not None:
+        cmd.append(f"--repeats={repeats}")
+    return cmd
+
+
+def _child_env():
+    """This environment, with the repository on PYTHONPATH so `-m benchmarks.NAME`
+    imports this checkout's packages whatever the working directory."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def run_one(name, cmd, log=print):
+    """Runs one benchmark: its stdout passes through, its stderr is echoed and
+    its last lines kept.
+
+    Returns:
+        `{"returncode", "wall_s", "stderr_tail", "command"}`.
+    """
+    tail = collections.deque(maxlen=STDERR_TAIL_LINES)
+    start = time.perf_counter()
+    sys.stdout.flush()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_child_env(), stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
+    try:
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            tail.append(line.rstrip("\n"))
+        returncode = proc.wait()
+    except BaseException:  # KeyboardInterrupt: do not leave the child running
+        proc.kill()
+        proc.wait()
+        raise
+    return {"returncode": returncode, "wall_s": time.perf_counter() - start,
+            "stderr_tail": list(tail), "command": shlex.join(["python"] + cmd[1:])}
+
+
+def fresh_results(output_dir, name, since):
+    """Devices for which `name` wrote `<name>_<device>.json` at or after `since`."""
+    devices = []
+    for device in DEVICES:
+        path = os.path.join(output_dir, f"{name}_{device}.json")
+        try:
+            if os.path.getmtime(path) >= since - 1.0:
+                devices.append(device)
+        except OSError:
+            pass
+    return devices
+
+
+def device_kind():
+    """"gpu" when TensorFlow sees a GPU (where the benchmarks then run), else "cpu"."""
+    import tensorflow as tf
+
+    return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+
+
+def main(argv=None):
+    """Runs the benchmarks and writes the report; returns the exit code."""
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
+    from absl import app
+
+    from benchmarks import common, report
+
+    try:
+        output_dir = common.validate_output_dir(args.output_dir)
+    except app.UsageError as exc:
+        parser.error(str(exc))
+
+    total_start = time.perf_counter()
+    runs, failed, devices = {}, {}, []
+    interrupted = False
+    for i, name in enumerate(args.names, 1):
+        cmd = command(name, output_dir, quick=args.quick, repeats=args.repeats)
+        print(f"[{i}/{len(args.names)}] {name}: {shlex.join(['python'] + cmd[1:])}",
+              flush=True)
+        started = time.time()
+        try:
+            record = run_one(name, cmd)
+        except KeyboardInterrupt:
+            failed[name] = {"returncode": None, "reason": "interrupted", "stderr_tail": []}
+            print(f"[{i}/{len(args.names)}] {name}: interrupted; writing the report",
+                  flush=True)
+            interrupted = True
+            break
+        runs[name] = record
+        wrote = fresh_results(output_dir, name, started)
+        if record["returncode"] != 0:
+            failed[name] = {**record, "reason": f"exit code {record['returncode']}"}
+            status = f"FAILED (exit code {record['returncode']})"
+        elif not wrote:
+            failed[name] = {**record, "reason": f"exited 0 but wrote no {name}_<device>.json"}
+            status = "FAILED (no result file written)"
+        else:
+            devices += [d for d in wrote if d not in devices]
+            status = "ok"
+        print(f"[{i}/{len(args.names)}] {name}: {status} in {record['wall_s']:.1f} s",
+              flush=True)
+    total_s = time.perf_counter() - total_start
+
+    print("\nwall time per benchmark:", flush=True)
+    for name, record in runs.items():
+        mark = "" if name not in failed else f"  FAILED: {failed[name]['reason']}"
+        print(f"  {name:<16} {record['wall_s']:7.1f} s{mark}")
+    print(f"  {'total':<16} {total_s:7.1f} s", flush=True)
+
+    runner = {
+        "command": shlex.join(["python", "-m", "benchmarks"]
+                              + (sys.argv[1:] if argv is None else list(argv))),
+        "benchmarks": args.names,
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "wall_s": {name: record["wall_s"] for name, record in runs.items()},
+        "total_s": total_s,
+    }
+    names = list(dict.fromkeys(list(report.BENCHMARKS) + list(BENCHMARKS)))
+    # Failures belong to this machine's device: the first one results were written for.
+    devices = devices or [device_kind()]
+    for device in devices:
+        report.write_report(output_dir, device, names=names,
+                            failed=failed if device == devices[0] else None, runner=runner)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr, flush=True)
+    if interrupted:
+        return 130
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""`python -m benchmarks` (the runner) and `benchmarks.report` on small
+synthetic results. Never runs the real benchmarks: each has its own test."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from benchmarks import __main__ as runner
+from benchmarks import report
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _s(median, low=None, high=None):
+    return {"median": median, "min": median if low is None else low,
+            "max": median if high is None else high}
+
+
+def _common(name, timestamp="2026-01-01T00:00:00+00:00"):
+    return {"benchmark": name, "timestamp": timestamp,
+            "device": {"kind": "cpu", "name": "Test CPU", "kernels": "Eigen",
+                       "gpu_found": False},
+            "versions": {"tensorflow": "2.99", "keras": "3.99", "python": "3.11"}}
+
+
+def synthetic_results():
+    """One small result per benchmark, shaped as each benchmark writes it."""
+    def xla_paths(eager, graph, xla, utilization=(None, None, None)):
+        return {p: {"train": {"examples_per_s": v}, "utilization": u} for p, v, u in
+                zip(("eager", "graph", "xla"), (eager, graph, xla), utilization)}
+
+    return {
+        "xla": {**_common("xla"), "config": {}, "matmul": {}, "models": {
+            "resnet20": {
+                "paths": xla_paths(_s(50.0, 45.0, 55.0), _s(100.0, 90.0, 110.0),
+                                   _s(150.0, 140.0, 160.0), (0.1, 0.2, 0.42)),
+                "best_train_path": "xla", "zoo_default_path": "xla",
+                "keras_default_path": "graph", "zoo_default_vs_best": _s(1.0),
+                "zoo_default_vs_keras_default": _s(1.5, 1.4, 1.6),
+                "meets_75pct_goal": False},
+            "einsum_mlp": {
+                "paths": xla_paths(_s(300.0), _s(400.0), _s(200.0)),
+                "best_train_path": "graph", "zoo_default_path": "graph",
+                "keras_default_path": "graph"},
+        }},
+        "resnet_vs_keras": {**_common("resnet_vs_keras"), "models": [
+            {"name": "keras_resnet50", "label": "keras ResNet50", "images_per_s": _s(100.0)},
+            {"name": "zoo_resnet50_v1", "label": "zoo v1", "images_per_s": _s(104.0)}],
+            "ratios": {"zoo_resnet50_v1/keras_resnet50": _s(1.04, 1.01, 1.2)}},
+        "cudnn": {**_common("cudnn"), "variants": [
+            {"name": f"lstm_unmasked_{c}_{m}", "cell": "lstm", "masked": False,
+             "kernel": "generic"}
+            for c in ("auto", "use_cudnn_false") for m in ("graph", "xla")],
+            "ratios": {
+                "lstm_unmasked_auto_graph/lstm_unmasked_use_cudnn_false_graph": _s(1.01),
+                "lstm_unmasked_use_cudnn_false_xla/lstm_unmasked_use_cudnn_false_graph":
+                    _s(0.85, 0.8, 0.9)}},
+        "export": {**_common("export"), "results": {"resnet20": {
+            "keras_call": {"1": {"latency_ms": _s(24.0)}},
+            "keras_tf_function": {"1": {"ratio_vs_keras": _s(0.09)}},
+            "saved_model": {"1": {"ratio_vs_tf_function": _s(0.96, 0.8, 0.99)}},
+            "tflite": {"1": {"ratio_vs_keras": None, "error": "RuntimeError: boom"}}}}},
+        "data": {**_common("data"), "results": {"digits": {
+            "source": {"kind": "embedded"}, "ratio_pipeline_to_model": _s(380.0, 133.0, 823.0),
+            "meets_10x_goal": True, "fit": {"ratio_to_train_on_batch": _s(0.97, 0.77, 1.01)}}}},
+    }
+
+
+def write_results(directory, results, device="cpu"):
+    for name, result in results.items():
+        (directory / f"{name}_{device}.json").write_text(json.dumps(result))
+        (directory / f"{name}_{device}.md").write_text(
+            f"# synthetic {name} report\n\n## details of {name}\n\nbody of {name}\n")
+
+
+@pytest.fixture
+def full_report(tmp_path):
+    write_results(tmp_path, synthetic_results())
+    lines = []
+    paths = report.write_report(str(tmp_path), "cpu", log=lines.append)
+    merged = json.loads((tmp_path / "cpu.json").read_text())
+    return tmp_path, paths, merged, (tmp_path / "cpu.md").read_text(), lines
+
+
+# ---------------------------------------------------------------------------
+# The report.
+
+
+def test_merged_json_holds_every_benchmark_and_a_summary(full_report):
+    _, paths, merged, _, _ = full_report
+    assert {"device", "versions", "timestamp", "benchmarks", "failed", "summary"} <= set(merged)
+    assert list(merged["benchmarks"]) == list(report.BENCHMARKS)
+    assert merged["benchmarks"]["xla"] == synthetic_results()["xla"]
+    assert merged["failed"] == {} and merged["missing"] == []
+    assert merged["device"]["name"] == "Test CPU" and merged["versions"]["tensorflow"] == "2.99"
+    assert paths["json"].endswith("cpu.json") and paths["md"].endswith("cpu.md")
+
+    summary = {(item["benchmark"], item["key"]): item for item in merged["summary"]}
+    assert summary[("xla", "resnet20/xla")]["median"] == pytest.approx(1.5)
+    # Of graph's median: the path's own min and max over graph's median.
+    assert summary[("xla", "resnet20/xla")]["min"] == pytest.approx(1.4)
+    assert summary[("xla", "resnet20/graph")]["median"] == 1.0
+    assert summary[("xla", "resnet20/zoo_default_vs_keras_default")]["median"] == 1.5
+    assert summary[("resnet_vs_keras", "zoo_resnet50_v1/keras_resnet50")]["max"] == 1.2
+    assert summary[("data", "digits/pipeline_to_model")]["meets_10x_goal"] is True
+    assert ("export", "resnet20@1/saved_model/ratio_vs_tf_function") in summary
+    assert ("export", "resnet20@1/tflite/ratio_vs_keras") not in summary  # it failed
+    assert {item["benchmark"] for item in merged["summary"]} == set(report.BENCHMARKS)
+
+
+def test_markdown_has_the_headline_rows_then_each_report(full_report):
+    _, _, _, md, _ = full_report
+    for row in [
+        "| resnet20 | eager | 50.0 (45.0–55.0) | 0.50 (0.45–0.55) |  | 10.0% |",
+        "| resnet20 | graph | 100 (90–110) | 1.00 | Keras default | 20.0% |",
+        "| resnet20 | xla | 150 (140–160) | 1.50 (1.40–1.60) | zoo default, best | 42.0% |",
+        "| einsum_mlp | xla | 200 | 0.50 |  |  |",
+        "| einsum_mlp | graph | 400 | 1.00 | zoo default, Keras default, best |  |",
+        "| zoo v1 | 104 | 1.040 (1.010–1.200) |",
+        "| lstm | unmasked | generic | 1.01 | 0.85 (0.80–0.90) |  |",
+        "| resnet20 | 1 | 24.00 | 0.09 | 0.96 (0.80–0.99) | error |",
+        "| digits | embedded | 380 (133–823) | yes | 0.97 (0.77–1.01) |",
+    ]:
+        assert row in md, row
+    assert "- resnet20: zoo default xla; Keras default graph; best xla" in md
+    assert "zoo default / Keras default 1.50 (1.40–1.60); 75% utilization goal: not met" in md
+    # The headline comes first, the benchmarks' own reports after it, nested.
+    headline = md.index("## Headline")
+    assert md.index("### xla:") > headline
+    assert md.index("## synthetic xla report") > md.index("### data:")
+    assert "### details of xla" in md and "\n# synthetic" not in md
+
+
+def test_png_is_written_when_matplotlib_imports(full_report):
+    pytest.importorskip("matplotlib", reason="matplotlib is an optional extra (.[bench])")
+    directory, paths, merged, md, lines = full_report
+    png = directory / "cpu.png"
+    assert paths["png"] == str(png) and merged["chart"] == "cpu.png"
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert "![benchmark ratios](cpu.png)" in md
+    xla, ratios = report.chart_data(merged)
+    assert xla["resnet20"] == {"eager": (0.5, 0.45, 0.55), "graph": (1.0, 1.0, 1.0),
+                               "xla": (1.5, 1.4, 1.6)}
+    assert {label.split(":")[0] for label, *_ in ratios} == \
+        {"resnet_vs_keras", "cudnn", "export", "data"}
+
+
+def test_without_matplotlib_the_report_says_so_and_writes_the_rest(tmp_path, monkeypatch):
+    write_results(tmp_path, synthetic_results())
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    lines = []
+    paths = report.write_report(str(tmp_path), "cpu", log=lines.append)
+    assert paths["png"] is None and not (tmp_path / "cpu.png").exists()
+    md = (tmp_path / "cpu.md").read_text()
+    assert md.count("matplotlib is not installed") == 1
+    assert report.NO_MATPLOTLIB in lines
+    merged = json.loads((tmp_path / "cpu.json").read_text())
+    assert merged["chart"] is None and len(merged["benchmarks"]) == 5
+
+
+def test_missing_benchmarks_and_keys_leave_gaps_not_errors(tmp_path):
+    results = synthetic_results()
+    old = {k: v for k, v in results["resnet_vs_keras"].items() if k != "ratios"}
+    write_results(tmp_path, {"resnet_vs_keras": old,
+                             "xla": {**_common("xla"), "models": {"m": {"paths": None}}}})
+    (tmp_path / "cudnn_cpu.json").write_text("{not json")
+    report.write_report(str(tmp_path), "cpu", log=lambda line: None)
+    merged = json.loads((tmp_path / "cpu.json").read_text())
+    assert list(merged["benchmarks"]) == ["xla", "resnet_vs_keras"]
+    assert merged["missing"] == ["export", "data"]
+    assert "unreadable_result" in merged["failed"]["cudnn"]
+    md = (tmp_path / "cpu.md").read_text()
+    assert "No per-model paths in the result." in md
+    assert "| keras ResNet50 | 100 | 1 (baseline) |" in md
+    assert "- not run (no result file): export, data" in md
+
+
+def test_a_failed_benchmarks_older_result_is_left_out(tmp_path):
+    write_results(tmp_path, synthetic_results())
+    failed = {"xla": {"returncode": 3, "stderr_tail": ["ValueError: boom"],
+                      "reason": "exit code 3"}}
+    merged, sections = report.merge(str(tmp_path), "cpu", failed=failed)
+    assert "xla" not in merged["benchmarks"] and "xla" not in sections
+    assert merged["failed"]["xla"]["older_result_left_out"] == "2026-01-01T00:00:00+00:00"
+    md = report.render_markdown(merged, sections, "(chart line)")
+    assert "- xla: exit code 3" in md and "ValueError: boom" in md
+
+
+def test_report_cli_rebuilds_from_the_files_there(tmp_path, capsys):
+    assert report.main([f"--output_dir={tmp_path}"]) == 1
+    assert "no benchmark results" in capsys.readouterr().err
+    write_results(tmp_path, {"data": synthetic_results()["data"]}, device="gpu")
+    assert report.main([f"--output_dir={tmp_path}"]) == 0
+    merged = json.loads((tmp_path / "gpu.json").read_text())
+    assert list(merged["benchmarks"]) == ["data"] and not (tmp_path / "cpu.json").exists()
+
+
+def test_demote_headings_skips_code_fences():
+    assert report.demote_headings("# a\ntext #x\n```\n# code\n```\n## b") == \
+        "## a\ntext #x\n```\n# code\n```\n### b"
+
+
+# ---------------------------------------------------------------------------
+# The runner.
+
+
+FAKE_OK = """
+import json, sys
+flags = dict(a.lstrip("-").split("=", 1) if "=" in a else (a.lstrip("-"), True)
+             for a in sys.argv[1:])
+result = {"benchmark": "ok", "timestamp": "t", "argv": sys.argv[1:],
+          "device": {"kind": "cpu", "name": "fake"}, "versions": {}}
+with open(flags["output_dir"] + "/ok_cpu.json", "w") as f:
+    json.dump(result, f)
+with open(flags["output_dir"] + "/ok_cpu.md", "w") as f:
+    f.write("# fake ok report\\n")
+print("ok ran")
+"""
+FAKE_CRASH = """
+import sys
+for i in range(30):
+    print(f"crash log line {i}", file=sys.stderr)
+print("RuntimeError: the last words", file=sys.stderr)
+sys.exit(3)
+"""
+
+
+@pytest.fixture
+def fake_benchmarks(tmp_path, monkeypatch):
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "fake_crash_bench.py").write_text(textwrap.dedent(FAKE_CRASH))
+    (modules / "fake_ok_bench.py").write_text(textwrap.dedent(FAKE_OK))
+    (modules / "fake_silent_bench.py").write_text("print('wrote nothing')\n")
+    monkeypatch.setenv("PYTHONPATH", str(modules))
+    monkeypatch.setattr(runner, "BENCHMARKS", {"crash": "fake_crash_bench",
+                                               "ok": "fake_ok_bench",
+                                               "silent": "fake_silent_bench"})
+    return tmp_path / "out"
+
+
+def test_runner_records_a_crash_and_runs_the_others(fake_benchmarks, capfd):
+    out = fake_benchmarks
+    code = runner.main([f"--output_dir={out}", "--quick", "--repeats=2"])
+    captured = capfd.readouterr()
+    assert code == 1
+    assert "[1/3] crash: FAILED (exit code 3)" in captured.out
+    assert "[2/3] ok: ok in" in captured.out and "ok ran" in captured.out
+    assert "[3/3] silent: FAILED (no result file written)" in captured.out
+    assert "crash log line 0" in captured.err  # its stderr is shown as it runs
+
+    ok = json.loads((out / "ok_cpu.json").read_text())
+    assert ok["argv"] == [f"--output_dir={out}", "--quick", "--repeats=2"]
+    merged = json.loads((out / "cpu.json").read_text())
+    assert list(merged["benchmarks"]) == ["ok"]
+    crash = merged["failed"]["crash"]
+    assert crash["returncode"] == 3 and crash["reason"] == "exit code 3"
+    assert crash["stderr_tail"][-1] == "RuntimeError: the last words"
+    assert len(crash["stderr_tail"]) == runner.STDERR_TAIL_LINES
+    assert "wrote no" in merged["failed"]["silent"]["reason"]
+    assert set(merged["runner"]["wall_s"]) == {"crash", "ok", "silent"}
+    assert "- crash: exit code 3" in (out / "cpu.md").read_text()
+
+
+def test_runner_picks_benchmarks_and_exits_zero_when_all_pass(fake_benchmarks, capfd):
+    out = fake_benchmarks
+    assert runner.main([f"--output_dir={out}", "--benchmarks=ok"]) == 0
+    captured = capfd.readouterr()
+    assert "crash" not in captured.out
+    assert json.loads((out / "ok_cpu.json").read_text())["argv"] == [f"--output_dir={out}"]
+
+
+def run_cli(*flags):
+    return subprocess.run([sys.executable, "-m", "benchmarks", *flags], cwd=REPO,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.parametrize("flag, named", [
+    ("--benchmarks=nope", "--benchmarks"),
+    ("--benchmarks=xla,nope", "--benchmarks"),
+    ("--repeats=0", "--repeats"),
+    ("--repeats=two", "--repeats"),
+])
+def test_bad_flags_exit_with_usage_naming_the_flag(flag, named, tmp_path):
+    proc = run_cli(flag, f"--output_dir={tmp_path}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert named in output and flag.split("=")[1] in output
+    assert "Traceback" not in output
+    assert "[1/" not in output and os.listdir(tmp_path) == []  # nothing ran
+    if named == "--benchmarks":
+        assert "resnet_vs_keras,cudnn,export,data,xla" in output
+
+
+def test_unwritable_output_dir_is_a_usage_error(tmp_path):
+    regular_file = tmp_path / "a_file"
+    regular_file.write_text("")
+    proc = run_cli(f"--output_dir={regular_file / 'results'}", "--benchmarks=export")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "--output_dir" in output and "Traceback" not in output
+    assert "[1/" not in output
