@@ -1,0 +1,1066 @@
+"""Eager vs graph vs XLA: train and inference throughput, FLOPs and utilization.
+
+For each zoo model (--models) this measures, in ONE process, three ways of
+running the same Keras model on one fixed, seeded batch:
+
+  - `eager`: `compile(run_eagerly=True)`: every op dispatched from Python;
+  - `graph`: `compile(jit_compile=False)`: Keras wraps its step in a
+    `tf.function` (a TensorFlow graph, Grappler-optimized, oneDNN kernels on
+    CPU);
+  - `xla`: `compile(jit_compile=True)`: the same `tf.function` with
+    `jit_compile=True`, compiled by XLA.
+
+Models: `resnet20` (32x32x3), `resnet50` (--resnet50_image_size, 64x64x3 by
+default), `einsum_mlp` (32x32x1, the digits as `python -m zoo.train` feeds
+them), `text_rnn` (raw strings; zoo defaults, a 1,000-word vocabulary set
+with `set_vocabulary`, texts of 16..--sequence_length words padded to
+--sequence_length), each built by `zoo.create_model(name, num_classes=10,
+...)` with seeded initializers, so every path starts from the same weights.
+All paths train with SGD(0.01, momentum=0.9) and
+SparseCategoricalCrossentropy(from_logits=True), as the trainer does.
+
+What is timed: `Model.train_on_batch` (examples/s of the train step) and
+`Model.predict_on_batch` (examples/s of inference). Recipe (DESIGN.md,
+"Benchmarks"): per model, the paths' first calls (tracing, and for XLA
+compilation) are timed alone and reported as `compile_s`; --warmup - 1
+more untimed calls each, then one calibration call each sets the path's
+steps per repeat (at least --steps, and enough for --min_repeat_s so that
+fast models are not timed over a few milliseconds); then --repeats timed
+repeats taken in turns, eager, graph, xla, eager, graph, xla, ...
+(`common.time_repeats`). Ratios vs graph are taken within each repeat.
+A path that fails (an XLA compilation error, say) is reported with the
+first line of its error; the others still run.
+
+Evidence of the path that ran, per model and path: `model.jit_compile` and
+`model.run_eagerly` after compile; the `_XlaMustCompile` attribute of the
+traced train step's FunctionDef (the graph Keras actually ran, found in
+`model.train_function`); how many functions of the traced predict graph must
+be XLA-compiled; warnings Keras gave (it refuses jit_compile=True, with a
+warning, for layers that cannot be compiled, such as text_rnn's
+TextVectorization: such an `xla` path runs as graph and is reported as
+refused); for text_rnn the recurrent kernel (`common.detect_rnn_kernel`).
+
+FLOPs and utilization. Forward FLOPs per example: the TensorFlow profiler's
+float-operation count (`tf.compat.v1.profiler.profile(graph,
+ProfileOptionBuilder.float_operation())`) of the concrete function of
+`model(x, training=False)` at the benchmark's batch, divided by the batch;
+Einsum ops, which the profiler does not count, are counted here as 2 x
+output elements x contracted size. Training FLOPs per example: the same
+profile of the traced train step itself (forward, gradients and the SGD
+update), preferred when it can be had; the convention 3 x forward otherwise
+(both are recorded). For text_rnn the profiler cannot see into the
+recurrent `While` loop, so its FLOPs are analytic: 2 x gates x units x
+(input + units) + bias per time step and direction, over every padded step
+(the generic kernel runs them all), plus the classifier; training 3 x
+forward. The machine's fp32 peak is measured in the same process: an N x N
+matmul (--matmul_n) in a `tf.function`, 2 N^3 / time, timed before the
+models, in turn with each model's training repeats (after its paths), and
+after the models; `matmul.gflops` pools them all (median, min, max).
+Utilization = training FLOPs per example x median train examples/s /
+median matmul FLOP/s; `utilization_same_repeat` divides, repeat by repeat,
+by the matmul timed in the same turn, so that load from other processes
+that comes and goes during the run cancels. The issue's goal is ResNet-50
+graph-mode training at >= 75% of the matmul peak on CPU (`meets_75pct_goal`,
+on `utilization`). To show where the time goes, --profile_steps train steps
+of that cell run under the TensorFlow profiler, and the host trace's op
+durations are summed by op type (`op_time_profile`: convolutions vs the
+rest, which on CPU is mostly Keras' unfused batch-norm arithmetic).
+
+Defaults: `best_train_path` is the faster of graph and xla (`choose_faster`
+on the median seconds per step; eager is never a candidate, nor an xla path
+that Keras refused or that failed). `zoo_default_path` is what the model's
+own `compile(optimizer=..., loss=...)` picks when jit_compile is not given
+(`model.jit_compile` read back); `keras_default_path` what
+`keras.Model.compile(model, ...)` picks (Keras 3 on TensorFlow resolves
+"auto" to XLA when a GPU is present and every layer supports it, to graph
+on a CPU-only machine). A default path not in --paths is measured too.
+
+Prints a markdown table and writes xla_<cpu|gpu>.json and .md to
+--output_dir. Runs on the GPU when TensorFlow finds one.
+
+Usage:
+  python -m benchmarks.xla                       # about 4 minutes on 2 CPU cores
+  python -m benchmarks.xla --quick               # smoke figures, about a minute
+  python -m benchmarks.xla --models=resnet50 --paths=graph,xla
+"""
+
+import math
+import os
+import sys
+import time
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from benchmarks import common
+
+NAME = "xla"
+MODULE = f"benchmarks.{NAME}"
+NUM_CLASSES = 10
+MODELS = ("resnet20", "resnet50", "einsum_mlp", "text_rnn")
+IMAGE_SHAPES = {"resnet20": (32, 32, 3), "einsum_mlp": (32, 32, 1)}  # resnet50: a flag
+TEXT_MODELS = ("text_rnn",)
+VOCABULARY = tuple(f"word{i}" for i in range(1000))
+MIN_TEXT_WORDS = 16
+# path -> compile() arguments. Order: the turn order of the timed repeats.
+PATHS = {
+    "eager": {"run_eagerly": True, "jit_compile": False},
+    "graph": {"jit_compile": False},
+    "xla": {"jit_compile": True},
+}
+BASELINE = "graph"
+# Candidates for the default path, in the order that breaks ties: graph
+# mode needs no compilation.
+PREFERENCE = ("graph", "xla")
+GOAL_MODEL, GOAL_PATH, GOAL_UTILIZATION = "resnet50", "graph", 0.75
+MIN_REPEATS = 5
+MATMUL = "matmul"  # the interleaved peak candidate
+MAX_STEPS = 10_000
+QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "min_repeat_s": 0.0, "batch_size": 8,
+         "resnet50_image_size": 32, "sequence_length": 32, "matmul_n": 1024,
+         "profile_steps": 1}
+OPTIMIZER = "SGD(learning_rate=0.01, momentum=0.9)"
+LOSS = "SparseCategoricalCrossentropy(from_logits=True)"
+TRAIN_FLOPS_CONVENTION = ("training FLOPs = the profiled train-step graph (forward + "
+                          "gradients + SGD update) where available, else 3 x forward "
+                          "(forward + 2 x forward for the gradients)")
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defines the command-line flags. Called only when run as a script, so
+    that importing this module (tests) adds nothing to the global absl FLAGS,
+    where other benchmarks define flags of the same names."""
+    flags.DEFINE_list("models", list(MODELS), f"Models to measure, from {','.join(MODELS)}.")
+    flags.DEFINE_list("paths", list(PATHS), f"Paths to measure, from {','.join(PATHS)} "
+                      "(the zoo's and Keras' default paths are measured as well).")
+    flags.DEFINE_integer("batch_size", 32, "Examples per step.", lower_bound=1)
+    flags.DEFINE_integer("repeats", MIN_REPEATS, "Timed repeats per path, taken in turns "
+                         f"(eager, graph, xla, eager, ...); >= {MIN_REPEATS} outside --quick.",
+                         lower_bound=1)
+    flags.DEFINE_integer("steps", 3, "Least steps per timed repeat of each path.",
+                         lower_bound=1)
+    flags.DEFINE_float("min_repeat_s", 1.0, "Each path takes as many steps per repeat as "
+                       "its calibration step says fill this many seconds (at least --steps).",
+                       lower_bound=0.0)
+    flags.DEFINE_integer("warmup", 2, "Untimed calls per path before calibration; the "
+                         "first (tracing, XLA compilation) is reported as compile_s.",
+                         lower_bound=1)
+    flags.DEFINE_integer("resnet50_image_size", 64, "Height and width of resnet50's RGB "
+                         "images.", lower_bound=32)
+    flags.DEFINE_integer("sequence_length", 64, "Words per text of text_rnn (the model "
+                         "pads every text to it).", lower_bound=MIN_TEXT_WORDS)
+    flags.DEFINE_integer("matmul_n", 2048, "Size N of the N x N fp32 matmul that measures "
+                         "the peak.", lower_bound=64)
+    flags.DEFINE_integer("profile_steps", 3, f"Train steps of {GOAL_MODEL}'s {GOAL_PATH} path "
+                         "run under the TensorFlow profiler, for op-time shares (where the "
+                         "time goes); 0 skips the profile.", lower_bound=0)
+    flags.DEFINE_integer("seed", 0, "Seed of the batches and of the weight initializers.")
+    flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
+        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win); "
+        "its figures are smoke figures, not measurements to quote.")
+    flags.DEFINE_string("output_dir", "benchmarks/results",
+                        "Directory for the JSON and markdown results (created if missing).")
+
+
+def _log(message):
+    print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Choosing a path.
+
+
+def choose_faster(timings):
+    """The path with the lowest time.
+
+    Args:
+        timings: dict, path name -> seconds (per step, or any common unit),
+            each a positive finite number.
+
+    Returns:
+        The key with the lowest time. Ties go to the first of `PREFERENCE`
+        (graph, then xla), then to the dict's order.
+
+    Raises:
+        ValueError: naming `timings`, for an empty dict or a time that is not
+            a positive finite number.
+
+    >>> choose_faster({"xla": 0.092, "graph": 0.031})
+    'graph'
+    >>> choose_faster({"xla": 0.5, "graph": 0.5})
+    'graph'
+    """
+    if not timings:
+        raise ValueError("timings must name at least one path, received timings={}")
+    for path, seconds in timings.items():
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds) or seconds <= 0):
+            raise ValueError("timings must be positive finite seconds, received "
+                             f"timings[{path!r}]={seconds!r}")
+    order = [p for p in PREFERENCE if p in timings] + [p for p in timings if p not in PREFERENCE]
+    return min(order, key=lambda p: (timings[p], order.index(p)))
+
+
+def path_of(model):
+    """The path a compiled model takes: `"eager"`, `"xla"` or `"graph"`."""
+    if model.run_eagerly:
+        return "eager"
+    return "xla" if model.jit_compile else "graph"
+
+
+# --------------------------------------------------------------------------
+# FLOPs.
+
+
+def einsum_flops(equation, input_shapes, output_shape):
+    """FLOPs of one Einsum: 2 x output elements x contracted size (one
+    operand: its element count, a reduction or a transpose).
+
+    >>> einsum_flops("nhwc,hwck->nk", [(8, 4, 4, 1), (4, 4, 1, 32)], (8, 32))
+    8192
+    >>> einsum_flops("...i,ik->...k", [(8, 5, 16), (16, 3)], (8, 5, 3))
+    3840
+    """
+    lhs, out = equation.replace(" ", "").split("->")
+    terms = lhs.split(",")
+    sizes = {}
+    for term, shape in zip(terms, input_shapes):
+        dims = list(shape)
+        head, _, tail = term.partition("...")
+        for letter, size in zip(head, dims[:len(head)]):
+            sizes[letter] = int(size)
+        for letter, size in zip(tail, dims[len(dims) - len(tail):] if tail else []):
+            sizes[letter] = int(size)
+    out_elements = math.prod(int(d) for d in output_shape)
+    if len(terms) == 1:
+        return math.prod(int(d) for d in input_shapes[0])
+    contracted = set(lhs.replace(",", "").replace(".", "")) - set(out.replace(".", ""))
+    return 2 * out_elements * math.prod(sizes[c] for c in contracted)
+
+
+def graph_flops(graph):
+    """Float operations of a graph: the TensorFlow profiler's count, plus Einsum.
+
+    Returns:
+        `(total, by_op_type)`; ops whose shapes are not fully known are not
+        counted (by the profiler, nor here).
+    """
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    profile = tf.compat.v1.profiler.profile(graph=graph, cmd="op", options=options)
+    # The "op" view is a chain, one node per op type, each the child of the
+    # one before; a node's float_ops are its own (total_float_ops include
+    # the rest of the chain).
+    by_type, stack = {}, list(profile.children)
+    while stack:
+        node = stack.pop()
+        if node.float_ops:
+            by_type[node.name] = by_type.get(node.name, 0) + int(node.float_ops)
+        stack.extend(node.children)
+    einsum = 0
+    for op in graph.get_operations():
+        if op.type != "Einsum":
+            continue
+        shapes = [t.shape for t in op.inputs] + [op.outputs[0].shape]
+        if all(s.is_fully_defined() for s in shapes):
+            einsum += einsum_flops(op.get_attr("equation").decode(),
+                                   [s.as_list() for s in shapes[:-1]], shapes[-1].as_list())
+    if einsum:
+        by_type["Einsum"] = by_type.get("Einsum", 0) + einsum
+    return sum(by_type.values()), dict(sorted(by_type.items(), key=lambda kv: -kv[1]))
+
+
+def rnn_forward_flops(model, length):
+    """Analytic forward FLOPs per example of text_rnn: every recurrent layer,
+    direction and padded time step (the generic kernel runs them all), then
+    the classifier on the last state."""
+    gates = {"lstm": 4, "gru": 3}[model.rnn]
+    directions = 2 if model.bidirectional else 1
+    flops, width = 0, model.embedding_dim
+    for _ in range(model.num_layers):
+        per_step = 2 * gates * model.units * (width + model.units) + gates * model.units
+        flops += directions * length * per_step
+        width = directions * model.units
+    return flops + 2 * width * model.num_classes
+
+
+def flops_per_example(name, model, x, y, batch_size, sequence_length):
+    """Forward and training FLOPs per example, with how they were counted."""
+    if name in TEXT_MODELS:
+        forward = rnn_forward_flops(model, sequence_length)
+        return {"forward_flops_per_example": float(forward),
+                "train_flops_per_example": float(3 * forward),
+                "train_graph_flops_per_example": None,
+                "flops_method": ("analytic (the profiler cannot see into the recurrent While "
+                                 "loop): recurrent matmuls + bias over every padded step and "
+                                 "direction, plus the classifier; training = 3 x forward"),
+                "flops_by_op_type": None}
+    forward_fn = tf.function(lambda inputs: model(inputs, training=False))
+    forward, _ = graph_flops(forward_fn.get_concrete_function(x).graph)
+    result = {"forward_flops_per_example": forward / batch_size,
+              "train_flops_per_example": 3 * forward / batch_size,
+              "train_graph_flops_per_example": None,
+              "flops_method": "TensorFlow profiler on model(x, training=False); training = "
+                              "3 x forward",
+              "flops_by_op_type": None}
+    try:
+        concrete, source = common.traced_train_step(model, x, y)
+        train, by_type = graph_flops(concrete.graph)
+    except Exception as exc:  # noqa: BLE001 - the 3 x forward convention stands
+        result["train_graph_error"] = common.first_line(exc)
+        return result
+    if train > forward:
+        result.update({
+            "train_flops_per_example": train / batch_size,
+            "train_graph_flops_per_example": train / batch_size,
+            "flops_method": (f"TensorFlow profiler on the traced train step ({source}: "
+                             "forward, gradients and the SGD update) and on "
+                             "model(x, training=False)"),
+            "flops_by_op_type": {k: v / batch_size for k, v in by_type.items()},
+        })
+    return result
+
+
+# --------------------------------------------------------------------------
+# Evidence of the path that ran.
+
+
+def _xla_must_compile(function_def):
+    attr = function_def.attr.get("_XlaMustCompile")
+    return bool(attr.b) if attr is not None else False
+
+
+def path_evidence(name, model, x, y, requested_jit):
+    """What ran: compile settings read back, and the traced graphs' XLA marks."""
+    evidence = {
+        "run_eagerly": bool(model.run_eagerly),
+        "jit_compile_requested": requested_jit,
+        "jit_compile": bool(model.jit_compile),
+        "train_step_source": None,
+        "train_step_xla_must_compile": None,
+        "predict_xla_functions": None,
+        "ran": path_of(model),
+    }
+    if not model.run_eagerly:
+        try:
+            concrete, source = common.traced_train_step(model, x, y)
+            evidence["train_step_source"] = source
+            evidence["train_step_xla_must_compile"] = _xla_must_compile(concrete.function_def)
+        except Exception as exc:  # noqa: BLE001 - evidence, not the measurement
+            evidence["train_step_error"] = common.first_line(exc)
+        try:
+            if isinstance(model.predict_function, tf.types.experimental.PolymorphicFunction):
+                graph_def = model.predict_function.get_concrete_function(
+                    [(x,)]).graph.as_graph_def()
+                evidence["predict_xla_functions"] = sum(
+                    _xla_must_compile(f) for f in graph_def.library.function)
+        except Exception as exc:  # noqa: BLE001
+            evidence["predict_error"] = common.first_line(exc)
+        if evidence["train_step_xla_must_compile"] is not None:
+            evidence["ran"] = "xla" if evidence["train_step_xla_must_compile"] else "graph"
+    if name in TEXT_MODELS:
+        try:
+            evidence["rnn_kernel"] = common.detect_rnn_kernel(model, x, y)
+        except Exception as exc:  # noqa: BLE001
+            evidence["rnn_kernel"] = {"kernel": None, "error": common.first_line(exc)}
+    return evidence
+
+
+def _warning_lines(caught, into):
+    for w in caught:
+        text = str(w.message).strip()
+        line = f"{w.category.__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+        if line not in into:
+            into.append(line)
+
+
+class _Steps:
+    """Runs `step` `n` times per call (`n` = 1 until calibrated); with
+    `single_next`, the next call runs one step only."""
+
+    def __init__(self, step, warnings_sink):
+        self.step, self.sink = step, warnings_sink
+        self.n, self.single_next, self.calls = 1, False, 0
+
+    def __call__(self):
+        n = 1 if self.single_next else self.n
+        self.single_next = False
+        result = None
+        for _ in range(n):
+            if self.calls == 0:  # the first call: record what Keras warns
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        result = self.step()
+                    finally:
+                        _warning_lines(caught, self.sink)
+            else:
+                result = self.step()
+            self.calls += 1
+        return result
+
+
+# --------------------------------------------------------------------------
+# Models and batches.
+
+
+def model_input(name, resnet50_image_size):
+    """The input shape of an image model, or None for text."""
+    if name == "resnet50":
+        return (resnet50_image_size, resnet50_image_size, 3)
+    return IMAGE_SHAPES.get(name)
+
+
+def build_model(name, input_shape, sequence_length, seed):
+    """A seeded zoo model as `zoo.train` builds it (text_rnn: with a vocabulary)."""
+    import zoo
+
+    keras.utils.set_random_seed(seed)
+    if name in TEXT_MODELS:
+        model = zoo.create_model(name, num_classes=NUM_CLASSES, sequence_length=sequence_length)
+        model.set_vocabulary(list(VOCABULARY))
+        return model
+    return zoo.create_model(name, num_classes=NUM_CLASSES, input_shape=input_shape,
+                            data_format="channels_last")
+
+
+def make_batch(name, input_shape, batch_size, sequence_length, seed, device):
+    """One fixed seeded batch: images (standard normal) or texts of
+    MIN_TEXT_WORDS..sequence_length vocabulary words (the first full length),
+    and labels."""
+    rng = np.random.default_rng(seed)
+    if name in TEXT_MODELS:
+        lengths = rng.integers(MIN_TEXT_WORDS, sequence_length + 1, size=batch_size)
+        lengths[0] = sequence_length
+        x = np.array([" ".join(rng.choice(VOCABULARY, size=n)) for n in lengths], dtype=object)
+    else:
+        x = rng.standard_normal((batch_size,) + tuple(input_shape)).astype("float32")
+    labels = rng.integers(0, NUM_CLASSES, size=(batch_size,)).astype("int32")
+    with tf.device(device):
+        return tf.constant(x), tf.constant(labels)
+
+
+def _compile_kwargs():
+    return {"optimizer": keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+            "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+
+
+def default_paths(model):
+    """`(zoo_default, keras_default, warnings)`: the paths `model.compile(...)`
+    and `keras.Model.compile(model, ...)` take when jit_compile is not given."""
+    caught_lines = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.compile(**_compile_kwargs())
+        zoo_default = path_of(model)
+        keras.Model.compile(model, **_compile_kwargs())
+        keras_default = path_of(model)
+    _warning_lines(caught, caught_lines)
+    return zoo_default, keras_default, caught_lines
+
+
+# --------------------------------------------------------------------------
+# Timing.
+
+
+def timed(candidates, *, steps, repeats, warmup, min_repeat_s, log):
+    """`common.time_repeats` with per-candidate steps per repeat.
+
+    Each candidate is a `common.GuardedStep` around a `_Steps`. First pass:
+    the first call (compile) alone, warmup - 1 calls, and one calibration
+    call, all single steps. Each candidate's steps per repeat is then
+    max(steps, ceil(min_repeat_s / its step time)). Second pass: one untimed
+    single step each, then the interleaved repeats.
+
+    Returns:
+        dict, name -> `{"compile_s", "warmup_s", "steps", "repeat_s"}`.
+    """
+    first = common.time_repeats(
+        candidates, steps=1, repeats=1, warmup=warmup,
+        log=lambda m: log(m.replace("repeat 1/1", "calibration").replace(" for 1 steps", "")))
+    out = {}
+    for name, guard in candidates.items():
+        estimates = first[name]["warmup_s"] + first[name]["repeat_s"]
+        estimate = float(np.median(estimates))
+        n = steps
+        if min_repeat_s > 0 and estimate > 0 and guard.error is None:
+            n = max(steps, min(MAX_STEPS, math.ceil(min_repeat_s / estimate)))
+        guard.step.n, guard.step.single_next = n, True
+        out[name] = {"compile_s": first[name]["first_step_s"], "warmup_s": estimates,
+                     "steps": n}
+    second = common.time_repeats(
+        candidates, steps=1, repeats=repeats, warmup=1,
+        log=lambda m: log(m.replace("first step", "untimed step")
+                          .replace(" for 1 steps", "")))
+    for name in candidates:
+        out[name]["repeat_s"] = second[name]["repeat_s"]
+    return out
+
+
+def make_matmul(n, seed, device):
+    """A zero-argument step: one fp32 N x N matmul in a tf.function (2 N^3 FLOPs)."""
+    rng = np.random.default_rng(seed)
+    with tf.device(device):
+        a = tf.constant(rng.standard_normal((n, n)).astype("float32"))
+        b = tf.constant(rng.standard_normal((n, n)).astype("float32"))
+
+    @tf.function
+    def matmul(a, b):
+        return tf.reduce_sum(tf.matmul(a, b))  # a scalar to fetch; N^2 adds, 1/(2N) of the work
+
+    return lambda: matmul(a, b)
+
+
+def matmul_gflops(n, steps, repeat_s):
+    """GFLOP/s of each timed block of `steps` N x N matmuls."""
+    return [2.0 * n ** 3 * steps / s / 1e9 for s in repeat_s]
+
+
+def matmul_peak(matmul, n, steps, repeats, warmup, min_repeat_s):
+    """fp32 matmul GFLOP/s per repeat, timed on its own; and the steps per repeat."""
+    guard = common.GuardedStep(_Steps(matmul, []))
+    t = timed({MATMUL: guard}, steps=steps, repeats=repeats, warmup=warmup,
+              min_repeat_s=min_repeat_s, log=lambda m: None)[MATMUL]
+    if guard.error:
+        raise RuntimeError(f"the matmul peak could not be measured: {guard.error}")
+    return matmul_gflops(n, t["steps"], t["repeat_s"]), t["steps"]
+
+
+# --------------------------------------------------------------------------
+# Where the time goes: op types in a profiled train step.
+
+CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
+CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNative")
+
+
+def op_time_shares(events):
+    """Shares of op time by op type.
+
+    Args:
+        events: iterable of `(event_name, seconds)` from the TensorFlow
+            profiler's host trace; op events are named `"op_name:OpType"`
+            (oneDNN kernels as `_MklNative<Type>`), others (executor and
+            thread-pool bookkeeping, with `::` in their names, and function
+            calls, whose ops are listed on their own) are skipped.
+
+    Returns:
+        `{"op_seconds", "by_op_type" {type: share, largest first},
+        "convolution_share", "other_share"}`; op types are stripped of the
+        `_MklNative`/`_Mkl` prefix.
+
+    >>> shares = op_time_shares([("c1:_MklNativeConv2D", 3.0), ("bn/mul:Mul", 1.0),
+    ...                          ("ExecutorState::Process", 9.0),
+    ...                          ("step: __inference_one_step_on_data_7", 4.0)])
+    >>> shares["by_op_type"], shares["convolution_share"]
+    ({'Conv2D': 0.75, 'Mul': 0.25}, 0.75)
+    """
+    seconds = {}
+    for name, duration in events:
+        if "::" in name or ":" not in name:
+            continue
+        op_type = name.rsplit(":", 1)[1].strip()
+        if op_type.startswith("__") or op_type in CALL_OPS:
+            continue  # a function call: its ops are counted on their own
+        for prefix in ("_MklNative", "_Mkl"):
+            if op_type.startswith(prefix):
+                op_type = op_type[len(prefix):]
+                break
+        seconds[op_type] = seconds.get(op_type, 0.0) + duration
+    total = sum(seconds.values())
+    if total <= 0:
+        raise ValueError("no op events with a duration in the profile")
+    shares = {k: v / total for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
+    conv = sum(v for k, v in shares.items() if k in CONV_OPS or k.startswith("FusedConv2D"))
+    return {"op_seconds": total, "by_op_type": shares, "convolution_share": conv,
+            "other_share": 1.0 - conv}
+
+
+def profile_op_time(step, steps):
+    """Runs `step` `steps` times under the TensorFlow profiler; op-time shares.
+
+    Reads the host trace (XPlane protobuf) the profiler writes: every
+    executor op's duration, on every inter-op thread. Durations are thread
+    time, so ops that overlap each count in full.
+    """
+    import glob
+    import tempfile
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    with tempfile.TemporaryDirectory(prefix="xla_profile_") as logdir:
+        tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
+        try:
+            for _ in range(steps):
+                step()
+        finally:
+            wall = time.perf_counter() - start
+            tf.profiler.experimental.stop()
+        (path,) = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        space = xplane_pb2.XSpace()
+        with open(path, "rb") as f:
+            space.ParseFromString(f.read())
+    events = []
+    for plane in space.planes:
+        names = plane.event_metadata
+        for line in plane.lines:
+            events += [(names[e.metadata_id].name, e.duration_ps * 1e-12) for e in line.events]
+    shares = op_time_shares(events)
+    top = dict(list(shares["by_op_type"].items())[:12])
+    return {**shares, "by_op_type": top, "steps": steps, "wall_s": wall,
+            "method": "tf.profiler.experimental host trace of train_on_batch steps; shares "
+                      "of summed op (thread) time, op types without the _MklNative prefix"}
+
+
+def _ratio_stats(numerators, denominators):
+    per_repeat = common.per_repeat_ratios(numerators, denominators)
+    return {**common.summarize(per_repeat), "per_repeat": per_repeat}
+
+
+def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
+              resnet50_image_size, sequence_length, seed, matmul, matmul_n, profile_steps,
+              tf_device):
+    """Measures one model on its paths; returns its JSON entry.
+
+    The N x N matmul takes a turn in the training repeats too (after the
+    paths), so that each repeat's utilization divides by a peak measured
+    under the same machine load (`utilization_same_repeat`). Utilization
+    against the run's pooled peak is filled in by `run`.
+    """
+    input_shape = model_input(name, resnet50_image_size)
+    x, y = make_batch(name, input_shape, batch_size, sequence_length, seed, tf_device)
+
+    probe = build_model(name, input_shape, sequence_length, seed)
+    zoo_default, keras_default, default_warnings = default_paths(probe)
+    del probe
+    measured = [p for p in PATHS if p in paths or p in (zoo_default, keras_default)]
+    _log(f"{name}: zoo default {zoo_default}, keras default {keras_default}; "
+         f"measuring {','.join(measured)}")
+
+    cells, train_c, infer_c = {}, {}, {}
+    for path in measured:
+        cell = {"model": None, "warnings": [], "error": None, "build_s": None}
+        cells[path] = cell
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    model = build_model(name, input_shape, sequence_length, seed)
+                    model.compile(**_compile_kwargs(), **PATHS[path])
+                finally:
+                    _warning_lines(caught, cell["warnings"])
+        except Exception as exc:  # noqa: BLE001 - reported per cell
+            cell["error"] = common.first_line(exc)
+            _log(f"{name}/{path}: failed to build: {cell['error']}")
+            continue
+        cell["build_s"] = time.perf_counter() - start
+        cell["model"] = model
+        train_c[path] = common.GuardedStep(
+            _Steps(lambda m=model: m.train_on_batch(x, y), cell["warnings"]))
+        infer_c[path] = common.GuardedStep(
+            _Steps(lambda m=model: m.predict_on_batch(x), cell["warnings"]))
+    if train_c:
+        train_c[MATMUL] = common.GuardedStep(_Steps(matmul, []))
+
+    def log(message):
+        _log(f"{name}: {message}")
+
+    timings = {}
+    for kind, cands in (("train", train_c), ("inference", infer_c)):
+        timings[kind] = timed(cands, steps=steps, repeats=repeats, warmup=warmup,
+                              min_repeat_s=min_repeat_s, log=log) if cands else {}
+    interleaved = None
+    if MATMUL in train_c and not train_c[MATMUL].error:
+        t = timings["train"][MATMUL]
+        interleaved = matmul_gflops(matmul_n, t["steps"], t["repeat_s"])
+
+    ips = {"train": {}, "inference": {}}
+    for kind, cands in (("train", train_c), ("inference", infer_c)):
+        for path, guard in cands.items():
+            if path == MATMUL:
+                continue
+            if guard.error:
+                cells[path]["error"] = cells[path]["error"] or guard.error
+                _log(f"{name}/{path} {kind}: failed: {guard.error}")
+                continue
+            t = timings[kind][path]
+            ips[kind][path] = common.throughputs(t["repeat_s"], batch_size * t["steps"])
+
+    flops_model = next((cells[p]["model"] for p in ("graph", "xla", "eager")
+                        if p in cells and cells[p]["model"] is not None
+                        and cells[p]["error"] is None), None)
+    flops = {"forward_flops_per_example": None, "train_flops_per_example": None,
+             "train_graph_flops_per_example": None, "flops_method": None,
+             "flops_by_op_type": None}
+    if flops_model is not None:
+        try:
+            flops = flops_per_example(name, flops_model, x, y, batch_size, sequence_length)
+        except Exception as exc:  # noqa: BLE001
+            flops["flops_error"] = common.first_line(exc)
+    tfl = flops["train_flops_per_example"]
+
+    path_rows = {}
+    for path in measured:
+        cell = cells[path]
+        model = cell["model"]
+        evidence = ({"warnings": cell["warnings"]} if model is None else
+                    {**path_evidence(name, model, x, y, PATHS[path]["jit_compile"]),
+                     "warnings": cell["warnings"]})
+        refused = bool(PATHS[path]["jit_compile"] and model is not None
+                       and evidence.get("ran") != "xla")
+        evidence["xla_refused"] = refused
+        row = {"requested": path in paths, "build_s": cell["build_s"]}
+        for kind in ("train", "inference"):
+            if path in ips[kind]:
+                t = timings[kind][path]
+                base = ips[kind].get(BASELINE)
+                row[kind] = {
+                    "examples_per_s": common.summarize(ips[kind][path]),
+                    "examples_per_s_per_repeat": ips[kind][path],
+                    "compile_s": t["compile_s"],
+                    "steps_per_repeat": t["steps"],
+                    "repeat_s": t["repeat_s"],
+                    "ratio_vs_graph": _ratio_stats(ips[kind][path], base) if base else None,
+                }
+            else:
+                row[kind] = None
+        train = row["train"]
+        row["achieved_train_gflops"] = (tfl * train["examples_per_s"]["median"] / 1e9
+                                        if train and tfl else None)
+        row["utilization"] = None  # against the pooled peak, set by run()
+        row["inference_utilization"] = None
+        row["utilization_same_repeat"] = None
+        if train and tfl and interleaved:
+            achieved = [tfl * v / 1e9 for v in ips["train"][path]]
+            row["utilization_same_repeat"] = _ratio_stats(achieved, interleaved)
+        row["evidence"] = evidence
+        row["error"] = cell["error"]
+        path_rows[path] = row
+
+    profile = None
+    goal = cells.get(GOAL_PATH)
+    if (name == GOAL_MODEL and profile_steps and goal and goal["model"] is not None
+            and goal["error"] is None):
+        try:
+            profile = profile_op_time(lambda m=goal["model"]: m.train_on_batch(x, y),
+                                      profile_steps)
+            _log(f"{name}/{GOAL_PATH}: op time in convolutions "
+                 f"{profile['convolution_share']:.0%}")
+        except Exception as exc:  # noqa: BLE001 - an explanation, not the measurement
+            profile = {"error": common.first_line(exc)}
+
+    def median_ips(path):
+        row = path_rows.get(path)
+        return row["train"]["examples_per_s"]["median"] if row and row["train"] else None
+
+    # Seconds per step of each eligible default candidate.
+    eligible = {p: batch_size / median_ips(p) for p in PREFERENCE
+                if p in path_rows and median_ips(p) and path_rows[p]["error"] is None
+                and not path_rows[p]["evidence"]["xla_refused"]}
+    best = choose_faster(eligible) if eligible else None
+    zoo_ips, keras_ips = median_ips(zoo_default), median_ips(keras_default)
+    return {
+        "input_shape": list(input_shape) if input_shape else ["string"],
+        "input": (f"{batch_size} x {'x'.join(map(str, input_shape))} standard normal images"
+                  if input_shape else
+                  f"{batch_size} texts of {MIN_TEXT_WORDS}..{sequence_length} words from a "
+                  f"{len(VOCABULARY)}-word vocabulary (set_vocabulary), padded to "
+                  f"sequence_length={sequence_length}"),
+        "batch_size": batch_size,
+        "params": int(flops_model.count_params()) if flops_model is not None else None,
+        **flops,
+        "matmul_gflops_same_repeats": common.summarize(interleaved) if interleaved else None,
+        "matmul_gflops_same_repeats_per_repeat": interleaved,
+        "paths": path_rows,
+        "best_train_path": best,
+        "zoo_default_path": zoo_default,
+        "keras_default_path": keras_default,
+        "defaults_warnings": default_warnings,
+        "zoo_default_vs_best": (zoo_ips / median_ips(best)
+                                if best and zoo_ips and median_ips(best) else None),
+        "zoo_default_vs_keras_default": (zoo_ips / keras_ips
+                                         if zoo_ips and keras_ips else None),
+        "meets_75pct_goal": None,  # set by run() for GOAL_MODEL
+        "op_time_profile": profile,
+    }
+
+
+def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, resnet50_image_size,
+        sequence_length, matmul_n, profile_steps, seed, quick, output_dir):
+    """Runs the benchmark and writes the results; returns the result dict."""
+    device = common.device_info()
+    tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
+    _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    started = time.perf_counter()
+
+    matmul = make_matmul(matmul_n, seed, tf_device)
+    mm_kwargs = dict(n=matmul_n, steps=steps, repeats=repeats, warmup=warmup,
+                     min_repeat_s=min_repeat_s)
+    before, mm_steps = matmul_peak(matmul, **mm_kwargs)
+    _log(f"matmul {matmul_n}: {common.summarize(before)['median']:.1f} GFLOP/s (before)")
+
+    entries = {}
+    for name in models:
+        entries[name] = run_model(
+            name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
+            resnet50_image_size, sequence_length, seed, matmul, matmul_n, profile_steps,
+            tf_device)
+
+    after, _ = matmul_peak(matmul, **mm_kwargs)
+    _log(f"matmul {matmul_n}: {common.summarize(after)['median']:.1f} GFLOP/s (after)")
+    during = [g for e in entries.values() for g in e["matmul_gflops_same_repeats_per_repeat"] or []]
+    pooled = common.summarize(before + during + after)
+    peak = pooled["median"] * 1e9
+    for name, entry in entries.items():
+        tfl, ffl = entry["train_flops_per_example"], entry["forward_flops_per_example"]
+        for row in entry["paths"].values():
+            if row["train"] and tfl:
+                row["utilization"] = tfl * row["train"]["examples_per_s"]["median"] / peak
+            if row["inference"] and ffl:
+                row["inference_utilization"] = (
+                    ffl * row["inference"]["examples_per_s"]["median"] / peak)
+        goal = entry["paths"].get(GOAL_PATH)
+        if name == GOAL_MODEL and goal and goal["utilization"] is not None:
+            entry["meets_75pct_goal"] = bool(goal["utilization"] >= GOAL_UTILIZATION)
+            profile, by_type = entry["op_time_profile"], entry["flops_by_op_type"]
+            if profile and "error" not in profile and by_type and tfl:
+                conv_flops = sum(v for k, v in by_type.items() if k in CONV_OPS) / tfl
+                profile["convolution_flops_share"] = conv_flops
+                # If the convolutions do conv_flops of the work in
+                # convolution_share of the time, they alone run at this
+                # fraction of the peak (op times are thread times: an estimate).
+                profile["convolution_utilization_estimate"] = (
+                    goal["utilization"] * conv_flops / profile["convolution_share"])
+
+    result = {
+        "benchmark": NAME,
+        "description": ("train-step and inference throughput of zoo models, eager vs graph "
+                        "vs XLA; FLOPs, utilization of the matmul peak, and the default "
+                        "paths"),
+        "command": common.command_line(MODULE),
+        "timestamp": common.utc_timestamp(),
+        "device": device,
+        "versions": common.versions(),
+        "config": {
+            "models": list(models),
+            "paths": list(paths),
+            "batch_size": batch_size,
+            "repeats": repeats,
+            "steps": steps,
+            "min_repeat_s": min_repeat_s,
+            "warmup": warmup,
+            "resnet50_image_size": resnet50_image_size,
+            "sequence_length": sequence_length,
+            "matmul_n": matmul_n,
+            "profile_steps": profile_steps,
+            "seed": seed,
+            "quick": quick,
+            "figures": ("smoke figures (--quick): reduced sizes, batch, steps and repeats; "
+                        "not measurements to quote" if quick else "full run"),
+            "num_classes": NUM_CLASSES,
+            "optimizer": OPTIMIZER,
+            "loss": LOSS,
+            "paths_compile": {p: ", ".join(f"{k}={v}" for k, v in kw.items())
+                              for p, kw in PATHS.items()},
+            "train_step": "Model.train_on_batch on one fixed batch (steps_per_execution=1)",
+            "inference_step": "Model.predict_on_batch on the same batch",
+            "train_flops_convention": TRAIN_FLOPS_CONVENTION,
+            "utilization": ("train FLOPs per example x median train examples/s / median fp32 "
+                            "matmul FLOP/s of the run (inference_utilization: forward FLOPs x "
+                            "inference examples/s / the same peak); utilization_same_repeat: "
+                            "per repeat, achieved FLOP/s / the matmul FLOP/s timed in the same "
+                            "turn of repeats (median, min, max), robust to load that changes "
+                            "during the run"),
+            "goal": (f"{GOAL_MODEL} {GOAL_PATH}-path training at >= "
+                     f"{GOAL_UTILIZATION:.0%} of the matmul peak"),
+            "order": ("per model: first call of each path alone (compile_s), warm-up and one "
+                      "calibration call in turns, then repeats interleaved eager, graph, xla, "
+                      "...; train first, then inference"),
+            "tf_xla_flags": os.environ.get("TF_XLA_FLAGS"),
+            "load_average": {"start": load_start,
+                             "end": list(os.getloadavg()) if hasattr(os, "getloadavg")
+                             else None},
+            "wall_s": time.perf_counter() - started,
+        },
+        "matmul": {
+            "n": matmul_n,
+            "steps_per_repeat": mm_steps,
+            "gflops": pooled,
+            "gflops_before": common.summarize(before),
+            "gflops_during": common.summarize(during) if during else None,
+            "gflops_after": common.summarize(after),
+            "gflops_per_repeat": before + during + after,
+            "method": f"tf.function(reduce_sum(matmul(a, b))), fp32 {matmul_n}x{matmul_n}, "
+                      "2 N^3 FLOPs per call; timed before the models, in turn with each "
+                      "model's training repeats (during), and after; gflops pools them all",
+        },
+        "models": entries,
+    }
+    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
+    return result
+
+
+# --------------------------------------------------------------------------
+# Report.
+
+
+def _stats_cell(stats, fmt="{:.1f}"):
+    return (f"{fmt.format(stats['median'])} "
+            f"({fmt.format(stats['min'])}–{fmt.format(stats['max'])})")
+
+
+def _ratio(value):
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def render_markdown(result):
+    """The report: context lines, one row per model and path, the defaults."""
+    cfg, dev, ver, mm = result["config"], result["device"], result["versions"], result["matmul"]
+    rows = []
+    for name, entry in result["models"].items():
+        for path, row in entry["paths"].items():
+            label = path if row["requested"] else f"{path} (default)"
+            ev = row["evidence"]
+            ran = ev.get("ran", "?")
+            if ev.get("xla_refused"):
+                ran += " (XLA refused)"
+            if row["error"] and not row["train"]:
+                error = row["error"] if len(row["error"]) <= 100 else row["error"][:99] + "…"
+                rows.append([name, label, ran, f"error: {error}", "", "", "", "", "", ""])
+                continue
+            train, infer = row["train"], row["inference"]
+            rows.append([
+                name, label, ran,
+                _stats_cell(train["examples_per_s"]) if train else "n/a",
+                (_stats_cell(train["ratio_vs_graph"], "{:.2f}")
+                 if train and train["ratio_vs_graph"] else "n/a"),
+                _stats_cell(infer["examples_per_s"]) if infer else "n/a",
+                (_stats_cell(infer["ratio_vs_graph"], "{:.2f}")
+                 if infer and infer["ratio_vs_graph"] else "n/a"),
+                (f"{train['compile_s']:.1f} / {infer['compile_s']:.1f}"
+                 if train and infer else "n/a"),
+                f"{100 * row['utilization']:.1f}%" if row["utilization"] is not None else "n/a",
+                (_stats_cell({k: 100 * v for k, v in row["utilization_same_repeat"].items()
+                              if k != "per_repeat"}, "{:.1f}") + "%"
+                 if row["utilization_same_repeat"] else "n/a"),
+            ])
+    table = common.markdown_table(
+        ["model", "path", "ran", "train ex/s median (min–max)", "train vs graph",
+         "inference ex/s median (min–max)", "inference vs graph", "compile s (train / infer)",
+         "utilization", "utilization, same-repeat peak"], rows, align="lllrrrrrrr")
+    defaults = []
+    for name, e in result["models"].items():
+        gflop = e["train_flops_per_example"]
+        defaults.append(
+            f"- {name}: best {e['best_train_path']}, zoo default {e['zoo_default_path']}, "
+            f"keras default {e['keras_default_path']}; zoo default / best = "
+            f"{_ratio(e['zoo_default_vs_best'])}, zoo default / keras default = "
+            f"{_ratio(e['zoo_default_vs_keras_default'])}"
+            + (f"; {gflop / 1e6:,.1f} train MFLOP/example" if gflop else "")
+            + (f"; >= 75% goal met: {'yes' if e['meets_75pct_goal'] else 'no'}"
+               if e["meets_75pct_goal"] is not None else ""))
+        profile = e.get("op_time_profile")
+        if profile and "error" not in profile:
+            top = ", ".join(f"{k} {100 * v:.0f}%" for k, v in
+                            list(profile["by_op_type"].items())[:8])
+            defaults.append(
+                f"  - where {name}'s {GOAL_PATH}-path train step spends its op time "
+                f"({profile['steps']} profiled steps): convolutions "
+                f"{100 * profile['convolution_share']:.0f}%, everything else "
+                f"{100 * profile['other_share']:.0f}%; by op type: {top}")
+            if profile.get("convolution_utilization_estimate") is not None:
+                defaults.append(
+                    f"  - convolutions are {100 * profile['convolution_flops_share']:.1f}% of "
+                    f"the FLOPs in {100 * profile['convolution_share']:.0f}% of the op time: "
+                    f"alone they run at about "
+                    f"{100 * profile['convolution_utilization_estimate']:.0f}% of the matmul "
+                    f"peak")
+        elif profile:
+            defaults.append(f"  - op-time profile failed: {profile['error']}")
+    threads = dev["threads"]
+    load = cfg["load_average"]
+    lines = [
+        "# Eager vs graph vs XLA: train and inference throughput, utilization",
+        "",
+        *(["**Smoke figures (--quick): reduced sizes, batch, steps and repeats; do not "
+           "quote.**", ""] if cfg["quick"] else []),
+        f"- device: {dev['kind']}, {dev['name']}"
+        + ("" if dev["gpu_found"] else " (no GPU found)") + f"; kernels: {dev['kernels']}",
+        f"- threads: intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
+        f"(0 = TF default), usable CPUs: {threads['usable_cpus']}"
+        + (f"; load average start {load['start'][0]:.2f}, end {load['end'][0]:.2f}"
+           if load["start"] and load["end"] else ""),
+        f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
+        f"({ver['keras_backend']}), Python {ver['python']}",
+        "- paths: " + "; ".join(f"{p}: compile({c})" for p, c in cfg["paths_compile"].items()),
+        f"- batch {cfg['batch_size']}; resnet50 at {cfg['resnet50_image_size']}x"
+        f"{cfg['resnet50_image_size']}x3, text_rnn texts padded to {cfg['sequence_length']} "
+        f"words; {cfg['optimizer']}, {cfg['loss']}",
+        f"- {cfg['warmup']} warm-up call(s) per path (the first reported as compile s), one "
+        f"calibration call, then {cfg['repeats']} repeats of >= {cfg['steps']} steps "
+        f"(>= {cfg['min_repeat_s']:g} s) per path, interleaved",
+        f"- matmul peak (fp32 {mm['n']}x{mm['n']}): {_stats_cell(mm['gflops'])} GFLOP/s "
+        f"(median, min–max, pooled: before the models "
+        f"{mm['gflops_before']['median']:.1f}, in turn with their training repeats "
+        + (f"{mm['gflops_during']['median']:.1f}" if mm["gflops_during"] else "n/a")
+        + f", after {mm['gflops_after']['median']:.1f})",
+        f"- FLOPs: {cfg['train_flops_convention']}; utilization = {cfg['utilization']}",
+        f"- {result['timestamp']}, `{result['command']}`",
+        "",
+        table,
+        "",
+        *defaults,
+        "",
+        "\"ran\" is read back from the compiled model and its traced train step "
+        "(`_XlaMustCompile`); \"(default)\" marks a path measured only because it is a "
+        "default. Ratios are examples/s over graph mode's within each repeat (> 1: faster). "
+        "best = the faster of graph and xla (eager never; nor an xla path Keras refused); "
+        "zoo default = `model.compile(optimizer, loss)` without jit_compile; keras default = "
+        "`keras.Model.compile(model, ...)`."
+        + (" An xla row that Keras refused runs the same graph as the graph row: its ratio "
+           "to graph shows this run's noise floor (turn order included)."
+           if any(r["evidence"].get("xla_refused") for e in result["models"].values()
+                  for r in e["paths"].values()) else ""),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    models = list(dict.fromkeys(m.strip() for m in FLAGS.models if m.strip()))
+    unknown = [m for m in models if m not in MODELS]
+    if not models or unknown:
+        raise app.UsageError(f"--models={','.join(FLAGS.models)}: unknown model(s) "
+                             f"{','.join(unknown) or '(none given)'}; choose from "
+                             f"{','.join(MODELS)}")
+    paths = list(dict.fromkeys(p.strip() for p in FLAGS.paths if p.strip()))
+    unknown = [p for p in paths if p not in PATHS]
+    if not paths or unknown:
+        raise app.UsageError(f"--paths={','.join(FLAGS.paths)}: unknown path(s) "
+                             f"{','.join(unknown) or '(none given)'}; choose from "
+                             f"{','.join(PATHS)}")
+    if FLAGS.quick:
+        common.apply_quick(FLAGS, QUICK)
+    elif FLAGS.repeats < MIN_REPEATS:
+        raise app.UsageError(f"--repeats={FLAGS.repeats}: at least {MIN_REPEATS} repeats "
+                             "for a full run (use --quick for a smoke run)")
+    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    run(models=models, paths=[p for p in PATHS if p in paths], batch_size=FLAGS.batch_size,
+        repeats=FLAGS.repeats, steps=FLAGS.steps, warmup=FLAGS.warmup,
+        min_repeat_s=FLAGS.min_repeat_s, resnet50_image_size=FLAGS.resnet50_image_size,
+        sequence_length=FLAGS.sequence_length, matmul_n=FLAGS.matmul_n,
+        profile_steps=FLAGS.profile_steps, seed=FLAGS.seed,
+        quick=FLAGS.quick, output_dir=output_dir)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,328 @@
+"""`python -m benchmarks.xla`, run as a user runs it, and its pure helpers on
+known numbers. Never asserts speed."""
+
+import doctest
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from benchmarks import xla
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MODELS = ["resnet20", "resnet50", "einsum_mlp", "text_rnn"]
+PATHS = ["eager", "graph", "xla"]
+QUICK_BATCH = 8
+
+
+def run_benchmark(*flags, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.xla", *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    proc = run_benchmark("--quick", f"--output_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kind = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    return proc, out, kind
+
+
+def _finite_positive(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.slow
+def test_quick_run_writes_json_with_every_model_and_path(quick_run):
+    proc, out, kind = quick_run
+    assert sorted(os.listdir(out)) == [f"xla_{kind}.json", f"xla_{kind}.md"]
+    result = json.loads((out / f"xla_{kind}.json").read_text())
+
+    for key in ("benchmark", "device", "versions", "config", "matmul", "models", "timestamp"):
+        assert key in result, key
+    assert result["benchmark"] == "xla"
+    assert result["device"]["kind"] == kind
+    assert result["versions"]["tensorflow"] and result["versions"]["keras"]
+    cfg = result["config"]
+    assert cfg["quick"] is True and "smoke" in cfg["figures"]
+    assert {k: cfg[k] for k in ("batch_size", "repeats", "steps", "warmup", "matmul_n",
+                                "resnet50_image_size", "profile_steps")} == {
+        "batch_size": QUICK_BATCH, "repeats": 2, "steps": 2, "warmup": 1, "matmul_n": 1024,
+        "resnet50_image_size": 32, "profile_steps": 1}
+    assert "3 x forward" in cfg["train_flops_convention"]
+
+    matmul = result["matmul"]
+    assert matmul["n"] == 1024
+    stats = matmul["gflops"]
+    assert all(_finite_positive(stats[k]) for k in ("median", "min", "max"))
+    assert stats["min"] <= stats["median"] <= stats["max"]
+    # Timed before the models, in turn with each model's training repeats, and after.
+    assert len(matmul["gflops_per_repeat"]) == (2 + len(MODELS)) * cfg["repeats"]
+
+    assert list(result["models"]) == MODELS
+    for name, m in result["models"].items():
+        for key in ("input_shape", "batch_size", "train_flops_per_example",
+                    "forward_flops_per_example", "flops_method", "paths", "best_train_path",
+                    "zoo_default_path", "keras_default_path", "zoo_default_vs_best",
+                    "zoo_default_vs_keras_default", "meets_75pct_goal"):
+            assert key in m, (name, key)
+        assert m["batch_size"] == QUICK_BATCH
+        assert _finite_positive(m["forward_flops_per_example"]), name
+        # Training costs more than a forward pass: about 3x (the convention,
+        # or the profiled train step).
+        assert 2 * m["forward_flops_per_example"] < m["train_flops_per_example"], name
+        assert m["train_flops_per_example"] < 5 * m["forward_flops_per_example"], name
+        assert list(m["paths"]) == PATHS, name
+        for path, row in m["paths"].items():
+            assert row["error"] is None, (name, path, row["error"])
+            assert row["requested"] is True
+            ev = row["evidence"]
+            for kind_ in ("train", "inference"):
+                cell = row[kind_]
+                ips = cell["examples_per_s"]
+                assert all(_finite_positive(ips[k]) for k in ("median", "min", "max"))
+                assert ips["min"] <= ips["median"] <= ips["max"]
+                assert _finite_positive(cell["compile_s"])
+                assert len(cell["examples_per_s_per_repeat"]) == cfg["repeats"]
+                for value, seconds in zip(cell["examples_per_s_per_repeat"], cell["repeat_s"]):
+                    assert value == pytest.approx(
+                        QUICK_BATCH * cell["steps_per_repeat"] / seconds)
+                ratio = cell["ratio_vs_graph"]
+                if path == "graph":
+                    assert ratio["median"] == ratio["min"] == ratio["max"] == 1.0
+                else:
+                    assert _finite_positive(ratio["median"])
+            assert 0 < row["utilization"] and math.isfinite(row["utilization"])
+            assert row["utilization"] == pytest.approx(
+                m["train_flops_per_example"] * row["train"]["examples_per_s"]["median"]
+                / (stats["median"] * 1e9))
+            # Per repeat: achieved FLOP/s over the matmul timed in the same turn.
+            same = row["utilization_same_repeat"]
+            assert same["per_repeat"] == pytest.approx([
+                m["train_flops_per_example"] * ips / 1e9 / peak for ips, peak in zip(
+                    row["train"]["examples_per_s_per_repeat"],
+                    m["matmul_gflops_same_repeats_per_repeat"])])
+            assert 0 < same["min"] <= same["median"] <= same["max"]
+            # The path that ran, read back from the model and its traced step.
+            assert ev["run_eagerly"] == (path == "eager")
+            if path == "eager":
+                assert ev["ran"] == "eager"
+            elif path == "graph":
+                assert ev["ran"] == "graph" and ev["train_step_xla_must_compile"] is False
+            elif ev["xla_refused"]:
+                assert ev["ran"] == "graph" and ev["jit_compile"] is False
+                assert any("jit_compile" in w for w in ev["warnings"])
+            else:
+                assert ev["ran"] == "xla" and ev["train_step_xla_must_compile"] is True
+                assert ev["predict_xla_functions"] >= 1
+        assert m["best_train_path"] in ("graph", "xla")
+        assert m["zoo_default_path"] in PATHS and m["keras_default_path"] in PATHS
+
+        def median(path):
+            return m["paths"][path]["train"]["examples_per_s"]["median"]
+
+        eligible = [p for p in ("graph", "xla") if not m["paths"][p]["evidence"]["xla_refused"]]
+        assert median(m["best_train_path"]) == max(median(p) for p in eligible)
+        assert m["zoo_default_vs_best"] == pytest.approx(
+            median(m["zoo_default_path"]) / median(m["best_train_path"]))
+        assert m["zoo_default_vs_keras_default"] == pytest.approx(
+            median(m["zoo_default_path"]) / median(m["keras_default_path"]))
+        assert (m["meets_75pct_goal"] is None) == (name != "resnet50")
+
+    # The conv models' FLOPs come from the profiled train step; the ResNets'
+    # are dominated by convolutions and their gradients.
+    for name in ("resnet20", "resnet50"):
+        m = result["models"][name]
+        assert m["train_graph_flops_per_example"] == m["train_flops_per_example"]
+        by_type = m["flops_by_op_type"]
+        conv = sum(by_type.get(k, 0) for k in ("Conv2D", "Conv2DBackpropInput",
+                                               "Conv2DBackpropFilter"))
+        assert conv > 0.9 * m["train_flops_per_example"]
+    profile = result["models"]["resnet50"]["op_time_profile"]
+    assert "error" not in profile, profile
+    assert 0 < profile["convolution_share"] < 1
+    assert profile["convolution_share"] + profile["other_share"] == pytest.approx(1)
+    assert not any(k.startswith(("_Mkl", "__")) for k in profile["by_op_type"])
+    assert profile["convolution_flops_share"] > 0.9
+    assert profile["convolution_utilization_estimate"] == pytest.approx(
+        result["models"]["resnet50"]["paths"]["graph"]["utilization"]
+        * profile["convolution_flops_share"] / profile["convolution_share"])
+    assert all(r["op_time_profile"] is None for n, r in result["models"].items()
+               if n != "resnet50")
+    text = result["models"]["text_rnn"]
+    assert "analytic" in text["flops_method"]
+    if kind == "cpu":
+        assert text["paths"]["graph"]["evidence"]["rnn_kernel"]["kernel"] == "generic"
+        # TextVectorization cannot be compiled: Keras refuses XLA for text_rnn.
+        assert text["paths"]["xla"]["evidence"]["xla_refused"] is True
+        assert text["best_train_path"] == "graph"
+        # Keras 3 turns "auto" XLA off on a machine without an accelerator.
+        assert all(m["keras_default_path"] == "graph" for m in result["models"].values())
+
+
+@pytest.mark.slow
+def test_quick_run_prints_and_writes_the_table(quick_run):
+    proc, out, kind = quick_run
+    table = (out / f"xla_{kind}.md").read_text()
+    assert table in proc.stdout
+    assert "Smoke figures" in table
+    for name in MODELS:
+        assert table.count(f"| {name} |") == len(PATHS), name
+        assert f"- {name}: best " in table
+    for label in ("train ex/s median", "utilization", "same-repeat peak", "matmul peak",
+                  "zoo default", "keras default", "XLA refused", "spends its op time"):
+        assert label in table, label
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--repeats=0"], "--repeats"),
+    (["--repeats=3"], "--repeats"),  # fewer than 5 outside --quick
+    (["--models=resnet51"], "--models=resnet51"),
+    (["--models=resnet20,resnet51"], "resnet51"),
+    (["--paths=jit"], "--paths=jit"),
+    (["--steps=0"], "--steps"),
+    (["--batch_size=0"], "--batch_size"),
+])
+def test_bad_flags_exit_with_usage_naming_the_flag(flags, named):
+    proc = run_benchmark(*flags, timeout=120)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert named in output
+    assert "Traceback" not in output
+    assert "[xla] device" not in output  # fails before any measurement
+
+
+def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
+    regular_file = tmp_path / "a_file"
+    regular_file.write_text("not a directory")
+    proc = run_benchmark("--quick", f"--output_dir={regular_file / 'results'}", timeout=120)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "--output_dir" in output
+    assert "Traceback" not in output
+    assert "[xla] device" not in output
+
+
+# ---------------------------------------------------------------------------
+# Pure helpers.
+
+
+def test_docstring_examples_run():
+    failures, tried = doctest.testmod(xla)
+    assert tried > 0 and failures == 0
+
+
+def test_choose_faster_picks_the_lower_time():
+    assert xla.choose_faster({"graph": 0.031, "xla": 0.092}) == "graph"
+    assert xla.choose_faster({"graph": 0.2, "xla": 0.1}) == "xla"
+    assert xla.choose_faster({"xla": 0.1, "graph": 0.2}) == "xla"
+    assert xla.choose_faster({"xla": 3}) == "xla"
+
+
+def test_choose_faster_breaks_ties_graph_first_whatever_the_order():
+    assert xla.choose_faster({"graph": 0.5, "xla": 0.5}) == "graph"
+    assert xla.choose_faster({"xla": 0.5, "graph": 0.5}) == "graph"
+    # Keys outside the preference order come after it, then in dict order.
+    assert xla.choose_faster({"other": 0.5, "xla": 0.5}) == "xla"
+    assert xla.choose_faster({"b": 1.0, "a": 1.0}) == "b"
+
+
+@pytest.mark.parametrize("timings", [
+    {},
+    {"graph": 0.0},
+    {"graph": -1.0},
+    {"graph": float("nan")},
+    {"graph": float("inf")},
+    {"graph": 0.1, "xla": None},
+    {"graph": "0.1"},
+    {"graph": True},
+])
+def test_choose_faster_rejects_bad_timings_naming_the_argument(timings):
+    with pytest.raises(ValueError, match="timings"):
+        xla.choose_faster(timings)
+
+
+def test_einsum_flops_on_known_shapes():
+    # A dense head over a whole image: 2 * n * k * (h * w * c).
+    assert xla.einsum_flops("nhwc,hwck->nk", [(8, 4, 4, 2), (4, 4, 2, 16)], (8, 16)) == \
+        2 * 8 * 16 * 32
+    # Dense with batch dims under an ellipsis: 2 * (batch elements) * k * i.
+    assert xla.einsum_flops("...i,ik->...k", [(2, 3, 5), (5, 7)], (2, 3, 7)) == 2 * 6 * 7 * 5
+    # A gradient einsum contracts the output units.
+    assert xla.einsum_flops("nk,hwck->nhwc", [(8, 16), (4, 4, 2, 16)], (8, 4, 4, 2)) == \
+        2 * 8 * 32 * 16
+    assert xla.einsum_flops("ij->ji", [(3, 4)], (4, 3)) == 12
+
+
+def test_graph_flops_counts_matmul_and_einsum():
+    @tf.function
+    def f(a, b, c):
+        return tf.matmul(a, b), tf.einsum("ij,jk->ik", a, c)
+
+    graph = f.get_concrete_function(tf.TensorSpec([4, 8]), tf.TensorSpec([8, 3]),
+                                    tf.TensorSpec([8, 5])).graph
+    total, by_type = xla.graph_flops(graph)
+    assert by_type["MatMul"] == 2 * 4 * 3 * 8
+    assert by_type["Einsum"] == 2 * 4 * 5 * 8
+    assert total == sum(by_type.values())
+
+
+def test_rnn_forward_flops_counts_every_step_and_direction():
+    class Spec:  # the attributes text_rnn exposes
+        rnn, bidirectional, num_layers, units, embedding_dim, num_classes = \
+            "lstm", True, 1, 4, 3, 2
+
+    per_step = 2 * 4 * 4 * (3 + 4) + 4 * 4
+    assert xla.rnn_forward_flops(Spec, 10) == 2 * 10 * per_step + 2 * 8 * 2
+    Spec.rnn, Spec.bidirectional = "gru", False
+    assert xla.rnn_forward_flops(Spec, 10) == 10 * (2 * 3 * 4 * 7 + 3 * 4) + 2 * 4 * 2
+
+
+# ---------------------------------------------------------------------------
+# A path that fails is reported, not fatal (in-process, one small model).
+
+
+def test_failing_xla_path_is_reported_and_the_rest_measured(tmp_path, monkeypatch):
+    import keras
+
+    class FailsUnderXLA(keras.Model):
+        def train_step(self, data):
+            if self.jit_compile:
+                raise RuntimeError("XLA compilation failed\nsecond line")
+            return super().train_step(data)
+
+    def build(name, input_shape, sequence_length, seed):
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input(shape=input_shape)
+        outputs = keras.layers.Dense(xla.NUM_CLASSES)(keras.layers.Flatten()(inputs))
+        return FailsUnderXLA(inputs, outputs)
+
+    monkeypatch.setattr(xla, "build_model", build)
+    result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
+                     steps=1, warmup=1, min_repeat_s=0.0, resnet50_image_size=32,
+                     sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
+                     output_dir=str(tmp_path))
+    m = result["models"]["einsum_mlp"]
+    assert list(m["paths"]) == ["graph", "xla"]
+    graph, failed = m["paths"]["graph"], m["paths"]["xla"]
+    assert failed["error"] == "RuntimeError: XLA compilation failed"
+    assert failed["train"] is None and failed["utilization"] is None
+    assert failed["evidence"]["jit_compile"] is True
+    assert graph["error"] is None and graph["train"]["examples_per_s"]["median"] > 0
+    assert m["best_train_path"] == "graph"
+    assert m["zoo_default_vs_best"] == pytest.approx(1.0)
+    written = json.loads(next(tmp_path.glob("xla_*.json")).read_text())
+    assert written["models"]["einsum_mlp"]["paths"]["xla"]["error"] == failed["error"]
+    table = next(tmp_path.glob("xla_*.md")).read_text()
+    assert "error: RuntimeError: XLA compilation failed" in table
