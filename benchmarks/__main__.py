@@ -14,7 +14,7 @@ non-zero when any benchmark failed.
 Usage:
   python -m benchmarks                                 # all, into benchmarks/results
   python -m benchmarks --quick --output_dir=/tmp/bench # smoke run, a few minutes
-  python -m benchmarks --benchmarks=xla,cudnn --repeats=3
+  python -m benchmarks --benchmarks=xla,cudnn --repeats=7
   python -m benchmarks.report --output_dir=DIR         # only rebuild the report
 """
 
@@ -28,6 +28,7 @@ import sys
 import time
 
 # name -> module run as `python -m MODULE`. Order: cheap and independent first.
+MIN_REPEATS = 5
 BENCHMARKS = {
     "resnet_vs_keras": "benchmarks.resnet_vs_keras",
     "cudnn": "benchmarks.cudnn",
@@ -79,6 +80,11 @@ def parse_args(argv):
                      + (f"unknown benchmark(s) {', '.join(unknown)}; " if unknown else "empty; ")
                      + f"choose from {','.join(BENCHMARKS)}")
     args.names = list(dict.fromkeys(names))
+    # The rules of measurement: at least 5 timed repeats for a published
+    # figure; a smoke run (--quick) may take fewer.
+    if args.repeats is not None and args.repeats < MIN_REPEATS and not args.quick:
+        parser.error(f"--repeats={args.repeats}: published runs take at least {MIN_REPEATS} "
+                     "timed repeats (fewer only with --quick)")
     return parser, args
 
 

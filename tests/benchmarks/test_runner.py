@@ -287,6 +287,7 @@ def run_cli(*flags):
     ("--benchmarks=xla,nope", "--benchmarks"),
     ("--repeats=0", "--repeats"),
     ("--repeats=two", "--repeats"),
+    ("--repeats=3", "at least 5"),  # fewer than 5 timed repeats only with --quick
 ])
 def test_bad_flags_exit_with_usage_naming_the_flag(flag, named, tmp_path):
     proc = run_cli(flag, f"--output_dir={tmp_path}")

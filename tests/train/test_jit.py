@@ -105,8 +105,11 @@ def test_cpu_defaults_are_within_5_percent_of_the_best_recorded_path():
         default_path = "xla" if zoo.create_model(
             name, num_classes=10).preferred_jit_compile("cpu") else "graph"
         paths = result["paths"]
+        # Only paths that ran as named: Keras refuses XLA for text_rnn
+        # (TextVectorization cannot compile) and runs graph mode instead.
         speed = {p: paths[p]["train"]["examples_per_s"]["median"]
-                 for p in ("graph", "xla") if p in paths and not paths[p].get("error")}
+                 for p in ("graph", "xla") if p in paths and not paths[p].get("error")
+                 and paths[p]["evidence"]["ran"] == p}
         assert default_path in speed, (name, speed)
         assert speed[default_path] >= 0.95 * max(speed.values()), (name, speed)
         checked += 1

@@ -94,7 +94,8 @@ class TextRNN(ZooModel):
     # data; at 1e-3 the LSTM is still on its plateau after 10 epochs (53%).
     # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel
     # (Keras falls back to the generic loop), which users report 3-25x
-    # slower. On CPU, measured by benchmarks.xla (README).
+    # slower. On CPU graph mode: Keras refuses XLA for the model anyway
+    # (TextVectorization cannot compile), benchmarks.xla records it.
     xla_defaults = {"cpu": False, "gpu": False, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 1e-4, "epochs": 10}
