@@ -96,6 +96,10 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+# The trainer's own rule (`--jit_compile=probe`), so the benchmark's "best
+# path" is the one zoo.train would pick from the same timings.
+from zoo.train import jit
+from zoo.train.jit import choose_faster
 
 NAME = "xla"
 MODULE = f"benchmarks.{NAME}"
@@ -114,7 +118,7 @@ PATHS = {
 BASELINE = "graph"
 # Candidates for the default path, in the order that breaks ties: graph
 # mode needs no compilation.
-PREFERENCE = ("graph", "xla")
+PREFERENCE = tuple(jit.PATHS)  # graph first: ties go to it
 GOAL_MODEL, GOAL_PATH, GOAL_UTILIZATION = "resnet50", "graph", 0.75
 MIN_REPEATS = 5
 MATMUL = "matmul"  # the interleaved peak candidate
@@ -174,36 +178,6 @@ def _log(message):
 # --------------------------------------------------------------------------
 # Choosing a path.
 
-
-def choose_faster(timings):
-    """The path with the lowest time.
-
-    Args:
-        timings: dict, path name -> seconds (per step, or any common unit),
-            each a positive finite number.
-
-    Returns:
-        The key with the lowest time. Ties go to the first of `PREFERENCE`
-        (graph, then xla), then to the dict's order.
-
-    Raises:
-        ValueError: naming `timings`, for an empty dict or a time that is not
-            a positive finite number.
-
-    >>> choose_faster({"xla": 0.092, "graph": 0.031})
-    'graph'
-    >>> choose_faster({"xla": 0.5, "graph": 0.5})
-    'graph'
-    """
-    if not timings:
-        raise ValueError("timings must name at least one path, received timings={}")
-    for path, seconds in timings.items():
-        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                or not math.isfinite(seconds) or seconds <= 0):
-            raise ValueError("timings must be positive finite seconds, received "
-                             f"timings[{path!r}]={seconds!r}")
-    order = [p for p in PREFERENCE if p in timings] + [p for p in timings if p not in PREFERENCE]
-    return min(order, key=lambda p: (timings[p], order.index(p)))
 
 
 def path_of(model):

@@ -223,34 +223,12 @@ def test_docstring_examples_run():
     assert tried > 0 and failures == 0
 
 
-def test_choose_faster_picks_the_lower_time():
-    assert xla.choose_faster({"graph": 0.031, "xla": 0.092}) == "graph"
-    assert xla.choose_faster({"graph": 0.2, "xla": 0.1}) == "xla"
-    assert xla.choose_faster({"xla": 0.1, "graph": 0.2}) == "xla"
-    assert xla.choose_faster({"xla": 3}) == "xla"
+def test_best_path_is_chosen_by_the_trainers_rule():
+    # One rule for "faster" (tested in tests/train/test_jit.py): the
+    # benchmark's best path is the one `--jit_compile=probe` would pick.
+    from zoo.train import jit
 
-
-def test_choose_faster_breaks_ties_graph_first_whatever_the_order():
-    assert xla.choose_faster({"graph": 0.5, "xla": 0.5}) == "graph"
-    assert xla.choose_faster({"xla": 0.5, "graph": 0.5}) == "graph"
-    # Keys outside the preference order come after it, then in dict order.
-    assert xla.choose_faster({"other": 0.5, "xla": 0.5}) == "xla"
-    assert xla.choose_faster({"b": 1.0, "a": 1.0}) == "b"
-
-
-@pytest.mark.parametrize("timings", [
-    {},
-    {"graph": 0.0},
-    {"graph": -1.0},
-    {"graph": float("nan")},
-    {"graph": float("inf")},
-    {"graph": 0.1, "xla": None},
-    {"graph": "0.1"},
-    {"graph": True},
-])
-def test_choose_faster_rejects_bad_timings_naming_the_argument(timings):
-    with pytest.raises(ValueError, match="timings"):
-        xla.choose_faster(timings)
+    assert xla.choose_faster is jit.choose_faster
 
 
 def test_einsum_flops_on_known_shapes():

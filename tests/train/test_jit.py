@@ -20,6 +20,9 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
     ({"graph": 0.092, "xla": 0.030}, "xla"),
     ({"xla": 0.05, "graph": 0.05}, "graph"),  # a tie goes to graph: nothing to compile
     ({"xla": 0.05}, "xla"),
+    # Keys outside (graph, xla) come after them, then in dict order.
+    ({"other": 0.5, "xla": 0.5}, "xla"),
+    ({"b": 1.0, "a": 1.0}, "b"),
 ])
 def test_choose_faster_picks_the_lower_time(timings, expected):
     assert jit.choose_faster(timings) == expected
@@ -31,6 +34,9 @@ def test_choose_faster_picks_the_lower_time(timings, expected):
     ({"graph": math.inf}, "timings['graph']=inf"),
     ({"graph": float("nan")}, "timings['graph']=nan"),
     ({"graph": "fast"}, "timings['graph']='fast'"),
+    ({"graph": -1.0}, "timings['graph']=-1.0"),
+    ({"graph": 0.1, "xla": None}, "timings['xla']=None"),
+    ({"graph": True}, "timings['graph']=True"),  # a bool is not a time
 ])
 def test_choose_faster_rejects_bad_timings(timings, shown):
     with pytest.raises(ValueError, match="timings") as error:

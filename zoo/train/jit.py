@@ -37,7 +37,8 @@ def choose_faster(timings):
     if not timings:
         raise ValueError("timings must name at least one path, received timings={}")
     for path, seconds in timings.items():
-        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds) or seconds <= 0):
             raise ValueError(f"timings must be positive finite seconds, received "
                              f"timings[{path!r}]={seconds!r}")
     order = list(PATHS) + [p for p in timings if p not in PATHS]
