@@ -310,15 +310,20 @@ def validate_output_dir(path, flag_name="output_dir"):
 
 
 def write_text_atomic(path, text):
-    """Writes `text` to `path` atomically: a temp file in the same directory,
+    """Writes `text` (UTF-8) to `path` atomically; see `write_bytes_atomic`."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path, data):
+    """Writes `data` to `path` atomically: a temp file in the same directory,
     flushed to disk, then `os.replace`d over `path`. Readers never see a
     half-written file, and an interrupted run leaves the old one intact."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
                                suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private (0600); give it a normal file's mode.
@@ -333,6 +338,15 @@ def write_text_atomic(path, text):
             pass
         raise
     return path
+
+
+def warning_lines(caught, into):
+    """Appends `"Category: first line"` of each caught warning to `into`, once."""
+    for w in caught:
+        text = str(w.message).strip()
+        line = f"{w.category.__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+        if line not in into:
+            into.append(line)
 
 
 def write_json_atomic(path, data):

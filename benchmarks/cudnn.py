@@ -229,14 +229,6 @@ def baseline_name(variant):
     return f"{variant['cell']}_{masking}_{BASELINE_CONFIG}_{BASELINE_MODE}"
 
 
-def _warning_lines(caught, into):
-    """Appends `"Category: first line"` of each caught warning to `into`, once."""
-    for w in caught:
-        text = str(w.message).strip()
-        line = f"{w.category.__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        if line not in into:
-            into.append(line)
-
 
 class _RecordWarnings:
     """Runs `step`, recording the warnings of its first call into `sink`."""
@@ -253,7 +245,7 @@ class _RecordWarnings:
             try:
                 return self.step()
             finally:
-                _warning_lines(caught, self.sink)
+                common.warning_lines(caught, self.sink)
 
 
 # --------------------------------------------------------------------------
@@ -298,7 +290,7 @@ def run(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
                         jit_compile=v["jit_compile"],
                     )
                 finally:
-                    _warning_lines(caught, entry["warnings"])
+                    common.warning_lines(caught, entry["warnings"])
         except Exception as exc:  # noqa: BLE001 - reported per variant
             entry["error"] = common.first_line(exc)
             _log(f"{v['name']}: failed to build: {entry['error']}")

@@ -35,7 +35,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 
 # Headline order; also the benchmarks `python -m benchmarks` runs by default.
 BENCHMARKS = ("xla", "resnet_vs_keras", "cudnn", "export", "data")
@@ -636,27 +635,11 @@ def write_chart(merged, path):
         ax.set_title(f"key ratios ({kind}): median, error bars min–max")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    _write_bytes_atomic(path, buffer.getvalue())
+    from benchmarks import common  # imports TensorFlow: only when writing
+
+    common.write_bytes_atomic(path, buffer.getvalue())
     return True, f"![benchmark ratios]({os.path.basename(path)})"
 
-
-def _write_bytes_atomic(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------------

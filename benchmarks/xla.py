@@ -345,13 +345,6 @@ def path_evidence(name, model, x, y, requested_jit):
     return evidence
 
 
-def _warning_lines(caught, into):
-    for w in caught:
-        text = str(w.message).strip()
-        line = f"{w.category.__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        if line not in into:
-            into.append(line)
-
 
 class _Steps:
     """Runs `step` `n` times per call (`n` = 1 until calibrated); with
@@ -372,7 +365,7 @@ class _Steps:
                     try:
                         result = self.step()
                     finally:
-                        _warning_lines(caught, self.sink)
+                        common.warning_lines(caught, self.sink)
             else:
                 result = self.step()
             self.calls += 1
@@ -434,7 +427,7 @@ def default_paths(model):
         zoo_default = path_of(model)
         keras.Model.compile(model, **_compile_kwargs())
         keras_default = path_of(model)
-    _warning_lines(caught, caught_lines)
+    common.warning_lines(caught, caught_lines)
     return zoo_default, keras_default, caught_lines
 
 
@@ -628,7 +621,7 @@ def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
                     model = build_model(name, input_shape, sequence_length, seed)
                     model.compile(**_compile_kwargs(), **PATHS[path])
                 finally:
-                    _warning_lines(caught, cell["warnings"])
+                    common.warning_lines(caught, cell["warnings"])
         except Exception as exc:  # noqa: BLE001 - reported per cell
             cell["error"] = common.first_line(exc)
             _log(f"{name}/{path}: failed to build: {cell['error']}")
