@@ -27,11 +27,13 @@ setup(
         "tensorboard",  # TensorFlow 2.21 no longer installs it; zoo.train logs to it
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # xdist: the suite runs one test file per core (pytest.ini); matplotlib:
+        # the benchmark report's chart is tested too.
+        "test": ["pytest>=7", "pytest-xdist", "matplotlib"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "bench": ["matplotlib"],  # the chart of `python -m benchmarks` (optional)
     },
-    entry_points={"console_scripts": ["zoo-train=zoo.train:run"]},
+    entry_points={"console_scripts": ["zoo-train=zoo.train.__main__:run"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -141,3 +141,33 @@ def test_cli_probe_reports_both_timings_and_its_choice():
     if graph != xla:  # printed to 0.1 ms: a printed tie may go either way
         assert chosen == str(xla < graph)
     assert "test_accuracy=" in proc.stdout
+
+
+def test_a_saved_compiled_model_loads_compiled_in_a_fresh_process(tmp_path):
+    # Keras skips compile_from_config for models that override compile();
+    # ZooModel restores it, optimizer state and resolved jit_compile included.
+    from helpers import run_in_fresh_process
+
+    model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4, 4, 1))
+    model.compile(optimizer=keras.optimizers.AdamW(0.01), loss=zoo.losses.SparseCrossentropy(3),
+                  metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((8, 4, 4, 1), dtype=np.float32), rng.integers(0, 3, 8), verbose=0)
+    path = tmp_path / "compiled.keras"
+    model.save(path)
+    out = run_in_fresh_process(f"""
+        import json, warnings
+        import numpy as np
+        import zoo.export
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = zoo.export.load({str(path)!r})
+        print(json.dumps({{
+            "compiled": model.compiled, "optimizer": type(model.optimizer).__name__,
+            "iterations": int(model.optimizer.iterations.numpy()),
+            "jit_compile": model.jit_compile, "loss": type(model.loss).__name__,
+            "warnings": [str(w.message) for w in caught if "compile" in str(w.message)]}}))
+    """)
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert loaded == {"compiled": True, "optimizer": "AdamW", "iterations": 1,
+                      "jit_compile": False, "loss": "SparseCrossentropy", "warnings": []}

@@ -95,6 +95,19 @@ class ZooModel(keras.Model):
             jit_compile = self.preferred_jit_compile()
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
+    def compile_from_config(self, config):
+        """Recompiles a loaded model as it was saved (optimizer, loss, metrics).
+
+        Keras skips this for every model that overrides `compile()` (it
+        cannot know what the override does); ours only resolves
+        `jit_compile`, and the saved config holds the resolved value.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            # Keras builds the optimizer here too, so that loading the
+            # optimizer's saved variables finds them.
+            self.optimizer.build(self.trainable_variables)
+
     @property
     def input_signature(self):
         """`keras.InputSpec` of the model's natural input (batch dim None)."""
