@@ -473,6 +473,36 @@ def run_model_test(
 # Fresh processes
 
 
+def run_module(module, *args, timeout=300, env=None):
+    """Runs `python -m module args` from the repository root, as a user would.
+
+    TensorFlow's C++ logging is quiet; `env` adds to the environment.
+    Returns the `subprocess.CompletedProcess` (text stdout and stderr).
+    """
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+
+
+def assert_usage_error(proc, *names):
+    """A command line rejected cleanly: non-zero exit, no traceback, and a
+    message naming each of `names` (the flag, the value). Returns the output."""
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-2000:]
+    assert "Traceback" not in output, output[-3000:]
+    for name in names:
+        assert name in output, (name, output[-2000:])
+    return output
+
+
+def unwritable_dir(tmp_path):
+    """A path that cannot become a directory: it lies under a regular file."""
+    regular_file = tmp_path / "a_file"
+    regular_file.write_text("not a directory")
+    return regular_file / "results"
+
+
 def run_in_fresh_process(code, *, timeout=600, cwd=None, env=None):
     """Runs `code` with `python -c` in a new interpreter; returns its stdout.
 

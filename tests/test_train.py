@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import run_module
+
 RESULT_LINE = re.compile(
     r"^model=(\S+) dataset=(\S+) epochs=(\d+) test_accuracy=([0-9.]+) train_time=([0-9.]+)s"
     r"(?: checkpoint=\S+)?(?: best=\S+)?(?: exports=\S+)? weights_sha256=[0-9a-f]{16}$",
@@ -14,11 +16,7 @@ RESULT_LINE = re.compile(
 
 
 def run_train(*flags, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "zoo.train", *flags],
-        capture_output=True, text=True, timeout=timeout,
-        env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+    return run_module("zoo.train", *flags, timeout=timeout)
 
 
 def test_two_short_epochs_train_and_report_accuracy():

@@ -4,7 +4,6 @@ synthetic results. Never runs the real benchmarks: each has its own test."""
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import textwrap
 
@@ -12,6 +11,7 @@ import pytest
 
 from benchmarks import __main__ as runner
 from benchmarks import report
+from helpers import assert_usage_error, run_module, unwritable_dir
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -277,9 +277,7 @@ def test_runner_picks_benchmarks_and_exits_zero_when_all_pass(fake_benchmarks, c
 
 
 def run_cli(*flags):
-    return subprocess.run([sys.executable, "-m", "benchmarks", *flags], cwd=REPO,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return run_module("benchmarks", *flags, timeout=120)
 
 
 @pytest.mark.parametrize("flag, named", [
@@ -291,20 +289,13 @@ def run_cli(*flags):
 ])
 def test_bad_flags_exit_with_usage_naming_the_flag(flag, named, tmp_path):
     proc = run_cli(flag, f"--output_dir={tmp_path}")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert named in output and flag.split("=")[1] in output
-    assert "Traceback" not in output
+    output = assert_usage_error(proc, named, flag.split("=")[1])
     assert "[1/" not in output and os.listdir(tmp_path) == []  # nothing ran
     if named == "--benchmarks":
         assert "resnet_vs_keras,cudnn,export,data,xla" in output
 
 
 def test_unwritable_output_dir_is_a_usage_error(tmp_path):
-    regular_file = tmp_path / "a_file"
-    regular_file.write_text("")
-    proc = run_cli(f"--output_dir={regular_file / 'results'}", "--benchmarks=export")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "--output_dir" in output and "Traceback" not in output
+    proc = run_cli(f"--output_dir={unwritable_dir(tmp_path)}", "--benchmarks=export")
+    output = assert_usage_error(proc, "--output_dir")
     assert "[1/" not in output

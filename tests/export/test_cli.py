@@ -1,21 +1,17 @@
 """`python -m zoo.export` and `python -m zoo.train --export=...`, run as a user runs them."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import helpers
+from helpers import run_module
 import zoo
 import zoo.export
 
 
 def run(module, *flags, timeout=300):
-    return subprocess.run([sys.executable, "-m", module, *flags], capture_output=True,
-                          text=True, timeout=timeout,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return run_module(module, *flags, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
