@@ -28,8 +28,9 @@ setup(
     ],
     extras_require={
         # xdist: the suite runs one test file per core (pytest.ini); matplotlib:
-        # the benchmark report's chart is tested too.
-        "test": ["pytest>=7", "pytest-xdist", "matplotlib"],
+        # the benchmark report's chart is tested too; jax (CPU): CI runs the
+        # backend-neutral tests a second time on Keras' JAX backend (.ci/run).
+        "test": ["pytest>=7", "pytest-xdist", "matplotlib", "jax[cpu]"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "bench": ["matplotlib"],  # the chart of `python -m benchmarks` (optional)
     },

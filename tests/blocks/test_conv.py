@@ -47,33 +47,28 @@ def test_strided_even_kernel_output_is_ceil_of_size_over_stride(kernel_size):
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("kernel_size", [3, 7])
 def test_stride2_pads_symmetrically(kernel_size, data_format):
-    x = helpers.random_inputs((2, 8, 8, 4), seed=3)
-    if data_format == "channels_first":
-        x = np.transpose(x, (0, 3, 1, 2))
+    x_last = helpers.random_inputs((2, 8, 8, 4), seed=3)
+    x = x_last if data_format == "channels_last" else np.transpose(x_last, (0, 3, 1, 2))
     layer = ConvBN(5, kernel_size, strides=2, data_format=data_format)
     layer(x)
     helpers.randomize_batchnorm(layer, seed=4)
     got = helpers.to_numpy(layer(x, training=False))
 
-    p = kernel_size // 2
-    spatial = [[p, p], [p, p]]
-    pads = [[0, 0]] + spatial + [[0, 0]] if data_format == "channels_last" \
-        else [[0, 0], [0, 0]] + spatial
-    kernel = layer.conv.kernel
-    manual = keras.ops.conv(keras.ops.pad(x, pads), kernel, strides=2, padding="valid",
-                            data_format=data_format)
-    gamma, beta, mean, variance = (helpers.to_numpy(w) for w in layer.bn.weights)
-    shape = (1, 1, 1, -1) if data_format == "channels_last" else (1, -1, 1, 1)
-    manual = (helpers.to_numpy(manual) - mean.reshape(shape)) / np.sqrt(
-        variance.reshape(shape) + layer.bn_epsilon) * gamma.reshape(shape) + beta.reshape(shape)
-    manual = np.maximum(manual, 0.0)
-    np.testing.assert_allclose(got, manual, atol=1e-5, rtol=0)
+    # The reference runs in NHWC, which every backend and CPU kernel library
+    # has (TensorFlow's own CPU kernels have no NCHW convolution).
+    def reference(padding):
+        p = kernel_size // 2
+        padded = keras.ops.pad(x_last, [[0, 0], [p, p], [p, p], [0, 0]]) \
+            if padding == "valid" else x_last
+        y = keras.ops.conv(padded, layer.conv.kernel, strides=2, padding=padding)
+        gamma, beta, mean, variance = (helpers.to_numpy(w) for w in layer.bn.weights)
+        y = (helpers.to_numpy(y) - mean) / np.sqrt(variance + layer.bn_epsilon) * gamma + beta
+        y = np.maximum(y, 0.0)
+        return y if data_format == "channels_last" else np.transpose(y, (0, 3, 1, 2))
 
+    np.testing.assert_allclose(got, reference("valid"), atol=1e-5, rtol=0)
     # The check can tell the difference: TF's "same" pads bottom/right only.
-    same = keras.ops.conv(x, kernel, strides=2, padding="same", data_format=data_format)
-    same = (helpers.to_numpy(same) - mean.reshape(shape)) / np.sqrt(
-        variance.reshape(shape) + layer.bn_epsilon) * gamma.reshape(shape) + beta.reshape(shape)
-    assert np.abs(np.maximum(same, 0.0) - got).max() > 1e-3
+    assert np.abs(reference("same") - got).max() > 1e-3
 
 
 def test_stride1_and_1x1_use_same_padding_without_pad_layer():

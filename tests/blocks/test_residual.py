@@ -180,3 +180,26 @@ def test_unknown_channels_is_a_clear_error(cls):
     layer = cls(4, name="my_block")
     with pytest.raises(ValueError, match="my_block"):
         layer.build((None, 8, 8, None))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ConvBN(4, 3, bn_synchronized=True),
+    lambda: BasicBlock(4, bn_synchronized=True),
+    lambda: Bottleneck(4, bn_synchronized=True),
+], ids=["ConvBN", "BasicBlock", "Bottleneck"])
+def test_bn_synchronized_off_tensorflow_is_a_clear_error(non_tensorflow_backend, make):
+    # SyncBatchNorm is tf.distribute's; say so when the block is made, not
+    # from inside Keras' BatchNormalization.
+    with pytest.raises(ValueError) as info:
+        make()
+    message = str(info.value)
+    assert "bn_synchronized=True" in message and repr(non_tensorflow_backend) in message, \
+        message
+
+
+@pytest.mark.tensorflow_only("SyncBatchNorm is tf.distribute's")
+def test_bn_synchronized_reaches_every_batchnorm_on_tensorflow():
+    block = Bottleneck(2, strides=2, bn_synchronized=True)
+    block.build(X_SHAPE)
+    bns = helpers.batchnorm_layers(block)
+    assert len(bns) == 4 and all(bn.synchronized for bn in bns)

@@ -122,6 +122,7 @@ def test_from_keras_applications_matches(keras_resnet50_logits, classifier_activ
     model = resnet.from_keras_applications(k)
     assert isinstance(model, ResNet)
     assert (model.depth, model.stride_in_1x1, model.num_classes) == (50, True, 10)
+    assert model.bn_epsilon == 1.001e-5  # Keras' own, which its weights were trained with
     assert model.classifier_activation == classifier_activation
     assert model.input_shape_ == (64, 64, 3)
     # The BN folding is really exercised: biases are not zero.
@@ -388,6 +389,24 @@ def test_stride_in_1x1_is_forwarded_to_blocks(stride_in_1x1):
     assert strided == (0 if stride_in_1x1 else 1)
 
 
+@pytest.mark.parametrize("kwargs, epsilon", [
+    ({}, 1e-5),  # v1.5: torchvision, timm and keras-hub
+    ({"stride_in_1x1": False}, 1e-5),
+    ({"stride_in_1x1": True}, 1.001e-5),  # v1: keras.applications
+    ({"stride_in_1x1": True, "bn_epsilon": 1e-3}, 1e-3),  # an explicit value wins
+    ({"bn_epsilon": 2e-5}, 2e-5),
+])
+def test_bn_epsilon_defaults_to_the_reference_of_the_layout(kwargs, epsilon):
+    model = zoo.create_model("resnet50", num_classes=5, input_shape=(32, 32, 3), **kwargs)
+    assert model.bn_epsilon == epsilon
+    assert model.get_config()["bn_epsilon"] == epsilon
+    bns = helpers.batchnorm_layers(model)
+    assert len(bns) == 53 and {bn.epsilon for bn in bns} == {epsilon}
+    # The config holds the value, so a file saved before the default changed
+    # (1.001e-5 everywhere) loads with the epsilon it was trained with.
+    assert ResNet.from_config(model.get_config()).bn_epsilon == epsilon
+
+
 def test_zero_init_residual_reaches_every_block():
     model = zoo.create_model("resnet20", num_classes=5, input_shape=(16, 16, 3),
                              zero_init_residual=True)
@@ -474,6 +493,14 @@ def test_bad_arguments(kwargs, argument, value):
     assert argument in message and value in message, message
 
 
+def test_bn_synchronized_off_tensorflow_is_a_clear_error(non_tensorflow_backend):
+    with pytest.raises(ValueError) as info:
+        zoo.create_model("resnet20", num_classes=5, bn_synchronized=True)
+    message = str(info.value)
+    assert "bn_synchronized=True" in message and repr(non_tensorflow_backend) in message, \
+        message
+
+
 @pytest.fixture(scope="module")
 def rgb_model():
     return zoo.create_model("resnet20", num_classes=5, input_shape=(16, 16, 3))
@@ -486,6 +513,10 @@ def test_wrong_channel_count_names_channels_and_shape(rgb_model):
     assert "channels" in message and "(2, 16, 16, 1)" in message and "3" in message
     with pytest.raises(ValueError, match="channels"):
         rgb_model.predict(np.zeros((2, 16, 16, 1), "float32"), verbose=0)
+    # The error leaves the model usable (on JAX, Keras' predict had detached
+    # the weights when it raised: ZooModel.predict puts them back).
+    assert rgb_model.predict(np.zeros((2, 16, 16, 3), "float32"), verbose=0).shape == (2, 5)
+    assert tuple(rgb_model(np.zeros((2, 16, 16, 3), "float32")).shape) == (2, 5)
 
 
 @pytest.mark.parametrize("shape", [(16, 16, 3), (2, 16, 16), (2, 16, 16, 3, 1)])

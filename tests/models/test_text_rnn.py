@@ -1,4 +1,9 @@
-"""text_rnn: strings in, logits out; masking, cuDNN eligibility, vocabulary."""
+"""text_rnn: strings in, logits out; masking, cuDNN eligibility, vocabulary.
+
+Tests about the recurrent part take the string model where the backend runs
+it (TensorFlow) and the token-mode twin elsewhere (`DEFAULT_MODE`); tests of
+the strings themselves are `tensorflow_only`.
+"""
 
 import json
 import warnings
@@ -12,6 +17,11 @@ import helpers
 import zoo
 from zoo.models.text_rnn import TextRNN
 
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+DEFAULT_MODE = "string" if ON_TENSORFLOW else "tokens"
+strings_need_tensorflow = pytest.mark.tensorflow_only(
+    "string-mode text_rnn tokenizes with TextVectorization (TensorFlow string ops)")
+
 TEXTS = [
     "the film was good",
     "the film was not good",
@@ -23,6 +33,8 @@ TEXTS = [
 
 
 def adapted(**kwargs):
+    """A small TextRNN, in `DEFAULT_MODE` unless told; adapted to TEXTS if string."""
+    kwargs.setdefault("input_mode", DEFAULT_MODE)
     kwargs.setdefault("max_tokens", 60)
     kwargs.setdefault("units", 8)
     kwargs.setdefault("embedding_dim", 8)
@@ -52,7 +64,7 @@ def right_padded_tokens(lengths, width, vocab=50, seed=0):
     {"rnn": "gru", "head": "max", "sequence_length": 12},
     {"input_mode": "tokens", "sequence_length": 10},
     {"input_mode": "tokens", "head": "attention", "rnn": "gru", "num_layers": 2},
-    {"ngrams": 2, "standardize": "lower"},
+    pytest.param({"ngrams": 2, "standardize": "lower"}, marks=strings_need_tensorflow),
     {"classifier_activation": "softmax", "num_classes": 3},
 ])
 def test_model_battery(kwargs):
@@ -64,7 +76,8 @@ def test_model_battery(kwargs):
 
 
 def test_registered_constructor():
-    model = zoo.create_model("text_rnn", num_classes=4, max_tokens=100)
+    model = zoo.create_model("text_rnn", num_classes=4, max_tokens=100,
+                             input_mode=DEFAULT_MODE)
     assert isinstance(model, TextRNN)
     assert (model.name, model.num_classes, model.max_tokens) == ("text_rnn", 4, 100)
 
@@ -92,8 +105,9 @@ def test_padding_16_vs_64_and_neighbours_do_not_change_logits(rnn, head, bidirec
     np.testing.assert_allclose(helpers.to_numpy(model(pair))[0], padded_64[0], atol=1e-5, rtol=0)
 
 
+@strings_need_tensorflow
 def test_string_model_same_logits_at_sequence_length_16_and_64():
-    short = adapted(sequence_length=16, head="attention")
+    short = adapted(input_mode="string", sequence_length=16, head="attention")
     long = TextRNN.from_config({**short.get_config(), "sequence_length": 64})
     long.set_weights(short.get_weights())
     texts = np.array(TEXTS, dtype=object)
@@ -165,8 +179,9 @@ def test_use_cudnn_false_is_reported_but_not_warned():
 # Vocabulary
 
 
+@strings_need_tensorflow
 def test_adapt_from_dataset_of_pairs_equals_adapt_from_list():
-    from_list = adapted()
+    from_list = adapted(input_mode="string")
     pairs = tf.data.Dataset.from_tensor_slices((TEXTS, [0] * len(TEXTS))).batch(2)
     from_pairs = TextRNN(max_tokens=60, units=8, embedding_dim=8)
     from_pairs.adapt(pairs)
@@ -175,8 +190,9 @@ def test_adapt_from_dataset_of_pairs_equals_adapt_from_list():
     assert "good" in from_list.vocabulary
 
 
+@strings_need_tensorflow
 def test_vocabulary_travels_in_the_config():
-    model = adapted()
+    model = adapted(input_mode="string")
     config = json.loads(json.dumps(model.get_config()))
     assert config["vocabulary"] == list(model.vocabulary)
     clone = TextRNN.from_config(config)
@@ -188,6 +204,7 @@ def test_vocabulary_travels_in_the_config():
                                atol=1e-6)
 
 
+@strings_need_tensorflow
 def test_set_vocabulary():
     model = TextRNN(max_tokens=10, units=4, embedding_dim=4)
     model.set_vocabulary(["good", "bad"])
@@ -196,8 +213,9 @@ def test_set_vocabulary():
     np.testing.assert_array_equal(tokens, [[2, 3, 1]])
 
 
+@strings_need_tensorflow
 def test_keras_file_round_trip_keeps_vocabulary_in_fresh_process(tmp_path):
-    model = adapted(head="attention", num_layers=2)
+    model = adapted(input_mode="string", head="attention", num_layers=2)
     texts = np.array(TEXTS + ["words never seen before"], dtype=object)
     expected = helpers.to_numpy(model(texts))
     path = tmp_path / "text_rnn.keras"
@@ -222,8 +240,9 @@ print(json.dumps({{"logits": keras.ops.convert_to_numpy(model(texts)).tolist(),
 # Summary with string input
 
 
+@strings_need_tensorflow
 def test_summary_with_string_input():
-    model = adapted(head="attention", sequence_length=12)
+    model = adapted(input_mode="string", head="attention", sequence_length=12)
     lines = helpers.summary_lines(model)
     rows = {row["name"]: row for row in model.layer_table()}
     assert rows["vectorizer"]["shape"] == (None, 12)
@@ -256,14 +275,16 @@ def test_mixed_precision(policy):
 # Bad input
 
 
+@strings_need_tensorflow
 def test_calling_before_adapt_is_a_clear_error():
     model = TextRNN(max_tokens=20)
     with pytest.raises(ValueError, match="no vocabulary yet.*adapt"):
         model(np.array(["a good film"], dtype=object))
 
 
+@strings_need_tensorflow
 def test_non_string_input_to_string_model():
-    model = adapted()
+    model = adapted(input_mode="string")
     with pytest.raises(ValueError, match=r"expects string inputs.*dtype=float32.*\(2, 3\)"):
         model(np.ones((2, 3), "float32"))
 
@@ -301,10 +322,129 @@ def test_bad_arguments(kwargs, argument, value):
     assert argument in message and value in message, message
 
 
+@pytest.mark.parametrize("kwargs, named", [
+    ({}, "no GPU"),  # this machine has none
+    ({"recurrent_dropout": 0.1}, "recurrent_dropout=0.1"),
+    ({"unroll": True}, "unroll=True"),
+])
+def test_use_cudnn_true_where_cudnn_cannot_run_fails_when_built(kwargs, named):
+    # Keras would fail at the first call, naming its LSTM; the zoo names the
+    # argument, why, and the way out.
+    if zoo.ops.accelerator_type() == "gpu" and not kwargs:
+        pytest.skip("a GPU is visible: cuDNN can run")
+    with pytest.raises(ValueError) as info:
+        TextRNN(input_mode="tokens", max_tokens=20, use_cudnn=True, **kwargs)
+    message = str(info.value)
+    assert "use_cudnn=True" in message and named in message, message
+    assert "use_cudnn='auto'" in message
+
+
+# --------------------------------------------------------------------------
+# Inputs as users hold them
+
+
+@strings_need_tensorflow
+def test_every_kind_of_string_input_gives_the_same_logits():
+    model = adapted(input_mode="string", head="attention")
+    texts = ["not bad at all", "good, not great", "the film was too long"]
+    expected = helpers.to_numpy(model(np.array(texts, dtype=object)))
+    kinds = {
+        "list": texts,
+        "tuple": tuple(texts),
+        "numpy str_": np.array(texts),
+        "numpy object": np.array(texts, dtype=object),
+        "numpy bytes_": np.array([t.encode() for t in texts]),
+        "numpy object of bytes": np.array([t.encode() for t in texts], dtype=object),
+        "string tensor": tf.constant(texts),
+    }
+    for kind, inputs in kinds.items():
+        for how, run in [("model(...)", lambda x: model(x)),
+                         ("model(inputs=...)", lambda x: model(inputs=x, training=False)),
+                         ("predict", lambda x: model.predict(x, verbose=0)),
+                         ("predict_on_batch", model.predict_on_batch)]:
+            np.testing.assert_allclose(helpers.to_numpy(run(inputs)), expected, atol=1e-6,
+                                       rtol=0, err_msg=f"{how} on a {kind}")
+
+
+@strings_need_tensorflow
+def test_fit_and_evaluate_take_a_list_of_texts():
+    model = adapted(input_mode="string")
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    labels = np.array([1, 0, 1, 1, 0, 0])
+    history = model.fit(TEXTS, labels, validation_data=(TEXTS, labels), epochs=1,
+                        batch_size=3, verbose=0)
+    assert np.isfinite(history.history["val_loss"][0])
+    assert np.isfinite(model.evaluate(TEXTS, labels, verbose=0))
+    assert np.isfinite(float(model.train_on_batch(TEXTS, labels)))
+
+
+@strings_need_tensorflow
+@pytest.mark.parametrize("inputs, element", [
+    (["a good film", 3], "element 1 is 3 of type int"),
+    (("a good film", None), "element 1 is None of type NoneType"),
+    ([["a good film"], ["bad"]], "element 0 is ['a good film'] of type list"),
+    (np.array(["a good film", 2.5], dtype=object), "element 1 is 2.5 of type float"),
+])
+def test_non_string_elements_are_a_clear_error(inputs, element):
+    model = adapted(input_mode="string")
+    for run in (model, model.predict, model.predict_on_batch):
+        with pytest.raises(ValueError) as info:
+            run(inputs)
+        message = str(info.value)
+        assert "text_rnn" in message and "inputs=" in message and element in message, message
+
+
+def test_token_model_takes_nested_lists():
+    model = adapted(input_mode="tokens")
+    tokens = right_padded_tokens([3, 1], width=4)
+    expected = helpers.to_numpy(model(tokens))
+    np.testing.assert_allclose(helpers.to_numpy(model(tokens.tolist())), expected, atol=1e-6)
+    np.testing.assert_allclose(model.predict(tokens.tolist(), verbose=0), expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"right-padded.*inputs=\[\[2, 3\], \[4\]\]"):
+        model([[2, 3], [4]])
+
+
+# --------------------------------------------------------------------------
+# Other backends: token ids in, texts vectorized in the tf.data pipeline
+
+
+def test_string_mode_off_tensorflow_is_a_clear_error(non_tensorflow_backend):
+    with pytest.raises(ValueError) as info:
+        TextRNN(max_tokens=100, sequence_length=20)
+    message = str(info.value)
+    for part in ("input_mode='string'", repr(non_tensorflow_backend), "input_mode='tokens'",
+                 "TextVectorization(max_tokens=100, output_sequence_length=20)",
+                 "vectorizer.adapt(texts)", "tf.data", "map(lambda x, y: (vectorizer(x), y))"):
+        assert part in message, (part, message)
+    with pytest.raises(ValueError, match="input_mode='string'"):
+        zoo.create_model("text_rnn")
+    # Argument errors still name their own argument first.
+    with pytest.raises(ValueError, match="rnn='transformer'"):
+        TextRNN(rnn="transformer")
+
+
+def test_the_recipe_of_that_error_trains_a_token_model():
+    # What the message tells JAX users to do, on whichever backend runs.
+    vectorizer = keras.layers.TextVectorization(max_tokens=60)
+    vectorizer.adapt(TEXTS)
+    labels = [1, 0, 1, 1, 0, 0]
+    dataset = tf.data.Dataset.from_tensor_slices((TEXTS, labels)).batch(3).map(
+        lambda x, y: (vectorizer(x), y))
+    model = TextRNN(input_mode="tokens", max_tokens=60, units=8, embedding_dim=8)
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(dataset, epochs=2, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    logits = model.predict(dataset.map(lambda x, y: x), verbose=0)
+    assert logits.shape == (len(TEXTS), 2) and np.isfinite(logits).all()
+
+
 # --------------------------------------------------------------------------
 # imdb_reviews through the same path (offline, mocked TFDS)
 
 
+@strings_need_tensorflow
 def test_text_rnn_adapts_and_trains_on_mocked_imdb_reviews():
     import tensorflow_datasets as tfds
 

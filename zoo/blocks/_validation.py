@@ -46,6 +46,26 @@ def one_of(name, value, choices):
     return value
 
 
+def bn_synchronized(value):
+    """Checks `bn_synchronized`: SyncBatchNorm exists on TensorFlow only.
+
+    Keras' own error for it comes from deep inside a block and names
+    neither the zoo argument nor the backend in use.
+    """
+    value = bool(value)
+    backend = keras.backend.backend()
+    if value and backend != "tensorflow":
+        raise ValueError(
+            "bn_synchronized=True synchronizes BatchNorm statistics across the "
+            "replicas of a tf.distribute strategy, which needs the TensorFlow "
+            f"backend; the Keras backend is {backend!r}. Received "
+            f"bn_synchronized={value!r}: leave it False on {backend} (under "
+            "keras.distribution a data-parallel batch is one global array, so "
+            "its statistics already span every device)."
+        )
+    return value
+
+
 def channel_axis(data_format):
     """Channel axis of a batched 4D tensor (what BatchNormalization wants)."""
     return -1 if data_format == "channels_last" else 1

@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.blocks import _validation
+from zoo.blocks import _layout, _validation
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -19,6 +19,11 @@ class ConvBN(keras.layers.Layer):
     torchvision and `keras.applications` (whose stem does the same explicit
     padding).
 
+    `channels_first` runs natively where the backend has NCHW convolutions
+    (oneDNN, cuDNN, JAX); on TensorFlow's own CPU kernels the block computes
+    in `channels_last` and transposes at its edges (`compute_format`), with
+    the same weights and outputs.
+
     Args:
         filters: int. Output channels.
         kernel_size: int. Square kernel size.
@@ -33,7 +38,8 @@ class ConvBN(keras.layers.Layer):
         bn_synchronized: bool. Batch statistics over all replicas of a
             `tf.distribute` strategy (SyncBatchNorm) instead of each
             replica's own batch; keeps the moving statistics identical on
-            every worker of a multi-worker run. Only on the TensorFlow backend.
+            every worker of a multi-worker run. TensorFlow backend only;
+            True on another backend is a ValueError.
         gamma_initializer: str or initializer. `"zeros"` gives the
             zero-init-residual trick (Goyal et al. 2017) for the last unit of
             a residual branch.
@@ -73,9 +79,10 @@ class ConvBN(keras.layers.Layer):
         # and a typo fails here, not at the first call.
         self.activation = _validation.activation(activation)
         self.data_format = _validation.data_format(data_format)
+        self.compute_format = _layout.compute_format(self.data_format)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
-        self.bn_synchronized = bool(bn_synchronized)
+        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.gamma_initializer = keras.initializers.get(gamma_initializer)
 
         explicit_padding = self.strides > 1 and self.kernel_size > 1
@@ -86,7 +93,7 @@ class ConvBN(keras.layers.Layer):
                 # (k-1)//2 before, k//2 after: symmetric for odd kernels, and
                 # ceil(size / strides) outputs for even ones too.
                 ((pad_before, pad_after), (pad_before, pad_after)),
-                data_format=self.data_format,
+                data_format=self.compute_format,
                 name="pad", **sublayer_args,
             )
             if explicit_padding
@@ -98,13 +105,13 @@ class ConvBN(keras.layers.Layer):
             strides=self.strides,
             padding="valid" if explicit_padding else "same",
             use_bias=False,
-            data_format=self.data_format,
+            data_format=self.compute_format,
             kernel_initializer="he_normal",
             name="conv",
             **sublayer_args,
         )
         self.bn = keras.layers.BatchNormalization(
-            axis=_validation.channel_axis(self.data_format),
+            axis=_validation.channel_axis(self.compute_format),
             momentum=self.bn_momentum,
             epsilon=self.bn_epsilon,
             gamma_initializer=self.gamma_initializer,
@@ -120,7 +127,7 @@ class ConvBN(keras.layers.Layer):
 
     def build(self, input_shape):
         _validation.check_image_input(self.name, input_shape, self.data_format)
-        shape = input_shape
+        shape = self._to_compute_shape(input_shape)
         if self.pad is not None:
             self.pad.build(shape)
             shape = self.pad.compute_output_shape(shape)
@@ -131,15 +138,23 @@ class ConvBN(keras.layers.Layer):
             self.act.build(shape)
 
     def call(self, inputs, training=None):
-        x = inputs if self.pad is None else self.pad(inputs)
+        x = _layout.to_compute(inputs, self.data_format, self.compute_format)
+        if self.pad is not None:
+            x = self.pad(x)
         x = self.bn(self.conv(x), training=training)
-        return x if self.act is None else self.act(x)
+        if self.act is not None:
+            x = self.act(x)
+        return _layout.from_compute(x, self.data_format, self.compute_format)
 
     def compute_output_shape(self, input_shape):
-        shape = input_shape
+        shape = self._to_compute_shape(input_shape)
         if self.pad is not None:
             shape = self.pad.compute_output_shape(shape)
-        return self.conv.compute_output_shape(shape)
+        shape = self.conv.compute_output_shape(shape)
+        return _layout.shape_from_compute(shape, self.data_format, self.compute_format)
+
+    def _to_compute_shape(self, shape):
+        return _layout.shape_to_compute(shape, self.data_format, self.compute_format)
 
     def get_config(self):
         return {

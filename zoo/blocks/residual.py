@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.blocks import _validation
+from zoo.blocks import _layout, _validation
 from zoo.blocks.conv import ConvBN
 
 
@@ -12,7 +12,9 @@ class _ResidualBlock(keras.layers.Layer):
     Subclasses create `self.branch` (a list of `ConvBN`, the last one without
     activation) in `__init__`; the projection shortcut is created in `build`,
     where the input channel count is known, so a block can be built for any
-    input without the caller repeating its width.
+    input without the caller repeating its width. Units are built in
+    `compute_format` (see `zoo.blocks._layout`): where that is not
+    `data_format`, the block transposes once at each edge, not per unit.
     """
 
     expansion = 1
@@ -32,10 +34,11 @@ class _ResidualBlock(keras.layers.Layer):
         self.filters = _validation.positive_int("filters", filters)
         self.strides = _validation.positive_int("strides", strides)
         self.data_format = _validation.data_format(data_format)
+        self.compute_format = _layout.compute_format(self.data_format)
         self.zero_init_residual = bool(zero_init_residual)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
-        self.bn_synchronized = bool(bn_synchronized)
+        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.output_channels = self.filters * self.expansion
         self.shortcut = None
         self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
@@ -48,7 +51,7 @@ class _ResidualBlock(keras.layers.Layer):
             kernel_size,
             strides=strides,
             activation=activation,
-            data_format=self.data_format,
+            data_format=self.compute_format,
             bn_momentum=self.bn_momentum,
             bn_epsilon=self.bn_epsilon,
             bn_synchronized=self.bn_synchronized,
@@ -74,8 +77,9 @@ class _ResidualBlock(keras.layers.Layer):
                 self.output_channels, 1, self.strides, name="shortcut",
                 activation=None,
             )
-            self.shortcut.build(input_shape)
-        shape = input_shape
+        shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
+        if self.shortcut is not None:
+            self.shortcut.build(shape)
         for unit in self.branch:
             unit.build(shape)
             shape = unit.compute_output_shape(shape)
@@ -83,17 +87,19 @@ class _ResidualBlock(keras.layers.Layer):
         self.out_act.build(shape)
 
     def call(self, inputs, training=None):
+        inputs = _layout.to_compute(inputs, self.data_format, self.compute_format)
         x = inputs
         for unit in self.branch:
             x = unit(x, training=training)
         shortcut = inputs if self.shortcut is None else self.shortcut(inputs, training=training)
-        return self.out_act(self.add([x, shortcut]))
+        outputs = self.out_act(self.add([x, shortcut]))
+        return _layout.from_compute(outputs, self.data_format, self.compute_format)
 
     def compute_output_shape(self, input_shape):
-        shape = input_shape
+        shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
         for unit in self.branch:
             shape = unit.compute_output_shape(shape)
-        return shape
+        return _layout.shape_from_compute(shape, self.data_format, self.compute_format)
 
     def get_config(self):
         return {

@@ -14,14 +14,7 @@ import math
 import keras
 import numpy as np
 
-
-def accelerator_type():
-    """`"gpu"`, `"tpu"` or `"cpu"`: the first device type Keras lists."""
-    devices = [d.lower() for d in keras.distribution.list_devices()]
-    for kind in ("tpu", "gpu"):
-        if any(d.startswith(kind) for d in devices):
-            return kind
-    return "cpu"
+from zoo import ops
 
 
 def _count(variables):
@@ -34,11 +27,23 @@ def _format_shape(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
+def _static_dim(dim):
+    """A dimension as the summary prints it: an int, or None when unknown.
+
+    TensorFlow traces unknown dimensions as None; JAX traces them as
+    symbolic expressions (`dynamic_dimension`, or `floordiv(...)` after a
+    strided layer), which have no int value. Either way the size is not
+    known before the call, so both print as None, as Keras' own
+    `compute_output_spec` reports them.
+    """
+    return int(dim) if isinstance(dim, (int, np.integer)) else None
+
+
 def _shapes_of(outputs):
     """Static shapes of a (possibly nested) call result, with None kept."""
     leaves = keras.tree.flatten(outputs)
     shapes = [tuple(getattr(t, "shape", ())) for t in leaves]
-    shapes = [tuple(None if d is None else int(d) for d in s) for s in shapes]
+    shapes = [tuple(_static_dim(d) for d in s) for s in shapes]
     return shapes[0] if len(shapes) == 1 else shapes
 
 
@@ -55,58 +60,94 @@ class ZooModel(keras.Model):
     training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
                          "weight_decay": 1e-4, "epochs": 10}
 
-    # Whether XLA (`jit_compile=True`) is the faster train path, per device
-    # type: what `compile()` does when `jit_compile` is left at "auto".
+    # Whether XLA (`jit_compile=True`) is the faster train path on each
+    # TensorFlow platform (`zoo.ops.tensorflow_platform()`: the device and,
+    # on a CPU, the kernel library, oneDNN or TensorFlow's own Eigen
+    # kernels): what `compile()` does when `jit_compile` is left at "auto".
     # Families override it with what `python -m benchmarks.xla` measured
     # (benchmarks/results/xla_<device>.json); a test holds the CPU entries
     # to the recorded results. Keras 3.15's own "auto" is off on CPU-only
     # hosts and on for every model on a GPU host (unless a layer cannot
     # compile), recurrent models included, which then lose the cuDNN kernel.
-    xla_defaults = {"cpu": False, "gpu": True, "tpu": True}
+    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
 
-    def preferred_jit_compile(self, device_type=None):
+    def preferred_jit_compile(self, platform=None):
         """The `jit_compile` that `compile(jit_compile="auto")` uses.
 
         Args:
-            device_type: `"cpu"`, `"gpu"` or `"tpu"`; None means the
-                accelerator Keras sees first (`keras.distribution.list_devices`).
+            platform: a key of `xla_defaults`: `"cpu/onednn"`, `"cpu/eigen"`,
+                `"gpu"` or `"tpu"`; `"cpu"` means the CPU with the kernels
+                this process runs. None means where this process runs
+                (`zoo.ops.tensorflow_platform()`).
 
         Returns:
-            bool, from the family's `xla_defaults` (False for an unknown type).
+            On TensorFlow, a bool from the family's `xla_defaults` (False
+            for an unknown platform). On other backends `"auto"`: Keras' own
+            default (XLA on JAX), since the zoo's figures are TensorFlow's.
 
         Example:
         >>> import zoo
-        >>> zoo.create_model("resnet20", num_classes=10).preferred_jit_compile("cpu")
+        >>> zoo.create_model("resnet20", num_classes=10).preferred_jit_compile("cpu/onednn")
         False
         """
-        if device_type is None:
-            device_type = accelerator_type()
-        return bool(self.xla_defaults.get(device_type, False))
+        if platform is None:
+            platform = ops.tensorflow_platform()
+            if platform is None:
+                return "auto"
+        elif platform == "cpu":
+            platform = "cpu/onednn" if ops.onednn_enabled() else "cpu/eigen"
+        return bool(self.xla_defaults.get(platform, False))
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         """`keras.Model.compile`, with `jit_compile="auto"` resolved by the zoo.
 
         Keras resolves "auto" by host (XLA on any GPU host, off on CPU-only
-        ones); zoo models resolve it to the path measured faster for the
-        family on this device type (`preferred_jit_compile`). An explicit True or
-        False is passed on unchanged.
+        ones); on TensorFlow zoo models resolve it to the path measured
+        faster for the family on this device and kernel library
+        (`preferred_jit_compile`). An explicit True or False is passed on
+        unchanged. The compile config keeps "auto", so a saved model
+        resolves it again on the backend and machine it is loaded on.
         """
-        if jit_compile == "auto":
-            jit_compile = self.preferred_jit_compile()
+        resolve = jit_compile == "auto"
+        if resolve:
+            jit_compile = False if kwargs.get("run_eagerly") else self.preferred_jit_compile()
         super().compile(*args, jit_compile=jit_compile, **kwargs)
+        if resolve:
+            self._compile_config.config["jit_compile"] = "auto"
 
     def compile_from_config(self, config):
         """Recompiles a loaded model as it was saved (optimizer, loss, metrics).
 
         Keras skips this for every model that overrides `compile()` (it
         cannot know what the override does); ours only resolves
-        `jit_compile`, and the saved config holds the resolved value.
+        `jit_compile`, which the saved config holds as it was asked.
         """
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             # Keras builds the optimizer here too, so that loading the
             # optimizer's saved variables finds them.
             self.optimizer.build(self.trainable_variables)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`, leaving the model usable when it raises.
+
+        On JAX, Keras 3.15 detaches the variables' values for the duration of
+        `predict` (to save memory) and reattaches them at the end; an error in
+        between, such as a wrong input shape found while tracing, left every
+        variable empty and the model failing at its next call with
+        "'NoneType' object is not callable". (`fit` and `evaluate` trace
+        before they detach.) Here the values are put back before the error
+        goes on; predicting changes no weights, so nothing is lost.
+        """
+        values = ([variable.value for variable in self.variables]
+                  if keras.backend.backend() == "jax" else None)
+        try:
+            return super().predict(x, *args, **kwargs)
+        except BaseException:
+            if values is not None:
+                for variable, value in zip(self.variables, values):
+                    variable.assign(value)
+            raise
 
     @property
     def input_signature(self):

@@ -14,7 +14,7 @@ Example:
 
 import keras
 
-from zoo.blocks import BasicBlock, Bottleneck, ConvBN, _validation
+from zoo.blocks import BasicBlock, Bottleneck, ConvBN, _layout, _validation
 from zoo.models.base import ZooModel
 from zoo.registry import register_model
 
@@ -41,6 +41,13 @@ RESNET_SPECS = {
 _DEFAULT_IMAGE_SIZE = {"imagenet": 224, "cifar": 32}
 
 POOLINGS = (None, "avg", "max")
+
+# Per layout (`RESNET_SPECS[depth]["stem"]`): whether XLA is the faster train
+# path on each platform (`ResNet.xla_defaults`, measured).
+_XLA_DEFAULTS = {
+    "imagenet": {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True},
+    "cifar": {"cpu/onednn": False, "cpu/eigen": True, "gpu": True, "tpu": True},
+}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -69,10 +76,15 @@ class ResNet(ZooModel):
         zero_init_residual: bool. Zero-initialize the last BN gamma of every
             residual branch so each block starts as identity.
         bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float. BatchNormalization epsilon.
+        bn_epsilon: float or None. BatchNormalization epsilon; None takes
+            the reference value of the layout: 1e-5 for v1.5
+            (`stride_in_1x1=False`, as torchvision, timm and keras-hub),
+            1.001e-5 for v1 (`stride_in_1x1=True`, as `keras.applications`).
         bn_synchronized: bool. Batch statistics over all replicas of a
             `tf.distribute` strategy (SyncBatchNorm); `python -m zoo.train`
             turns it on when it trains on more than one replica.
+            TensorFlow backend only; True on another backend is a
+            ValueError.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
 
     Input shape:
@@ -90,13 +102,22 @@ class ResNet(ZooModel):
 
     # SGD with Nesterov momentum at 0.1, cosine-decayed, is the paper's
     # recipe; 15 epochs reach ~99% on the digits data (README).
-    # XLA off on CPU: benchmarks.xla measured XLA training at 0.19x graph
-    # mode for resnet50 (64x64) and 0.81x for resnet20 on a 2-core x86 CPU
-    # (benchmarks/results/xla_cpu.md). On GPU, NVIDIA's ResNet-50 v1.5
-    # figures show XLA 1.08-1.6x faster (not measured here: no GPU).
-    xla_defaults = {"cpu": False, "gpu": True, "tpu": True}
     training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
                          "weight_decay": 5e-4, "epochs": 15}
+
+    @property
+    def xla_defaults(self):
+        """Whether XLA trains faster, per platform, for this model's layout.
+
+        Measured by `python -m benchmarks.xla` on a 2-core x86 CPU
+        (benchmarks/results/xla_cpu.md): with oneDNN graph mode wins for
+        both layouts (XLA at 0.82x for resnet20, 0.27x for resnet50 at
+        64x64); with TensorFlow's own Eigen kernels XLA wins for the CIFAR
+        layout (resnet20 at 32x32: 1.33x) and loses for the ImageNet one
+        (resnet50 at 64x64: 0.82x). On GPU, NVIDIA's ResNet-50 v1.5 figures
+        show XLA 1.08-1.6x faster (not measured here: no GPU).
+        """
+        return _XLA_DEFAULTS[RESNET_SPECS[self.depth]["stem"]]
 
     def __init__(
         self,
@@ -110,7 +131,7 @@ class ResNet(ZooModel):
         classifier_activation=None,
         zero_init_residual=False,
         bn_momentum=0.9,
-        bn_epsilon=1.001e-5,
+        bn_epsilon=None,
         bn_synchronized=False,
         **kwargs,
     ):
@@ -122,20 +143,29 @@ class ResNet(ZooModel):
         self.include_top = bool(include_top)
         self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
         self.data_format = _validation.data_format(data_format)
+        # Where the backend has no NCHW convolutions (TensorFlow's own CPU
+        # kernels), a channels_first model computes in channels_last and
+        # transposes once, at its input (and back, for a feature-map output).
+        self.compute_format = _layout.compute_format(self.data_format)
         self.input_shape_ = self._standardize_input_shape(input_shape)
         self.stride_in_1x1 = bool(stride_in_1x1)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
         self.zero_init_residual = bool(zero_init_residual)
         self.bn_momentum = bn_momentum
+        # Each layout's reference value: 1e-5 for v1.5 (torchvision, timm,
+        # keras-hub), 1.001e-5 for v1 (keras.applications, whose weights
+        # from_keras_applications copies).
+        if bn_epsilon is None:
+            bn_epsilon = 1.001e-5 if self.stride_in_1x1 else 1e-5
         self.bn_epsilon = bn_epsilon
-        self.bn_synchronized = bool(bn_synchronized)
+        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
 
         spec = RESNET_SPECS[depth]
         unit_args = {
-            "data_format": self.data_format,
+            "data_format": self.compute_format,
             "bn_momentum": bn_momentum,
-            "bn_epsilon": bn_epsilon,
+            "bn_epsilon": self.bn_epsilon,
             "bn_synchronized": self.bn_synchronized,
             "dtype": self.dtype_policy,
         }
@@ -145,9 +175,9 @@ class ResNet(ZooModel):
                 # Zero padding before the max-pool equals -inf padding here
                 # because the input is post-ReLU (>= 0); keras.applications
                 # and torchvision agree.
-                keras.layers.ZeroPadding2D(1, data_format=self.data_format,
+                keras.layers.ZeroPadding2D(1, data_format=self.compute_format,
                                            name="stem_pool_pad", dtype=self.dtype_policy),
-                keras.layers.MaxPooling2D(3, strides=2, data_format=self.data_format,
+                keras.layers.MaxPooling2D(3, strides=2, data_format=self.compute_format,
                                           name="stem_pool", dtype=self.dtype_policy),
             ]
         else:
@@ -168,7 +198,7 @@ class ResNet(ZooModel):
         head_pooling = self.pooling or ("avg" if self.include_top else None)
         pool_class = {"avg": keras.layers.GlobalAveragePooling2D,
                       "max": keras.layers.GlobalMaxPooling2D}.get(head_pooling)
-        self.pool = (pool_class(data_format=self.data_format, name=f"{head_pooling}_pool",
+        self.pool = (pool_class(data_format=self.compute_format, name=f"{head_pooling}_pool",
                                 dtype=self.dtype_policy)
                      if pool_class else None)
         self.classifier = None
@@ -213,7 +243,7 @@ class ResNet(ZooModel):
     def build(self, input_shape):
         _validation.check_image_input(self.name, input_shape, self.data_format,
                                       self.input_channels)
-        shape = tuple(input_shape)
+        shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
         for layer in self._layers_in_order():
             if layer is not None:
                 layer.build(shape)
@@ -222,12 +252,12 @@ class ResNet(ZooModel):
     def call(self, inputs, training=None):
         _validation.check_image_input(self.name, inputs.shape, self.data_format,
                                       self.input_channels)
-        x = inputs
+        x = _layout.to_compute(inputs, self.data_format, self.compute_format)
         for layer in self._layers_in_order():
             if layer is not None:
                 # Keras passes `training` on only to layers whose call takes it.
                 x = layer(x, training=training)
-        return x
+        return _layout.from_compute(x, self.data_format, self.compute_format)
 
     def get_config(self):
         return {

@@ -10,6 +10,11 @@ and `GRU` (tanh, sigmoid recurrent activation, bias, `recurrent_dropout=0`,
 no unroll, GRU `reset_after=True`, right-padded masks, which
 `TextVectorization` produces), so on a GPU training takes the fast path.
 
+Raw strings need the TensorFlow backend (`TextVectorization` runs TensorFlow
+string ops). On JAX, build the model with `input_mode="tokens"` and run the
+`TextVectorization` layer in the `tf.data` pipeline instead (`TextRNN`'s
+example); the recurrent part is the same on every backend.
+
 Example:
 >>> from zoo.models import text_rnn
 >>> model = text_rnn.text_rnn(num_classes=2, max_tokens=100)
@@ -25,6 +30,7 @@ import warnings
 import keras
 import numpy as np
 
+from zoo import ops
 from zoo.blocks import SequencePooling, _validation
 from zoo.models.base import ZooModel
 from zoo.registry import register_model
@@ -59,9 +65,10 @@ class TextRNN(ZooModel):
         vocabulary: list of str or None. A vocabulary to start from instead
             of `adapt()`; after `adapt()` the learned vocabulary is kept here
             so that it travels in `get_config()`.
-        input_mode: str. `"string"`: raw text in (the model tokenizes);
+        input_mode: str. `"string"`: raw text in (the model tokenizes;
+            TensorFlow backend only, any other is a ValueError here);
             `"tokens"`: int token ids in, right-padded with 0 (pre-tokenized
-            data, and what TFLite can run).
+            data, what TFLite can run, and the mode of other backends).
         embedding_dim: int. Embedding width.
         rnn: str. `"lstm"` or `"gru"`.
         units: int. Units per direction of each recurrent layer.
@@ -83,20 +90,31 @@ class TextRNN(ZooModel):
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `input_mode="string"`: `(batch,)` strings.
+        `input_mode="string"`: `(batch,)` strings: a list or tuple of `str`,
+            a NumPy string or object array, or a string tensor.
         `input_mode="tokens"`: `(batch, time)` int token ids, 0 = padding.
 
     Output shape:
         `(batch, num_classes)`.
+
+    Example (token ids, on any backend; the vectorizer can run in a
+    `tf.data` pipeline whatever the Keras backend):
+    >>> vectorizer = keras.layers.TextVectorization(max_tokens=100)
+    >>> vectorizer.adapt(["a good film", "not a good film", "bad"])
+    >>> model = TextRNN(num_classes=2, max_tokens=100, input_mode="tokens")
+    >>> tokens = vectorizer(["a good film", "bad"])  # right-padded with 0
+    >>> tuple(model(tokens).shape)
+    (2, 2)
     """
 
     # AdamW at 3e-3 (cosine-decayed): 10 epochs reach 99.8% on the sentiment
     # data; at 1e-3 the LSTM is still on its plateau after 10 epochs (53%).
     # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel
     # (Keras falls back to the generic loop), which users report 3-25x
-    # slower. On CPU graph mode: Keras refuses XLA for the model anyway
-    # (TextVectorization cannot compile), benchmarks.xla records it.
-    xla_defaults = {"cpu": False, "gpu": False, "tpu": True}
+    # slower. On CPU graph mode, with either kernel library: Keras refuses
+    # XLA for the model anyway (TextVectorization cannot compile), as
+    # benchmarks.xla records.
+    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 1e-4, "epochs": 10}
 
@@ -149,6 +167,12 @@ class TextRNN(ZooModel):
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
         self.vocabulary = self._check_vocabulary(vocabulary)
+        # Before any sublayer exists: a model that cannot run here is not
+        # built halfway.
+        if self.input_mode == "string" and keras.backend.backend() != "tensorflow":
+            raise ValueError(self._string_mode_error())
+        if self.use_cudnn is True:
+            self._check_cudnn_can_run()
 
         self.vectorizer = None
         if self.input_mode == "string":
@@ -185,6 +209,45 @@ class TextRNN(ZooModel):
                     f"{self.rnn.upper()} kernel; training on a GPU will use the "
                     "slower generic kernel.", stacklevel=2)
         self.build(self.input_signature.shape)
+
+    def _check_cudnn_can_run(self):
+        # Keras finds out at the first call, from inside the recurrent layer;
+        # here the user learns it from the argument they set.
+        problems = [b for b in self.cudnn_blockers if not b.startswith("use_cudnn")]
+        device = ops.accelerator_type()
+        if device != "gpu":
+            problems.append(f"no GPU (Keras' {keras.backend.backend()} backend sees "
+                            f"{device} only)")
+        if problems:
+            raise ValueError(
+                "use_cudnn=True asks for the cuDNN kernel, which cannot run here: "
+                f"{'; '.join(problems)}. Received use_cudnn=True; pass "
+                "use_cudnn='auto' (cuDNN wherever it can run, the generic kernel "
+                "elsewhere) or use_cudnn=False.")
+
+    def _string_mode_error(self):
+        backend = keras.backend.backend()
+        layer_args = f"max_tokens={self.max_tokens}"
+        if self.standardize != "lower_and_strip_punctuation":
+            layer_args += f", standardize={self.standardize!r}"
+        if self.ngrams is not None:
+            layer_args += f", ngrams={self.ngrams}"
+        if self.sequence_length is not None:
+            layer_args += f", output_sequence_length={self.sequence_length}"
+        if self.vocabulary is not None:
+            layer_args += ", vocabulary=vocabulary"
+        return (
+            "input_mode='string' needs the TensorFlow backend (the model "
+            "tokenizes with keras.layers.TextVectorization, which runs TensorFlow "
+            f"string ops); the Keras backend is {backend!r}. Received "
+            f"input_mode={self.input_mode!r}. On {backend}, build the model with "
+            "input_mode='tokens' and turn texts into token ids in a tf.data "
+            f"pipeline: vectorizer = keras.layers.TextVectorization({layer_args}); "
+            + ("" if self.vocabulary is not None else "vectorizer.adapt(texts); ")
+            + "dataset = tf.data.Dataset.from_tensor_slices((texts, labels))"
+            ".batch(32).map(lambda x, y: (vectorizer(x), y)); "
+            f"model = TextRNN(input_mode='tokens', max_tokens={self.max_tokens}, ...)."
+        )
 
     def _recurrent_layer(self, index):
         # The last layer returns only its final state when the head is "last";
@@ -246,6 +309,97 @@ class TextRNN(ZooModel):
         vocabulary = self._check_vocabulary(vocabulary)
         self.vectorizer.set_vocabulary(list(vocabulary))
         self.vocabulary = tuple(str(t) for t in self.vectorizer.get_vocabulary())
+
+    # -- inputs as users hold them -----------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        # Keras reads a Python list as one input per element (and fails on
+        # the first string); texts arrive here as one array instead.
+        if args:
+            args = (self._standardize_inputs(args[0]),) + args[1:]
+        elif "inputs" in kwargs:
+            kwargs["inputs"] = self._standardize_inputs(kwargs["inputs"])
+        return super().__call__(*args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self._standardize_inputs(x), *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return super().predict_on_batch(self._standardize_inputs(x))
+
+    def fit(self, x=None, *args, **kwargs):
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (list, tuple)) and validation_data:
+            kwargs["validation_data"] = (self._standardize_inputs(validation_data[0]),
+                                         *validation_data[1:])
+        return super().fit(self._standardize_inputs(x), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        return super().evaluate(self._standardize_inputs(x), *args, **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        return super().train_on_batch(self._standardize_inputs(x), *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        return super().test_on_batch(self._standardize_inputs(x), *args, **kwargs)
+
+    def _standardize_inputs(self, inputs):
+        """Texts or token ids as users hold them -> one array Keras takes.
+
+        Keras reads a list or tuple as several inputs, and its data
+        adapters reject NumPy `str_`/`bytes_` arrays ("Invalid dtype:
+        str480"); a NumPy object array of strings is what both the call and
+        `predict` take. Tensors, datasets and other inputs pass unchanged.
+        """
+        is_sequence = isinstance(inputs, (list, tuple))
+        if not is_sequence and not isinstance(inputs, np.ndarray):
+            return inputs
+        if self.input_mode == "tokens":
+            try:
+                array = np.asarray(inputs)
+            except ValueError:  # ragged rows
+                raise ValueError(
+                    f"{self.name} (input_mode='tokens') expects int token ids of "
+                    "shape (batch, time), every row right-padded with 0 to one "
+                    f"length; received inputs={_preview(inputs)}") from None
+            if array.dtype.kind in "US" or (array.dtype.kind == "O" and any(
+                    isinstance(value, (str, bytes)) for value in array.flat)):
+                # Texts given to a token model: say so before a backend
+                # fails to convert them (JAX has no string arrays).
+                raise ValueError(self._token_input_error("string", array.shape))
+            return array
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "USO":
+            return inputs  # numbers: `call` names the dtype it received
+        if is_sequence:
+            # One cell per element, whatever it holds: np.asarray would turn
+            # nested lists into extra dimensions (or fail on ragged ones).
+            array = np.empty(len(inputs), dtype=object)
+            for index, value in enumerate(inputs):
+                array[index] = value
+        else:
+            # dtype=object keeps every string whole; `predict` rejects
+            # fixed-width str_/bytes_ arrays.
+            array = inputs.astype(object)
+        for index, value in enumerate(array.flat):
+            if not isinstance(value, (str, bytes)):
+                raise ValueError(
+                    f"{self.name} (input_mode='string') expects texts: a list or "
+                    "tuple of str, a NumPy string array or a string tensor; "
+                    f"received inputs={_preview(inputs)}, whose element {index} "
+                    f"is {value!r} of type {type(value).__name__}")
+        if any(isinstance(value, bytes) for value in array.flat):
+            # Keras' data adapters take object arrays of `str` only, and
+            # bytes (what a string tensor's `.numpy()` holds) need not be
+            # UTF-8: a string tensor keeps them as they are. String mode runs
+            # on TensorFlow only, where this is a tf.string tensor.
+            return keras.ops.convert_to_tensor(array, dtype="string")
+        return array
+
+    def _token_input_error(self, dtype, shape):
+        return (
+            f"{self.name} (input_mode='tokens') expects int token ids of "
+            f"shape (batch, time), received inputs with dtype={dtype} and "
+            f"shape={tuple(shape)}")
 
     # -- cuDNN --------------------------------------------------------------
 
@@ -324,10 +478,7 @@ class TextRNN(ZooModel):
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         if self.input_mode == "tokens":
             if "int" not in dtype or len(inputs.shape) != 2:
-                raise ValueError(
-                    f"{self.name} (input_mode='tokens') expects int token ids of "
-                    f"shape (batch, time), received inputs with dtype={dtype} and "
-                    f"shape={tuple(inputs.shape)}")
+                raise ValueError(self._token_input_error(dtype, inputs.shape))
             return inputs
         if dtype != "string":
             raise ValueError(
@@ -362,6 +513,12 @@ class TextRNN(ZooModel):
             "unroll": self.unroll,
             "classifier_activation": self.classifier_activation,
         }
+
+
+def _preview(value, limit=200):
+    """`repr(value)`, cut to `limit` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _fraction(name, value):
