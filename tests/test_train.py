@@ -256,7 +256,13 @@ def test_a_finished_run_resumes_to_the_same_model(tmp_path):
 @pytest.mark.slow
 def test_fit_and_custom_loops_reach_the_same_accuracy_on_digits():
     # Same seed, data and recipe; only the loop differs. Measured here:
-    # 0.9833 (fit) vs 0.9805 (custom) after 5 epochs at 16x16.
+    # 0.9805 (fit) vs 0.9666 (custom) after 5 epochs at 16x16 (0.9833 vs
+    # 0.9805 with bn_epsilon=1.001e-5). The two loops sum gradients in another
+    # order, and 5 short epochs amplify that rounding into a different run:
+    # on 359 test images at ~98% the accuracy of one run has a binomial
+    # spread of ~0.7 points, the difference of two ~1 point, so 3 points is
+    # 3 sigma. That the loops compute the same thing is held exactly by
+    # tests/train/test_loops.py (weights within 1e-5 after 2 epochs).
     accuracy = {}
     for loop in ("fit", "custom"):
         proc = run_train("--model=resnet20", "--image_size=16", "--epochs=5", "--verbose=0",
@@ -264,4 +270,4 @@ def test_fit_and_custom_loops_reach_the_same_accuracy_on_digits():
         assert proc.returncode == 0, proc.stderr[-3000:]
         accuracy[loop] = float(RESULT_LINE.search(proc.stdout).group(4))
     assert accuracy["fit"] > 0.95
-    assert abs(accuracy["fit"] - accuracy["custom"]) <= 0.01, accuracy
+    assert abs(accuracy["fit"] - accuracy["custom"]) <= 0.03, accuracy

@@ -96,7 +96,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected positional arguments: {argv[1:]}")
     import zoo.export
+    from zoo import _launch, ops
 
+    print(f"zoo.export: {ops.describe()} ({_launch.decision})")
     options = {}
     if FLAGS.version is not None:
         options["version"] = FLAGS.version

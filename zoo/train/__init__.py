@@ -202,8 +202,12 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
                                 **options)
     test_ds = zoo.data.load(dataset, split="test", batch_size=batch_size, seed=seed, **options)
     steps_per_epoch = int(train_epoch.cardinality())
+    from zoo import _launch, ops
+
     device_type = ("tpu" if strategy == "tpu" else
-                   "gpu" if tf.config.list_logical_devices("GPU") else "cpu")
+                   "gpu" if tf.config.list_logical_devices("GPU") else
+                   "cpu/onednn" if ops.onednn_enabled() else "cpu/eigen")
+    notes = []  # printed after the run's first line, which says what runs
 
     with strategy_object.scope():
         model = build_model(model_name, dataset, image_size,
@@ -221,8 +225,8 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
             model.adapt(train_epoch)
         new_head = checkpoints.initialize_from(model, init_from) if init_from else []
         if new_head:
-            print(f"--init_from={init_from}: new head, freshly initialized: "
-                  f"{', '.join(new_head)}")
+            notes.append(f"--init_from={init_from}: new head, freshly initialized: "
+                         f"{', '.join(new_head)}")
         if freeze_upto:
             import zoo.finetune
 
@@ -230,8 +234,8 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
                 frozen = zoo.finetune.freeze(model, upto=freeze_upto)
             except ValueError as error:
                 raise ValueError(f"--freeze_upto={freeze_upto}: {error}") from None
-            print(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
-                  f"({len(frozen)} layers)")
+            notes.append(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
+                         f"({len(frozen)} layers)")
         total_steps = epochs * steps_per_epoch
         warmup_steps = round(warmup_epochs * steps_per_epoch)
         if lr_schedule == "warmup" and not 0 < warmup_steps < total_steps:
@@ -249,7 +253,12 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         # Only a probe needs a batch: drawing one fills the shuffle buffer.
         probe_args = ({"batch": next(iter(train_epoch)), "make_optimizer": make, "loss": loss}
                       if jit_compile == "probe" else {})
-        use_xla = jit.resolve(jit_compile, model, device_type, **probe_args)
+        use_xla = jit.resolve(jit_compile, model, device_type, log=notes.append, **probe_args)
+        kernels_why = _launch.decision or "TF_ENABLE_ONEDNN_OPTS as the caller left it"
+        print(f"zoo.train: {ops.describe()} ({kernels_why}); "
+              f"{jit.explain(jit_compile, model, use_xla, device_type)}")
+        for note in notes:
+            print(note)
         # Compiled after freezing: Keras fixes the trainable set at compile
         # time. The custom loop compiles too: compile supplies the optimizer
         # (loss-scaled under mixed_float16) that it and the callbacks use.

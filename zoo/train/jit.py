@@ -1,7 +1,13 @@
 """`--jit_compile`: XLA on, off, the measured default (`auto`), or timed (`probe`).
 
-- `auto`: the model family's `xla_defaults` for this device type, set from
-  what `python -m benchmarks.xla` measured (`ZooModel.preferred_jit_compile`).
+- `auto`: the model family's `xla_defaults` for this device and kernel
+  library (`zoo.ops.tensorflow_platform()`: `cpu/onednn`, `cpu/eigen`,
+  `gpu`, `tpu`), set from what `python -m benchmarks.xla` measured
+  (`ZooModel.preferred_jit_compile`). A table, not a probe: it costs
+  nothing at start-up, gives the same answer on every run, and XLA's
+  compile time (up to a minute for ResNet-50 on a CPU) would make a probe
+  the slowest part of a short run. `probe` is there for machines unlike
+  the measured ones.
 - `probe`: a few train steps of each path on a real batch, timed on twins
   of the model (same config and weights) so the model itself is untouched;
   the faster path wins (`choose_faster`).
@@ -84,17 +90,40 @@ def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
     return PATHS[choose_faster(timings)], timings, errors
 
 
-def resolve(setting, model, device_type=None, **probe_args):
-    """`--jit_compile` -> bool; `probe` takes `probe()`'s batch, make_optimizer, loss."""
+def resolve(setting, model, device_type=None, log=print, **probe_args):
+    """`--jit_compile` -> bool; `probe` takes `probe()`'s batch, make_optimizer, loss.
+
+    `device_type` is a key of the family's `xla_defaults` (`"cpu"` meaning
+    this process's CPU kernels); None means where this process runs. `log`
+    receives the probe's timings.
+    """
     if setting not in JIT_SETTINGS:
         raise ValueError(f"jit_compile must be one of {list(JIT_SETTINGS)}, "
                          f"received jit_compile={setting!r}")
     if setting in ("on", "off"):
         return setting == "on"
     if setting == "auto":
-        return model.preferred_jit_compile(device_type)
+        return bool(model.preferred_jit_compile(device_type))
     use_xla, timings, errors = probe(model, **probe_args)
     shown = ", ".join(f"{p} {t * 1000:.1f} ms/step" for p, t in timings.items())
     failed = "".join(f"; {p} failed: {e}" for p, e in errors.items())
-    print(f"--jit_compile=probe: {shown}{failed} -> jit_compile={use_xla}")
+    log(f"--jit_compile=probe: {shown}{failed} -> jit_compile={use_xla}")
     return use_xla
+
+
+def explain(setting, model, use_xla, platform):
+    """Why `resolve` chose `use_xla`, for the run's first line.
+
+    Example:
+    >>> import zoo
+    >>> explain("auto", zoo.create_model("resnet20", num_classes=10), False, "cpu/eigen")
+    'jit_compile=False (graph mode: --jit_compile=auto, the measured default of ResNet on cpu/eigen)'
+    """
+    path = "XLA" if use_xla else "graph mode"
+    if setting == "auto":
+        why = f"the measured default of {type(model).__name__} on {platform}"
+    elif setting == "probe":
+        why = "the faster of both, timed on this machine"
+    else:
+        why = "as asked"
+    return f"jit_compile={use_xla} ({path}: --jit_compile={setting}, {why})"
