@@ -6,3 +6,8 @@ separately, prints a markdown table and writes JSON and markdown to
 `benchmarks/results/`. Shared timing and reporting helpers live in
 `benchmarks.common`. Nothing under `zoo/` imports this package.
 """
+
+# Before any benchmark imports TensorFlow: importing zoo first lets it pick
+# the CLIs' CPU kernels (oneDNN, unless TF_ENABLE_ONEDNN_OPTS is set; see
+# zoo/_launch.py).
+import zoo  # noqa: E402,F401

@@ -163,6 +163,9 @@ def main(argv=None):
         output_dir = common.validate_output_dir(args.output_dir)
     except app.UsageError as exc:
         parser.error(str(exc))
+    # What the benchmarks will run on; this process only starts them, so it
+    # leaves the devices (a GPU's memory) alone.
+    common.print_launch_line("benchmarks", initialize_devices=False)
 
     total_start = time.perf_counter()
     runs, failed, devices = {}, {}, []

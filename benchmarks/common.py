@@ -2,7 +2,8 @@
 
 Every benchmark follows the same recipe (DESIGN.md, "Benchmarks"):
 
-1. describe where it runs: `device_info()`, `versions()`;
+1. say where it runs: `print_launch_line(MODULE)` first (backend, device,
+   kernel library and who chose them), then `device_info()`, `versions()`;
 2. time the candidates in one process with `time_repeats(...)`: the first
    call of each (tracing, graph building, compilation) is timed on its own,
    further warm-up calls are discarded, then the candidates take turns
@@ -122,6 +123,47 @@ def _cpu_kernel_library():
         how = "default" if setting is None else f"TF_ENABLE_ONEDNN_OPTS={setting}"
         return f"oneDNN ({how})"
     return "Eigen (oneDNN off)" if built_with_onednn else "Eigen"
+
+
+def launch_line(module, why=None, initialize_devices=True):
+    """The first line of a benchmark's output: what runs the models, and why.
+
+    `"benchmarks.xla: TensorFlow 2.21.0 (Keras 3.15.1) on cpu/onednn: oneDNN
+    CPU kernels (TF_ENABLE_ONEDNN_OPTS=1 set by zoo (...))"`: backend, device
+    and kernel library (`zoo.ops.describe()`), then who chose the kernels
+    (`zoo._launch.decision`, or `why` when the caller knows better, e.g. a
+    child process whose parent set `TF_ENABLE_ONEDNN_OPTS`).
+
+    Args:
+        module: the command, e.g. `"benchmarks.xla"`.
+        why: optional explanation replacing `zoo._launch.decision`.
+        initialize_devices: False for a process that only starts others
+            (the runner): the device is then read from the physical devices,
+            so that no GPU context (and its memory) is held while the
+            benchmarks run.
+    """
+    from zoo import _launch, ops
+
+    why = why or _launch.decision or f"{_launch.ONEDNN_VARIABLE} as the caller left it"
+    if initialize_devices:
+        what = ops.describe()
+    else:
+        import keras
+
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        platform = "gpu" if gpu else ("cpu/onednn" if ops.onednn_enabled() else "cpu/eigen")
+        kernels = {"gpu": "GPU kernels (cuDNN)", "cpu/onednn": "oneDNN CPU kernels",
+                   "cpu/eigen": "TensorFlow's own (Eigen) CPU kernels"}[platform]
+        what = (f"TensorFlow {tf.__version__} (Keras {keras.__version__}) on {platform}: "
+                f"{kernels}")
+    return f"{module}: {what} ({why})"
+
+
+def print_launch_line(module, why=None, initialize_devices=True):
+    """Prints `launch_line(...)` to stdout, flushed: call it first in `main`."""
+    line = launch_line(module, why=why, initialize_devices=initialize_devices)
+    print(line, flush=True)
+    return line
 
 
 def versions():

@@ -497,6 +497,7 @@ def main(argv):
     if FLAGS.quick:
         common.apply_quick(FLAGS, QUICK)
     output_dir = common.validate_output_dir(FLAGS.output_dir)
+    common.print_launch_line(MODULE)
     cells = list(dict.fromkeys(c.strip() for c in FLAGS.cells))
     run(cells=cells, batch_size=FLAGS.batch_size, sequence_length=FLAGS.sequence_length,
         units=FLAGS.units, repeats=FLAGS.repeats, steps=FLAGS.steps, warmup=FLAGS.warmup,

@@ -596,6 +596,7 @@ def main(argv):
     if FLAGS.quick:
         common.apply_quick(FLAGS, QUICK)
     output_dir = common.validate_output_dir(FLAGS.output_dir)
+    common.print_launch_line(MODULE)
     datasets = list(dict.fromkeys(d.strip() for d in FLAGS.datasets))
     from zoo.data.tfds_common import DatasetNotPreparedError
 

@@ -648,6 +648,7 @@ def main(argv):
     if FLAGS.quick:
         common.apply_quick(FLAGS, QUICK)
     output_dir = common.validate_output_dir(FLAGS.output_dir)
+    common.print_launch_line(MODULE)
     models = list(dict.fromkeys(m.strip() for m in FLAGS.models))
     batch_sizes = list(dict.fromkeys(int(b) for b in FLAGS.batch_sizes))
     run(models=models, batch_sizes=batch_sizes, repeats=FLAGS.repeats,

@@ -6,13 +6,15 @@ writes them into an output directory, and writes next to them:
   - `<device>.json`: `{"device", "versions", "timestamp", "benchmarks":
     {name: the benchmark's JSON}, "failed": {name: why}, "missing": [names],
     "summary": [headline rows], "runner": the runner's record or None}`;
-  - `<device>.md`: a short headline first (xla: train examples/s per model
-    and path with the ratio to graph mode, the zoo's and Keras' default
-    paths, utilization; resnet_vs_keras: zoo/keras; cudnn, export, data:
-    their key ratios), then each benchmark's own report;
+  - `<device>.md`: a short headline first (xla: train examples/s per model,
+    kernel library (oneDNN, Eigen) and path with the ratio to graph mode,
+    the zoo's and Keras' default paths and the default goal, utilization;
+    resnet_vs_keras: zoo/keras; cudnn, export, data: their key ratios),
+    then each benchmark's own report;
   - `<device>.png`: a bar chart of the same ratios (xla: eager, graph, XLA
-    train throughput per model normalized to graph = 1.0, error bars from
-    min to max; other benchmarks: their key ratios), when matplotlib is
+    train throughput per model and kernel library normalized to graph =
+    1.0, error bars from min to max; other benchmarks: their key ratios),
+    when matplotlib is
     installed (`pip install -e ".[bench]"`); without it the report says so
     in one line and everything else is written.
 
@@ -153,98 +155,152 @@ def _xla_models(result):
     return models if isinstance(models, dict) else {}
 
 
+def xla_settings(result):
+    """The kernel-library settings of an xla result, as `(setting, label, models)`.
+
+    Results since `--onednn` hold `settings` (`{"on": {"label": "oneDNN",
+    "models": ...}, "off": ...}`); an older result is one unnamed setting
+    `(None, None, models)`.
+    """
+    settings = result.get("settings")
+    if isinstance(settings, dict) and settings:
+        return [(key, (record.get("label") or key), _xla_models(record))
+                for key, record in settings.items() if isinstance(record, dict)]
+    return [(None, None, _xla_models(result))]
+
+
 def xla_rows(result):
-    """Per model and path: train examples/s and the ratio to graph mode.
+    """Per kernel-library setting, model and path: train examples/s and the
+    ratio to graph mode.
 
     Returns:
-        list of dicts: model, path, examples_per_s and vs_graph (median,
-        min, max, or None), zoo_default, keras_default, best (bools),
-        utilization (as given), error (or None).
+        list of dicts: model, setting and kernels (the setting's key and label,
+        None in a result from before `--onednn`), path, examples_per_s and
+        vs_graph (median, min, max, or None), zoo_default, keras_default,
+        best (bools), utilization (as given), error (or None).
     """
     rows = []
-    for model, info in _xla_models(result).items():
-        paths = _get(info, "paths", default={}) or {}
-        if not isinstance(paths, dict):
-            continue
-        graph = _stats(_get(paths, "graph", "train", "examples_per_s"))
-        names = [p for p in XLA_PATHS if p in paths] + [p for p in paths if p not in XLA_PATHS]
-        for path in names:
-            entry = paths[path] if isinstance(paths[path], dict) else {}
-            eps = _stats(_get(entry, "train", "examples_per_s"))
-            given = _stats(_get(entry, "train", "ratio_vs_graph")
-                           or _get(entry, "train", "vs_graph"))
-            if path == "graph" and eps is not None:
-                vs_graph = {"median": 1.0, "min": 1.0, "max": 1.0}
-            elif given is not None:
-                vs_graph = given
-            else:
-                # Of the medians; min and max are the path's spread over graph's median.
-                vs_graph = _divide(eps, graph and graph["median"])
-            utilization = _get(info, "utilization", path)
-            if utilization is None:
-                utilization = _get(entry, "utilization", default=_get(entry, "train",
-                                                                      "utilization"))
-            rows.append({
-                "model": model, "path": path, "examples_per_s": eps, "vs_graph": vs_graph,
-                "zoo_default": info.get("zoo_default_path") == path,
-                "keras_default": info.get("keras_default_path") == path,
-                "best": info.get("best_train_path") == path,
-                "utilization": utilization,
-                "xla_refused": bool(_get(entry, "evidence", "xla_refused")),
-                "error": entry.get("error") or _get(entry, "train", "error"),
-            })
+    for setting, label, models in xla_settings(result):
+        for model, info in models.items():
+            paths = _get(info, "paths", default={}) or {}
+            if not isinstance(paths, dict):
+                continue
+            graph = _stats(_get(paths, "graph", "train", "examples_per_s"))
+            names = ([p for p in XLA_PATHS if p in paths]
+                     + [p for p in paths if p not in XLA_PATHS])
+            for path in names:
+                entry = paths[path] if isinstance(paths[path], dict) else {}
+                eps = _stats(_get(entry, "train", "examples_per_s"))
+                given = _stats(_get(entry, "train", "ratio_vs_graph")
+                               or _get(entry, "train", "vs_graph"))
+                if path == "graph" and eps is not None:
+                    vs_graph = {"median": 1.0, "min": 1.0, "max": 1.0}
+                elif given is not None:
+                    vs_graph = given
+                else:
+                    # Of the medians; min and max are the path's spread over graph's median.
+                    vs_graph = _divide(eps, graph and graph["median"])
+                utilization = _get(info, "utilization", path)
+                if utilization is None:
+                    utilization = _get(entry, "utilization", default=_get(entry, "train",
+                                                                          "utilization"))
+                rows.append({
+                    "model": model, "setting": setting, "kernels": label, "path": path,
+                    "examples_per_s": eps, "vs_graph": vs_graph,
+                    "zoo_default": info.get("zoo_default_path") == path,
+                    "keras_default": info.get("keras_default_path") == path,
+                    "best": info.get("best_train_path") == path,
+                    "utilization": utilization,
+                    "xla_refused": bool(_get(entry, "evidence", "xla_refused")),
+                    "kernels_seen": _get(entry, "evidence", "kernels", "library"),
+                    "error": entry.get("error") or _get(entry, "train", "error"),
+                })
     return rows
+
+
+def _xla_key(row):
+    """A row's summary key: `model/path`, `model@kernels/path` per setting."""
+    model = row["model"] if row.get("kernels") is None else f"{row['model']}@{row['kernels']}"
+    return model
 
 
 def headline_xla(result):
     rows, items = [], []
+    per_setting = any(r.get("kernels") is not None for r in xla_rows(result))
     for r in xla_rows(result):
         marks = [m for m, on in (("zoo default", r["zoo_default"]),
                                  ("Keras default", r["keras_default"]),
                                  ("best", r["best"]),
                                  ("XLA refused", r["xla_refused"])) if on]
+        lead = [r["model"]] + ([r["kernels"] or ""] if per_setting else []) + [r["path"]]
         if r["error"] and r["examples_per_s"] is None:
             error = str(r["error"])
-            rows.append([r["model"], r["path"], f"error: {error[:80]}", "", ", ".join(marks),
-                         ""])
+            rows.append(lead + [f"error: {error[:80]}", "", ", ".join(marks), ""])
             continue
-        rows.append([r["model"], r["path"], _ratio_cell(r["examples_per_s"], 1),
-                     _ratio_cell(r["vs_graph"]), ", ".join(marks),
-                     _util_cell(r["utilization"])])
-        items.append(_item("xla", f"{r['model']}/{r['path']}",
-                           f"{r['model']} {r['path']}: train examples/s / graph",
+        rows.append(lead + [_ratio_cell(r["examples_per_s"], 1), _ratio_cell(r["vs_graph"]),
+                            ", ".join(marks), _util_cell(r["utilization"])])
+        key = _xla_key(r)
+        label = r["model"] + (f" ({r['kernels']})" if r.get("kernels") else "")
+        items.append(_item("xla", f"{key}/{r['path']}",
+                           f"{label} {r['path']}: train examples/s / graph",
                            r["vs_graph"], "> 1: faster than graph mode",
                            examples_per_s=_stats(r["examples_per_s"]),
-                           zoo_default=r["zoo_default"], keras_default=r["keras_default"]))
-    if not rows:
+                           zoo_default=r["zoo_default"], keras_default=r["keras_default"],
+                           **({"setting": r["setting"], "kernels": r["kernels"],
+                               "kernels_seen": r["kernels_seen"]} if per_setting else {})))
+    failed = result.get("failed") if isinstance(result.get("failed"), dict) else {}
+    if not rows and not failed:
         return ["No per-model paths in the result."], items
-    lines = [_table(["model", "path", "train ex/s median (min–max)",
-                     "vs graph median (min–max)", "default", "utilization"],
-                    rows, align="llrrll")]
+    lines = []
+    if rows:
+        lines.append(_table(["model"] + (["kernels"] if per_setting else [])
+                            + ["path", "train ex/s median (min–max)",
+                               "vs graph median (min–max)", "default", "utilization"],
+                            rows, align=("ll" if per_setting else "l") + "lrrll"))
     notes = []
-    for model, info in _xla_models(result).items():
-        parts = []
-        for key, label in (("zoo_default_path", "zoo default"),
-                           ("keras_default_path", "Keras default"),
-                           ("best_train_path", "best")):
-            if info.get(key):
-                parts.append(f"{label} {info[key]}")
-        for key, label in (("zoo_default_vs_best", "zoo default / best"),
-                           ("zoo_default_vs_keras_default", "zoo default / Keras default")):
-            stats = _stats(info.get(key))
-            if stats is not None:
-                parts.append(f"{label} {_ratio_cell(stats)}")
-                items.append(_item("xla", f"{model}/{key}", f"{model}: {label}", stats,
-                                   "train examples/s; < 1: the default is slower"))
-        if info.get("meets_75pct_goal") is not None:
-            parts.append("75% utilization goal: "
-                         + ("met" if info["meets_75pct_goal"] else "not met"))
-        if parts:
-            notes.append(f"- {model}: " + "; ".join(parts))
+    for setting, label, models in xla_settings(result):
+        for model, info in models.items():
+            parts = []
+            for key, name in (("zoo_default_path", "zoo default"),
+                              ("keras_default_path", "Keras default"),
+                              ("best_train_path", "best")):
+                if info.get(key):
+                    parts.append(f"{name} {info[key]}")
+            for key, name in (("zoo_default_vs_best", "zoo default / best"),
+                              ("zoo_default_vs_keras_default", "zoo default / Keras default")):
+                stats = _stats(info.get(key))
+                if stats is not None:
+                    parts.append(f"{name} {_ratio_cell(stats)}")
+                    prefix = model if label is None else f"{model}@{label}"
+                    items.append(_item("xla", f"{prefix}/{key}",
+                                       f"{model}{f' ({label})' if label else ''}: {name}",
+                                       stats, "train examples/s; < 1: the default is slower"))
+            if info.get("meets_default_goal") is not None:
+                parts.append("default ≥ 0.95 x best: "
+                             + ("met" if info["meets_default_goal"] else "not met"))
+            if info.get("meets_75pct_goal") is not None:
+                parts.append("75% utilization goal: "
+                             + ("met" if info["meets_75pct_goal"] else "not met"))
+            if parts:
+                notes.append(f"- {model}" + (f" ({label})" if label else "") + ": "
+                             + "; ".join(parts))
+    goal = result.get("goal") if isinstance(result.get("goal"), dict) else {}
+    if goal.get("met") is not None or goal.get("missed"):
+        notes.append("- zoo default ≥ 0.95 x best, every model and kernel library: "
+                     + ("met" if goal.get("met") else
+                        "missed for " + ", ".join(map(str, goal.get("missed") or []))))
+    for setting, message in (result.get("mismatches") or {}).items():
+        notes.append(f"- kernel mismatch (--onednn={setting}): {message}")
+    for setting, record in failed.items():
+        reason = record.get("reason") if isinstance(record, dict) else record
+        notes.append(f"- --onednn={setting} failed: {reason}")
     lines += ["", *notes] if notes else []
     lines += ["", "Train examples/s; \"vs graph\" > 1 is faster than graph mode "
               "(jit_compile=False); utilization: achieved train FLOP/s over the measured "
-              "matmul peak."]
+              "matmul peak"
+              + ("; kernels: TensorFlow's CPU kernel library the setting ran (oneDNN, "
+                 "TF_ENABLE_ONEDNN_OPTS=1, or its own Eigen kernels, =0)." if per_setting
+                 else ".")]
     return lines, items
 
 
@@ -567,7 +623,8 @@ def chart_data(merged):
         for row in xla_rows(result):
             stats = row["vs_graph"]
             if stats is not None:
-                xla.setdefault(row["model"], {})[row["path"]] = (
+                model = row["model"] + (f" ({row['kernels']})" if row.get("kernels") else "")
+                xla.setdefault(model, {})[row["path"]] = (
                     stats["median"], stats["min"], stats["max"])
     ratios = [(f"{item['benchmark']}: {item['label']}", item["median"], item["min"],
                item["max"])

@@ -249,6 +249,7 @@ def main(argv):
     if FLAGS.quick:
         common.apply_quick(FLAGS, QUICK)
     output_dir = common.validate_output_dir(FLAGS.output_dir)
+    common.print_launch_line(MODULE)
     run(batch_size=FLAGS.batch_size, image_size=FLAGS.image_size, repeats=FLAGS.repeats,
         steps=FLAGS.steps, warmup=FLAGS.warmup, seed=FLAGS.seed, output_dir=output_dir)
 

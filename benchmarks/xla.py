@@ -1,14 +1,32 @@
-"""Eager vs graph vs XLA: train and inference throughput, FLOPs and utilization.
+"""Eager vs graph vs XLA, with oneDNN's CPU kernels and without: train and
+inference throughput, FLOPs, utilization, the zoo's default paths, and the
+kernels that actually ran.
 
-For each zoo model (--models) this measures, in ONE process, three ways of
-running the same Keras model on one fixed, seeded batch:
+For each zoo model (--models) this measures three ways of running the same
+Keras model on one fixed, seeded batch:
 
   - `eager`: `compile(run_eagerly=True)`: every op dispatched from Python;
   - `graph`: `compile(jit_compile=False)`: Keras wraps its step in a
-    `tf.function` (a TensorFlow graph, Grappler-optimized, oneDNN kernels on
-    CPU);
+    `tf.function` (a TensorFlow graph, Grappler-optimized, run by
+    TensorFlow's executor with the CPU kernel library of the process);
   - `xla`: `compile(jit_compile=True)`: the same `tf.function` with
-    `jit_compile=True`, compiled by XLA.
+    `jit_compile=True`, compiled by XLA (its own CPU code generation).
+
+Kernel libraries (--onednn). On a CPU, TensorFlow runs either oneDNN's
+kernels (`on`) or its own Eigen ones (`off`), decided once when it is
+imported, from TF_ENABLE_ONEDNN_OPTS (1 or 0). Which path is fastest depends
+on it (on an AVX-512 EPYC without oneDNN XLA trained resnet50 at 1.86x graph
+mode; with oneDNN graph mode is the faster), so on an x86-64 CPU host every
+model and path is measured under both, by default: each setting runs in a
+child process of its own, `python -m benchmarks.xla --onednn=SETTING
+--output_dir=TMP ...` (every measurement flag passed on explicitly) with
+TF_ENABLE_ONEDNN_OPTS=1 or 0 in its environment, one after the other; this
+process merges their results. A single setting that this process already
+runs (e.g. --onednn=on under zoo's default TF_ENABLE_ONEDNN_OPTS=1) is
+measured in-process. A child that crashes is recorded (exit code, the last
+lines of its stderr), the other settings still run, and the exit code is 1.
+On a GPU host, or a non-x86 CPU, the setting is not varied: one setting,
+"n/a", measured in-process.
 
 Models: `resnet20` (32x32x3), `resnet50` (--resnet50_image_size, 64x64x3 by
 default), `einsum_mlp` (32x32x1, the digits as `python -m zoo.train` feeds
@@ -19,17 +37,17 @@ with `set_vocabulary`, texts of 16..--sequence_length words padded to
 All paths train with SGD(0.01, momentum=0.9) and
 SparseCategoricalCrossentropy(from_logits=True), as the trainer does.
 
-What is timed: `Model.train_on_batch` (examples/s of the train step) and
-`Model.predict_on_batch` (examples/s of inference). Recipe (DESIGN.md,
-"Benchmarks"): per model, the paths' first calls (tracing, and for XLA
-compilation) are timed alone and reported as `compile_s`; --warmup - 1
-more untimed calls each, then one calibration call each sets the path's
-steps per repeat (at least --steps, and enough for --min_repeat_s so that
-fast models are not timed over a few milliseconds); then --repeats timed
-repeats taken in turns, eager, graph, xla, eager, graph, xla, ...
-(`common.time_repeats`). Ratios vs graph are taken within each repeat.
-A path that fails (an XLA compilation error, say) is reported with the
-first line of its error; the others still run.
+What is timed (per setting, in its process): `Model.train_on_batch`
+(examples/s of the train step) and `Model.predict_on_batch` (examples/s of
+inference). Recipe (DESIGN.md, "Benchmarks"): per model, the paths' first
+calls (tracing, and for XLA compilation) are timed alone and reported as
+`compile_s`; --warmup - 1 more untimed calls each, then one calibration
+call each sets the path's steps per repeat (at least --steps, and enough for
+--min_repeat_s so that fast models are not timed over a few milliseconds);
+then --repeats timed repeats taken in turns, eager, graph, xla, eager,
+graph, xla, ... (`common.time_repeats`). Ratios vs graph are taken within
+each repeat. A path that fails (an XLA compilation error, say) is reported
+with the first line of its error; the others still run.
 
 Evidence of the path that ran, per model and path: `model.jit_compile` and
 `model.run_eagerly` after compile; the `_XlaMustCompile` attribute of the
@@ -39,6 +57,20 @@ be XLA-compiled; warnings Keras gave (it refuses jit_compile=True, with a
 warning, for layers that cannot be compiled, such as text_rnn's
 TextVectorization: such an `xla` path runs as graph and is reported as
 refused); for text_rnn the recurrent kernel (`common.detect_rnn_kernel`).
+
+Evidence of the kernels that ran, per setting: the library read back in
+its process (`zoo.ops.onednn_enabled()`, `zoo.ops.tensorflow_platform()`,
+TF_ENABLE_ONEDNN_OPTS, who set it); and, per model and compiled path,
+--kernel_trace_steps train steps under the TensorFlow profiler, whose
+convolution and matmul executions are counted by library
+(`kernel_counts`): oneDNN executor ops (`_MklNativeConv2D`, `_MklMatMul`,
+`_MklEinsum`...), TensorFlow's own Eigen ones (`Conv2D`, `MatMul`,
+`Einsum`...), or XLA's HLO instructions (`convolution`, `dot`, XNNPACK's
+`ynn_fusion`...). Eager paths are not traced: their events name the op asked
+for, not the kernel that ran. A setting whose read-back platform differs
+from the one asked for, or whose traces show the other library (no oneDNN
+convolution/matmul at all with `on`, any `_Mkl*` op with `off`), is flagged
+as a kernel mismatch (`mismatches`, and in the report).
 
 FLOPs and utilization. Forward FLOPs per example: the TensorFlow profiler's
 float-operation count (`tf.compat.v1.profiler.profile(graph,
@@ -52,7 +84,7 @@ update), preferred when it can be had; the convention 3 x forward otherwise
 recurrent `While` loop, so its FLOPs are analytic: 2 x gates x units x
 (input + units) + bias per time step and direction, over every padded step
 (the generic kernel runs them all), plus the classifier; training 3 x
-forward. The machine's fp32 peak is measured in the same process: an N x N
+forward. Each setting's fp32 peak is measured in its process: an N x N
 matmul (--matmul_n) in a `tf.function`, 2 N^3 / time, timed before the
 models, in turn with each model's training repeats (after its paths), and
 after the models; `matmul.gflops` pools them all (median, min, max).
@@ -66,27 +98,70 @@ of that cell run under the TensorFlow profiler, and the host trace's op
 durations are summed by op type (`op_time_profile`: convolutions vs the
 rest, which on CPU is mostly Keras' unfused batch-norm arithmetic).
 
-Defaults: `best_train_path` is the faster of graph and xla (`choose_faster`
-on the median seconds per step; eager is never a candidate, nor an xla path
-that Keras refused or that failed). `zoo_default_path` is what the model's
-own `compile(optimizer=..., loss=...)` picks when jit_compile is not given
-(`model.jit_compile` read back); `keras_default_path` what
+Defaults, per setting: `best_train_path` is the faster of graph and xla
+(`choose_faster` on the median seconds per step; eager is never a
+candidate, nor an xla path that Keras refused or that failed).
+`zoo_default_path` is what the model's own `compile(optimizer=...,
+loss=...)` picks when jit_compile is not given, in that setting's process
+(`model.jit_compile` read back: the family's `xla_defaults` for the
+platform it runs, `preferred_jit_compile()`); `keras_default_path` what
 `keras.Model.compile(model, ...)` picks (Keras 3 on TensorFlow resolves
 "auto" to XLA when a GPU is present and every layer supports it, to graph
-on a CPU-only machine). A default path not in --paths is measured too.
+on a CPU-only machine). A default path not in --paths is measured too. The
+goal for the defaults: `zoo_default_vs_best` (medians) >= 0.95 for every
+model and setting (`meets_default_goal`; `goal` sums it up).
 
-Prints a markdown table and writes xla_<cpu|gpu>.json and .md to
---output_dir. Runs on the GPU when TensorFlow finds one.
+Results: prints the report and writes xla_<cpu|gpu>.json and .md to
+--output_dir. The JSON:
+
+  {"benchmark": "xla", "command", "timestamp", "device", "versions",
+   "config": {... the flags, "onednn": [settings], "wall_s"},
+   "onednn": {"applicable", "settings", "requested", "reason"},
+   "settings": {"on" | "off" | "n/a": {
+       "setting", "label" ("oneDNN", "Eigen", or the platform),
+       "kernels": {"requested", "expected_platform", "platform",
+                   "onednn_enabled", "TF_ENABLE_ONEDNN_OPTS", "describe",
+                   "decided_by", "seen": {"onednn", "eigen", "xla",
+                   "onednn_ops"}, "seen_per_model", "mismatch"},
+       "process": {"mode": "child" | "in-process", "command", "env",
+                   "returncode", "wall_s", "first_line"},
+       "device", "load_average", "wall_s", "tf_xla_flags",
+       "matmul": {"gflops", ...},
+       "models": {name: {"paths": {path: {"train", "inference",
+                   "utilization", "evidence": {..., "kernels":
+                   kernel_counts + "steps"}, "error"}},
+                 "best_train_path", "zoo_default_path", "keras_default_path",
+                 "zoo_default_vs_best", "meets_default_goal", FLOPs, ...}}}},
+   "failed": {setting: {"returncode", "reason", "stderr_tail", ...}},
+   "mismatches": {setting: why},
+   "headline": [{"model", "setting", "label", "platform", "graph", "xla",
+                 "best", "zoo_default", "zoo_default_vs_best", "meets_goal",
+                 "kernels_seen", "kernel_counts", "mismatch"}, ...],
+   "goal": {"rule", "met", "missed", "unknown"}}
+
+The markdown starts with the headline table (model x kernel library: graph
+and XLA train examples/s, best, zoo default, default / best, the goal,
+kernels seen), then one section per setting as before (the per-path table,
+utilization, matmul peak, defaults, op-time profile).
 
 Usage:
-  python -m benchmarks.xla                       # about 4 minutes on 2 CPU cores
-  python -m benchmarks.xla --quick               # smoke figures, about a minute
-  python -m benchmarks.xla --models=resnet50 --paths=graph,xla
+  python -m benchmarks.xla                  # both settings: about 10 minutes on 2 CPU cores
+  python -m benchmarks.xla --quick          # smoke figures, a few minutes
+  python -m benchmarks.xla --onednn=on      # oneDNN only, in this process (zoo's default)
+  python -m benchmarks.xla --models=resnet50 --paths=graph,xla --onednn=off
 """
 
+import collections
+import json
 import math
 import os
+import pathlib
+import platform
+import re
+import shlex
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -125,7 +200,24 @@ MATMUL = "matmul"  # the interleaved peak candidate
 MAX_STEPS = 10_000
 QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "min_repeat_s": 0.0, "batch_size": 8,
          "resnet50_image_size": 32, "sequence_length": 32, "matmul_n": 1024,
-         "profile_steps": 1}
+         "profile_steps": 1, "kernel_trace_steps": 1}
+# The goal for the zoo's defaults: on every platform, the path a model's own
+# compile() picks trains at >= this fraction of the best path's examples/s.
+GOAL_DEFAULT_VS_BEST = 0.95
+# --onednn: TensorFlow's CPU kernel library, chosen when TensorFlow is
+# imported (so each setting runs in a process of its own).
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+ONEDNN_SETTINGS = {
+    "on": {"env": "1", "platform": "cpu/onednn", "label": "oneDNN"},
+    "off": {"env": "0", "platform": "cpu/eigen", "label": "Eigen"},
+}
+NOT_APPLICABLE = "n/a"  # the one setting of a GPU or non-x86 host: not varied
+# Set in a child's environment to the setting it runs: such a process
+# measures in-process whatever kernels it got (and records a mismatch).
+CHILD_VARIABLE = "BENCHMARKS_XLA_CHILD"
+X86_64 = ("x86_64", "amd64")
+STDERR_TAIL_LINES = 20
+REPO = pathlib.Path(__file__).resolve().parents[1]
 OPTIMIZER = "SGD(learning_rate=0.01, momentum=0.9)"
 LOSS = "SparseCategoricalCrossentropy(from_logits=True)"
 TRAIN_FLOPS_CONVENTION = ("training FLOPs = the profiled train-step graph (forward + "
@@ -163,6 +255,16 @@ def define_flags():
     flags.DEFINE_integer("profile_steps", 3, f"Train steps of {GOAL_MODEL}'s {GOAL_PATH} path "
                          "run under the TensorFlow profiler, for op-time shares (where the "
                          "time goes); 0 skips the profile.", lower_bound=0)
+    flags.DEFINE_list("onednn", None, "TensorFlow CPU kernel libraries to measure, from "
+                      "on (oneDNN, TF_ENABLE_ONEDNN_OPTS=1), off (TensorFlow's own Eigen "
+                      "kernels, TF_ENABLE_ONEDNN_OPTS=0); each runs in a child process of its "
+                      "own (the variable is read when TensorFlow is imported), or in this one "
+                      "when a single setting matches it. Default: on,off on an x86-64 CPU "
+                      "host; on a GPU or non-x86 host the setting is not varied (recorded as "
+                      "not applicable).")
+    flags.DEFINE_integer("kernel_trace_steps", 2, "Train steps of each model's graph and xla "
+                         "paths run under the TensorFlow profiler, to record which kernels "
+                         "ran (oneDNN, Eigen, XLA); 0 skips the traces.", lower_bound=0)
     flags.DEFINE_integer("seed", 0, "Seed of the batches and of the weight initializers.")
     flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
         f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win); "
@@ -547,12 +649,17 @@ def op_time_shares(events):
             "other_share": 1.0 - conv}
 
 
-def profile_op_time(step, steps):
-    """Runs `step` `steps` times under the TensorFlow profiler; op-time shares.
+def read_trace(step, steps):
+    """Runs `step` `steps` times under the TensorFlow profiler; its host events.
 
-    Reads the host trace (XPlane protobuf) the profiler writes: every
-    executor op's duration, on every inter-op thread. Durations are thread
-    time, so ops that overlap each count in full.
+    Reads the host trace (XPlane protobuf) the profiler writes: every event
+    on every thread. Executor ops are named `"op_name:OpType"` (oneDNN
+    kernels `_MklNative<Type>`/`_Mkl<Type>`); ops XLA compiled appear as
+    their HLO instructions (`convolution.3`, `dot.2`, `ynn_fusion`...),
+    marked with an `hlo_op` stat.
+
+    Returns:
+        `(events, wall_s)`: events a list of `(name, seconds, is_xla)`.
     """
     import glob
     import tempfile
@@ -575,13 +682,117 @@ def profile_op_time(step, steps):
     events = []
     for plane in space.planes:
         names = plane.event_metadata
+        hlo_stats = {k for k, v in plane.stat_metadata.items() if v.name == "hlo_op"}
+        xla_metadata = {k for k, m in names.items()
+                        if any(s.metadata_id in hlo_stats for s in m.stats)}
         for line in plane.lines:
-            events += [(names[e.metadata_id].name, e.duration_ps * 1e-12) for e in line.events]
-    shares = op_time_shares(events)
+            for e in line.events:
+                is_xla = (e.metadata_id in xla_metadata
+                          or any(s.metadata_id in hlo_stats for s in e.stats))
+                events.append((names[e.metadata_id].name, e.duration_ps * 1e-12, is_xla))
+    return events, wall
+
+
+def profile_op_time(step, steps):
+    """Runs `step` `steps` times under the TensorFlow profiler; op-time shares.
+
+    Every executor op's duration, on every inter-op thread (`read_trace`).
+    Durations are thread time, so ops that overlap each count in full.
+    """
+    events, wall = read_trace(step, steps)
+    shares = op_time_shares((name, seconds) for name, seconds, is_xla in events if not is_xla)
     top = dict(list(shares["by_op_type"].items())[:12])
     return {**shares, "by_op_type": top, "steps": steps, "wall_s": wall,
             "method": "tf.profiler.experimental host trace of train_on_batch steps; shares "
                       "of summed op (thread) time, op types without the _MklNative prefix"}
+
+
+# Which kernels ran: the convolutions and matmuls of a traced train step.
+ONEDNN_PREFIXES = ("_MklNative", "_Mkl")
+HEAVY_TF_OP = re.compile(r"Conv[23]D|DepthwiseConv|MatMul|Einsum")
+HEAVY_HLO = re.compile(r"^(convolution|dot|ynn_fusion|xnn_fusion)|Conv[23]D|MatMul|Einsum|onednn",
+                       re.IGNORECASE)
+LIBRARY_LABELS = {"onednn": "oneDNN", "eigen": "Eigen", "xla": "XLA"}
+
+
+def kernel_counts(events):
+    """Counts the convolution and matmul kernels in a trace, by library.
+
+    Args:
+        events: iterable of `(event_name, is_xla)` (see `read_trace`).
+
+    Returns:
+        `{"onednn", "eigen", "xla"}`: how many convolution/matmul executions
+        ran as oneDNN executor ops (`_Mkl*` op types), as TensorFlow's own
+        (Eigen) executor ops (plain `Conv2D`, `MatMul`, `_FusedMatMul`,
+        `Einsum`...), or inside XLA-compiled code (HLO `convolution`, `dot`,
+        XNNPACK `ynn_fusion`, and instructions named after the TF ops they
+        came from); `"onednn_ops"`: every `_Mkl*` op execution;
+        `"xla_events"`: every XLA instruction executed; `"op_types"`: count
+        per op type as it ran (HLO names without their `.N` suffix);
+        `"library"`: `"onednn"`, `"eigen"`, `"xla"`, combinations such as
+        `"xla+onednn"`, or `"none"` when no convolution or matmul was seen.
+        Eagerly dispatched ops (`EagerLocalExecute: Type`) are not counted:
+        their events name the op asked for, not the kernel that ran.
+
+    >>> counts = kernel_counts([("m/conv/Conv2D:_MklNativeConv2D", False),
+    ...                         ("m/dense/MatMul:_MklMatMul", False),
+    ...                         ("m/bn/Rsqrt:_MklNativeFusedBatchNormV3", False),
+    ...                         ("m/add:AddV2", False),
+    ...                         ("ExecutorState::Process", False)])
+    >>> counts["library"], counts["onednn"], counts["eigen"], counts["onednn_ops"]
+    ('onednn', 2, 0, 3)
+    >>> counts = kernel_counts([("convolution.3", True), ("ynn_fusion.1", True),
+    ...                         ("multiply_add_fusion", True), ("end: copy.2", False)])
+    >>> counts["library"], counts["xla"], counts["xla_events"], counts["op_types"]
+    ('xla', 2, 3, {'convolution': 1, 'ynn_fusion': 1})
+    >>> kernel_counts([("d/MatMul:MatMul", False), ("e/Einsum:Einsum", False)])["library"]
+    'eigen'
+    """
+    counts = {"onednn": 0, "eigen": 0, "xla": 0, "onednn_ops": 0, "xla_events": 0}
+    op_types = collections.Counter()
+    for name, is_xla in events:
+        if is_xla:
+            counts["xla_events"] += 1
+            hlo = re.sub(r"\.\d+$", "", name.strip())
+            if HEAVY_HLO.search(hlo):
+                counts["xla"] += 1
+                op_types[hlo] += 1
+            continue
+        if "::" in name or ":" not in name or name.startswith(("EagerLocalExecute", "end:")):
+            continue
+        op_type = name.rsplit(":", 1)[1].strip()
+        onednn = op_type.startswith(ONEDNN_PREFIXES)
+        counts["onednn_ops"] += onednn
+        if HEAVY_TF_OP.search(op_type):
+            counts["onednn" if onednn else "eigen"] += 1
+            op_types[op_type] += 1
+    libraries = [lib for lib in ("xla", "onednn", "eigen") if counts[lib]]
+    counts["library"] = "+".join(libraries) or "none"
+    counts["op_types"] = dict(op_types.most_common())
+    return counts
+
+
+def trace_kernels(step, steps):
+    """`kernel_counts` of `steps` calls of `step` under the profiler."""
+    events, wall = read_trace(step, steps)
+    return {**kernel_counts((name, is_xla) for name, _, is_xla in events),
+            "steps": steps, "wall_s": wall}
+
+
+def meets_default_goal(zoo_default_vs_best):
+    """Whether the zoo's default path is within the goal of the best one:
+    its train examples/s >= GOAL_DEFAULT_VS_BEST x the best path's (medians);
+    None when either was not measured.
+
+    >>> meets_default_goal(1.0), meets_default_goal(0.95), meets_default_goal(0.9)
+    (True, True, False)
+    >>> meets_default_goal(None) is None
+    True
+    """
+    if zoo_default_vs_best is None:
+        return None
+    return bool(zoo_default_vs_best >= GOAL_DEFAULT_VS_BEST - 1e-12)
 
 
 def _ratio_stats(numerators, denominators):
@@ -591,7 +802,7 @@ def _ratio_stats(numerators, denominators):
 
 def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
               resnet50_image_size, sequence_length, seed, matmul, matmul_n, profile_steps,
-              tf_device):
+              tf_device, kernel_trace_steps=0):
     """Measures one model on its paths; returns its JSON entry.
 
     The N x N matmul takes a turn in the training repeats too (after the
@@ -710,6 +921,23 @@ def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
         row["error"] = cell["error"]
         path_rows[path] = row
 
+    # Which kernels ran: a few train steps of each compiled path under the
+    # profiler (eager ops' events name the op asked for, not the kernel).
+    for path, row in path_rows.items():
+        model = cells[path]["model"]
+        if (not kernel_trace_steps or path == "eager" or model is None
+                or row["error"] is not None or row["train"] is None):
+            continue
+        try:
+            row["evidence"]["kernels"] = trace_kernels(
+                lambda m=model: m.train_on_batch(x, y), kernel_trace_steps)
+        except Exception as exc:  # noqa: BLE001 - evidence, not the measurement
+            row["evidence"]["kernels"] = {"library": None, "error": common.first_line(exc)}
+    seen = {p: r["evidence"]["kernels"]["library"] for p, r in path_rows.items()
+            if "kernels" in r["evidence"]}
+    if seen:
+        _log(f"{name}: kernels seen: " + ", ".join(f"{p} {lib}" for p, lib in seen.items()))
+
     profile = None
     goal = cells.get(GOAL_PATH)
     if (name == GOAL_MODEL and profile_steps and goal and goal["model"] is not None
@@ -732,6 +960,7 @@ def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
                 and not path_rows[p]["evidence"]["xla_refused"]}
     best = choose_faster(eligible) if eligible else None
     zoo_ips, keras_ips = median_ips(zoo_default), median_ips(keras_default)
+    zoo_vs_best = zoo_ips / median_ips(best) if best and zoo_ips and median_ips(best) else None
     return {
         "input_shape": list(input_shape) if input_shape else ["string"],
         "input": (f"{batch_size} x {'x'.join(map(str, input_shape))} standard normal images"
@@ -749,8 +978,8 @@ def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
         "zoo_default_path": zoo_default,
         "keras_default_path": keras_default,
         "defaults_warnings": default_warnings,
-        "zoo_default_vs_best": (zoo_ips / median_ips(best)
-                                if best and zoo_ips and median_ips(best) else None),
+        "zoo_default_vs_best": zoo_vs_best,
+        "meets_default_goal": meets_default_goal(zoo_vs_best),
         "zoo_default_vs_keras_default": (zoo_ips / keras_ips
                                          if zoo_ips and keras_ips else None),
         "meets_75pct_goal": None,  # set by run() for GOAL_MODEL
@@ -758,9 +987,15 @@ def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
     }
 
 
-def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, resnet50_image_size,
-        sequence_length, matmul_n, profile_steps, seed, quick, output_dir):
-    """Runs the benchmark and writes the results; returns the result dict."""
+def measure(models, paths, batch_size, repeats, steps, warmup, min_repeat_s,
+            resnet50_image_size, sequence_length, matmul_n, profile_steps, seed,
+            kernel_trace_steps=0):
+    """Measures every model in this process, with the kernels it runs.
+
+    Returns:
+        The setting's record (see `run`): `device`, `load_average`, `wall_s`,
+        `tf_xla_flags`, `matmul` and `models`.
+    """
     device = common.device_info()
     tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
     _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
@@ -778,7 +1013,7 @@ def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, resnet5
         entries[name] = run_model(
             name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
             resnet50_image_size, sequence_length, seed, matmul, matmul_n, profile_steps,
-            tf_device)
+            tf_device, kernel_trace_steps=kernel_trace_steps)
 
     after, _ = matmul_peak(matmul, **mm_kwargs)
     _log(f"matmul {matmul_n}: {common.summarize(after)['median']:.1f} GFLOP/s (after)")
@@ -805,57 +1040,12 @@ def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, resnet5
                 # fraction of the peak (op times are thread times: an estimate).
                 profile["convolution_utilization_estimate"] = (
                     goal["utilization"] * conv_flops / profile["convolution_share"])
-
-    result = {
-        "benchmark": NAME,
-        "description": ("train-step and inference throughput of zoo models, eager vs graph "
-                        "vs XLA; FLOPs, utilization of the matmul peak, and the default "
-                        "paths"),
-        "command": common.command_line(MODULE),
-        "timestamp": common.utc_timestamp(),
+    return {
         "device": device,
-        "versions": common.versions(),
-        "config": {
-            "models": list(models),
-            "paths": list(paths),
-            "batch_size": batch_size,
-            "repeats": repeats,
-            "steps": steps,
-            "min_repeat_s": min_repeat_s,
-            "warmup": warmup,
-            "resnet50_image_size": resnet50_image_size,
-            "sequence_length": sequence_length,
-            "matmul_n": matmul_n,
-            "profile_steps": profile_steps,
-            "seed": seed,
-            "quick": quick,
-            "figures": ("smoke figures (--quick): reduced sizes, batch, steps and repeats; "
-                        "not measurements to quote" if quick else "full run"),
-            "num_classes": NUM_CLASSES,
-            "optimizer": OPTIMIZER,
-            "loss": LOSS,
-            "paths_compile": {p: ", ".join(f"{k}={v}" for k, v in kw.items())
-                              for p, kw in PATHS.items()},
-            "train_step": "Model.train_on_batch on one fixed batch (steps_per_execution=1)",
-            "inference_step": "Model.predict_on_batch on the same batch",
-            "train_flops_convention": TRAIN_FLOPS_CONVENTION,
-            "utilization": ("train FLOPs per example x median train examples/s / median fp32 "
-                            "matmul FLOP/s of the run (inference_utilization: forward FLOPs x "
-                            "inference examples/s / the same peak); utilization_same_repeat: "
-                            "per repeat, achieved FLOP/s / the matmul FLOP/s timed in the same "
-                            "turn of repeats (median, min, max), robust to load that changes "
-                            "during the run"),
-            "goal": (f"{GOAL_MODEL} {GOAL_PATH}-path training at >= "
-                     f"{GOAL_UTILIZATION:.0%} of the matmul peak"),
-            "order": ("per model: first call of each path alone (compile_s), warm-up and one "
-                      "calibration call in turns, then repeats interleaved eager, graph, xla, "
-                      "...; train first, then inference"),
-            "tf_xla_flags": os.environ.get("TF_XLA_FLAGS"),
-            "load_average": {"start": load_start,
-                             "end": list(os.getloadavg()) if hasattr(os, "getloadavg")
-                             else None},
-            "wall_s": time.perf_counter() - started,
-        },
+        "load_average": {"start": load_start,
+                         "end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "wall_s": time.perf_counter() - started,
+        "tf_xla_flags": os.environ.get("TF_XLA_FLAGS"),
         "matmul": {
             "n": matmul_n,
             "steps_per_repeat": mm_steps,
@@ -870,7 +1060,434 @@ def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, resnet5
         },
         "models": entries,
     }
-    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
+
+
+# --------------------------------------------------------------------------
+# Kernel libraries: which to measure, in which process, and what ran.
+
+
+def current_setting():
+    """The --onednn setting this process runs: "on" or "off"."""
+    import zoo
+
+    return "on" if zoo.ops.onednn_enabled() else "off"
+
+
+def onednn_plan(requested=None, gpu=None, machine=None):
+    """Which kernel-library settings to measure here.
+
+    Args:
+        requested: list of "on"/"off" (--onednn), or None for the default.
+        gpu: whether TensorFlow sees a GPU (default: asked).
+        machine: `platform.machine()` (default: this one).
+
+    Returns:
+        `{"applicable", "settings", "requested", "reason"}`: on an x86-64
+        CPU host the requested settings (default on, off); on a GPU or
+        non-x86 host the single setting "n/a" (the models run on the GPU;
+        oneDNN's setting is only varied on x86-64 CPUs).
+
+    >>> onednn_plan(None, gpu=False, machine="x86_64")["settings"]
+    ['on', 'off']
+    >>> onednn_plan(["off"], gpu=False, machine="x86_64")["settings"]
+    ['off']
+    >>> plan = onednn_plan(["on", "off"], gpu=True, machine="x86_64")
+    >>> plan["applicable"], plan["settings"]
+    (False, ['n/a'])
+    """
+    if gpu is None:
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+    machine = (machine or platform.machine()).lower()
+    asked = f" (--onednn={','.join(requested)} ignored)" if requested else ""
+    if gpu:
+        return {"applicable": False, "settings": [NOT_APPLICABLE], "requested": requested,
+                "reason": "GPU host: the models run on the GPU (cuDNN kernels); oneDNN is "
+                          f"TensorFlow's CPU kernel library, not varied here{asked}"}
+    if machine not in X86_64:
+        return {"applicable": False, "settings": [NOT_APPLICABLE], "requested": requested,
+                "reason": f"{machine} CPU: the oneDNN setting is varied on x86-64 CPUs "
+                          f"only{asked}"}
+    settings = list(requested or ONEDNN_SETTINGS)
+    return {"applicable": True, "settings": settings, "requested": requested,
+            "reason": ("x86-64 CPU host: TensorFlow runs either oneDNN's CPU kernels or its "
+                       f"own (Eigen), chosen by {ONEDNN_VARIABLE} when it is imported; "
+                       "each setting is measured in a process of its own")}
+
+
+def measures_in_process(plan):
+    """Whether `plan`'s one setting is measured in this process: it is not
+    varied (GPU, non-x86), this process already runs it, or this process is
+    the child started for it (which measures whatever kernels it got, and
+    flags a mismatch, rather than starting another)."""
+    if len(plan["settings"]) != 1:
+        return False
+    setting = plan["settings"][0]
+    return (not plan["applicable"] or setting == current_setting()
+            or os.environ.get(CHILD_VARIABLE) == setting)
+
+
+def kernels_read_back(setting):
+    """The kernel library this process runs, read back, and what was asked.
+
+    Returns:
+        `{"requested", "expected_platform", "platform", "onednn_enabled",
+        "TF_ENABLE_ONEDNN_OPTS", "describe", "decided_by"}`.
+    """
+    import zoo
+    from zoo import _launch
+
+    expected = ONEDNN_SETTINGS.get(setting, {}).get("platform")
+    return {
+        "requested": setting,
+        "expected_platform": expected,
+        "platform": zoo.ops.tensorflow_platform(),
+        "onednn_enabled": zoo.ops.onednn_enabled(),
+        ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE),
+        "describe": zoo.ops.describe(),
+        "decided_by": _decided_by(setting) or _launch.decision,
+    }
+
+
+def _decided_by(setting):
+    """Who set TF_ENABLE_ONEDNN_OPTS in a child of this benchmark, or None."""
+    if os.environ.get(CHILD_VARIABLE) == setting and setting in ONEDNN_SETTINGS:
+        return (f"{ONEDNN_VARIABLE}={os.environ.get(ONEDNN_VARIABLE)} set by the parent "
+                f"{MODULE} for --onednn={setting}")
+    return None
+
+
+def seen_kernels(models):
+    """Convolution/matmul executions of every traced path, summed by library,
+    and each model's library per path."""
+    totals = {"onednn": 0, "eigen": 0, "xla": 0, "onednn_ops": 0}
+    per_model = {}
+    for name, entry in models.items():
+        for path, row in (entry.get("paths") or {}).items():
+            counts = (row.get("evidence") or {}).get("kernels")
+            if not counts or counts.get("library") is None:
+                continue
+            per_model.setdefault(name, {})[path] = counts["library"]
+            for key in totals:
+                totals[key] += counts.get(key, 0)
+    return totals, per_model
+
+
+def kernel_mismatch(setting, platform_read_back, seen):
+    """Why the kernels that ran are not the ones `setting` asked for, or None.
+
+    Args:
+        setting: "on", "off" or "n/a".
+        platform_read_back: `zoo.ops.tensorflow_platform()` in that process.
+        seen: `{"onednn", "eigen", "onednn_ops"}` counts from the traces.
+
+    >>> kernel_mismatch("on", "cpu/onednn", {"onednn": 9, "eigen": 1, "onednn_ops": 12}) is None
+    True
+    >>> kernel_mismatch("off", "cpu/eigen", {"onednn": 0, "eigen": 9, "onednn_ops": 2})
+    '--onednn=off: the traces show 2 oneDNN (_Mkl*) op executions'
+    >>> kernel_mismatch("on", "cpu/eigen", {"onednn": 0, "eigen": 9, "onednn_ops": 0})
+    '--onednn=on asked for cpu/onednn, TensorFlow reports cpu/eigen'
+    """
+    if setting not in ONEDNN_SETTINGS:
+        return None
+    expected = ONEDNN_SETTINGS[setting]["platform"]
+    if platform_read_back != expected:
+        return f"--onednn={setting} asked for {expected}, TensorFlow reports {platform_read_back}"
+    if setting == "on" and seen["eigen"] and not seen["onednn"]:
+        return (f"--onednn=on: the traces show {seen['eigen']} Eigen convolution/matmul "
+                "executions and no oneDNN ones")
+    if setting == "off" and seen["onednn_ops"]:
+        return f"--onednn=off: the traces show {seen['onednn_ops']} oneDNN (_Mkl*) op executions"
+    return None
+
+
+def setting_record(setting, measured, process):
+    """One setting's record: what was measured, the kernels read back and seen."""
+    read_back = kernels_read_back(setting)
+    totals, per_model = seen_kernels(measured["models"])
+    label = (ONEDNN_SETTINGS[setting]["label"] if setting in ONEDNN_SETTINGS
+             else read_back["platform"] or measured["device"]["kind"])
+    return {
+        "setting": setting,
+        "label": label,
+        "kernels": {**read_back, "seen": totals, "seen_per_model": per_model,
+                    "mismatch": kernel_mismatch(setting, read_back["platform"], totals)},
+        "process": process,
+        **measured,
+    }
+
+
+def child_command(setting, output_dir, *, models, paths, batch_size, repeats, steps, warmup,
+                  min_repeat_s, resnet50_image_size, sequence_length, matmul_n,
+                  profile_steps, kernel_trace_steps, seed, quick):
+    """The command line of the child that measures `setting`: every
+    measurement flag given explicitly, so that it measures what this one would."""
+    cmd = [sys.executable, "-m", MODULE, f"--onednn={setting}", f"--output_dir={output_dir}",
+           f"--models={','.join(models)}", f"--paths={','.join(paths)}",
+           f"--batch_size={batch_size}", f"--repeats={repeats}", f"--steps={steps}",
+           f"--warmup={warmup}", f"--min_repeat_s={min_repeat_s!r}",
+           f"--resnet50_image_size={resnet50_image_size}",
+           f"--sequence_length={sequence_length}", f"--matmul_n={matmul_n}",
+           f"--profile_steps={profile_steps}", f"--kernel_trace_steps={kernel_trace_steps}",
+           f"--seed={seed}"]
+    return cmd + (["--quick"] if quick else [])
+
+
+def child_env(setting, environ=None):
+    """The environment of the child measuring `setting`."""
+    env = dict(os.environ if environ is None else environ)
+    env[ONEDNN_VARIABLE] = ONEDNN_SETTINGS[setting]["env"]
+    env[CHILD_VARIABLE] = setting
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def run_child(cmd, env, workdir, log=None):
+    """Runs one child; its stderr is echoed as it comes and its last lines kept.
+
+    Its stdout (its own report) goes to `workdir/stdout.txt`, and the result
+    it writes into `workdir` is read back.
+
+    Returns:
+        `(result or None, process record)`: the record holds `command`,
+        `returncode`, `wall_s`, `first_line` (of its stdout), and, when it
+        failed (non-zero exit, or no result written), `stderr_tail` and
+        `reason`.
+    """
+    log = log or (lambda message: None)
+    tail = collections.deque(maxlen=STDERR_TAIL_LINES)
+    stdout_path = os.path.join(workdir, "stdout.txt")
+    start = time.perf_counter()
+    sys.stderr.flush()
+    with open(stdout_path, "w", encoding="utf-8") as stdout:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                errors="replace", bufsize=1)
+        try:
+            for line in proc.stderr:
+                sys.stderr.write(line)
+                tail.append(line.rstrip("\n"))
+            returncode = proc.wait()
+        except BaseException:  # KeyboardInterrupt: do not leave the child running
+            proc.kill()
+            proc.wait()
+            raise
+    record = {"mode": "child", "command": shlex.join(["python"] + cmd[1:]),
+              "env": {k: env.get(k) for k in (ONEDNN_VARIABLE, CHILD_VARIABLE)},
+              "returncode": returncode, "wall_s": time.perf_counter() - start}
+    with open(stdout_path, encoding="utf-8", errors="replace") as f:
+        record["first_line"] = f.readline().rstrip("\n") or None
+    if record["first_line"]:
+        log(f"child said: {record['first_line']}")
+    result, problem = None, None
+    paths = sorted(pathlib.Path(workdir).glob(f"{NAME}_*.json"))
+    if paths:
+        try:
+            result = json.loads(paths[0].read_text(encoding="utf-8"))
+        except ValueError as exc:
+            problem = f"unreadable result {paths[0].name}: {exc}"
+    elif returncode == 0:
+        problem = f"exited 0 but wrote no {NAME}_<device>.json"
+    if returncode != 0:
+        problem = f"exit code {returncode}" + (f"; {problem}" if problem else "")
+    if problem:
+        record["reason"] = problem
+        record["stderr_tail"] = list(tail)
+    return result, record
+
+
+def headline_rows(settings, failed):
+    """One row per setting and model: graph and XLA train examples/s, the best
+    and the zoo's default path, the goal, and the kernels seen. A failed
+    setting gives one row saying so."""
+    rows = []
+    for setting, record in settings.items():
+        mismatch = record["kernels"].get("mismatch")
+        for name, entry in record.get("models", {}).items():
+            paths = entry["paths"]
+
+            def train(path):
+                row = paths.get(path) if path else None
+                return row["train"]["examples_per_s"] if row and row.get("train") else None
+
+            xla_row = paths.get("xla") or {}
+            best, default = entry["best_train_path"], entry["zoo_default_path"]
+            ratio = entry.get("zoo_default_vs_best")
+            if train(best) and train(default):  # of the medians, as the child computed it
+                ratio = train(default)["median"] / train(best)["median"]
+            rows.append({
+                "model": name, "setting": setting, "label": record["label"],
+                "platform": record["kernels"]["platform"],
+                "graph": train("graph"), "xla": train("xla"),
+                "xla_refused": bool((xla_row.get("evidence") or {}).get("xla_refused")),
+                "xla_error": xla_row.get("error"),
+                "best": best, "zoo_default": default,
+                "zoo_default_vs_best": ratio,
+                "meets_goal": meets_default_goal(ratio),
+                "kernels_seen": {p: (r["evidence"].get("kernels") or {}).get("library")
+                                 for p, r in paths.items()
+                                 if "kernels" in (r.get("evidence") or {})},
+                "kernel_counts": {p: {k: r["evidence"]["kernels"].get(k)
+                                      for k in ("onednn", "eigen", "xla")}
+                                  for p, r in paths.items()
+                                  if "kernels" in (r.get("evidence") or {})},
+                "mismatch": mismatch,
+            })
+    for setting, record in failed.items():
+        if setting not in settings:
+            rows.append({"model": None, "setting": setting,
+                         "label": ONEDNN_SETTINGS.get(setting, {}).get("label", setting),
+                         "failed": record.get("reason") or "failed"})
+    return rows
+
+
+def goal_summary(rows):
+    """`{"rule", "met", "missed", "unknown"}` over the headline rows: met is
+    True when every model meets the goal under every setting, False when one
+    misses it, None when none misses it but some could not be judged (a
+    setting that failed, a default path that was not measured)."""
+    missed = [f"{r['model']} ({r['label']})" for r in rows if r.get("meets_goal") is False]
+    unknown = [f"{r['model'] or 'every model'} ({r['label']})" for r in rows
+               if r.get("meets_goal") is None]
+    return {"rule": f"zoo default path's train examples/s >= {GOAL_DEFAULT_VS_BEST} x the "
+                    "best path's (medians), for every model and kernel library",
+            "met": False if missed else (None if unknown or not rows else True),
+            "missed": missed, "unknown": unknown}
+
+
+def merge(settings, failed, plan, config, device, command, started=None):
+    """The benchmark's result from each setting's record (see `run`)."""
+    settings = {s: settings[s] for s in plan["settings"] if s in settings}
+    failed = {s: failed[s] for s in plan["settings"] if s in failed}
+    rows = headline_rows(settings, failed)
+    device = dict(device)
+    if plan["applicable"]:
+        device["kernels"] = " and ".join(
+            f"{ONEDNN_SETTINGS[s]['label']} (--onednn={s})" for s in plan["settings"]) + (
+            ", one process each" if len(plan["settings"]) > 1 else "")
+    return {
+        "benchmark": NAME,
+        "description": ("train-step and inference throughput of zoo models, eager vs graph "
+                        "vs XLA, with oneDNN's CPU kernels and without; FLOPs, utilization "
+                        "of the matmul peak, the default paths and the kernels that ran"),
+        "command": command,
+        "timestamp": common.utc_timestamp(),
+        "device": device,
+        "versions": common.versions(),
+        "config": {**config, "onednn": list(plan["settings"]),
+                   "wall_s": None if started is None else time.perf_counter() - started},
+        "onednn": plan,
+        "settings": settings,
+        "failed": failed,
+        "mismatches": {s: r["kernels"]["mismatch"] for s, r in settings.items()
+                       if r["kernels"].get("mismatch")},
+        "headline": rows,
+        "goal": goal_summary(rows),
+    }
+
+
+def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, resnet50_image_size,
+        sequence_length, matmul_n, profile_steps, seed, quick, output_dir, onednn=None,
+        kernel_trace_steps=0, plan=None):
+    """Measures every setting of --onednn and writes the merged result.
+
+    Each setting runs in a child process of its own (`python -m
+    benchmarks.xla --onednn=SETTING ...` with TF_ENABLE_ONEDNN_OPTS set),
+    one after the other, except a single setting that this process already
+    runs (or a GPU/non-x86 host's one "n/a" setting), measured here.
+
+    Returns:
+        The result dict, also written as xla_<device>.json and .md.
+    """
+    started = time.perf_counter()
+    plan = plan or onednn_plan(onednn)
+    measure_args = dict(models=models, paths=paths, batch_size=batch_size, repeats=repeats,
+                        steps=steps, warmup=warmup, min_repeat_s=min_repeat_s,
+                        resnet50_image_size=resnet50_image_size,
+                        sequence_length=sequence_length, matmul_n=matmul_n,
+                        profile_steps=profile_steps, seed=seed,
+                        kernel_trace_steps=kernel_trace_steps)
+    settings, failed = {}, {}
+    if measures_in_process(plan):
+        here = plan["settings"][0]
+        process = {"mode": "in-process", "pid": os.getpid(),
+                   "env": {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE)}}
+        settings[here] = setting_record(here, measure(**measure_args), process)
+        mismatch = settings[here]["kernels"]["mismatch"]
+        if mismatch:
+            _log(f"kernel mismatch: {mismatch}")
+    else:
+        with tempfile.TemporaryDirectory(prefix="xla_onednn_") as workdir:
+            for i, setting in enumerate(plan["settings"], 1):
+                child_dir = os.path.join(workdir, setting)
+                os.makedirs(child_dir)
+                cmd = child_command(setting, child_dir, quick=quick, **measure_args)
+                _log(f"[{i}/{len(plan['settings'])}] --onednn={setting} "
+                     f"({ONEDNN_VARIABLE}={ONEDNN_SETTINGS[setting]['env']}) in a child "
+                     "process")
+                child, record = run_child(cmd, child_env(setting), child_dir, log=_log)
+                entry = (child or {}).get("settings", {}).get(setting)
+                if entry is not None:
+                    settings[setting] = {**entry, "process": {**entry.get("process", {}),
+                                                              **record}}
+                if record.get("reason") or entry is None:
+                    record.setdefault("reason", f"its result holds no --onednn={setting} "
+                                                "setting")
+                    record.setdefault("stderr_tail", [])
+                    failed[setting] = record
+                    _log(f"--onednn={setting}: FAILED ({record['reason']}); the other "
+                         "settings still run")
+                elif settings[setting]["kernels"].get("mismatch"):
+                    _log(f"kernel mismatch: {settings[setting]['kernels']['mismatch']}")
+    config = {
+        "models": list(models),
+        "paths": list(paths),
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "steps": steps,
+        "min_repeat_s": min_repeat_s,
+        "warmup": warmup,
+        "resnet50_image_size": resnet50_image_size,
+        "sequence_length": sequence_length,
+        "matmul_n": matmul_n,
+        "profile_steps": profile_steps,
+        "kernel_trace_steps": kernel_trace_steps,
+        "seed": seed,
+        "quick": quick,
+        "figures": ("smoke figures (--quick): reduced sizes, batch, steps and repeats; "
+                    "not measurements to quote" if quick else "full run"),
+        "num_classes": NUM_CLASSES,
+        "optimizer": OPTIMIZER,
+        "loss": LOSS,
+        "paths_compile": {p: ", ".join(f"{k}={v}" for k, v in kw.items())
+                          for p, kw in PATHS.items()},
+        "train_step": "Model.train_on_batch on one fixed batch (steps_per_execution=1)",
+        "inference_step": "Model.predict_on_batch on the same batch",
+        "train_flops_convention": TRAIN_FLOPS_CONVENTION,
+        "utilization": ("train FLOPs per example x median train examples/s / median fp32 "
+                        "matmul FLOP/s of the setting's run (inference_utilization: forward "
+                        "FLOPs x inference examples/s / the same peak); "
+                        "utilization_same_repeat: per repeat, achieved FLOP/s / the matmul "
+                        "FLOP/s timed in the same turn of repeats (median, min, max), robust "
+                        "to load that changes during the run"),
+        "goal": (f"{GOAL_MODEL} {GOAL_PATH}-path training at >= "
+                 f"{GOAL_UTILIZATION:.0%} of the matmul peak"),
+        "default_goal": (f"zoo default path >= {GOAL_DEFAULT_VS_BEST} x the best path "
+                         "(train examples/s, medians), per model and kernel library"),
+        "order": ("per setting (one process each, one after the other) and model: first "
+                  "call of each path alone (compile_s), warm-up and one calibration call in "
+                  "turns, then repeats interleaved eager, graph, xla, ...; train first, then "
+                  "inference; then --kernel_trace_steps traced train steps per compiled path"),
+        "kernel_evidence": ("read back in each setting's process (zoo.ops.onednn_enabled(), "
+                            "zoo.ops.tensorflow_platform(), TF_ENABLE_ONEDNN_OPTS), and from a "
+                            "TensorFlow profiler trace of --kernel_trace_steps train steps per "
+                            "compiled path: convolution/matmul executions as oneDNN executor "
+                            "ops (_Mkl*), TensorFlow's own (Eigen) ones, or XLA HLO"),
+    }
+    result = merge(settings, failed, plan, config, common.device_info(),
+                   common.command_line(MODULE), started=started)
+    common.publish(NAME, result, render_markdown(result), output_dir,
+                   result["device"]["kind"])
     return result
 
 
@@ -887,11 +1504,60 @@ def _ratio(value):
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def render_markdown(result):
-    """The report: context lines, one row per model and path, the defaults."""
-    cfg, dev, ver, mm = result["config"], result["device"], result["versions"], result["matmul"]
+def _yes_no(value):
+    return "n/a" if value is None else ("yes" if value else "no")
+
+
+def kernels_cell(row):
+    """`graph oneDNN ×66; xla XLA ×244`: the library each traced path ran,
+    with its convolution/matmul executions."""
+    parts = []
+    for path, library in row["kernels_seen"].items():
+        if library is None:
+            parts.append(f"{path} trace failed")
+            continue
+        counts = row["kernel_counts"].get(path, {})
+        shown = "+".join(LIBRARY_LABELS.get(lib, lib) for lib in library.split("+"))
+        total = sum(counts.get(lib) or 0 for lib in library.split("+") if lib in counts)
+        parts.append(f"{path} {shown}" + (f" ×{total}" if total else ""))
+    return "; ".join(parts) or "not traced"
+
+
+def render_headline(result):
+    """The headline table: per model and kernel library, graph vs XLA, the best
+    path, the zoo's default and whether it meets the goal, the kernels seen."""
     rows = []
-    for name, entry in result["models"].items():
+    for r in result["headline"]:
+        if r.get("failed"):
+            rows.append(["(all)", r["label"], f"failed: {r['failed']}", "", "", "", "", "",
+                         ""])
+            continue
+        if r["xla"] is not None and not r["xla_refused"]:
+            xla_cell = _stats_cell(r["xla"])
+        elif r["xla_refused"]:
+            xla_cell = "refused (runs graph)"
+        elif r["xla_error"]:
+            error = r["xla_error"]
+            xla_cell = "error: " + (error if len(error) <= 60 else error[:59] + "…")
+        else:
+            xla_cell = "n/a"
+        label = r["label"] + (" ⚠ kernel mismatch" if r["mismatch"] else "")
+        rows.append([r["model"], label,
+                     _stats_cell(r["graph"]) if r["graph"] else "n/a", xla_cell,
+                     r["best"] or "n/a", r["zoo_default"] or "n/a",
+                     _ratio(r["zoo_default_vs_best"]), _yes_no(r["meets_goal"]),
+                     kernels_cell(r)])
+    return common.markdown_table(
+        ["model", "kernels", "graph train ex/s", "XLA train ex/s", "best",
+         "zoo default", "default / best", f"≥ {GOAL_DEFAULT_VS_BEST}", "kernels seen"],
+        rows, align="llrrllrcl")
+
+
+def render_setting(record):
+    """One setting's section: where it ran, its table, defaults and profile."""
+    dev, mm, kernels = record["device"], record["matmul"], record["kernels"]
+    rows = []
+    for name, entry in record["models"].items():
         for path, row in entry["paths"].items():
             label = path if row["requested"] else f"{path} (default)"
             ev = row["evidence"]
@@ -923,16 +1589,28 @@ def render_markdown(result):
          "inference ex/s median (min–max)", "inference vs graph", "compile s (train / infer)",
          "utilization", "utilization, same-repeat peak"], rows, align="lllrrrrrrr")
     defaults = []
-    for name, e in result["models"].items():
+    for name, e in record["models"].items():
         gflop = e["train_flops_per_example"]
         defaults.append(
             f"- {name}: best {e['best_train_path']}, zoo default {e['zoo_default_path']}, "
             f"keras default {e['keras_default_path']}; zoo default / best = "
-            f"{_ratio(e['zoo_default_vs_best'])}, zoo default / keras default = "
+            f"{_ratio(e['zoo_default_vs_best'])} (≥ {GOAL_DEFAULT_VS_BEST}: "
+            f"{_yes_no(e.get('meets_default_goal'))}), zoo default / keras default = "
             f"{_ratio(e['zoo_default_vs_keras_default'])}"
             + (f"; {gflop / 1e6:,.1f} train MFLOP/example" if gflop else "")
             + (f"; >= 75% goal met: {'yes' if e['meets_75pct_goal'] else 'no'}"
                if e["meets_75pct_goal"] is not None else ""))
+        traced = {p: r["evidence"]["kernels"] for p, r in e["paths"].items()
+                  if "kernels" in r["evidence"]}
+        if traced:
+            defaults.append("  - kernels seen (convolution/matmul executions in "
+                            f"{next(iter(traced.values())).get('steps', '?')} traced train "
+                            "step(s)): " + "; ".join(
+                                f"{p} " + (f"trace failed: {k['error']}" if k.get("error") else
+                                           ", ".join(f"{t} ×{n}" for t, n in
+                                                     list(k["op_types"].items())[:6])
+                                           or "none")
+                                for p, k in traced.items()))
         profile = e.get("op_time_profile")
         if profile and "error" not in profile:
             top = ", ".join(f"{k} {100 * v:.0f}%" for k, v in
@@ -952,18 +1630,79 @@ def render_markdown(result):
         elif profile:
             defaults.append(f"  - op-time profile failed: {profile['error']}")
     threads = dev["threads"]
-    load = cfg["load_average"]
+    load = record["load_average"]
+    process = record.get("process") or {}
+    seen = kernels["seen"]
+    title = (f"{record['label']} (--onednn={record['setting']}, {ONEDNN_VARIABLE}="
+             f"{kernels.get(ONEDNN_VARIABLE)})" if record["setting"] in ONEDNN_SETTINGS
+             else f"{record['label']} (kernel library not varied)")
     lines = [
-        "# Eager vs graph vs XLA: train and inference throughput, utilization",
+        f"## {title}",
         "",
-        *(["**Smoke figures (--quick): reduced sizes, batch, steps and repeats; do not "
-           "quote.**", ""] if cfg["quick"] else []),
+        *([f"**Kernel mismatch: {kernels['mismatch']}.**", ""] if kernels["mismatch"] else []),
+        f"- kernels read back: {kernels['describe']}; onednn_enabled="
+        f"{kernels['onednn_enabled']}, tensorflow_platform={kernels['platform']} "
+        f"({kernels['decided_by']})",
+        f"- kernels seen in the traces (convolution/matmul executions, all compiled paths): "
+        f"oneDNN {seen['onednn']}, Eigen {seen['eigen']}, XLA {seen['xla']}; oneDNN ops of "
+        f"any kind {seen['onednn_ops']}",
+        f"- process: {process.get('mode', '?')}"
+        + (f", `{process['command']}`" if process.get("command") else "")
+        + (f", {record['wall_s']:.0f} s measuring" if record.get("wall_s") else ""),
         f"- device: {dev['kind']}, {dev['name']}"
         + ("" if dev["gpu_found"] else " (no GPU found)") + f"; kernels: {dev['kernels']}",
         f"- threads: intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
         f"(0 = TF default), usable CPUs: {threads['usable_cpus']}"
         + (f"; load average start {load['start'][0]:.2f}, end {load['end'][0]:.2f}"
            if load["start"] and load["end"] else ""),
+        f"- matmul peak (fp32 {mm['n']}x{mm['n']}): {_stats_cell(mm['gflops'])} GFLOP/s "
+        f"(median, min–max, pooled: before the models "
+        f"{mm['gflops_before']['median']:.1f}, in turn with their training repeats "
+        + (f"{mm['gflops_during']['median']:.1f}" if mm["gflops_during"] else "n/a")
+        + f", after {mm['gflops_after']['median']:.1f})",
+        "",
+        table,
+        "",
+        *defaults,
+    ]
+    return "\n".join(lines)
+
+
+def render_markdown(result):
+    """The report: context, the headline table, then one section per setting."""
+    cfg, dev, ver = result["config"], result["device"], result["versions"]
+    plan = result["onednn"]
+    goal = result["goal"]
+    notes = []
+    if goal["met"] is True:
+        notes.append(f"- goal (zoo default ≥ {GOAL_DEFAULT_VS_BEST} x best, every model and "
+                     "kernel library): met")
+    elif goal["met"] is False:
+        notes.append(f"- goal (zoo default ≥ {GOAL_DEFAULT_VS_BEST} x best): **missed** for "
+                     + ", ".join(goal["missed"])
+                     + (f"; not judged: {', '.join(goal['unknown'])}" if goal["unknown"]
+                        else ""))
+    else:
+        notes.append(f"- goal (zoo default ≥ {GOAL_DEFAULT_VS_BEST} x best): not judged for "
+                     + ", ".join(goal["unknown"] or ["any model"]))
+    for setting, message in result["mismatches"].items():
+        notes.append(f"- **kernel mismatch** (--onednn={setting}): {message}")
+    for setting, record in result["failed"].items():
+        notes.append(f"- **--onednn={setting} failed**: {record.get('reason', 'failed')}"
+                     + (f"; last stderr line: `{record['stderr_tail'][-1]}`"
+                        if record.get("stderr_tail") else ""))
+    lines = [
+        "# Eager vs graph vs XLA per CPU kernel library: train and inference throughput, "
+        "utilization",
+        "",
+        *(["**Smoke figures (--quick): reduced sizes, batch, steps and repeats; do not "
+           "quote.**", ""] if cfg["quick"] else []),
+        f"- device: {dev['kind']}, {dev['name']}"
+        + ("" if dev["gpu_found"] else " (no GPU found)") + f"; kernels: {dev['kernels']}",
+        "- kernel libraries: "
+        + (", ".join(f"--onednn={s} ({ONEDNN_VARIABLE}={ONEDNN_SETTINGS[s]['env']}: "
+                     f"{ONEDNN_SETTINGS[s]['label']})" for s in plan["settings"])
+           + f"; {plan['reason']}" if plan["applicable"] else f"not varied: {plan['reason']}"),
         f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
         f"({ver['keras_backend']}), Python {ver['python']}",
         "- paths: " + "; ".join(f"{p}: compile({c})" for p, c in cfg["paths_compile"].items()),
@@ -972,31 +1711,55 @@ def render_markdown(result):
         f"words; {cfg['optimizer']}, {cfg['loss']}",
         f"- {cfg['warmup']} warm-up call(s) per path (the first reported as compile s), one "
         f"calibration call, then {cfg['repeats']} repeats of >= {cfg['steps']} steps "
-        f"(>= {cfg['min_repeat_s']:g} s) per path, interleaved",
-        f"- matmul peak (fp32 {mm['n']}x{mm['n']}): {_stats_cell(mm['gflops'])} GFLOP/s "
-        f"(median, min–max, pooled: before the models "
-        f"{mm['gflops_before']['median']:.1f}, in turn with their training repeats "
-        + (f"{mm['gflops_during']['median']:.1f}" if mm["gflops_during"] else "n/a")
-        + f", after {mm['gflops_after']['median']:.1f})",
+        f"(>= {cfg['min_repeat_s']:g} s) per path, interleaved; then "
+        f"{cfg['kernel_trace_steps']} traced train step(s) per compiled path",
         f"- FLOPs: {cfg['train_flops_convention']}; utilization = {cfg['utilization']}",
-        f"- {result['timestamp']}, `{result['command']}`",
+        f"- {result['timestamp']}, `{result['command']}`"
+        + (f", {cfg['wall_s']:.0f} s" if cfg.get("wall_s") else ""),
         "",
-        table,
+        "## Headline: graph vs XLA and the zoo's default path, per kernel library",
         "",
-        *defaults,
+        render_headline(result),
+        "",
+        *notes,
+        "",
+        "Train examples/s, median (min–max) over the repeats. best = the faster of graph "
+        "and xla (`choose_faster`; eager never, nor an xla path Keras refused); zoo default "
+        "= the path `model.compile(optimizer, loss)` picks in that process "
+        "(`preferred_jit_compile` of its platform); default / best of the medians. Kernels "
+        "seen: the library of the convolutions and matmuls that ran in a profiler trace "
+        "of the path's train steps (oneDNN: `_Mkl*` executor ops; Eigen: TensorFlow's own "
+        "`Conv2D`, `MatMul`, `Einsum`...; XLA: HLO instructions), with their count.",
+    ]
+    for record in result["settings"].values():
+        lines += ["", render_setting(record)]
+    lines += [
         "",
         "\"ran\" is read back from the compiled model and its traced train step "
         "(`_XlaMustCompile`); \"(default)\" marks a path measured only because it is a "
         "default. Ratios are examples/s over graph mode's within each repeat (> 1: faster). "
-        "best = the faster of graph and xla (eager never; nor an xla path Keras refused); "
         "zoo default = `model.compile(optimizer, loss)` without jit_compile; keras default = "
         "`keras.Model.compile(model, ...)`."
         + (" An xla row that Keras refused runs the same graph as the graph row: its ratio "
            "to graph shows this run's noise floor (turn order included)."
-           if any(r["evidence"].get("xla_refused") for e in result["models"].values()
-                  for r in e["paths"].values()) else ""),
+           if any(r["evidence"].get("xla_refused") for s in result["settings"].values()
+                  for e in s["models"].values() for r in e["paths"].values()) else ""),
     ]
     return "\n".join(lines) + "\n"
+
+
+def parse_onednn(values):
+    """--onednn's settings, or None for the default; a usage error naming the
+    flag and the bad value otherwise."""
+    if values is None:
+        return None
+    settings = list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+    unknown = [v for v in settings if v not in ONEDNN_SETTINGS]
+    if not settings or unknown:
+        raise app.UsageError(f"--onednn={','.join(values)}: unknown setting(s) "
+                             f"{','.join(unknown) or '(none given)'}; choose from "
+                             f"{','.join(ONEDNN_SETTINGS)}")
+    return settings
 
 
 def main(argv):
@@ -1014,18 +1777,38 @@ def main(argv):
         raise app.UsageError(f"--paths={','.join(FLAGS.paths)}: unknown path(s) "
                              f"{','.join(unknown) or '(none given)'}; choose from "
                              f"{','.join(PATHS)}")
+    onednn = parse_onednn(FLAGS.onednn)
     if FLAGS.quick:
         common.apply_quick(FLAGS, QUICK)
     elif FLAGS.repeats < MIN_REPEATS:
         raise app.UsageError(f"--repeats={FLAGS.repeats}: at least {MIN_REPEATS} repeats "
                              "for a full run (use --quick for a smoke run)")
     output_dir = common.validate_output_dir(FLAGS.output_dir)
-    run(models=models, paths=[p for p in PATHS if p in paths], batch_size=FLAGS.batch_size,
-        repeats=FLAGS.repeats, steps=FLAGS.steps, warmup=FLAGS.warmup,
-        min_repeat_s=FLAGS.min_repeat_s, resnet50_image_size=FLAGS.resnet50_image_size,
-        sequence_length=FLAGS.sequence_length, matmul_n=FLAGS.matmul_n,
-        profile_steps=FLAGS.profile_steps, seed=FLAGS.seed,
-        quick=FLAGS.quick, output_dir=output_dir)
+    plan = onednn_plan(onednn)
+    line = common.launch_line(MODULE, why=_decided_by(plan["settings"][0]))
+    if not plan["applicable"]:
+        line += f"; oneDNN setting not varied ({plan['reason'].split(':')[0]})"
+    elif not measures_in_process(plan):
+        line += ("; measuring --onednn=" + ",".join(plan["settings"]) + ": "
+                 + " and ".join(ONEDNN_SETTINGS[s]["label"] for s in plan["settings"])
+                 + (" kernels, each in a child process of its own"
+                    if len(plan["settings"]) > 1 else " kernels, in a child process"))
+    print(line, flush=True)
+    if plan["requested"] and not plan["applicable"]:
+        _log(plan["reason"])
+    result = run(models=models, paths=[p for p in PATHS if p in paths],
+                 batch_size=FLAGS.batch_size, repeats=FLAGS.repeats, steps=FLAGS.steps,
+                 warmup=FLAGS.warmup, min_repeat_s=FLAGS.min_repeat_s,
+                 resnet50_image_size=FLAGS.resnet50_image_size,
+                 sequence_length=FLAGS.sequence_length, matmul_n=FLAGS.matmul_n,
+                 profile_steps=FLAGS.profile_steps, seed=FLAGS.seed, quick=FLAGS.quick,
+                 output_dir=output_dir, kernel_trace_steps=FLAGS.kernel_trace_steps,
+                 plan=plan)
+    if result["failed"]:
+        _log("failed: " + ", ".join(f"--onednn={s} ({r['reason']})"
+                                    for s, r in result["failed"].items()))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

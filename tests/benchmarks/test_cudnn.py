@@ -130,6 +130,8 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     (md_path,) = out.glob("cudnn_*.md")
     table = md_path.read_text()
     assert table in proc.stdout
+    # The first line says which kernels run, and why (common.launch_line).
+    assert proc.stdout.startswith("benchmarks.cudnn: TensorFlow "), proc.stdout[:300]
     for label in ("| kernel |", "seq/s median", "use_cudnn=False", "recurrent_dropout=0.1",
                   "1 (baseline)", "train_on_batch"):
         assert label in table, label

@@ -139,6 +139,8 @@ def test_quick_run_prints_and_writes_the_tables(quick_run):
     proc, out, kind = quick_run
     table = (out / f"data_{kind}.md").read_text()
     assert table in proc.stdout
+    # The first line says which kernels run, and why (common.launch_line).
+    assert proc.stdout.startswith("benchmarks.data: TensorFlow "), proc.stdout[:300]
     for label in ("pipeline img/s", "resnet20 train img/s", "pipeline / model", "≥ 10x",
                   "first epoch s", "Overlapped", "fit / train_on_batch"):
         assert label in table, label

@@ -122,6 +122,8 @@ def test_quick_run_prints_the_table_and_deletes_its_exports(quick_run):
     (md_path,) = out.glob("export_*.md")
     table = md_path.read_text()
     assert table in proc.stdout
+    # The first line says which kernels run, and why (common.launch_line).
+    assert proc.stdout.startswith("benchmarks.export: TensorFlow "), proc.stdout[:300]
     for label in ("ms/call median", "vs Keras call", "vs tf.function", "1 (baseline)",
                   "1 (graph baseline)", "SavedModel", "TFLite (float)", "What each path times",
                   "Python-side tokenization"):

@@ -87,6 +87,8 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     (md_path,) = out.glob("resnet_vs_keras_*.md")
     table = md_path.read_text()
     assert table in proc.stdout
+    # The first line says which kernels run, and why (common.launch_line).
+    assert proc.stdout.startswith("benchmarks.resnet_vs_keras: TensorFlow "), proc.stdout[:300]
     for label in ("keras.applications.ResNet50", "stride_in_1x1=True", "(v1.5)",
                   "img/s median", "train_on_batch", "jit_compile=False"):
         assert label in table, label

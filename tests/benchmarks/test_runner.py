@@ -250,6 +250,8 @@ def test_runner_records_a_crash_and_runs_the_others(fake_benchmarks, capfd):
     code = runner.main([f"--output_dir={out}", "--quick", "--repeats=2"])
     captured = capfd.readouterr()
     assert code == 1
+    # First, what the benchmarks will run on and why.
+    assert captured.out.startswith("benchmarks: TensorFlow "), captured.out[:300]
     assert "[1/3] crash: FAILED (exit code 3)" in captured.out
     assert "[2/3] ok: ok in" in captured.out and "ok ran" in captured.out
     assert "[3/3] silent: FAILED (no result file written)" in captured.out
@@ -299,3 +301,55 @@ def test_unwritable_output_dir_is_a_usage_error(tmp_path):
     proc = run_cli(f"--output_dir={unwritable_dir(tmp_path)}", "--benchmarks=export")
     output = assert_usage_error(proc, "--output_dir")
     assert "[1/" not in output
+
+
+def test_xla_headline_shows_every_kernel_library(tmp_path):
+    # benchmarks.xla since --onednn: one record per CPU kernel library.
+    old = synthetic_results()["xla"]
+    paths = old["models"]["einsum_mlp"]["paths"]
+    record = {"best_train_path": "graph", "zoo_default_path": "graph",
+              "keras_default_path": "graph", "meets_default_goal": True}
+    result = {**_common("xla"), "config": {}, "onednn": {"applicable": True,
+                                                           "settings": ["on", "off"]},
+              "settings": {
+                  "on": {"setting": "on", "label": "oneDNN",
+                         "models": {"einsum_mlp": {**record, "paths": paths}}},
+                  "off": {"setting": "off", "label": "Eigen",
+                          "models": {"einsum_mlp": {**record, "paths": {
+                              **paths, "xla": {"train": {"examples_per_s": _s(600.0)}}},
+                              "best_train_path": "xla", "zoo_default_vs_best": _s(0.67),
+                              "meets_default_goal": False}}}},
+              "failed": {}, "mismatches": {"off": "the traces show 2 oneDNN ops"},
+              "goal": {"met": False, "missed": ["einsum_mlp (Eigen)"]}}
+    write_results(tmp_path, {"xla": result})
+    report.write_report(str(tmp_path), "cpu", log=lambda line: None)
+    md = (tmp_path / "cpu.md").read_text()
+    for row in [
+        "| einsum_mlp | oneDNN | graph | 400 | 1.00 | zoo default, Keras default, best |  |",
+        "| einsum_mlp | oneDNN | xla | 200 | 0.50 |  |  |",
+        "| einsum_mlp | Eigen | xla | 600 | 1.50 | best |  |",
+    ]:
+        assert row in md, row
+    assert "- einsum_mlp (Eigen): zoo default graph; Keras default graph; best xla; " \
+           "zoo default / best 0.67; default ≥ 0.95 x best: not met" in md
+    assert "every model and kernel library: missed for einsum_mlp (Eigen)" in md
+    assert "kernel mismatch (--onednn=off): the traces show 2 oneDNN ops" in md
+    merged = json.loads((tmp_path / "cpu.json").read_text())
+    keys = {item["key"] for item in merged["summary"]}
+    assert {"einsum_mlp@oneDNN/xla", "einsum_mlp@Eigen/xla",
+            "einsum_mlp@Eigen/zoo_default_vs_best"} <= keys
+    xla, _ = report.chart_data(merged)
+    assert set(xla) == {"einsum_mlp (oneDNN)", "einsum_mlp (Eigen)"}
+    assert xla["einsum_mlp (Eigen)"]["xla"][0] == pytest.approx(1.5)
+
+
+def test_launch_line_names_backend_kernels_and_who_chose_them():
+    from benchmarks import common
+    from zoo import ops
+
+    line = common.launch_line("benchmarks.demo", why="set by a test")
+    assert line == f"benchmarks.demo: {ops.describe()} (set by a test)"
+    # Without touching the devices (the runner): the same platform.
+    quiet = common.launch_line("benchmarks", why="x", initialize_devices=False)
+    assert f" on {ops.tensorflow_platform()}: " in quiet and quiet.endswith(" (x)")
+    assert common.launch_line("m").startswith("m: TensorFlow ")

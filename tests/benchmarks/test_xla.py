@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 
 import pytest
 import tensorflow as tf
@@ -25,8 +26,10 @@ def run_benchmark(*flags, timeout=300, env=None):
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    # Every model and path under one kernel library (oneDNN, zoo's default:
+    # measured in-process); both libraries are covered by `two_settings_run`.
     out = tmp_path_factory.mktemp("results")
-    proc = run_benchmark("--quick", f"--output_dir={out}")
+    proc = run_benchmark("--quick", "--onednn=on", f"--output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     kind = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     return proc, out, kind
@@ -42,7 +45,8 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
     assert sorted(os.listdir(out)) == [f"xla_{kind}.json", f"xla_{kind}.md"]
     result = json.loads((out / f"xla_{kind}.json").read_text())
 
-    for key in ("benchmark", "device", "versions", "config", "matmul", "models", "timestamp"):
+    for key in ("benchmark", "device", "versions", "config", "onednn", "settings", "failed",
+                "mismatches", "headline", "goal", "timestamp"):
         assert key in result, key
     assert result["benchmark"] == "xla"
     assert result["device"]["kind"] == kind
@@ -50,12 +54,22 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
     cfg = result["config"]
     assert cfg["quick"] is True and "smoke" in cfg["figures"]
     assert {k: cfg[k] for k in ("batch_size", "repeats", "steps", "warmup", "matmul_n",
-                                "resnet50_image_size", "profile_steps")} == {
+                                "resnet50_image_size", "profile_steps",
+                                "kernel_trace_steps")} == {
         "batch_size": QUICK_BATCH, "repeats": 2, "steps": 2, "warmup": 1, "matmul_n": 1024,
-        "resnet50_image_size": 32, "profile_steps": 1}
+        "resnet50_image_size": 32, "profile_steps": 1, "kernel_trace_steps": 1}
     assert "3 x forward" in cfg["train_flops_convention"]
+    assert result["failed"] == {} and result["mismatches"] == {}
+    (setting,) = result["settings"]
+    assert setting == ("on" if kind == "cpu" else "n/a")
+    record = result["settings"][setting]
+    assert record["process"]["mode"] == "in-process"
+    if kind == "cpu":
+        assert record["label"] == "oneDNN" and record["kernels"]["platform"] == "cpu/onednn"
+        assert record["kernels"]["onednn_enabled"] is True
+    assert len(result["headline"]) == len(MODELS)
 
-    matmul = result["matmul"]
+    matmul = record["matmul"]
     assert matmul["n"] == 1024
     stats = matmul["gflops"]
     assert all(_finite_positive(stats[k]) for k in ("median", "min", "max"))
@@ -63,8 +77,9 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
     # Timed before the models, in turn with each model's training repeats, and after.
     assert len(matmul["gflops_per_repeat"]) == (2 + len(MODELS)) * cfg["repeats"]
 
-    assert list(result["models"]) == MODELS
-    for name, m in result["models"].items():
+    models = record["models"]
+    assert list(models) == MODELS
+    for name, m in models.items():
         for key in ("input_shape", "batch_size", "train_flops_per_example",
                     "forward_flops_per_example", "flops_method", "paths", "best_train_path",
                     "zoo_default_path", "keras_default_path", "zoo_default_vs_best",
@@ -119,6 +134,17 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
             else:
                 assert ev["ran"] == "xla" and ev["train_step_xla_must_compile"] is True
                 assert ev["predict_xla_functions"] >= 1
+            # The kernels that ran, from a profiler trace of the compiled paths.
+            if path == "eager":
+                assert "kernels" not in ev
+            else:
+                kernels = ev["kernels"]
+                assert kernels["steps"] == 1 and "error" not in kernels, kernels
+                if ev["ran"] == "xla":
+                    assert kernels["library"] == "xla" and kernels["xla"] > 0, kernels
+                elif kind == "cpu":
+                    assert kernels["library"] == "onednn", (name, path, kernels)
+                    assert kernels["onednn"] > 0 and kernels["eigen"] == 0
         assert m["best_train_path"] in ("graph", "xla")
         assert m["zoo_default_path"] in PATHS and m["keras_default_path"] in PATHS
 
@@ -129,6 +155,7 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
         assert median(m["best_train_path"]) == max(median(p) for p in eligible)
         assert m["zoo_default_vs_best"] == pytest.approx(
             median(m["zoo_default_path"]) / median(m["best_train_path"]))
+        assert m["meets_default_goal"] == (m["zoo_default_vs_best"] >= 0.95)
         assert m["zoo_default_vs_keras_default"] == pytest.approx(
             median(m["zoo_default_path"]) / median(m["keras_default_path"]))
         assert (m["meets_75pct_goal"] is None) == (name != "resnet50")
@@ -136,24 +163,23 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
     # The conv models' FLOPs come from the profiled train step; the ResNets'
     # are dominated by convolutions and their gradients.
     for name in ("resnet20", "resnet50"):
-        m = result["models"][name]
+        m = models[name]
         assert m["train_graph_flops_per_example"] == m["train_flops_per_example"]
         by_type = m["flops_by_op_type"]
         conv = sum(by_type.get(k, 0) for k in ("Conv2D", "Conv2DBackpropInput",
                                                "Conv2DBackpropFilter"))
         assert conv > 0.9 * m["train_flops_per_example"]
-    profile = result["models"]["resnet50"]["op_time_profile"]
+    profile = models["resnet50"]["op_time_profile"]
     assert "error" not in profile, profile
     assert 0 < profile["convolution_share"] < 1
     assert profile["convolution_share"] + profile["other_share"] == pytest.approx(1)
     assert not any(k.startswith(("_Mkl", "__")) for k in profile["by_op_type"])
     assert profile["convolution_flops_share"] > 0.9
     assert profile["convolution_utilization_estimate"] == pytest.approx(
-        result["models"]["resnet50"]["paths"]["graph"]["utilization"]
+        models["resnet50"]["paths"]["graph"]["utilization"]
         * profile["convolution_flops_share"] / profile["convolution_share"])
-    assert all(r["op_time_profile"] is None for n, r in result["models"].items()
-               if n != "resnet50")
-    text = result["models"]["text_rnn"]
+    assert all(r["op_time_profile"] is None for n, r in models.items() if n != "resnet50")
+    text = models["text_rnn"]
     assert "analytic" in text["flops_method"]
     if kind == "cpu":
         assert text["paths"]["graph"]["evidence"]["rnn_kernel"]["kernel"] == "generic"
@@ -161,7 +187,7 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
         assert text["paths"]["xla"]["evidence"]["xla_refused"] is True
         assert text["best_train_path"] == "graph"
         # Keras 3 turns "auto" XLA off on a machine without an accelerator.
-        assert all(m["keras_default_path"] == "graph" for m in result["models"].values())
+        assert all(m["keras_default_path"] == "graph" for m in models.values())
 
 
 @pytest.mark.slow
@@ -169,12 +195,20 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     proc, out, kind = quick_run
     table = (out / f"xla_{kind}.md").read_text()
     assert table in proc.stdout
+    # The first line says what runs and why.
+    assert proc.stdout.startswith("benchmarks.xla: TensorFlow "), proc.stdout[:300]
+    if kind == "cpu":
+        assert "on cpu/onednn: oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS=1 set by zoo" in \
+            proc.stdout.splitlines()[0]
     assert "Smoke figures" in table
+    # The headline first: one row per model, then the setting's own table.
+    assert table.index("## Headline") < table.index("| model | path | ran |")
     for name in MODELS:
-        assert table.count(f"| {name} |") == len(PATHS), name
+        assert table.count(f"| {name} |") == 1 + len(PATHS), name
         assert f"- {name}: best " in table
     for label in ("train ex/s median", "utilization", "same-repeat peak", "matmul peak",
-                  "zoo default", "keras default", "XLA refused", "spends its op time"):
+                  "zoo default", "keras default", "XLA refused", "spends its op time",
+                  "kernels seen", "default / best", "kernels read back"):
         assert label in table, label
     assert "Traceback" not in proc.stdout + proc.stderr
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
@@ -193,6 +227,14 @@ def test_bad_flags_exit_with_usage_naming_the_flag(flags, named):
     proc = run_benchmark(*flags, timeout=120)
     output = assert_usage_error(proc, named)
     assert "[xla] device" not in output  # fails before any measurement
+
+
+@pytest.mark.parametrize("value, bad", [("maybe", "maybe"), ("on,sometimes", "sometimes"),
+                                        ("", "(none given)")])
+def test_bad_onednn_setting_exits_with_usage_naming_the_flag_and_value(value, bad):
+    proc = run_benchmark(f"--onednn={value}", "--quick", timeout=120)
+    output = assert_usage_error(proc, f"--onednn={value}", bad, "choose from on,off")
+    assert "[xla] device" not in output and "[xla] [1/" not in output  # no child started
 
 
 def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
@@ -274,11 +316,15 @@ def test_failing_xla_path_is_reported_and_the_rest_measured(tmp_path, monkeypatc
         return FailsUnderXLA(inputs, outputs)
 
     monkeypatch.setattr(xla, "build_model", build)
+    # The setting this process runs: measured in-process, no child.
+    here = xla.current_setting()
     result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
                      steps=1, warmup=1, min_repeat_s=0.0, resnet50_image_size=32,
                      sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
-                     output_dir=str(tmp_path))
-    m = result["models"]["einsum_mlp"]
+                     output_dir=str(tmp_path), onednn=[here])
+    (setting,) = result["settings"]
+    assert result["settings"][setting]["process"]["mode"] == "in-process"
+    m = result["settings"][setting]["models"]["einsum_mlp"]
     assert list(m["paths"]) == ["graph", "xla"]
     graph, failed = m["paths"]["graph"], m["paths"]["xla"]
     assert failed["error"] == "RuntimeError: XLA compilation failed"
@@ -288,6 +334,189 @@ def test_failing_xla_path_is_reported_and_the_rest_measured(tmp_path, monkeypatc
     assert m["best_train_path"] == "graph"
     assert m["zoo_default_vs_best"] == pytest.approx(1.0)
     written = json.loads(next(tmp_path.glob("xla_*.json")).read_text())
-    assert written["models"]["einsum_mlp"]["paths"]["xla"]["error"] == failed["error"]
+    assert written["settings"][setting]["models"]["einsum_mlp"]["paths"]["xla"]["error"] == \
+        failed["error"]
     table = next(tmp_path.glob("xla_*.md")).read_text()
     assert "error: RuntimeError: XLA compilation failed" in table
+
+
+# ---------------------------------------------------------------------------
+# Kernel libraries: the merge of the settings' results, on synthetic records.
+
+
+def _s(median, low=None, high=None):
+    return {"median": median, "min": median if low is None else low,
+            "max": median if high is None else high}
+
+
+def _path(examples_per_s, library, **counts):
+    return {"train": {"examples_per_s": _s(examples_per_s)}, "error": None,
+            "evidence": {"xla_refused": False,
+                         "kernels": {"library": library, "onednn": 0, "eigen": 0, "xla": 0,
+                                     "onednn_ops": counts.get("onednn", 0), **counts}}}
+
+
+def _entry(graph, xla_, library, best, default):
+    return {"paths": {"graph": _path(graph, library, **{library: 7}),
+                      "xla": _path(xla_, "xla", xla=9)},
+            "best_train_path": best, "zoo_default_path": default,
+            "zoo_default_vs_best": None}
+
+
+def _record(setting, models, mismatch=None):
+    platform = xla.ONEDNN_SETTINGS[setting]["platform"]
+    return {"setting": setting, "label": xla.ONEDNN_SETTINGS[setting]["label"],
+            "kernels": {"platform": platform, "mismatch": mismatch}, "models": models}
+
+
+PLAN = xla.onednn_plan(None, gpu=False, machine="x86_64")
+DEVICE = {"kind": "cpu", "name": "Test CPU", "gpu_found": False, "kernels": "?"}
+
+
+def test_plan_varies_onednn_on_x86_cpus_only():
+    assert PLAN["applicable"] is True and PLAN["settings"] == ["on", "off"]
+    for kwargs in ({"gpu": True, "machine": "x86_64"}, {"gpu": False, "machine": "aarch64"}):
+        plan = xla.onednn_plan(["on", "off"], **kwargs)
+        assert plan == {**plan, "applicable": False, "settings": ["n/a"]}
+        assert "ignored" in plan["reason"]
+
+
+def test_merge_computes_the_default_goal_per_model_and_setting():
+    settings = {
+        # graph 100, xla 104: the default (graph) is 0.96 of the best: met.
+        "on": _record("on", {"resnet20": _entry(100.0, 104.0, "onednn", "xla", "graph"),
+                             # 0.90 of the best: missed.
+                             "resnet50": _entry(90.0, 100.0, "onednn", "xla", "graph")}),
+        # The default is the best.
+        "off": _record("off", {"resnet20": _entry(50.0, 93.0, "eigen", "xla", "xla"),
+                               "resnet50": _entry(40.0, 20.0, "eigen", "graph", "graph")}),
+    }
+    result = xla.merge(settings, {}, PLAN, {"quick": True}, DEVICE, "python -m benchmarks.xla")
+    assert list(result["settings"]) == ["on", "off"] and result["failed"] == {}
+    assert result["device"]["kernels"] == \
+        "oneDNN (--onednn=on) and Eigen (--onednn=off), one process each"
+    rows = {(r["model"], r["setting"]): r for r in result["headline"]}
+    assert list(rows) == [("resnet20", "on"), ("resnet50", "on"), ("resnet20", "off"),
+                          ("resnet50", "off")]
+    assert rows["resnet20", "on"]["zoo_default_vs_best"] == pytest.approx(100 / 104)
+    assert [rows[k]["meets_goal"] for k in rows] == [True, False, True, True]
+    assert rows["resnet50", "on"]["label"] == "oneDNN" and rows["resnet20", "off"]["label"] == \
+        "Eigen"
+    assert rows["resnet20", "off"]["kernels_seen"] == {"graph": "eigen", "xla": "xla"}
+    assert result["goal"]["met"] is False
+    assert result["goal"]["missed"] == ["resnet50 (oneDNN)"] and result["goal"]["unknown"] == []
+    table = xla.render_headline(result)
+    assert "| resnet50 | oneDNN | 90.0 (90.0–90.0) | 100.0 (100.0–100.0) | xla | graph | " \
+           "0.90 | no | graph oneDNN ×7; xla XLA ×9 |" in table
+    # All met.
+    settings["on"]["models"].pop("resnet50")
+    assert xla.merge(settings, {}, PLAN, {}, DEVICE, "cmd")["goal"]["met"] is True
+
+
+def test_merge_records_a_crashed_setting_and_keeps_the_other(tmp_path):
+    result_, crash = xla.run_child(
+        [sys.executable, "-c", "import sys; print('first line'); "
+         "[print(f'log {i}', file=sys.stderr) for i in range(30)]; "
+         "print('RuntimeError: the last words', file=sys.stderr); sys.exit(3)"],
+        dict(os.environ), str(tmp_path))
+    assert result_ is None
+    assert crash["returncode"] == 3 and crash["reason"] == "exit code 3"
+    assert crash["stderr_tail"][-1] == "RuntimeError: the last words"
+    assert len(crash["stderr_tail"]) == xla.STDERR_TAIL_LINES
+    assert crash["first_line"] == "first line"
+    _, silent = xla.run_child([sys.executable, "-c", "pass"], dict(os.environ), str(tmp_path))
+    assert silent["returncode"] == 0 and "wrote no xla_<device>.json" in silent["reason"]
+
+    on = _record("on", {"einsum_mlp": _entry(100.0, 50.0, "onednn", "graph", "graph")})
+    result = xla.merge({"on": on}, {"off": crash}, PLAN, {}, DEVICE, "cmd")
+    assert result["failed"]["off"]["returncode"] == 3
+    assert result["failed"]["off"]["stderr_tail"][-1] == "RuntimeError: the last words"
+    assert [r["setting"] for r in result["headline"]] == ["on", "off"]
+    assert result["headline"][1]["failed"] == "exit code 3"
+    # The crashed setting cannot be judged: the goal is not met, nor missed.
+    assert result["goal"]["met"] is None and result["goal"]["unknown"] == ["every model (Eigen)"]
+    assert "| (all) | Eigen | failed: exit code 3 |" in xla.render_headline(result)
+
+
+def test_a_crashing_child_does_not_stop_the_next_one(tmp_path, monkeypatch):
+    calls = []
+
+    def crash(cmd, env, workdir, log=None):
+        calls.append((cmd, env[xla.ONEDNN_VARIABLE], env[xla.CHILD_VARIABLE]))
+        return None, {"mode": "child", "returncode": -11, "reason": "exit code -11",
+                      "stderr_tail": ["Segmentation fault"]}
+
+    monkeypatch.setattr(xla, "run_child", crash)
+    result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
+                     steps=1, warmup=1, min_repeat_s=0.0, resnet50_image_size=32,
+                     sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
+                     output_dir=str(tmp_path), plan=PLAN)
+    assert [(c[1], c[2]) for c in calls] == [("1", "on"), ("0", "off")]
+    cmd = calls[1][0]
+    assert cmd[1:3] == ["-m", "benchmarks.xla"] and "--onednn=off" in cmd
+    assert "--models=einsum_mlp" in cmd and "--paths=graph,xla" in cmd and "--quick" in cmd
+    assert set(result["failed"]) == {"on", "off"} and result["settings"] == {}
+    md = (tmp_path / "xla_cpu.md").read_text()
+    assert "--onednn=off failed**: exit code -11" in md and "Segmentation fault" in md
+
+
+# ---------------------------------------------------------------------------
+# Both kernel libraries, for real: two child processes, one tiny model.
+
+
+@pytest.fixture(scope="module")
+def two_settings_run(tmp_path_factory):
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU host does not vary the CPU kernel library")
+    out = tmp_path_factory.mktemp("two_settings")
+    proc = run_benchmark("--models=einsum_mlp", "--paths=graph,xla", "--quick",
+                         "--onednn=on,off", f"--output_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, json.loads((out / "xla_cpu.json").read_text()), (out / "xla_cpu.md").read_text()
+
+
+@pytest.mark.slow
+def test_both_settings_run_in_children_with_the_kernels_asked_for(two_settings_run):
+    proc, result, md = two_settings_run
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("benchmarks.xla: TensorFlow ") and "--onednn=on,off" in first
+    assert result["onednn"]["applicable"] is True and result["config"]["onednn"] == ["on", "off"]
+    assert list(result["settings"]) == ["on", "off"]
+    assert result["failed"] == {} and result["mismatches"] == {}
+    for setting, library, platform, env in (("on", "onednn", "cpu/onednn", "1"),
+                                            ("off", "eigen", "cpu/eigen", "0")):
+        record = result["settings"][setting]
+        kernels = record["kernels"]
+        assert record["process"]["mode"] == "child" and record["process"]["returncode"] == 0
+        assert f"--onednn={setting}" in record["process"]["command"]
+        # Read back in the child.
+        assert kernels["platform"] == kernels["expected_platform"] == platform
+        assert kernels["onednn_enabled"] is (setting == "on")
+        assert kernels["TF_ENABLE_ONEDNN_OPTS"] == env and kernels["mismatch"] is None
+        assert f"set by the parent benchmarks.xla for --onednn={setting}" in \
+            kernels["decided_by"]
+        assert record["process"]["first_line"].startswith("benchmarks.xla: TensorFlow ")
+        assert f"on {platform}:" in record["process"]["first_line"]
+        # Seen in the traces: the graph path's matmuls ran in that library, the
+        # xla path's in XLA-compiled code.
+        paths = record["models"]["einsum_mlp"]["paths"]
+        graph, xla_ = paths["graph"]["evidence"]["kernels"], paths["xla"]["evidence"]["kernels"]
+        assert graph["library"] == library and graph[library] > 0, graph
+        assert graph["eigen" if setting == "on" else "onednn"] == 0, graph
+        assert xla_["library"] == "xla" and xla_["xla"] > 0, xla_
+        assert any(t.startswith("_Mkl") for t in graph["op_types"]) is (setting == "on")
+        assert kernels["seen"][library] == graph[library]
+        m = record["models"]["einsum_mlp"]
+        assert m["zoo_default_path"] == "graph" and m["best_train_path"] in ("graph", "xla")
+        assert m["meets_default_goal"] is (m["zoo_default_vs_best"] >= 0.95)
+        assert record["matmul"]["gflops"]["median"] > 0
+    rows = {r["setting"]: r for r in result["headline"]}
+    assert rows["on"]["label"] == "oneDNN" and rows["off"]["label"] == "Eigen"
+    assert rows["on"]["kernels_seen"] == {"graph": "onednn", "xla": "xla"}
+    assert rows["off"]["kernels_seen"] == {"graph": "eigen", "xla": "xla"}
+    # The report: the headline table first, then one section per setting.
+    assert md in proc.stdout
+    assert md.index("## Headline") < md.index("## oneDNN (--onednn=on") < \
+        md.index("## Eigen (--onednn=off")
+    assert "| einsum_mlp | oneDNN |" in md and "| einsum_mlp | Eigen |" in md
+    assert "graph oneDNN ×" in md and "graph Eigen ×" in md
