@@ -113,6 +113,20 @@ CHECKS = {
         "assert tuple(_y.shape) == (2, 2), _y.shape\n"
         "assert model.cudnn_eligible is True, model.cudnn_eligible\n"
     ),
+    # os.environ["KERAS_BACKEND"] = "jax"; model.jit_compile  # True: Keras' default on JAX
+    # logits = text_model(vectorizer(["not bad at all"]))   # (1, 2)
+    'os.environ["KERAS_BACKEND"] = "jax"': (
+        "assert keras.backend.backend() == 'jax', keras.backend.backend()\n"
+        "assert model.jit_compile is True, model.jit_compile\n"
+        "assert tuple(logits.shape) == (1, 2), logits.shape\n"
+    ),
+    # os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1"); ops.describe()
+    # TensorFlow 2.21.0 (Keras 3.15.1) on cpu/onednn: oneDNN CPU kernels
+    'os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")': (
+        "import os as _os\n"
+        "assert ops.describe().startswith('TensorFlow '), ops.describe()\n"
+        "assert ops.onednn_enabled() is (_os.environ['TF_ENABLE_ONEDNN_OPTS'] != '0')\n"
+    ),
     # resnet.from_keras_applications(...) builds the matching zoo model.
     'resnet.from_keras_applications(': (
         "assert isinstance(model, resnet.ResNet), type(model)\n"
