@@ -19,8 +19,9 @@ test: $(VENV)/.installed-test
 # The layout and block tests with TensorFlow's own CPU kernels (oneDNN off:
 # the default on CPUs without AVX-512 VNNI/BF16, where NCHW convolutions fail).
 test-onednn-off: $(VENV)/.installed-test
-	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -m "not slow" tests/ops tests/blocks \
-		tests/models -k "channels_first or data_format or layout or ops"
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -m "not slow" tests/ops tests/blocks zoo/ops zoo/blocks
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -m "not slow" tests/models \
+		-k "channels_first or data_format or summary or bn_epsilon"
 
 # The backend-neutral tests on Keras' JAX backend. JAX compiles each op for
 # each new shape, most of this pass's time: a persistent compilation cache
