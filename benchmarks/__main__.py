@@ -19,11 +19,9 @@ Usage:
 """
 
 import argparse
-import collections
 import os
 import pathlib
 import shlex
-import subprocess
 import sys
 import time
 
@@ -114,22 +112,12 @@ def run_one(name, cmd, log=print):
     Returns:
         `{"returncode", "wall_s", "stderr_tail", "command"}`.
     """
-    tail = collections.deque(maxlen=STDERR_TAIL_LINES)
-    start = time.perf_counter()
-    sys.stdout.flush()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_child_env(), stdin=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
-    try:
-        for line in proc.stderr:
-            sys.stderr.write(line)
-            tail.append(line.rstrip("\n"))
-        returncode = proc.wait()
-    except BaseException:  # KeyboardInterrupt: do not leave the child running
-        proc.kill()
-        proc.wait()
-        raise
-    return {"returncode": returncode, "wall_s": time.perf_counter() - start,
-            "stderr_tail": list(tail), "command": shlex.join(["python"] + cmd[1:])}
+    from benchmarks import common
+
+    returncode, wall_s, tail = common.run_process(cmd, cwd=REPO, env=_child_env(),
+                                                  tail_lines=STDERR_TAIL_LINES)
+    return {"returncode": returncode, "wall_s": wall_s, "stderr_tail": tail,
+            "command": shlex.join(["python"] + cmd[1:])}
 
 
 def fresh_results(output_dir, name, since):

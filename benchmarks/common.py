@@ -22,12 +22,14 @@ True
 [2.0, 1.5]
 """
 
+import collections
 import datetime
 import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -180,6 +182,37 @@ def versions():
         "cuda_build": build.get("cuda_version"),
         "cudnn_build": build.get("cudnn_version"),
     }
+
+
+def run_process(cmd, *, cwd, env, stdout=None, tail_lines=20):
+    """Runs `cmd` to its end: its stderr is echoed as it comes and its last lines kept.
+
+    Args:
+        cmd: the command, a list.
+        cwd, env: its working directory and environment.
+        stdout: where its stdout goes (None: this process's stdout).
+        tail_lines: how many of the last stderr lines to keep.
+
+    Returns:
+        `(returncode, wall seconds, last stderr lines)`. An interrupt
+        (KeyboardInterrupt) kills the child before it propagates.
+    """
+    tail = collections.deque(maxlen=tail_lines)
+    start = time.perf_counter()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
+    try:
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            tail.append(line.rstrip("\n"))
+        returncode = proc.wait()
+    except BaseException:  # KeyboardInterrupt: do not leave the child running
+        proc.kill()
+        proc.wait()
+        raise
+    return returncode, time.perf_counter() - start, list(tail)
 
 
 def utc_timestamp():

@@ -159,7 +159,6 @@ import pathlib
 import platform
 import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -1255,26 +1254,13 @@ def run_child(cmd, env, workdir, log=None):
         `reason`.
     """
     log = log or (lambda message: None)
-    tail = collections.deque(maxlen=STDERR_TAIL_LINES)
     stdout_path = os.path.join(workdir, "stdout.txt")
-    start = time.perf_counter()
-    sys.stderr.flush()
     with open(stdout_path, "w", encoding="utf-8") as stdout:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                stdout=stdout, stderr=subprocess.PIPE, text=True,
-                                errors="replace", bufsize=1)
-        try:
-            for line in proc.stderr:
-                sys.stderr.write(line)
-                tail.append(line.rstrip("\n"))
-            returncode = proc.wait()
-        except BaseException:  # KeyboardInterrupt: do not leave the child running
-            proc.kill()
-            proc.wait()
-            raise
+        returncode, wall_s, tail = common.run_process(cmd, cwd=REPO, env=env, stdout=stdout,
+                                                      tail_lines=STDERR_TAIL_LINES)
     record = {"mode": "child", "command": shlex.join(["python"] + cmd[1:]),
               "env": {k: env.get(k) for k in (ONEDNN_VARIABLE, CHILD_VARIABLE)},
-              "returncode": returncode, "wall_s": time.perf_counter() - start}
+              "returncode": returncode, "wall_s": wall_s}
     with open(stdout_path, encoding="utf-8", errors="replace") as f:
         record["first_line"] = f.readline().rstrip("\n") or None
     if record["first_line"]:
@@ -1292,7 +1278,7 @@ def run_child(cmd, env, workdir, log=None):
         problem = f"exit code {returncode}" + (f"; {problem}" if problem else "")
     if problem:
         record["reason"] = problem
-        record["stderr_tail"] = list(tail)
+        record["stderr_tail"] = tail
     return result, record
 
 

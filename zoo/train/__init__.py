@@ -208,6 +208,9 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
                    "gpu" if tf.config.list_logical_devices("GPU") else
                    "cpu/onednn" if ops.onednn_enabled() else "cpu/eigen")
     notes = []  # printed after the run's first line, which says what runs
+    if strategy == "multi_worker" and loop == "custom":
+        notes.append("--strategy=multi_worker: training with --loop=custom (Keras fit does "
+                     "not run under MultiWorkerMirroredStrategy)")
 
     with strategy_object.scope():
         model = build_model(model_name, dataset, image_size,

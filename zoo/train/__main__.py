@@ -139,9 +139,6 @@ def main(argv):
         raise app.UsageError(f"Unexpected positional arguments: {argv[1:]}")
     verbose = FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose)
     loop = FLAGS.loop or ("custom" if FLAGS.strategy == "multi_worker" else "fit")
-    if FLAGS.strategy == "multi_worker" and FLAGS.loop is None:
-        print("--strategy=multi_worker: training with --loop=custom (Keras fit does not run "
-              "under MultiWorkerMirroredStrategy)")
     import tensorflow as tf
 
     from zoo.data.tfds_common import DatasetNotPreparedError
