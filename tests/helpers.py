@@ -368,9 +368,32 @@ def check_mixed_precision(layer_cls, init_kwargs, x, policy):
 
     layer = layer_cls(**init_kwargs, dtype=policy)
     check(layer, f"dtype={policy!r}")
+    _check_mixed_values(layer_cls, init_kwargs, layer, x, policy)
     revived = layer_cls.from_config(_json_roundtrip(layer.get_config()))
     assert revived.dtype_policy.name == policy, (
         f"config round-trip lost dtype={policy!r}: got {revived.dtype_policy.name!r}")
+
+
+# Largest |mixed - float32| / max|float32| accepted: a few units of the
+# compute dtype's rounding (float16 ~1e-3, bfloat16 ~8e-3), accumulated.
+MIXED_TOLERANCE = {"mixed_float16": 2e-2, "mixed_bfloat16": 1e-1}
+
+
+def _check_mixed_values(layer_cls, init_kwargs, layer, x, policy):
+    """The mixed-precision layer computes what its float32 twin computes.
+
+    Dtypes alone miss a kernel that is wrong in float16 (TensorFlow's oneDNN
+    einsum with an ellipsis was off by ~100%: zoo/blocks/einsum_dense.py).
+    """
+    reference = layer_cls(**init_kwargs, dtype="float32")
+    _call(reference, x)
+    reference.set_weights(layer.get_weights())
+    expected, got = to_numpy(_call(reference, x)), to_numpy(_call(layer, x))
+    scale = max(float(np.abs(expected).max()), 1e-6)
+    error = float(np.abs(got - expected).max()) / scale
+    assert error <= MIXED_TOLERANCE[policy], (
+        f"dtype={policy!r}: outputs differ from float32 by {error:.3g} of their scale "
+        f"(tolerance {MIXED_TOLERANCE[policy]})")
 
 
 def check_channels_first(layer_cls, init_kwargs, x, expected_output_shape, seed=0,
@@ -518,27 +541,55 @@ def run_model_test(
 # Fresh processes
 
 
-def run_module(module, *args, timeout=300, env=None):
+def run_module(module, *args, timeout=300, env=None, unset=()):
     """Runs `python -m module args` from the repository root, as a user would.
 
-    TensorFlow's C++ logging is quiet; `env` adds to the environment.
+    TensorFlow's C++ logging is quiet; `env` adds to the environment and
+    `unset` names variables to remove (e.g. `TF_ENABLE_ONEDNN_OPTS`, which
+    CI's oneDNN-off pass sets, to test what a CLI picks by itself).
     Returns the `subprocess.CompletedProcess` (text stdout and stderr).
     """
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    for name in unset:
+        full_env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=REPO_ROOT, capture_output=True,
-        text=True, timeout=timeout,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+        text=True, timeout=timeout, env=full_env)
 
 
 def assert_usage_error(proc, *names):
-    """A command line rejected cleanly: non-zero exit, no traceback, and a
+    """A command line rejected cleanly: exit status 2 (argparse's and the zoo
+    CLIs' usage error, `zoo/_cli.py`), a usage line, no traceback, and a
     message naming each of `names` (the flag, the value). Returns the output."""
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output[-2000:]
+    assert proc.returncode == 2, (proc.returncode, output[-2000:])
     assert "Traceback" not in output, output[-3000:]
+    assert "usage:" in output.lower(), output[-2000:]
     for name in names:
         assert name in output, (name, output[-2000:])
     return output
+
+
+def assert_rejects(call, error_types, *fragments):
+    """`call()` raises one of `error_types` whose message holds every fragment.
+
+    The bad-input tables (tests/bad_input/) pass the argument's name and the
+    value as it appears in the message (usually its repr), so a message that
+    names neither, or a raw error from inside TensorFlow, fails. Returns the
+    message.
+    """
+    try:
+        call()
+    except error_types as error:
+        message = str(error)
+    except Exception as error:  # noqa: BLE001 -- the wrong type is the failure
+        raise AssertionError(
+            f"expected {error_types}, got {type(error).__name__}: {error}") from error
+    else:
+        raise AssertionError(f"expected {error_types}, nothing was raised")
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
 
 
 def unwritable_dir(tmp_path):

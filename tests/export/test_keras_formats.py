@@ -249,3 +249,6 @@ def test_a_save_killed_mid_write_leaves_the_old_file_loadable(tmp_path):
             child.kill()
     assert path.read_bytes() == old_bytes
     np.testing.assert_array_equal(helpers.to_numpy(zoo.export.load(path)(x)), expected)
+    # The killed save's scratch carries its dead pid: the next save removes it.
+    zoo.export.save(model, path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]

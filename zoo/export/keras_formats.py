@@ -11,7 +11,18 @@ with `Layer count mismatch` (TF 2.21 / Keras 3.15). The zoo's `.h5` holds
   (a dataset, not an attribute: HDF5 attributes stop at 64 KiB and a
   text model's vocabulary travels in its config),
 - group `weights`: one dataset per variable, in `model.weights` order, with
-  the variable's path as attribute `path`.
+  the variable's path as attribute `path`,
+- a SHA-256 of each dataset's bytes as its attribute `sha256` (the config's
+  too), and `checksums="sha256"` on the file.
+
+`.weights.h5` files get the same checksums after Keras writes them: a
+`zoo_sha256` attribute on each dataset and `zoo_checksums="sha256"` on the
+file. Keras ignores attributes it does not know, so plain
+`model.load_weights` still reads them. Flipped bytes inside a weight pass
+HDF5's own checks and load as wrong numbers (off by up to 4e27 in the
+issue's test), so every load through the zoo verifies the checksums first
+and names the first bad weight; a file without them (plain Keras, an older
+zoo) loads with one warning that the check was skipped.
 
 Loading deserializes the config (registered classes only, as Keras'
 `safe_mode`), which builds the model, and assigns every variable by path
@@ -19,15 +30,27 @@ after checking that names and shapes match, so a file from another model
 fails before any weight is touched.
 """
 
+import hashlib
+import io
 import json
+import pathlib
+import tempfile
+import warnings
 import zipfile
 
 import h5py
 import keras
 import numpy as np
 
+from zoo.export import _files
+
 H5_FORMAT = "zoo.h5"
 H5_VERSION = 1
+CHECKSUM = "sha256"
+# Attribute names: the zoo's own .h5 owns its namespace; inside Keras'
+# .weights.h5 the zoo's attributes carry a prefix.
+_H5_DIGEST, _H5_MARK = "sha256", "checksums"
+_WEIGHTS_DIGEST, _WEIGHTS_MARK = "zoo_sha256", "zoo_checksums"
 
 
 class _KerasFile:
@@ -40,6 +63,7 @@ class _KerasFile:
 
     @staticmethod
     def load(path):
+        _files.check_regular_file(path, ".keras file")
         if not zipfile.is_zipfile(path):
             raise ValueError(f"{str(path)!r} is not a .keras file (a zip archive); "
                              "it is truncated, corrupt or of another format")
@@ -60,12 +84,15 @@ class _H5File:
             file.attrs["zoo_format"] = H5_FORMAT
             file.attrs["format_version"] = H5_VERSION
             file.attrs["keras_version"] = keras.__version__
-            file.create_dataset("config", data=np.bytes_(config))
+            file.attrs[_H5_MARK] = CHECKSUM
+            config_dataset = file.create_dataset("config", data=np.bytes_(config))
+            config_dataset.attrs[_H5_DIGEST] = _digest(config_dataset[()])
             weights = file.create_group("weights")
             for index, variable in enumerate(model.weights):
-                dataset = weights.create_dataset(
-                    f"{index:05d}", data=keras.ops.convert_to_numpy(variable))
+                value = keras.ops.convert_to_numpy(variable)
+                dataset = weights.create_dataset(f"{index:05d}", data=value)
                 dataset.attrs["path"] = variable.path
+                dataset.attrs[_H5_DIGEST] = _digest(dataset[()])
 
     @staticmethod
     def load(path):
@@ -80,13 +107,29 @@ class _H5File:
                 raise ValueError(f"{str(path)!r} has format_version={version}; this zoo "
                                  f"reads up to {H5_VERSION}")
             try:
-                config = json.loads(file["config"][()].decode("utf-8"))
-                values = [(file["weights"][key].attrs["path"], file["weights"][key][()])
-                          for key in sorted(file["weights"])]
+                raw_config = file["config"][()]
+                entries = [("config", "config", file["config"], raw_config)]
+                values = []
+                for key in sorted(file["weights"]):
+                    dataset = file["weights"][key]
+                    values.append((dataset.attrs["path"], dataset[()]))
+                    entries.append((f"weights/{key}", values[-1][0], dataset, values[-1][1]))
             except (KeyError, OSError, ValueError) as error:
                 raise ValueError(f"{str(path)!r} is a truncated or corrupt zoo .h5 "
                                  f"model: {error}") from None
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+            _verify(path, file.attrs.get(_H5_MARK), _H5_DIGEST, entries)
+            try:
+                config = json.loads(raw_config.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as error:
+                raise ValueError(f"{str(path)!r} is a corrupt zoo .h5 model: its config is "
+                                 f"not JSON ({error})") from None
+        try:
+            model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        except (ValueError, TypeError, KeyError) as error:
+            # Safe mode refuses a Lambda and any unregistered class: a file is
+            # data, never code.
+            raise ValueError(f"Cannot load {str(path)!r} as a zoo .h5 model: its config "
+                             f"does not deserialize in safe mode ({error})") from None
         _assign(model, values, path)
         return model
 
@@ -98,6 +141,11 @@ class _WeightsFile:
     def save(model, path, **options):
         _no_options("weights", options)
         model.save_weights(path)
+        # Keras wrote the file; the checksums go in beside its datasets.
+        with h5py.File(path, "a") as file:
+            for _, dataset in _datasets(file):
+                dataset.attrs[_WEIGHTS_DIGEST] = _digest(dataset[()])
+            file.attrs[_WEIGHTS_MARK] = CHECKSUM
 
 
 KERAS, H5, WEIGHTS = _KerasFile, _H5File, _WeightsFile
@@ -106,8 +154,7 @@ KERAS, H5, WEIGHTS = _KerasFile, _H5File, _WeightsFile
 def load_weights_into(model, path):
     """Loads weights from `.weights.h5`, `.keras` or a zoo `.h5` into `model`."""
     name = path.name.lower()
-    if not path.exists():
-        raise FileNotFoundError(f"No weights file at {str(path)!r}")
+    _files.check_regular_file(path, "weights file")
     if name.endswith(".h5") and not name.endswith(".weights.h5"):
         with _open_h5(path, "zoo .h5 model") as file:
             is_zoo_h5 = file.attrs.get("zoo_format") == H5_FORMAT
@@ -117,14 +164,94 @@ def load_weights_into(model, path):
                     path)
             return model
     if name.endswith(".weights.h5"):
-        with _open_h5(path, "Keras .weights.h5"):
-            pass
+        with _open_h5(path, "Keras .weights.h5") as file:
+            _verify(path, file.attrs.get(_WEIGHTS_MARK), _WEIGHTS_DIGEST,
+                    [(key, key, dataset, dataset[()]) for key, dataset in _datasets(file)])
     try:
         model.load_weights(path)
     except (ValueError, KeyError, OSError) as error:
-        raise ValueError(f"Cannot load weights from {str(path)!r} into "
-                         f"{model.name!r}: {error}") from None
+        raise ValueError(f"Cannot load weights from {str(path)!r} into {model.name!r}: "
+                         f"{_first_difference(model, path) or error}") from None
     return model
+
+
+def _digest(value):
+    """SHA-256 (hex) of a dataset's value: its raw bytes (or the bytes of a string)."""
+    if isinstance(value, bytes):
+        return hashlib.sha256(value).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+
+
+def _datasets(file):
+    """`(name, dataset)` of every dataset in an open HDF5 file, sorted by name."""
+    found = []
+    file.visititems(lambda name, item: found.append((name, item))
+                    if isinstance(item, h5py.Dataset) else None)
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def _verify(path, mark, attribute, entries):
+    """Checks each `(dataset name, weight name, dataset, value)` against its digest.
+
+    Raises:
+        ValueError: a digest is missing or differs (names the file and the
+            first bad weight).
+    """
+    if mark is None:
+        warnings.warn(f"{str(path)!r} carries no zoo checksums (written by plain Keras or "
+                      "an older zoo): its weights load unverified", stacklevel=4)
+        return
+    if mark != CHECKSUM:
+        raise ValueError(f"{str(path)!r} declares checksums {mark!r}; this zoo verifies "
+                         f"{CHECKSUM!r} only")
+    for dataset_name, weight, dataset, value in entries:
+        stored = dataset.attrs.get(attribute)
+        if stored is None:
+            raise ValueError(f"{str(path)!r} is corrupt: weight {weight!r} (dataset "
+                             f"{dataset_name!r}) lacks the checksum its file declares")
+        if _digest(value) != stored:
+            raise ValueError(f"{str(path)!r} is corrupt: weight {weight!r} (dataset "
+                             f"{dataset_name!r}) does not match the SHA-256 saved with it")
+
+
+def _first_difference(model, path):
+    """Where a Keras weights file and `model` differ, in words, or None.
+
+    Keras' own message counts variables ("expected 2 variables, but
+    received 0") without saying which or why. The model's own weights,
+    written to a scratch `.weights.h5`, have the same layout as the file's,
+    so the two compare dataset by dataset.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="zoo-weights-") as scratch:
+            own_path = pathlib.Path(scratch) / "model.weights.h5"
+            model.save_weights(own_path)
+            with h5py.File(own_path, "r") as own:
+                expected = {name: dataset.shape for name, dataset in _datasets(own)}
+            found = _file_shapes(path)
+    except Exception:  # noqa: BLE001 -- a diagnosis must never hide the real error
+        return None
+    for name in sorted(set(expected) | set(found)):
+        if name not in found:
+            return (f"the model's weight {name!r} of shape {expected[name]} is not in the "
+                    "file (another architecture?)")
+        if name not in expected:
+            return (f"the file's weight {name!r} of shape {found[name]} is not in the model "
+                    "(another architecture?)")
+        if expected[name] != found[name]:
+            return (f"weight {name!r} has shape {found[name]} in the file and "
+                    f"{expected[name]} in the model")
+    return None
+
+
+def _file_shapes(path):
+    """`{dataset name: shape}` of a `.weights.h5`, or of the weights inside a `.keras`."""
+    if path.name.lower().endswith(".keras"):
+        with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as member:
+            with h5py.File(io.BytesIO(member.read()), "r") as file:
+                return {name: dataset.shape for name, dataset in _datasets(file)}
+    with h5py.File(path, "r") as file:
+        return {name: dataset.shape for name, dataset in _datasets(file)}
 
 
 def _assign(model, values, path):
@@ -133,11 +260,16 @@ def _assign(model, values, path):
     expected = [(v.path, tuple(v.shape)) for v in variables]
     found = [(p, tuple(a.shape)) for p, a in values]
     if [s for _, s in expected] != [s for _, s in found]:
-        mismatch = next(((e, f) for e, f in zip(expected, found) if e[1] != f[1]),
-                        (f"{len(expected)} variables", f"{len(found)} variables"))
+        for (model_path, model_shape), (file_path, file_shape) in zip(expected, found):
+            if model_shape != file_shape:
+                why = (f"weight {file_path!r} has shape {file_shape} in the file, and the "
+                       f"model's weight {model_path!r} at its place has shape {model_shape}")
+                break
+        else:
+            why = (f"the file holds {len(found)} weights, the model {len(expected)} "
+                   "(another architecture?)")
         raise ValueError(
-            f"The weights in {str(path)!r} do not fit model {model.name!r}: expected "
-            f"{mismatch[0]}, found {mismatch[1]}")
+            f"The weights in {str(path)!r} do not fit model {model.name!r}: {why}")
     for variable, (_, value) in zip(variables, values):
         variable.assign(value)
 
@@ -149,6 +281,8 @@ class _open_h5:
         self.path, self.what = path, what
 
     def __enter__(self):
+        # Checked before h5py opens it: a FIFO would block h5py.File forever.
+        _files.check_regular_file(self.path, f"{self.what} (HDF5) file")
         try:
             self.file = h5py.File(self.path, "r")
         except OSError as error:

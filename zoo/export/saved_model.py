@@ -46,6 +46,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.export import _atomic, _files
+
 SIGNATURE_KEY = "serving_default"
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
@@ -175,6 +177,23 @@ def _is_saved_model_dir(path):
     return any((path / name).is_file() for name in _SAVED_MODEL_FILES)
 
 
+def is_replaceable(path):
+    """True for a directory `save(..., overwrite=True)` may replace.
+
+    That is a SavedModel directory, or a TensorFlow Serving layout: version
+    subdirectories (`1/`, `2/`, ...) holding SavedModels and nothing else
+    (hidden scratch of the zoo's own saves aside). Any other directory may
+    hold a user's files, which an overwrite must never delete.
+    """
+    path = pathlib.Path(path)
+    if _is_saved_model_dir(path):
+        return True
+    children = [child for child in path.iterdir() if not child.name.startswith(".")]
+    return bool(children) and all(
+        child.name.isdigit() and child.is_dir() and _is_saved_model_dir(child)
+        for child in children)
+
+
 def resolve(path):
     """The SavedModel directory at `path`, or its highest version subdirectory.
 
@@ -188,6 +207,7 @@ def resolve(path):
     path = pathlib.Path(path)
     if not path.is_dir():
         raise ValueError(f"{str(path)!r} is not a SavedModel: a SavedModel is a directory")
+    _atomic.recover_versions(path)
     if _is_saved_model_dir(path):
         return path, None
     versions = sorted(
@@ -216,6 +236,9 @@ def load(path):
             names the directory).
     """
     directory, version = resolve(path)
+    # TensorFlow reads every file under the directory: a FIFO in there would
+    # block it, a symlink to /dev/zero would never end.
+    _files.check_tree(directory, "SavedModel")
     try:
         loaded = tf.saved_model.load(str(directory))
     except Exception as error:  # noqa: BLE001 -- TF raises many types for bad files
@@ -285,6 +308,7 @@ class ServingModel:
         Raises:
             ValueError: inputs of the wrong kind or shape.
         """
+        _check_inputs(inputs)
         if isinstance(inputs, dict):
             if set(inputs) != {self.input_name}:
                 raise ValueError(
@@ -310,16 +334,40 @@ class ServingModel:
                         f"{type(next(iter(inputs.flat))).__name__} values")
             tensor = tf.convert_to_tensor(inputs, dtype=tf.string)
         else:
-            tensor = tf.convert_to_tensor(inputs)
+            if isinstance(inputs, (str, bytes)):
+                raise ValueError(f"{self.input_name!r} takes {spec.dtype.name} values, "
+                                 f"received a string inputs={_short(inputs)}")
+            try:
+                tensor = tf.convert_to_tensor(inputs)
+            except (ValueError, TypeError) as error:
+                raise ValueError(
+                    f"{self.input_name!r} takes a {spec.dtype.name} array, received "
+                    f"inputs={_short(inputs)} ({str(error)[:200]})") from None
             if tensor.dtype == tf.string:
                 raise ValueError(
                     f"{self.input_name!r} takes {spec.dtype.name} values, received strings")
+            if tensor.dtype.is_complex or not (tensor.dtype.is_floating or
+                                                tensor.dtype.is_integer or
+                                                tensor.dtype.is_bool):
+                raise ValueError(f"{self.input_name!r} takes real {spec.dtype.name} values, "
+                                 f"received dtype={tensor.dtype.name}")
             tensor = tf.cast(tensor, spec.dtype)
         if not spec.shape.is_compatible_with(tensor.shape):
             raise ValueError(
                 f"{self.input_name!r} takes shape {_shape_str(spec.shape)}, received "
                 f"shape {_shape_str(tensor.shape)}")
         return tensor
+
+
+def _check_inputs(inputs):
+    if inputs is None:
+        raise TypeError("inputs must be an array, a tensor or a dict of one, received "
+                        "inputs=None")
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _shape_str(shape):
