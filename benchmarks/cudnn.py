@@ -61,6 +61,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+from zoo import _cli
 
 NAME = "cudnn"
 MODULE = f"benchmarks.{NAME}"
@@ -95,30 +96,38 @@ NO_GPU_NOTE = "no GPU: cuDNN unavailable; generic kernels measured"
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
     """Defines the command-line flags. Called only when run as a script, so
     that importing this module (tests) adds nothing to the global absl FLAGS,
     where other benchmarks define flags of the same names."""
     flags.DEFINE_list("cells", list(CELLS),
-                      f"Recurrent cells to measure, from {','.join(CELLS)}.")
-    flags.DEFINE_integer("batch_size", 64, "Sequences per train step.", lower_bound=1)
+                      f"Recurrent cells to measure, from {','.join(CELLS)}.",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 64, "Sequences per train step.", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("sequence_length", 64, "Tokens per (padded) sequence.",
-                         lower_bound=1)
-    flags.DEFINE_integer("units", 128, "Units of the LSTM/GRU layer.", lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("units", 128, "Units of the LSTM/GRU layer.", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("repeats", 5, "Timed repeats per variant, taken in turns "
-                         "(A, B, C, ..., A, B, C, ...).", lower_bound=1)
-    flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1)
+                         "(A, B, C, ..., A, B, C, ...).", lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("warmup", 3, "Untimed steps per variant before timing; the first "
                          "(tracing, and XLA compilation) is reported as compile_s.",
-                         lower_bound=1)
-    flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.")
+                         lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.",
+                         lower_bound=0, flag_values=flag_values)
     flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).")
+        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
+        flag_values=flag_values)
     flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).")
+                        "Directory for the JSON and markdown results (created if missing).",
+                        flag_values=flag_values)
     flags.register_validator(
         "cells", lambda cells: bool(cells) and all(c in CELLS for c in cells),
-        message=f"--cells must be a comma-separated, non-empty subset of {','.join(CELLS)}")
+        message=f"--cells must be a comma-separated, non-empty subset of {','.join(CELLS)}",
+        flag_values=flag_values)
 
 
 def _log(message):
@@ -491,12 +500,23 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def check_flags(flag_values=FLAGS):
+    """What absl's parser cannot check, before any work; returns the output directory.
+
+    Applies --quick's presets, then checks that --output_dir can be written.
+
+    Raises:
+        app.UsageError: naming the flag and the value received.
+    """
+    if flag_values.quick:
+        common.apply_quick(flag_values, QUICK)
+    return common.validate_output_dir(flag_values.output_dir)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.quick:
-        common.apply_quick(FLAGS, QUICK)
-    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    output_dir = check_flags(FLAGS)
     common.print_launch_line(MODULE)
     cells = list(dict.fromkeys(c.strip() for c in FLAGS.cells))
     run(cells=cells, batch_size=FLAGS.batch_size, sequence_length=FLAGS.sequence_length,
@@ -506,4 +526,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    _cli.run(main, MODULE)

@@ -73,6 +73,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+from zoo import _cli
 
 NAME = "data"
 MODULE = f"benchmarks.{NAME}"
@@ -95,41 +96,46 @@ MOCK_NOTE = ("tfds.testing.mock_data(policy=USE_CODE): random uint8 images of th
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
     """Defines the command-line flags. Called only when run as a script, so
     that importing this module (tests) adds nothing to the global absl FLAGS,
     where other benchmarks define flags of the same names."""
     flags.DEFINE_list("datasets", list(DATASETS),
-                      f"Datasets to measure, from {','.join(DATASETS)}.")
+                      f"Datasets to measure, from {','.join(DATASETS)}.", flag_values=flag_values)
     flags.DEFINE_integer("batch_size", 64, "Images per batch, for the pipeline and the model "
-                         "(zoo.train's default).", lower_bound=1)
+                         "(zoo.train's default).", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("repeats", 5, "Timed repeats per candidate, taken in turns "
-                         "(pipeline, train_on_batch, fit, pipeline, ...).", lower_bound=1)
+                         "(pipeline, train_on_batch, fit, pipeline, ...).", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("pipeline_images", 100_000, "Images per timed pipeline repeat, "
-                         "rounded up to whole epochs.", lower_bound=1)
+                         "rounded up to whole epochs.", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("train_steps", 20, "train_on_batch steps per timed repeat.",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("fit_steps", 20, "Steps of each model.fit call (steps_per_epoch); "
                          "the steady-state figure times the last fit_steps - 1 of them. "
-                         "Capped at the full batches of one epoch.", lower_bound=2)
+                         "Capped at the full batches of one epoch.", lower_bound=2,
+                         flag_values=flag_values)
     flags.DEFINE_integer("warmup", 1, "Untimed rounds of every candidate before the repeats "
-                         "(the first traces fit's step).", lower_bound=1)
+                         "(the first traces fit's step).", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_enum("cifar_source", "auto", list(CIFAR_SOURCES),
                       "cifar10 data: auto (the prepared TFDS dataset when there is one, else "
                       "mock data), mock (tfds.testing.mock_data), tfds (the prepared dataset, "
-                      "or fail).")
+                      "or fail).", flag_values=flag_values)
     flags.DEFINE_integer("mock_examples", CIFAR_TRAIN_EXAMPLES,
                          "Train examples of the mock cifar10 (the real split has 50,000).",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("seed", 0, "Seed of the pipelines' shuffle and augmentation and "
-                         "of the model's initializers.", lower_bound=0)
+                         "of the model's initializers.", lower_bound=0, flag_values=flag_values)
     flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).")
+        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
+        flag_values=flag_values)
     flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).")
+                        "Directory for the JSON and markdown results (created if missing).",
+                        flag_values=flag_values)
     flags.register_validator(
         "datasets", lambda names: bool(names) and all(n.strip() in DATASETS for n in names),
-        message=f"--datasets must be a comma-separated, non-empty subset of {','.join(DATASETS)}")
+        message=f"--datasets must be a comma-separated, non-empty subset of {','.join(DATASETS)}",
+        flag_values=flag_values)
 
 
 def _log(message):
@@ -590,12 +596,23 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def check_flags(flag_values=FLAGS):
+    """What absl's parser cannot check, before any work; returns the output directory.
+
+    Applies --quick's presets, then checks that --output_dir can be written.
+
+    Raises:
+        app.UsageError: naming the flag and the value received.
+    """
+    if flag_values.quick:
+        common.apply_quick(flag_values, QUICK)
+    return common.validate_output_dir(flag_values.output_dir)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.quick:
-        common.apply_quick(FLAGS, QUICK)
-    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    output_dir = check_flags(FLAGS)
     common.print_launch_line(MODULE)
     datasets = list(dict.fromkeys(d.strip() for d in FLAGS.datasets))
     from zoo.data.tfds_common import DatasetNotPreparedError
@@ -611,4 +628,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    _cli.run(main, MODULE)

@@ -69,6 +69,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+from zoo import _cli
 
 NAME = "export"
 MODULE = f"benchmarks.{NAME}"
@@ -124,38 +125,48 @@ PATH_TIMES = {
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
     """Defines the command-line flags. Called only when run as a script, so
     that importing this module (tests) adds nothing to the global absl FLAGS,
     where other benchmarks define flags of the same names."""
     flags.DEFINE_list("models", list(MODELS),
-                      f"Models to measure, from {','.join(MODELS)}.")
+                      f"Models to measure, from {','.join(MODELS)}.", flag_values=flag_values)
     flags.DEFINE_list("batch_sizes", [str(b) for b in BATCH_SIZES],
-                      "Batch sizes to time each path at (positive integers).")
+                      "Batch sizes to time each path at (positive integers).",
+                      flag_values=flag_values)
     flags.DEFINE_integer("repeats", 5, "Timed repeats per path and batch size, taken in "
-                         "turns (A, B, C, ..., A, B, C, ...).", lower_bound=1)
-    flags.DEFINE_integer("iterations", 20, "Timed calls per repeat.", lower_bound=1)
+                         "turns (A, B, C, ..., A, B, C, ...).", lower_bound=1,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("iterations", 20, "Timed calls per repeat.", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("warmup", 5, "Untimed calls per path and batch size before timing; "
                          "the first (tracing, allocation) is reported as first_call_ms.",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("image_size", 32, "Height and width of the 1-channel images of "
-                         "resnet20 and einsum_mlp.", lower_bound=8)
+                         "resnet20 and einsum_mlp.", lower_bound=8, flag_values=flag_values)
     flags.DEFINE_integer("sequence_length", 64, "Tokens per text of text_rnn, in every path "
                          "(the model is built with it, so Keras, the SavedModel and TFLite "
-                         "all run the same padded length).", lower_bound=1)
+                         "all run the same padded length).", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("tflite_threads", 0, "Interpreter threads; 0 = the interpreter's "
-                         "default, as zoo.export.load gives it.", lower_bound=0)
-    flags.DEFINE_integer("seed", 0, "Seed of the inputs and of the weight initializers.")
+                         "default, as zoo.export.load gives it.", lower_bound=0,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Seed of the inputs and of the weight initializers.",
+                         lower_bound=0, flag_values=flag_values)
     flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).")
+        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
+        flag_values=flag_values)
     flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).")
+                        "Directory for the JSON and markdown results (created if missing).",
+                        flag_values=flag_values)
     flags.register_validator(
         "models", lambda models: bool(models) and all(m.strip() in MODELS for m in models),
-        message=f"--models must be a comma-separated, non-empty subset of {','.join(MODELS)}")
+        message=f"--models must be a comma-separated, non-empty subset of {','.join(MODELS)}",
+        flag_values=flag_values)
     flags.register_validator(
         "batch_sizes", lambda sizes: bool(sizes) and all(_positive_int(s) for s in sizes),
-        message="--batch_sizes must be a comma-separated, non-empty list of positive integers")
+        message="--batch_sizes must be a comma-separated, non-empty list of positive integers",
+        flag_values=flag_values)
 
 
 def _positive_int(text):
@@ -642,12 +653,23 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def check_flags(flag_values=FLAGS):
+    """What absl's parser cannot check, before any work; returns the output directory.
+
+    Applies --quick's presets, then checks that --output_dir can be written.
+
+    Raises:
+        app.UsageError: naming the flag and the value received.
+    """
+    if flag_values.quick:
+        common.apply_quick(flag_values, QUICK)
+    return common.validate_output_dir(flag_values.output_dir)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.quick:
-        common.apply_quick(FLAGS, QUICK)
-    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    output_dir = check_flags(FLAGS)
     common.print_launch_line(MODULE)
     models = list(dict.fromkeys(m.strip() for m in FLAGS.models))
     batch_sizes = list(dict.fromkeys(int(b) for b in FLAGS.batch_sizes))
@@ -659,4 +681,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    _cli.run(main, MODULE)

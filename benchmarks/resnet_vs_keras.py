@@ -33,6 +33,7 @@ from absl import app, flags
 
 import zoo
 from benchmarks import common
+from zoo import _cli
 
 NAME = "resnet_vs_keras"
 MODULE = f"benchmarks.{NAME}"
@@ -44,21 +45,32 @@ TRAIN_STEP = ("keras Model.train_on_batch: the compiled train step (tf.function 
               "jit_compile=False, so no XLA; steps_per_execution=1) on one fixed batch")
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("batch_size", 32, "Images per train step.", lower_bound=1)
-flags.DEFINE_integer("image_size", 64, "Height and width of the square RGB images "
-                     f"(>= {MIN_IMAGE_SIZE}, keras.applications' minimum).",
-                     lower_bound=MIN_IMAGE_SIZE)
-flags.DEFINE_integer("repeats", 5, "Timed repeats per model, taken in turns "
-                     "(A, B, C, A, B, C, ...).", lower_bound=1)
-flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1)
-flags.DEFINE_integer("warmup", 3, "Untimed steps per model before timing; the first "
-                     "(tracing + graph optimization) is reported as compile_s.",
-                     lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.")
-flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-    f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).")
-flags.DEFINE_string("output_dir", "benchmarks/results",
-                    "Directory for the JSON and markdown results (created if missing).")
+
+
+def define_flags(flag_values=FLAGS):
+    """Defines the command-line flags on `flag_values`. Called only when run as a
+    script (and by tests, on a fresh `flags.FlagValues`): other benchmarks
+    define flags of the same names on the global absl FLAGS."""
+    flags.DEFINE_integer("batch_size", 32, "Images per train step.", lower_bound=1,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("image_size", 64, "Height and width of the square RGB images "
+                         f"(>= {MIN_IMAGE_SIZE}, keras.applications' minimum).",
+                         lower_bound=MIN_IMAGE_SIZE, flag_values=flag_values)
+    flags.DEFINE_integer("repeats", 5, "Timed repeats per model, taken in turns "
+                         "(A, B, C, A, B, C, ...).", lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 3, "Untimed steps per model before timing; the first "
+                         "(tracing + graph optimization) is reported as compile_s.",
+                         lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.",
+                         lower_bound=0, flag_values=flag_values)
+    flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
+        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
+        flag_values=flag_values)
+    flags.DEFINE_string("output_dir", "benchmarks/results",
+                        "Directory for the JSON and markdown results (created if missing).",
+                        flag_values=flag_values)
 
 
 def _keras_resnet50(input_shape):
@@ -243,16 +255,28 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def check_flags(flag_values=FLAGS):
+    """What absl's parser cannot check, before any work; returns the output directory.
+
+    Applies --quick's presets, then checks that --output_dir can be written.
+
+    Raises:
+        app.UsageError: naming the flag and the value received.
+    """
+    if flag_values.quick:
+        common.apply_quick(flag_values, QUICK)
+    return common.validate_output_dir(flag_values.output_dir)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.quick:
-        common.apply_quick(FLAGS, QUICK)
-    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    output_dir = check_flags(FLAGS)
     common.print_launch_line(MODULE)
     run(batch_size=FLAGS.batch_size, image_size=FLAGS.image_size, repeats=FLAGS.repeats,
         steps=FLAGS.steps, warmup=FLAGS.warmup, seed=FLAGS.seed, output_dir=output_dir)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    define_flags()
+    _cli.run(main, MODULE)

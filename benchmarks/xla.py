@@ -170,6 +170,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+from zoo import _cli
 # The trainer's own rule (`--jit_compile=probe`), so the benchmark's "best
 # path" is the one zoo.train would pick from the same timings.
 from zoo.train import jit
@@ -226,50 +227,64 @@ TRAIN_FLOPS_CONVENTION = ("training FLOPs = the profiled train-step graph (forwa
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
     """Defines the command-line flags. Called only when run as a script, so
     that importing this module (tests) adds nothing to the global absl FLAGS,
     where other benchmarks define flags of the same names."""
-    flags.DEFINE_list("models", list(MODELS), f"Models to measure, from {','.join(MODELS)}.")
+    flags.DEFINE_list("models", list(MODELS), f"Models to measure, from {','.join(MODELS)}.",
+                      flag_values=flag_values)
     flags.DEFINE_list("paths", list(PATHS), f"Paths to measure, from {','.join(PATHS)} "
-                      "(the zoo's and Keras' default paths are measured as well).")
-    flags.DEFINE_integer("batch_size", 32, "Examples per step.", lower_bound=1)
+                      "(the zoo's and Keras' default paths are measured as well).",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 32, "Examples per step.", lower_bound=1,
+                         flag_values=flag_values)
     flags.DEFINE_integer("repeats", MIN_REPEATS, "Timed repeats per path, taken in turns "
                          f"(eager, graph, xla, eager, ...); >= {MIN_REPEATS} outside --quick.",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("steps", 3, "Least steps per timed repeat of each path.",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_float("min_repeat_s", 1.0, "Each path takes as many steps per repeat as "
                        "its calibration step says fill this many seconds (at least --steps).",
-                       lower_bound=0.0)
+                       lower_bound=0.0, flag_values=flag_values)
     flags.DEFINE_integer("warmup", 2, "Untimed calls per path before calibration; the "
                          "first (tracing, XLA compilation) is reported as compile_s.",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("resnet50_image_size", 64, "Height and width of resnet50's RGB "
-                         "images.", lower_bound=32)
+                         "images.", lower_bound=32, flag_values=flag_values)
     flags.DEFINE_integer("sequence_length", 64, "Words per text of text_rnn (the model "
-                         "pads every text to it).", lower_bound=MIN_TEXT_WORDS)
+                         "pads every text to it).", lower_bound=MIN_TEXT_WORDS,
+                         flag_values=flag_values)
     flags.DEFINE_integer("matmul_n", 2048, "Size N of the N x N fp32 matmul that measures "
-                         "the peak.", lower_bound=64)
+                         "the peak.", lower_bound=64, flag_values=flag_values)
     flags.DEFINE_integer("profile_steps", 3, f"Train steps of {GOAL_MODEL}'s {GOAL_PATH} path "
                          "run under the TensorFlow profiler, for op-time shares (where the "
-                         "time goes); 0 skips the profile.", lower_bound=0)
+                         "time goes); 0 skips the profile.", lower_bound=0,
+                         flag_values=flag_values)
     flags.DEFINE_list("onednn", None, "TensorFlow CPU kernel libraries to measure, from "
                       "on (oneDNN, TF_ENABLE_ONEDNN_OPTS=1), off (TensorFlow's own Eigen "
                       "kernels, TF_ENABLE_ONEDNN_OPTS=0); each runs in a child process of its "
                       "own (the variable is read when TensorFlow is imported), or in this one "
                       "when a single setting matches it. Default: on,off on an x86-64 CPU "
                       "host; on a GPU or non-x86 host the setting is not varied (recorded as "
-                      "not applicable).")
+                      "not applicable).", flag_values=flag_values)
     flags.DEFINE_integer("kernel_trace_steps", 2, "Train steps of each model's graph and xla "
                          "paths run under the TensorFlow profiler, to record which kernels "
-                         "ran (oneDNN, Eigen, XLA); 0 skips the traces.", lower_bound=0)
-    flags.DEFINE_integer("seed", 0, "Seed of the batches and of the weight initializers.")
+                         "ran (oneDNN, Eigen, XLA); 0 skips the traces.", lower_bound=0,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Seed of the batches and of the weight initializers.",
+                         lower_bound=0, flag_values=flag_values)
     flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
         f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win); "
-        "its figures are smoke figures, not measurements to quote.")
+        "its figures are smoke figures, not measurements to quote.", flag_values=flag_values)
     flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).")
+                        "Directory for the JSON and markdown results (created if missing).",
+                        flag_values=flag_values)
+    # absl's bounds let NaN through (every comparison with it is False), and
+    # an infinite repeat would never end.
+    flags.register_validator(
+        "min_repeat_s", math.isfinite,
+        message="--min_repeat_s must be a finite number of seconds >= 0",
+        flag_values=flag_values)
 
 
 def _log(message):
@@ -1748,28 +1763,47 @@ def parse_onednn(values):
     return settings
 
 
+def check_flags(flag_values=FLAGS):
+    """What absl's parser cannot check, before any work.
+
+    Applies --quick's presets; checks the lists, the repeats of a full run
+    and that --output_dir can be written.
+
+    Returns:
+        dict: models, paths, onednn (the settings or None), output_dir.
+
+    Raises:
+        app.UsageError: naming the flag and the value received.
+    """
+    fv = flag_values
+    models = list(dict.fromkeys(m.strip() for m in fv.models if m.strip()))
+    unknown = [m for m in models if m not in MODELS]
+    if not models or unknown:
+        raise app.UsageError(f"--models={','.join(fv.models)}: unknown model(s) "
+                             f"{','.join(unknown) or '(none given)'}; choose from "
+                             f"{','.join(MODELS)}")
+    paths = list(dict.fromkeys(p.strip() for p in fv.paths if p.strip()))
+    unknown = [p for p in paths if p not in PATHS]
+    if not paths or unknown:
+        raise app.UsageError(f"--paths={','.join(fv.paths)}: unknown path(s) "
+                             f"{','.join(unknown) or '(none given)'}; choose from "
+                             f"{','.join(PATHS)}")
+    onednn = parse_onednn(fv.onednn)
+    if fv.quick:
+        common.apply_quick(fv, QUICK)
+    elif fv.repeats < MIN_REPEATS:
+        raise app.UsageError(f"--repeats={fv.repeats}: at least {MIN_REPEATS} repeats "
+                             "for a full run (use --quick for a smoke run)")
+    return {"models": models, "paths": paths, "onednn": onednn,
+            "output_dir": common.validate_output_dir(fv.output_dir)}
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    models = list(dict.fromkeys(m.strip() for m in FLAGS.models if m.strip()))
-    unknown = [m for m in models if m not in MODELS]
-    if not models or unknown:
-        raise app.UsageError(f"--models={','.join(FLAGS.models)}: unknown model(s) "
-                             f"{','.join(unknown) or '(none given)'}; choose from "
-                             f"{','.join(MODELS)}")
-    paths = list(dict.fromkeys(p.strip() for p in FLAGS.paths if p.strip()))
-    unknown = [p for p in paths if p not in PATHS]
-    if not paths or unknown:
-        raise app.UsageError(f"--paths={','.join(FLAGS.paths)}: unknown path(s) "
-                             f"{','.join(unknown) or '(none given)'}; choose from "
-                             f"{','.join(PATHS)}")
-    onednn = parse_onednn(FLAGS.onednn)
-    if FLAGS.quick:
-        common.apply_quick(FLAGS, QUICK)
-    elif FLAGS.repeats < MIN_REPEATS:
-        raise app.UsageError(f"--repeats={FLAGS.repeats}: at least {MIN_REPEATS} repeats "
-                             "for a full run (use --quick for a smoke run)")
-    output_dir = common.validate_output_dir(FLAGS.output_dir)
+    checked = check_flags(FLAGS)
+    models, paths, onednn = checked["models"], checked["paths"], checked["onednn"]
+    output_dir = checked["output_dir"]
     plan = onednn_plan(onednn)
     line = common.launch_line(MODULE, why=_decided_by(plan["settings"][0]))
     if not plan["applicable"]:
@@ -1799,4 +1833,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    _cli.run(main, MODULE)

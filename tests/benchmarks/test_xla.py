@@ -20,8 +20,8 @@ PATHS = ["eager", "graph", "xla"]
 QUICK_BATCH = 8
 
 
-def run_benchmark(*flags, timeout=300, env=None):
-    return run_module("benchmarks.xla", *flags, timeout=timeout, env=env)
+def run_benchmark(*flags, timeout=300, env=None, unset=()):
+    return run_module("benchmarks.xla", *flags, timeout=timeout, env=env, unset=unset)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,10 @@ def quick_run(tmp_path_factory):
     # Every model and path under one kernel library (oneDNN, zoo's default:
     # measured in-process); both libraries are covered by `two_settings_run`.
     out = tmp_path_factory.mktemp("results")
-    proc = run_benchmark("--quick", "--onednn=on", f"--output_dir={out}")
+    # Run as a user runs it: zoo, not the caller, picks the kernels (CI's
+    # oneDNN-off pass sets TF_ENABLE_ONEDNN_OPTS=0 for the other tests).
+    proc = run_benchmark("--quick", "--onednn=on", f"--output_dir={out}",
+                         unset=("TF_ENABLE_ONEDNN_OPTS", "ZOO_SET_TF_ENABLE_ONEDNN_OPTS"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     kind = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     return proc, out, kind

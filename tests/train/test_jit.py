@@ -122,6 +122,21 @@ def test_resolve_on_off_auto_and_bad_setting():
         jit.resolve("yes", model)
 
 
+@pytest.mark.parametrize("platform", ["cpu/eigen", "cpu/onednn"])
+def test_cpu_replicas_train_in_graph_mode_xla_on_is_refused(platform):
+    # XLA has no CPU collectives: with CI's oneDNN off, resnet20's "auto"
+    # (XLA on cpu/eigen) made mirrored and multi-worker runs fail.
+    model = zoo.create_model("resnet20", num_classes=3, input_shape=(8, 8, 1))
+    assert jit.resolve("auto", model, platform, replicas=2) is False
+    assert jit.resolve("auto", model, "cpu/eigen", replicas=1) is True  # the measured default
+    assert jit.resolve("off", model, platform, replicas=2) is False
+    with pytest.raises(ValueError, match=r"--jit_compile=on cannot train here: XLA has no "
+                       r"collectives on CPUs \(2 replicas"):
+        jit.resolve("on", model, platform, replicas=2)
+    assert jit.resolve("on", model, "gpu", replicas=2) is True
+    assert "XLA has no collectives" in jit.explain("auto", model, False, platform, 2)
+
+
 def test_probe_times_both_paths_on_twins_and_leaves_the_model_alone():
     model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4, 4, 1))
     before = [np.array(w) for w in model.get_weights()]

@@ -16,7 +16,7 @@ import math
 import os
 import time
 
-from zoo.train.choices import LOOPS, MIXED_PRECISION
+from zoo.train._checks import check_arguments
 
 
 def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
@@ -133,37 +133,19 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
         dict: model, dataset, epochs, test_accuracy, train_seconds,
         checkpoint, best, exports, weights_sha256, loop, strategy,
         jit_compile, replicas.
+
+    Raises:
+        ValueError: naming the argument (as its flag, `--learning_rate`) and
+            the value, for a bad value or combination, before any work.
     """
+    arguments = dict(locals())
+    # Checked before anything starts: the same checks as the CLI's flags.
+    check_arguments(arguments)
     import keras
     import tensorflow as tf
 
     from zoo.train import distribute
 
-    if loop not in LOOPS:
-        raise ValueError(f"--loop must be one of {list(LOOPS)}, received --loop={loop}")
-    if mixed_precision not in MIXED_PRECISION:
-        raise ValueError(f"--mixed_precision must be one of {list(MIXED_PRECISION)}, "
-                         f"received --mixed_precision={mixed_precision}")
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError("--label_smoothing must be in [0, 1), "
-                         f"received --label_smoothing={label_smoothing}")
-    if strategy == "multi_worker" and loop == "fit":
-        raise ValueError(
-            "--strategy=multi_worker runs on --loop=custom: Keras 3 fit fails under "
-            "MultiWorkerMirroredStrategy (Attempt to convert a value (PerReplica...)); "
-            "received --loop=fit")
-    if jit_compile == "probe" and strategy != "default":
-        raise ValueError(f"--jit_compile=probe times single-device steps; with "
-                         f"--strategy={strategy} use --jit_compile=auto, on or off")
-    if checkpoint_steps and loop != "custom":
-        raise ValueError(f"--checkpoint_steps={checkpoint_steps} needs --loop=custom "
-                         "(Keras fit checkpoints at epoch ends only)")
-    if checkpoint_steps and not model_dir:
-        raise ValueError(f"--checkpoint_steps={checkpoint_steps} needs --model_dir")
-    if monitor.startswith("val_") and not validate and (early_stopping_patience or
-                                                        (save_best and model_dir)):
-        raise ValueError(f"--monitor={monitor} needs validation; drop --novalidate or "
-                         "monitor a training metric (--monitor=loss)")
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
@@ -182,6 +164,16 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
             init_from=init_from, freeze_upto=freeze_upto, num_classes=num_classes)
 
 
+def _freeze(model, upto):
+    """`zoo.finetune.freeze(model, upto=upto)`, its error naming --freeze_upto."""
+    import zoo.finetune
+
+    try:
+        return zoo.finetune.freeze(model, upto=upto)
+    except ValueError as error:
+        raise ValueError(f"--freeze_upto={upto}: {error}") from None
+
+
 def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, learning_rate,
            weight_decay, lr_schedule, warmup_epochs, label_smoothing, loop, strategy,
            strategy_object, jit_compile, seed, verbose, export, model_dir, keep_checkpoints,
@@ -198,10 +190,6 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
 
     chief = distribute.is_chief(strategy_object)
     options = data_options(dataset, image_size)
-    train_epoch = zoo.data.load(dataset, split="train", batch_size=batch_size, seed=seed,
-                                **options)
-    test_ds = zoo.data.load(dataset, split="test", batch_size=batch_size, seed=seed, **options)
-    steps_per_epoch = int(train_epoch.cardinality())
     from zoo import _launch, ops
 
     device_type = ("tpu" if strategy == "tpu" else
@@ -216,6 +204,14 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         model = build_model(model_name, dataset, image_size,
                             replicas=strategy_object.num_replicas_in_sync,
                             num_classes=num_classes)
+        # Frozen first, before any data is read: a --freeze_upto that names
+        # no layer of this model fails in seconds.
+        frozen = _freeze(model, freeze_upto) if freeze_upto is not None else []
+        train_epoch = zoo.data.load(dataset, split="train", batch_size=batch_size, seed=seed,
+                                    **options)
+        test_ds = zoo.data.load(dataset, split="test", batch_size=batch_size, seed=seed,
+                                **options)
+        steps_per_epoch = int(train_epoch.cardinality())
         defaults = model.training_defaults
         epochs = epochs or defaults["epochs"]
         optimizer = optimizer or defaults["optimizer"]
@@ -230,13 +226,7 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         if new_head:
             notes.append(f"--init_from={init_from}: new head, freshly initialized: "
                          f"{', '.join(new_head)}")
-        if freeze_upto:
-            import zoo.finetune
-
-            try:
-                frozen = zoo.finetune.freeze(model, upto=freeze_upto)
-            except ValueError as error:
-                raise ValueError(f"--freeze_upto={freeze_upto}: {error}") from None
+        if frozen:
             notes.append(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
                          f"({len(frozen)} layers)")
         total_steps = epochs * steps_per_epoch
@@ -256,10 +246,12 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
         # Only a probe needs a batch: drawing one fills the shuffle buffer.
         probe_args = ({"batch": next(iter(train_epoch)), "make_optimizer": make, "loss": loss}
                       if jit_compile == "probe" else {})
-        use_xla = jit.resolve(jit_compile, model, device_type, log=notes.append, **probe_args)
+        replicas = strategy_object.num_replicas_in_sync
+        use_xla = jit.resolve(jit_compile, model, device_type, log=notes.append,
+                              replicas=replicas, **probe_args)
         kernels_why = _launch.decision or "TF_ENABLE_ONEDNN_OPTS as the caller left it"
         print(f"zoo.train: {ops.describe()} ({kernels_why}); "
-              f"{jit.explain(jit_compile, model, use_xla, device_type)}")
+              f"{jit.explain(jit_compile, model, use_xla, device_type, replicas)}")
         for note in notes:
             print(note)
         # Compiled after freezing: Keras fixes the trainable set at compile
@@ -286,7 +278,7 @@ def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, le
                 extra={"best": best})
             initial_epoch, initial_step = checkpoint.restore()
             if initial_epoch or initial_step:
-                print(f"Resuming from {checkpoint.latest} (epoch {initial_epoch} of "
+                print(f"Resuming from {checkpoint.restored} (epoch {initial_epoch} of "
                       f"{epochs} done, {initial_step} steps into the next)")
     if initial_step and loop == "fit":
         raise ValueError(f"--model_dir={model_dir} stopped {initial_step} steps into epoch "

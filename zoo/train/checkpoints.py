@@ -9,13 +9,62 @@ where the interrupted run left it.
 
 `tf.train.CheckpointManager` writes the files first and the `checkpoint`
 index last, so a kill at any moment leaves the previous checkpoint intact.
+A checkpoint damaged afterwards (flipped bytes, a truncated file) is found
+by its checksums on restore, and the run resumes from the newest intact one.
 """
 
+import contextlib
+import gc
+import logging
 import os
 import shutil
+import warnings
 
 import numpy as np
 import tensorflow as tf
+
+
+class DamagedCheckpointWarning(UserWarning):
+    """A checkpoint was skipped as damaged; the run resumed from an older one."""
+
+
+def _checkpoints_newest_first(model_dir):
+    """The checkpoints the `checkpoint` index of `model_dir` lists, newest first."""
+    state = tf.train.get_checkpoint_state(model_dir)
+    if state is None:
+        return []
+    paths = list(state.all_model_checkpoint_paths)
+    if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
+        paths.append(state.model_checkpoint_path)
+    return [p if os.path.isabs(p) else os.path.join(model_dir, p) for p in reversed(paths)]
+
+
+def checkpoint_damage(path):
+    """None if every tensor of checkpoint `path` reads back intact, else why not.
+
+    TensorFlow's bundle reader checks each tensor's CRC as it reads it, and
+    the index is an sstable with its own checksums and magic number: reading
+    everything once finds flipped bytes, truncation and missing shards
+    before any of it reaches the model.
+    """
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for key in reader.get_variable_to_shape_map():
+            reader.get_tensor(key)
+    except (tf.errors.OpError, ValueError) as error:
+        return str(error).strip().splitlines()[0] or type(error).__name__
+    return None
+
+
+@contextlib.contextmanager
+def _tensorflow_logging_silenced():
+    logger = logging.getLogger("tensorflow")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _variables_by_path(model):
@@ -53,37 +102,92 @@ class TrainingCheckpoint:
         # Optimizer slots are created lazily; build them now so that a
         # restore fills them instead of silently skipping them.
         model.optimizer.build(model.trainable_variables)
-        self.checkpoint = tf.train.Checkpoint(
+        self._trackables = dict(
             weights=_variables_by_path(model), optimizer=model.optimizer,
             epoch=self.epoch, step_in_epoch=self.step, **(extra or {}))
         self.model_dir = str(model_dir)
         self.write_dir = str(write_dir or model_dir)
+        self.keep = keep
+        self._use(tf.train.Checkpoint(**self._trackables))
+        self.restored = None  # the checkpoint `restore` resumed from
+
+    def _use(self, checkpoint):
+        self.checkpoint = checkpoint
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, directory=self.write_dir, max_to_keep=keep)
+            checkpoint, directory=self.write_dir, max_to_keep=self.keep)
 
     @property
     def latest(self):
         return tf.train.latest_checkpoint(self.model_dir)
 
     def restore(self):
-        """Restores the latest checkpoint, if any.
+        """Restores the newest intact checkpoint, if any.
+
+        A damaged checkpoint (a checksum that does not match, a truncated
+        index, a missing data file) is skipped with one
+        `DamagedCheckpointWarning` naming it and the one resumed from: a
+        kill or a full disk must cost an epoch, not the run.
 
         Returns:
             `(epoch, step)`: completed epochs and steps done in the next one.
 
         Raises:
-            ValueError: when the checkpoint is of another model or setup.
+            ValueError: when the checkpoint is of another model or setup, or
+                when every checkpoint in `model_dir` is damaged.
         """
-        latest = self.latest
-        if latest is None:
+        candidates = _checkpoints_newest_first(self.model_dir)
+        damaged = []
+        for path in candidates:
+            problem = checkpoint_damage(path)
+            if problem is None:
+                break
+            damaged.append((path, problem))
+        else:
+            if damaged:
+                shown = "; ".join(f"{path}: {problem}" for path, problem in damaged)
+                raise ValueError(f"--model_dir={self.model_dir} holds no intact checkpoint "
+                                 f"({shown}); move it aside to start afresh")
             return 0, 0
-        try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as error:
+        mismatch = self._restore_quietly(path)
+        if mismatch:
             raise ValueError(
-                f"--model_dir={self.model_dir} holds a checkpoint ({latest}) of another "
-                f"model or configuration: {str(error).splitlines()[0]}") from None
+                f"--model_dir={self.model_dir} holds a checkpoint ({path}) of another "
+                f"model or configuration: {mismatch}")
+        if damaged:
+            bad, problem = damaged[0]
+            warnings.warn(
+                f"--model_dir={self.model_dir}: the latest checkpoint {bad} is damaged "
+                f"({problem}); resuming from {path}, the newest intact one",
+                DamagedCheckpointWarning, stacklevel=2)
+        self.restored = path
         return int(self.epoch.numpy()), int(self.step.numpy())
+
+    def _restore_quietly(self, path):
+        """Restores `path`; returns None, or the first line of why it does not fit.
+
+        A failed restore leaves TensorFlow's restore coordinator attached to
+        the `tf.train.Checkpoint` it ran on, and its `__del__` logs every
+        unmatched value: hundreds of lines, at interpreter exit, after the
+        zoo's own message. So each attempt runs on a fresh `Checkpoint` over
+        the same variables; a failed one is dropped and collected here with
+        TensorFlow's logger silenced, a successful one becomes the run's.
+        """
+        attempt = tf.train.Checkpoint(**self._trackables)
+        mismatch = None
+        try:
+            status = attempt.restore(path)
+            status.expect_partial()  # values this run no longer tracks are no error
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            mismatch = str(error).strip().splitlines()[0] or type(error).__name__
+        if mismatch is None:
+            self._use(attempt)
+            return None
+        with _tensorflow_logging_silenced():
+            del attempt
+            status = None
+            gc.collect()
+        return mismatch
 
     def save(self, epoch, step, global_step):
         """Saves the position `(epoch, step)`; returns the checkpoint path."""
@@ -117,12 +221,18 @@ def initialize_from(model, source):
     if latest:
         # A --model_dir of this same architecture: restore into a twin.
         donor = type(model).from_config(model.get_config())
+        mismatch = None
         try:
             tf.train.Checkpoint(weights=_variables_by_path(donor)).restore(
                 latest).expect_partial().assert_existing_objects_matched()
         except (AssertionError, ValueError) as error:
+            mismatch = str(error).splitlines()[0]
+        if mismatch:
+            # Collected now, quietly: see `TrainingCheckpoint._restore_quietly`.
+            with _tensorflow_logging_silenced():
+                gc.collect()
             raise ValueError(f"--init_from={source}: its checkpoint {latest} does not fit "
-                             f"--model={model.name}: {str(error).splitlines()[0]}") from None
+                             f"--model={model.name}: {mismatch}")
     else:
         try:
             donor = zoo.export.load(source)

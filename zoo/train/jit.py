@@ -90,20 +90,50 @@ def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
     return PATHS[choose_faster(timings)], timings, errors
 
 
-def resolve(setting, model, device_type=None, log=print, **probe_args):
+def xla_cannot_run(device_type, replicas):
+    """Why XLA cannot train on this setup, or None when it can.
+
+    XLA on CPU has no collectives (TensorFlow: "Collectives are not yet
+    implemented for CPU devices when compiling with XLA"), and a
+    `MirroredStrategy` over logical CPUs fails in XLA with "Trying to access
+    resource ... located in device CPU:1 from device CPU:0": a step that
+    all-reduces gradients across CPU replicas runs in graph mode only.
+
+    Example:
+    >>> xla_cannot_run("cpu/eigen", 2)[:31]
+    'XLA has no collectives on CPUs '
+    >>> xla_cannot_run("gpu", 2) is None
+    True
+    """
+    if str(device_type or "cpu").startswith("cpu") and replicas > 1:
+        return (f"XLA has no collectives on CPUs ({replicas} replicas all-reduce their "
+                "gradients)")
+    return None
+
+
+def resolve(setting, model, device_type=None, log=print, replicas=1, **probe_args):
     """`--jit_compile` -> bool; `probe` takes `probe()`'s batch, make_optimizer, loss.
 
     `device_type` is a key of the family's `xla_defaults` (`"cpu"` meaning
-    this process's CPU kernels); None means where this process runs. `log`
-    receives the probe's timings.
+    this process's CPU kernels); None means where this process runs.
+    `replicas` is the strategy's replica count: over CPU replicas `auto`
+    is graph mode and `on` an error (`xla_cannot_run`). `log` receives the
+    probe's timings.
+
+    Raises:
+        ValueError: an unknown setting, or `on` where XLA cannot run.
     """
     if setting not in JIT_SETTINGS:
         raise ValueError(f"jit_compile must be one of {list(JIT_SETTINGS)}, "
                          f"received jit_compile={setting!r}")
+    blocker = xla_cannot_run(device_type, replicas)
+    if setting == "on" and blocker:
+        raise ValueError(f"--jit_compile=on cannot train here: {blocker}; use "
+                         "--jit_compile=off or auto, or one device")
     if setting in ("on", "off"):
         return setting == "on"
     if setting == "auto":
-        return bool(model.preferred_jit_compile(device_type))
+        return bool(model.preferred_jit_compile(device_type)) and not blocker
     use_xla, timings, errors = probe(model, **probe_args)
     shown = ", ".join(f"{p} {t * 1000:.1f} ms/step" for p, t in timings.items())
     failed = "".join(f"; {p} failed: {e}" for p, e in errors.items())
@@ -111,7 +141,7 @@ def resolve(setting, model, device_type=None, log=print, **probe_args):
     return use_xla
 
 
-def explain(setting, model, use_xla, platform):
+def explain(setting, model, use_xla, platform, replicas=1):
     """Why `resolve` chose `use_xla`, for the run's first line.
 
     Example:
@@ -120,7 +150,10 @@ def explain(setting, model, use_xla, platform):
     'jit_compile=False (graph mode: --jit_compile=auto, the measured default of ResNet on cpu/eigen)'
     """
     path = "XLA" if use_xla else "graph mode"
-    if setting == "auto":
+    blocker = xla_cannot_run(platform, replicas)
+    if setting == "auto" and blocker and not use_xla:
+        why = blocker
+    elif setting == "auto":
         why = f"the measured default of {type(model).__name__} on {platform}"
     elif setting == "probe":
         why = "the faster of both, timed on this machine"

@@ -1,0 +1,140 @@
+"""Bad input to the benchmark CLIs: `python -m benchmarks[.NAME]`.
+
+The absl benchmarks (cudnn, data, export, resnet_vs_keras, xla) are checked
+in-process the way they run: flags parsed into a fresh `flags.FlagValues`
+(absl's type, bound and validator errors), then the module's `check_flags`,
+which `main` calls before any work. The argparse CLIs (the runner and the
+report) exit 2 through `parser.error`. Two rows run end to end: exit
+status 2, a usage line, no traceback.
+"""
+
+import importlib
+
+import pytest
+from absl import app, flags
+
+from helpers import assert_rejects, assert_usage_error, run_module, unwritable_dir
+
+USAGE_ERRORS = (flags.Error, app.UsageError)
+
+
+def parse_and_check(name, argv):
+    """What `python -m benchmarks.NAME ARGV` checks before it starts."""
+    module = importlib.import_module(f"benchmarks.{name}")
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    flag_values([module.MODULE, *argv])
+    return module.check_flags(flag_values)
+
+
+def row(name, argv, *fragments):
+    return pytest.param(name, argv, fragments, id=f"{name} {argv}")
+
+
+# {file}/x lies under a regular file: no directory can be made there.
+ABSL_ROWS = [
+    row("cudnn", "--cells=", "--cells="),
+    row("cudnn", "--cells=rnn", "--cells=", "'rnn'", "lstm"),
+    row("cudnn", "--batch_size=0", "--batch_size=0"),
+    row("cudnn", "--sequence_length=0", "--sequence_length=0"),
+    row("cudnn", "--units=0", "--units=0"),
+    row("cudnn", "--repeats=0", "--repeats=0"),
+    row("cudnn", "--steps=0", "--steps=0"),
+    row("cudnn", "--warmup=0", "--warmup=0"),
+    row("cudnn", "--seed=-1", "--seed=-1"),
+    row("cudnn", "--quick=maybe", "--quick=maybe"),
+    row("cudnn", "--output_dir=", "--output_dir=''", "empty path"),
+    row("cudnn", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
+    row("data", "--datasets=", "--datasets="),
+    row("data", "--datasets=imagenet", "--datasets=", "'imagenet'", "cifar10"),
+    row("data", "--fit_steps=1", "--fit_steps=1"),
+    row("data", "--pipeline_images=0", "--pipeline_images=0"),
+    row("data", "--cifar_source=web", "--cifar_source=web", "mock"),
+    row("data", "--mock_examples=0", "--mock_examples=0"),
+    row("data", "--seed=-3", "--seed=-3"),
+    row("data", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
+    row("export", "--models=", "--models="),
+    row("export", "--models=vgg", "--models=", "'vgg'", "resnet20"),
+    row("export", "--batch_sizes=", "--batch_sizes="),
+    row("export", "--batch_sizes=0", "--batch_sizes=", "'0'"),
+    row("export", "--batch_sizes=a", "--batch_sizes=", "'a'"),
+    row("export", "--tflite_threads=-1", "--tflite_threads=-1"),
+    row("export", "--image_size=4", "--image_size=4"),
+    row("export", "--seed=-1", "--seed=-1"),
+    row("resnet_vs_keras", "--image_size=16", "--image_size=16"),
+    row("resnet_vs_keras", "--batch_size=0", "--batch_size=0"),
+    row("resnet_vs_keras", "--seed=-1", "--seed=-1"),
+    row("resnet_vs_keras", "--output_dir=", "--output_dir=''"),
+    row("xla", "--models=", "--models=", "(none given)"),
+    row("xla", "--models=vgg", "--models=vgg", "resnet20"),
+    row("xla", "--paths=", "--paths=", "(none given)"),
+    row("xla", "--paths=jit", "--paths=jit", "xla"),
+    row("xla", "--onednn=", "--onednn=", "(none given)"),
+    row("xla", "--onednn=maybe", "--onednn=maybe", "on,off"),
+    row("xla", "--min_repeat_s=nan", "--min_repeat_s=nan", "finite"),
+    row("xla", "--min_repeat_s=inf", "--min_repeat_s=inf", "finite"),
+    row("xla", "--min_repeat_s=-1", "--min_repeat_s=-1"),
+    row("xla", "--repeats=2", "--repeats=2", "--quick"),
+    row("xla", "--matmul_n=8", "--matmul_n=8"),
+    row("xla", "--resnet50_image_size=16", "--resnet50_image_size=16"),
+    row("xla", "--batch_size=0", "--batch_size=0"),
+    row("xla", "--output_dir=", "--output_dir=''"),
+]
+
+
+@pytest.mark.parametrize("name, argv, fragments", ABSL_ROWS)
+def test_absl_benchmarks_reject_bad_flags_naming_flag_and_value(name, argv, fragments,
+                                                                tmp_path):
+    regular_file = unwritable_dir(tmp_path).parent
+    argv = argv.replace("{file}", str(regular_file))
+    assert_rejects(lambda: parse_and_check(name, [argv]), USAGE_ERRORS, *fragments)
+
+
+ARGPARSE_ROWS = [
+    pytest.param("__main__", ["--benchmarks="], ["--benchmarks=''", "empty"], id="runner empty"),
+    pytest.param("__main__", ["--benchmarks=foo"], ["--benchmarks='foo'", "xla"],
+                 id="runner unknown benchmark"),
+    pytest.param("__main__", ["--repeats=0"], ["--repeats", "'0'"], id="runner repeats=0"),
+    pytest.param("__main__", ["--repeats=nan"], ["--repeats", "'nan'"], id="runner repeats=nan"),
+    pytest.param("__main__", ["--repeats=2"], ["--repeats=2", "--quick"],
+                 id="runner repeats=2 not quick"),
+    pytest.param("__main__", ["--output_dir="], ["--output_dir=''"], id="runner output_dir=''"),
+    pytest.param("__main__", ["--output_dir={file}/x"], ["--output_dir=", "a_file/x"],
+                 id="runner output_dir under a file"),
+    pytest.param("report", ["--output_dir={file}/x"], ["--output_dir=", "a_file/x"],
+                 id="report output_dir under a file"),
+    pytest.param("report", ["--output_dir="], ["--output_dir=''"], id="report output_dir=''"),
+    pytest.param("report", ["--device=tpu"], ["--device", "'tpu'"], id="report device=tpu"),
+]
+
+
+@pytest.mark.parametrize("name, argv, fragments", ARGPARSE_ROWS)
+def test_argparse_benchmarks_exit_2_naming_flag_and_value(name, argv, fragments, tmp_path,
+                                                          capsys):
+    module = importlib.import_module(f"benchmarks.{name}")
+    regular_file = unwritable_dir(tmp_path).parent
+    argv = [a.replace("{file}", str(regular_file)) for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(argv)
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "usage:" in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+@pytest.mark.parametrize("module, flag, names", [
+    ("benchmarks.xla", "--min_repeat_s=nan", ["--min_repeat_s=nan", "finite"]),
+    ("benchmarks.resnet_vs_keras", "--seed=-1", ["--seed=-1"]),
+], ids=["xla min_repeat_s=nan", "resnet_vs_keras seed=-1"])
+def test_benchmark_cli_exits_2_with_usage_and_no_traceback(module, flag, names):
+    proc = run_module(module, flag, timeout=120)
+    output = assert_usage_error(proc, *names)
+    assert f"{module}: error:" in output
+
+
+@pytest.mark.parametrize("name", ["cudnn", "data", "export", "resnet_vs_keras", "xla"])
+def test_good_flags_pass_the_checks(name, tmp_path):
+    checked = parse_and_check(name, ["--quick", f"--output_dir={tmp_path / 'out'}"])
+    output_dir = checked["output_dir"] if name == "xla" else checked
+    assert output_dir == str(tmp_path / "out")
