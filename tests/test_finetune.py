@@ -273,13 +273,15 @@ def test_recompile_is_needed_after_changing_trainable():
 ])
 def test_bad_selectors_raise(kwargs, argument):
     model = small_resnet()
-    with pytest.raises(ValueError, match=f"{argument[:argument.find('=') + 1] or 'none'}") as info:
+    # A wrong type is a TypeError, a wrong value a ValueError.
+    with pytest.raises((TypeError, ValueError),
+                       match=f"{argument[:argument.find('=') + 1] or 'none'}") as info:
         finetune.freeze(model, **kwargs)
     assert argument in str(info.value), str(info.value)
     if len(kwargs) == 1 and (isinstance(kwargs.get("upto"), str) or kwargs.get("names")):
         assert "stage3_block3" in str(info.value)  # lists the available names
     if kwargs:  # unfreeze validates the same way
-        with pytest.raises(ValueError, match=argument[:argument.find("=")]):
+        with pytest.raises((TypeError, ValueError), match=argument[:argument.find("=")]):
             finetune.unfreeze(model, **kwargs)
     # nothing was changed by a failed call
     assert all(layer.trainable for layer in finetune.top_level_layers(model))

@@ -40,7 +40,10 @@ Example:
 ['body', 'head']
 """
 
+import numbers
+
 import keras
+import numpy as np
 
 __all__ = ["freeze", "unfreeze", "top_level_layers"]
 
@@ -66,6 +69,7 @@ def top_level_layers(model):
     >>> [layer.name for layer in top_level_layers(model)]
     ['d']
     """
+    _check_model(model, "top_level_layers")
     layers = model.layers if hasattr(model, "layers") else \
         list(model._flatten_layers(include_self=False, recursive=False))
     return [layer for layer in layers if not isinstance(layer, keras.layers.InputLayer)]
@@ -101,9 +105,12 @@ def freeze(model, upto=None, *, names=None, depth=None, predicate=None):
         list of str: names of the frozen top-level sublayers, in call order.
 
     Raises:
+        TypeError: `model` is not a Keras model or layer, a selector has the
+            wrong type (`upto` not a str, `depth` not an int, `predicate`
+            not callable or answering something other than a bool).
         ValueError: if no selector or several are given, or the selector
-            is invalid (unknown name, `depth` out of range, `predicate` not
-            callable); the message names the argument and its value.
+            is invalid (unknown or empty name, `depth` out of range); the
+            message names the argument and its value.
 
     Example:
     >>> model = keras.Sequential([keras.Input((4,)),
@@ -147,8 +154,7 @@ def unfreeze(model, upto=None, *, names=None, depth=None, predicate=None):
         list of str: names of the unfrozen top-level sublayers, in call order.
 
     Raises:
-        ValueError: if several selectors are given or the selector is
-            invalid; the message names the argument and its value.
+        TypeError, ValueError: as for `freeze` (no selector is fine here).
 
     Example:
     >>> model = keras.Sequential([keras.Input((4,)),
@@ -201,8 +207,19 @@ def _set_trainable(layer, value):
             sub.trainable = value
 
 
+def _check_model(model, caller):
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"{caller}() takes a keras.Model (or a Layer with sublayers), "
+                        f"received model={model!r}")
+
+
 def _select(model, caller, *, upto, names, depth, predicate, allow_none=False):
-    """Top-level sublayers chosen by the one given selector (None: no selector)."""
+    """Top-level sublayers chosen by the one given selector (None: no selector).
+
+    Every selector is checked, and the whole selection made, before any
+    layer changes, so a failed call changes nothing.
+    """
+    _check_model(model, caller)
     given = {key: value for key, value in
              zip(_SELECTORS, (upto, names, depth, predicate)) if value is not None}
     if len(given) > 1:
@@ -221,8 +238,11 @@ def _select(model, caller, *, upto, names, depth, predicate, allow_none=False):
 
     if upto is not None:
         if not isinstance(upto, str):
-            raise ValueError(f"upto must be a layer name or name prefix (str), "
-                             f"received upto={upto!r}")
+            raise TypeError(f"upto must be a layer name or name prefix (str), "
+                            f"received upto={upto!r}")
+        if not upto:
+            raise ValueError(f"upto must be a non-empty layer name or name prefix, "
+                             f"received upto={upto!r}; available layers: {available}")
         matches = [i for i, name in enumerate(available)
                    if name == upto or name.startswith(upto + "_")]
         if not matches:
@@ -232,8 +252,11 @@ def _select(model, caller, *, upto, names, depth, predicate, allow_none=False):
 
     if names is not None:
         wanted = [names] if isinstance(names, str) else names
-        if not isinstance(wanted, (list, tuple, set, frozenset)) or not wanted or \
+        if not isinstance(wanted, (list, tuple, set, frozenset)) or \
                 not all(isinstance(name, str) for name in wanted):
+            raise TypeError(f"names must be a layer name or a non-empty list of layer "
+                            f"names (str), received names={names!r}")
+        if not wanted:
             raise ValueError(f"names must be a non-empty list of layer names, "
                              f"received names={names!r}")
         unknown = [name for name in wanted if name not in available]
@@ -244,13 +267,26 @@ def _select(model, caller, *, upto, names, depth, predicate, allow_none=False):
         return [layer for layer in layers if layer.name in set(wanted)]
 
     if depth is not None:
-        if isinstance(depth, bool) or not isinstance(depth, int) or \
-                not 0 <= depth <= len(layers):
-            raise ValueError(f"depth must be an int in [0, {len(layers)}] (the number of "
-                             f"top-level layers of {model.name!r}), received depth={depth!r}")
-        return layers[:depth]
+        message = (f"depth must be an int in [0, {len(layers)}] (the number of "
+                   f"top-level layers of {model.name!r}), received depth={depth!r}")
+        if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, numbers.Integral):
+            raise TypeError(message)
+        if not 0 <= depth <= len(layers):
+            raise ValueError(message)
+        return layers[:int(depth)]
 
     if not callable(predicate):
-        raise ValueError(f"predicate must be a callable layer -> bool, "
-                         f"received predicate={predicate!r}")
-    return [layer for layer in layers if predicate(layer)]
+        raise TypeError(f"predicate must be a callable layer -> bool, "
+                        f"received predicate={predicate!r}")
+    selected = []
+    for layer in layers:
+        answer = predicate(layer)
+        # A truthy non-bool (a name, None from a forgotten return) would
+        # select layers nobody meant to.
+        if not isinstance(answer, (bool, np.bool_)):
+            raise TypeError(f"predicate must return True or False, received "
+                            f"predicate={predicate!r}, which returned {answer!r} for "
+                            f"layer {layer.name!r}")
+        if answer:
+            selected.append(layer)
+    return selected

@@ -111,7 +111,8 @@ def test_gamma_initializer_zeros_round_trips():
 ])
 def test_bad_arguments(kwargs, argument, value):
     args = {"filters": 4, "kernel_size": 3, **kwargs}
-    with pytest.raises(ValueError) as info:
+    # A wrong type (2.5, True) is a TypeError, a wrong value a ValueError.
+    with pytest.raises((TypeError, ValueError)) as info:
         ConvBN(**args)
     message = str(info.value)
     assert argument in message and value in message, message

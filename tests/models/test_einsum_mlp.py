@@ -271,7 +271,8 @@ def test_trains_on_digits_to_95_percent():  # ~5 s on 2 CPU cores: not slow
     ({"classifier_activation": "nope"}, "classifier_activation", "nope"),
 ])
 def test_bad_arguments(kwargs, argument, value):
-    with pytest.raises(ValueError) as info:
+    # A wrong type is a TypeError, a wrong value a ValueError.
+    with pytest.raises((TypeError, ValueError)) as info:
         EinsumMLP(**{"input_shape": (8, 8, 1), **kwargs})
     message = str(info.value)
     assert argument in message and value in message, message

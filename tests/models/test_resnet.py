@@ -487,7 +487,8 @@ def test_keras_file_round_trip_in_fresh_process(tmp_path):
 ])
 def test_bad_arguments(kwargs, argument, value):
     args = {"depth": 20, **kwargs}
-    with pytest.raises(ValueError) as info:
+    # A wrong type is a TypeError, a wrong value a ValueError.
+    with pytest.raises((TypeError, ValueError)) as info:
         ResNet(**args)
     message = str(info.value)
     assert argument in message and value in message, message

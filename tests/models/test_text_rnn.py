@@ -316,7 +316,8 @@ def test_adapt_on_token_model():
     ({"classifier_activation": "nope"}, "classifier_activation", "nope"),
 ])
 def test_bad_arguments(kwargs, argument, value):
-    with pytest.raises(ValueError) as info:
+    # A wrong type is a TypeError, a wrong value a ValueError.
+    with pytest.raises((TypeError, ValueError)) as info:
         TextRNN(**kwargs)
     message = str(info.value)
     assert argument in message and value in message, message

@@ -25,6 +25,22 @@ def compute_format(data_format):
     return ops.conv_data_format(data_format)
 
 
+def layout_note(data_format, compute_format):
+    """A line saying that shapes inside a block are not in `data_format`, or None.
+
+    Example:
+    >>> layout_note("channels_first", "channels_first") is None
+    True
+    >>> layout_note("channels_first", "channels_last").split(" here")[0]
+    "data_format='channels_first' computed as 'channels_last'"
+    """
+    if data_format == compute_format:
+        return None
+    return (f"data_format={data_format!r} computed as {compute_format!r} here (no NCHW "
+            f"convolutions on this platform): the inner shapes above are {compute_format}; "
+            f"inputs and outputs are {data_format}")
+
+
 def to_compute(inputs, data_format, compute_format):
     """Inputs in `data_format` -> the same tensor in `compute_format`."""
     if data_format == compute_format:

@@ -1,6 +1,19 @@
-"""Argument checks shared by blocks and models: one wording for every error."""
+"""Argument checks shared by blocks and models: one wording for every error.
+
+Every constructor argument of a block or model is checked here, once, at
+construction, before any sublayer or weight exists. A wrong type (a string
+for a bool or a number) is a `TypeError`, a value of the right type that
+makes no sense (NaN, a negative size, an empty name) a `ValueError`; both
+messages name the argument and show the value received:
+`bn_momentum must be a finite float in [0, 1), received bn_momentum=nan`.
+"""
+
+import math
+import numbers
+import os
 
 import keras
+import numpy as np
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -30,11 +43,175 @@ def activation(value, name="activation"):
         ) from None
 
 
+def is_int(value):
+    # bool is an Integral, but num_classes=True is a bug, not a request for 1.
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def positive_int(name, value):
-    """Checks that `value` is an int >= 1 (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """Checks that `value` is an int >= 1 (bools rejected); returns a Python int.
+
+    NumPy integers are accepted and returned as `int`, so configs stay JSON.
+    """
+    if not is_int(value):
+        raise TypeError(f"{name} must be a positive integer, received {name}={value!r}")
+    if value < 1:
         raise ValueError(f"{name} must be a positive integer, received {name}={value!r}")
+    return int(value)
+
+
+def non_negative_int(name, value):
+    """Checks that `value` is an int >= 0 (bools rejected); returns a Python int."""
+    if not is_int(value):
+        raise TypeError(
+            f"{name} must be a non-negative integer, received {name}={value!r}")
+    if value < 0:
+        raise ValueError(
+            f"{name} must be a non-negative integer, received {name}={value!r}")
+    return int(value)
+
+
+def boolean(name, value):
+    """Checks that `value` is a real bool (or a NumPy bool); returns a `bool`.
+
+    `bool("no")` is True: taking any truthy value would turn
+    `include_top="no"` into `include_top=True` without a word.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, received {name}={value!r}")
+    return bool(value)
+
+
+def finite_float(name, value, low=None, high=None, *, low_open=False, high_open=False):
+    """Checks that `value` is a finite real number within the given bounds.
+
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value received.
+        low, high: float or None. Bounds; None leaves that side open.
+        low_open, high_open: bool. Exclude the bound itself.
+
+    Returns:
+        `float(value)`.
+
+    Raises:
+        TypeError: `value` is not a real number (a str, None, a bool).
+        ValueError: NaN, infinite or out of range.
+    """
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    if low is not None and high is not None:
+        wanted = f"a finite float in {left}{low}, {high}{right}"
+    elif low is not None:
+        wanted = f"a finite float {'>' if low_open else '>='} {low}"
+    elif high is not None:
+        wanted = f"a finite float {'<' if high_open else '<='} {high}"
+    else:
+        wanted = "a finite float"
+    message = f"{name} must be {wanted}, received {name}={value!r}"
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(message)
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not math.isfinite(value) or too_low or too_high:
+        raise ValueError(message)
     return value
+
+
+def fraction(name, value):
+    """A rate in [0, 1) (dropout): 1 would drop everything."""
+    return finite_float(name, value, 0, 1, high_open=True)
+
+
+def bn_momentum(value):
+    """BatchNormalization momentum, in [0, 1): at 1 the moving statistics never move."""
+    return finite_float("bn_momentum", value, 0, 1, high_open=True)
+
+
+def bn_epsilon(value):
+    """BatchNormalization epsilon, > 0: at 0 a constant channel divides by zero."""
+    return finite_float("bn_epsilon", value, 0, low_open=True)
+
+
+def layer_kwargs(kwargs):
+    """Checks the base `keras.layers.Layer` arguments a block or model passes on.
+
+    Keras takes `name=""` (an unnamed layer, whose weights then have no
+    stable key), any `dtype` policy, integer ones included (whose first
+    float initializer then fails deep inside a layer), and any truthy
+    `trainable`.
+
+    Returns:
+        `kwargs`, unchanged.
+    """
+    if "name" in kwargs and kwargs["name"] is not None:
+        name = kwargs["name"]
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a non-empty string, received name={name!r}")
+        if not name:
+            raise ValueError(f"name must be a non-empty string, received name={name!r}")
+    if "trainable" in kwargs:
+        boolean("trainable", kwargs["trainable"])
+    if kwargs.get("dtype") is not None:
+        dtype_policy(kwargs["dtype"])
+    return kwargs
+
+
+def dtype_policy(value):
+    """Checks a `dtype` argument: a float dtype or a (mixed) float policy."""
+    message = ("dtype must be None, a float dtype (e.g. 'float32', 'bfloat16') or a "
+               "Keras dtype policy computing in floats (e.g. 'mixed_float16'), "
+               f"received dtype={value!r}")
+    try:
+        policy = keras.dtype_policies.get(value)
+    except (ValueError, TypeError):
+        raise ValueError(message) from None
+    for dtype in (policy.compute_dtype, policy.variable_dtype):
+        # Quantized policies ("int8_from_float32") still compute in floats.
+        if dtype is None or not keras.backend.is_float_dtype(dtype):
+            raise ValueError(message)
+    return value
+
+
+def _physical_memory_bytes():
+    """RAM of this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+_BYTES_PER_PARAMETER = {"float16": 2, "bfloat16": 2, "float64": 8}
+
+
+def weight_fits(name, value, parameters, policy, weight):
+    """Checks that one weight an argument sizes could ever be allocated.
+
+    `num_classes=10**12` would otherwise reach TensorFlow's initializer,
+    which fails (or swaps for minutes) with an out-of-memory error naming
+    no argument. The bound is the machine's physical memory: a weight
+    bigger than all of RAM can never be created (GPU memory is smaller
+    still), while every sensible model is orders of magnitude below it, so
+    the check never refuses a model that could have run.
+
+    Args:
+        name: str. The argument that sizes the weight.
+        value: its value, for the message.
+        parameters: int. Number of scalars in the weight.
+        policy: the layer's `keras.DTypePolicy` (its variable dtype sets the
+            bytes per scalar).
+        weight: str. What the weight is, e.g. "classifier kernel".
+    """
+    memory = _physical_memory_bytes()
+    if memory is None:
+        return
+    size = parameters * _BYTES_PER_PARAMETER.get(policy.variable_dtype, 4)
+    if size > memory:
+        raise ValueError(
+            f"{name}={value!r} makes the {weight} {parameters:,} parameters "
+            f"({size / 2**30:,.1f} GiB), more than this machine's "
+            f"{memory / 2**30:,.1f} GiB of memory; received {name}={value!r}")
 
 
 def one_of(name, value, choices):
@@ -52,7 +229,7 @@ def bn_synchronized(value):
     Keras' own error for it comes from deep inside a block and names
     neither the zoo argument nor the backend in use.
     """
-    value = bool(value)
+    value = boolean("bn_synchronized", value)
     backend = keras.backend.backend()
     if value and backend != "tensorflow":
         raise ValueError(
@@ -98,3 +275,103 @@ def check_image_input(layer_name, input_shape, data_format, expected_channels=No
             f"(data_format={data_format!r}), received inputs with shape={shape} "
             f"({channels} channels)"
         )
+
+
+def dtype_name(dtype):
+    """Keras' name of a dtype; NumPy's for those Keras has none for (object)."""
+    try:
+        return keras.backend.standardize_dtype(dtype)
+    except (TypeError, ValueError):
+        return str(dtype)
+
+
+def _describe(inputs):
+    """How an input shows in a message: shape and dtype, or a short repr."""
+    shape, dtype = getattr(inputs, "shape", None), getattr(inputs, "dtype", None)
+    if shape is not None and dtype is not None:
+        try:
+            return f"inputs with shape={tuple(shape)} and dtype={dtype_name(dtype)}"
+        except (TypeError, ValueError):  # an unknown rank or an exotic dtype
+            return f"inputs with shape={shape} and dtype={dtype}"
+    text = repr(inputs)
+    text = text if len(text) <= 200 else text[:200] + "..."
+    return f"inputs={text} of type {type(inputs).__name__}"
+
+
+def model_inputs(model_name, inputs, signature):
+    """Checks what a model is called on against its `input_signature`.
+
+    Catches what Keras reports from deep inside a layer, or not at all:
+    None, a lone Python string or list, a complex or (for an image or
+    feature model) non-float tensor, a wrong rank, and a dimension of size
+    0 other than the batch (an empty batch is allowed). Unknown dimensions
+    (symbolic or traced inputs) pass; a family checks the sizes it knows.
+
+    Args:
+        model_name: str. The model's name, for the message.
+        inputs: what `model(inputs)` received.
+        signature: `keras.InputSpec` of the model's natural input.
+
+    Raises:
+        TypeError: not an array or tensor, or of a dtype the model cannot take.
+        ValueError: wrong rank or an empty non-batch dimension.
+    """
+    rank = len(signature.shape)
+    wanted = (f"{model_name} expects inputs of shape {tuple(signature.shape)} "
+              f"and dtype {signature.dtype}")
+    if inputs is None or isinstance(inputs, (str, bytes, list, tuple, dict)) \
+            or not hasattr(inputs, "shape") or not hasattr(inputs, "dtype"):
+        hint = ""
+        if isinstance(inputs, (str, bytes)) and signature.dtype == "string":
+            hint = f"; pass a batch of texts, e.g. [{inputs!r}]"
+        elif isinstance(inputs, (list, tuple)):
+            hint = "; pass one NumPy array or tensor"
+        raise TypeError(f"{wanted} (a NumPy array or tensor), received "
+                        f"{_describe(inputs)}{hint}")
+    try:
+        shape = tuple(inputs.shape)
+    except (TypeError, ValueError):  # a traced tensor of unknown rank
+        return
+    dtype = dtype_name(inputs.dtype)
+    if "complex" in dtype or (signature.dtype.startswith("float")
+                              and "float" not in dtype):
+        raise TypeError(f"{wanted}, received {_describe(inputs)}"
+                        + ("" if "complex" in dtype else "; cast it to float32"))
+    if len(shape) != rank:
+        raise ValueError(f"{wanted} (rank {rank}), received {_describe(inputs)}")
+    empty = [axis for axis, size in enumerate(shape[1:], 1)
+             if isinstance(size, (int, np.integer)) and size == 0]
+    if empty:
+        raise ValueError(
+            f"{wanted}, received {_describe(inputs)}: dimension {empty[0]} is "
+            "empty (only the batch dimension may be 0)")
+
+
+def initializer(name, value):
+    """Returns the Keras initializer `value` names, or a ValueError naming `name`."""
+    try:
+        return keras.initializers.get(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be a Keras initializer or its name, received {name}={value!r}"
+        ) from None
+
+
+def regularizer(name, value):
+    """Returns the Keras regularizer `value` names (None stays None)."""
+    try:
+        return keras.regularizers.get(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be None or a Keras regularizer or its name, "
+            f"received {name}={value!r}") from None
+
+
+def constraint(name, value):
+    """Returns the Keras constraint `value` names (None stays None)."""
+    try:
+        return keras.constraints.get(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be None or a Keras constraint or its name, "
+            f"received {name}={value!r}") from None

@@ -71,7 +71,7 @@ class ConvBN(keras.layers.Layer):
         bn_synchronized=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**_validation.layer_kwargs(kwargs))
         self.filters = _validation.positive_int("filters", filters)
         self.kernel_size = _validation.positive_int("kernel_size", kernel_size)
         self.strides = _validation.positive_int("strides", strides)
@@ -80,10 +80,11 @@ class ConvBN(keras.layers.Layer):
         self.activation = _validation.activation(activation)
         self.data_format = _validation.data_format(data_format)
         self.compute_format = _layout.compute_format(self.data_format)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
+        self.bn_momentum = _validation.bn_momentum(bn_momentum)
+        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
         self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
-        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+        self.gamma_initializer = _validation.initializer("gamma_initializer",
+                                                         gamma_initializer)
 
         explicit_padding = self.strides > 1 and self.kernel_size > 1
         pad_before, pad_after = (self.kernel_size - 1) // 2, self.kernel_size // 2

@@ -30,14 +30,15 @@ class _ResidualBlock(keras.layers.Layer):
         bn_synchronized=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**_validation.layer_kwargs(kwargs))
         self.filters = _validation.positive_int("filters", filters)
         self.strides = _validation.positive_int("strides", strides)
         self.data_format = _validation.data_format(data_format)
         self.compute_format = _layout.compute_format(self.data_format)
-        self.zero_init_residual = bool(zero_init_residual)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
+        self.zero_init_residual = _validation.boolean("zero_init_residual",
+                                                      zero_init_residual)
+        self.bn_momentum = _validation.bn_momentum(bn_momentum)
+        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
         self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.output_channels = self.filters * self.expansion
         self.shortcut = None
@@ -189,7 +190,7 @@ class Bottleneck(_ResidualBlock):
 
     def __init__(self, filters, strides=1, stride_in_1x1=False, **kwargs):
         super().__init__(filters, strides=strides, **kwargs)
-        self.stride_in_1x1 = bool(stride_in_1x1)
+        self.stride_in_1x1 = _validation.boolean("stride_in_1x1", stride_in_1x1)
         stride_1x1, stride_3x3 = (
             (self.strides, 1) if self.stride_in_1x1 else (1, self.strides)
         )

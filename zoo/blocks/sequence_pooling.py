@@ -43,7 +43,7 @@ class SequencePooling(keras.layers.Layer):
     """
 
     def __init__(self, mode="avg", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**_validation.layer_kwargs(kwargs))
         self.mode = _validation.one_of("mode", mode, MODES)
         # The output has no time axis, so no mask goes further.
         self.supports_masking = True

@@ -23,7 +23,6 @@ Example:
 import functools
 import gzip
 import io
-import numbers
 from importlib import resources
 
 import numpy as np
@@ -66,11 +65,7 @@ def _read_csv():
 
 def _check_split_args(seed, test_fraction):
     _checks.check_seed(seed)
-    if (not isinstance(test_fraction, numbers.Real)
-            or isinstance(test_fraction, (bool, np.bool_))
-            or not 0 < test_fraction < 1):  # also rejects NaN
-        raise ValueError("test_fraction must be a number in (0, 1), "
-                         f"received test_fraction={test_fraction!r}")
+    _checks.check_fraction("test_fraction", test_fraction)
 
 
 def split_indices(seed=0, test_fraction=0.2):
@@ -197,6 +192,8 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
     _checks.check_bool("drop_remainder", drop_remainder)
     _checks.check_start_epoch(start_epoch)
     _check_split_args(seed, test_fraction)
+    _checks.check_images_fit(image_size, batch_size, channels=1,
+                             max_examples=NUM_EXAMPLES)
 
     images, labels = load_arrays(split, seed=seed, test_fraction=test_fraction)
     if shuffle is None:

@@ -142,7 +142,7 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     _checks.check_seed(seed)
     _checks.check_start_epoch(start_epoch)
     _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_optional_path("data_dir", data_dir)
+    _checks.check_optional_dir("data_dir", data_dir)
     _checks.check_bool("download", download)
     _checks.check_bool("one_hot", one_hot)
     _checks.check_bool("augment", augment, allow_none=True)

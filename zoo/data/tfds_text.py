@@ -79,7 +79,7 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     _checks.check_seed(seed)
     _checks.check_bool("drop_remainder", drop_remainder)
     _checks.check_start_epoch(start_epoch)
-    _checks.check_optional_path("data_dir", data_dir)
+    _checks.check_optional_dir("data_dir", data_dir)
     _checks.check_bool("download", download)
 
     ds = supervised_split(name, split, data_dir=data_dir, download=download)

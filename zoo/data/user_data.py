@@ -27,7 +27,6 @@ Example:
 [[0, 1], [1]]
 """
 
-import numbers
 import os
 import re
 
@@ -44,9 +43,7 @@ __all__ = ["IMAGE_EXTENSIONS", "from_generator", "from_image_folder",
 
 
 def _check_existing(name, value, want_dir):
-    if not isinstance(value, (str, os.PathLike)):
-        raise ValueError(f"{name} must be a path, received {name}={value!r}")
-    path = os.fspath(value)
+    path = _checks.check_path(name, value)
     kind = "directory" if want_dir else "file"
     exists = tf.io.gfile.isdir(path) if want_dir else (
         tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path))
@@ -65,15 +62,6 @@ def _check_image_size(image_size):
             "image_size must be a positive int or a (height, width) pair of "
             f"them, received image_size={image_size!r}")
     return tuple(int(s) for s in size)
-
-
-def _check_fraction(validation_fraction):
-    if (not isinstance(validation_fraction, numbers.Real)
-            or isinstance(validation_fraction, (bool, np.bool_))
-            or not 0 < validation_fraction < 1):  # also rejects NaN
-        raise ValueError(
-            "validation_fraction must be a number in (0, 1), received "
-            f"validation_fraction={validation_fraction!r}")
 
 
 def _list_images(directory):
@@ -164,12 +152,14 @@ def from_image_folder(directory, image_size, batch_size=32, *, split=None,
     _checks.check_positive_int("batch_size", batch_size)
     if split is not None:
         _checks.check_split(split, SPLITS)
-    _check_fraction(validation_fraction)
+    _checks.check_fraction("validation_fraction", validation_fraction)
     _checks.check_seed(seed)
     _checks.check_bool("shuffle", shuffle, allow_none=True)
-    if channels not in (1, 3, 4) or not _checks.is_int(channels):
+    # is_int first: `channels in (...)` on an array would raise its own error.
+    if not _checks.is_int(channels) or channels not in (1, 3, 4):
         raise ValueError(
             f"channels must be 1, 3 or 4, received channels={channels!r}")
+    _checks.check_images_fit(image_size, batch_size, channels)
     _checks.check_bool("one_hot", one_hot)
     _checks.check_bool("drop_remainder", drop_remainder)
     _checks.check_bool("cache", cache)

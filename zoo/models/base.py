@@ -15,6 +15,9 @@ import keras
 import numpy as np
 
 from zoo import ops
+from zoo.blocks import _validation
+
+_MISSING = object()
 
 
 def _count(variables):
@@ -39,6 +42,22 @@ def _static_dim(dim):
     return int(dim) if isinstance(dim, (int, np.integer)) else None
 
 
+def _is_empty_batch(inputs):
+    """Whether `inputs` is a batch of 0 examples with a fully known shape.
+
+    A symbolic `keras.Input` never is: it must flow through the layers to
+    make a functional graph.
+    """
+    if keras.backend.is_keras_tensor(inputs):
+        return False
+    try:
+        shape = tuple(inputs.shape)
+    except (TypeError, ValueError):
+        return False
+    return bool(shape) and all(isinstance(d, (int, np.integer)) for d in shape) \
+        and shape[0] == 0
+
+
 def _shapes_of(outputs):
     """Static shapes of a (possibly nested) call result, with None kept."""
     leaves = keras.tree.flatten(outputs)
@@ -48,12 +67,86 @@ def _shapes_of(outputs):
 
 
 class ZooModel(keras.Model):
-    """Base class of every zoo model.
+    """Base class of every zoo model: the family contract.
 
-    Subclasses implement `__init__`, `call`, `get_config` and the
-    `input_signature` property; they inherit `functional()`,
-    `example_inputs()` and `summary()`.
+    Subclasses implement `__init__` (checking every argument, through
+    `zoo.blocks._validation`, before creating any layer), `call`,
+    `get_config` and the `input_signature` property; they inherit
+    `functional()`, `example_inputs()` and `summary()`. They may override:
+
+    - `check_inputs(inputs)`: extra checks of what the model is called on,
+      after the shared ones (None, a lone string or list, a complex or
+      wrong-kind dtype, a wrong rank, an empty non-batch dimension) against
+      `input_signature`. Call `super().check_inputs(inputs)` (after any
+      check whose message says more for the family's own inputs, as
+      text_rnn's "expects string inputs ... build with input_mode='tokens'").
+    - `check_savable()`: raise a `ValueError` when the model cannot be
+      saved as it is (e.g. a text model without a vocabulary, whose file
+      would not load). `zoo.export.save` calls it before writing anything,
+      in every format, and so does Keras' own `model.save(...)` /
+      `save_weights(...)` (through `save_own_variables`). The default does
+      nothing.
+    - `summary_notes()`: lines `summary()` prints under the table, for what
+      the shapes alone would leave unsaid (e.g. a channels_first ResNet
+      computing in NHWC on a platform without NCHW convolutions). Default:
+      none.
+
+    The base arguments (`name`, `dtype`, `trainable`) are checked here:
+    `name` must be a non-empty string, `dtype` a float dtype or policy.
+    A call on an empty batch (batch size 0) returns an empty output of the
+    right shape and dtype without running any layer: some backends' kernels
+    fail on empty batches (TensorFlow's CPU LSTM, its oneDNN convolutions).
     """
+
+    def __init__(self, *args, **kwargs):
+        _validation.layer_kwargs(kwargs)
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        inputs = args[0] if args else kwargs.get("inputs", _MISSING)
+        if inputs is not _MISSING:
+            self.check_inputs(inputs)
+            if _is_empty_batch(inputs):
+                # Traced with an unknown batch (a symbolic batch of 0 trips
+                # some layers' shape inference) and the signature's dtype
+                # (texts arrive as NumPy object arrays, which have none).
+                spec = self.compute_output_spec(keras.KerasTensor(
+                    (None,) + tuple(inputs.shape)[1:], dtype=self.input_signature.dtype))
+                return keras.ops.zeros((0,) + tuple(spec.shape)[1:], dtype=spec.dtype)
+        return super().__call__(*args, **kwargs)
+
+    def check_inputs(self, inputs):
+        """Raises a TypeError/ValueError naming `inputs` when the model cannot take them.
+
+        Args:
+            inputs: what the model is called on.
+        """
+        _validation.model_inputs(self.name, inputs, self.input_signature)
+
+    def check_savable(self):
+        """Raises a ValueError when the model cannot be saved as it is (default: never)."""
+
+    def summary_notes(self):
+        """Lines printed under the summary table (default: none)."""
+        return []
+
+    def save(self, filepath, *args, **kwargs):
+        """`keras.Model.save`, refused before any file is opened when
+        `check_savable()` says the model cannot be saved."""
+        self.check_savable()
+        return super().save(filepath, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.save_weights`, refused as `save` is."""
+        self.check_savable()
+        return super().save_weights(filepath, *args, **kwargs)
+
+    def save_own_variables(self, store):
+        # Keras calls this on every `.keras` / `.weights.h5` save, whatever
+        # the entry point (`keras.saving.save_model` too), before it writes
+        # this model's variables.
+        self.check_savable()
+        super().save_own_variables(store)
 
     # What `python -m zoo.train` uses when its flags leave them open: a
     # family's known-good recipe (overridden per family).
@@ -158,18 +251,30 @@ class ZooModel(keras.Model):
         """Random inputs matching `input_signature`, for tests and benchmarks.
 
         Args:
-            batch_size: int. Leading dimension.
-            seed: int. NumPy seed, so two calls give identical arrays.
-            unknown_dim: int. Size used for dimensions the signature leaves
-                as `None` (e.g. image height and width).
+            batch_size: int >= 0. Leading dimension; 0 gives an empty batch,
+                which the model answers with an empty output.
+            seed: int >= 0. NumPy seed, so two calls give identical arrays.
+            unknown_dim: int >= 1. Size used for dimensions the signature
+                leaves as `None` (e.g. image height and width).
 
         Returns:
             A NumPy array.
+
+        Raises:
+            TypeError, ValueError: for a bad argument (named in the message).
         """
+        self._check_example_args(batch_size, seed, unknown_dim)
         spec = self.input_signature
         shape = (batch_size,) + tuple(unknown_dim if d is None else d for d in spec.shape[1:])
         rng = np.random.default_rng(seed)
         return rng.standard_normal(shape).astype(spec.dtype or "float32")
+
+    @staticmethod
+    def _check_example_args(batch_size, seed, unknown_dim):
+        """The checks of `example_inputs`, shared with the families' overrides."""
+        _validation.non_negative_int("batch_size", batch_size)
+        _validation.non_negative_int("seed", seed)
+        _validation.positive_int("unknown_dim", unknown_dim)
 
     def _predictions_layer(self, classifier_activation):
         """The head's final activation, named "predictions".
@@ -239,6 +344,7 @@ class ZooModel(keras.Model):
             f"Total params: {trainable + non_trainable:,}",
             f"Trainable params: {trainable:,}",
             f"Non-trainable params: {non_trainable:,}",
+            *self.summary_notes(),
             "_" * len(header),
         ]
         for line in lines:

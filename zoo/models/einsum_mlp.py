@@ -103,13 +103,14 @@ class EinsumMLP(ZooModel):
         self.num_classes = _validation.positive_int("num_classes", num_classes)
         self.hidden_units = self._standardize_hidden_units(hidden_units)
         self.activation = _validation.activation(activation)
-        self.dropout = self._standardize_dropout(dropout)
+        self.dropout = _validation.fraction("dropout", dropout)
         self.normalization = _validation.one_of("normalization", normalization,
                                                 NORMALIZATIONS)
         self.data_format = _validation.data_format(data_format)
         self.input_shape_ = self._standardize_input_shape(input_shape)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
+        self._check_weight_sizes()
 
         policy = self.dtype_policy
         self.hidden = []
@@ -147,19 +148,24 @@ class EinsumMLP(ZooModel):
     def _standardize_hidden_units(hidden_units):
         units = tuple(hidden_units) if isinstance(hidden_units, (tuple, list)) else None
         if units is None or not all(
-                isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
+                _validation.is_int(u) and u > 0 for u in units):
             raise ValueError(
                 f"hidden_units must be a tuple of positive ints (possibly empty), "
                 f"received hidden_units={hidden_units!r}")
-        return units
+        return tuple(int(u) for u in units)
 
-    @staticmethod
-    def _standardize_dropout(dropout):
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-                or not 0 <= dropout < 1:
-            raise ValueError(
-                f"dropout must be a float in [0, 1), received dropout={dropout!r}")
-        return float(dropout)
+    def _check_weight_sizes(self):
+        """Each dense kernel must fit in memory (see `_validation.weight_fits`)."""
+        fan_in = 1
+        for size in self.input_shape_:
+            fan_in *= size
+        for index, units in enumerate(self.hidden_units):
+            _validation.weight_fits("hidden_units", self.hidden_units, fan_in * units,
+                                    self.dtype_policy, f"kernel of dense{index + 1}")
+            fan_in = units
+        _validation.weight_fits("num_classes", self.num_classes,
+                                (fan_in + 1) * self.num_classes, self.dtype_policy,
+                                "classifier")
 
     def _standardize_input_shape(self, input_shape):
         if input_shape is None:
@@ -167,14 +173,14 @@ class EinsumMLP(ZooModel):
             return (size, size, 1) if self.data_format == "channels_last" else (1, size, size)
         shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
         if shape is None or len(shape) not in (1, 3) or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+                _validation.is_int(d) and d > 0 for d in shape):
             order = "(height, width, channels)" if self.data_format == "channels_last" \
                 else "(channels, height, width)"
             raise ValueError(
                 f"input_shape must be 3 positive ints {order} for "
                 f"data_format={self.data_format!r}, or 1 positive int (features,), "
                 f"received input_shape={input_shape!r}")
-        return shape
+        return tuple(int(d) for d in shape)
 
     @property
     def takes_images(self):

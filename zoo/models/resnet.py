@@ -139,8 +139,14 @@ class ResNet(ZooModel):
         kwargs.setdefault("name", f"resnet{depth}")
         super().__init__(**kwargs)
         self.depth = depth
+        spec = RESNET_SPECS[depth]
         self.num_classes = _validation.positive_int("num_classes", num_classes)
-        self.include_top = bool(include_top)
+        self.include_top = _validation.boolean("include_top", include_top)
+        if self.include_top:
+            features = spec["filters"][-1] * _BLOCKS[spec["block"]].expansion
+            _validation.weight_fits("num_classes", num_classes,
+                                    (features + 1) * self.num_classes,
+                                    self.dtype_policy, "classifier")
         self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
         self.data_format = _validation.data_format(data_format)
         # Where the backend has no NCHW convolutions (TensorFlow's own CPU
@@ -148,23 +154,23 @@ class ResNet(ZooModel):
         # transposes once, at its input (and back, for a feature-map output).
         self.compute_format = _layout.compute_format(self.data_format)
         self.input_shape_ = self._standardize_input_shape(input_shape)
-        self.stride_in_1x1 = bool(stride_in_1x1)
+        self.stride_in_1x1 = _validation.boolean("stride_in_1x1", stride_in_1x1)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
-        self.zero_init_residual = bool(zero_init_residual)
-        self.bn_momentum = bn_momentum
+        self.zero_init_residual = _validation.boolean("zero_init_residual",
+                                                      zero_init_residual)
+        self.bn_momentum = _validation.bn_momentum(bn_momentum)
         # Each layout's reference value: 1e-5 for v1.5 (torchvision, timm,
         # keras-hub), 1.001e-5 for v1 (keras.applications, whose weights
         # from_keras_applications copies).
         if bn_epsilon is None:
             bn_epsilon = 1.001e-5 if self.stride_in_1x1 else 1e-5
-        self.bn_epsilon = bn_epsilon
+        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
         self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
 
-        spec = RESNET_SPECS[depth]
         unit_args = {
             "data_format": self.compute_format,
-            "bn_momentum": bn_momentum,
+            "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
             "bn_synchronized": self.bn_synchronized,
             "dtype": self.dtype_policy,
@@ -217,8 +223,8 @@ class ResNet(ZooModel):
         channels = None if shape is None or len(shape) != 3 else \
             _validation.channels_of(shape, self.data_format)
         if shape is None or len(shape) != 3 or not all(
-                d is None or (isinstance(d, int) and d > 0) for d in shape) \
-                or not isinstance(channels, int):
+                d is None or (_validation.is_int(d) and d > 0) for d in shape) \
+                or not _validation.is_int(channels):
             order = "(height, width, channels)" if self.data_format == "channels_last" \
                 else "(channels, height, width)"
             raise ValueError(
@@ -226,7 +232,7 @@ class ResNet(ZooModel):
                 f"data_format={self.data_format!r} (height/width may be None), "
                 f"received input_shape={input_shape!r}"
             )
-        return shape
+        return tuple(None if d is None else int(d) for d in shape)
 
     @property
     def input_signature(self):
@@ -258,6 +264,10 @@ class ResNet(ZooModel):
                 # Keras passes `training` on only to layers whose call takes it.
                 x = layer(x, training=training)
         return _layout.from_compute(x, self.data_format, self.compute_format)
+
+    def summary_notes(self):
+        note = _layout.layout_note(self.data_format, self.compute_format)
+        return [note] if note else []
 
     def get_config(self):
         return {

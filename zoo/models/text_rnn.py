@@ -25,6 +25,7 @@ Example:
 True
 """
 
+import numbers
 import warnings
 
 import keras
@@ -40,6 +41,9 @@ HEADS = ("last", "avg", "max", "attention")
 INPUT_MODES = ("string", "tokens")
 STANDARDIZE = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation")
 USE_CUDNN = ("auto", True, False)
+# TextVectorization's vocabulary starts with the padding "" and the OOV "[UNK]".
+_RESERVED_TOKENS = 2
+_OOV_ID = 1
 
 # Words for example_inputs(): any text works once the model is adapted; these
 # give sentences of varied length, so the padding and masking paths run.
@@ -92,7 +96,12 @@ class TextRNN(ZooModel):
     Input shape:
         `input_mode="string"`: `(batch,)` strings: a list or tuple of `str`,
             a NumPy string or object array, or a string tensor.
-        `input_mode="tokens"`: `(batch, time)` int token ids, 0 = padding.
+        `input_mode="tokens"`: `(batch, time)` int token ids in
+            `[0, max_tokens)`, 0 = padding, at most `sequence_length` per
+            row when that is set. An id out of range is a ValueError when
+            the ids are concrete; in a traced graph it reads as OOV (1), see
+            `check_inputs`.
+        An empty batch gives an empty `(0, num_classes)` output.
 
     Output shape:
         `(batch, num_classes)`.
@@ -157,16 +166,24 @@ class TextRNN(ZooModel):
         self.embedding_dim = _validation.positive_int("embedding_dim", embedding_dim)
         self.rnn = _validation.one_of("rnn", rnn, tuple(RNN_LAYERS))
         self.units = _validation.positive_int("units", units)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = _validation.boolean("bidirectional", bidirectional)
         self.num_layers = _validation.positive_int("num_layers", num_layers)
-        self.dropout = _fraction("dropout", dropout)
-        self.recurrent_dropout = _fraction("recurrent_dropout", recurrent_dropout)
+        self.dropout = _validation.fraction("dropout", dropout)
+        self.recurrent_dropout = _validation.fraction("recurrent_dropout",
+                                                      recurrent_dropout)
         self.head = _validation.one_of("head", head, HEADS)
         self.use_cudnn = _validation.one_of("use_cudnn", use_cudnn, USE_CUDNN)
-        self.unroll = bool(unroll)
+        self.unroll = _validation.boolean("unroll", unroll)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
         self.vocabulary = self._check_vocabulary(vocabulary)
+        _validation.weight_fits("max_tokens", self.max_tokens,
+                                self.max_tokens * self.embedding_dim, self.dtype_policy,
+                                "embedding")
+        features = self.units * (2 if self.bidirectional else 1)
+        _validation.weight_fits("num_classes", self.num_classes,
+                                (features + 1) * self.num_classes, self.dtype_policy,
+                                "classifier")
         # Before any sublayer exists: a model that cannot run here is not
         # built halfway.
         if self.input_mode == "string" and keras.backend.backend() != "tensorflow":
@@ -267,14 +284,35 @@ class TextRNN(ZooModel):
                                                dtype=self.dtype_policy)
         return layer
 
-    @staticmethod
-    def _check_vocabulary(vocabulary):
+    def _check_vocabulary(self, vocabulary):
+        """A vocabulary Keras will take, as a tuple; its errors name neither
+        the argument nor, for most, the value."""
         if vocabulary is None:
             return None
-        if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
+        shown = f"vocabulary={_preview(vocabulary)}"
+        if isinstance(vocabulary, (str, bytes)) or not isinstance(
+                vocabulary, (list, tuple, np.ndarray)) \
+                or not all(isinstance(t, str) for t in vocabulary):
+            raise ValueError(f"vocabulary must be a list of strings, received {shown}")
+        reserved = ("", "[UNK]")
+        words = [t for t in vocabulary if t not in reserved]
+        if len(words) != len(vocabulary) and (
+                tuple(vocabulary[:2]) != reserved or len(words) != len(vocabulary) - 2):
             raise ValueError(
-                "vocabulary must be a list of strings, received "
-                f"vocabulary={str(vocabulary)[:200]!r}")
+                "vocabulary may start with '' and '[UNK]' (as get_vocabulary() lists "
+                f"them) and hold them nowhere else, received {shown}")
+        if not words:
+            raise ValueError(f"vocabulary must hold at least one word, received {shown}")
+        repeated = sorted({t for t in words if words.count(t) > 1})
+        if repeated:
+            raise ValueError(
+                f"vocabulary must not repeat a word, received {shown}, which repeats "
+                f"{repeated[:10]}")
+        if len(words) + _RESERVED_TOKENS > self.max_tokens:
+            raise ValueError(
+                f"vocabulary has {len(words)} words, more than max_tokens="
+                f"{self.max_tokens} leaves room for (the padding and OOV tokens take "
+                f"2), received {shown}")
         return tuple(vocabulary)
 
     # -- vocabulary ---------------------------------------------------------
@@ -285,20 +323,83 @@ class TextRNN(ZooModel):
         Args:
             data: strings: a list or NumPy array, or a `tf.data.Dataset` of
                 strings or of `(text, label)` pairs (the labels are ignored).
+                A lone string is refused (Keras would learn its characters).
             batch_size: int or None. Passed to `TextVectorization.adapt`.
             steps: int or None. Passed to `TextVectorization.adapt`.
+
+        Raises:
+            TypeError: `data` is not texts at all (None, a number), or
+                `batch_size` / `steps` is not an int.
+            ValueError: for a lone string, no texts at all, an element that
+                is not a string, texts without a single word (the
+                vocabulary would be empty: every token `[UNK]`), or a
+                `batch_size` / `steps` below 1. A failed adapt leaves the
+                vocabulary as it was.
         """
         if self.vectorizer is None:
             raise ValueError(
                 f"adapt() builds the vocabulary of a string model; this model "
                 f"has input_mode={self.input_mode!r} and takes token ids")
+        self._check_adapt_data(data)
+        if batch_size is not None:
+            _validation.positive_int("batch_size", batch_size)
+        if steps is not None:
+            _validation.positive_int("steps", steps)
         element_spec = getattr(data, "element_spec", None)
         if isinstance(element_spec, tuple):  # (text, label) pairs: keep the text
             data = data.map(lambda text, *_: text)
         elif isinstance(data, (list, tuple)):
             data = np.asarray(data, dtype=object)
-        self.vectorizer.adapt(data, batch_size=batch_size, steps=steps)
-        self.vocabulary = tuple(str(token) for token in self.vectorizer.get_vocabulary())
+        # Adapted on a fresh twin, then installed: Keras' adapt keeps an
+        # adapted layer's old vocabulary when the data has no words, and
+        # leaves an unadapted one with nothing but [UNK].
+        config = {**self.vectorizer.get_config(), "vocabulary": None}
+        learner = keras.layers.TextVectorization.from_config(config)
+        learner.adapt(data, batch_size=batch_size, steps=steps)
+        vocabulary = tuple(str(token) for token in learner.get_vocabulary())
+        if len(vocabulary) <= _RESERVED_TOKENS:
+            raise ValueError(
+                "adapt() found no words in data (every text empty after "
+                f"standardize={self.standardize!r}), so every token would be "
+                f"[UNK]; received data={_preview(data)}")
+        self.vectorizer.set_vocabulary(list(vocabulary))
+        self.vocabulary = vocabulary
+
+    @staticmethod
+    def _check_adapt_data(data):
+        """Refuses what would give a vocabulary of characters or of nothing."""
+        if isinstance(data, (str, bytes)):
+            raise ValueError(
+                "adapt() takes many texts (a list of str, a NumPy array or a "
+                f"tf.data.Dataset), received one string data={_preview(data)}; "
+                f"pass [data] to learn the words of this one text")
+        if data is None or isinstance(data, (dict, set, numbers.Number)):
+            raise TypeError(
+                "adapt() takes texts: a list of str, a NumPy array or a "
+                f"tf.data.Dataset, received data={_preview(data)}")
+        if isinstance(data, (list, tuple, np.ndarray)):
+            if len(data) == 0:
+                raise ValueError(
+                    f"adapt() needs at least one text, received data={_preview(data)}")
+            for index, text in enumerate(np.asarray(data, dtype=object).flat):
+                if not isinstance(text, (str, bytes)):
+                    raise ValueError(
+                        f"adapt() takes texts (str), received data={_preview(data)}, "
+                        f"whose element {index} is {text!r} of type "
+                        f"{type(text).__name__}")
+        elif hasattr(data, "cardinality") and int(data.cardinality()) == 0:
+            raise ValueError(
+                f"adapt() needs at least one text, received data={_preview(data)} "
+                "(an empty dataset)")
+
+    def check_savable(self):
+        """A string model needs its vocabulary: without one its file cannot load."""
+        if self.input_mode == "string" and self.vocabulary is None:
+            raise ValueError(
+                f"Cannot save {self.name!r}: it has no vocabulary yet "
+                "(input_mode='string'), and a model saved without one cannot be "
+                "loaded. Call model.adapt(texts) or model.set_vocabulary(...) "
+                "first, or build it with vocabulary=[...].")
 
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary directly (`""` and `"[UNK]"` first, as Keras lists it)."""
@@ -395,6 +496,12 @@ class TextRNN(ZooModel):
             return keras.ops.convert_to_tensor(array, dtype="string")
         return array
 
+    def _string_input_error(self, dtype, shape):
+        return (
+            f"{self.name} (input_mode='string') expects string inputs, received "
+            f"inputs with dtype={dtype} and shape={tuple(shape)}; for token ids "
+            "build the model with input_mode='tokens'")
+
     def _token_input_error(self, dtype, shape):
         return (
             f"{self.name} (input_mode='tokens') expects int token ids of "
@@ -434,7 +541,12 @@ class TextRNN(ZooModel):
                                name="tokens")
 
     def example_inputs(self, batch_size=2, seed=0, unknown_dim=16):
-        """Seeded example texts (or right-padded token ids) of varied length."""
+        """Seeded example texts (or right-padded token ids) of varied length.
+
+        Args are as for `ZooModel.example_inputs`; `batch_size=0` gives an
+        empty batch.
+        """
+        self._check_example_args(batch_size, seed, unknown_dim)
         rng = np.random.default_rng(seed)
         length = self.sequence_length or unknown_dim
         lengths = rng.integers(1, length + 1, size=batch_size)
@@ -474,17 +586,60 @@ class TextRNN(ZooModel):
             x = self.pool(x, mask=mask)
         return self.predictions(self.classifier(x))
 
+    def check_inputs(self, inputs):
+        """The shared checks, then token ids: dtype, length and, when known, values.
+
+        In `input_mode="tokens"` a sequence longer than `sequence_length` is
+        a ValueError, and so is an id outside `[0, max_tokens)` whenever the
+        ids are concrete (NumPy, eager tensors). Inside a traced graph
+        (`fit`, `predict`, a `tf.function`, an export) the values are not
+        known when the model is called; there `call` maps every
+        out-of-range id to the OOV id 1, as the vectorizer maps unknown
+        words, instead of letting the embedding gather garbage (or fail).
+        """
+        if hasattr(inputs, "dtype") and hasattr(inputs, "shape"):
+            # The family's own words for a wrong kind of input come first:
+            # they say which input_mode takes it.
+            dtype = _validation.dtype_name(inputs.dtype)
+            if self.input_mode == "string" and dtype not in ("string", "object"):
+                raise ValueError(self._string_input_error(dtype, inputs.shape))
+            if self.input_mode == "tokens" and not dtype.startswith(("int", "uint")) \
+                    and "complex" not in dtype:
+                raise ValueError(self._token_input_error(dtype, inputs.shape))
+        super().check_inputs(inputs)
+        if self.input_mode != "tokens":
+            return
+        try:
+            shape = tuple(inputs.shape)
+        except (TypeError, ValueError):  # traced with an unknown rank
+            return
+        length = shape[1]
+        if self.sequence_length is not None and isinstance(length, (int, np.integer)) \
+                and length > self.sequence_length:
+            raise ValueError(
+                f"{self.name} takes at most sequence_length={self.sequence_length} "
+                f"tokens per row, received inputs with shape={shape}")
+        values = _concrete_values(inputs)
+        if values is None or values.size == 0:
+            return
+        bad = np.argwhere((values < 0) | (values >= self.max_tokens))
+        if bad.size:
+            position = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"{self.name} takes token ids in [0, {self.max_tokens}) "
+                f"(max_tokens={self.max_tokens}), received inputs with the id "
+                f"{int(values[position])} at position {position}")
+
     def _tokens(self, inputs):
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         if self.input_mode == "tokens":
             if "int" not in dtype or len(inputs.shape) != 2:
                 raise ValueError(self._token_input_error(dtype, inputs.shape))
-            return inputs
+            # See `check_inputs`: ids the embedding has no row for become OOV.
+            in_range = keras.ops.logical_and(inputs >= 0, inputs < self.max_tokens)
+            return keras.ops.where(in_range, inputs, keras.ops.cast(_OOV_ID, inputs.dtype))
         if dtype != "string":
-            raise ValueError(
-                f"{self.name} (input_mode='string') expects string inputs, received "
-                f"inputs with dtype={dtype} and shape={tuple(inputs.shape)}; for "
-                "token ids build the model with input_mode='tokens'")
+            raise ValueError(self._string_input_error(dtype, inputs.shape))
         if self.vocabulary is None:
             raise ValueError(
                 f"{self.name} has no vocabulary yet: call model.adapt(texts) (or "
@@ -515,16 +670,22 @@ class TextRNN(ZooModel):
         }
 
 
+def _concrete_values(inputs):
+    """The values of `inputs` as a NumPy array, or None while they are traced."""
+    if isinstance(inputs, np.ndarray):
+        return inputs
+    if keras.backend.is_keras_tensor(inputs):
+        return None
+    try:
+        return keras.ops.convert_to_numpy(inputs)
+    except Exception:  # noqa: BLE001 -- each backend raises its own type for a traced tensor
+        return None
+
+
 def _preview(value, limit=200):
     """`repr(value)`, cut to `limit` characters for an error message."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a float in [0, 1), received {name}={value!r}")
-    return float(value)
 
 
 @register_model
