@@ -239,6 +239,8 @@ def test_frozen_batchnorm_uses_moving_statistics_under_training_true():
     assert all(np.array_equal(after[p], v) for p, v in stats.items())
 
 
+@pytest.mark.tensorflow_only("documents the TensorFlow trainer's stale step; JAX's "
+                             "trainer refuses train_on_batch after freeze without a recompile")
 def test_recompile_is_needed_after_changing_trainable():
     """Documents the Keras behaviour the docstring warns about."""
     model = small_resnet()
