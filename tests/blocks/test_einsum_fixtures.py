@@ -1,6 +1,6 @@
-"""Files saved by the zoo's `EinsumDense` before it was rebuilt on Keras' load
-unchanged (issue 12): `tests/fixtures/einsum/`, written by
-`tests/fixtures/make_einsum_fixtures.py` with the old code, loaded here in a
+"""Files saved by today's `EinsumDense` keep loading through any rewrite of it
+(issue 12 rebuilds it on `keras.layers.EinsumDense`): `tests/fixtures/einsum/`,
+written once by `tests/fixtures/make_einsum_fixtures.py`, loaded here in a
 fresh process with `zoo.export.load` / `zoo.export.load_weights`."""
 
 import json
