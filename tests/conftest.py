@@ -51,22 +51,7 @@ def tensorflow_only_reason(item):
     return None
 
 
-# Test files whose tests are independent and each heavy (fresh processes,
-# whole trainings): pytest-xdist spreads them over the workers one test at a
-# time. Every other file is one `xdist_group`, run by one worker, so its
-# module-scoped fixtures (a benchmark's quick run, a trained model) run once
-# (`--dist loadgroup` in pytest.ini; `loadfile` kept resnet152's, resnet101's
-# ... round trips, ~4 min, on one worker).
-SPREAD_FILES = ("tests/export/test_every_model.py", "tests/train/test_resume.py",
-                "tests/train/test_distribute.py")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        if path not in SPREAD_FILES:
-            item.add_marker(pytest.mark.xdist_group(path))
     if BACKEND == "tensorflow":
         return
     for item in items:
