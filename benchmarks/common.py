@@ -448,6 +448,23 @@ def apply_quick(flag_values, overrides):
     return applied
 
 
+def check_flags(flag_values, quick):
+    """What absl's parser cannot check of the shared flags, before any work.
+
+    Applies --quick's presets (`quick`: flag name -> value), then checks that
+    --output_dir can be written.
+
+    Returns:
+        The output directory (`validate_output_dir`).
+
+    Raises:
+        app.UsageError: naming the flag and the value received.
+    """
+    if flag_values.quick:
+        apply_quick(flag_values, quick)
+    return validate_output_dir(flag_values.output_dir)
+
+
 def command_line(module):
     """The command that produced a result, for the record."""
     return " ".join(["python", "-m", module] + sys.argv[1:])

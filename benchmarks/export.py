@@ -654,16 +654,8 @@ def render_markdown(result):
 
 
 def check_flags(flag_values=FLAGS):
-    """What absl's parser cannot check, before any work; returns the output directory.
-
-    Applies --quick's presets, then checks that --output_dir can be written.
-
-    Raises:
-        app.UsageError: naming the flag and the value received.
-    """
-    if flag_values.quick:
-        common.apply_quick(flag_values, QUICK)
-    return common.validate_output_dir(flag_values.output_dir)
+    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
+    return common.check_flags(flag_values, QUICK)
 
 
 def main(argv):
