@@ -8,7 +8,7 @@ import pytest
 
 import helpers
 from zoo.blocks import EinsumDense
-from zoo.blocks.einsum_dense import dense_kernel_to_head, head_kernel_to_dense
+from zoo.blocks.einsum_dense import HEAD_EQUATIONS, dense_kernel_to_head, head_kernel_to_dense
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -98,6 +98,45 @@ def test_ellipsis_layer_takes_inputs_of_any_rank_once_built():
     layer = EinsumDense("...i,ij->...j", 6, bias_axes="j")
     assert tuple(layer(helpers.random_inputs((2, 4))).shape) == (2, 6)
     assert tuple(layer(helpers.random_inputs((2, 3, 5, 4))).shape) == (2, 3, 5, 6)
+
+
+def test_several_leading_ellipsis_axes_keep_their_order():
+    # Keras' own compute_output_shape reverses them: (2, 5, 3, 6).
+    layer = EinsumDense("...i,ij->...j", 6, bias_axes="j")
+    assert layer.compute_output_shape((2, 3, 5, 4)) == (2, 3, 5, 6)
+    assert tuple(layer(keras.Input(shape=(3, 5, 4))).shape) == (None, 3, 5, 6)
+
+
+def test_ellipsis_anywhere_in_the_operands():
+    # Keras' own layer takes "..." only at the start or the end.
+    layer = EinsumDense("a...i,ij->a...j", 5, bias_axes="j", bias_initializer="random_normal")
+    x = helpers.random_inputs((2, 3, 4), seed=7)
+    got, kernel, bias = (helpers.to_numpy(t) for t in (layer(x), layer.kernel, layer.bias))
+    np.testing.assert_allclose(got, np.einsum("abi,ij->abj", x, kernel) + bias,
+                               atol=1e-5, rtol=0)
+    assert tuple(EinsumDense("...i,ij->...j", 6)(np.ones((4,), "float32")).shape) == (6,)
+
+
+def test_the_einsum_never_sees_an_ellipsis(monkeypatch):
+    # TensorFlow's oneDNN float16 einsum is wrong for an equation with "...":
+    # the layer spells it out as letters for the rank it is called on.
+    equations = []
+    einsum = keras.ops.einsum
+
+    def recording_einsum(equation, *operands):
+        equations.append(equation)
+        return einsum(equation, *operands)
+
+    monkeypatch.setattr(keras.ops, "einsum", recording_einsum)
+    layer = EinsumDense("...i,ik->...k", 3, bias_axes="k")
+    layer(np.ones((2, 4), "float32"))
+    layer(np.ones((2, 5, 4), "float32"))
+    assert equations and all("..." not in e for e in equations), equations
+
+
+def test_activation_attribute_is_the_registered_name():
+    assert EinsumDense("ab,bc->ac", 3, activation=keras.activations.relu).activation == "relu"
+    assert EinsumDense("ab,bc->ac", 3).activation is None
 
 
 @pytest.mark.parametrize("initializer", ["glorot_uniform", "he_uniform", "lecun_uniform"])
@@ -416,3 +455,26 @@ def test_conversion_bad_arguments(call, argument, value):
         call()
     message = str(info.value)
     assert argument in message and value in message, message
+
+
+@pytest.mark.parametrize("data_format", DATA_FORMATS)
+def test_dense_head_is_keras_einsum_dense(data_format):
+    # The issue's review: EinsumDense("nhwc,hwck->nk", (10,), bias_axes="k")
+    # is dense_head(10): same weight shapes and paths, the same outputs with
+    # the same weights, and the same initializer spread (same seed, same kernel).
+    equation = HEAD_EQUATIONS[data_format]
+    x, _ = _image(data_format, seed=6)
+    head = EinsumDense.dense_head(10, data_format=data_format, name="head",
+                                  kernel_initializer=keras.initializers.GlorotUniform(seed=4),
+                                  bias_initializer="random_normal")
+    theirs = keras.layers.EinsumDense(
+        equation, (10,), bias_axes="k", name="head",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=4))
+    assert isinstance(head, keras.layers.EinsumDense)
+    head(x)
+    theirs(x)
+    assert [(w.path, tuple(w.shape)) for w in head.weights] == \
+        [(w.path, tuple(w.shape)) for w in theirs.weights]
+    np.testing.assert_array_equal(helpers.to_numpy(head.kernel), helpers.to_numpy(theirs.kernel))
+    theirs.set_weights(head.get_weights())
+    np.testing.assert_array_equal(helpers.to_numpy(head(x)), helpers.to_numpy(theirs(x)))

@@ -84,5 +84,6 @@ def test_bad_mode(kwargs, value):
 
 
 def test_wrong_rank():
-    with pytest.raises(ValueError, match=r"rank 3.*\(2, 5\)"):
+    # Keras' InputSpec check: "expected ndim=3, found ndim=2. Full shape received: (2, 5)".
+    with pytest.raises(ValueError, match=r"ndim=3.*\(2, 5\)"):
         SequencePooling("avg")(np.zeros((2, 5), "float32"))

@@ -2,7 +2,9 @@
 
 import keras
 
-from zoo.blocks import _layout, _validation
+from zoo import _validation
+from zoo.blocks import _layout
+from zoo.blocks._chain import build_chain
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -85,6 +87,9 @@ class ConvBN(keras.layers.Layer):
         self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.gamma_initializer = _validation.initializer("gamma_initializer",
                                                          gamma_initializer)
+        # Keras checks every input against it, naming this block (an inner
+        # Conv2D's own check would name "conv").
+        self.input_spec = keras.InputSpec(ndim=4)
 
         explicit_padding = self.strides > 1 and self.kernel_size > 1
         pad_before, pad_after = (self.kernel_size - 1) // 2, self.kernel_size // 2
@@ -127,16 +132,9 @@ class ConvBN(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        _validation.check_image_input(self.name, input_shape, self.data_format)
-        shape = self._to_compute_shape(input_shape)
-        if self.pad is not None:
-            self.pad.build(shape)
-            shape = self.pad.compute_output_shape(shape)
-        self.conv.build(shape)
-        shape = self.conv.compute_output_shape(shape)
-        self.bn.build(shape)
-        if self.act is not None:
-            self.act.build(shape)
+        channel_axis = _validation.channel_axis(self.data_format)
+        self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: input_shape[channel_axis]})
+        build_chain([self.pad, self.conv, self.bn, self.act], self._to_compute_shape(input_shape))
 
     def call(self, inputs, training=None):
         x = _layout.to_compute(inputs, self.data_format, self.compute_format)
@@ -148,10 +146,8 @@ class ConvBN(keras.layers.Layer):
         return _layout.from_compute(x, self.data_format, self.compute_format)
 
     def compute_output_shape(self, input_shape):
-        shape = self._to_compute_shape(input_shape)
-        if self.pad is not None:
-            shape = self.pad.compute_output_shape(shape)
-        shape = self.conv.compute_output_shape(shape)
+        shape = build_chain([self.pad, self.conv], self._to_compute_shape(input_shape),
+                            build=False)
         return _layout.shape_from_compute(shape, self.data_format, self.compute_format)
 
     def _to_compute_shape(self, shape):

@@ -25,7 +25,7 @@ import string
 import keras
 import numpy as np
 
-from zoo.blocks import _validation
+from zoo import _validation
 
 # The head's equation per layout: the kernel's first three axes follow the
 # feature map's own axis order, so the einsum never transposes its input.
@@ -34,129 +34,88 @@ HEAD_EQUATIONS = {
     "channels_first": "nchw,chwk->nk",
 }
 
-# One operand: letters, at most one "...", more letters.
-_TERM = re.compile(r"([a-zA-Z]*)(\.\.\.)?([a-zA-Z]*)")
-
-
-class _Term:
-    """One operand of an equation: `before` letters, optional `...`, `after` letters."""
-
-    def __init__(self, before, ellipsis, after):
-        self.before = before
-        self.ellipsis = ellipsis
-        self.after = after
-        self.labels = before + after
-
-    def __str__(self):
-        return self.before + ("..." if self.ellipsis else "") + self.after
-
-
-def _without_ellipsis(inputs, kernel, output, input_rank):
-    """The einsum equation with `...` spelled out as letters for `input_rank`.
-
-    Why: TensorFlow 2.21's oneDNN einsum gives wrong float16 results for
-    an equation with an ellipsis (`tf.einsum("...i,ik->...k")` on a (32, 256)
-    float16 input: max error 3.2 on outputs of 4.2, measured on a Xeon with
-    AVX-512 FP16; the same contraction with letters is right to 2e-3). Under
-    mixed_float16 a model built on this layer then trains to chance accuracy
-    without any error. Letters give every backend the same contraction.
-
-    Example:
-    >>> _without_ellipsis(_Term("", True, "i"), _Term("ik", False, ""),
-    ...                   _Term("", True, "k"), 3)
-    'ABi,ik->ABk'
-    """
-    if not inputs.ellipsis:
-        return f"{inputs},{kernel}->{output}"
-    used = set(str(inputs) + str(kernel) + str(output))
-    free = [c for c in string.ascii_uppercase + string.ascii_lowercase if c not in used]
-    letters = "".join(free[:input_rank - len(inputs.labels)])
-
-    def spelled(term):
-        return term.before + (letters if term.ellipsis else "") + term.after
-
-    return f"{spelled(inputs)},{kernel}->{spelled(output)}"
+# "inputs,kernel->output": letters, and at most one "..." in the inputs and
+# in the output (anywhere in them), none in the kernel.
+_OPERAND = r"([a-zA-Z]*(?:\.\.\.)?[a-zA-Z]*)"
+_FORM = re.compile(rf"{_OPERAND},([a-zA-Z]+)->{_OPERAND}")
 
 
 def _parse_equation(equation):
-    """Splits `"inputs,kernel->output"` into three `_Term`s, checking structure.
+    """The three operands of `equation`, `...` held as one `"."`; checks structure.
+
+    Keras' own layer parses the equation only when it builds, and takes
+    `...` only at the start or the end of the operands; this block checks
+    the equation when it is made and takes `...` anywhere.
 
     Raises:
         ValueError: naming `equation` when it is not of that form or its labels
             do not make a dense map (see `EinsumDense`).
+
+    Example:
+    >>> _parse_equation("a...i, ij -> a...j")
+    ('a.i', 'ij', 'a.j')
     """
-    form = ("equation must have the form 'inputs,kernel->output' with letter "
-            "labels (and '...' in inputs and output, not in kernel), e.g. "
-            "'ab,bc->ac' or '...i,ij->...j'")
-    if not isinstance(equation, str):
-        raise ValueError(f"{form}, received equation={equation!r}")
-    compact = "".join(equation.split())
-    if compact.count("->") != 1 or compact.split("->")[0].count(",") != 1:
-        raise ValueError(f"{form}, received equation={equation!r}")
-    lhs, output = compact.split("->")
-    terms = []
-    for text in (*lhs.split(","), output):
-        match = _TERM.fullmatch(text)
-        if match is None:
-            raise ValueError(f"{form}, received equation={equation!r}")
-        term = _Term(match[1], bool(match[2]), match[3])
-        if len(set(term.labels)) != len(term.labels):
-            # A repeated label in one operand is a diagonal or a trace, not a
-            # dense map.
-            raise ValueError(
-                f"equation must not repeat a label within one operand, received "
-                f"equation={equation!r} (operand {str(term)!r})")
-        terms.append(term)
-    inputs, kernel, output = terms
-    if kernel.ellipsis or not kernel.labels:
+    match = _FORM.fullmatch("".join(equation.split())) if isinstance(equation, str) else None
+    if match is None:
         raise ValueError(
-            f"{form}; the kernel operand must be letters only, received "
-            f"equation={equation!r} (kernel {str(kernel)!r})")
-    if inputs.ellipsis != output.ellipsis:
-        raise ValueError(
-            f"equation must have '...' in both inputs and output or in neither, "
-            f"received equation={equation!r}")
-    if not output.labels and not output.ellipsis:
-        raise ValueError(
-            f"equation must keep the batch axis in the output, received "
-            f"equation={equation!r}")
-    unknown = [c for c in output.labels if c not in inputs.labels + kernel.labels]
-    if unknown:
-        raise ValueError(
-            f"equation has output labels {unknown} that appear in neither the "
-            f"inputs {str(inputs)!r} nor the kernel {kernel.labels!r}, received "
-            f"equation={equation!r}")
-    unknown = [c for c in kernel.labels if c not in inputs.labels + output.labels]
-    if unknown:
-        # Such an axis would be summed out of the kernel alone: a wasted
-        # weight dimension whose size nothing determines.
-        raise ValueError(
-            f"equation has kernel labels {unknown} that appear in neither the "
-            f"inputs {str(inputs)!r} nor the output {str(output)!r}, received "
-            f"equation={equation!r}")
-    # Without "...", the regex puts every letter in `before`.
-    batch = None if output.before == "" else output.before[0]
-    if batch is not None and batch not in inputs.labels:
-        raise ValueError(
-            f"equation's first output label {batch!r} is the batch axis and must "
-            f"appear in the inputs {str(inputs)!r}, received equation={equation!r}")
-    return inputs, kernel, output
+            "equation must have the form 'inputs,kernel->output' with letter labels "
+            "(and '...' in inputs and output, not in kernel), e.g. 'ab,bc->ac' or "
+            f"'...i,ij->...j', received equation={equation!r}")
+    inputs, kernel, output = (operand.replace("...", ".") for operand in match.groups())
+    repeated = [op for op in (inputs, kernel, output) if len(set(op)) != len(op)]
+    unknown_outputs = [c for c in output if c not in inputs + kernel + "."]
+    # A kernel label in neither would be summed out of the kernel alone: a
+    # weight axis whose size nothing sets.
+    unknown_kernel = [c for c in kernel if c not in inputs + output]
+    if repeated:
+        # A repeated label is a diagonal or a trace, not a dense map.
+        problem = f"must not repeat a label within one operand ({repeated[0]!r})"
+    elif ("." in inputs) != ("." in output):
+        problem = "must have '...' in both inputs and output or in neither"
+    elif not output:
+        problem = "must keep the batch axis in the output"
+    elif unknown_outputs:
+        problem = f"has output labels {unknown_outputs} in neither the inputs nor the kernel"
+    elif unknown_kernel:
+        problem = f"has kernel labels {unknown_kernel} in neither the inputs nor the output"
+    elif output[0] not in inputs + ".":
+        problem = (f"must take its first output label {output[0]!r} (the batch axis) "
+                   "from the inputs")
+    else:
+        return inputs, kernel, output
+    raise ValueError(f"equation {problem}, received equation={equation!r}")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class EinsumDense(keras.layers.Layer):
-    """Dense map written as `einsum(equation, inputs, kernel) + bias -> activation`.
+class EinsumDense(keras.layers.EinsumDense):
+    """`keras.layers.EinsumDense`, checked when made, with the flatten-free head.
 
-    The kernel's shape follows from the equation: each kernel label takes
-    its size from the input when the input has it, otherwise from
-    `output_shape`. Labels of the inputs missing from the output are summed
-    over (the contraction), labels in both pass through.
+    `einsum(equation, inputs, kernel) + bias -> activation`. Keras' layer
+    derives the kernel's and the bias' shapes from the equation, and the
+    fans of variance-scaling initializers (the default `"glorot_uniform"`,
+    `"he_normal"`, ...): fan-in is the product of the kernel axes only the
+    inputs have, fan-out that of those the output has (the default guess
+    treats a 4D kernel as a convolution, which for the head
+    `"nhwc,hwck->nk"` would count `h * w * k` as fan-out). This block adds:
 
-    Variance-scaling initializers (the default `"glorot_uniform"`,
-    `"he_normal"`, ...) count fans from the equation: fan-in is the product
-    of the contracted kernel axes, fan-out that of the kernel axes only the
-    output has. The default guess treats a 4D kernel as a convolution, which
-    for the head `"nhwc,hwck->nk"` would count `h * w * k` as fan-out.
+    - every argument checked at construction, the error naming it and the
+      value received;
+    - `...` anywhere in the inputs and output (Keras: only at their start
+      or end), and inputs of any rank once built, unless the bias spans
+      the `...` axes;
+    - `None` in `output_shape` for an axis the input has: its size comes
+      from the input (Keras leaves it unknown, and cannot build a kernel or
+      bias over it);
+    - errors naming the layer, the equation and the built weights for
+      inputs that do not fit them;
+    - the einsum always runs with `...` spelled out as letters: TensorFlow
+      2.21's oneDNN einsum gives wrong float16 results for an equation with
+      an ellipsis (`tf.einsum("...i,ik->...k")` on a (32, 256) float16
+      input: max error 3.2 on outputs of 4.2, measured on a Xeon with
+      AVX-512 FP16; the same contraction with letters is right to 2e-3), so
+      a mixed_float16 model trained to chance accuracy without any error;
+    - `dense_head` and the kernel converters `head_kernel_to_dense` /
+      `dense_kernel_to_head`.
 
     Args:
         equation: str. `"inputs,kernel->output"` with one letter per axis,
@@ -164,18 +123,18 @@ class EinsumDense(keras.layers.Layer):
             inputs and output may both hold one `...` for any number of
             axes, e.g. `"...i,ij->...j"` (a `Dense` layer for inputs of any
             rank). The first output axis is the batch axis (or is inside a
-            leading `...`).
+            leading `...`). Spaces are ignored.
         output_shape: int or tuple of ints/None. Sizes of the output axes
             except the batch axis (the first output label, unless the output
             starts with `...`, in which case every output label), in output
             order. `None` is allowed for axes whose size comes from the
             input. An int means a 1-tuple.
         activation: str, callable or None. Applied last; None is linear.
+            The attribute holds its registered name.
         bias_axes: str or None. Output labels that get a bias (one value per
             position along them, broadcast over the rest), e.g. `"k"`; None
-            for no bias. The bias is stored like `keras.layers.EinsumDense`
-            stores it: the output axes from the first bias axis on, size 1
-            where no bias varies.
+            for no bias. The bias holds the output axes from the first bias
+            axis on, size 1 where no bias varies.
         kernel_initializer: str or initializer.
         bias_initializer: str or initializer.
         kernel_regularizer: str, regularizer or None.
@@ -217,32 +176,46 @@ class EinsumDense(keras.layers.Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(**_validation.layer_kwargs(kwargs))
-        self._inputs, self._kernel_term, self._output = _parse_equation(equation)
-        self.equation = equation
-        # Spaces are fine in the argument; not every backend's einsum takes them.
-        self._einsum_equation = f"{self._inputs},{self._kernel_term}->{self._output}"
-        # The attribute name of keras.layers.EinsumDense; `output_shape` is
-        # a property of Keras models (and of Keras 2 layers).
-        self.partial_output_shape = self._standardize_output_shape(output_shape)
-        # The config gives back what was passed (an int stays an int).
-        self._output_shape_arg = output_shape if isinstance(output_shape, int) \
-            else self.partial_output_shape
+        operands = _parse_equation(equation)
+        inputs, _, output = operands
+        letters = output.replace(".", "")
+        # The output labels `output_shape` sizes: all but the batch axis'.
+        free_labels = letters if output.startswith(".") else letters[1:]
+        shape = _standardize_output_shape(equation, output_shape, free_labels, inputs)
+        if bias_axes is not None and (
+                not isinstance(bias_axes, str) or not bias_axes
+                or len(set(bias_axes)) != len(bias_axes) or not set(bias_axes) <= set(letters)):
+            raise ValueError(
+                f"bias_axes must be None or distinct labels of the output {output!r} of "
+                f"equation={equation!r}, received bias_axes={bias_axes!r}")
+        super().__init__(
+            equation,
+            shape,
+            activation=_validation.activation(activation),
+            bias_axes=bias_axes,
+            kernel_initializer=_validation.initializer("kernel_initializer",
+                                                       kernel_initializer),
+            bias_initializer=_validation.initializer("bias_initializer", bias_initializer),
+            kernel_regularizer=_validation.regularizer("kernel_regularizer",
+                                                       kernel_regularizer),
+            bias_regularizer=_validation.regularizer("bias_regularizer", bias_regularizer),
+            kernel_constraint=_validation.constraint("kernel_constraint",
+                                                     kernel_constraint),
+            bias_constraint=_validation.constraint("bias_constraint", bias_constraint),
+            **_validation.layer_kwargs(kwargs),
+        )
+        # Keras keeps the function; the zoo's blocks keep the registered name.
         self.activation = _validation.activation(activation)
-        self.bias_axes = self._standardize_bias_axes(bias_axes)
-        self.kernel_initializer = _validation.initializer("kernel_initializer",
-                                                          kernel_initializer)
-        self.bias_initializer = _validation.initializer("bias_initializer",
-                                                        bias_initializer)
-        self.kernel_regularizer = _validation.regularizer("kernel_regularizer",
-                                                          kernel_regularizer)
-        self.bias_regularizer = _validation.regularizer("bias_regularizer",
-                                                        bias_regularizer)
-        self.kernel_constraint = _validation.constraint("kernel_constraint",
-                                                        kernel_constraint)
-        self.bias_constraint = _validation.constraint("bias_constraint", bias_constraint)
-        self.kernel = None
         self.bias = None
+        self._operands = operands
+        self._free_labels = free_labels
+        # The config gives back what was passed (an int stays an int).
+        self._output_shape_arg = int(output_shape) if _validation.is_int(output_shape) \
+            else shape
+        # A bias over `...` axes (e.g. "ab...,bc->ac..." with bias_axes="c")
+        # has trailing 1s for them, which fix their number once built.
+        self._bias_spans_ellipsis = bias_axes is not None and "." in output[
+            min(output.index(c) for c in bias_axes):]
 
     @classmethod
     def dense_head(cls, units, data_format=None, **kwargs):
@@ -284,190 +257,105 @@ class EinsumDense(keras.layers.Layer):
         kwargs.setdefault("bias_axes", "k")
         return cls(HEAD_EQUATIONS[data_format], (units,), **kwargs)
 
-    # ------------------------------------------------------------------
-    # Argument checks
-
-    def _free_output_labels(self):
-        """Output labels `output_shape` gives sizes for: all but the batch's."""
-        out = self._output
-        return out.labels if out.ellipsis and not out.before else out.labels[1:]
-
-    def _standardize_output_shape(self, output_shape):
-        shape = (output_shape,) if isinstance(output_shape, int) \
-            and not isinstance(output_shape, bool) else output_shape
-        free = self._free_output_labels()
-        valid = isinstance(shape, (tuple, list)) and all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
-            for d in shape)
-        if not valid or len(shape) != len(free):
-            raise ValueError(
-                f"output_shape must be {len(free)} positive ints or None, one per "
-                f"output label {list(free)} (the batch axis excluded) of "
-                f"equation={self.equation!r}, received output_shape={output_shape!r}")
-        for label, size in zip(free, shape):
-            if size is None and label not in self._inputs.labels:
-                raise ValueError(
-                    f"output_shape may be None only for axes whose size comes from "
-                    f"the input; label {label!r} of equation={self.equation!r} is "
-                    f"not an input label, received output_shape={output_shape!r}")
-        return tuple(shape)
-
-    def _standardize_bias_axes(self, bias_axes):
-        if bias_axes is None:
-            return None
-        labels = self._output.labels
-        if not isinstance(bias_axes, str) or not bias_axes \
-                or len(set(bias_axes)) != len(bias_axes) \
-                or any(c not in labels for c in bias_axes):
-            raise ValueError(
-                f"bias_axes must be None or distinct labels of the output "
-                f"{str(self._output)!r} of equation={self.equation!r}, received "
-                f"bias_axes={bias_axes!r}")
-        return bias_axes
+    @property
+    def kernel(self):
+        """The kernel variable (None before the layer is built, as for the bias)."""
+        return super().kernel if self.built else None
 
     # ------------------------------------------------------------------
     # Shapes
 
-    def _resolve(self, input_shape, need_kernel=True):
-        """Label sizes for `input_shape`: (sizes, ellipsis_dims).
+    def _label_sizes(self, input_shape):
+        """The operands with `...` spelled out for `input_shape`, and each label's size.
 
-        Args:
-            input_shape: full input shape, batch included.
-            need_kernel: raise when a kernel axis' size is unknown (None);
-                only `build` needs them, shape inference does not.
+        Sizes come from the input where it has the label (None when unknown
+        there), from `output_shape` otherwise.
         """
         shape = tuple(input_shape)
-        inputs = self._inputs
-        n_before, n_after = len(inputs.before), len(inputs.after)
-        fits = len(shape) >= n_before + n_after if inputs.ellipsis \
-            else len(shape) == n_before + n_after
-        if not fits:
-            rank = f"at least {n_before + n_after}" if inputs.ellipsis \
-                else f"{n_before + n_after}"
+        inputs, kernel, output = self._operands
+        labels = len(inputs.replace(".", ""))
+        if len(shape) != labels and ("." not in inputs or len(shape) < labels):
+            rank = f"at least {labels}" if "." in inputs else f"{labels}"
             raise ValueError(
-                f"{self.name}: equation={self.equation!r} has {n_before + n_after} "
-                f"input labels {str(inputs)!r} and needs inputs of rank {rank}, "
-                f"received input shape={shape}")
-        sizes = dict(zip(inputs.before, shape[:n_before]))
-        sizes.update(zip(inputs.after, shape[len(shape) - n_after:]))
-        ellipsis_dims = shape[n_before:len(shape) - n_after]
-        for label, size in zip(self._free_output_labels(), self.partial_output_shape):
-            if label not in sizes:
-                sizes[label] = size
-            elif size is not None and sizes[label] is not None and size != sizes[label]:
+                f"{self.name}: equation={self.equation!r} has {labels} input labels "
+                f"{inputs.replace('.', '...')!r} and needs inputs of rank {rank}, received "
+                f"input shape={shape}")
+        free = [c for c in string.ascii_uppercase + string.ascii_lowercase
+                if c not in inputs + kernel + output]
+        spelled = tuple(op.replace(".", "".join(free[:len(shape) - labels]))
+                        for op in self._operands)
+        sizes = dict(zip(spelled[0], shape))
+        for label, size in zip(self._free_labels, self.partial_output_shape):
+            known = sizes.setdefault(label, size)
+            if None not in (size, known) and size != known:
                 raise ValueError(
-                    f"{self.name}: output_shape={self.partial_output_shape} gives "
-                    f"size {size} to label {label!r}, which the input has with size "
-                    f"{sizes[label]} (equation={self.equation!r}, received input "
-                    f"shape={shape})")
-        if need_kernel:
-            unknown = [c for c in self._kernel_term.labels if sizes[c] is None]
-            if unknown:
-                raise ValueError(
-                    f"{self.name}: the kernel needs known sizes for input axes "
-                    f"{unknown} of equation={self.equation!r}, received input "
-                    f"shape={shape}")
-        return sizes, ellipsis_dims
+                    f"{self.name}: output_shape={self.partial_output_shape} gives size "
+                    f"{size} to label {label!r}, which the input has with size {known} "
+                    f"(equation={self.equation!r}, received input shape={shape})")
+        return spelled, sizes
 
-    def _output_axes(self, sizes, ellipsis_dims):
-        """The output as a list of (label or None for an ellipsis axis, size)."""
-        out = self._output
-        return ([(c, sizes[c]) for c in out.before]
-                + [(None, d) for d in (ellipsis_dims if out.ellipsis else ())]
-                + [(c, sizes[c]) for c in out.after])
+    def _ellipsis_axes(self, spelled_inputs):
+        return len(spelled_inputs) - len(self._operands[0].replace(".", ""))
 
     def compute_output_shape(self, input_shape):
-        sizes, ellipsis_dims = self._resolve(input_shape, need_kernel=False)
-        return tuple(size for _, size in self._output_axes(sizes, ellipsis_dims))
+        # Keras' own leaves the axes given as None unknown, and reverses
+        # several leading `...` axes.
+        (_, _, output), sizes = self._label_sizes(input_shape)
+        return tuple(sizes[c] for c in output)
 
     # ------------------------------------------------------------------
     # Layer
 
-    def _kernel_initializer_with_fans(self):
-        initializer = self.kernel_initializer
-        if not isinstance(initializer, keras.initializers.VarianceScaling) \
-                or initializer.input_axes is not None or initializer.output_axes is not None:
-            return initializer
-        inputs, outputs = self._inputs.labels, self._output.labels
-        kernel = self._kernel_term.labels
-        # Contracted axes feed each output unit (fan-in); axes only the output
-        # has are the units (fan-out); axes shared with both inputs and output
-        # are independent copies of the map and count for neither.
-        config = initializer.get_config()
-        config.update(
-            # The instance's concrete seed, so a seeded run stays reproducible.
-            seed=initializer.seed,
-            input_axes=[i for i, c in enumerate(kernel) if c in inputs and c not in outputs],
-            output_axes=[i for i, c in enumerate(kernel) if c in outputs and c not in inputs],
-        )
-        return type(initializer).from_config(config)
-
     def build(self, input_shape):
-        sizes, ellipsis_dims = self._resolve(input_shape)
-        kernel_shape = tuple(sizes[c] for c in self._kernel_term.labels)
-        # What the weights fix for later calls: the sizes of the kernel's and
-        # the bias' axes, and the number of `...` axes when the bias spans
-        # them (its trailing 1s would broadcast against the wrong axes).
-        self._built_sizes = {c: sizes[c] for c in self._kernel_term.labels}
-        self._built_ellipsis_rank = None
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=kernel_shape,
-            initializer=self._kernel_initializer_with_fans(),
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        if self.bias_axes is not None:
-            axes = self._output_axes(sizes, ellipsis_dims)
-            first = min(i for i, (c, _) in enumerate(axes) if c is not None and c in self.bias_axes)
-            # Trailing-aligned, like keras.layers.EinsumDense, so the bias
-            # broadcasts over the leading axes and weights move between the
-            # two layers unchanged.
-            bias_shape = tuple(size if c is not None and c in self.bias_axes else 1
-                               for c, size in axes[first:])
-            self._built_sizes.update({c: sizes[c] for c in self.bias_axes})
-            if any(c is None for c, _ in axes[first:]):
-                self._built_ellipsis_rank = len(ellipsis_dims)
-            if None in bias_shape:
-                raise ValueError(
-                    f"{self.name}: bias_axes={self.bias_axes!r} needs known sizes, "
-                    f"received input shape={tuple(input_shape)} "
-                    f"(equation={self.equation!r})")
-            self.bias = self.add_weight(
-                name="bias",
-                shape=bias_shape,
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        (inputs, kernel, output), sizes = self._label_sizes(input_shape)
+        weight_labels = kernel + (self.bias_axes or "")
+        unknown = [c for c in weight_labels if sizes[c] is None]
+        if unknown:
+            raise ValueError(
+                f"{self.name}: the kernel and bias_axes={self.bias_axes!r} need known sizes "
+                f"for axes {unknown} of equation={self.equation!r}, received input "
+                f"shape={tuple(input_shape)}")
+        # Keras' layer, given the equation with `...` spelled out, a spare
+        # letter as its batch axis (it sizes the first output axis from the
+        # first input axis) and every output size, makes the weights.
+        batch = next(c for c in string.ascii_letters if c not in inputs + kernel + output)
+        given = self.equation, self.partial_output_shape
+        self.equation = f"{batch}{inputs},{kernel}->{batch}{output}"
+        self.partial_output_shape = tuple(sizes[c] for c in output)
+        try:
+            super().build((None,) + tuple(input_shape))
+        finally:
+            self.equation, self.partial_output_shape = given
+        # Keras' spec fixes the rank; `call` checks the input against the
+        # equation and the weights, with a message naming them.
+        self.input_spec = None
+        self._built_sizes = {c: sizes[c] for c in weight_labels}
+        self._built_ellipsis_axes = self._ellipsis_axes(inputs) \
+            if self._bias_spans_ellipsis else None
 
-    def call(self, inputs):
-        self._check_built_for(inputs.shape)
-        equation = _without_ellipsis(self._inputs, self._kernel_term, self._output,
-                                     len(inputs.shape))
-        x = keras.ops.einsum(equation, inputs, self.kernel)
+    def call(self, inputs, training=None):
+        (spelled_inputs, kernel, output), sizes = self._label_sizes(inputs.shape)
+        wrong = [c for c, n in self._built_sizes.items() if sizes[c] not in (None, n)]
+        if wrong or self._built_ellipsis_axes not in (None, self._ellipsis_axes(spelled_inputs)):
+            # The backend's error names neither the layer nor the axis (and
+            # a bias may even broadcast silently).
+            built = ", ".join(f"{c}={n}" for c, n in self._built_sizes.items())
+            if self._built_ellipsis_axes is not None:
+                built += f", {self._built_ellipsis_axes} axes for '...'"
+            raise ValueError(
+                f"{self.name} was built for {built} in equation={self.equation!r} "
+                f"(kernel shape {tuple(self.kernel.shape)}), received inputs with "
+                f"shape={tuple(inputs.shape)}")
+        x = keras.ops.einsum(f"{spelled_inputs},{kernel}->{output}", inputs, self.kernel)
         if self.bias is not None:
             x = keras.ops.add(x, self.bias)
         return x if self.activation is None else keras.activations.get(self.activation)(x)
 
-    def _check_built_for(self, input_shape):
-        # The backend's error on a size mismatch names neither the layer nor
-        # the axis (and a bias may even broadcast silently).
-        sizes, ellipsis_dims = self._resolve(input_shape, need_kernel=False)
-        wrong = [c for c, built in self._built_sizes.items()
-                 if sizes[c] is not None and sizes[c] != built]
-        if wrong or self._built_ellipsis_rank not in (None, len(ellipsis_dims)):
-            built = ", ".join(f"{c}={n}" for c, n in self._built_sizes.items())
-            if self._built_ellipsis_rank is not None:
-                built += f", {self._built_ellipsis_rank} axes for '...'"
-            raise ValueError(
-                f"{self.name} was built for {built} in equation={self.equation!r} "
-                f"(kernel shape {tuple(self.kernel.shape)}), received inputs with "
-                f"shape={tuple(input_shape)}")
-
     def get_config(self):
+        # Mirrors __init__: not Keras' config, which adds LoRA and
+        # quantization options this block does not take.
         return {
-            **super().get_config(),
+            **keras.layers.Layer.get_config(self),
             "equation": self.equation,
             "output_shape": self._output_shape_arg,
             "activation": self.activation,
@@ -479,6 +367,28 @@ class EinsumDense(keras.layers.Layer):
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # Keras' adds the `quantization_config` its own __init__ takes.
+        return super(keras.layers.EinsumDense, cls).from_config(config)
+
+
+def _standardize_output_shape(equation, output_shape, free_labels, inputs):
+    shape = (output_shape,) if _validation.is_int(output_shape) else output_shape
+    if not isinstance(shape, (tuple, list)) or len(shape) != len(free_labels) or not all(
+            d is None or (_validation.is_int(d) and d > 0) for d in shape):
+        raise ValueError(
+            f"output_shape must be {len(free_labels)} positive ints or None, one per "
+            f"output label {list(free_labels)} (the batch axis excluded) of "
+            f"equation={equation!r}, received output_shape={output_shape!r}")
+    for label, size in zip(free_labels, shape):
+        if size is None and label not in inputs:
+            raise ValueError(
+                f"output_shape may be None only for axes whose size comes from the "
+                f"input; label {label!r} of equation={equation!r} is not an input "
+                f"label, received output_shape={output_shape!r}")
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 # ----------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 import keras
 
-from zoo.blocks import _layout, _validation
+from zoo import _validation
+from zoo.blocks import _layout
+from zoo.blocks._chain import build_chain
 from zoo.blocks.conv import ConvBN
 
 
@@ -44,6 +46,8 @@ class _ResidualBlock(keras.layers.Layer):
         self.shortcut = None
         self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
         self.out_act = keras.layers.Activation("relu", name="out_act", dtype=self.dtype_policy)
+        # Keras checks every input against it, naming this block.
+        self.input_spec = keras.InputSpec(ndim=4)
 
     def _conv_bn(self, filters, kernel_size, strides, name, activation="relu",
                  last=False):
@@ -64,13 +68,14 @@ class _ResidualBlock(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        _validation.check_image_input(self.name, input_shape, self.data_format)
-        in_channels = input_shape[_validation.channel_axis(self.data_format)]
+        channel_axis = _validation.channel_axis(self.data_format)
+        in_channels = input_shape[channel_axis]
         if in_channels is None:
             raise ValueError(
                 f"{self.name} needs a known channel count, received "
                 f"input_shape={tuple(input_shape)}"
             )
+        self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: in_channels})
         # Projection (1x1 conv + BN, "option B" of the paper) only where the
         # identity cannot be added: a stride or a change of width.
         if self.strides != 1 or in_channels != self.output_channels:
@@ -81,9 +86,7 @@ class _ResidualBlock(keras.layers.Layer):
         shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
         if self.shortcut is not None:
             self.shortcut.build(shape)
-        for unit in self.branch:
-            unit.build(shape)
-            shape = unit.compute_output_shape(shape)
+        shape = build_chain(self.branch, shape)
         self.add.build([shape, shape])
         self.out_act.build(shape)
 
@@ -98,8 +101,7 @@ class _ResidualBlock(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
-        for unit in self.branch:
-            shape = unit.compute_output_shape(shape)
+        shape = build_chain(self.branch, shape, build=False)
         return _layout.shape_from_compute(shape, self.data_format, self.compute_format)
 
     def get_config(self):

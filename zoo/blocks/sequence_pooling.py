@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.blocks import _validation
+from zoo import _validation
 
 MODES = ("avg", "max", "attention")
 
@@ -45,6 +45,7 @@ class SequencePooling(keras.layers.Layer):
     def __init__(self, mode="avg", **kwargs):
         super().__init__(**_validation.layer_kwargs(kwargs))
         self.mode = _validation.one_of("mode", mode, MODES)
+        self.input_spec = keras.InputSpec(ndim=3)
         # The output has no time axis, so no mask goes further.
         self.supports_masking = True
         # No bias: softmax is shift-invariant, so a bias would get no gradient.
@@ -55,11 +56,6 @@ class SequencePooling(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.name} expects inputs of rank 3 (batch, time, features), "
-                f"received inputs with shape={tuple(input_shape)}"
-            )
         if self.score is not None:
             self.score.build(input_shape)
 

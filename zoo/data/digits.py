@@ -28,7 +28,8 @@ from importlib import resources
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import _checks, epochs
+from zoo import _validation
+from zoo.data import epochs
 
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
@@ -64,8 +65,9 @@ def _read_csv():
 
 
 def _check_split_args(seed, test_fraction):
-    _checks.check_seed(seed)
-    _checks.check_fraction("test_fraction", test_fraction)
+    _validation.non_negative_int("seed", seed)
+    _validation.finite_float("test_fraction", test_fraction, 0, 1,
+                             low_open=True, high_open=True)
 
 
 def split_indices(seed=0, test_fraction=0.2):
@@ -136,7 +138,7 @@ def load_arrays(split, seed=0, test_fraction=0.2):
     >>> images.shape, int(images.max()), sorted(set(labels.tolist()))
     ((1438, 8, 8), 16, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
-    _checks.check_split(split, SPLITS)
+    _validation.one_of("split", split, SPLITS)
     train, test = split_indices(seed=seed, test_fraction=test_fraction)
     rows = train if split == "train" else test
     images, labels = _read_csv()
@@ -185,15 +187,15 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
     ((4, 8, 8, 1), 0.0, True)
     """
     # Validate everything before any work, so a typo fails fast and alone.
-    _checks.check_split(split, SPLITS)
-    _checks.check_positive_int("batch_size", batch_size)
-    _checks.check_positive_int("image_size", image_size)
-    _checks.check_bool("shuffle", shuffle, allow_none=True)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_start_epoch(start_epoch)
+    _validation.one_of("split", split, SPLITS)
+    _validation.positive_int("batch_size", batch_size)
+    _validation.positive_int("image_size", image_size)
+    _validation.boolean("shuffle", shuffle, optional=True)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
     _check_split_args(seed, test_fraction)
-    _checks.check_images_fit(image_size, batch_size, channels=1,
-                             max_examples=NUM_EXAMPLES)
+    _validation.images_fit(image_size, batch_size, channels=1,
+                           max_examples=NUM_EXAMPLES)
 
     images, labels = load_arrays(split, seed=seed, test_fraction=test_fraction)
     if shuffle is None:

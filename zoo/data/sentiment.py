@@ -56,7 +56,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import _checks
+from zoo import _validation
 from zoo.data.text import text_pipeline
 
 SPLITS = ("train", "test")
@@ -314,18 +314,16 @@ def generate(n, seed=0, stream=0):
     >>> texts == generate(5, seed=7)[0][:2]
     True
     """
-    _checks.check_positive_int("n", n)
-    _checks.check_seed(seed)
-    if not _checks.is_int(stream) or stream < 0:
-        raise ValueError(
-            f"stream must be a non-negative int, received stream={stream!r}")
+    _validation.positive_int("n", n)
+    _validation.non_negative_int("seed", seed)
+    _validation.non_negative_int("stream", stream)
     texts, labels = _generate(int(n), int(seed), int(stream))
     return list(texts), list(labels)
 
 
 def _check_num_examples(num_examples):
     if num_examples is not None:
-        _checks.check_positive_int("num_examples", num_examples)
+        _validation.positive_int("num_examples", num_examples)
 
 
 def load_arrays(split, seed=0, num_examples=None):
@@ -350,8 +348,8 @@ def load_arrays(split, seed=0, num_examples=None):
     >>> texts.shape, labels.shape, labels.dtype.name
     ((1000,), (1000,), 'int64')
     """
-    _checks.check_split(split, SPLITS)
-    _checks.check_seed(seed)
+    _validation.one_of("split", split, SPLITS)
+    _validation.non_negative_int("seed", seed)
     _check_num_examples(num_examples)
     n = NUM_EXAMPLES[split] if num_examples is None else num_examples
     texts, labels = generate(n, seed=seed, stream=STREAMS[split])
@@ -393,12 +391,12 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
     >>> [int(labels.shape[0]) for _, labels in ds]
     [4, 2]
     """
-    _checks.check_split(split, SPLITS)
-    _checks.check_positive_int("batch_size", batch_size)
-    _checks.check_bool("shuffle", shuffle, allow_none=True)
-    _checks.check_seed(seed)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_start_epoch(start_epoch)
+    _validation.one_of("split", split, SPLITS)
+    _validation.positive_int("batch_size", batch_size)
+    _validation.boolean("shuffle", shuffle, optional=True)
+    _validation.non_negative_int("seed", seed)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
     _check_num_examples(num_examples)
 
     texts, labels = load_arrays(split, seed=seed, num_examples=num_examples)

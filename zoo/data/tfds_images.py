@@ -40,7 +40,8 @@ Example:
 
 import tensorflow as tf
 
-from zoo.data import _checks, epochs
+from zoo import _validation
+from zoo.data import epochs
 from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split
 
 # name -> what `zoo.data.info` reports, plus the normalization statistics.
@@ -136,18 +137,18 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
         raise ValueError(
             f"name must be one of {sorted(DATASETS)}, received name={name!r}")
     spec = DATASETS[name]
-    _checks.check_split(split, spec["splits"])
-    _checks.check_positive_int("batch_size", batch_size)
-    _checks.check_bool("shuffle", shuffle, allow_none=True)
-    _checks.check_seed(seed)
-    _checks.check_start_epoch(start_epoch)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_optional_dir("data_dir", data_dir)
-    _checks.check_bool("download", download)
-    _checks.check_bool("one_hot", one_hot)
-    _checks.check_bool("augment", augment, allow_none=True)
-    _checks.check_bool("normalize", normalize)
-    _checks.check_bool("cache", cache)
+    _validation.one_of("split", split, spec["splits"])
+    _validation.positive_int("batch_size", batch_size)
+    _validation.boolean("shuffle", shuffle, optional=True)
+    _validation.non_negative_int("seed", seed)
+    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.directory("data_dir", data_dir, optional=True)
+    _validation.boolean("download", download)
+    _validation.boolean("one_hot", one_hot)
+    _validation.boolean("augment", augment, optional=True)
+    _validation.boolean("normalize", normalize)
+    _validation.boolean("cache", cache)
     if augment and split != "train":
         raise ValueError(
             "augment=True applies to the train split only, received "

@@ -23,7 +23,7 @@ Example:
 2
 """
 
-from zoo.data import _checks
+from zoo import _validation
 # Re-exported: callers catch tfds_text.DatasetNotPreparedError.
 from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split  # noqa: F401
 from zoo.data.text import text_pipeline
@@ -73,14 +73,14 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(
             f"name must be one of {sorted(DATASETS)}, received name={name!r}")
-    _checks.check_split(split, DATASETS[name]["splits"])
-    _checks.check_positive_int("batch_size", batch_size)
-    _checks.check_bool("shuffle", shuffle, allow_none=True)
-    _checks.check_seed(seed)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_start_epoch(start_epoch)
-    _checks.check_optional_dir("data_dir", data_dir)
-    _checks.check_bool("download", download)
+    _validation.one_of("split", split, DATASETS[name]["splits"])
+    _validation.positive_int("batch_size", batch_size)
+    _validation.boolean("shuffle", shuffle, optional=True)
+    _validation.non_negative_int("seed", seed)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
+    _validation.directory("data_dir", data_dir, optional=True)
+    _validation.boolean("download", download)
 
     ds = supervised_split(name, split, data_dir=data_dir, download=download)
     if shuffle is None:

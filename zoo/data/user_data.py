@@ -33,7 +33,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import _checks
+from zoo import _validation
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 SPLITS = ("train", "validation")
@@ -43,7 +43,7 @@ __all__ = ["IMAGE_EXTENSIONS", "from_generator", "from_image_folder",
 
 
 def _check_existing(name, value, want_dir):
-    path = _checks.check_path(name, value)
+    path = _validation.path(name, value)
     kind = "directory" if want_dir else "file"
     exists = tf.io.gfile.isdir(path) if want_dir else (
         tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path))
@@ -54,10 +54,10 @@ def _check_existing(name, value, want_dir):
 
 
 def _check_image_size(image_size):
-    size = (image_size, image_size) if _checks.is_int(image_size) else (
+    size = (image_size, image_size) if _validation.is_int(image_size) else (
         image_size)
     if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(_checks.is_int(s) and s >= 1 for s in size)):
+            or not all(_validation.is_int(s) and s >= 1 for s in size)):
         raise ValueError(
             "image_size must be a positive int or a (height, width) pair of "
             f"them, received image_size={image_size!r}")
@@ -149,20 +149,21 @@ def from_image_folder(directory, image_size, batch_size=32, *, split=None,
     """
     directory = _check_existing("directory", directory, want_dir=True)
     size = _check_image_size(image_size)
-    _checks.check_positive_int("batch_size", batch_size)
+    _validation.positive_int("batch_size", batch_size)
     if split is not None:
-        _checks.check_split(split, SPLITS)
-    _checks.check_fraction("validation_fraction", validation_fraction)
-    _checks.check_seed(seed)
-    _checks.check_bool("shuffle", shuffle, allow_none=True)
+        _validation.one_of("split", split, SPLITS)
+    _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
+                             low_open=True, high_open=True)
+    _validation.non_negative_int("seed", seed)
+    _validation.boolean("shuffle", shuffle, optional=True)
     # is_int first: `channels in (...)` on an array would raise its own error.
-    if not _checks.is_int(channels) or channels not in (1, 3, 4):
+    if not _validation.is_int(channels) or channels not in (1, 3, 4):
         raise ValueError(
             f"channels must be 1, 3 or 4, received channels={channels!r}")
-    _checks.check_images_fit(image_size, batch_size, channels)
-    _checks.check_bool("one_hot", one_hot)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_bool("cache", cache)
+    _validation.images_fit(image_size, batch_size, channels)
+    _validation.boolean("one_hot", one_hot)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.boolean("cache", cache)
 
     class_names, files_per_class = _list_images(directory)
     rng = np.random.default_rng(seed)
@@ -291,7 +292,7 @@ def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
             malformed line (named by number).
     """
     path = _check_existing("path", path, want_dir=False)
-    _checks.check_positive_int("batch_size", batch_size)
+    _validation.positive_int("batch_size", batch_size)
     if delimiter is None:
         delimiter = "," if path.lower().endswith(".csv") else "\t"
     if not isinstance(delimiter, str) or not delimiter or any(
@@ -308,11 +309,11 @@ def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
                 "class_names must be None or a sequence of distinct str, "
                 f"received class_names={class_names!r}")
         class_names = list(class_names)
-    _checks.check_bool("skip_header", skip_header)
-    _checks.check_bool("shuffle", shuffle)
-    _checks.check_seed(seed)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_bool("cache", cache)
+    _validation.boolean("skip_header", skip_header)
+    _validation.boolean("shuffle", shuffle)
+    _validation.non_negative_int("seed", seed)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.boolean("cache", cache)
 
     labels = _parse_lines(path, delimiter, skip_header, class_names)
     if class_names is not None:
@@ -382,12 +383,12 @@ def from_generator(generator_fn, output_signature, batch_size=32, *,
         raise ValueError(
             "output_signature must be a nested structure of tf.TypeSpec, "
             f"received output_signature={output_signature!r}")
-    _checks.check_positive_int("batch_size", batch_size)
-    _checks.check_bool("shuffle", shuffle)
-    _checks.check_positive_int("shuffle_buffer", shuffle_buffer)
-    _checks.check_seed(seed)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_bool("cache", cache)
+    _validation.positive_int("batch_size", batch_size)
+    _validation.boolean("shuffle", shuffle)
+    _validation.positive_int("shuffle_buffer", shuffle_buffer)
+    _validation.non_negative_int("seed", seed)
+    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.boolean("cache", cache)
     ds = tf.data.Dataset.from_generator(generator_fn,
                                         output_signature=output_signature)
     return _batch(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,

@@ -1,11 +1,28 @@
-"""Argument checks shared by blocks and models: one wording for every error.
+"""Argument checks for the whole package: one wording for every error.
 
-Every constructor argument of a block or model is checked here, once, at
-construction, before any sublayer or weight exists. A wrong type (a string
-for a bool or a number) is a `TypeError`, a value of the right type that
-makes no sense (NaN, a negative size, an empty name) a `ValueError`; both
-messages name the argument and show the value received:
+Blocks and models check every constructor argument here, once, before any
+sublayer or weight exists; the data loaders, `zoo.export` and `zoo.train`
+check theirs here before any work. Every message names the argument and
+shows the value received:
 `bn_momentum must be a finite float in [0, 1), received bn_momentum=nan`.
+
+A value of the right type that makes no sense (NaN, a negative size, an
+empty name) is a `ValueError`. A wrong type (a string for a bool or a
+number) is an `ArgumentTypeError`, which is both a `TypeError` (what Python
+raises for a wrong type, and what blocks and models have always raised) and
+a `ValueError` (what the data loaders and the train CLI have always promised:
+one `except ValueError` catches every bad argument).
+
+Example:
+>>> positive_int("batch_size", 0)
+Traceback (most recent call last):
+...
+ValueError: batch_size must be a positive integer, received batch_size=0
+>>> try:
+...     boolean("shuffle", "no")
+... except ValueError as error:
+...     print(type(error).__name__, isinstance(error, TypeError), error)
+ArgumentTypeError True shuffle must be True or False, received shuffle='no'
 """
 
 import math
@@ -16,6 +33,14 @@ import keras
 import numpy as np
 
 DATA_FORMATS = ("channels_last", "channels_first")
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type: a `TypeError` and a `ValueError` at once.
+
+    NumPy's `AxisError` (a `ValueError` and an `IndexError`) is the
+    precedent: callers that catch either keep working.
+    """
 
 
 def data_format(value):
@@ -48,37 +73,42 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def positive_int(name, value):
+def _int_at_least(name, value, low, wanted, optional):
+    if value is None and optional:
+        return None
+    if not is_int(value) or value < low:
+        wanted = f"None or {wanted}" if optional else wanted
+        error = ValueError if is_int(value) else ArgumentTypeError
+        raise error(f"{name} must be {wanted}, received {name}={value!r}")
+    return int(value)
+
+
+def positive_int(name, value, optional=False):
     """Checks that `value` is an int >= 1 (bools rejected); returns a Python int.
 
     NumPy integers are accepted and returned as `int`, so configs stay JSON.
+    `optional=True` lets None through (and returns it).
     """
-    if not is_int(value):
-        raise TypeError(f"{name} must be a positive integer, received {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, received {name}={value!r}")
-    return int(value)
+    return _int_at_least(name, value, 1, "a positive integer", optional)
 
 
-def non_negative_int(name, value):
+def non_negative_int(name, value, optional=False):
     """Checks that `value` is an int >= 0 (bools rejected); returns a Python int."""
-    if not is_int(value):
-        raise TypeError(
-            f"{name} must be a non-negative integer, received {name}={value!r}")
-    if value < 0:
-        raise ValueError(
-            f"{name} must be a non-negative integer, received {name}={value!r}")
-    return int(value)
+    return _int_at_least(name, value, 0, "a non-negative integer", optional)
 
 
-def boolean(name, value):
+def boolean(name, value, optional=False):
     """Checks that `value` is a real bool (or a NumPy bool); returns a `bool`.
 
     `bool("no")` is True: taking any truthy value would turn
     `include_top="no"` into `include_top=True` without a word.
+    `optional=True` lets None through (and returns it).
     """
+    if value is None and optional:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, received {name}={value!r}")
+        wanted = "None, True or False" if optional else "True or False"
+        raise ArgumentTypeError(f"{name} must be {wanted}, received {name}={value!r}")
     return bool(value)
 
 
@@ -95,7 +125,8 @@ def finite_float(name, value, low=None, high=None, *, low_open=False, high_open=
         `float(value)`.
 
     Raises:
-        TypeError: `value` is not a real number (a str, None, a bool).
+        ArgumentTypeError: `value` is not a real number (a str, None, a
+            bool).
         ValueError: NaN, infinite or out of range.
     """
     left = "(" if low_open else "["
@@ -110,7 +141,7 @@ def finite_float(name, value, low=None, high=None, *, low_open=False, high_open=
         wanted = "a finite float"
     message = f"{name} must be {wanted}, received {name}={value!r}"
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(message)
+        raise ArgumentTypeError(message)
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
@@ -134,6 +165,47 @@ def bn_epsilon(value):
     return finite_float("bn_epsilon", value, 0, low_open=True)
 
 
+def one_of(name, value, choices):
+    """Checks that `value` is one of `choices`, type included (50.0 is not 50)."""
+    # The type test comes first: it keeps an array from being compared.
+    if not any(type(value) is type(c) and value == c for c in choices):
+        raise ValueError(
+            f"{name} must be one of {list(choices)}, received {name}={value!r}"
+        )
+    return value
+
+
+def path(name, value, optional=False):
+    """Checks a str or `os.PathLike` path; returns it as a str.
+
+    Refused: anything else (None, bytes, a number; `ArgumentTypeError`), an
+    empty or blank name (`""` would silently mean the working directory) and
+    a NUL character (which no file system accepts). `optional=True` lets
+    None through (and returns it).
+    """
+    if value is None and optional:
+        return None
+    wanted = "None or a non-empty path" if optional else "a non-empty path"
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str):  # bytes, or a PathLike that gives bytes
+        raise ArgumentTypeError(
+            f"{name} must be {wanted} (a str or os.PathLike), received {name}={value!r}")
+    if not text.strip():
+        raise ValueError(f"{name} must be {wanted}, received {name}={value!r}")
+    if "\0" in text:
+        raise ValueError(f"{name} must not contain a NUL character, received {name}={text!r}")
+    return text
+
+
+def directory(name, value, optional=False):
+    """Checks a path that is a directory or does not exist yet (not a file)."""
+    value = path(name, value, optional)
+    if value is not None and os.path.exists(value) and not os.path.isdir(value):
+        raise ValueError(
+            f"{name} must be a directory, received {name}={value!r}, which is a file")
+    return value
+
+
 def layer_kwargs(kwargs):
     """Checks the base `keras.layers.Layer` arguments a block or model passes on.
 
@@ -148,7 +220,8 @@ def layer_kwargs(kwargs):
     if "name" in kwargs and kwargs["name"] is not None:
         name = kwargs["name"]
         if not isinstance(name, str):
-            raise TypeError(f"name must be a non-empty string, received name={name!r}")
+            raise ArgumentTypeError(
+                f"name must be a non-empty string, received name={name!r}")
         if not name:
             raise ValueError(f"name must be a non-empty string, received name={name!r}")
     if "trainable" in kwargs:
@@ -182,18 +255,29 @@ def _physical_memory_bytes():
         return None
 
 
+def _fits_in_memory(size, what, name, value):
+    """Refuses `what` when its `size` in bytes exceeds this machine's RAM.
+
+    An argument that passes every type check can still ask for more memory
+    than exists (`num_classes=10**12`, `image_size=100_000`); TensorFlow
+    then fails (or swaps for minutes) with an out-of-memory error naming no
+    argument, long after the call. Something bigger than all of RAM can
+    never be created (GPU memory is smaller still), while every sensible
+    model and batch is orders of magnitude below it, so the check never
+    refuses what could have run.
+    """
+    memory = _physical_memory_bytes()
+    if memory is not None and size > memory:
+        raise ValueError(
+            f"{what} ({size / 2**30:,.1f} GiB), more than this machine's "
+            f"{memory / 2**30:,.1f} GiB of memory; received {name}={value!r}")
+
+
 _BYTES_PER_PARAMETER = {"float16": 2, "bfloat16": 2, "float64": 8}
 
 
 def weight_fits(name, value, parameters, policy, weight):
     """Checks that one weight an argument sizes could ever be allocated.
-
-    `num_classes=10**12` would otherwise reach TensorFlow's initializer,
-    which fails (or swaps for minutes) with an out-of-memory error naming
-    no argument. The bound is the machine's physical memory: a weight
-    bigger than all of RAM can never be created (GPU memory is smaller
-    still), while every sensible model is orders of magnitude below it, so
-    the check never refuses a model that could have run.
 
     Args:
         name: str. The argument that sizes the weight.
@@ -203,24 +287,26 @@ def weight_fits(name, value, parameters, policy, weight):
             bytes per scalar).
         weight: str. What the weight is, e.g. "classifier kernel".
     """
-    memory = _physical_memory_bytes()
-    if memory is None:
-        return
     size = parameters * _BYTES_PER_PARAMETER.get(policy.variable_dtype, 4)
-    if size > memory:
-        raise ValueError(
-            f"{name}={value!r} makes the {weight} {parameters:,} parameters "
-            f"({size / 2**30:,.1f} GiB), more than this machine's "
-            f"{memory / 2**30:,.1f} GiB of memory; received {name}={value!r}")
+    _fits_in_memory(size, f"{name}={value!r} makes the {weight} {parameters:,} parameters",
+                    name, value)
 
 
-def one_of(name, value, choices):
-    """Checks that `value` is one of `choices`, type included (50.0 is not 50)."""
-    if not any(value == c and type(value) is type(c) for c in choices):
-        raise ValueError(
-            f"{name} must be one of {list(choices)}, received {name}={value!r}"
-        )
-    return value
+def images_fit(image_size, batch_size, channels, max_examples=None):
+    """Checks that one batch of float32 images could ever be allocated.
+
+    Args:
+        image_size: int or (height, width). As the caller received it.
+        batch_size: int. Examples per batch.
+        channels: int. Channels per image.
+        max_examples: int or None. Size of the whole dataset, when known
+            (a batch never holds more).
+    """
+    height, width = (image_size, image_size) if is_int(image_size) else image_size
+    examples = batch_size if max_examples is None else min(batch_size, max_examples)
+    _fits_in_memory(examples * height * width * channels * 4,
+                    f"image_size={image_size!r} with batch_size={batch_size!r} makes "
+                    "one batch of images", "image_size", image_size)
 
 
 def bn_synchronized(value):
