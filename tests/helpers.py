@@ -16,7 +16,6 @@ Tests import this module as `helpers` (`tests/` is on `sys.path` through
 `tests/conftest.py`).
 """
 
-import fnmatch
 import inspect
 import json
 import os
@@ -633,34 +632,16 @@ def run_in_fresh_process(code, *, timeout=600, cwd=None, env=None):
 # --------------------------------------------------------------------------
 # Small variants of registered models (registry-driven tests)
 
-# Per-family overrides that make a model small; first matching pattern wins.
-# 32x32 works for the ImageNet ResNets too (their last stage is then 1x1).
-SMALL_OVERRIDES = [
-    ("resnet*", {"num_classes": 5, "input_shape": (32, 32, 3)}),
-    ("text_*", {"num_classes": 5, "max_tokens": 100, "units": 8, "embedding_dim": 8}),
-    ("einsum_*", {"num_classes": 5}),
-]
-
-
-# Off TensorFlow, models whose string input needs TensorFlow's string ops run
-# as their token-mode twin (same layers and weights, texts tokenized outside).
-OFF_TENSORFLOW_OVERRIDES = [
-    ("text_*", {"input_mode": "tokens"}),
-]
-
-
 def small_overrides(name):
     """Constructor overrides that keep registered model `name` small (and
-    runnable on the session's Keras backend)."""
-    overrides = {"num_classes": 5}
-    for pattern, small in SMALL_OVERRIDES:
-        if fnmatch.fnmatchcase(name, pattern):
-            overrides = dict(small)
-            break
+    runnable on the session's Keras backend): the family contract's
+    `small_overrides`, plus its `portable_overrides` off TensorFlow."""
+    family = zoo.registry.model_family(name)
+    if family is None:  # registered without a family: no contract to read
+        return {"num_classes": 5}
+    overrides = dict(family.small_overrides)
     if keras.backend.backend() != "tensorflow":
-        for pattern, twin in OFF_TENSORFLOW_OVERRIDES:
-            if fnmatch.fnmatchcase(name, pattern):
-                overrides.update(twin)
+        overrides.update(family.portable_overrides)
     return overrides
 
 
@@ -668,6 +649,99 @@ def small_model(name, seed=0):
     """A small, ready-to-call instance of a registered model (vocabulary adapted)."""
     keras.utils.set_random_seed(seed)
     model = zoo.create_model(name, **small_overrides(name))
-    if model.input_signature.dtype == "string":  # models of texts learn a vocabulary first
+    if model.needs_adapt:  # e.g. a text model learns its vocabulary first
         model.adapt(model.example_inputs(batch_size=8))
     return model
+
+
+# --------------------------------------------------------------------------
+# Export round-trips (DESIGN.md: a round-trip loads in a fresh process,
+# because an in-process load can silently reuse registered objects)
+
+EXPORT_TARGETS = {"keras": "model.keras", "h5": "model.h5", "weights": "model.weights.h5",
+                  "saved_model": "saved_model", "tflite": "model.tflite"}
+# Max abs difference of the outputs after the round-trip, scaled by
+# max(1, largest |output|): untrained deep ResNets give logits in the
+# thousands, where TFLite's float32 kernels differ from TensorFlow's by ~3e-7
+# relative (rounding), above 1e-4 absolute. Every other format is exact here.
+EXPORT_TOLERANCE = {"keras": 1e-5, "h5": 1e-5, "weights": 1e-5, "saved_model": 1e-5,
+                    "tflite": 1e-4}
+# Formats whose loaded object is the zoo model again (config and vocabulary).
+_KERAS_FORMATS = ("keras", "h5", "weights")
+
+_LOAD_EXPORTS = """
+import json, numpy as np, keras
+import zoo, zoo.export
+folder, targets, probe = {folder!r}, {targets!r}, {probe!r}
+x = np.load(folder + "/x.npy", allow_pickle=True)
+expected = np.load(folder + "/expected.npy")
+config = json.load(open(folder + "/config.json"))
+report = {{}}
+for format, target in targets.items():
+    path = folder + "/" + target
+    if format == "weights":
+        model = keras.saving.deserialize_keras_object(config)
+        zoo.export.load_weights(model, path)
+    else:
+        model = zoo.export.load(path)
+    outputs = np.asarray(keras.ops.convert_to_numpy(model(x)), dtype="float32")
+    report[format] = {{
+        "shape": list(outputs.shape),
+        "max_diff": float(np.abs(outputs - expected).max()),
+        "type": type(model).__name__,
+        "name": getattr(model, "name", None),
+        "config": model.get_config() if format in {keras_formats!r} else None,
+        "vocabulary": list(getattr(model, "vocabulary", None) or []),
+        "probe": eval(probe) if probe and format in {keras_formats!r} else None}}
+print(json.dumps(report))
+"""
+
+
+def run_export_test(model, folder, formats=tuple(EXPORT_TARGETS), inputs=None, probe=None):
+    """Saves `model` in `formats`, loads each in a fresh process, checks it.
+
+    Asserts, per format: the same output shape, outputs within
+    `EXPORT_TOLERANCE` (scaled by the largest |output|), and, for the
+    formats that load the zoo model again (`.keras`, `.h5`, weights into a
+    model rebuilt from config): the same class, name, config and
+    vocabulary.
+
+    Args:
+        model: a built model.
+        folder: pathlib.Path. An empty folder for the files.
+        formats: names from `EXPORT_TARGETS`.
+        inputs: what to call the model on (default: 3 `example_inputs`).
+        probe: a Python expression evaluated on each loaded Keras-format
+            model in the fresh process (e.g. `"model.layers[0].equation"`),
+            for family-specific checks by the caller.
+
+    Returns:
+        The fresh process's report: format -> dict with `shape`,
+        `max_diff`, `type`, `name`, `config`, `vocabulary`, `probe`.
+    """
+    import zoo.export  # TensorFlow's file formats: only for the tests that export
+
+    x = model.example_inputs(batch_size=3, seed=1) if inputs is None else inputs
+    expected = to_numpy(model(x, training=False)).astype("float32")
+    targets = {format: EXPORT_TARGETS[format] for format in formats}
+    for format, target in targets.items():
+        zoo.export.save(model, folder / target, format=format)
+    np.save(folder / "x.npy", x, allow_pickle=True)
+    np.save(folder / "expected.npy", expected)
+    (folder / "config.json").write_text(json.dumps(keras.saving.serialize_keras_object(model)))
+
+    out = run_in_fresh_process(_LOAD_EXPORTS.format(
+        folder=str(folder), targets=targets, probe=probe, keras_formats=_KERAS_FORMATS))
+    report = json.loads(out.strip().splitlines()[-1])
+    assert set(report) == set(targets)
+    scale = max(1.0, float(np.abs(expected).max()))
+    config = json.loads(json.dumps(model.get_config()))
+    vocabulary = list(getattr(model, "vocabulary", None) or [])
+    for format, result in report.items():
+        assert result["shape"] == list(expected.shape), (format, result["shape"])
+        assert result["max_diff"] < EXPORT_TOLERANCE[format] * scale, (format, result["max_diff"])
+        if format in _KERAS_FORMATS:
+            assert (result["type"], result["name"]) == (type(model).__name__, model.name), format
+            assert result["config"] == config, format
+            assert result["vocabulary"] == vocabulary, format
+    return report

@@ -17,11 +17,13 @@ RESNETS = ["resnet101", "resnet110", "resnet152", "resnet18", "resnet20",
 
 @pytest.fixture
 def clean_registry():
-    """Restores the registry dict after a test that registers throwaways."""
-    saved = dict(registry._MODEL_CONSTRUCTORS)
+    """Restores the registry dicts after a test that registers throwaways."""
+    saved = dict(registry._MODEL_CONSTRUCTORS), dict(registry._MODEL_FAMILIES)
     yield registry._MODEL_CONSTRUCTORS
-    registry._MODEL_CONSTRUCTORS.clear()
-    registry._MODEL_CONSTRUCTORS.update(saved)
+    for registered, before in zip((registry._MODEL_CONSTRUCTORS, registry._MODEL_FAMILIES),
+                                  saved):
+        registered.clear()
+        registered.update(before)
 
 
 def _suggestions(message):
@@ -159,6 +161,27 @@ def test_reregistering_the_same_function_is_harmless(clean_registry):
     assert registry.register_model(original) is original
     assert registry.register_model(reloaded) is reloaded
     assert zoo.list_models("resnet*") == RESNETS
+    assert registry.model_family("resnet20") is resnet.ResNet  # still known
+
+
+def test_a_family_registration_records_the_class(clean_registry):
+    def zoo_test_family_member(**kwargs):
+        return resnet.ResNet(depth=20, **kwargs)
+
+    assert resnet.ResNet.register(zoo_test_family_member) is zoo_test_family_member
+    assert registry.model_family("zoo_test_family_member") is resnet.ResNet
+
+    def zoo_test_plain(**kwargs):
+        return kwargs
+
+    registry.register_model(zoo_test_plain)
+    assert registry.model_family("zoo_test_plain") is None
+
+
+@pytest.mark.parametrize("name", ["no_such_model", None])
+def test_model_family_of_an_unknown_name_is_a_value_error(name):
+    with pytest.raises(ValueError, match="Unknown model"):
+        registry.model_family(name)
 
 
 def test_registry_is_populated_by_import_in_a_fresh_process():

@@ -13,11 +13,14 @@ from zoo import _launch
 
 _launch.configure()
 
-from zoo import losses  # noqa: E402
-from zoo.models import einsum_mlp, resnet, text_rnn  # noqa: E402
+from zoo import losses, registry  # noqa: E402
+from zoo.models import FAMILY_MODULES  # noqa: E402  (imports and registers every family)
 from zoo.registry import create_model, list_models, register_model  # noqa: E402
+
+# `from zoo import resnet`: each family module, by its file name.
+globals().update(FAMILY_MODULES)
 
 __version__ = "0.1.0"
 
-__all__ = ["create_model", "list_models", "register_model", "einsum_mlp", "losses", "resnet",
-           "text_rnn", "__version__"]
+__all__ = ["create_model", "list_models", "register_model", "losses", "registry",
+           *FAMILY_MODULES, "__version__"]

@@ -1,9 +1,12 @@
 """Model registry: named constructors, looked up by name or shell pattern.
 
-Every model family registers its public constructors here with
-`@register_model`; `create_model` and `list_models` are the only way the rest
-of the package (training CLI, export, benchmarks, tests) discovers models, so a
-newly registered model is trained, exported and tested without further wiring.
+Every model family registers its public constructors here, with
+`@Family.register` (`zoo.models.base.ZooModel.register`, which records the
+family class too) or a plain `@register_model`; `create_model`,
+`list_models` and `model_family` are the only way the rest of the package
+(training CLI, export, benchmarks, tests) discovers models, so a newly
+registered model is trained, exported, tested and benchmarked without
+further wiring.
 
 Example:
 >>> import zoo
@@ -15,21 +18,32 @@ import difflib
 import fnmatch
 
 _MODEL_CONSTRUCTORS = {}
+# name -> the class its constructor builds, for constructors registered with
+# a family: what code outside the family reads the contract from before (or
+# without) building a model.
+_MODEL_FAMILIES = {}
 
 
-def register_model(constructor):
+def register_model(constructor=None, *, family=None):
     """Registers a model constructor under its function name.
 
     Args:
         constructor: callable. Returns a model; keyword arguments are the
             model's overrides (`num_classes=...`, `input_shape=...`).
+        family: the class the constructor builds (a `ZooModel` subclass,
+            whose class attributes are the family contract), or None.
+            Family modules register through `@Family.register`, which
+            passes it.
 
     Returns:
-        The constructor itself, so this works as a decorator.
+        The constructor itself, so this works as a decorator, bare
+        (`@register_model`) or with a family (`@register_model(family=...)`).
 
     Raises:
         ValueError: if another constructor already holds the name.
     """
+    if constructor is None:
+        return lambda function: register_model(function, family=family)
     name = constructor.__name__
     existing = _MODEL_CONSTRUCTORS.get(name)
     # Re-registering the same function (a module reload) is harmless; two
@@ -41,6 +55,8 @@ def register_model(constructor):
             f"{existing.__module__}.{existing.__qualname__}"
         )
     _MODEL_CONSTRUCTORS[name] = constructor
+    if family is not None or existing is None:  # a bare re-registration keeps the family
+        _MODEL_FAMILIES[name] = family
     return constructor
 
 
@@ -74,6 +90,24 @@ def get_constructor(name):
     raise ValueError(
         f"Unknown model name={name!r}.{hint} Registered models: {known}"
     )
+
+
+def model_family(name):
+    """The class that registered model `name` builds, or None if not recorded.
+
+    Its class attributes are the family contract (`zoo.models.base.ZooModel`):
+    `modality`, `small_overrides`, `training_defaults`, ...
+
+    Raises:
+        ValueError: for an unknown name, as `create_model` does.
+
+    Example:
+    >>> import zoo
+    >>> zoo.registry.model_family("resnet20").__name__
+    'ResNet'
+    """
+    get_constructor(name)
+    return _MODEL_FAMILIES.get(name)
 
 
 def create_model(name, /, **overrides):

@@ -18,7 +18,7 @@ import pytest
 import helpers
 import zoo
 
-# Smaller than helpers.SMALL_OVERRIDES: the weights of the ImageNet ResNets
+# Smaller than the families' small_overrides: the weights of the ImageNet ResNets
 # (up to 60M parameters) cross the process boundary twice, and building them
 # is what takes the time. 16x16 still leaves their last stage 1x1.
 IMAGE_SIZE = 16
@@ -55,15 +55,15 @@ for name in names:
     keras.utils.set_random_seed(0)
     model = zoo.create_model(name, **overrides)
     entry = {"class": type(model).__name__}
-    if model.input_signature.dtype == "string":
-        # The string model, then its token-mode twin with the same config
-        # and weights (the vectorizer has none), fed the same texts' ids.
+    if model.portable_overrides:
+        # The model as built on TensorFlow, then its portable twin with the
+        # same weights (a text model's token twin: the vectorizer has none),
+        # fed the same texts' ids.
         model.adapt(model.example_inputs(batch_size=8))
         texts = model.example_inputs(batch_size=3, seed=1)
         strings_logits = keras.ops.convert_to_numpy(model(texts, training=False))
         model.save(os.path.join(out, f"{name}.string.keras"))
-        twin = type(model).from_config({**model.get_config(), "input_mode": "tokens"})
-        twin.set_weights(model.get_weights())
+        twin = model.rebuilt(**model.portable_overrides)
         x = keras.ops.convert_to_numpy(model.vectorizer(texts))
         model, entry["twin"] = twin, True
     else:

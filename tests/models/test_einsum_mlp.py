@@ -198,26 +198,10 @@ def test_keras_file_round_trip_in_fresh_process(tmp_path):
     model = EinsumMLP(num_classes=4, hidden_units=(8,), input_shape=(2, 5, 5),
                       data_format="channels_first", normalization="batch")
     helpers.randomize_batchnorm(model, seed=8)
-    x = model.example_inputs(batch_size=2, seed=3)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", helpers.to_numpy(model(x, training=False)))
-    model.save(tmp_path / "m.keras")
-    out = helpers.run_in_fresh_process(f"""
-        import json
-        import keras
-        import numpy as np
-        import zoo
-        model = keras.saving.load_model({str(tmp_path / "m.keras")!r})
-        x = np.load({str(tmp_path / "x.npy")!r})
-        y = np.load({str(tmp_path / "y.npy")!r})
-        got = keras.ops.convert_to_numpy(model(x, training=False))
-        print(json.dumps({{"type": type(model).__name__,
-                          "head": model.layers[0].equation,
-                          "diff": float(np.abs(got - y).max())}}))
-    """)
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result == {"type": "EinsumMLP", "head": "nchw,chwk->nk",
-                      "diff": pytest.approx(0, abs=1e-5)}
+    report = helpers.run_export_test(model, tmp_path, formats=("keras",),
+                                     inputs=model.example_inputs(batch_size=2, seed=3),
+                                     probe="model.layers[0].equation")
+    assert (report["keras"]["type"], report["keras"]["probe"]) == ("EinsumMLP", "nchw,chwk->nk")
 
 
 # --------------------------------------------------------------------------

@@ -443,27 +443,9 @@ def test_layer_names_are_stable_weight_keys():
 def test_keras_file_round_trip_in_fresh_process(tmp_path):
     model = zoo.create_model("resnet20", num_classes=5, input_shape=(16, 16, 3))
     helpers.randomize_batchnorm(model, seed=8)
-    x = model.example_inputs(batch_size=2, seed=3)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", helpers.to_numpy(model(x, training=False)))
-    model.save(tmp_path / "m.keras")
-    out = helpers.run_in_fresh_process(f"""
-        import json
-        import keras
-        import numpy as np
-        import zoo
-        model = keras.saving.load_model({str(tmp_path / "m.keras")!r})
-        x = np.load({str(tmp_path / "x.npy")!r})
-        y = np.load({str(tmp_path / "y.npy")!r})
-        got = keras.ops.convert_to_numpy(model(x, training=False))
-        print(json.dumps({{"type": type(model).__name__, "name": model.name,
-                          "diff": float(np.abs(got - y).max()),
-                          "config": model.get_config()}}))
-    """)
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["type"] == "ResNet" and result["name"] == "resnet20"
-    assert result["diff"] < 1e-5
-    assert result["config"] == json.loads(json.dumps(model.get_config()))
+    report = helpers.run_export_test(model, tmp_path, formats=("keras",),
+                                     inputs=model.example_inputs(batch_size=2, seed=3))
+    assert (report["keras"]["type"], report["keras"]["name"]) == ("ResNet", "resnet20")
 
 
 # --------------------------------------------------------------------------

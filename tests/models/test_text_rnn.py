@@ -217,23 +217,11 @@ def test_set_vocabulary():
 def test_keras_file_round_trip_keeps_vocabulary_in_fresh_process(tmp_path):
     model = adapted(input_mode="string", head="attention", num_layers=2)
     texts = np.array(TEXTS + ["words never seen before"], dtype=object)
-    expected = helpers.to_numpy(model(texts))
-    path = tmp_path / "text_rnn.keras"
-    model.save(path)
-    np.save(tmp_path / "texts.npy", texts, allow_pickle=True)
-    out = helpers.run_in_fresh_process(f"""
-import json, numpy as np, keras
-import zoo  # registers the zoo classes
-model = keras.saving.load_model({str(path)!r})
-texts = np.load({str(tmp_path / "texts.npy")!r}, allow_pickle=True)
-print(json.dumps({{"logits": keras.ops.convert_to_numpy(model(texts)).tolist(),
-                  "vocabulary": list(model.vocabulary),
-                  "layer_vocabulary": [str(t) for t in model.vectorizer.get_vocabulary()]}}))
-""")
-    result = json.loads(out.strip().splitlines()[-1])
-    np.testing.assert_allclose(np.array(result["logits"]), expected, atol=1e-5, rtol=0)
-    assert result["vocabulary"] == list(model.vocabulary)
-    assert result["layer_vocabulary"] == list(model.vocabulary)
+    report = helpers.run_export_test(
+        model, tmp_path, formats=("keras",), inputs=texts,
+        probe="[str(t) for t in model.vectorizer.get_vocabulary()]")
+    assert report["keras"]["vocabulary"] == list(model.vocabulary)
+    assert report["keras"]["probe"] == list(model.vocabulary)
 
 
 # --------------------------------------------------------------------------

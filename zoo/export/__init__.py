@@ -31,7 +31,7 @@ import pathlib
 
 import keras
 
-from zoo.blocks import _validation
+from zoo import _validation
 from zoo.export import _atomic, _files, keras_formats
 
 FORMATS = ("keras", "h5", "weights", "saved_model", "tflite")

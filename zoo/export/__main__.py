@@ -190,11 +190,12 @@ def load_source(plan, flag_values=FLAGS):
     if plan.source_format in ("keras", "h5"):
         return zoo.export.load(flag_values.weights)
     model = zoo.create_model(flag_values.model, **plan.model_arguments)
-    if getattr(model, "input_signature", None) is not None and \
-            model.input_signature.dtype == "string":
+    if getattr(model, "needs_adapt", False):
+        # What `adapt` learns (a text model's vocabulary) is not a weight.
         raise app.UsageError(
-            f"--model={flag_values.model} keeps its vocabulary outside the weights: export "
-            "from its .keras or .h5 file instead of a .weights.h5")
+            f"--model={flag_values.model} keeps what it learns from its inputs (e.g. a "
+            "vocabulary) outside the weights: export from its .keras or .h5 file instead "
+            "of a .weights.h5")
     return zoo.export.load_weights(model, flag_values.weights)
 
 

@@ -1,6 +1,6 @@
 """Checks on the paths `zoo.export` reads and writes, done before any byte moves.
 
-Value checks (bools, positive ints) are `zoo.blocks._validation`'s; this
+Value checks (bools, positive ints) are `zoo._validation`'s; this
 module holds what only files need: the `path` argument itself, what kind of
 file sits at a path, and whether a target can be written.
 
@@ -14,12 +14,14 @@ Example:
 >>> check_path("path", "")
 Traceback (most recent call last):
 ...
-ValueError: path must be a non-empty file or directory name, received path=''
+ValueError: path must be a non-empty path, received path=''
 """
 
 import os
 import pathlib
 import stat
+
+from zoo import _validation
 
 # The most bytes a loader reads into memory at once (a TFLite flatbuffer
 # cannot exceed 2 GiB: its offsets are 32-bit).
@@ -27,26 +29,8 @@ MAX_IN_MEMORY_BYTES = 2**31
 
 
 def check_path(name, value):
-    """Checks the `path`-like argument `name`; returns it as a `pathlib.Path`.
-
-    Raises:
-        TypeError: `value` is not a str or `os.PathLike` (None, a number,
-            bytes).
-        ValueError: an empty name, or one holding a NUL character.
-    """
-    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
-        raise TypeError(f"{name} must be a str or os.PathLike file or directory name, "
-                        f"received {name}={value!r}")
-    text = os.fspath(value)
-    if not isinstance(text, str):  # a PathLike that gives bytes
-        raise TypeError(f"{name} must name a path with a str, received {name}={value!r}")
-    # pathlib.Path("") is ".", the working directory: never what was meant.
-    if not text.strip():
-        raise ValueError(f"{name} must be a non-empty file or directory name, "
-                         f"received {name}={text!r}")
-    if "\0" in text:
-        raise ValueError(f"{name} must not contain a NUL character, received {name}={text!r}")
-    return pathlib.Path(text)
+    """Checks the `path`-like argument `name` (`zoo._validation.path`); returns a `pathlib.Path`."""
+    return pathlib.Path(_validation.path(name, value))
 
 
 def kind(path):

@@ -46,6 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo import _validation
 from zoo.export import _atomic, _files
 
 SIGNATURE_KEY = "serving_default"
@@ -70,11 +71,8 @@ def target_path(path, version=None, **_):
 
 
 def _check_version(version):
-    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
-        raise ValueError(
-            "version must be an integer >= 1 (TensorFlow Serving reads "
-            f"export_dir/<version>/), received version={version!r}")
-    return int(version)
+    # TensorFlow Serving reads export_dir/<version>/, numbered from 1.
+    return _validation.positive_int("version", version)
 
 
 def output_name(model):

@@ -115,8 +115,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
-from zoo.blocks import _validation
-from zoo.export import _files
+from zoo import _validation
+from zoo.export import _files, saved_model
 
 QUANTIZATIONS = (None, "float16", "int8")
 METADATA_NAME = "zoo_export"
@@ -171,18 +171,22 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     if int8_io and quantization != "int8":
         raise ValueError(
             f"int8_io=True needs quantization='int8', received quantization={quantization!r}")
-    representative_samples = _positive_int("representative_samples", representative_samples)
+    representative_samples = _validation.positive_int("representative_samples",
+                                                      representative_samples)
 
     text, source = None, model
-    if _is_text_model(model):
-        text, model = _token_model(model, sequence_length)
+    twin = model.token_twin(sequence_length, DEFAULT_SEQUENCE_LENGTH) \
+        if hasattr(model, "token_twin") else None  # a plain Keras model has no hook
+    if twin is not None:
+        model, text = twin
     elif sequence_length is not None:
         raise ValueError(
             f"sequence_length applies to text models only; {model.name!r} takes "
-            f"{_input_spec(model).dtype} inputs, received sequence_length={sequence_length!r}")
-    spec = _input_spec(model)
+            f"{saved_model.input_spec(model).dtype.name} inputs, received "
+            f"sequence_length={sequence_length!r}")
+    spec = saved_model.input_spec(model)
     shape = _concrete_shape(model, spec, input_shape)
-    dtype = spec.dtype or "float32"
+    dtype = spec.dtype.name
 
     if quantization == "int8" and _looping_rnns(model):
         raise ValueError(
@@ -230,25 +234,6 @@ class _ConversionError(Exception):
     pass
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, received {name}={value!r}")
-    return value
-
-
-def _input_spec(model):
-    spec = getattr(model, "input_signature", None)
-    if spec is not None:
-        return spec
-    inputs = getattr(model, "inputs", None)
-    if inputs and len(inputs) == 1:
-        return keras.InputSpec(shape=tuple(inputs[0].shape), dtype=inputs[0].dtype,
-                               name=getattr(inputs[0], "name", "inputs"))
-    raise ValueError(
-        f"Cannot export {getattr(model, 'name', model)!r} to TFLite: it has no "
-        "input_signature (zoo models) and no single functional input")
-
-
 def _concrete_shape(model, spec, input_shape):
     """The input shape without the batch, every dimension an int."""
     declared = tuple(spec.shape[1:])
@@ -276,74 +261,7 @@ def _looping_rnns(model):
             if isinstance(layer, keras.layers.RNN) and not layer.unroll]
 
 
-def _rebuild(model, **changes):
-    """`model` rebuilt from its config with `changes`, weights copied over."""
-    with warnings.catch_warnings():
-        # "... rules out the cuDNN kernel" is about training, and the user
-        # saw it when building the model with those settings.
-        warnings.filterwarnings("ignore", message=".*rules out the cuDNN")
-        twin = type(model).from_config({**model.get_config(), **changes})
-    _copy_weights(model, twin)
-    return twin
-
-
-def _copy_weights(source, target):
-    names = [_weight_key(w) for w in source.weights]
-    if names != [_weight_key(w) for w in target.weights] or \
-            [tuple(w.shape) for w in source.weights] != [tuple(w.shape) for w in target.weights]:
-        raise ValueError(
-            f"Cannot export {source.name!r} to TFLite: its rebuilt twin has different "
-            f"weights ({names} vs {[_weight_key(w) for w in target.weights]})")
-    target.set_weights(source.get_weights())
-
-
 # -- text models -------------------------------------------------------------
-
-
-def _is_text_model(model):
-    spec = getattr(model, "input_signature", None)
-    return (spec is not None and str(spec.dtype) == "string"
-            and getattr(model, "input_mode", None) == "string"
-            and hasattr(model, "vocabulary"))
-
-
-def _token_model(model, sequence_length):
-    """The same weights in an int-token model, and the tokenizer's settings."""
-    if model.vocabulary is None:
-        raise ValueError(
-            f"Cannot export {model.name!r} to TFLite: it has no vocabulary yet "
-            "(call model.adapt(texts) or set_vocabulary first)")
-    own = model.sequence_length
-    if sequence_length is not None:
-        sequence_length = _positive_int("sequence_length", sequence_length)
-        if own is not None and own != sequence_length:
-            raise ValueError(
-                f"sequence_length={sequence_length!r} conflicts with the model's "
-                f"sequence_length={own}; leave it out to use the model's")
-    elif own is not None:
-        sequence_length = own
-    else:
-        sequence_length = DEFAULT_SEQUENCE_LENGTH
-        warnings.warn(
-            f"{model.name} has sequence_length=None; the TFLite model takes "
-            f"sequence_length={DEFAULT_SEQUENCE_LENGTH} tokens per text (longer "
-            "texts are truncated): pass sequence_length= to choose", stacklevel=4)
-    tokens = _rebuild(model, input_mode="tokens", vocabulary=None,
-                      sequence_length=sequence_length)
-    text = {
-        "vocabulary": [str(t) for t in model.vocabulary],
-        "standardize": model.standardize,
-        "split": "whitespace",
-        "ngrams": model.ngrams,
-        "max_tokens": model.max_tokens,
-        "sequence_length": sequence_length,
-    }
-    return text, tokens
-
-
-def _weight_key(variable):
-    # Paths start with the model's name, which the twin shares by config.
-    return variable.path.split("/", 1)[-1]
 
 
 def _vectorizer(text):

@@ -14,8 +14,8 @@ import math
 import keras
 import numpy as np
 
-from zoo import ops
-from zoo.blocks import _validation
+from zoo import ops, registry
+from zoo import _validation
 
 _MISSING = object()
 
@@ -58,6 +58,11 @@ def _is_empty_batch(inputs):
         and shape[0] == 0
 
 
+def _weight_key(variable):
+    # Paths start with the model's name, which a rebuilt twin shares by config.
+    return variable.path.split("/", 1)[-1]
+
+
 def _shapes_of(outputs):
     """Static shapes of a (possibly nested) call result, with None kept."""
     leaves = keras.tree.flatten(outputs)
@@ -67,13 +72,53 @@ def _shapes_of(outputs):
 
 
 class ZooModel(keras.Model):
-    """Base class of every zoo model: the family contract.
+    """Base class of every zoo model, and the family contract.
 
-    Subclasses implement `__init__` (checking every argument, through
-    `zoo.blocks._validation`, before creating any layer), `call`,
-    `get_config` and the `input_signature` property; they inherit
-    `functional()`, `example_inputs()` and `summary()`. They may override:
+    A model family is one module in `zoo/models/` (found and imported by
+    `zoo.models`, no list to edit). It defines a subclass of `ZooModel` and
+    registers its public constructors with `@Family.register`; everything
+    else in the zoo (registry, training, export, the test battery, the
+    benchmarks) reads a family only through what is listed here, never
+    through its names or private attributes.
 
+    A family class implements:
+
+    - `__init__`: checks every argument (through `zoo._validation`) before
+      creating any layer; image families accept `num_classes`,
+      `input_shape` and `data_format` (what `zoo.train` passes), text
+      families `num_classes`.
+    - `call(inputs, training=None)`, `get_config()` mirroring `__init__`.
+    - `input_signature`: a `keras.InputSpec` of the natural input (batch
+      None); `example_inputs()` derives random inputs from it (a family
+      whose inputs are not random floats, e.g. texts, overrides it).
+
+    It sets, as class attributes (data, read before any model is built
+    through `zoo.registry.model_family(name)`):
+
+    - `modality`: `"image"` or `"text"`: the datasets it trains on.
+    - `small_overrides`: constructor keywords for a small, fast instance
+      (tests, `--quick` runs); `portable_overrides`: the keywords that make
+      it run on every Keras backend (e.g. token ids instead of strings);
+      `distributed_overrides`: the keywords for training on more than one
+      replica (e.g. synchronized BatchNorm).
+    - `training_defaults`: the recipe `python -m zoo.train` uses for the
+      options left open; `xla_defaults`: whether XLA is the faster train
+      path, per platform, as `python -m benchmarks.xla` measured
+      (benchmarks/results/xla_<device>.md; a test holds the CPU entries to
+      the recorded results). Either may be a property when it depends on
+      the instance.
+    - `benchmark_models`: the registered names the benchmarks measure by
+      default (None: all of the family's).
+
+    It may override these hooks (defaults in brackets):
+
+    - `needs_adapt` / `adapt(data)`: whether the model must see training
+      inputs before it trains (a text model learning its vocabulary), and
+      how it does [False / nothing].
+    - `token_twin(sequence_length, default_sequence_length)`: for formats
+      without string ops (TFLite), the same weights in a model of integer
+      inputs and the settings of the tokenizer to run before it [None: the
+      model's inputs need no such step].
     - `check_inputs(inputs)`: extra checks of what the model is called on,
       after the shared ones (None, a lone string or list, a complex or
       wrong-kind dtype, a wrong rank, an empty non-batch dimension) against
@@ -84,19 +129,56 @@ class ZooModel(keras.Model):
       saved as it is (e.g. a text model without a vocabulary, whose file
       would not load). `zoo.export.save` calls it before writing anything,
       in every format, and so does Keras' own `model.save(...)` /
-      `save_weights(...)` (through `save_own_variables`). The default does
-      nothing.
+      `save_weights(...)` (through `save_own_variables`) [never].
     - `summary_notes()`: lines `summary()` prints under the table, for what
       the shapes alone would leave unsaid (e.g. a channels_first ResNet
-      computing in NHWC on a platform without NCHW convolutions). Default:
-      none.
+      computing in NHWC on a platform without NCHW convolutions) [none].
 
-    The base arguments (`name`, `dtype`, `trainable`) are checked here:
-    `name` must be a non-empty string, `dtype` a float dtype or policy.
-    A call on an empty batch (batch size 0) returns an empty output of the
-    right shape and dtype without running any layer: some backends' kernels
-    fail on empty batches (TensorFlow's CPU LSTM, its oneDNN convolutions).
+    It inherits `functional()`, `summary()`, `layer_table()`, `rebuilt()`
+    and `preferred_jit_compile()`. The base arguments (`name`, `dtype`,
+    `trainable`) are checked here: `name` must be a non-empty string,
+    `dtype` a float dtype or policy. A call on an empty batch (batch size
+    0) returns an empty output of the right shape and dtype without running
+    any layer: some backends' kernels fail on empty batches (TensorFlow's
+    CPU LSTM, its oneDNN convolutions).
+
+    A new family gets the rest with no other edit: it is listed by
+    `zoo.list_models()`, built small and run through the whole battery by
+    `tests/test_all_models.py` and `tests/export/test_every_model.py`,
+    trained by `python -m zoo.train --model=...`, exported by
+    `zoo.export.save`, and measured by `python -m benchmarks.*`
+    (tests/test_family_contract.py drops a module in and checks each).
     """
+
+    modality = "image"
+    small_overrides = {"num_classes": 5}
+    portable_overrides = {}
+    distributed_overrides = {}
+    benchmark_models = None
+    # A family's known-good recipe (overridden per family).
+    training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
+                         "weight_decay": 1e-4, "epochs": 10}
+    # Keras 3.15's own "auto" is off on CPU-only hosts and on for every
+    # model on a GPU host (unless a layer cannot compile), recurrent models
+    # included, which then lose the cuDNN kernel.
+    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
+    needs_adapt = False
+
+    @classmethod
+    def register(cls, constructor):
+        """Registers `constructor` (which builds a `cls`) as a model of this family.
+
+        Used as a decorator in a family module (`@ResNet.register` over
+        `def resnet50(**kwargs)`), it records the family with the name, so
+        the contract can be read before any model is built.
+
+        Example:
+        >>> import zoo
+        >>> family = zoo.registry.model_family("resnet50")
+        >>> family.__name__, family.modality
+        ('ResNet', 'image')
+        """
+        return registry.register_model(constructor, family=cls)
 
     def __init__(self, *args, **kwargs):
         _validation.layer_kwargs(kwargs)
@@ -130,6 +212,52 @@ class ZooModel(keras.Model):
         """Lines printed under the summary table (default: none)."""
         return []
 
+    def adapt(self, data, batch_size=None, steps=None):
+        """Learns what the model must know of its inputs before training (default: nothing)."""
+
+    def token_twin(self, sequence_length=None, default_sequence_length=None):
+        """For formats without string ops: `(twin, tokenizer)`, or None (default).
+
+        Args:
+            sequence_length: int or None. Tokens per example in the twin.
+            default_sequence_length: int or None. What the twin takes when
+                neither `sequence_length` nor the model fixes it.
+
+        Returns:
+            None when the model's inputs need no tokenizer; otherwise the
+            same weights in a model of int token ids (`rebuilt`) and a dict
+            of the `keras.layers.TextVectorization` settings that turn texts
+            into those ids (`vocabulary`, `standardize`, `split`, `ngrams`,
+            `max_tokens`, `sequence_length`).
+        """
+        return None
+
+    def rebuilt(self, **changes):
+        """This model rebuilt from its config with `changes`, weights copied over.
+
+        Raises:
+            ValueError: if the changes alter the weights' names or shapes.
+
+        Example:
+        >>> import zoo
+        >>> model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4,))
+        >>> twin = model.rebuilt(dropout=0.0)
+        >>> [w.shape for w in twin.weights] == [w.shape for w in model.weights]
+        True
+        """
+        twin = type(self).from_config({**self.get_config(), **changes})
+        if not twin.built:
+            spec = twin.input_signature
+            twin.build((None,) + tuple(spec.shape[1:]))
+        ours, theirs = [_weight_key(w) for w in self.weights], [_weight_key(w) for w in twin.weights]
+        if ours != theirs or [tuple(w.shape) for w in self.weights] != \
+                [tuple(w.shape) for w in twin.weights]:
+            raise ValueError(
+                f"Cannot rebuild {self.name!r} with {changes}: the weights differ "
+                f"({ours} vs {theirs})")
+        twin.set_weights(self.get_weights())
+        return twin
+
     def save(self, filepath, *args, **kwargs):
         """`keras.Model.save`, refused before any file is opened when
         `check_savable()` says the model cannot be saved."""
@@ -147,22 +275,6 @@ class ZooModel(keras.Model):
         # this model's variables.
         self.check_savable()
         super().save_own_variables(store)
-
-    # What `python -m zoo.train` uses when its flags leave them open: a
-    # family's known-good recipe (overridden per family).
-    training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
-                         "weight_decay": 1e-4, "epochs": 10}
-
-    # Whether XLA (`jit_compile=True`) is the faster train path on each
-    # TensorFlow platform (`zoo.ops.tensorflow_platform()`: the device and,
-    # on a CPU, the kernel library, oneDNN or TensorFlow's own Eigen
-    # kernels): what `compile()` does when `jit_compile` is left at "auto".
-    # Families override it with what `python -m benchmarks.xla` measured
-    # (benchmarks/results/xla_<device>.json); a test holds the CPU entries
-    # to the recorded results. Keras 3.15's own "auto" is off on CPU-only
-    # hosts and on for every model on a GPU host (unless a layer cannot
-    # compile), recurrent models included, which then lose the cuDNN kernel.
-    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
 
     def preferred_jit_compile(self, platform=None):
         """The `jit_compile` that `compile(jit_compile="auto")` uses.

@@ -16,9 +16,10 @@ Example:
 
 import keras
 
-from zoo.blocks import EinsumDense, _validation
+from zoo import _validation
+from zoo.blocks import EinsumDense
+from zoo.blocks._chain import build_chain
 from zoo.models.base import ZooModel
-from zoo.registry import register_model
 
 NORMALIZATIONS = (None, "batch", "layer")
 
@@ -76,12 +77,12 @@ class EinsumMLP(ZooModel):
     (4, 10)
     """
 
-    # For `python -m zoo.train` (AdamW, cosine-decayed): 20 epochs at 2e-3
-    # give 96-99% test accuracy on the digits at 8x8 or 32x32 (seeds 0, 1)
-    # in ~5 s on 2 CPU cores; at 1e-3 the 8x8 seed-0 run only reaches 95.5%.
-    # XLA off on CPU: benchmarks.xla measured XLA training at 0.83x graph
-    # mode with oneDNN and 0.76x with TensorFlow's own Eigen kernels
-    # (inference alone was 1.12-1.13x; training is what compile() is for).
+    modality = "image"  # and feature vectors: any input_shape
+    small_overrides = {"num_classes": 5}
+    # For `python -m zoo.train` (AdamW, cosine-decayed): at 2e-3 the digits
+    # reach 96-99% in 20 epochs; at 1e-3 it is slower to converge. XLA per
+    # platform: as `python -m benchmarks.xla` measured (training; see
+    # benchmarks/results/xla_<device>.md).
     xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 2e-3,
                          "weight_decay": 1e-4, "epochs": 20}
@@ -208,10 +209,7 @@ class EinsumMLP(ZooModel):
 
     def build(self, input_shape):
         self._check_input(input_shape)
-        shape = tuple(input_shape)
-        for layer in self._layers_in_order():
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
+        build_chain(self._layers_in_order(), input_shape)
 
     def call(self, inputs, training=None):
         self._check_input(inputs.shape)
@@ -236,7 +234,7 @@ class EinsumMLP(ZooModel):
         }
 
 
-@register_model
+@EinsumMLP.register
 def einsum_mlp(**kwargs):
     """EinsumMLP: flatten-free einsum head, hidden layers (256, 128), ReLU."""
     return EinsumMLP(**kwargs)

@@ -14,9 +14,10 @@ Example:
 
 import keras
 
-from zoo.blocks import BasicBlock, Bottleneck, ConvBN, _layout, _validation
+from zoo import _validation
+from zoo.blocks import BasicBlock, Bottleneck, ConvBN, _layout
+from zoo.blocks._chain import build_chain
 from zoo.models.base import ZooModel
-from zoo.registry import register_model
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
@@ -100,8 +101,16 @@ class ResNet(ZooModel):
     (4, 10)
     """
 
+    modality = "image"
+    # 32x32 suits the ImageNet variants too (their last stage is then 1x1).
+    small_overrides = {"num_classes": 5, "input_shape": (32, 32, 3)}
+    # Keras 3 creates BatchNorm's moving statistics with no cross-replica
+    # aggregation: unsynchronized, each worker of a multi-worker run would
+    # end with the statistics of its own shard.
+    distributed_overrides = {"bn_synchronized": True}
+    benchmark_models = ("resnet20", "resnet50")  # one per layout (CIFAR, ImageNet)
     # SGD with Nesterov momentum at 0.1, cosine-decayed, is the paper's
-    # recipe; 15 epochs reach ~99% on the digits data (README).
+    # recipe; README records what it reaches on the digits data.
     training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
                          "weight_decay": 5e-4, "epochs": 15}
 
@@ -109,13 +118,9 @@ class ResNet(ZooModel):
     def xla_defaults(self):
         """Whether XLA trains faster, per platform, for this model's layout.
 
-        Measured by `python -m benchmarks.xla` on a 2-core x86 CPU
-        (benchmarks/results/xla_cpu.md): with oneDNN graph mode wins for
-        both layouts (XLA at 0.82x for resnet20, 0.27x for resnet50 at
-        64x64); with TensorFlow's own Eigen kernels XLA wins for the CIFAR
-        layout (resnet20 at 32x32: 1.33x) and loses for the ImageNet one
-        (resnet50 at 64x64: 0.82x). On GPU, NVIDIA's ResNet-50 v1.5 figures
-        show XLA 1.08-1.6x faster (not measured here: no GPU).
+        What `python -m benchmarks.xla` measured per layout (CIFAR or
+        ImageNet stem), recorded in benchmarks/results/xla_<device>.md; on
+        GPU, NVIDIA's published ResNet-50 v1.5 figures (not measured here).
         """
         return _XLA_DEFAULTS[RESNET_SPECS[self.depth]["stem"]]
 
@@ -249,11 +254,8 @@ class ResNet(ZooModel):
     def build(self, input_shape):
         _validation.check_image_input(self.name, input_shape, self.data_format,
                                       self.input_channels)
-        shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
-        for layer in self._layers_in_order():
-            if layer is not None:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+        build_chain(self._layers_in_order(),
+                    _layout.shape_to_compute(input_shape, self.data_format, self.compute_format))
 
     def call(self, inputs, training=None):
         _validation.check_image_input(self.name, inputs.shape, self.data_format,
@@ -371,61 +373,61 @@ def _activation_name(dense):
     return None if name == "linear" else name
 
 
-@register_model
+@ResNet.register
 def resnet18(**kwargs):
     """ResNet-18: basic blocks (2, 2, 2, 2), ImageNet stem."""
     return ResNet(depth=18, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet34(**kwargs):
     """ResNet-34: basic blocks (3, 4, 6, 3), ImageNet stem."""
     return ResNet(depth=34, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet50(**kwargs):
     """ResNet-50: bottleneck blocks (3, 4, 6, 3), ImageNet stem."""
     return ResNet(depth=50, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet101(**kwargs):
     """ResNet-101: bottleneck blocks (3, 4, 23, 3), ImageNet stem."""
     return ResNet(depth=101, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet152(**kwargs):
     """ResNet-152: bottleneck blocks (3, 8, 36, 3), ImageNet stem."""
     return ResNet(depth=152, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet20(**kwargs):
     """ResNet-20: CIFAR layout, 3 basic blocks per stage, 16/32/64 filters."""
     return ResNet(depth=20, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet32(**kwargs):
     """ResNet-32: CIFAR layout, 5 basic blocks per stage."""
     return ResNet(depth=32, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet44(**kwargs):
     """ResNet-44: CIFAR layout, 7 basic blocks per stage."""
     return ResNet(depth=44, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet56(**kwargs):
     """ResNet-56: CIFAR layout, 9 basic blocks per stage."""
     return ResNet(depth=56, **kwargs)
 
 
-@register_model
+@ResNet.register
 def resnet110(**kwargs):
     """ResNet-110: CIFAR layout, 18 basic blocks per stage."""
     return ResNet(depth=110, **kwargs)

@@ -32,9 +32,10 @@ import keras
 import numpy as np
 
 from zoo import ops
-from zoo.blocks import SequencePooling, _validation
+from zoo import _validation
+from zoo.blocks import SequencePooling
+from zoo.blocks._chain import build_chain
 from zoo.models.base import ZooModel
-from zoo.registry import register_model
 
 RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 HEADS = ("last", "avg", "max", "attention")
@@ -116,13 +117,15 @@ class TextRNN(ZooModel):
     (2, 2)
     """
 
-    # AdamW at 3e-3 (cosine-decayed): 10 epochs reach 99.8% on the sentiment
-    # data; at 1e-3 the LSTM is still on its plateau after 10 epochs (53%).
-    # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel
-    # (Keras falls back to the generic loop), which users report 3-25x
-    # slower. On CPU graph mode, with either kernel library: Keras refuses
-    # XLA for the model anyway (TextVectorization cannot compile), as
-    # benchmarks.xla records.
+    modality = "text"
+    small_overrides = {"num_classes": 5, "max_tokens": 100, "units": 8, "embedding_dim": 8}
+    # String inputs need TensorFlow's string ops; token ids run anywhere.
+    portable_overrides = {"input_mode": "tokens"}
+    # AdamW at 3e-3 (cosine-decayed) on the sentiment data: at 1e-3 the LSTM
+    # stays on its plateau for many epochs. XLA off on GPU: a jit-compiled
+    # train step cannot call the cuDNN kernel (Keras falls back to the
+    # generic loop). On CPU graph mode: Keras refuses XLA for the model
+    # anyway (TextVectorization cannot compile), as benchmarks.xla records.
     xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 1e-4, "epochs": 10}
@@ -401,6 +404,61 @@ class TextRNN(ZooModel):
                 "loaded. Call model.adapt(texts) or model.set_vocabulary(...) "
                 "first, or build it with vocabulary=[...].")
 
+    @property
+    def needs_adapt(self):
+        """A string model learns its vocabulary from training texts (`adapt`)."""
+        return self.input_mode == "string"
+
+    def token_twin(self, sequence_length=None, default_sequence_length=None):
+        """The same weights in a token-id model, and the tokenizer's settings.
+
+        For formats without string ops (TFLite): the twin takes the ids that
+        `TextVectorization(**tokenizer)` makes of texts, `sequence_length`
+        of them per text (the model's own if it fixes one, else
+        `default_sequence_length`, with a warning). See
+        `ZooModel.token_twin`. A token model needs no twin (None).
+
+        Raises:
+            ValueError: no vocabulary yet, or a `sequence_length` that
+                conflicts with the model's own.
+        """
+        if self.input_mode != "string":
+            return None
+        if self.vocabulary is None:
+            raise ValueError(
+                f"Cannot export {self.name!r} as a token model: it has no vocabulary "
+                "yet (call model.adapt(texts) or set_vocabulary first)")
+        own = self.sequence_length
+        if sequence_length is not None:
+            sequence_length = _validation.positive_int("sequence_length", sequence_length)
+            if own is not None and own != sequence_length:
+                raise ValueError(
+                    f"sequence_length={sequence_length!r} conflicts with the model's "
+                    f"sequence_length={own}; leave it out to use the model's")
+        elif own is not None:
+            sequence_length = own
+        else:
+            sequence_length = default_sequence_length
+            warnings.warn(
+                f"{self.name} has sequence_length=None; the exported model takes "
+                f"sequence_length={sequence_length} tokens per text (longer texts are "
+                "truncated): pass sequence_length= to choose", stacklevel=4)
+        with warnings.catch_warnings():
+            # "... rules out the cuDNN kernel" is about training, and the
+            # user saw it when building the model with those settings.
+            warnings.filterwarnings("ignore", message=".*rules out the cuDNN")
+            twin = self.rebuilt(input_mode="tokens", vocabulary=None,
+                                sequence_length=sequence_length)
+        tokenizer = {
+            "vocabulary": [str(t) for t in self.vocabulary],
+            "standardize": self.standardize,
+            "split": "whitespace",
+            "ngrams": self.ngrams,
+            "max_tokens": self.max_tokens,
+            "sequence_length": sequence_length,
+        }
+        return twin, tokenizer
+
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary directly (`""` and `"[UNK]"` first, as Keras lists it)."""
         if self.vectorizer is None:
@@ -558,21 +616,9 @@ class TextRNN(ZooModel):
                         dtype=object)
 
     def build(self, input_shape):
-        shape = (None, self.sequence_length)
-        self.embedding.build(shape)
-        shape = self.embedding.compute_output_shape(shape)
-        self.embedding_dropout.build(shape)
-        for rnn, dropout in zip(self.rnn_layers, self.rnn_dropouts):
-            rnn.build(shape)
-            shape = rnn.compute_output_shape(shape)
-            if isinstance(shape, list):  # RNNs that return states too
-                shape = shape[0]
-            dropout.build(shape)
-        if self.pool is not None:
-            self.pool.build(shape)
-            shape = self.pool.compute_output_shape(shape)
-        self.classifier.build(shape)
-        self.predictions.build(self.classifier.compute_output_shape(shape))
+        recurrent = [layer for pair in zip(self.rnn_layers, self.rnn_dropouts) for layer in pair]
+        build_chain([self.embedding, self.embedding_dropout, *recurrent, self.pool,
+                     self.classifier, self.predictions], (None, self.sequence_length))
 
     def call(self, inputs, training=None):
         tokens = self._tokens(inputs)
@@ -688,7 +734,7 @@ def _preview(value, limit=200):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-@register_model
+@TextRNN.register
 def text_rnn(**kwargs):
     """Bidirectional LSTM text classifier over raw strings (see `TextRNN`)."""
     return TextRNN(**kwargs)
