@@ -243,6 +243,30 @@ def test_fixed_size_datasets_set_the_model_input_shape():
     assert train.data_options("digits", 16) == {"image_size": 16}
 
 
+def test_build_model_reads_the_family_contract_and_builds_once(monkeypatch):
+    import zoo
+    from zoo import train
+
+    built = []
+    create_model = zoo.create_model
+
+    def counting(name, **overrides):
+        built.append(overrides)
+        return create_model(name, **overrides)
+
+    monkeypatch.setattr(zoo, "create_model", counting)
+    model = train.build_model("resnet20", "digits", image_size=8, replicas=2)
+    # Sized for the data, with the family's distributed_overrides, in one build.
+    assert built == [{"num_classes": 10, "input_shape": (8, 8, 1),
+                      "data_format": "channels_last", "bn_synchronized": True}]
+    assert model.input_signature.shape == (None, 8, 8, 1)
+    # The modality comes from the family, before anything is built.
+    with pytest.raises(ValueError, match="model_name='text_rnn' trains on text data, not the "
+                                         "image that dataset='digits' yields"):
+        train.build_model("text_rnn", "digits", image_size=8)
+    assert len(built) == 1
+
+
 def test_a_finished_run_resumes_to_the_same_model(tmp_path):
     # Every variable must be in the checkpoint, BatchNorm moving statistics
     # inside the blocks included: a rerun after the last epoch trains nothing

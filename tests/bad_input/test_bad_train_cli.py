@@ -1,7 +1,9 @@
 """Bad input to the training CLI (`python -m zoo.train`) and to `zoo.train.train`.
 
-Every value is checked once, before any work (`zoo/train/_checks.py`). Most
-rows run in-process: the flags are parsed into a fresh `flags.FlagValues`
+Every value is checked once, before any work, by `zoo.train.TrainConfig`
+(`zoo/train/config.py`), whose messages name the option as the caller does:
+`--loop=keras` on the command line, `loop='keras'` from Python. Most rows
+run in-process: the flags are parsed into a fresh `flags.FlagValues`
 (absl's own parse errors: type, bounds, choices) and then checked by
 `zoo.train.__main__.check_flags`, exactly what `main` does first. A few rows
 run the CLI end to end: exit status 2, a usage line, no traceback, no epoch.
@@ -143,45 +145,65 @@ def test_read_only_output_places_are_refused_before_training(flag, target, tmp_p
 
 
 def test_good_flags_pass_the_checks(tmp_path):
-    arguments = parse_and_check([f"--model_dir={tmp_path}/run", "--monitor=loss",
-                                 f"--export={tmp_path}/new/m.keras", "--learning_rate=0.1"])
-    assert arguments["model_dir"] == f"{tmp_path}/run"
-    assert arguments["export"] == [f"{tmp_path}/new/m.keras"]
+    config = parse_and_check([f"--model_dir={tmp_path}/run", "--monitor=loss",
+                              f"--export={tmp_path}/new/m.keras", "--learning_rate=0.1",
+                              "--verbose=2"])
+    assert isinstance(config, zoo.train.TrainConfig)
+    assert (config.model_name, config.epochs, config.learning_rate) == ("einsum_mlp", 1, 0.1)
+    assert config.model_dir == f"{tmp_path}/run"
+    assert config.export == (f"{tmp_path}/new/m.keras",)
+    assert config.verbose == 2 and config.loop == "fit"
     assert not os.path.exists(f"{tmp_path}/run")  # checked, not created
 
 
-# `zoo.train.train(...)`: the same checks, as ValueErrors naming the argument.
+def test_multi_worker_without_loop_runs_the_custom_loop(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["localhost:1"]}, '
+                                    '"task": {"type": "worker", "index": 0}}')
+    assert parse_and_check(["--strategy=multi_worker"]).loop == "custom"
+
+
+def test_the_flags_are_the_config_options():
+    flag_values = flags.FlagValues()
+    train_cli.define_flags(flag_values)
+    defined = set(flag_values) - {"cpu_devices", "log_device_placement"}
+    options = {option.flag or field for field, _, option in zoo.train.config.options()}
+    assert defined == options and len(options) == 31
+
+
+# `zoo.train.train(...)`: the same checks, as ValueErrors naming the keyword.
 def lib(overrides, *fragments, id):
     """A row: `train()` overrides of a valid call, and what the message names."""
     return pytest.param(overrides, fragments, id=id)
 
 
 LIBRARY_ROWS = [
-    lib({"validate": "no"}, "--validate", "'no'", id="validate='no'"),
-    lib({"deterministic": "False"}, "--deterministic", "'False'",
-        id="deterministic='False'"),
-    lib({"save_best": 1}, "--save_best", "1", id="save_best=1"),
-    lib({"batch_size": True}, "--batch_size", "True", id="batch_size=True"),
-    lib({"epochs": 2.5}, "--epochs", "2.5", id="epochs=2.5"),
-    lib({"seed": -1}, "--seed", "-1", id="seed=-1"),
-    lib({"verbose": 3}, "--verbose", "3", id="verbose=3"),
-    lib({"learning_rate": float("nan")}, "--learning_rate", "nan",
-        id="learning_rate=nan"),
-    lib({"learning_rate": "0.1"}, "--learning_rate", "'0.1'", id="learning_rate='0.1'"),
-    lib({"label_smoothing": float("inf")}, "--label_smoothing", "inf",
-        id="label_smoothing=inf"),
-    lib({"num_classes": 0}, "--num_classes", "0", id="num_classes=0"),
-    lib({"monitor": ""}, "--monitor", "''", id="monitor=''"),
-    lib({"monitor": None}, "--monitor", "None", id="monitor=None"),
-    lib({"model_dir": ""}, "--model_dir", "''", id="model_dir=''"),
-    lib({"freeze_upto": ""}, "--freeze_upto", "''", id="freeze_upto=''"),
-    lib({"init_from": ""}, "--init_from", "''", id="init_from=''"),
-    lib({"export": "out.keras"}, "--export", "'out.keras'", id="export='out.keras'"),
-    lib({"export": ["out.keras", ""]}, "--export", "an empty entry",
+    lib({"validate": "no"}, "validate='no'", id="validate='no'"),
+    lib({"deterministic": "False"}, "deterministic='False'", id="deterministic='False'"),
+    lib({"save_best": 1}, "save_best=1", id="save_best=1"),
+    lib({"batch_size": True}, "batch_size=True", id="batch_size=True"),
+    lib({"epochs": 2.5}, "epochs=2.5", id="epochs=2.5"),
+    lib({"seed": -1}, "seed=-1", id="seed=-1"),
+    lib({"verbose": 3}, "verbose=3", id="verbose=3"),
+    lib({"learning_rate": float("nan")}, "learning_rate=nan", id="learning_rate=nan"),
+    lib({"learning_rate": "0.1"}, "learning_rate='0.1'", id="learning_rate='0.1'"),
+    lib({"label_smoothing": float("inf")}, "label_smoothing=inf", id="label_smoothing=inf"),
+    lib({"num_classes": 0}, "num_classes=0", id="num_classes=0"),
+    lib({"monitor": ""}, "monitor=''", "val_accuracy", id="monitor=''"),
+    lib({"monitor": None}, "monitor=None", id="monitor=None"),
+    lib({"model_dir": ""}, "model_dir=''", id="model_dir=''"),
+    lib({"freeze_upto": ""}, "freeze_upto=''", id="freeze_upto=''"),
+    lib({"init_from": ""}, "init_from=''", id="init_from=''"),
+    lib({"export": "out.keras"}, "export='out.keras'", id="export='out.keras'"),
+    lib({"export": ["out.keras", ""]}, "export=['out.keras', '']", "an empty entry",
         id="export=['out.keras', '']"),
-    lib({"loop": None}, "--loop", "None", id="loop=None"),
-    lib({"model_name": "resnet51"}, "--model=resnet51", "resnet50",
+    lib({"loop": None}, "loop=None", id="loop=None"),
+    lib({"model_name": "resnet51"}, "model_name='resnet51'", "resnet50",
         id="model_name='resnet51'"),
+    # Valid one by one, not together: each option named as a keyword.
+    lib({"checkpoint_steps": 5}, "checkpoint_steps=5", "loop='custom'",
+        id="checkpoint_steps=5"),
+    lib({"optimizer": "adam", "weight_decay": 0.1}, "optimizer='adam'", "weight_decay=0.1",
+        id="optimizer='adam', weight_decay=0.1"),
 ]
 
 
@@ -191,8 +213,18 @@ def test_train_rejects_bad_arguments_before_any_work(overrides, fragments):
                  "epochs": 1, **overrides}
     model_name = arguments.pop("model_name")
     dataset = arguments.pop("dataset")
-    assert_rejects(lambda: zoo.train.train(model_name, dataset, **arguments), ValueError,
-                   *fragments)
+    message = assert_rejects(lambda: zoo.train.train(model_name, dataset, **arguments),
+                             ValueError, *fragments)
+    assert "--" not in message  # Python's terms, not the command line's
+    # The same check, as a TrainConfig is made: the one place options are checked.
+    assert_rejects(lambda: zoo.train.TrainConfig(model_name=model_name, dataset=dataset,
+                                                 **arguments), ValueError, *fragments)
+
+
+def test_train_takes_a_config_and_rejects_an_unknown_keyword():
+    config = zoo.train.TrainConfig(model_name="einsum_mlp", image_size=8)
+    with pytest.raises(TypeError, match="epoch"):
+        zoo.train.train(config=config, epoch=1)
 
 
 def test_freeze_upto_a_layer_the_model_lacks_fails_before_any_data(monkeypatch):
@@ -204,7 +236,7 @@ def test_freeze_upto_a_layer_the_model_lacks_fails_before_any_data(monkeypatch):
     monkeypatch.setattr(zoo.data, "load", no_data)
     assert_rejects(lambda: zoo.train.train("einsum_mlp", "digits", image_size=8, epochs=1,
                                            freeze_upto="stage9"),
-                   ValueError, "--freeze_upto=stage9", "dense1")
+                   ValueError, "freeze_upto='stage9'", "dense1")
 
 
 # End to end: what a user sees. Each costs a process start (~6 s).

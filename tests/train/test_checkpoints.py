@@ -97,7 +97,7 @@ def test_another_models_checkpoint_is_one_clear_error_and_no_tensorflow_warnings
         gc.collect()  # what TensorFlow left behind logs when it is collected
     finally:
         tf_logger.removeHandler(handler)
-    assert f"--model_dir={model_dir} holds a checkpoint ({latest})" in str(error.value)
+    assert f"model_dir={str(model_dir)!r} holds a checkpoint ({latest})" in str(error.value)
     assert "(3, 4)" in str(error.value) and "(3, 5)" in str(error.value)
     assert not records, [r.getMessage() for r in records][:5]
 

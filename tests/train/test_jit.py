@@ -130,7 +130,7 @@ def test_cpu_replicas_train_in_graph_mode_xla_on_is_refused(platform):
     assert jit.resolve("auto", model, platform, replicas=2) is False
     assert jit.resolve("auto", model, "cpu/eigen", replicas=1) is True  # the measured default
     assert jit.resolve("off", model, platform, replicas=2) is False
-    with pytest.raises(ValueError, match=r"--jit_compile=on cannot train here: XLA has no "
+    with pytest.raises(ValueError, match=r"jit_compile='on' cannot train here: XLA has no "
                        r"collectives on CPUs \(2 replicas"):
         jit.resolve("on", model, platform, replicas=2)
     assert jit.resolve("on", model, "gpu", replicas=2) is True

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from zoo.train import optim
-from zoo.train.choices import OPTIMIZERS, SCHEDULES
+from zoo.train.config import OPTIMIZERS, SCHEDULES
 
 
 def rates(schedule, steps):

@@ -1,66 +1,74 @@
 """Training: `zoo.train.train(...)` and its CLI, `python -m zoo.train`.
 
-`train()` builds a registered model for a dataset, trains it with Keras
-`fit` (`loop="fit"`) or the explicit GradientTape loop (`loop="custom"`,
-`zoo.train.loops`), under a `tf.distribute` strategy (`zoo.train.distribute`),
-checkpoints it into `model_dir` and resumes from there
-(`zoo.train.checkpoints`), evaluates it on the test split and exports it.
-The CLI (`zoo/train/__main__.py`) maps absl flags one for one onto its
-arguments; `python -m zoo.train --helpfull` lists them.
+`train()` takes a `TrainConfig` (`zoo.train.config`: every option, its
+default, help text and check) or its fields as keywords, and runs four
+steps, in order:
 
-Arguments left None take the model family's `training_defaults`.
+1. `_build`: the model sized for the dataset (`build_model`), frozen
+   (`freeze_upto`), adapted to the training split, started from
+   `init_from`, compiled with the run's recipe (options left None take the
+   family's `training_defaults`) and restored from `model_dir`'s latest
+   checkpoint, all under a `tf.distribute` strategy (`zoo.train.distribute`).
+2. `_fit`: Keras `fit` (`loop="fit"`) or the explicit GradientTape loop
+   (`loop="custom"`, `zoo.train.loops`), checkpointing into `model_dir`
+   (`zoo.train.checkpoints`).
+3. `_evaluate`: accuracy on the test split.
+4. `_export`: the trained model to every `export` path (`zoo.export`).
+
+The CLI (`zoo/train/__main__.py`) generates its flags from `TrainConfig`;
+`python -m zoo.train --helpfull` lists them.
 """
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
 
-from zoo.train._checks import check_arguments
+from zoo.train.config import TrainConfig, name, shown
+
+__all__ = ["TrainConfig", "build_model", "data_options", "train"]
 
 
 def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
     """Creates the model sized for the dataset; rejects a modality mismatch.
 
+    What the model needs is read from its family's contract
+    (`zoo.registry.model_family`) before it is built, so it is built once:
+    `modality` must be the dataset's, an image model is given the data's
+    size and channels (it learns its input shape at construction), and with
+    more than one replica it takes the family's `distributed_overrides`
+    (ResNet: BatchNorm synchronized across replicas, without which each
+    worker of a multi-worker run would end with moving statistics of its
+    own shard). A model registered without a family is taken with the
+    contract's defaults (`ZooModel`: an image model, no overrides).
+
     `num_classes` (default: the dataset's) sets the classifier's width; it
     may exceed the dataset's classes (a head meant for more labels later),
     never fall short of them.
-
-    With more than one replica, BatchNorm is synchronized across them where
-    the model offers it (`bn_synchronized`): Keras 3 creates the moving
-    statistics with no cross-replica aggregation, so with per-replica
-    batch statistics each worker of a multi-worker run would end with
-    moving statistics of its own shard, and the workers' models would differ.
     """
     import zoo
     import zoo.data
+    from zoo.models.base import ZooModel
 
     info = zoo.data.info(dataset)
+    family = zoo.registry.model_family(model_name) or ZooModel
     if num_classes is None:
         num_classes = info["num_classes"]
     elif num_classes < info["num_classes"]:
-        raise ValueError(f"--num_classes={num_classes} is fewer than the "
-                         f"{info['num_classes']} classes of --dataset={dataset}")
-    model = zoo.create_model(model_name, num_classes=num_classes)
-    overrides = {}
-    if replicas > 1 and "bn_synchronized" in model.get_config():
-        overrides["bn_synchronized"] = True
-        model = zoo.create_model(model_name, num_classes=num_classes, **overrides)
-    takes_text = model.input_signature.dtype == "string"
-    if takes_text != (info["modality"] == "text"):
-        raise ValueError(
-            f"--model={model_name} takes {model.input_signature.dtype} inputs, "
-            f"not the {info['modality']} that --dataset={dataset} yields")
+        raise ValueError(f"{shown('num_classes', num_classes)} is fewer than the "
+                         f"{info['num_classes']} classes of {shown('dataset', dataset)}")
+    if family.modality != info["modality"]:
+        raise ValueError(f"{shown('model_name', model_name)} trains on {family.modality} data, "
+                         f"not the {info['modality']} that {shown('dataset', dataset)} yields")
+    overrides = {"num_classes": num_classes}
+    if replicas > 1:
+        overrides.update(family.distributed_overrides)
     if info["modality"] == "image":
-        # Built again at the data's size and channel count: an image model
-        # learns its input shape at construction.
         size = info.get("image_size", image_size)  # MNIST/CIFAR come at a fixed size
-        model = zoo.create_model(
-            model_name, num_classes=num_classes,
-            input_shape=(size, size, info["channels"]),
-            data_format="channels_last",  # what zoo.data yields
-            **overrides)
-    return model
+        overrides.update(input_shape=(size, size, info["channels"]),
+                         data_format="channels_last")  # what zoo.data yields
+    return zoo.create_model(model_name, **overrides)
 
 
 def data_options(dataset, image_size):
@@ -70,64 +78,16 @@ def data_options(dataset, image_size):
     return {"image_size": image_size} if "image_size" in zoo.data.info(dataset)["options"] else {}
 
 
-@contextlib.contextmanager
-def _dtype_policy(name):
-    # Set for this run only: the global policy decides the dtype of every
-    # layer built meanwhile, and a library call must not leak it.
-    import keras
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32" if name == "none" else name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimizer=None,
-          learning_rate=None, weight_decay=None, lr_schedule="cosine", warmup_epochs=1.0,
-          label_smoothing=0.0, loop="fit", strategy="default", tpu="local", jit_compile="auto",
-          mixed_precision="none", deterministic=False, seed=0, verbose="auto", export=(),
-          model_dir=None, keep_checkpoints=3, checkpoint_steps=0, validate=True,
-          early_stopping_patience=0, monitor="val_accuracy", save_best=True,
-          histogram_freq=0, init_from=None, freeze_upto=None, num_classes=None):
+def train(model_name=None, dataset=None, *, config=None, **options):
     """Builds, trains, evaluates and exports a model; returns a dict of results.
 
     Args:
         model_name, dataset: registered names (`zoo.list_models()`,
-            `zoo.data.DATASETS`).
-        epochs, optimizer, learning_rate, weight_decay: None takes the
-            model's `training_defaults`.
-        batch_size: int. The global batch, split across replicas.
-        lr_schedule: one of `zoo.train.optim.SCHEDULES`; `warmup_epochs` is
-            the warm-up length of `"warmup"`.
-        label_smoothing: float in [0, 1).
-        loop: `"fit"` (Keras fit) or `"custom"` (`zoo.train.loops.CustomLoop`).
-        strategy: one of `zoo.train.distribute.STRATEGIES`; `tpu` names the
-            TPU for `"tpu"`.
-        jit_compile: `"auto"` (the family's measured default for the
-            device), `"on"`, `"off"` or `"probe"` (time both, keep the
-            faster; single device only). See `zoo.train.jit`.
-        mixed_precision: `"none"`, `"mixed_float16"` (with loss scaling) or
-            `"mixed_bfloat16"`.
-        deterministic: bool. Turn on TensorFlow op determinism (for the
-            whole process: it cannot be turned off again).
-        seed: int. Seeds weights, data split, shuffling and augmentation.
-        model_dir: str or None. Checkpoints (every epoch, and every
-            `checkpoint_steps` steps with the custom loop), TensorBoard logs
-            and `best.keras`; a rerun resumes from the latest checkpoint.
-        validate: bool. Evaluate on the test split after every epoch.
-        early_stopping_patience: int. Stop after this many epochs without
-            improvement of `monitor` (0: never).
-        save_best: bool. Keep `model_dir/best.keras`, the model at its best
-            `monitor` value.
-        histogram_freq: int. Weight histograms in TensorBoard every this many
-            epochs (0: none).
-        init_from: path of a saved model or a model_dir to start from.
-        num_classes: int or None. Classifier width (default: the dataset's
-            classes); with `init_from`, a width unlike the source's gives a
-            new, freshly initialized head.
-        freeze_upto: layer or stage name: freeze up to it (`zoo.finetune`).
+            `zoo.data.DATASETS`); None keeps `config`'s.
+        config: a `TrainConfig` (default: every option at its default).
+        **options: any other `TrainConfig` field (`epochs=5`,
+            `loop="custom"`, ...), replacing `config`'s. See `TrainConfig`
+            for each option.
 
     Returns:
         dict: model, dataset, epochs, test_accuracy, train_seconds,
@@ -135,220 +95,302 @@ def train(model_name, dataset, epochs=None, batch_size=64, image_size=32, optimi
         jit_compile, replicas.
 
     Raises:
-        ValueError: naming the argument (as its flag, `--learning_rate`) and
-            the value, for a bad value or combination, before any work.
+        ValueError: naming the option (`learning_rate=nan`; as its flag,
+            `--learning_rate=nan`, within `zoo.train.config.naming_flags()`) and the
+            value, for a bad value or combination, before any work.
+        TypeError: a keyword that is no option.
+
+    Example (not run here: it trains for a few seconds):
+
+        zoo.train.train("einsum_mlp", "digits", image_size=8, epochs=1)
+        zoo.train.train(config=TrainConfig(model_name="resnet20", epochs=5))
     """
-    arguments = dict(locals())
-    # Checked before anything starts: the same checks as the CLI's flags.
-    check_arguments(arguments)
+    names = {"model_name": model_name, "dataset": dataset}
+    options.update({k: v for k, v in names.items() if v is not None})
+    # Checked before anything starts: a TrainConfig checks every option.
+    config = dataclasses.replace(config or TrainConfig(), **options)
     import keras
     import tensorflow as tf
 
-    from zoo.train import distribute
+    from zoo.train import checkpoints, distribute
 
-    if deterministic:
+    if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(seed)
-    strategy_object = distribute.make_strategy(strategy, tpu=tpu)
-    with _dtype_policy(mixed_precision):
-        return _train(
-            model_name, dataset, epochs=epochs, batch_size=batch_size, image_size=image_size,
-            optimizer=optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
-            lr_schedule=lr_schedule, warmup_epochs=warmup_epochs,
-            label_smoothing=label_smoothing, loop=loop, strategy=strategy,
-            strategy_object=strategy_object, jit_compile=jit_compile, seed=seed,
-            verbose=verbose, export=export, model_dir=model_dir,
-            keep_checkpoints=keep_checkpoints, checkpoint_steps=checkpoint_steps,
-            validate=validate, early_stopping_patience=early_stopping_patience,
-            monitor=monitor, save_best=save_best, histogram_freq=histogram_freq,
-            init_from=init_from, freeze_upto=freeze_upto, num_classes=num_classes)
+    keras.utils.set_random_seed(config.seed)
+    strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
+    with _dtype_policy(config.mixed_precision):
+        run = _build(config, strategy)
+        fitted = _fit(run)
+        accuracy = _evaluate(run)
+        exported = _export(run)
+    return {"model": config.model_name, "dataset": config.dataset, "epochs": run.epochs,
+            "test_accuracy": float(accuracy), "train_seconds": fitted["seconds"],
+            "checkpoint": run.checkpoint.latest if run.checkpoint else None,
+            "best": fitted["best"], "exports": exported,
+            "weights_sha256": checkpoints.weights_digest(run.model), "loop": config.loop,
+            "strategy": config.strategy, "jit_compile": run.use_xla,
+            "replicas": strategy.num_replicas_in_sync}
+
+
+@contextlib.contextmanager
+def _dtype_policy(policy):
+    # Set for this run only: the global policy decides the dtype of every
+    # layer built meanwhile, and a library call must not leak it.
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if policy == "none" else policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@dataclasses.dataclass
+class _Run:
+    """What `_build` makes and the later steps use."""
+    config: TrainConfig
+    strategy: object
+    model: object
+    test_data: object
+    steps_per_epoch: int
+    epochs: int
+    use_xla: bool
+    runner: object  # the CustomLoop, or None for Keras fit
+    mode: str  # "max" or "min": whether a higher `monitor` is better
+    checkpoint: object = None
+    initial_epoch: int = 0
+    initial_step: int = 0
+    best: object = None  # the best `monitor` value so far, a checkpointed variable
+
+
+def _build(config, strategy):
+    """The model, data, recipe and checkpoint of a run, made under `strategy`."""
+    import zoo.data
+    from zoo import losses
+    from zoo.train import checkpoints, loops
+
+    c = config
+    notes = []  # printed after the run's first line, which says what runs
+    if c.strategy == "multi_worker" and c.loop == "custom":
+        notes.append(f"{shown('strategy', 'multi_worker')}: training with "
+                     f"{shown('loop', 'custom')} (Keras fit does not run under "
+                     "MultiWorkerMirroredStrategy)")
+    options = data_options(c.dataset, c.image_size)
+    with strategy.scope():
+        model = build_model(c.model_name, c.dataset, c.image_size,
+                            replicas=strategy.num_replicas_in_sync, num_classes=c.num_classes)
+        # Frozen first, before any data is read: a freeze_upto that names no
+        # layer of this model fails in seconds.
+        frozen = _freeze(model, c.freeze_upto) if c.freeze_upto is not None else []
+        train_data = zoo.data.load(c.dataset, split="train", batch_size=c.batch_size,
+                                   seed=c.seed, **options)
+        test_data = zoo.data.load(c.dataset, split="test", batch_size=c.batch_size,
+                                  seed=c.seed, **options)
+        # The vocabulary of a text model comes from the training split only.
+        model.adapt(train_data)
+        new_head = checkpoints.initialize_from(model, c.init_from) if c.init_from else []
+        if new_head:
+            notes.append(f"{shown('init_from', c.init_from)}: new head, freshly initialized: "
+                         f"{', '.join(new_head)}")
+        if frozen:
+            notes.append(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
+                         f"({len(frozen)} layers)")
+        steps_per_epoch = int(train_data.cardinality())
+        epochs, make_optimizer = _recipe(c, model, steps_per_epoch)
+        loss = losses.SparseCrossentropy(model.num_classes, c.label_smoothing)
+        # Only a probe needs a batch: drawing one fills the shuffle buffer.
+        probe = ({"batch": next(iter(train_data)), "make_optimizer": make_optimizer,
+                  "loss": loss} if c.jit_compile == "probe" else {})
+        use_xla = _compile(c, model, strategy, make_optimizer(), loss, notes, probe)
+        runner = None
+        if c.loop == "custom":
+            runner = loops.CustomLoop(
+                model, losses.SparseCrossentropy(model.num_classes, c.label_smoothing,
+                                                 reduction=None),
+                strategy, jit_compile=use_xla)
+        run = _Run(c, strategy, model, test_data, steps_per_epoch, epochs, use_xla, runner,
+                   # Keras' rule for EarlyStopping/ModelCheckpoint "auto" mode.
+                   mode="max" if "acc" in c.monitor else "min")
+        _restore(run)
+    return run
 
 
 def _freeze(model, upto):
-    """`zoo.finetune.freeze(model, upto=upto)`, its error naming --freeze_upto."""
+    """`zoo.finetune.freeze(model, upto=upto)`, its error naming `freeze_upto`."""
     import zoo.finetune
 
     try:
         return zoo.finetune.freeze(model, upto=upto)
     except ValueError as error:
-        raise ValueError(f"--freeze_upto={upto}: {error}") from None
+        raise ValueError(f"{shown('freeze_upto', upto)}: {error}") from None
 
 
-def _train(model_name, dataset, *, epochs, batch_size, image_size, optimizer, learning_rate,
-           weight_decay, lr_schedule, warmup_epochs, label_smoothing, loop, strategy,
-           strategy_object, jit_compile, seed, verbose, export, model_dir, keep_checkpoints,
-           checkpoint_steps, validate, early_stopping_patience, monitor, save_best,
-           histogram_freq, init_from, freeze_upto, num_classes):
-    """`train()` after validation, under the run's dtype policy."""
+def _recipe(config, model, steps_per_epoch):
+    """`(epochs, make_optimizer)`: the options, the family's defaults for those left None."""
+    from zoo.train import optim
+
+    defaults = model.training_defaults
+    epochs = config.epochs or defaults["epochs"]
+    optimizer = config.optimizer or defaults["optimizer"]
+    learning_rate = (defaults["learning_rate"] if config.learning_rate is None
+                     else config.learning_rate)
+    weight_decay = config.weight_decay
+    if weight_decay is None:
+        # The defaults' decay is AdamW's; plain Adam takes none.
+        weight_decay = 0.0 if optimizer == "adam" else defaults["weight_decay"]
+    total_steps = epochs * steps_per_epoch
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    if config.lr_schedule == "warmup" and not 0 < warmup_steps < total_steps:
+        raise ValueError(
+            f"{shown('warmup_epochs', config.warmup_epochs)} must be more than 0 and less than "
+            f"{shown('epochs', epochs)} ({warmup_steps} warm-up steps of {total_steps})")
+    schedule = optim.make_schedule(config.lr_schedule, learning_rate, total_steps,
+                                   warmup_steps=warmup_steps)
+    return epochs, lambda: optim.make_optimizer(optimizer, schedule, weight_decay)
+
+
+def _compile(config, model, strategy, optimizer, loss, notes, probe):
+    """Picks the XLA setting, prints what runs, compiles; returns whether XLA is on."""
     import keras
     import tensorflow as tf
 
-    import zoo.data
-    import zoo.export
-    from zoo import losses
-    from zoo.train import checkpoints, distribute, jit, loops, optim
-
-    chief = distribute.is_chief(strategy_object)
-    options = data_options(dataset, image_size)
     from zoo import _launch, ops
+    from zoo.train import jit
 
-    device_type = ("tpu" if strategy == "tpu" else
+    device_type = ("tpu" if config.strategy == "tpu" else
                    "gpu" if tf.config.list_logical_devices("GPU") else
                    "cpu/onednn" if ops.onednn_enabled() else "cpu/eigen")
-    notes = []  # printed after the run's first line, which says what runs
-    if strategy == "multi_worker" and loop == "custom":
-        notes.append("--strategy=multi_worker: training with --loop=custom (Keras fit does "
-                     "not run under MultiWorkerMirroredStrategy)")
+    replicas = strategy.num_replicas_in_sync
+    use_xla = jit.resolve(config.jit_compile, model, device_type, log=notes.append,
+                          replicas=replicas, **probe)
+    kernels_why = _launch.decision or "TF_ENABLE_ONEDNN_OPTS as the caller left it"
+    print(f"zoo.train: {ops.describe()} ({kernels_why}); "
+          f"{jit.explain(config.jit_compile, model, use_xla, device_type, replicas)}")
+    for note in notes:
+        print(note)
+    # Compiled after freezing: Keras fixes the trainable set at compile
+    # time. The custom loop compiles too: compile supplies the optimizer
+    # (loss-scaled under mixed_float16) that it and the callbacks use.
+    model.compile(optimizer=optimizer, loss=loss,
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                  jit_compile=use_xla)
+    # The optimizer makes its slots on first use; made here, under the
+    # strategy's scope, they are mirrored like the weights (made inside the
+    # custom loop's tf.function they would not be).
+    model.optimizer.build(model.trainable_variables)
+    return use_xla
 
-    with strategy_object.scope():
-        model = build_model(model_name, dataset, image_size,
-                            replicas=strategy_object.num_replicas_in_sync,
-                            num_classes=num_classes)
-        # Frozen first, before any data is read: a --freeze_upto that names
-        # no layer of this model fails in seconds.
-        frozen = _freeze(model, freeze_upto) if freeze_upto is not None else []
-        train_epoch = zoo.data.load(dataset, split="train", batch_size=batch_size, seed=seed,
-                                    **options)
-        test_ds = zoo.data.load(dataset, split="test", batch_size=batch_size, seed=seed,
-                                **options)
-        steps_per_epoch = int(train_epoch.cardinality())
-        defaults = model.training_defaults
-        epochs = epochs or defaults["epochs"]
-        optimizer = optimizer or defaults["optimizer"]
-        learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
-        if weight_decay is None:
-            # The defaults' decay is AdamW's; plain Adam takes none.
-            weight_decay = 0.0 if optimizer == "adam" else defaults["weight_decay"]
-        if hasattr(model, "adapt"):
-            # The vocabulary comes from the training split only, never from test.
-            model.adapt(train_epoch)
-        new_head = checkpoints.initialize_from(model, init_from) if init_from else []
-        if new_head:
-            notes.append(f"--init_from={init_from}: new head, freshly initialized: "
-                         f"{', '.join(new_head)}")
-        if frozen:
-            notes.append(f"Frozen (BatchNorm in inference mode): {frozen[0]} .. {frozen[-1]} "
-                         f"({len(frozen)} layers)")
-        total_steps = epochs * steps_per_epoch
-        warmup_steps = round(warmup_epochs * steps_per_epoch)
-        if lr_schedule == "warmup" and not 0 < warmup_steps < total_steps:
-            raise ValueError(
-                f"--warmup_epochs={warmup_epochs} must be more than 0 and less than "
-                f"--epochs={epochs} ({warmup_steps} warm-up steps of {total_steps})")
-        schedule = optim.make_schedule(lr_schedule, learning_rate, total_steps,
-                                       warmup_steps=warmup_steps)
-        num_classes = model.num_classes
-        loss = losses.SparseCrossentropy(num_classes, label_smoothing)
 
-        def make():
-            return optim.make_optimizer(optimizer, schedule, weight_decay)
+def _restore(run):
+    """Makes `model_dir`'s checkpoint and resumes from its latest save, if any."""
+    import tensorflow as tf
 
-        # Only a probe needs a batch: drawing one fills the shuffle buffer.
-        probe_args = ({"batch": next(iter(train_epoch)), "make_optimizer": make, "loss": loss}
-                      if jit_compile == "probe" else {})
-        replicas = strategy_object.num_replicas_in_sync
-        use_xla = jit.resolve(jit_compile, model, device_type, log=notes.append,
-                              replicas=replicas, **probe_args)
-        kernels_why = _launch.decision or "TF_ENABLE_ONEDNN_OPTS as the caller left it"
-        print(f"zoo.train: {ops.describe()} ({kernels_why}); "
-              f"{jit.explain(jit_compile, model, use_xla, device_type, replicas)}")
-        for note in notes:
-            print(note)
-        # Compiled after freezing: Keras fixes the trainable set at compile
-        # time. The custom loop compiles too: compile supplies the optimizer
-        # (loss-scaled under mixed_float16) that it and the callbacks use.
-        model.compile(
-            optimizer=make(), loss=loss,
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=use_xla)
-        # The optimizer makes its slots on first use; made here, under the
-        # strategy's scope, they are mirrored like the weights (made inside
-        # the custom loop's tf.function they would not be).
-        model.optimizer.build(model.trainable_variables)
+    from zoo.train import checkpoints, distribute, loops
 
-        # Keras' rule for EarlyStopping/ModelCheckpoint "auto" mode.
-        mode = "max" if "acc" in monitor else "min"
-        best = tf.Variable(loops.SaveBest.initial_value(mode), dtype=tf.float64,
-                           trainable=False, name="best_" + monitor)
-        checkpoint, initial_epoch, initial_step = None, 0, 0
-        if model_dir:
-            checkpoint = checkpoints.TrainingCheckpoint(
-                model, model_dir, keep_checkpoints,
-                write_dir=distribute.worker_write_dir(strategy_object, model_dir),
-                extra={"best": best})
-            initial_epoch, initial_step = checkpoint.restore()
-            if initial_epoch or initial_step:
-                print(f"Resuming from {checkpoint.restored} (epoch {initial_epoch} of "
-                      f"{epochs} done, {initial_step} steps into the next)")
-    if initial_step and loop == "fit":
-        raise ValueError(f"--model_dir={model_dir} stopped {initial_step} steps into epoch "
-                         f"{initial_epoch + 1} (saved by --loop=custom --checkpoint_steps); "
-                         "resume it with --loop=custom")
+    c = run.config
+    run.best = tf.Variable(loops.SaveBest.initial_value(run.mode), dtype=tf.float64,
+                           trainable=False, name="best_" + c.monitor)
+    if not c.model_dir:
+        return
+    run.checkpoint = checkpoints.TrainingCheckpoint(
+        run.model, c.model_dir, c.keep_checkpoints,
+        write_dir=distribute.worker_write_dir(run.strategy, c.model_dir),
+        extra={"best": run.best})
+    run.initial_epoch, run.initial_step = run.checkpoint.restore()
+    if run.initial_epoch or run.initial_step:
+        print(f"Resuming from {run.checkpoint.restored} (epoch {run.initial_epoch} of "
+              f"{run.epochs} done, {run.initial_step} steps into the next)")
+    if run.initial_step and c.loop == "fit":
+        raise ValueError(
+            f"{shown('model_dir', c.model_dir)} stopped {run.initial_step} steps into epoch "
+            f"{run.initial_epoch + 1} (saved by {shown('loop', 'custom')} "
+            f"{name('checkpoint_steps')}); resume it with {shown('loop', 'custom')}")
 
-    # The data stream from the resumed epoch on: epoch e is shuffled and
-    # augmented by (seed, e) alone, so resumed runs read what unbroken ones do.
-    stream = zoo.data.load(dataset, split="train", batch_size=batch_size, seed=seed,
-                           start_epoch=initial_epoch, **options)
+
+def _callbacks(run):
+    """NaN guard, early stopping, and with `model_dir` checkpoints, best model, logs."""
+    import keras
+
+    from zoo.train import distribute, loops
+
+    c = run.config
     callbacks = [keras.callbacks.TerminateOnNaN()]
-    if early_stopping_patience:
+    if c.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=early_stopping_patience, verbose=1))
-    best_path = None
-    if model_dir:
-        if save_best:
-            best_path = os.path.join(model_dir, "best.keras")
-            callbacks.append(loops.SaveBest(best_path, monitor, best, mode, write=chief))
-        callbacks.append(loops.SaveEachEpoch(checkpoint, steps_per_epoch))
+            monitor=c.monitor, mode=run.mode, patience=c.early_stopping_patience, verbose=1))
+    if c.model_dir:
+        chief = distribute.is_chief(run.strategy)
+        if c.save_best:
+            callbacks.append(loops.SaveBest(_best_path(c), c.monitor, run.best, run.mode,
+                                            write=chief))
+        callbacks.append(loops.SaveEachEpoch(run.checkpoint, run.steps_per_epoch))
         if chief:  # the other workers' summaries would repeat the chief's
             callbacks.append(keras.callbacks.TensorBoard(
-                log_dir=os.path.join(model_dir, "logs"), histogram_freq=histogram_freq,
+                log_dir=os.path.join(c.model_dir, "logs"), histogram_freq=c.histogram_freq,
                 # The graph comes from Keras' own train function, which the
                 # custom loop does not have.
-                write_graph=loop == "fit"))
-    if verbose == "auto":
-        verbose = 1
+                write_graph=c.loop == "fit"))
+    return callbacks
 
-    runner = None
-    if loop == "custom":
-        runner = loops.CustomLoop(
-            model, losses.SparseCrossentropy(num_classes, label_smoothing, reduction=None),
-            strategy_object, jit_compile=use_xla)
+
+def _best_path(config):
+    return os.path.join(config.model_dir, "best.keras")
+
+
+def _fit(run):
+    """Trains from where the checkpoint left off; returns `{"seconds", "best"}`.
+
+    Raises:
+        FloatingPointError: the loss went NaN or infinite (the last good
+            checkpoint is kept, and named).
+    """
+    import zoo.data
+
+    c = run.config
+    # The data stream from the resumed epoch on: epoch e is shuffled and
+    # augmented by (seed, e) alone, so resumed runs read what unbroken ones do.
+    stream = zoo.data.load(c.dataset, split="train", batch_size=c.batch_size, seed=c.seed,
+                           start_epoch=run.initial_epoch, **data_options(c.dataset, c.image_size))
+    fit_options = {"epochs": run.epochs, "initial_epoch": run.initial_epoch,
+                   "steps_per_epoch": run.steps_per_epoch, "callbacks": _callbacks(run),
+                   "verbose": 1 if c.verbose == "auto" else c.verbose,
+                   "validation_data": run.test_data if c.validate else None}
     start = time.perf_counter()
-    if initial_epoch >= epochs:
+    if run.initial_epoch >= run.epochs:
         history = None  # a finished run, rerun: nothing left but evaluation
-    elif runner is None:
-        history = model.fit(stream, epochs=epochs, initial_epoch=initial_epoch,
-                            steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose,
-                            callbacks=callbacks,
-                            validation_data=test_ds if validate else None)
+    elif run.runner is None:
+        history = run.model.fit(stream, shuffle=False, **fit_options)
     else:
-        history = runner.fit(
-            stream, epochs=epochs, steps_per_epoch=steps_per_epoch,
-            initial_epoch=initial_epoch, initial_step=initial_step, callbacks=callbacks,
-            verbose=verbose, validation_data=test_ds if validate else None,
-            checkpoint_steps=checkpoint_steps,
-            on_checkpoint_step=lambda epoch, step: checkpoint.save(
-                epoch, step, global_step=epoch * steps_per_epoch + step))
-    wall_time = time.perf_counter() - start
-
+        history = run.runner.fit(
+            stream, initial_step=run.initial_step, checkpoint_steps=c.checkpoint_steps,
+            on_checkpoint_step=lambda epoch, step: run.checkpoint.save(
+                epoch, step, global_step=epoch * run.steps_per_epoch + step),
+            **fit_options)
+    seconds = time.perf_counter() - start
     losses = history.history.get("loss", []) if history else []
     if losses and not math.isfinite(losses[-1]):
+        last_good = run.checkpoint.latest if run.checkpoint else f"none (no {name('model_dir')})"
         raise FloatingPointError(
             f"Training stopped: the loss became {losses[-1]} in epoch "
-            f"{initial_epoch + len(losses)}; the last good checkpoint is "
-            f"{checkpoint.latest if checkpoint else 'none (no --model_dir)'}"
-            ". Lower --learning_rate.")
-    if runner is None:
-        _, accuracy = model.evaluate(test_ds, verbose=0)
-    else:
-        accuracy = runner.evaluate(test_ds)["accuracy"]
-    exported = [str(zoo.export.save(model, path, overwrite=True))
-                for path in export] if chief else []
-    return {"model": model_name, "dataset": dataset, "epochs": epochs,
-            "test_accuracy": float(accuracy), "train_seconds": wall_time,
-            "checkpoint": checkpoint.latest if checkpoint else None,
-            "best": best_path if best_path and os.path.exists(best_path) else None,
-            "exports": exported, "weights_sha256": checkpoints.weights_digest(model),
-            "loop": loop, "strategy": strategy, "jit_compile": use_xla,
-            "replicas": strategy_object.num_replicas_in_sync}
+            f"{run.initial_epoch + len(losses)}; the last good checkpoint is {last_good}. "
+            f"Lower {name('learning_rate')}.")
+    best = _best_path(c) if c.model_dir and c.save_best else None
+    return {"seconds": seconds, "best": best if best and os.path.exists(best) else None}
 
+
+def _evaluate(run):
+    """Accuracy on the test split."""
+    if run.runner is None:
+        return run.model.evaluate(run.test_data, verbose=0)[1]
+    return run.runner.evaluate(run.test_data)["accuracy"]
+
+
+def _export(run):
+    """Saves the model to every `export` path (the chief only); returns the paths."""
+    import zoo.export
+    from zoo.train import distribute
+
+    if not distribute.is_chief(run.strategy):
+        return []
+    return [str(zoo.export.save(run.model, path, overwrite=True)) for path in run.config.export]

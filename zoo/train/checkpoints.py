@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from zoo.train.config import name, shown
+
 
 class DamagedCheckpointWarning(UserWarning):
     """A checkpoint was skipped as damaged; the run resumed from an older one."""
@@ -144,19 +146,19 @@ class TrainingCheckpoint:
             damaged.append((path, problem))
         else:
             if damaged:
-                shown = "; ".join(f"{path}: {problem}" for path, problem in damaged)
-                raise ValueError(f"--model_dir={self.model_dir} holds no intact checkpoint "
-                                 f"({shown}); move it aside to start afresh")
+                found = "; ".join(f"{path}: {problem}" for path, problem in damaged)
+                raise ValueError(f"{shown('model_dir', self.model_dir)} holds no intact "
+                                 f"checkpoint ({found}); move it aside to start afresh")
             return 0, 0
         mismatch = self._restore_quietly(path)
         if mismatch:
             raise ValueError(
-                f"--model_dir={self.model_dir} holds a checkpoint ({path}) of another "
+                f"{shown('model_dir', self.model_dir)} holds a checkpoint ({path}) of another "
                 f"model or configuration: {mismatch}")
         if damaged:
             bad, problem = damaged[0]
             warnings.warn(
-                f"--model_dir={self.model_dir}: the latest checkpoint {bad} is damaged "
+                f"{shown('model_dir', self.model_dir)}: the latest checkpoint {bad} is damaged "
                 f"({problem}); resuming from {path}, the newest intact one",
                 DamagedCheckpointWarning, stacklevel=2)
         self.restored = path
@@ -205,7 +207,7 @@ def initialize_from(model, source):
     Variables are matched by their path inside the model (the model's own
     name stripped). Only the classifier may differ in shape (fine-tuning to
     a new number of classes): it keeps its fresh initialization. Any other
-    mismatch is an error naming --init_from.
+    mismatch is an error naming `init_from`.
 
     Returns:
         The names of the variables left at their initialization.
@@ -231,16 +233,16 @@ def initialize_from(model, source):
             # Collected now, quietly: see `TrainingCheckpoint._restore_quietly`.
             with _tensorflow_logging_silenced():
                 gc.collect()
-            raise ValueError(f"--init_from={source}: its checkpoint {latest} does not fit "
-                             f"--model={model.name}: {mismatch}")
+            raise ValueError(f"{shown('init_from', source)}: its checkpoint {latest} does not "
+                             f"fit {shown('model_name', model.name)}: {mismatch}")
     else:
         try:
             donor = zoo.export.load(source)
         except (ValueError, FileNotFoundError) as error:
-            raise ValueError(f"--init_from={source}: {error}") from None
+            raise ValueError(f"{shown('init_from', source)}: {error}") from None
         if not isinstance(donor, keras.Model):
-            raise ValueError(f"--init_from={source} is not a Keras model file or checkpoint "
-                             "directory (use .keras, .h5 or a --model_dir)")
+            raise ValueError(f"{shown('init_from', source)} is not a Keras model file or "
+                             f"checkpoint directory (use .keras, .h5 or a {name('model_dir')})")
     available = {key(v): v for v in donor.weights}
     fresh = []
     for variable in model.weights:
@@ -252,7 +254,7 @@ def initialize_from(model, source):
         else:
             found = "missing" if match is None else f"shape {tuple(match.shape)}"
             raise ValueError(
-                f"--init_from={source} does not fit --model={model.name}: "
+                f"{shown('init_from', source)} does not fit {shown('model_name', model.name)}: "
                 f"{key(variable)} has shape {tuple(variable.shape)}, the source's is {found}")
     return fresh
 

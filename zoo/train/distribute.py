@@ -17,7 +17,7 @@ import tempfile
 
 import tensorflow as tf
 
-from zoo.train.choices import STRATEGIES
+from zoo.train.config import STRATEGIES, shown
 
 
 def split_cpu(num_devices):
@@ -45,15 +45,16 @@ def make_strategy(name, tpu="local"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         return _tpu_strategy(tpu)
-    raise ValueError(f"--strategy must be one of {list(STRATEGIES)}, received --strategy={name}")
+    raise ValueError(f"{shown('strategy', name)} is not one of {list(STRATEGIES)}")
 
 
 def check_tf_config():
     """Validates TF_CONFIG for multi_worker; returns `(task_type, task_id)`."""
     raw = os.environ.get("TF_CONFIG")
+    asked = shown("strategy", "multi_worker")
     if not raw:
         raise ValueError(
-            "--strategy=multi_worker needs the TF_CONFIG environment variable: "
+            f"{asked} needs the TF_CONFIG environment variable: "
             '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
             '"task": {"type": "worker", "index": 0}} on each host')
     try:
@@ -62,10 +63,10 @@ def check_tf_config():
         workers = config["cluster"]["worker"]
         task_type, task_id = task["type"], int(task["index"])
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"--strategy=multi_worker: TF_CONFIG is not a valid cluster spec "
+        raise ValueError(f"{asked}: TF_CONFIG is not a valid cluster spec "
                          f"({error!r}), received TF_CONFIG={raw}") from None
     if task_type == "worker" and not 0 <= task_id < len(workers):
-        raise ValueError(f"--strategy=multi_worker: TF_CONFIG task index {task_id} is not "
+        raise ValueError(f"{asked}: TF_CONFIG task index {task_id} is not "
                          f"one of the {len(workers)} workers, received TF_CONFIG={raw}")
     return task_type, task_id
 
@@ -75,8 +76,9 @@ def _tpu_strategy(tpu):
     # which hangs on a host without one: look for a TPU first.
     on_tpu_vm = os.path.exists("/dev/accel0") or os.path.exists("/dev/vfio/0")
     if tpu == "local" and not on_tpu_vm:
-        raise ValueError("--strategy=tpu: no TPU on this host (no /dev/accel0); on a TPU VM "
-                         "run the same command there, or give --tpu=NAME_OR_GRPC_ADDRESS")
+        raise ValueError(f"{shown('strategy', 'tpu')}: no TPU on this host (no /dev/accel0); on "
+                         "a TPU VM run the same command there, or give "
+                         f"{shown('tpu', 'NAME_OR_GRPC_ADDRESS')}")
     if tpu.startswith("grpc://"):
         _check_reachable(tpu)
     try:
@@ -86,7 +88,7 @@ def _tpu_strategy(tpu):
     # OSError: a TPU name is looked up on the GCE metadata server, which
     # does not answer off Google Cloud (urllib's URLError).
     except (ValueError, OSError, tf.errors.OpError) as error:
-        raise ValueError(f"--strategy=tpu: cannot reach --tpu={tpu}: "
+        raise ValueError(f"{shown('strategy', 'tpu')}: cannot reach {shown('tpu', tpu)}: "
                          f"{str(error).splitlines()[0]}") from None
     return tf.distribute.TPUStrategy(resolver)
 
@@ -100,7 +102,7 @@ def _check_reachable(address, timeout=5.0):
         with socket.create_connection((host, int(port)), timeout=timeout):
             return
     except (OSError, ValueError) as error:
-        raise ValueError(f"--strategy=tpu: nothing answers at --tpu={address} "
+        raise ValueError(f"{shown('strategy', 'tpu')}: nothing answers at {shown('tpu', address)} "
                          f"({error})") from None
 
 

@@ -21,7 +21,7 @@ Example:
 import math
 import time
 
-from zoo.train.choices import JIT_SETTINGS
+from zoo.train.config import JIT_SETTINGS, shown
 
 # Path names, in the order that breaks ties: graph mode needs no compile.
 PATHS = {"graph": False, "xla": True}
@@ -128,16 +128,16 @@ def resolve(setting, model, device_type=None, log=print, replicas=1, **probe_arg
                          f"received jit_compile={setting!r}")
     blocker = xla_cannot_run(device_type, replicas)
     if setting == "on" and blocker:
-        raise ValueError(f"--jit_compile=on cannot train here: {blocker}; use "
-                         "--jit_compile=off or auto, or one device")
+        raise ValueError(f"{shown('jit_compile', 'on')} cannot train here: {blocker}; use "
+                         f"{shown('jit_compile', 'off')} or auto, or one device")
     if setting in ("on", "off"):
         return setting == "on"
     if setting == "auto":
         return bool(model.preferred_jit_compile(device_type)) and not blocker
     use_xla, timings, errors = probe(model, **probe_args)
-    shown = ", ".join(f"{p} {t * 1000:.1f} ms/step" for p, t in timings.items())
+    timed = ", ".join(f"{p} {t * 1000:.1f} ms/step" for p, t in timings.items())
     failed = "".join(f"; {p} failed: {e}" for p, e in errors.items())
-    log(f"--jit_compile=probe: {shown}{failed} -> jit_compile={use_xla}")
+    log(f"{shown('jit_compile', 'probe')}: {timed}{failed} -> jit_compile={use_xla}")
     return use_xla
 
 
@@ -146,8 +146,9 @@ def explain(setting, model, use_xla, platform, replicas=1):
 
     Example:
     >>> import zoo
-    >>> explain("auto", zoo.create_model("resnet20", num_classes=10), False, "cpu/eigen")
-    'jit_compile=False (graph mode: --jit_compile=auto, the measured default of ResNet on cpu/eigen)'
+    >>> print(explain("auto", zoo.create_model("resnet20", num_classes=10), False, "cpu/eigen"))
+    jit_compile=False (graph mode: jit_compile='auto', the measured default of ResNet
+    on cpu/eigen)
     """
     path = "XLA" if use_xla else "graph mode"
     blocker = xla_cannot_run(platform, replicas)
@@ -159,4 +160,4 @@ def explain(setting, model, use_xla, platform, replicas=1):
         why = "the faster of both, timed on this machine"
     else:
         why = "as asked"
-    return f"jit_compile={use_xla} ({path}: --jit_compile={setting}, {why})"
+    return f"jit_compile={use_xla} ({path}: {shown('jit_compile', setting)}, {why})"

@@ -16,7 +16,7 @@ Example:
 
 import keras
 
-from zoo.train.choices import OPTIMIZERS, SCHEDULES
+from zoo.train.config import OPTIMIZERS, SCHEDULES
 
 # The step schedule divides the rate by 10 at these fractions of training
 # (He et al. 2016 train CIFAR ResNets this way).
