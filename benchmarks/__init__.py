@@ -3,8 +3,10 @@
 Each script compares paths side by side in one process (ratios, not absolute
 times: machines are noisy), warms up before timing, reports compilation
 separately, prints a markdown table and writes JSON and markdown to
-`benchmarks/results/`. Shared timing and reporting helpers live in
-`benchmarks.common`. Nothing under `zoo/` imports this package.
+`benchmarks/results/`. They run on one harness, `benchmarks.common`
+(shared flags, `main`, models from the registry, timing, output), and
+`benchmarks.report` joins the headline each one writes. Nothing under
+`zoo/` imports this package.
 """
 
 # Before any benchmark imports TensorFlow: importing zoo first lets it pick

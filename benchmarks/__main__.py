@@ -18,13 +18,17 @@ Usage:
   python -m benchmarks.report --output_dir=DIR         # only rebuild the report
 """
 
-import argparse
 import os
 import pathlib
 import shlex
 import sys
 import time
 
+from absl import app, flags
+
+from benchmarks import common, report
+
+MODULE = "benchmarks"
 # name -> module run as `python -m MODULE`. Order: cheap and independent first.
 MIN_REPEATS = 5
 BENCHMARKS = {
@@ -39,51 +43,30 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "gpu")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
-    return value
+def define_flags(flag_values):
+    """Defines the command-line flags on `flag_values` (see `common.main`)."""
+    flags.DEFINE_list("benchmarks", list(BENCHMARKS), "Benchmarks to run, from "
+                      f"{','.join(BENCHMARKS)} (default: all).", flag_values=flag_values)
+    flags.DEFINE_string("output_dir", "benchmarks/results", "Directory for every benchmark's "
+                        "results and the report (created if missing).", flag_values=flag_values)
+    flags.DEFINE_boolean("quick", False, "Pass --quick to every benchmark (smoke run).",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("repeats", None, "Pass --repeats=N to every benchmark (default: each "
+                         "one's own).", lower_bound=1, flag_values=flag_values)
 
 
-def make_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
-        description="Runs the benchmarks, each in its own process, then writes the merged "
-                    "report <device>.json, .md and .png into --output_dir.")
-    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS),
-                        help="Comma-separated benchmarks to run, from "
-                             f"{','.join(BENCHMARKS)} (default: all).")
-    parser.add_argument("--output_dir", default="benchmarks/results",
-                        help="Directory for every benchmark's results and the report "
-                             "(created if missing).")
-    parser.add_argument("--quick", action="store_true",
-                        help="Pass --quick to every benchmark (smoke run).")
-    parser.add_argument("--repeats", type=_positive_int, default=None,
-                        help="Pass --repeats=N to every benchmark (default: each one's own).")
-    return parser
-
-
-def parse_args(argv):
-    """Parses and checks the flags; exits with a usage error (code 2) on bad ones."""
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
+def check_flags(flag_values):
+    """Known benchmarks; at least 5 timed repeats for a published figure
+    (fewer only with --quick); a writable --output_dir. Returns its path."""
+    names = [n.strip() for n in flag_values.benchmarks if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
     if not names or unknown:
-        parser.error(f"--benchmarks={args.benchmarks!r}: "
-                     + (f"unknown benchmark(s) {', '.join(unknown)}; " if unknown else "empty; ")
-                     + f"choose from {','.join(BENCHMARKS)}")
-    args.names = list(dict.fromkeys(names))
-    # The rules of measurement: at least 5 timed repeats for a published
-    # figure; a smoke run (--quick) may take fewer.
-    if args.repeats is not None and args.repeats < MIN_REPEATS and not args.quick:
-        parser.error(f"--repeats={args.repeats}: published runs take at least {MIN_REPEATS} "
-                     "timed repeats (fewer only with --quick)")
-    return parser, args
+        raise app.UsageError(
+            f"--benchmarks={','.join(flag_values.benchmarks)!r}: "
+            + (f"unknown benchmark(s) {', '.join(unknown)}; " if unknown else "empty; ")
+            + f"choose from {','.join(BENCHMARKS)}")
+    flag_values.benchmarks = list(dict.fromkeys(names))
+    return common.check_flags(flag_values, {}, min_repeats=MIN_REPEATS)
 
 
 def command(name, output_dir, quick=False, repeats=None):
@@ -112,8 +95,6 @@ def run_one(name, cmd, log=print):
     Returns:
         `{"returncode", "wall_s", "stderr_tail", "command"}`.
     """
-    from benchmarks import common
-
     returncode, wall_s, tail = common.run_process(cmd, cwd=REPO, env=_child_env(),
                                                   tail_lines=STDERR_TAIL_LINES)
     return {"returncode": returncode, "wall_s": wall_s, "stderr_tail": tail,
@@ -140,34 +121,26 @@ def device_kind():
     return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
 
 
-def main(argv=None):
+def run_from_flags(flag_values, output_dir):
     """Runs the benchmarks and writes the report; returns the exit code."""
-    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
-    from absl import app
-
-    from benchmarks import common, report
-
-    try:
-        output_dir = common.validate_output_dir(args.output_dir)
-    except app.UsageError as exc:
-        parser.error(str(exc))
+    names = flag_values.benchmarks
     # What the benchmarks will run on; this process only starts them, so it
     # leaves the devices (a GPU's memory) alone.
-    common.print_launch_line("benchmarks", initialize_devices=False)
+    common.print_launch_line(MODULE, initialize_devices=False)
 
     total_start = time.perf_counter()
     runs, failed, devices = {}, {}, []
     interrupted = False
-    for i, name in enumerate(args.names, 1):
-        cmd = command(name, output_dir, quick=args.quick, repeats=args.repeats)
-        print(f"[{i}/{len(args.names)}] {name}: {shlex.join(['python'] + cmd[1:])}",
+    for i, name in enumerate(names, 1):
+        cmd = command(name, output_dir, quick=flag_values.quick, repeats=flag_values.repeats)
+        print(f"[{i}/{len(names)}] {name}: {shlex.join(['python'] + cmd[1:])}",
               flush=True)
         started = time.time()
         try:
             record = run_one(name, cmd)
         except KeyboardInterrupt:
             failed[name] = {"returncode": None, "reason": "interrupted", "stderr_tail": []}
-            print(f"[{i}/{len(args.names)}] {name}: interrupted; writing the report",
+            print(f"[{i}/{len(names)}] {name}: interrupted; writing the report",
                   flush=True)
             interrupted = True
             break
@@ -182,7 +155,7 @@ def main(argv=None):
         else:
             devices += [d for d in wrote if d not in devices]
             status = "ok"
-        print(f"[{i}/{len(args.names)}] {name}: {status} in {record['wall_s']:.1f} s",
+        print(f"[{i}/{len(names)}] {name}: {status} in {record['wall_s']:.1f} s",
               flush=True)
     total_s = time.perf_counter() - total_start
 
@@ -193,11 +166,13 @@ def main(argv=None):
     print(f"  {'total':<16} {total_s:7.1f} s", flush=True)
 
     runner = {
-        "command": shlex.join(["python", "-m", "benchmarks"]
-                              + (sys.argv[1:] if argv is None else list(argv))),
-        "benchmarks": args.names,
-        "quick": args.quick,
-        "repeats": args.repeats,
+        "command": shlex.join(["python", "-m", MODULE]
+                              + [flag_values[n].serialize() for n in
+                                 ("benchmarks", "output_dir", "quick", "repeats")
+                                 if flag_values[n].present]),
+        "benchmarks": names,
+        "quick": flag_values.quick,
+        "repeats": flag_values.repeats,
         "wall_s": {name: record["wall_s"] for name, record in runs.items()},
         "total_s": total_s,
     }
@@ -215,4 +190,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    common.main(MODULE, define_flags, check_flags, run_from_flags, launch=False)

@@ -1,18 +1,30 @@
-"""Timing and reporting helpers shared by the benchmarks.
+"""The benchmark harness: the command line, models, timing and output every
+benchmark shares.
 
-Every benchmark follows the same recipe (DESIGN.md, "Benchmarks"):
+A benchmark module (`python -m benchmarks.NAME`) keeps only what it
+measures. It defines `MODULE`, `define_flags(flag_values)` (calling
+`define_common_flags`: --output_dir, --repeats, --warmup, --seed, --quick,
+and --models from the registry), `check_flags(flag_values)` (calling
+`check_flags`) and `run_from_flags(flag_values, checked)`, and ends with
+`common.main(MODULE, define_flags, check_flags, run_from_flags)`. Then it
+follows the same recipe (DESIGN.md, "Benchmarks"):
 
-1. say where it runs: `print_launch_line(MODULE)` first (backend, device,
-   kernel library and who chose them), then `device_info()`, `versions()`;
+1. say where it runs: `main` prints `launch_line(MODULE)` first (backend,
+   device, kernel library and who chose them); the result records
+   `device_info()` and `versions()` (`envelope`);
 2. time the candidates in one process with `time_repeats(...)`: the first
    call of each (tracing, graph building, compilation) is timed on its own,
    further warm-up calls are discarded, then the candidates take turns
    (A, B, C, A, B, C, ...) so that machine noise hits all of them alike;
 3. reduce with `throughputs(...)`, `per_repeat_ratios(...)` and
    `summarize(...)` (median, min, max);
-4. report with `markdown_table(...)`, `write_json_atomic(...)` and
-   `write_text_atomic(...)` into a directory checked by
-   `validate_output_dir(...)`.
+4. report with `markdown_table(...)` and `publish(...)`, which writes
+   `<name>_<device>.json` and `.md` atomically, the JSON carrying the
+   headline `benchmarks.report` joins (`summary`, built with
+   `summary_item`, `ratio_cell`, `number_cell`).
+
+Models come from the registry and the family contract: `default_models()`,
+`check_models(names)`, `modality(name)`; never from a list of names here.
 
 Example:
 >>> stats = summarize([3.0, 1.0, 2.0])
@@ -24,6 +36,7 @@ True
 
 import collections
 import datetime
+import functools
 import json
 import math
 import os
@@ -448,11 +461,81 @@ def apply_quick(flag_values, overrides):
     return applied
 
 
-def check_flags(flag_values, quick):
+def command_line(module):
+    """The command that produced a result, for the record."""
+    return " ".join(["python", "-m", module] + sys.argv[1:])
+
+
+def logger(name):
+    """A progress logger: `logger("data")("x")` prints `[data] x` to stderr, flushed."""
+    def log(message):
+        print(f"[{name}] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
+# --------------------------------------------------------------------------
+# The command line every benchmark shares (see the module docstring).
+
+
+COMMON_HELP = {
+    "output_dir": "Directory for the JSON and markdown results (created if missing).",
+    "repeats": "Timed repeats per candidate, taken in turns (A, B, C, ..., A, B, C, ...).",
+    "warmup": "Untimed calls per candidate before timing; the first (tracing, compilation) "
+              "is reported apart.",
+    "seed": "Seed of the inputs and of the weight initializers.",
+    "quick": "Smoke run",
+    "models": "Models to measure: any registered name (zoo.list_models()); the default is "
+              "what each model family puts forward (`benchmark_models`).",
+}
+
+
+def define_common_flags(flag_values, quick, *, repeats=5, warmup=1, models=False, help=None):
+    """Defines the flags every benchmark takes, on `flag_values`.
+
+    --output_dir, --repeats, --warmup, --seed and --quick (whose help lists
+    the presets `quick`), and with `models=True` --models (default
+    `default_models()`). Called from a benchmark's `define_flags`, so that
+    importing a benchmark (tests) adds nothing to absl's global FLAGS.
+
+    Args:
+        flag_values: `absl.flags.FlagValues`.
+        quick: dict, flag name -> value under --quick.
+        repeats, warmup: the defaults of --repeats and --warmup.
+        models: bool. Define --models too.
+        help: optional dict, flag name -> help text replacing `COMMON_HELP`'s.
+
+    >>> from absl import flags
+    >>> fv = flags.FlagValues()
+    >>> define_common_flags(fv, {"repeats": 2}, warmup=3)
+    >>> fv(["prog", "--quick"]) and (fv.repeats, fv.warmup, fv.output_dir)
+    (5, 3, 'benchmarks/results')
+    """
+    from absl import flags
+
+    text = {**COMMON_HELP, **(help or {})}
+    presets = ", ".join(f"--{k}={v}" for k, v in quick.items())
+    flags.DEFINE_string("output_dir", "benchmarks/results", text["output_dir"],
+                        flag_values=flag_values)
+    flags.DEFINE_integer("repeats", repeats, text["repeats"], lower_bound=1,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("warmup", warmup, text["warmup"], lower_bound=1,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, text["seed"], lower_bound=0, flag_values=flag_values)
+    flags.DEFINE_boolean("quick", False, f"{text['quick']}: {presets} (flags given explicitly "
+                         "win).", flag_values=flag_values)
+    if models:
+        flags.DEFINE_list("models", default_models(), text["models"], flag_values=flag_values)
+
+
+def check_flags(flag_values, quick, *, min_repeats=None):
     """What absl's parser cannot check of the shared flags, before any work.
 
-    Applies --quick's presets (`quick`: flag name -> value), then checks that
-    --output_dir can be written.
+    Applies --quick's presets (`quick`: flag name -> value); outside
+    --quick, --repeats must be at least `min_repeats` (the rule for a
+    published figure); --models, where defined, is checked
+    (`check_models`) and replaced by its clean list; --output_dir must be
+    writable.
 
     Returns:
         The output directory (`validate_output_dir`).
@@ -462,12 +545,135 @@ def check_flags(flag_values, quick):
     """
     if flag_values.quick:
         apply_quick(flag_values, quick)
+    elif min_repeats is not None and (flag_values.repeats or min_repeats) < min_repeats:
+        raise app.UsageError(f"--repeats={flag_values.repeats}: at least {min_repeats} "
+                             "repeats for a full run (use --quick for a smoke run)")
+    if "models" in flag_values:
+        flag_values.models = check_models(flag_values.models)
     return validate_output_dir(flag_values.output_dir)
 
 
-def command_line(module):
-    """The command that produced a result, for the record."""
-    return " ".join(["python", "-m", module] + sys.argv[1:])
+def flag_checker(quick, *, min_repeats=None):
+    """`check_flags` with a benchmark's --quick presets bound: its module's
+    `check_flags(flag_values)` when the shared checks are all it needs."""
+    return functools.partial(check_flags, quick=quick, min_repeats=min_repeats)
+
+
+def main(module, define_flags, check_flags, run_from_flags, *, launch=True):
+    """Runs a benchmark from the command line: its `if __name__ == "__main__"` body.
+
+    Defines the flags on absl's FLAGS, parses them through `zoo._cli.run`
+    (a bad flag, or an `app.UsageError` from `check_flags` or the run, exits
+    2 with a usage line and no traceback), rejects stray arguments, checks
+    the flags before any work, prints the launch line (unless `launch` is
+    False: the run prints its own), then exits with what
+    `run_from_flags(FLAGS, checked)` returns (None: 0).
+
+    Args:
+        module: the command, e.g. `"benchmarks.export"`.
+        define_flags: callable(flag_values).
+        check_flags: callable(flag_values) -> `checked`, passed on as is.
+        run_from_flags: callable(flag_values, checked) -> exit code or None.
+        launch: bool. Print `launch_line(module)` after the checks.
+    """
+    from absl import flags
+
+    from zoo import _cli
+
+    define_flags(flags.FLAGS)
+
+    def checked_main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        checked = check_flags(flags.FLAGS)
+        if launch:
+            print_launch_line(module)
+        return run_from_flags(flags.FLAGS, checked)
+
+    _cli.run(checked_main, module)
+
+
+def parse_flags(module, argv):
+    """`argv` parsed and checked as `python -m MODULE ARGV` would, nothing run.
+
+    Args:
+        module: a benchmark module (`MODULE`, `define_flags`, `check_flags`).
+        argv: list of flags.
+
+    Returns:
+        `(flag_values, checked)`, on a fresh `FlagValues`.
+
+    Raises:
+        absl.flags.Error, app.UsageError: as the command line would report them.
+    """
+    from absl import flags
+
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    flag_values([module.MODULE, *argv])
+    return flag_values, module.check_flags(flag_values)
+
+
+def run_module_in_process(module, argv):
+    """Runs `module` (see `parse_flags`) in this process; returns what its run returns."""
+    flag_values, checked = parse_flags(module, argv)
+    return module.run_from_flags(flag_values, checked)
+
+
+# --------------------------------------------------------------------------
+# Which models: from the registry and the family contract.
+
+
+def _family(name):
+    from zoo import registry
+
+    return registry.model_family(name)
+
+
+def default_models():
+    """What the model families put forward for benchmarks, in registry order.
+
+    Each family's `benchmark_models` (None: all of its registered names).
+    Functions registered without a family are measured only when named.
+    """
+    import zoo
+
+    chosen = []
+    for name in zoo.list_models():
+        family = _family(name)
+        if family is None:
+            continue
+        wanted = family.benchmark_models
+        if wanted is None or name in wanted:
+            chosen.append(name)
+    return chosen
+
+
+def check_models(names, flag="models"):
+    """`names` stripped and deduplicated, each a registered model.
+
+    Raises:
+        app.UsageError: `--FLAG=...` with the unknown names (or none given)
+            and the registered ones.
+    """
+    import zoo
+
+    known = zoo.list_models()
+    clean = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    unknown = [n for n in clean if n not in known]
+    if not clean or unknown:
+        what = (f"unknown model(s) {', '.join(map(repr, unknown))}" if unknown
+                else "(none given)")
+        raise app.UsageError(f"--{flag}={','.join(names)}: {what}; choose from "
+                             f"{', '.join(known)}")
+    return clean
+
+
+def modality(name):
+    """`"image"` or `"text"`: what registered model `name` takes, from its family
+    (no model built); `"image"` for a function registered without a family."""
+    family = _family(name)
+    return getattr(family, "modality", None) or "image"
 
 
 # --------------------------------------------------------------------------
@@ -532,7 +738,6 @@ def tf_functions_in(fn, max_objects=1000):
     Returns:
         list of `tf.types.experimental.PolymorphicFunction`, in the order found.
     """
-    import functools
     import types
 
     polymorphic = tf.types.experimental.PolymorphicFunction
@@ -569,8 +774,6 @@ def op_type_counts(graph_or_function):
         and every function of its library (while-loop bodies, gradients,
         nested `tf.function`s), which `Graph.get_operations()` alone misses.
     """
-    import collections
-
     graph = getattr(graph_or_function, "graph", graph_or_function)
     graph_def = graph.as_graph_def() if hasattr(graph, "as_graph_def") else graph
     counts = collections.Counter(node.op for node in graph_def.node)
@@ -669,10 +872,155 @@ def latencies_ms(seconds, calls):
     return [1000.0 * s / calls for s in seconds]
 
 
-def publish(name, result, markdown, output_dir, device_kind):
-    """Prints the report and writes `<name>_<device_kind>.json` and `.md` atomically."""
+def tf_device(device):
+    """The TensorFlow device a benchmark's models run on, from `device_info()`."""
+    return "/GPU:0" if device["gpu_found"] else "/CPU:0"
+
+
+def envelope(name, description, device, config, module=None):
+    """The keys every result starts with: benchmark, description, command,
+    timestamp, device, versions, config. A benchmark adds its own after them."""
+    return {
+        "benchmark": name,
+        "description": description,
+        "command": command_line(module or f"benchmarks.{name}"),
+        "timestamp": utc_timestamp(),
+        "device": device,
+        "versions": versions(),
+        "config": config,
+    }
+
+
+def publish(name, result, markdown, output_dir, device_kind=None, *, summary=None):
+    """Prints the report and writes `<name>_<kind>.json` and `.md` atomically.
+
+    Args:
+        name: the benchmark's name.
+        result: its JSON-ready result.
+        markdown: its report.
+        output_dir: where to write.
+        device_kind: "cpu" or "gpu"; default `result["device"]["kind"]`.
+        summary: optional callable, `summary(result)` -> the dict stored as
+            `result["summary"]`, the one field `benchmarks.report` reads
+            (`{"title", "markdown", "items", "chart"}`, see `summary_item`).
+
+    Returns:
+        `(json path, markdown path)`.
+    """
+    kind = device_kind or result["device"]["kind"]
+    if summary is not None:
+        result["summary"] = summary(result)
     print(markdown)
-    json_path = write_json_atomic(os.path.join(output_dir, f"{name}_{device_kind}.json"), result)
-    md_path = write_text_atomic(os.path.join(output_dir, f"{name}_{device_kind}.md"), markdown)
+    json_path = write_json_atomic(os.path.join(output_dir, f"{name}_{kind}.json"), result)
+    md_path = write_text_atomic(os.path.join(output_dir, f"{name}_{kind}.md"), markdown)
     print(f"\nwrote {json_path}\nwrote {md_path}")
     return json_path, md_path
+
+
+def context_lines(result, device_note="", threads_note=""):
+    """A report's first lines: the device, its threads and the versions.
+
+    Args:
+        result: a result holding `device_info()` and `versions()` (`envelope`).
+        device_note, threads_note: text appended to those lines, e.g. where
+            each part of the benchmark runs.
+
+    Returns:
+        list of three markdown list items.
+    """
+    dev, ver, threads = result["device"], result["versions"], result["device"]["threads"]
+    return [
+        f"- device: {dev['kind']}, {dev['name']}" + ("" if dev["gpu_found"] else " (no GPU found)")
+        + f"; kernels: {dev['kernels']}{device_note}",
+        f"- threads: intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
+        f"(0 = TF default), usable CPUs: {threads['usable_cpus']}{threads_note}",
+        f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
+        f"({ver['keras_backend']}), Python {ver['python']}",
+    ]
+
+
+# --------------------------------------------------------------------------
+# A result's summary: the headline the report shows, and its rows.
+
+
+def _finite(value):
+    """A finite float, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def stats_of(value):
+    """`{"median", "min", "max"}` from a summary dict or a bare number, or None.
+
+    >>> stats_of(2) == {"median": 2.0, "min": 2.0, "max": 2.0}
+    True
+    >>> stats_of({"median": 1.5}) == {"median": 1.5, "min": 1.5, "max": 1.5}
+    True
+    >>> stats_of(None) is None and stats_of({"median": float("nan")}) is None
+    True
+    """
+    if isinstance(value, dict):
+        median = _finite(value.get("median"))
+        if median is None:
+            return None
+        low, high = _finite(value.get("min")), _finite(value.get("max"))
+        return {"median": median, "min": median if low is None else low,
+                "max": median if high is None else high}
+    number = _finite(value)
+    return None if number is None else {"median": number, "min": number, "max": number}
+
+
+def number_cell(value, digits=2, like=None):
+    """`value` with `digits` decimals, none from 100 up (judged on `like` when
+    given, so that a median and its range read alike); "n/a" for no number.
+
+    >>> number_cell(1.234), number_cell(123.4), number_cell(12345.6), number_cell(None)
+    ('1.23', '123', '12,346', 'n/a')
+    """
+    value = _finite(value)
+    if value is None:
+        return "n/a"
+    size = abs(value if _finite(like) is None else like)
+    if size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def ratio_cell(stats, digits=2):
+    """A median and its range, `"1.50 (1.40–1.60)"`; one number when they agree.
+
+    >>> ratio_cell({"median": 1.5, "min": 1.4, "max": 1.6}), ratio_cell(0.5), ratio_cell(None)
+    ('1.50 (1.40–1.60)', '0.50', 'n/a')
+    """
+    stats = stats_of(stats)
+    if stats is None:
+        return "n/a"
+    median = stats["median"]
+    if stats["min"] == stats["max"] == median:
+        return number_cell(median, digits)
+    return (f"{number_cell(median, digits)} ({number_cell(stats['min'], digits, median)}–"
+            f"{number_cell(stats['max'], digits, median)})")
+
+
+def summary_item(benchmark, key, label, stats, note, **extra):
+    """One row of a result's `summary["items"]` (and of the report's merged summary).
+
+    Args:
+        benchmark: the benchmark's name.
+        key: str, unique within the benchmark, e.g. `"resnet20@1/tflite/ratio_vs_keras"`.
+        label: what the number is, in words.
+        stats: `{"median", "min", "max"}` or a number (None: no figure).
+        note: how to read it, e.g. `"> 1: faster"`.
+        **extra: further JSON-ready fields.
+
+    >>> summary_item("data", "digits/x", "digits: x", 2.0, "> 1: more")["min"]
+    2.0
+    """
+    stats = stats_of(stats)
+    return {"benchmark": benchmark, "key": key, "label": label,
+            "median": stats and stats["median"], "min": stats and stats["min"],
+            "max": stats and stats["max"], "note": note, **extra}

@@ -51,17 +51,15 @@ Usage:
   python -m benchmarks.cudnn --cells=lstm --sequence_length=128
 """
 
-import sys
 import time
 import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from benchmarks import common
-from zoo import _cli
 
 NAME = "cudnn"
 MODULE = f"benchmarks.{NAME}"
@@ -80,7 +78,7 @@ CONFIGS = {
 # One more row per cell when the zoo has it: zoo's text_rnn in its defaults
 # (cuDNN-eligible), cut down to the plain model: token ids in, unidirectional,
 # no dropout, last-state head; masked, graph mode.
-ZOO_CONFIG = "zoo_text_rnn"
+ZOO_MODEL, ZOO_CONFIG = "text_rnn", "zoo_text_rnn"
 ZOO_KWARGS = {"input_mode": "tokens", "bidirectional": False, "dropout": 0.0, "head": "last"}
 CONFIGS_ZOO = {ZOO_CONFIG: (
     'zoo text_rnn (input_mode="tokens", bidirectional=False, head="last")',
@@ -92,14 +90,16 @@ QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "batch_size": 8, "sequence_lengt
 TRAIN_STEP = ("keras Model.train_on_batch: the compiled train step (tf.function, "
               "steps_per_execution=1) on one fixed batch")
 NO_GPU_NOTE = "no GPU: cuDNN unavailable; generic kernels measured"
+TITLE = "LSTM/GRU: cuDNN vs generic kernel, XLA"
+log = common.logger(NAME)
 
-FLAGS = flags.FLAGS
 
-
-def define_flags(flag_values=FLAGS):
-    """Defines the command-line flags. Called only when run as a script, so
-    that importing this module (tests) adds nothing to the global absl FLAGS,
-    where other benchmarks define flags of the same names."""
+def define_flags(flag_values):
+    """Defines the command-line flags on `flag_values`."""
+    common.define_common_flags(flag_values, QUICK, repeats=5, warmup=3, help={
+        "repeats": "Timed repeats per variant, taken in turns (A, B, C, ..., A, B, C, ...).",
+        "warmup": "Untimed steps per variant before timing; the first (tracing, and XLA "
+                  "compilation) is reported as compile_s."})
     flags.DEFINE_list("cells", list(CELLS),
                       f"Recurrent cells to measure, from {','.join(CELLS)}.",
                       flag_values=flag_values)
@@ -109,29 +109,24 @@ def define_flags(flag_values=FLAGS):
                          lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("units", 128, "Units of the LSTM/GRU layer.", lower_bound=1,
                          flag_values=flag_values)
-    flags.DEFINE_integer("repeats", 5, "Timed repeats per variant, taken in turns "
-                         "(A, B, C, ..., A, B, C, ...).", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1,
                          flag_values=flag_values)
-    flags.DEFINE_integer("warmup", 3, "Untimed steps per variant before timing; the first "
-                         "(tracing, and XLA compilation) is reported as compile_s.",
-                         lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.",
-                         lower_bound=0, flag_values=flag_values)
-    flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
-        flag_values=flag_values)
-    flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).",
-                        flag_values=flag_values)
     flags.register_validator(
         "cells", lambda cells: bool(cells) and all(c in CELLS for c in cells),
         message=f"--cells must be a comma-separated, non-empty subset of {','.join(CELLS)}",
         flag_values=flag_values)
 
 
-def _log(message):
-    print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
+def check_flags(flag_values):
+    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
+    return common.check_flags(flag_values, QUICK)
+
+
+def run_from_flags(flag_values, output_dir):
+    run(cells=list(dict.fromkeys(c.strip() for c in flag_values.cells)),
+        batch_size=flag_values.batch_size, sequence_length=flag_values.sequence_length,
+        units=flag_values.units, repeats=flag_values.repeats, steps=flag_values.steps,
+        warmup=flag_values.warmup, seed=flag_values.seed, output_dir=output_dir)
 
 
 # --------------------------------------------------------------------------
@@ -193,7 +188,7 @@ def build_model(cell, masked, config, sequence_length, units, seed):
         import zoo
 
         return zoo.create_model(
-            "text_rnn", num_classes=NUM_CLASSES, max_tokens=VOCAB_SIZE,
+            ZOO_MODEL, num_classes=NUM_CLASSES, max_tokens=VOCAB_SIZE,
             sequence_length=sequence_length, embedding_dim=EMBED_DIM, rnn=cell, units=units,
             **ZOO_KWARGS)
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
@@ -208,7 +203,7 @@ def zoo_text_rnn_available():
     try:
         import zoo
 
-        return "text_rnn" in zoo.list_models()
+        return ZOO_MODEL in zoo.list_models()
     except Exception:  # noqa: BLE001 - the zoo rows are optional
         return False
 
@@ -261,6 +256,111 @@ class _RecordWarnings:
 # The run.
 
 
+def _build(v, entry, sequence_length, units, seed):
+    """Builds and compiles one variant's model, recording the warnings; or
+    records why it failed."""
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model = build_model(v["cell"], v["masked"], v["config"], sequence_length,
+                                    units, seed)
+                model.compile(optimizer=keras.optimizers.Adam(),
+                              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                              jit_compile=v["jit_compile"])
+            finally:
+                common.warning_lines(caught, entry["warnings"])
+    except Exception as exc:  # noqa: BLE001 - reported per variant
+        entry["error"] = common.first_line(exc)
+        log(f"{v['name']}: failed to build: {entry['error']}")
+        return None
+    entry["build_s"] = time.perf_counter() - start
+    return model
+
+
+def _variant_row(e, timings, per_repeat_sps, have_cudnn, tf_device, labels):
+    """One variant's JSON entry: the kernel that ran, throughput, warnings."""
+    model = e["model"]
+    kernel = {"kernel": None, "source": None, "ops": {}}
+    if model is not None and model.train_function is not None:
+        try:
+            kernel = common.detect_rnn_kernel(model, e["x"], labels)
+        except Exception as exc:  # noqa: BLE001
+            kernel["error"] = common.first_line(exc)
+    ok = e["error"] is None
+    t = timings.get(e["name"])
+    label, kwargs = config_of(e["config"])
+    return {
+        "name": e["name"],
+        "cell": e["cell"],
+        "masked": e["masked"],
+        "config": e["config"],
+        "label": label,
+        "use_cudnn": kwargs.get("use_cudnn", "auto"),
+        "recurrent_dropout": kwargs.get("recurrent_dropout", 0.0),
+        "mode": e["mode"],
+        "jit_compile": e["jit_compile"],
+        # Observed, not assumed: Keras may refuse XLA (cuDNN layers on GPU).
+        "xla": bool(model.jit_compile) if model is not None else None,
+        "kernel": kernel["kernel"],
+        "expected_kernel": expected_kernel(e["config"], have_cudnn),
+        "kernel_evidence": {k: v for k, v in kernel.items() if k != "kernel"},
+        "device": tf_device,
+        "params": int(model.count_params()) if model is not None else None,
+        "build_s": e["build_s"],
+        "compile_s": t["first_step_s"] if ok else None,
+        "warmup_s": t["warmup_s"] if ok else None,
+        "repeat_s": t["repeat_s"] if ok else None,
+        "sequences_per_s": common.summarize(per_repeat_sps[e["name"]]) if ok else None,
+        "sequences_per_s_per_repeat": per_repeat_sps.get(e["name"]),
+        "warnings": e["warnings"],
+        "error": e["error"],
+    }
+
+
+def _config(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
+            lengths, with_zoo):
+    return {
+        "cells": list(cells),
+        "batch_size": batch_size,
+        "sequence_length": sequence_length,
+        "units": units,
+        "repeats": repeats,
+        "steps": steps,
+        "warmup": warmup,
+        "seed": seed,
+        "vocab_size": VOCAB_SIZE,
+        "embedding_dim": EMBED_DIM,
+        "num_classes": NUM_CLASSES,
+        "model": (f"Embedding({VOCAB_SIZE}, {EMBED_DIM}, mask_zero=masked) -> "
+                  f"LSTM|GRU({units}) -> Dense({NUM_CLASSES})"),
+        "optimizer": "Adam()",
+        "loss": "SparseCategoricalCrossentropy(from_logits=True)",
+        "train_step": TRAIN_STEP,
+        "masked_batch": {
+            "lengths": lengths,
+            "mean_length": float(np.mean(lengths)),
+            "padding": "right-padded with token id 0, mask_zero=True",
+        },
+        "unmasked_batch": "full-length token ids in [1, vocab), mask_zero=False",
+        "configs": {k: label for k, (label, _) in
+                    {**CONFIGS, **(CONFIGS_ZOO if with_zoo else {})}.items()},
+        "zoo_text_rnn": (f"zoo.create_model(\"{ZOO_MODEL}\", rnn=cell, units={units}, "
+                         f"embedding_dim={EMBED_DIM}, max_tokens={VOCAB_SIZE}, "
+                         + ", ".join(f"{k}={v!r}" for k, v in ZOO_KWARGS.items()) + ")"
+                         if with_zoo else "not available"),
+        "baseline": f"{BASELINE_CONFIG}, {BASELINE_MODE} (jit_compile=False), "
+                    "same cell and masking",
+        "kernel_detection": (
+            f"op types of the traced train step's graph and its function library: "
+            f"any {common.CUDNN_RNN_OP_PREFIX}* op -> cudnn, else generic "
+            f"({'/'.join(common.WHILE_LOOP_OPS)} loop over time steps)"),
+        "order": ("first step of each variant, then warm-up and timed repeats "
+                  "interleaved A, B, C, ..., A, B, C, ..."),
+    }
+
+
 def run(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
         output_dir):
     """Runs the benchmark and writes the results; returns the result dict."""
@@ -270,11 +370,11 @@ def run(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
     device["cudnn_note"] = (
         "a GPU is visible: Keras takes its cuDNN path for eligible layers" if have_cudnn
         else NO_GPU_NOTE + ' (use_cudnn="auto" falls back to the generic kernel)')
-    tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
-    _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
+    tf_device = common.tf_device(device)
+    log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
     if not have_cudnn:
         print(NO_GPU_NOTE, flush=True)
-        _log(NO_GPU_NOTE)
+        log(NO_GPU_NOTE)
 
     unmasked_ids, masked_ids, labels, lengths = make_batches(
         batch_size, sequence_length, seed, tf_device)
@@ -283,80 +383,27 @@ def run(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
     entries, candidates = {}, {}
     for v in grid:
         x = masked_ids if v["masked"] else unmasked_ids
-        entry = {**v, "x": x, "model": None, "warnings": [], "error": None, "build_s": None,
-                 "guard": None}
-        entries[v["name"]] = entry
-        start = time.perf_counter()
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    model = build_model(v["cell"], v["masked"], v["config"], sequence_length,
-                                        units, seed)
-                    model.compile(
-                        optimizer=keras.optimizers.Adam(),
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                        jit_compile=v["jit_compile"],
-                    )
-                finally:
-                    common.warning_lines(caught, entry["warnings"])
-        except Exception as exc:  # noqa: BLE001 - reported per variant
-            entry["error"] = common.first_line(exc)
-            _log(f"{v['name']}: failed to build: {entry['error']}")
-            continue
-        entry["build_s"] = time.perf_counter() - start
-        entry["model"] = model
-        step = _RecordWarnings(lambda m=model, x=x: m.train_on_batch(x, labels),
-                               entry["warnings"])
-        entry["guard"] = candidates[v["name"]] = common.GuardedStep(step)
-    _log(f"built {len(candidates)} of {len(grid)} variants; timing them in turns")
+        entry = entries[v["name"]] = {**v, "x": x, "warnings": [], "error": None,
+                                      "build_s": None}
+        entry["model"] = model = _build(v, entry, sequence_length, units, seed)
+        if model is not None:
+            candidates[v["name"]] = common.GuardedStep(_RecordWarnings(
+                lambda m=model, x=x: m.train_on_batch(x, labels), entry["warnings"]))
+    log(f"built {len(candidates)} of {len(grid)} variants; timing them in turns")
 
     timings = common.time_repeats(candidates, steps=steps, repeats=repeats, warmup=warmup,
-                                  log=_log) if candidates else {}
-
-    variants, per_repeat_sps = [], {}
+                                  log=log) if candidates else {}
+    per_repeat_sps = {}
     for name, e in entries.items():
-        model, guard = e["model"], e["guard"]
+        guard = candidates.get(name)
         if guard is not None and guard.error:
             e["error"] = guard.error
-            _log(f"{name}: failed: {e['error']}")
-        kernel = {"kernel": None, "source": None, "ops": {}}
-        if model is not None and model.train_function is not None:
-            try:
-                kernel = common.detect_rnn_kernel(model, e["x"], labels)
-            except Exception as exc:  # noqa: BLE001
-                kernel["error"] = common.first_line(exc)
-        ok = e["error"] is None
-        t = timings.get(name)
-        if ok:
-            per_repeat_sps[name] = common.throughputs(t["repeat_s"], batch_size * steps)
-        label, kwargs = config_of(e["config"])
-        variants.append({
-            "name": name,
-            "cell": e["cell"],
-            "masked": e["masked"],
-            "config": e["config"],
-            "label": label,
-            "use_cudnn": kwargs.get("use_cudnn", "auto"),
-            "recurrent_dropout": kwargs.get("recurrent_dropout", 0.0),
-            "mode": e["mode"],
-            "jit_compile": e["jit_compile"],
-            # Observed, not assumed: Keras may refuse XLA (cuDNN layers on GPU).
-            "xla": bool(model.jit_compile) if model is not None else None,
-            "kernel": kernel["kernel"],
-            "expected_kernel": expected_kernel(e["config"], have_cudnn),
-            "kernel_evidence": {k: v for k, v in kernel.items() if k != "kernel"},
-            "device": tf_device,
-            "params": int(model.count_params()) if model is not None else None,
-            "build_s": e["build_s"],
-            "compile_s": t["first_step_s"] if ok else None,
-            "warmup_s": t["warmup_s"] if ok else None,
-            "repeat_s": t["repeat_s"] if ok else None,
-            "sequences_per_s": common.summarize(per_repeat_sps[name]) if ok else None,
-            "sequences_per_s_per_repeat": per_repeat_sps.get(name),
-            "warnings": e["warnings"],
-            "error": e["error"],
-        })
+            log(f"{name}: failed: {e['error']}")
+        if e["error"] is None:
+            per_repeat_sps[name] = common.throughputs(timings[name]["repeat_s"],
+                                                      batch_size * steps)
+    variants = [_variant_row(e, timings, per_repeat_sps, have_cudnn, tf_device, labels)
+                for e in entries.values()]
 
     ratios = {}
     for v in variants:
@@ -371,56 +418,13 @@ def run(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
                            / common.summarize(per_repeat_sps[base])["median"]),
         }
 
-    result = {
-        "benchmark": NAME,
-        "description": ("train-step throughput of LSTM/GRU text classifiers: cuDNN vs "
-                        "generic kernel, masked vs unmasked, graph vs XLA"),
-        "command": common.command_line(MODULE),
-        "timestamp": common.utc_timestamp(),
-        "device": device,
-        "versions": common.versions(),
-        "config": {
-            "cells": list(cells),
-            "batch_size": batch_size,
-            "sequence_length": sequence_length,
-            "units": units,
-            "repeats": repeats,
-            "steps": steps,
-            "warmup": warmup,
-            "seed": seed,
-            "vocab_size": VOCAB_SIZE,
-            "embedding_dim": EMBED_DIM,
-            "num_classes": NUM_CLASSES,
-            "model": (f"Embedding({VOCAB_SIZE}, {EMBED_DIM}, mask_zero=masked) -> "
-                      f"LSTM|GRU({units}) -> Dense({NUM_CLASSES})"),
-            "optimizer": "Adam()",
-            "loss": "SparseCategoricalCrossentropy(from_logits=True)",
-            "train_step": TRAIN_STEP,
-            "masked_batch": {
-                "lengths": lengths,
-                "mean_length": float(np.mean(lengths)),
-                "padding": "right-padded with token id 0, mask_zero=True",
-            },
-            "unmasked_batch": "full-length token ids in [1, vocab), mask_zero=False",
-            "configs": {k: label for k, (label, _) in
-                        {**CONFIGS, **(CONFIGS_ZOO if with_zoo else {})}.items()},
-            "zoo_text_rnn": (f"zoo.create_model(\"text_rnn\", rnn=cell, units={units}, "
-                             f"embedding_dim={EMBED_DIM}, max_tokens={VOCAB_SIZE}, "
-                             + ", ".join(f"{k}={v!r}" for k, v in ZOO_KWARGS.items()) + ")"
-                             if with_zoo else "not available"),
-            "baseline": f"{BASELINE_CONFIG}, {BASELINE_MODE} (jit_compile=False), "
-                        "same cell and masking",
-            "kernel_detection": (
-                f"op types of the traced train step's graph and its function library: "
-                f"any {common.CUDNN_RNN_OP_PREFIX}* op -> cudnn, else generic "
-                f"({'/'.join(common.WHILE_LOOP_OPS)} loop over time steps)"),
-            "order": ("first step of each variant, then warm-up and timed repeats "
-                      "interleaved A, B, C, ..., A, B, C, ..."),
-        },
-        "variants": variants,
-        "ratios": ratios,
-    }
-    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
+    config = _config(cells, batch_size, sequence_length, units, repeats, steps, warmup, seed,
+                     lengths, with_zoo)
+    result = {**common.envelope(NAME, "train-step throughput of LSTM/GRU text classifiers: "
+                                "cuDNN vs generic kernel, masked vs unmasked, graph vs XLA",
+                                device, config),
+              "variants": variants, "ratios": ratios}
+    common.publish(NAME, result, render_markdown(result), output_dir, summary=summary)
     return result
 
 
@@ -428,41 +432,35 @@ def _ratio_cell(stats):
     return f"{stats['median']:.2f} ({stats['min']:.2f}–{stats['max']:.2f})"
 
 
+def _table_row(v, ratios):
+    masked = "yes" if v["masked"] else "no"
+    xla = "on" if v["xla"] else "off"
+    if v["jit_compile"] and v["xla"] is False:
+        xla = "refused (off)"
+    kernel = v["kernel"] or "?"
+    if v["kernel"] and v["kernel"] != v["expected_kernel"]:
+        kernel += f" (expected {v['expected_kernel']})"
+    lead = [v["cell"], masked, v["label"], str(v["jit_compile"]), xla, kernel]
+    if v["error"]:
+        error = v["error"] if len(v["error"]) <= 100 else v["error"][:99] + "…"
+        return lead + ["", f"error: {error}", "", ""]
+    sps, base = v["sequences_per_s"], baseline_name(v)
+    ratio = ratios.get(f"{v['name']}/{base}")
+    return lead + [
+        f"{v['compile_s']:.2f}",
+        f"{sps['median']:.0f}",
+        f"{sps['min']:.0f}–{sps['max']:.0f}",
+        _ratio_cell(ratio) if ratio else ("1 (baseline)" if v["name"] == base else "n/a"),
+    ]
+
+
 def render_markdown(result):
     """The report: context lines, the per-variant table and how to read it."""
     cfg, dev, ver = result["config"], result["device"], result["versions"]
-    rows = []
-    for v in result["variants"]:
-        xla = "on" if v["xla"] else "off"
-        if v["jit_compile"] and v["xla"] is False:
-            xla = "refused (off)"
-        kernel = v["kernel"] or "?"
-        if v["kernel"] and v["kernel"] != v["expected_kernel"]:
-            kernel += f" (expected {v['expected_kernel']})"
-        if v["error"]:
-            error = v["error"] if len(v["error"]) <= 100 else v["error"][:99] + "…"
-            rows.append([v["cell"], "yes" if v["masked"] else "no", v["label"],
-                         str(v["jit_compile"]), xla, kernel, "", f"error: {error}", "", ""])
-            continue
-        sps = v["sequences_per_s"]
-        base = f"{v['cell']}_{'masked' if v['masked'] else 'unmasked'}_{BASELINE_CONFIG}_{BASELINE_MODE}"
-        ratio = result["ratios"].get(f"{v['name']}/{base}")
-        rows.append([
-            v["cell"],
-            "yes" if v["masked"] else "no",
-            v["label"],
-            str(v["jit_compile"]),
-            xla,
-            kernel,
-            f"{v['compile_s']:.2f}",
-            f"{sps['median']:.0f}",
-            f"{sps['min']:.0f}–{sps['max']:.0f}",
-            _ratio_cell(ratio) if ratio else ("1 (baseline)" if v["name"] == base else "n/a"),
-        ])
     table = common.markdown_table(
         ["cell", "masked", "config", "jit_compile", "XLA", "kernel", "first step s",
          "seq/s median", "seq/s min–max", "vs generic graph: median (min–max)"],
-        rows, align="llllllrrrr")
+        [_table_row(v, result["ratios"]) for v in result["variants"]], align="llllllrrrr")
     threads = dev["threads"]
     warned = [f"- {v['name']}: {w}" for v in result["variants"] for w in v["warnings"]]
     masked = cfg["masked_batch"]
@@ -472,7 +470,8 @@ def render_markdown(result):
         f"- device: {dev['kind']}, {dev['name']}"
         + ("" if dev["gpu_found"] else " (no GPU found)")
         + f"; kernels: {dev['kernels']}",
-        f"- cuDNN: {'available' if dev['cudnn_available'] else 'unavailable'}: {dev['cudnn_note']}",
+        f"- cuDNN: {'available' if dev['cudnn_available'] else 'unavailable'}: "
+        f"{dev['cudnn_note']}",
         f"- threads: intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
         f"(0 = TF default), usable CPUs: {threads['usable_cpus']}",
         f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
@@ -500,22 +499,37 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def check_flags(flag_values=FLAGS):
-    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
-    return common.check_flags(flag_values, QUICK)
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    output_dir = check_flags(FLAGS)
-    common.print_launch_line(MODULE)
-    cells = list(dict.fromkeys(c.strip() for c in FLAGS.cells))
-    run(cells=cells, batch_size=FLAGS.batch_size, sequence_length=FLAGS.sequence_length,
-        units=FLAGS.units, repeats=FLAGS.repeats, steps=FLAGS.steps, warmup=FLAGS.warmup,
-        seed=FLAGS.seed, output_dir=output_dir)
+def summary(result):
+    """What `benchmarks.report` shows: per cell and masking, the kernel "auto"
+    ran and the key ratios to the generic graph-mode baseline."""
+    ratios = result.get("ratios") or {}
+    variants = {v.get("name"): v for v in result.get("variants") or [] if isinstance(v, dict)}
+    groups = list(dict.fromkeys(
+        (v.get("cell"), "masked" if v.get("masked") else "unmasked") for v in variants.values()
+        if v.get("cell") is not None))
+    wanted = (("auto_graph", 'use_cudnn="auto" / generic, graph'),
+              ("use_cudnn_false_xla", "XLA / graph, generic kernel"),
+              ("zoo_text_rnn_graph", "zoo text_rnn / generic, graph"))
+    rows, items = [], []
+    for cell, masking in groups:
+        base, cells = f"{cell}_{masking}_use_cudnn_false_graph", []
+        for suffix, label in wanted:
+            name = f"{cell}_{masking}_{suffix}"
+            ratio = ratios.get(f"{name}/{base}")
+            cells.append(common.ratio_cell(ratio) if ratio else "")
+            if ratio:
+                items.append(common.summary_item(
+                    NAME, f"{name}/{base}", f"{cell} {masking}: {label}", ratio,
+                    "sequences/s; > 1: faster", kernel=variants.get(name, {}).get("kernel")))
+        kernel = variants.get(f"{cell}_{masking}_auto_graph", {}).get("kernel") or "?"
+        rows.append([cell, masking, kernel, *cells])
+    markdown = "No variants in the result." if not rows else "\n".join([
+        common.markdown_table(["cell", "masking", '"auto" kernel ran',
+                               '"auto" / generic (graph)', "XLA / graph (generic)",
+                               "zoo text_rnn / generic"], rows, align="lllrrr"),
+        "", "Train sequences/s ratios, median (min–max) over repeats; > 1: faster."])
+    return {"title": TITLE, "markdown": markdown, "items": items, "chart": None}
 
 
 if __name__ == "__main__":
-    define_flags()
-    _cli.run(main, MODULE)
+    common.main(MODULE, define_flags, check_flags, run_from_flags)

@@ -3,47 +3,32 @@
 Question: does a training step ever wait on `zoo.data`? For each dataset
 (--datasets), in ONE process, this measures in images per second:
 
-  - `pipeline`: the train split exactly as `zoo.train` loads it,
-      * digits: `zoo.data.load("digits", split="train", batch_size=B,
-        image_size=32)` (the trainer's default image size): the embedded
-        1,438 train images, resized to 32x32x1, cached, shuffled, batched;
-      * cifar10: `zoo.data.load("cifar10", split="train", batch_size=B)`:
-        uint8 32x32x3 images -> cache -> shuffle (reshuffled per epoch) ->
-        pad-4 crop + flip augmentation -> scale to [0, 1] -> batch ->
-        prefetch. Real TFDS data when it is prepared in the TFDS data_dir
-        (`--cifar_source=auto|tfds`); otherwise `tfds.testing.mock_data`
-        (policy USE_CODE, no metadata files needed) stands in for the
-        prepared files: random uint8 images of the real shape and random
-        labels, --mock_examples of them (50,000 by default, the size of the
-        real train split), fed through the same real pipeline. The JSON
-        records which (`source`);
-    iterated from Python (`for images, labels in dataset`), whole epochs,
-    as a training loop reads it. The first epoch of a fresh dataset fills
-    the cache (and, for mock data, generates the examples) and is timed on
-    its own (`first_epoch_seconds`); each timed repeat then runs as many
-    whole epochs as it takes to deliver at least --pipeline_images images;
-  - `train_on_batch`: the consumer. resnet20 built for the dataset's images
-    (`zoo.create_model("resnet20", num_classes=10, input_shape=(32, 32, C),
-    data_format="channels_last")`) and compiled as `zoo.train` compiles it
-    on a CPU (its default optimizer from `training_defaults`, with a
-    constant learning rate; SparseCategoricalCrossentropy(from_logits=True),
-    which zoo.losses.SparseCrossentropy equals at label_smoothing=0;
-    accuracy metric; jit_compile=False, what zoo.train's `auto` picks on a
-    CPU, kept on a GPU too for one comparable step), timed over --train_steps
-    `Model.train_on_batch` calls on one fixed batch of the pipeline held in
-    (device) memory, so it never waits on input. Keras returns NumPy logs
-    from `train_on_batch`, so every step ends synchronized;
+  - `pipeline`: the train split exactly as `zoo.train` loads it
+    (`load_call`): digits, the embedded 1,438 train images resized to
+    32x32x1; cifar10, uint8 32x32x3 images -> cache -> shuffle -> pad-4 crop
+    + flip -> scale -> batch -> prefetch, from the prepared TFDS files when
+    there are some (`--cifar_source=auto|tfds`), else from
+    `tfds.testing.mock_data` (`MOCK_NOTE`: random images of the real shape,
+    --mock_examples of them, through the same pipeline; the JSON records
+    which, `source`). Iterated from Python, whole epochs, as a training loop
+    reads it; the first epoch (it fills the cache) is timed on its own
+    (`first_epoch_seconds`), then each timed repeat reads as many whole
+    epochs as reach --pipeline_images images;
+  - `train_on_batch`: the consumer, resnet20 built for the dataset's images
+    and compiled as `zoo.train` compiles it on a CPU (`build_model`), timed
+    over --train_steps calls on one fixed batch of the pipeline held in
+    (device) memory, so it never waits on input (NumPy logs: every step
+    ends synchronized);
   - the ratio pipeline / train_on_batch, per repeat (median, min, max) and
     of the medians. The goal (`meets_10x_goal`): the median ratio is at
     least 10, i.e. the pipeline could feed ten such models;
   - `fit` (the overlapped case): `model.fit(dataset, epochs=1,
     steps_per_epoch=K, verbose=0, shuffle=False)` on the same pipeline and
     model, the input now prepared on the same CPUs while the model trains
-    (K = --fit_steps, capped at the full batches of one epoch). Throughput is
-    taken in steady state, from the end of the first step to the end of the
-    last (K - 1 steps of full batches, a callback's timestamps), so fit's
-    start-up (a new iterator, the shuffle buffer filling) stays out; its
-    ratio to train_on_batch near 1.0 means steps do not wait on input.
+    (K = --fit_steps, capped at the full batches of one epoch), in steady
+    state: from the end of the first step to the end of the last (a
+    callback's timestamps), so fit's start-up stays out. Its ratio to
+    train_on_batch near 1.0 means steps do not wait on input.
 
 Recipe (DESIGN.md, "Benchmarks"): per dataset, the first epoch and the
 model's first step (tracing) are timed apart; then the three candidates
@@ -65,7 +50,6 @@ Usage:
 import contextlib
 import gc
 import math
-import sys
 import time
 
 import keras
@@ -73,7 +57,6 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
-from zoo import _cli
 
 NAME = "data"
 MODULE = f"benchmarks.{NAME}"
@@ -93,20 +76,22 @@ MOCK_NOTE = ("tfds.testing.mock_data(policy=USE_CODE): random uint8 images of th
              "examples in Python instead of reading files, so first_epoch_seconds is not a "
              "file-reading figure; later epochs read the cache, as with real data")
 
-FLAGS = flags.FLAGS
+log = common.logger(NAME)
 
 
-def define_flags(flag_values=FLAGS):
-    """Defines the command-line flags. Called only when run as a script, so
-    that importing this module (tests) adds nothing to the global absl FLAGS,
-    where other benchmarks define flags of the same names."""
+def define_flags(flag_values):
+    """Defines the command-line flags on `flag_values` (see `common.main`)."""
+    common.define_common_flags(flag_values, QUICK, repeats=5, warmup=1, help={
+        "repeats": "Timed repeats per candidate, taken in turns "
+                   "(pipeline, train_on_batch, fit, pipeline, ...).",
+        "warmup": "Untimed rounds of every candidate before the repeats "
+                  "(the first traces fit's step).",
+        "seed": "Seed of the pipelines' shuffle and augmentation and of the model's "
+                "initializers."})
     flags.DEFINE_list("datasets", list(DATASETS),
                       f"Datasets to measure, from {','.join(DATASETS)}.", flag_values=flag_values)
     flags.DEFINE_integer("batch_size", 64, "Images per batch, for the pipeline and the model "
                          "(zoo.train's default).", lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_integer("repeats", 5, "Timed repeats per candidate, taken in turns "
-                         "(pipeline, train_on_batch, fit, pipeline, ...).", lower_bound=1,
-                         flag_values=flag_values)
     flags.DEFINE_integer("pipeline_images", 100_000, "Images per timed pipeline repeat, "
                          "rounded up to whole epochs.", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("train_steps", 20, "train_on_batch steps per timed repeat.",
@@ -115,8 +100,6 @@ def define_flags(flag_values=FLAGS):
                          "the steady-state figure times the last fit_steps - 1 of them. "
                          "Capped at the full batches of one epoch.", lower_bound=2,
                          flag_values=flag_values)
-    flags.DEFINE_integer("warmup", 1, "Untimed rounds of every candidate before the repeats "
-                         "(the first traces fit's step).", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_enum("cifar_source", "auto", list(CIFAR_SOURCES),
                       "cifar10 data: auto (the prepared TFDS dataset when there is one, else "
                       "mock data), mock (tfds.testing.mock_data), tfds (the prepared dataset, "
@@ -124,22 +107,10 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_integer("mock_examples", CIFAR_TRAIN_EXAMPLES,
                          "Train examples of the mock cifar10 (the real split has 50,000).",
                          lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_integer("seed", 0, "Seed of the pipelines' shuffle and augmentation and "
-                         "of the model's initializers.", lower_bound=0, flag_values=flag_values)
-    flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
-        flag_values=flag_values)
-    flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).",
-                        flag_values=flag_values)
     flags.register_validator(
         "datasets", lambda names: bool(names) and all(n.strip() in DATASETS for n in names),
         message=f"--datasets must be a comma-separated, non-empty subset of {','.join(DATASETS)}",
         flag_values=flag_values)
-
-
-def _log(message):
-    print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -236,34 +207,31 @@ def _finite_cardinality(dataset, call):
 def build_model(channels, seed):
     """resnet20 for 32x32 images of `channels`, compiled as zoo.train does on a CPU.
 
-    zoo.train uses the model's `training_defaults` optimizer (SGD with
-    Nesterov momentum 0.9 for resnet20, or AdamW) with a learning-rate
-    schedule; the schedule does not change the cost of a step, so a constant
-    learning rate stands in for it. Its loss, `zoo.losses.SparseCrossentropy`,
-    computes Keras' sparse cross-entropy from logits when label_smoothing is
-    0 (its default), which is used here.
+    zoo.train builds the model's `training_defaults` optimizer with
+    `zoo.train.optim.make_optimizer` and a learning-rate schedule; the
+    schedule does not change the cost of a step, so a constant learning rate
+    stands in for it. Its loss, `zoo.losses.SparseCrossentropy`, computes
+    Keras' sparse cross-entropy from logits when label_smoothing is 0 (its
+    default), which is used here. jit_compile=False is what zoo.train's
+    `auto` picks on a CPU, kept on a GPU too for one comparable step.
 
     Returns:
         `(model, description of the compile call)`.
     """
     import zoo
+    from zoo.train import optim
 
     keras.utils.set_random_seed(seed)
     model = zoo.create_model(MODEL, num_classes=NUM_CLASSES,
                              input_shape=(IMAGE_SIZE, IMAGE_SIZE, channels),
                              data_format="channels_last")
     defaults = model.training_defaults
-    lr, wd = defaults["learning_rate"], defaults["weight_decay"]
-    if defaults["optimizer"] == "sgd":
-        optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
-        text = f"SGD({lr}, momentum=0.9, nesterov=True, weight_decay={wd})"
-    else:
-        optimizer = keras.optimizers.AdamW(lr, weight_decay=wd)
-        text = f"AdamW({lr}, weight_decay={wd})"
-    model.compile(optimizer=optimizer,
+    args = (defaults["optimizer"], defaults["learning_rate"], defaults["weight_decay"])
+    model.compile(optimizer=optim.make_optimizer(*args),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=False)
-    return model, (f"{text}, SparseCategoricalCrossentropy(from_logits=True), "
+    return model, (f"zoo.train.optim.make_optimizer{args}, "
+                   "SparseCategoricalCrossentropy(from_logits=True), "
                    "metrics=['accuracy'], jit_compile=False")
 
 
@@ -318,7 +286,7 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
     import zoo.data
 
     kwargs, call = load_call(name, batch_size, seed)
-    _log(f"{name}: {call} ({source['kind']} data)")
+    log(f"{name}: {call} ({source['kind']} data)")
     start = time.perf_counter()
     dataset = zoo.data.load(name, **kwargs)
     build_s = time.perf_counter() - start
@@ -332,7 +300,7 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
         raise ValueError(f"{call} yielded no images")
     full_batches = epoch_images // batch_size
     epochs = math.ceil(pipeline_images / epoch_images)
-    _log(f"{name}: first epoch {epoch_images} images in {first_epoch_s:.2f} s; "
+    log(f"{name}: first epoch {epoch_images} images in {first_epoch_s:.2f} s; "
          f"{epochs} epoch(s) per timed repeat")
 
     # The model's batch: the pipeline's first batch, held on the model's device.
@@ -346,7 +314,7 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
     start = time.perf_counter()
     model.train_on_batch(images, labels)  # traces the train step
     first_step_s = time.perf_counter() - start
-    _log(f"{name}: {MODEL} first train step (tracing) {first_step_s:.2f} s")
+    log(f"{name}: {MODEL} first train step (tracing) {first_step_s:.2f} s")
 
     # fit reads full batches only: a short last batch would change the count.
     fit_steps_used = min(fit_steps, full_batches)
@@ -376,10 +344,10 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
     if fit_steps_used >= 2:
         candidates["fit"] = fit_block
     else:
-        _log(f"{name}: fit skipped: {full_batches} full batch(es) per epoch, 2 needed")
+        log(f"{name}: fit skipped: {full_batches} full batch(es) per epoch, 2 needed")
     with tf.device(tf_device):
         timings = common.time_repeats(candidates, steps=1, repeats=repeats, warmup=warmup,
-                                      log=_log)
+                                      log=log)
 
     pipe_t, train_t = timings["pipeline"], timings["train_on_batch"]
     pipe_ips = common.throughputs(pipe_t["repeat_s"], epochs * epoch_images)
@@ -449,12 +417,12 @@ def run(datasets, batch_size, repeats, pipeline_images, train_steps, fit_steps, 
         cifar_source, mock_examples, seed, output_dir):
     """Runs the benchmark and writes the results; returns the result dict."""
     device = common.device_info()
-    tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
-    _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
+    tf_device = common.tf_device(device)
+    log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
     source, data_dir = (resolve_cifar_source(cifar_source, seed) if "cifar10" in datasets
                         else (None, None))
     if source:
-        _log(f"cifar10: {source} data (--cifar_source={cifar_source}, TFDS data_dir "
+        log(f"cifar10: {source} data (--cifar_source={cifar_source}, TFDS data_dir "
              f"{data_dir})")
 
     cases = {}
@@ -466,46 +434,39 @@ def run(datasets, batch_size, repeats, pipeline_images, train_steps, fit_steps, 
         keras.backend.clear_session()
         gc.collect()
 
-    result = {
-        "benchmark": NAME,
-        "description": ("input-pipeline throughput (zoo.data, as zoo.train loads it) vs the "
-                        f"train-step throughput of {MODEL}, and fit's steady-state throughput "
-                        "with the two overlapped"),
-        "command": common.command_line(MODULE),
-        "timestamp": common.utc_timestamp(),
-        "device": device,
-        "versions": common.versions(),
-        "config": {
-            "datasets": list(datasets),
-            "batch_size": batch_size,
-            "repeats": repeats,
-            "pipeline_images": pipeline_images,
-            "train_steps": train_steps,
-            "fit_steps": fit_steps,
-            "warmup": warmup,
-            "seed": seed,
-            "cifar_source": cifar_source,
-            "cifar_source_used": source,
-            "mock_examples": mock_examples,
-            "model": MODEL,
-            "tf_device": tf_device,
-            "goal": f"median per-repeat ratio pipeline / train_on_batch >= {GOAL:g}",
-            "pipeline": ("images/s of whole epochs read from Python (`for images, labels in "
-                         "dataset`), each repeat as many epochs as reach --pipeline_images; "
-                         "the first epoch (cache fill) timed apart"),
-            "train_on_batch": ("images/s of --train_steps Model.train_on_batch calls on one "
-                               "fixed batch of the pipeline held in device memory (never waits "
-                               "on input; NumPy logs, so synchronized every step)"),
-            "fit": ("images/s of model.fit(dataset, steps_per_epoch=K) from the end of its "
-                    "first step to the end of its last (K - 1 full batches); the pipeline "
-                    "and the model share the CPUs"),
-            "order": ("per dataset: first epoch, first train step; then the candidates "
-                      "pipeline, train_on_batch, fit take turns (--warmup untimed rounds, "
-                      "then --repeats timed ones)"),
-        },
-        "results": cases,
+    description = ("input-pipeline throughput (zoo.data, as zoo.train loads it) vs the "
+                   f"train-step throughput of {MODEL}, and fit's steady-state throughput "
+                   "with the two overlapped")
+    config = {
+        "datasets": list(datasets),
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "pipeline_images": pipeline_images,
+        "train_steps": train_steps,
+        "fit_steps": fit_steps,
+        "warmup": warmup,
+        "seed": seed,
+        "cifar_source": cifar_source,
+        "cifar_source_used": source,
+        "mock_examples": mock_examples,
+        "model": MODEL,
+        "tf_device": tf_device,
+        "goal": f"median per-repeat ratio pipeline / train_on_batch >= {GOAL:g}",
+        "pipeline": ("images/s of whole epochs read from Python (`for images, labels in "
+                     "dataset`), each repeat as many epochs as reach --pipeline_images; "
+                     "the first epoch (cache fill) timed apart"),
+        "train_on_batch": ("images/s of --train_steps Model.train_on_batch calls on one "
+                           "fixed batch of the pipeline held in device memory (never waits "
+                           "on input; NumPy logs, so synchronized every step)"),
+        "fit": ("images/s of model.fit(dataset, steps_per_epoch=K) from the end of its "
+                "first step to the end of its last (K - 1 full batches); the pipeline "
+                "and the model share the CPUs"),
+        "order": ("per dataset: first epoch, first train step; then the candidates "
+                  "pipeline, train_on_batch, fit take turns (--warmup untimed rounds, "
+                  "then --repeats timed ones)"),
     }
-    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
+    result = {**common.envelope(NAME, description, device, config), "results": cases}
+    common.publish(NAME, result, render_markdown(result), output_dir, summary=summary)
     return result
 
 
@@ -528,7 +489,7 @@ def _source_label(source):
 
 def render_markdown(result):
     """The report: context lines, the two tables and how to read them."""
-    cfg, dev, ver = result["config"], result["device"], result["versions"]
+    cfg = result["config"]
     rows, fit_rows = [], []
     for name, case in result["results"].items():
         ratio = case["ratio_pipeline_to_model"]
@@ -555,17 +516,10 @@ def render_markdown(result):
         ["dataset", "fit steps", "fit img/s median (min–max)",
          "train_on_batch img/s median (min–max)", "fit / train_on_batch median (min–max)"],
         fit_rows, align="lrrrr")
-    threads = dev["threads"]
     lines = [
         f"# Input pipeline vs {cfg['model']} train step",
         "",
-        f"- device: {dev['kind']}, {dev['name']}"
-        + ("" if dev["gpu_found"] else " (no GPU found)")
-        + f"; kernels: {dev['kernels']}; model on {cfg['tf_device']}, tf.data on the CPU",
-        f"- threads: intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
-        f"(0 = TF default), usable CPUs: {threads['usable_cpus']}",
-        f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
-        f"({ver['keras_backend']}), Python {ver['python']}",
+        *common.context_lines(result, f"; model on {cfg['tf_device']}, tf.data on the CPU"),
         f"- batch size {cfg['batch_size']}; {cfg['repeats']} repeats, candidates in turns "
         f"after {cfg['warmup']} untimed round(s); pipeline: whole epochs, at least "
         f"{cfg['pipeline_images']} images per repeat; train_on_batch: {cfg['train_steps']} "
@@ -596,28 +550,48 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def check_flags(flag_values=FLAGS):
-    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
-    return common.check_flags(flag_values, QUICK)
+def summary(result):
+    """The report's headline (see `common.publish`): per dataset, pipeline /
+    model and fit / train_on_batch."""
+    rows, items = [], []
+    for name, case in result["results"].items():
+        ratio = case["ratio_pipeline_to_model"]
+        fit = case["fit"] and case["fit"]["ratio_to_train_on_batch"]
+        goal = case["meets_10x_goal"]
+        rows.append([name, case["source"]["kind"], common.ratio_cell(ratio, 1),
+                     "yes" if goal else "no", common.ratio_cell(fit) if fit else ""])
+        items.append(common.summary_item(NAME, f"{name}/pipeline_to_model",
+                                         f"{name}: pipeline / model images/s", ratio,
+                                         "goal >= 10", meets_10x_goal=goal))
+        if fit:
+            items.append(common.summary_item(NAME, f"{name}/fit_to_train_on_batch",
+                                             f"{name}: fit / train_on_batch images/s", fit,
+                                             "near 1: steps do not wait on input"))
+    table = common.markdown_table(["dataset", "source", "pipeline / model median (min–max)",
+                                   "≥ 10x", "fit / train_on_batch"], rows, align="llrcr")
+    return {"title": f"Input pipeline vs {MODEL}'s train step",
+            "markdown": f"{table}\n\nImages/s ratios: the pipeline should feed ten such "
+                        "models (≥ 10); fit near 1.0 means steps do not wait on input.",
+            "items": items, "chart": None}
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    output_dir = check_flags(FLAGS)
-    common.print_launch_line(MODULE)
-    datasets = list(dict.fromkeys(d.strip() for d in FLAGS.datasets))
+# The shared checks are all this benchmark needs; returns the output directory.
+check_flags = common.flag_checker(QUICK)
+
+
+def run_from_flags(flag_values, output_dir):
     from zoo.data.tfds_common import DatasetNotPreparedError
 
     try:
-        run(datasets=datasets, batch_size=FLAGS.batch_size, repeats=FLAGS.repeats,
-            pipeline_images=FLAGS.pipeline_images, train_steps=FLAGS.train_steps,
-            fit_steps=FLAGS.fit_steps, warmup=FLAGS.warmup, cifar_source=FLAGS.cifar_source,
-            mock_examples=FLAGS.mock_examples, seed=FLAGS.seed, output_dir=output_dir)
+        run(datasets=list(dict.fromkeys(d.strip() for d in flag_values.datasets)),
+            batch_size=flag_values.batch_size, repeats=flag_values.repeats,
+            pipeline_images=flag_values.pipeline_images, train_steps=flag_values.train_steps,
+            fit_steps=flag_values.fit_steps, warmup=flag_values.warmup,
+            cifar_source=flag_values.cifar_source, mock_examples=flag_values.mock_examples,
+            seed=flag_values.seed, output_dir=output_dir)
     except DatasetNotPreparedError as error:
-        raise app.UsageError(f"--cifar_source={FLAGS.cifar_source}: {error}") from None
+        raise app.UsageError(f"--cifar_source={flag_values.cifar_source}: {error}") from None
 
 
 if __name__ == "__main__":
-    define_flags()
-    _cli.run(main, MODULE)
+    common.main(MODULE, define_flags, check_flags, run_from_flags)

@@ -1,43 +1,26 @@
 """Inference latency of zoo models served from Keras, a SavedModel and TFLite.
 
-For each model (resnet20 and einsum_mlp on 32x32x1 images, text_rnn on
-sentences), in ONE process, times a single example (batch 1) and a batch of
-32 through these paths, all fed the same NumPy batch and all returning (or
-synced to) a NumPy result:
+For each model (--models; default: what each family puts forward for
+benchmarks, `common.default_models()`), in ONE process, times batches of 1
+and 32 through these paths (`PATH_TIMES` says exactly what each one times),
+all fed the same NumPy batch (images: `model.example_inputs`, 32x32x1; text
+models: sentiment sentences) and all returning (or synced to) a NumPy result:
+`keras_call` (eager: the baseline of `ratio_vs_keras`), `keras_tf_function`
+(the serving graph traced in-process: THE fair graph-mode comparison for the
+SavedModel, `ratio_vs_tf_function`), `keras_predict_on_batch`,
+`saved_model` (`zoo.export.load(dir)`), `tflite` (`zoo.export.load(file)`,
+float32, the stock interpreter on the CPU, one interpreter per batch size;
+a text model's file holds its integer-token twin, so each call tokenizes
+in Python first), and for text models (`modality == "text"`)
+`tflite_token_ids`, the interpreter fed ids tokenized before timing.
 
-  - `keras_call`: `model(x, training=False)`, eager, op by op from Python:
-    the baseline every `ratio_vs_keras` divides by;
-  - `keras_tf_function`: `tf.function(lambda x: model(x, training=False),
-    input_signature=[the SavedModel's input spec], jit_compile=False)`: the
-    graph the SavedModel serves, traced in-process. THE fair graph-mode
-    comparison for the SavedModel (`ratio_vs_tf_function`);
-  - `keras_predict_on_batch`: `model.predict_on_batch(x)`: Keras'
-    `predict_function` (a `tf.function`; XLA when `model.jit_compile`
-    resolves True, which Keras does only with a GPU) plus its per-call
-    bookkeeping;
-  - `saved_model`: `zoo.export.load(dir)` -> `ServingModel(x)`: NumPy to
-    tensor (cast, shape check), the reloaded `serving_default` signature,
-    `.numpy()` of the output;
-  - `tflite`: `zoo.export.load(file.tflite)` -> `TFLiteModel(x)`, float32,
-    the stock interpreter on the CPU (`set_tensor`, `invoke`, `get_tensor`).
-    One interpreter per batch size: a dynamic-batch interpreter is resized
-    and re-allocated whenever the batch size changes, so sharing one across
-    the interleaved batch sizes would time re-allocation. For text_rnn the
-    file holds the int-token model with a static batch of 1, so each call
-    tokenizes the strings in Python (a Keras `TextVectorization` rebuilt from
-    the vocabulary stored in the file, run eagerly) and then invokes the
-    interpreter once per example;
-  - `tflite_token_ids` (text models only): the same `TFLiteModel` fed token
-    ids tokenized once before timing: the interpreter invocations without
-    the tokenization.
-
-Recipe (DESIGN.md, "Benchmarks"): the model is built (text_rnn: vocabulary
-adapted on generated sentiment sentences) and exported to a temporary
-directory (save and load times reported, artifacts deleted at the end).
-Then all paths x batch sizes of the model take turns: each one's first call
-(tracing, graph optimization, interpreter allocation) is timed on its own
-and reported as `first_call_ms`, `--warmup - 1` more calls each are
-discarded, then `--repeats` times every candidate in turn runs
+Recipe (DESIGN.md, "Benchmarks"): the model is built (a text model adapts
+its vocabulary, `model.adapt`, to generated sentiment sentences) and
+exported to a temporary directory (save and load times reported, artifacts
+deleted at the end). Then all paths x batch sizes of the model take turns
+(`common.time_repeats`): each one's first call (tracing, graph
+optimization, interpreter allocation) is reported as `first_call_ms`,
+`--warmup - 1` more calls are discarded, then `--repeats` times each runs
 `--iterations` timed calls. Latency is milliseconds per call; ratios are
 taken within each repeat against the Keras call (and the tf.function) of
 the same model and batch size, > 1 meaning slower. A path that fails to
@@ -58,7 +41,6 @@ Usage:
 import math
 import pathlib
 import shutil
-import sys
 import tempfile
 import time
 import warnings
@@ -66,16 +48,14 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from benchmarks import common
-from zoo import _cli
 
 NAME = "export"
 MODULE = f"benchmarks.{NAME}"
-MODELS = ("resnet20", "einsum_mlp", "text_rnn")
-TEXT_MODELS = ("text_rnn",)
-NUM_CLASSES = {"resnet20": 10, "einsum_mlp": 10, "text_rnn": 2}
+# Classes of each modality's head: 10 (the image datasets), 2 (sentiment).
+NUM_CLASSES = {"image": 10, "text": 2}
 PATHS = ("keras_call", "keras_tf_function", "keras_predict_on_batch", "saved_model", "tflite")
 TEXT_PATHS = ("tflite_token_ids",)
 BASELINE = "keras_call"
@@ -86,6 +66,7 @@ MAX_TOKENS = 1000
 ADAPT_TEXTS = 2000
 QUICK = {"repeats": 2, "iterations": 2, "warmup": 1, "image_size": 16,
          "sequence_length": 16}
+log = common.logger(NAME)
 
 PATH_LABELS = {
     "keras_call": "Keras call (eager)",
@@ -122,47 +103,28 @@ PATH_TIMES = {
         "timing: the interpreter invocations alone (the `tflite` row minus tokenization)."),
 }
 
-FLAGS = flags.FLAGS
 
-
-def define_flags(flag_values=FLAGS):
-    """Defines the command-line flags. Called only when run as a script, so
-    that importing this module (tests) adds nothing to the global absl FLAGS,
-    where other benchmarks define flags of the same names."""
-    flags.DEFINE_list("models", list(MODELS),
-                      f"Models to measure, from {','.join(MODELS)}.", flag_values=flag_values)
+def define_flags(flag_values):
+    """Defines the command-line flags on `flag_values` (see `common.main`)."""
+    common.define_common_flags(flag_values, QUICK, repeats=5, warmup=5, models=True, help={
+        "repeats": "Timed repeats per path and batch size, taken in turns "
+                   "(A, B, C, ..., A, B, C, ...).",
+        "warmup": "Untimed calls per path and batch size before timing; the first "
+                  "(tracing, allocation) is reported as first_call_ms."})
     flags.DEFINE_list("batch_sizes", [str(b) for b in BATCH_SIZES],
                       "Batch sizes to time each path at (positive integers).",
                       flag_values=flag_values)
-    flags.DEFINE_integer("repeats", 5, "Timed repeats per path and batch size, taken in "
-                         "turns (A, B, C, ..., A, B, C, ...).", lower_bound=1,
-                         flag_values=flag_values)
     flags.DEFINE_integer("iterations", 20, "Timed calls per repeat.", lower_bound=1,
                          flag_values=flag_values)
-    flags.DEFINE_integer("warmup", 5, "Untimed calls per path and batch size before timing; "
-                         "the first (tracing, allocation) is reported as first_call_ms.",
-                         lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("image_size", 32, "Height and width of the 1-channel images of "
-                         "resnet20 and einsum_mlp.", lower_bound=8, flag_values=flag_values)
-    flags.DEFINE_integer("sequence_length", 64, "Tokens per text of text_rnn, in every path "
-                         "(the model is built with it, so Keras, the SavedModel and TFLite "
-                         "all run the same padded length).", lower_bound=1,
+                         "the image models.", lower_bound=8, flag_values=flag_values)
+    flags.DEFINE_integer("sequence_length", 64, "Tokens per text of the text models, in every "
+                         "path (the model is built with it, so Keras, the SavedModel and "
+                         "TFLite all run the same padded length).", lower_bound=1,
                          flag_values=flag_values)
     flags.DEFINE_integer("tflite_threads", 0, "Interpreter threads; 0 = the interpreter's "
                          "default, as zoo.export.load gives it.", lower_bound=0,
                          flag_values=flag_values)
-    flags.DEFINE_integer("seed", 0, "Seed of the inputs and of the weight initializers.",
-                         lower_bound=0, flag_values=flag_values)
-    flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
-        flag_values=flag_values)
-    flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).",
-                        flag_values=flag_values)
-    flags.register_validator(
-        "models", lambda models: bool(models) and all(m.strip() in MODELS for m in models),
-        message=f"--models must be a comma-separated, non-empty subset of {','.join(MODELS)}",
-        flag_values=flag_values)
     flags.register_validator(
         "batch_sizes", lambda sizes: bool(sizes) and all(_positive_int(s) for s in sizes),
         message="--batch_sizes must be a comma-separated, non-empty list of positive integers",
@@ -176,39 +138,36 @@ def _positive_int(text):
         return False
 
 
-def _log(message):
-    print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
 # Models, inputs, exports.
 
 
-def paths_for(model_name):
-    """The paths timed for a model, in turn order."""
-    return PATHS + (TEXT_PATHS if model_name in TEXT_MODELS else ())
+def paths_for(modality):
+    """The paths timed for a model of `modality`, in turn order."""
+    return PATHS + (TEXT_PATHS if modality == "text" else ())
 
 
 def build_model(name, image_size, sequence_length, seed):
-    """A seeded zoo model; text_rnn with its vocabulary adapted."""
+    """A seeded zoo model; a text model with its vocabulary adapted."""
     import zoo
     from zoo.data import sentiment
 
     keras.utils.set_random_seed(seed)
-    if name in TEXT_MODELS:
-        model = zoo.create_model(name, num_classes=NUM_CLASSES[name], max_tokens=MAX_TOKENS,
+    kind = common.modality(name)
+    if kind == "text":
+        model = zoo.create_model(name, num_classes=NUM_CLASSES[kind], max_tokens=MAX_TOKENS,
                                  sequence_length=sequence_length)
         texts, _ = sentiment.generate(ADAPT_TEXTS, seed=seed)
         model.adapt(texts)
         return model
-    return zoo.create_model(name, num_classes=NUM_CLASSES[name],
+    return zoo.create_model(name, num_classes=NUM_CLASSES[kind],
                             input_shape=(image_size, image_size, IMAGE_CHANNELS))
 
 
-def make_inputs(model, name, batch_size, seed):
+def make_inputs(model, batch_size, seed):
     """One fixed NumPy batch: images from `example_inputs`, or sentiment
     sentences (the test stream, so not the texts the vocabulary saw)."""
-    if name in TEXT_MODELS:
+    if model.modality == "text":
         from zoo.data import sentiment
 
         texts, _ = sentiment.generate(batch_size, seed=seed, stream=1)
@@ -228,14 +187,6 @@ def _size_bytes(path):
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _warning_lines(caught, into):
-    for w in caught:
-        text = str(w.message).strip()
-        line = f"{w.category.__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        if line not in into:
-            into.append(line)
 
 
 def _load_tflite(path, threads):
@@ -284,12 +235,12 @@ def export_model(model, name, workdir, batch_sizes, tflite_threads, log_warnings
                     if record["load_s"] is None:
                         record["load_s"] = time.perf_counter() - start
                 finally:
-                    _warning_lines(caught, log_warnings)
+                    common.warning_lines(caught, log_warnings)
         except Exception as exc:  # noqa: BLE001 - reported per format
             record["error"] = common.first_line(exc)
             if fmt == "tflite":
                 lites = {}
-            _log(f"{name}: {fmt} export failed: {record['error']}")
+            log(f"{name}: {fmt} export failed: {record['error']}")
     if lites:
         lite = next(iter(lites.values()))
         detail = lite.input_details[0]
@@ -349,7 +300,7 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
     """Builds, exports and times one model; returns its info and cells."""
     info = {"params": None, "build_s": None, "exports": {}, "paths": {},
             "predict_on_batch_xla": None, "warnings": [], "error": None}
-    paths = paths_for(name)
+    paths = paths_for(common.modality(name))
     cells = {p: {str(b): _empty_cell(p, b) for b in batch_sizes} for p in paths}
 
     def fail_all(error, only=None):
@@ -361,18 +312,18 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
     try:
         with tf.device(tf_device):
             model = build_model(name, image_size, sequence_length, seed)
-            inputs = {b: make_inputs(model, name, b, seed) for b in batch_sizes}
+            inputs = {b: make_inputs(model, b, seed) for b in batch_sizes}
             model(inputs[batch_sizes[0]], training=False)  # builds the weights
     except Exception as exc:  # noqa: BLE001 - reported per model
         info["error"] = common.first_line(exc)
         fail_all(f"model: {info['error']}")
-        _log(f"{name}: failed to build: {info['error']}")
+        log(f"{name}: failed to build: {info['error']}")
         return info, cells
     info["build_s"] = time.perf_counter() - start
     info["params"] = int(model.count_params())
     info["input"] = {"spec": str(serving_spec(model)),
                      "kind": "sentiment sentences (zoo.data.sentiment, test stream)"
-                     if name in TEXT_MODELS else "model.example_inputs(batch, seed)"}
+                     if model.modality == "text" else "model.example_inputs(batch, seed)"}
 
     exports, serving, lites = export_model(model, name, workdir, batch_sizes,
                                            tflite_threads, info["warnings"])
@@ -422,10 +373,10 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
             step = runner(path, batch)
             if step is not None and cells[path][str(batch)]["error"] is None:
                 guards[candidate_key(path, batch)] = common.GuardedStep(step)
-    _log(f"{name}: timing {len(guards)} path x batch candidates in turns")
+    log(f"{name}: timing {len(guards)} path x batch candidates in turns")
     with tf.device(tf_device):
         timings = common.time_repeats(guards, steps=iterations, repeats=repeats,
-                                      warmup=warmup, log=_log) if guards else {}
+                                      warmup=warmup, log=log) if guards else {}
 
     # Outputs against the Keras call, after timing (so first calls stay first).
     reference = {}
@@ -441,7 +392,7 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
         cell = cells[path][str(batch)]
         if guard.error:
             cell["error"] = guard.error
-            _log(f"{name} {key}: failed: {guard.error}")
+            log(f"{name} {key}: failed: {guard.error}")
             continue
         t = timings[key]
         ms = common.latencies_ms(t["repeat_s"], iterations)
@@ -486,14 +437,14 @@ def run(models, batch_sizes, repeats, iterations, warmup, image_size, sequence_l
         tflite_threads, seed, output_dir):
     """Runs the benchmark and writes the results; returns the result dict."""
     device = common.device_info()
-    tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
-    _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
+    tf_device = common.tf_device(device)
+    log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
 
     model_info, results = {}, {}
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="zoo-bench-export-"))
     try:
         for name in models:
-            _log(f"{name}: building and exporting to {workdir}")
+            log(f"{name}: building and exporting to {workdir}")
             info, cells = measure_model(
                 name, batch_sizes, repeats, iterations, warmup, image_size, sequence_length,
                 tflite_threads, seed, workdir, tf_device)
@@ -502,45 +453,38 @@ def run(models, batch_sizes, repeats, iterations, warmup, image_size, sequence_l
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    result = {
-        "benchmark": NAME,
-        "description": ("inference latency per call of zoo models: Keras (eager call, "
-                        "tf.function, predict_on_batch) vs the reloaded SavedModel vs the "
-                        "float TFLite interpreter, at each batch size"),
-        "command": common.command_line(MODULE),
-        "timestamp": common.utc_timestamp(),
-        "device": device,
-        "versions": common.versions(),
-        "config": {
-            "models": list(models),
-            "batch_sizes": list(batch_sizes),
-            "repeats": repeats,
-            "iterations": iterations,
-            "warmup": warmup,
-            "seed": seed,
-            "image_size": image_size,
-            "image_shape": [image_size, image_size, IMAGE_CHANNELS],
-            "sequence_length": sequence_length,
-            "max_tokens": MAX_TOKENS,
-            "adapt_texts": ADAPT_TEXTS,
-            "tflite_threads": tflite_threads or "interpreter default",
-            "paths": {p: PATH_TIMES[p] for p in PATHS + TEXT_PATHS},
-            "baseline": f"{BASELINE} of the same model and batch size (ratio_vs_keras); "
-                        f"{GRAPH_BASELINE} for ratio_vs_tf_function",
-            "fair_graph_comparison": GRAPH_BASELINE,
-            "latency": "milliseconds per call: wall time of --iterations calls / iterations, "
-                       "the result fetched to the host (NumPy) before the clock stops",
-            "first_call": ("first_call_ms: each path x batch size's first call, timed apart "
-                           "(tracing, graph optimization, interpreter allocation); the Keras "
-                           "model itself was called once before, to build and export it"),
-            "order": ("per model: first call of each path x batch size, then warm-up and timed "
-                      "repeats interleaved A, B, C, ..., A, B, C, ..."),
-            "tf_device": tf_device,
-        },
-        "models": model_info,
-        "results": results,
+    description = ("inference latency per call of zoo models: Keras (eager call, "
+                   "tf.function, predict_on_batch) vs the reloaded SavedModel vs the "
+                   "float TFLite interpreter, at each batch size")
+    config = {
+        "models": list(models),
+        "batch_sizes": list(batch_sizes),
+        "repeats": repeats,
+        "iterations": iterations,
+        "warmup": warmup,
+        "seed": seed,
+        "image_size": image_size,
+        "image_shape": [image_size, image_size, IMAGE_CHANNELS],
+        "sequence_length": sequence_length,
+        "max_tokens": MAX_TOKENS,
+        "adapt_texts": ADAPT_TEXTS,
+        "tflite_threads": tflite_threads or "interpreter default",
+        "paths": {p: PATH_TIMES[p] for p in PATHS + TEXT_PATHS},
+        "baseline": f"{BASELINE} of the same model and batch size (ratio_vs_keras); "
+                    f"{GRAPH_BASELINE} for ratio_vs_tf_function",
+        "fair_graph_comparison": GRAPH_BASELINE,
+        "latency": "milliseconds per call: wall time of --iterations calls / iterations, "
+                   "the result fetched to the host (NumPy) before the clock stops",
+        "first_call": ("first_call_ms: each path x batch size's first call, timed apart "
+                       "(tracing, graph optimization, interpreter allocation); the Keras "
+                       "model itself was called once before, to build and export it"),
+        "order": ("per model: first call of each path x batch size, then warm-up and timed "
+                  "repeats interleaved A, B, C, ..., A, B, C, ..."),
+        "tf_device": tf_device,
     }
-    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
+    result = {**common.envelope(NAME, description, device, config),
+              "models": model_info, "results": results}
+    common.publish(NAME, result, render_markdown(result), output_dir, summary=summary)
     return result
 
 
@@ -563,7 +507,7 @@ def _ms(value):
 
 def render_markdown(result):
     """The report: context lines, one table row per model x path x batch, what is timed."""
-    cfg, dev, ver = result["config"], result["device"], result["versions"]
+    cfg = result["config"]
     rows = []
     for name, paths in result["results"].items():
         for batch in cfg["batch_sizes"]:
@@ -593,19 +537,12 @@ def render_markdown(result):
          "vs Keras call: median (min–max)", "vs tf.function: median (min–max)",
          "first call ms", "max |Δ| vs Keras"],
         rows, align="lllrrrrrrr")
-    threads = dev["threads"]
     lines = [
         "# Inference latency: Keras vs SavedModel vs TFLite",
         "",
-        f"- device: {dev['kind']}, {dev['name']}"
-        + ("" if dev["gpu_found"] else " (no GPU found)")
-        + f"; kernels: {dev['kernels']}; Keras/SavedModel on {cfg['tf_device']}, "
-        "TFLite on the CPU",
-        f"- threads: TensorFlow intra_op={threads['intra_op']}, inter_op={threads['inter_op']} "
-        f"(0 = TF default), usable CPUs: {threads['usable_cpus']}; TFLite num_threads: "
-        f"{cfg['tflite_threads']}",
-        f"- versions: TensorFlow {ver['tensorflow']}, Keras {ver['keras']} "
-        f"({ver['keras_backend']}), Python {ver['python']}, NumPy {ver['numpy']}",
+        *common.context_lines(
+            result, f"; Keras/SavedModel on {cfg['tf_device']}, TFLite on the CPU",
+            f"; TFLite num_threads: {cfg['tflite_threads']}"),
         f"- inputs: images {tuple(cfg['image_shape'])} (`example_inputs`); text_rnn: "
         f"sentiment sentences, model built with sequence_length={cfg['sequence_length']} "
         f"(every path pads to it), vocabulary adapted on {cfg['adapt_texts']} sentences",
@@ -653,24 +590,49 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def check_flags(flag_values=FLAGS):
-    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
-    return common.check_flags(flag_values, QUICK)
+def summary(result):
+    """The report's headline (see `common.publish`): per model and batch size,
+    the Keras call's latency and the three ratios that matter."""
+    rows, items = [], []
+    for model, paths in result["results"].items():
+        for batch in paths["keras_call"]:
+            cells = []
+            for path, field, label in (
+                    ("keras_tf_function", "ratio_vs_keras", "tf.function / Keras call"),
+                    ("saved_model", "ratio_vs_tf_function", "SavedModel / tf.function"),
+                    ("tflite", "ratio_vs_keras", "TFLite / Keras call")):
+                cell = paths[path][batch]
+                if cell[field]:
+                    cells.append(common.ratio_cell(cell[field]))
+                    items.append(common.summary_item(
+                        NAME, f"{model}@{batch}/{path}/{field}",
+                        f"{model} batch {batch}: {label}", cell[field],
+                        "ms per call; > 1: slower"))
+                else:
+                    cells.append("error" if cell["error"] else "")
+            call = paths["keras_call"][batch]["latency_ms"]
+            rows.append([model, batch, common.number_cell(call and call["median"]), *cells])
+    table = common.markdown_table(
+        ["model", "batch", "Keras call ms", "tf.function / Keras call",
+         "SavedModel / tf.function", "TFLite / Keras call"], rows, align="lrrrrr")
+    return {"title": "Inference latency: Keras vs SavedModel vs TFLite",
+            "markdown": f"{table}\n\nLatency ratios, median (min–max) over repeats; "
+                        "> 1: slower.",
+            "items": items, "chart": None}
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    output_dir = check_flags(FLAGS)
-    common.print_launch_line(MODULE)
-    models = list(dict.fromkeys(m.strip() for m in FLAGS.models))
-    batch_sizes = list(dict.fromkeys(int(b) for b in FLAGS.batch_sizes))
-    run(models=models, batch_sizes=batch_sizes, repeats=FLAGS.repeats,
-        iterations=FLAGS.iterations, warmup=FLAGS.warmup, image_size=FLAGS.image_size,
-        sequence_length=FLAGS.sequence_length, tflite_threads=FLAGS.tflite_threads,
-        seed=FLAGS.seed, output_dir=output_dir)
+# The shared checks are all this benchmark needs; returns the output directory.
+check_flags = common.flag_checker(QUICK)
+
+
+def run_from_flags(flag_values, output_dir):
+    run(models=flag_values.models,
+        batch_sizes=list(dict.fromkeys(int(b) for b in flag_values.batch_sizes)),
+        repeats=flag_values.repeats, iterations=flag_values.iterations,
+        warmup=flag_values.warmup, image_size=flag_values.image_size,
+        sequence_length=flag_values.sequence_length, tflite_threads=flag_values.tflite_threads,
+        seed=flag_values.seed, output_dir=output_dir)
 
 
 if __name__ == "__main__":
-    define_flags()
-    _cli.run(main, MODULE)
+    common.main(MODULE, define_flags, check_flags, run_from_flags)

@@ -23,17 +23,15 @@ Usage:
   python -m benchmarks.resnet_vs_keras --quick        # smoke run, < 1 minute
 """
 
-import sys
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 import zoo
 from benchmarks import common
-from zoo import _cli
 
 NAME = "resnet_vs_keras"
 MODULE = f"benchmarks.{NAME}"
@@ -43,34 +41,34 @@ MIN_IMAGE_SIZE = 32
 QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "image_size": 32}
 TRAIN_STEP = ("keras Model.train_on_batch: the compiled train step (tf.function graph, "
               "jit_compile=False, so no XLA; steps_per_execution=1) on one fixed batch")
+TITLE = "zoo ResNet-50 vs keras.applications"
+log = common.logger(NAME)
 
-FLAGS = flags.FLAGS
 
-
-def define_flags(flag_values=FLAGS):
-    """Defines the command-line flags on `flag_values`. Called only when run as a
-    script (and by tests, on a fresh `flags.FlagValues`): other benchmarks
-    define flags of the same names on the global absl FLAGS."""
+def define_flags(flag_values):
+    """Defines the command-line flags on `flag_values`."""
+    common.define_common_flags(flag_values, QUICK, repeats=5, warmup=3, help={
+        "repeats": "Timed repeats per model, taken in turns (A, B, C, A, B, C, ...).",
+        "warmup": "Untimed steps per model before timing; the first (tracing + graph "
+                  "optimization) is reported as compile_s."})
     flags.DEFINE_integer("batch_size", 32, "Images per train step.", lower_bound=1,
                          flag_values=flag_values)
     flags.DEFINE_integer("image_size", 64, "Height and width of the square RGB images "
                          f"(>= {MIN_IMAGE_SIZE}, keras.applications' minimum).",
                          lower_bound=MIN_IMAGE_SIZE, flag_values=flag_values)
-    flags.DEFINE_integer("repeats", 5, "Timed repeats per model, taken in turns "
-                         "(A, B, C, A, B, C, ...).", lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("steps", 5, "Timed train steps per repeat.", lower_bound=1,
                          flag_values=flag_values)
-    flags.DEFINE_integer("warmup", 3, "Untimed steps per model before timing; the first "
-                         "(tracing + graph optimization) is reported as compile_s.",
-                         lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_integer("seed", 0, "Seed of the batch and of the weight initializers.",
-                         lower_bound=0, flag_values=flag_values)
-    flags.DEFINE_boolean("quick", False, "Smoke run: " + ", ".join(
-        f"--{k}={v}" for k, v in QUICK.items()) + " (flags given explicitly win).",
-        flag_values=flag_values)
-    flags.DEFINE_string("output_dir", "benchmarks/results",
-                        "Directory for the JSON and markdown results (created if missing).",
-                        flag_values=flag_values)
+
+
+def check_flags(flag_values):
+    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
+    return common.check_flags(flag_values, QUICK)
+
+
+def run_from_flags(flag_values, output_dir):
+    run(batch_size=flag_values.batch_size, image_size=flag_values.image_size,
+        repeats=flag_values.repeats, steps=flag_values.steps, warmup=flag_values.warmup,
+        seed=flag_values.seed, output_dir=output_dir)
 
 
 def _keras_resnet50(input_shape):
@@ -94,10 +92,6 @@ MODELS = (
     ("zoo_resnet50_v1_5", "zoo resnet50, default (v1.5)", _zoo_resnet50()),
 )
 BASELINE = MODELS[0][0]
-
-
-def _log(message):
-    print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
 
 
 def make_batch(batch_size, image_size, seed, device):
@@ -125,8 +119,8 @@ def build_and_compile(builder, input_shape, seed):
 def run(batch_size, image_size, repeats, steps, warmup, seed, output_dir):
     """Runs the benchmark and writes the results; returns the result dict."""
     device = common.device_info()
-    tf_device = "/GPU:0" if device["gpu_found"] else "/CPU:0"
-    _log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
+    tf_device = common.tf_device(device)
+    log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
     input_shape = (image_size, image_size, 3)
     images, labels = make_batch(batch_size, image_size, seed, tf_device)
 
@@ -136,10 +130,10 @@ def run(batch_size, image_size, repeats, steps, warmup, seed, output_dir):
         models[key] = {"model": model, "label": label, "build_s": build_s}
         # Bind `model` now: a bare lambda would see the loop's last model.
         candidates[key] = (lambda m=model: m.train_on_batch(images, labels))
-        _log(f"built {key}: {model.count_params():,} params in {build_s:.1f} s")
+        log(f"built {key}: {model.count_params():,} params in {build_s:.1f} s")
 
     timings = common.time_repeats(candidates, steps=steps, repeats=repeats,
-                                  warmup=warmup, log=_log)
+                                  warmup=warmup, log=log)
 
     per_repeat_ips = {key: common.throughputs(timings[key]["repeat_s"], batch_size * steps)
                       for key in candidates}
@@ -174,31 +168,25 @@ def run(batch_size, image_size, repeats, steps, warmup, seed, output_dir):
                            / common.summarize(baseline)["median"]),
         }
 
-    result = {
-        "benchmark": NAME,
-        "description": "train-step throughput of zoo resnet50 vs keras.applications.ResNet50",
-        "command": common.command_line(MODULE),
-        "timestamp": common.utc_timestamp(),
-        "device": device,
-        "versions": common.versions(),
-        "config": {
-            "batch_size": batch_size,
-            "image_size": image_size,
-            "repeats": repeats,
-            "steps": steps,
-            "warmup": warmup,
-            "seed": seed,
-            "num_classes": NUM_CLASSES,
-            "optimizer": "SGD(learning_rate=0.01, momentum=0.9)",
-            "loss": "SparseCategoricalCrossentropy(from_logits=True)",
-            "train_step": TRAIN_STEP,
-            "mode": "graph mode, no XLA (jit_compile=False)",
-            "order": "first step of each model, then warm-up and timed repeats interleaved A, B, C, A, B, C, ...",
-        },
-        "models": model_rows,
-        "ratios": ratios,
+    config = {
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "repeats": repeats,
+        "steps": steps,
+        "warmup": warmup,
+        "seed": seed,
+        "num_classes": NUM_CLASSES,
+        "optimizer": "SGD(learning_rate=0.01, momentum=0.9)",
+        "loss": "SparseCategoricalCrossentropy(from_logits=True)",
+        "train_step": TRAIN_STEP,
+        "mode": "graph mode, no XLA (jit_compile=False)",
+        "order": "first step of each model, then warm-up and timed repeats interleaved A, B, "
+                 "C, A, B, C, ...",
     }
-    common.publish(NAME, result, render_markdown(result), output_dir, device["kind"])
+    result = {**common.envelope(NAME, "train-step throughput of zoo resnet50 vs "
+                                "keras.applications.ResNet50", device, config),
+              "models": model_rows, "ratios": ratios}
+    common.publish(NAME, result, render_markdown(result), output_dir, summary=summary)
     return result
 
 
@@ -255,20 +243,33 @@ def render_markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def check_flags(flag_values=FLAGS):
-    """`common.check_flags` with this benchmark's --quick presets; returns the output directory."""
-    return common.check_flags(flag_values, QUICK)
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    output_dir = check_flags(FLAGS)
-    common.print_launch_line(MODULE)
-    run(batch_size=FLAGS.batch_size, image_size=FLAGS.image_size, repeats=FLAGS.repeats,
-        steps=FLAGS.steps, warmup=FLAGS.warmup, seed=FLAGS.seed, output_dir=output_dir)
+def summary(result):
+    """What `benchmarks.report` shows: each model's images/s and its ratio to keras'."""
+    models = {m.get("name"): m for m in result.get("models") or [] if isinstance(m, dict)}
+    rows, items = [], []
+    for key, ratio in (result.get("ratios") or {}).items():
+        model = models.get(key.split("/")[0], {})
+        label = model.get("label", key.split("/")[0])
+        rows.append([label, common.number_cell((model.get("images_per_s") or {}).get("median"),
+                                               1), common.ratio_cell(ratio, 3)])
+        items.append(common.summary_item(NAME, key, f"{label} / keras images/s", ratio,
+                                         "> 1: zoo faster"))
+    if models:
+        baseline = next(iter(models.values()))
+        rows.insert(0, [baseline.get("label", next(iter(models))),
+                        common.number_cell((baseline.get("images_per_s") or {}).get("median"),
+                                           1), "1 (baseline)"])
+    if not rows:
+        return {"title": TITLE, "markdown": "No models in the result.", "items": items,
+                "chart": None}
+    if not items:
+        rows.append(["(no zoo/keras ratios in the result)", "", ""])
+    markdown = "\n".join([
+        common.markdown_table(["model", "train img/s median", "vs keras median (min–max)"],
+                              rows, align="lrr"),
+        "", "Train-step images/s, graph mode; > 1: the zoo model is faster."])
+    return {"title": TITLE, "markdown": markdown, "items": items, "chart": None}
 
 
 if __name__ == "__main__":
-    define_flags()
-    _cli.run(main, MODULE)
+    common.main(MODULE, define_flags, check_flags, run_from_flags)

@@ -1,11 +1,11 @@
 """Bad input to the benchmark CLIs: `python -m benchmarks[.NAME]`.
 
-The absl benchmarks (cudnn, data, export, resnet_vs_keras, xla) are checked
-in-process the way they run: flags parsed into a fresh `flags.FlagValues`
-(absl's type, bound and validator errors), then the module's `check_flags`,
-which `main` calls before any work. The argparse CLIs (the runner and the
-report) exit 2 through `parser.error`. Two rows run end to end: exit
-status 2, a usage line, no traceback.
+Every benchmark CLI (cudnn, data, export, resnet_vs_keras, xla, the runner
+`benchmarks.__main__` and `benchmarks.report`) runs on the harness in
+`benchmarks.common`, and is checked in-process the way it runs: flags parsed
+into a fresh `flags.FlagValues` (absl's type, bound and validator errors),
+then the module's `check_flags`, which `common.main` calls before any work.
+A few rows run end to end: exit status 2, a usage line, no traceback.
 """
 
 import importlib
@@ -13,6 +13,7 @@ import importlib
 import pytest
 from absl import app, flags
 
+from benchmarks import common
 from helpers import assert_rejects, assert_usage_error, run_module, unwritable_dir
 
 USAGE_ERRORS = (flags.Error, app.UsageError)
@@ -20,11 +21,7 @@ USAGE_ERRORS = (flags.Error, app.UsageError)
 
 def parse_and_check(name, argv):
     """What `python -m benchmarks.NAME ARGV` checks before it starts."""
-    module = importlib.import_module(f"benchmarks.{name}")
-    flag_values = flags.FlagValues()
-    module.define_flags(flag_values)
-    flag_values([module.MODULE, *argv])
-    return module.check_flags(flag_values)
+    return common.parse_flags(importlib.import_module(f"benchmarks.{name}"), argv)[1]
 
 
 def row(name, argv, *fragments):
@@ -61,6 +58,21 @@ ABSL_ROWS = [
     row("export", "--tflite_threads=-1", "--tflite_threads=-1"),
     row("export", "--image_size=4", "--image_size=4"),
     row("export", "--seed=-1", "--seed=-1"),
+    row("export", "--warmup=0", "--warmup=0"),
+    row("export", "--quick=maybe", "--quick=maybe"),
+    row("export", "--output_dir=", "--output_dir=''", "empty path"),
+    row("data", "--repeats=0", "--repeats=0"),
+    row("data", "--batch_size=0", "--batch_size=0"),
+    row("__main__", "--benchmarks=", "--benchmarks=''", "empty"),
+    row("__main__", "--benchmarks=foo", "--benchmarks='foo'", "xla"),
+    row("__main__", "--repeats=0", "--repeats=0"),
+    row("__main__", "--repeats=nan", "--repeats", "'nan'"),
+    row("__main__", "--repeats=2", "--repeats=2", "--quick"),
+    row("__main__", "--output_dir=", "--output_dir=''"),
+    row("__main__", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
+    row("report", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
+    row("report", "--output_dir=", "--output_dir=''"),
+    row("report", "--device=tpu", "--device=tpu", "cpu"),
     row("resnet_vs_keras", "--image_size=16", "--image_size=16"),
     row("resnet_vs_keras", "--batch_size=0", "--batch_size=0"),
     row("resnet_vs_keras", "--seed=-1", "--seed=-1"),
@@ -76,7 +88,7 @@ ABSL_ROWS = [
     row("xla", "--min_repeat_s=-1", "--min_repeat_s=-1"),
     row("xla", "--repeats=2", "--repeats=2", "--quick"),
     row("xla", "--matmul_n=8", "--matmul_n=8"),
-    row("xla", "--resnet50_image_size=16", "--resnet50_image_size=16"),
+    row("xla", "--image_size=16", "--image_size=16"),
     row("xla", "--batch_size=0", "--batch_size=0"),
     row("xla", "--output_dir=", "--output_dir=''"),
 ]
@@ -90,50 +102,21 @@ def test_absl_benchmarks_reject_bad_flags_naming_flag_and_value(name, argv, frag
     assert_rejects(lambda: parse_and_check(name, [argv]), USAGE_ERRORS, *fragments)
 
 
-ARGPARSE_ROWS = [
-    pytest.param("__main__", ["--benchmarks="], ["--benchmarks=''", "empty"], id="runner empty"),
-    pytest.param("__main__", ["--benchmarks=foo"], ["--benchmarks='foo'", "xla"],
-                 id="runner unknown benchmark"),
-    pytest.param("__main__", ["--repeats=0"], ["--repeats", "'0'"], id="runner repeats=0"),
-    pytest.param("__main__", ["--repeats=nan"], ["--repeats", "'nan'"], id="runner repeats=nan"),
-    pytest.param("__main__", ["--repeats=2"], ["--repeats=2", "--quick"],
-                 id="runner repeats=2 not quick"),
-    pytest.param("__main__", ["--output_dir="], ["--output_dir=''"], id="runner output_dir=''"),
-    pytest.param("__main__", ["--output_dir={file}/x"], ["--output_dir=", "a_file/x"],
-                 id="runner output_dir under a file"),
-    pytest.param("report", ["--output_dir={file}/x"], ["--output_dir=", "a_file/x"],
-                 id="report output_dir under a file"),
-    pytest.param("report", ["--output_dir="], ["--output_dir=''"], id="report output_dir=''"),
-    pytest.param("report", ["--device=tpu"], ["--device", "'tpu'"], id="report device=tpu"),
-]
-
-
-@pytest.mark.parametrize("name, argv, fragments", ARGPARSE_ROWS)
-def test_argparse_benchmarks_exit_2_naming_flag_and_value(name, argv, fragments, tmp_path,
-                                                          capsys):
-    module = importlib.import_module(f"benchmarks.{name}")
-    regular_file = unwritable_dir(tmp_path).parent
-    argv = [a.replace("{file}", str(regular_file)) for a in argv]
-    with pytest.raises(SystemExit) as exit_info:
-        module.main(argv)
-    assert exit_info.value.code == 2
-    message = capsys.readouterr().err
-    assert "usage:" in message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-
-
 @pytest.mark.parametrize("module, flag, names", [
     ("benchmarks.xla", "--min_repeat_s=nan", ["--min_repeat_s=nan", "finite"]),
     ("benchmarks.resnet_vs_keras", "--seed=-1", ["--seed=-1"]),
-], ids=["xla min_repeat_s=nan", "resnet_vs_keras seed=-1"])
+    ("benchmarks", "--benchmarks=foo", ["--benchmarks='foo'", "xla"]),
+    ("benchmarks.report", "--device=tpu", ["--device=tpu"]),
+], ids=["xla min_repeat_s=nan", "resnet_vs_keras seed=-1", "runner benchmarks=foo",
+        "report device=tpu"])
 def test_benchmark_cli_exits_2_with_usage_and_no_traceback(module, flag, names):
     proc = run_module(module, flag, timeout=120)
     output = assert_usage_error(proc, *names)
     assert f"{module}: error:" in output
 
 
-@pytest.mark.parametrize("name", ["cudnn", "data", "export", "resnet_vs_keras", "xla"])
+@pytest.mark.parametrize("name", ["cudnn", "data", "export", "resnet_vs_keras", "xla",
+                                  "__main__"])
 def test_good_flags_pass_the_checks(name, tmp_path):
     checked = parse_and_check(name, ["--quick", f"--output_dir={tmp_path / 'out'}"])
     output_dir = checked["output_dir"] if name == "xla" else checked

@@ -14,7 +14,8 @@ from helpers import assert_usage_error, run_module, unwritable_dir
 from benchmarks import common
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-MODELS = ["resnet20", "einsum_mlp", "text_rnn"]
+# What the families put forward (the registry and the contract), as --models' default.
+MODELS = common.default_models()
 PATHS = ["keras_call", "keras_tf_function", "keras_predict_on_batch", "saved_model", "tflite"]
 TEXT_PATHS = ["tflite_token_ids"]
 KERAS_PATHS = ["keras_call", "keras_tf_function", "keras_predict_on_batch"]
@@ -29,7 +30,7 @@ def run_benchmark(*flags, timeout=300, env=None):
 
 
 def paths_of(model):
-    return PATHS + (TEXT_PATHS if model == "text_rnn" else [])
+    return PATHS + (TEXT_PATHS if common.modality(model) == "text" else [])
 
 
 def _positive_finite(x):
@@ -109,8 +110,9 @@ def test_quick_run_writes_json_with_the_whole_grid(quick_run):
                 assert cell["max_abs_diff_vs_keras"] < 1e-3, where
         tflite = info["exports"]["tflite"]
         if tflite["error"] is None:
-            assert tflite["tokenizes_in_python"] == (model == "text_rnn")
-            if model == "text_rnn":  # a static batch of 1: one invoke per example
+            text = common.modality(model) == "text"
+            assert tflite["tokenizes_in_python"] == text
+            if text:  # a static batch of 1: one invoke per example
                 assert tflite["static_batch"] == 1
                 assert tflite["invocations_per_call"] == {"1": 1, "32": 32}
                 assert "one `invoke` per example" in info["paths"]["tflite"]
@@ -128,9 +130,9 @@ def test_quick_run_prints_the_table_and_deletes_its_exports(quick_run):
                   "1 (graph baseline)", "SavedModel", "TFLite (float)", "What each path times",
                   "Python-side tokenization"):
         assert label in table, label
-    rows = [line for line in table.splitlines() if re.match(r"\| (resnet20|einsum_mlp|text_rnn) \|",
-                                                            line)]
-    assert len(rows) == 2 * (len(PATHS) * 3 + len(TEXT_PATHS))
+    rows = [line for line in table.splitlines()
+            if re.match(rf"\| ({'|'.join(MODELS)}) \|", line)]
+    assert len(rows) == 2 * sum(len(paths_of(m)) for m in MODELS)
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     # The export artifacts went to a temporary directory, removed at the end.
     (workdir,) = set(re.findall(r"exporting to (\S+)", proc.stderr))

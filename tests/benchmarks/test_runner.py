@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from benchmarks import __main__ as runner
-from benchmarks import report
+from benchmarks import common, report
 from helpers import assert_usage_error, run_module, unwritable_dir
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -144,7 +144,9 @@ def test_png_is_written_when_matplotlib_imports(full_report):
     assert paths["png"] == str(png) and merged["chart"] == "cpu.png"
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert "![benchmark ratios](cpu.png)" in md
-    xla, ratios = report.chart_data(merged)
+    panels, ratios = report.chart_data(merged)
+    xla = panels["xla"]["groups"]
+    assert list(panels) == ["xla"]
     assert xla["resnet20"] == {"eager": (0.5, 0.45, 0.55), "graph": (1.0, 1.0, 1.0),
                                "xla": (1.5, 1.4, 1.6)}
     assert {label.split(":")[0] for label, *_ in ratios} == \
@@ -193,12 +195,38 @@ def test_a_failed_benchmarks_older_result_is_left_out(tmp_path):
 
 
 def test_report_cli_rebuilds_from_the_files_there(tmp_path, capsys):
-    assert report.main([f"--output_dir={tmp_path}"]) == 1
+    assert common.run_module_in_process(report, [f"--output_dir={tmp_path}"]) == 1
     assert "no benchmark results" in capsys.readouterr().err
     write_results(tmp_path, {"data": synthetic_results()["data"]}, device="gpu")
-    assert report.main([f"--output_dir={tmp_path}"]) == 0
+    assert common.run_module_in_process(report, [f"--output_dir={tmp_path}"]) == 0
     merged = json.loads((tmp_path / "gpu.json").read_text())
     assert list(merged["benchmarks"]) == ["data"] and not (tmp_path / "cpu.json").exists()
+
+
+def test_the_report_joins_the_summary_each_benchmark_wrote(tmp_path):
+    # A benchmark the report has never heard of: its own headline, items and
+    # chart panel are taken as written, and its layout is never read.
+    panel = {"title": "widgets per path, a = 1.0", "ylabel": "widgets / a",
+             "groups": {"m1": {"a": [1.0, 1.0, 1.0], "b": [2.0, 1.5, 2.5]}}}
+    result = {**_common("widgets"), "layout": {"nothing": "the report reads"}, "summary": {
+        "title": "Widgets per second", "markdown": "| m | a/b |\n|:---|---:|\n| m1 | 2.0 |",
+        "items": [common.summary_item("widgets", "m1/b", "m1: b / a", _s(2.0, 1.5, 2.5),
+                                      "> 1: faster")],
+        "chart": panel}}
+    ratios = {**_common("ratios"), "summary": {
+        "title": "Ratios", "markdown": "body",
+        "items": [common.summary_item("ratios", "r", "r: x / y", 0.5, "< 1: slower")]}}
+    write_results(tmp_path, {"widgets": result, "ratios": ratios})
+    report.write_report(str(tmp_path), "cpu", names=["widgets", "ratios"], log=lambda line: None)
+    merged = json.loads((tmp_path / "cpu.json").read_text())
+    assert [item["key"] for item in merged["summary"]] == ["m1/b", "r"]
+    assert merged["summary"][0]["min"] == 1.5
+    md = (tmp_path / "cpu.md").read_text()
+    assert "### widgets: Widgets per second\n\n| m | a/b |" in md
+    assert "### ratios: Ratios\n\nbody\n" in md
+    panels, ratio_rows = report.chart_data(merged)
+    assert panels["widgets"]["groups"]["m1"]["b"] == (2.0, 1.5, 2.5)
+    assert ratio_rows == [("ratios: r: x / y", 0.5, 0.5, 0.5)]  # widgets has its own panel
 
 
 def test_demote_headings_skips_code_fences():
@@ -247,7 +275,8 @@ def fake_benchmarks(tmp_path, monkeypatch):
 
 def test_runner_records_a_crash_and_runs_the_others(fake_benchmarks, capfd):
     out = fake_benchmarks
-    code = runner.main([f"--output_dir={out}", "--quick", "--repeats=2"])
+    code = common.run_module_in_process(runner, [f"--output_dir={out}", "--quick",
+                                                 "--repeats=2"])
     captured = capfd.readouterr()
     assert code == 1
     # First, what the benchmarks will run on and why.
@@ -272,7 +301,7 @@ def test_runner_records_a_crash_and_runs_the_others(fake_benchmarks, capfd):
 
 def test_runner_picks_benchmarks_and_exits_zero_when_all_pass(fake_benchmarks, capfd):
     out = fake_benchmarks
-    assert runner.main([f"--output_dir={out}", "--benchmarks=ok"]) == 0
+    assert common.run_module_in_process(runner, [f"--output_dir={out}", "--benchmarks=ok"]) == 0
     captured = capfd.readouterr()
     assert "crash" not in captured.out
     assert json.loads((out / "ok_cpu.json").read_text())["argv"] == [f"--output_dir={out}"]
@@ -338,7 +367,8 @@ def test_xla_headline_shows_every_kernel_library(tmp_path):
     keys = {item["key"] for item in merged["summary"]}
     assert {"einsum_mlp@oneDNN/xla", "einsum_mlp@Eigen/xla",
             "einsum_mlp@Eigen/zoo_default_vs_best"} <= keys
-    xla, _ = report.chart_data(merged)
+    panels, _ = report.chart_data(merged)
+    xla = panels["xla"]["groups"]
     assert set(xla) == {"einsum_mlp (oneDNN)", "einsum_mlp (Eigen)"}
     assert xla["einsum_mlp (Eigen)"]["xla"][0] == pytest.approx(1.5)
 
@@ -353,3 +383,104 @@ def test_launch_line_names_backend_kernels_and_who_chose_them():
     quiet = common.launch_line("benchmarks", why="x", initialize_devices=False)
     assert f" on {ops.tensorflow_platform()}: " in quiet and quiet.endswith(" (x)")
     assert common.launch_line("m").startswith("m: TensorFlow ")
+
+
+# ---------------------------------------------------------------------------
+# The harness every benchmark runs on (benchmarks.common).
+
+
+def _flag_values(quick, argv, **options):
+    from absl import flags
+
+    flag_values = flags.FlagValues()
+    common.define_common_flags(flag_values, quick, **options)
+    flag_values(["prog", *argv])
+    return flag_values
+
+
+def test_common_flags_quick_presets_yield_to_explicit_flags(tmp_path):
+    quick = {"repeats": 2, "warmup": 1}
+    fv = _flag_values(quick, ["--quick", "--repeats=3", f"--output_dir={tmp_path}"], warmup=4)
+    assert common.check_flags(fv, quick) == str(tmp_path)
+    assert (fv.repeats, fv.warmup, fv.seed) == (3, 1, 0)
+    assert "--repeats=2, --warmup=1" in fv["quick"].help
+
+
+def test_common_flags_hold_full_runs_to_the_least_repeats(tmp_path):
+    fv = _flag_values({}, ["--repeats=3", f"--output_dir={tmp_path}"])
+    with pytest.raises(common.app.UsageError, match="--repeats=3: at least 5 .*--quick"):
+        common.check_flags(fv, {}, min_repeats=5)
+    fv = _flag_values({}, ["--repeats=3", "--quick", f"--output_dir={tmp_path}"])
+    assert common.check_flags(fv, {}, min_repeats=5) == str(tmp_path)
+
+
+def test_models_come_from_the_registry_and_the_contract(tmp_path):
+    import zoo
+    from zoo import registry
+
+    defaults = common.default_models()
+    assert defaults and set(defaults) <= set(zoo.list_models())
+    for name in zoo.list_models():
+        wanted = registry.model_family(name).benchmark_models
+        assert (name in defaults) == (wanted is None or name in wanted), name
+        assert common.modality(name) == registry.model_family(name).modality
+    fv = _flag_values({}, [f"--output_dir={tmp_path}"], models=True)
+    assert fv.models == defaults
+    # Any registered name, cleaned of spaces and repeats.
+    fv = _flag_values({}, ["--models= resnet18 ,resnet18,text_rnn",
+                           f"--output_dir={tmp_path}"], models=True)
+    common.check_flags(fv, {})
+    assert fv.models == ["resnet18", "text_rnn"]
+
+
+@pytest.mark.parametrize("names, fragments", [
+    (["vgg"], ["--models=vgg", "'vgg'", "resnet20"]),
+    (["resnet20", "resnet21"], ["--models=resnet20,resnet21", "'resnet21'"]),
+    ([""], ["--models=", "(none given)", "text_rnn"]),
+])
+def test_check_models_names_the_flag_and_the_unknown_names(names, fragments):
+    with pytest.raises(common.app.UsageError) as error:
+        common.check_models(names)
+    for fragment in fragments:
+        assert fragment in str(error.value), (fragment, str(error.value))
+
+
+def test_a_family_registered_later_is_benchmarked_by_default(monkeypatch):
+    from zoo import registry
+    from zoo.models.base import ZooModel
+
+    class Probe(ZooModel):
+        modality = "text"
+        benchmark_models = ("probe_small",)
+
+    def probe_small(**kwargs):
+        return Probe(**kwargs)
+
+    def probe_large(**kwargs):
+        return Probe(**kwargs)
+
+    for constructor in (probe_small, probe_large):
+        monkeypatch.setitem(registry._MODEL_CONSTRUCTORS, constructor.__name__, constructor)
+        monkeypatch.setitem(registry._MODEL_FAMILIES, constructor.__name__, Probe)
+    assert "probe_small" in common.default_models()
+    assert "probe_large" not in common.default_models()
+    assert common.check_models(["probe_large"]) == ["probe_large"]
+    assert common.modality("probe_small") == "text"
+
+
+def test_publish_writes_the_summary_the_report_reads(tmp_path, capsys):
+    result = {**_common("demo"), "figures": [1.0, 2.0]}
+
+    def summary(result):
+        return {"title": "Demo", "markdown": "body", "chart": None,
+                "items": [common.summary_item("demo", "k", "figures", max(result["figures"]),
+                                              "> 1: more")]}
+
+    json_path, md_path = common.publish("demo", result, "# demo\n", str(tmp_path),
+                                        summary=summary)
+    assert json_path == str(tmp_path / "demo_cpu.json") and md_path.endswith("demo_cpu.md")
+    written = json.loads((tmp_path / "demo_cpu.json").read_text())
+    assert written["summary"]["items"][0]["median"] == 2.0
+    assert "# demo" in capsys.readouterr().out
+    assert report.summary_of("demo", written)["title"] == "Demo"
+    assert "no summary" in report.summary_of("demo", result | {"summary": None})["markdown"]

@@ -12,10 +12,11 @@ import pytest
 import tensorflow as tf
 
 from helpers import assert_usage_error, run_module, unwritable_dir
-from benchmarks import xla
+from benchmarks import _xla_kernels, _xla_report, _xla_settings, common, xla
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-MODELS = ["resnet20", "resnet50", "einsum_mlp", "text_rnn"]
+# What the families put forward for benchmarks (`benchmark_models`).
+MODELS = common.default_models()
 PATHS = ["eager", "graph", "xla"]
 QUICK_BATCH = 8
 
@@ -57,10 +58,10 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
     cfg = result["config"]
     assert cfg["quick"] is True and "smoke" in cfg["figures"]
     assert {k: cfg[k] for k in ("batch_size", "repeats", "steps", "warmup", "matmul_n",
-                                "resnet50_image_size", "profile_steps",
+                                "image_size", "profile_steps",
                                 "kernel_trace_steps")} == {
         "batch_size": QUICK_BATCH, "repeats": 2, "steps": 2, "warmup": 1, "matmul_n": 1024,
-        "resnet50_image_size": 32, "profile_steps": 1, "kernel_trace_steps": 1}
+        "image_size": 32, "profile_steps": 1, "kernel_trace_steps": 1}
     assert "3 x forward" in cfg["train_flops_convention"]
     assert result["failed"] == {} and result["mismatches"] == {}
     (setting,) = result["settings"]
@@ -82,6 +83,11 @@ def test_quick_run_writes_json_with_every_model_and_path(quick_run):
 
     models = record["models"]
     assert list(models) == MODELS
+    assert {"resnet20", "resnet50", "einsum_mlp", "text_rnn"} <= set(MODELS)
+    # Image models at their own input shape, at most --image_size square.
+    assert models["resnet20"]["input_shape"] == [32, 32, 3]
+    assert models["resnet50"]["input_shape"] == [32, 32, 3]
+    assert models["einsum_mlp"]["input_shape"] == [32, 32, 1]
     for name, m in models.items():
         for key in ("input_shape", "batch_size", "train_flops_per_example",
                     "forward_flops_per_example", "flops_method", "paths", "best_train_path",
@@ -250,8 +256,9 @@ def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
 # Pure helpers.
 
 
-def test_docstring_examples_run():
-    failures, tried = doctest.testmod(xla)
+@pytest.mark.parametrize("module", [xla, _xla_kernels, _xla_settings, _xla_report])
+def test_docstring_examples_run(module):
+    failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0
 
 
@@ -264,15 +271,14 @@ def test_best_path_is_chosen_by_the_trainers_rule():
 
 
 def test_einsum_flops_on_known_shapes():
+    einsum_flops = _xla_kernels.einsum_flops
     # A dense head over a whole image: 2 * n * k * (h * w * c).
-    assert xla.einsum_flops("nhwc,hwck->nk", [(8, 4, 4, 2), (4, 4, 2, 16)], (8, 16)) == \
-        2 * 8 * 16 * 32
+    assert einsum_flops("nhwc,hwck->nk", [(8, 4, 4, 2), (4, 4, 2, 16)]) == 2 * 8 * 16 * 32
     # Dense with batch dims under an ellipsis: 2 * (batch elements) * k * i.
-    assert xla.einsum_flops("...i,ik->...k", [(2, 3, 5), (5, 7)], (2, 3, 7)) == 2 * 6 * 7 * 5
+    assert einsum_flops("...i,ik->...k", [(2, 3, 5), (5, 7)]) == 2 * 6 * 7 * 5
     # A gradient einsum contracts the output units.
-    assert xla.einsum_flops("nk,hwck->nhwc", [(8, 16), (4, 4, 2, 16)], (8, 4, 4, 2)) == \
-        2 * 8 * 32 * 16
-    assert xla.einsum_flops("ij->ji", [(3, 4)], (4, 3)) == 12
+    assert einsum_flops("nk,hwck->nhwc", [(8, 16), (4, 4, 2, 16)]) == 2 * 8 * 32 * 16
+    assert einsum_flops("ij->ji", [(3, 4)]) == 12
 
 
 def test_graph_flops_counts_matmul_and_einsum():
@@ -282,21 +288,26 @@ def test_graph_flops_counts_matmul_and_einsum():
 
     graph = f.get_concrete_function(tf.TensorSpec([4, 8]), tf.TensorSpec([8, 3]),
                                     tf.TensorSpec([8, 5])).graph
-    total, by_type = xla.graph_flops(graph)
+    total, by_type = _xla_kernels.graph_flops(graph)
     assert by_type["MatMul"] == 2 * 4 * 3 * 8
     assert by_type["Einsum"] == 2 * 4 * 5 * 8
     assert total == sum(by_type.values())
 
 
 def test_rnn_forward_flops_counts_every_step_and_direction():
-    class Spec:  # the attributes text_rnn exposes
-        rnn, bidirectional, num_layers, units, embedding_dim, num_classes = \
-            "lstm", True, 1, 4, 3, 2
+    import keras
 
+    def classifier(recurrent):  # embedding_dim 3, 4 units, 2 classes
+        inputs = keras.Input(shape=(10, 3))
+        return keras.Model(inputs, keras.layers.Dense(2)(recurrent(inputs)))
+
+    # Bidirectional LSTM: 4 gates, each direction's matmuls and bias per step.
+    lstm = classifier(keras.layers.Bidirectional(keras.layers.LSTM(4)))
     per_step = 2 * 4 * 4 * (3 + 4) + 4 * 4
-    assert xla.rnn_forward_flops(Spec, 10) == 2 * 10 * per_step + 2 * 8 * 2
-    Spec.rnn, Spec.bidirectional = "gru", False
-    assert xla.rnn_forward_flops(Spec, 10) == 10 * (2 * 3 * 4 * 7 + 3 * 4) + 2 * 4 * 2
+    assert _xla_kernels.weight_flops(lstm, 10) == (2 * 10 * per_step, 2 * 8 * 2)
+    gru = classifier(keras.layers.GRU(4))
+    assert _xla_kernels.weight_flops(gru, 10) == (10 * (2 * 3 * 4 * 7 + 3 * 4), 2 * 4 * 2)
+    assert _xla_kernels.weight_flops(classifier(keras.layers.Flatten()), 10) == (0, 2 * 30 * 2)
 
 
 # ---------------------------------------------------------------------------
@@ -304,25 +315,25 @@ def test_rnn_forward_flops_counts_every_step_and_direction():
 
 
 def test_failing_xla_path_is_reported_and_the_rest_measured(tmp_path, monkeypatch):
-    import keras
+    real_build = xla.build_model
 
-    class FailsUnderXLA(keras.Model):
-        def train_step(self, data):
-            if self.jit_compile:
+    def build(name, overrides, seed):
+        model = real_build(name, overrides, seed)
+        train_step = model.train_step
+
+        def fails_under_xla(data):
+            if model.jit_compile:
                 raise RuntimeError("XLA compilation failed\nsecond line")
-            return super().train_step(data)
+            return train_step(data)
 
-    def build(name, input_shape, sequence_length, seed):
-        keras.utils.set_random_seed(seed)
-        inputs = keras.Input(shape=input_shape)
-        outputs = keras.layers.Dense(xla.NUM_CLASSES)(keras.layers.Flatten()(inputs))
-        return FailsUnderXLA(inputs, outputs)
+        model.train_step = fails_under_xla
+        return model
 
     monkeypatch.setattr(xla, "build_model", build)
     # The setting this process runs: measured in-process, no child.
-    here = xla.current_setting()
+    here = _xla_settings.current_setting()
     result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
-                     steps=1, warmup=1, min_repeat_s=0.0, resnet50_image_size=32,
+                     steps=1, warmup=1, min_repeat_s=0.0, image_size=32,
                      sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
                      output_dir=str(tmp_path), onednn=[here])
     (setting,) = result["settings"]
@@ -367,19 +378,19 @@ def _entry(graph, xla_, library, best, default):
 
 
 def _record(setting, models, mismatch=None):
-    platform = xla.ONEDNN_SETTINGS[setting]["platform"]
-    return {"setting": setting, "label": xla.ONEDNN_SETTINGS[setting]["label"],
+    platform = _xla_settings.ONEDNN_SETTINGS[setting]["platform"]
+    return {"setting": setting, "label": _xla_settings.ONEDNN_SETTINGS[setting]["label"],
             "kernels": {"platform": platform, "mismatch": mismatch}, "models": models}
 
 
-PLAN = xla.onednn_plan(None, gpu=False, machine="x86_64")
+PLAN = _xla_settings.onednn_plan(None, gpu=False, machine="x86_64")
 DEVICE = {"kind": "cpu", "name": "Test CPU", "gpu_found": False, "kernels": "?"}
 
 
 def test_plan_varies_onednn_on_x86_cpus_only():
     assert PLAN["applicable"] is True and PLAN["settings"] == ["on", "off"]
     for kwargs in ({"gpu": True, "machine": "x86_64"}, {"gpu": False, "machine": "aarch64"}):
-        plan = xla.onednn_plan(["on", "off"], **kwargs)
+        plan = _xla_settings.onednn_plan(["on", "off"], **kwargs)
         assert plan == {**plan, "applicable": False, "settings": ["n/a"]}
         assert "ignored" in plan["reason"]
 
@@ -394,7 +405,7 @@ def test_merge_computes_the_default_goal_per_model_and_setting():
         "off": _record("off", {"resnet20": _entry(50.0, 93.0, "eigen", "xla", "xla"),
                                "resnet50": _entry(40.0, 20.0, "eigen", "graph", "graph")}),
     }
-    result = xla.merge(settings, {}, PLAN, {"quick": True}, DEVICE, "python -m benchmarks.xla")
+    result = _xla_settings.merge(settings, {}, PLAN, {"quick": True}, DEVICE, "description")
     assert list(result["settings"]) == ["on", "off"] and result["failed"] == {}
     assert result["device"]["kernels"] == \
         "oneDNN (--onednn=on) and Eigen (--onednn=off), one process each"
@@ -408,16 +419,16 @@ def test_merge_computes_the_default_goal_per_model_and_setting():
     assert rows["resnet20", "off"]["kernels_seen"] == {"graph": "eigen", "xla": "xla"}
     assert result["goal"]["met"] is False
     assert result["goal"]["missed"] == ["resnet50 (oneDNN)"] and result["goal"]["unknown"] == []
-    table = xla.render_headline(result)
+    table = _xla_report.render_headline(result)
     assert "| resnet50 | oneDNN | 90.0 (90.0–90.0) | 100.0 (100.0–100.0) | xla | graph | " \
            "0.90 | no | graph oneDNN ×7; xla XLA ×9 |" in table
     # All met.
     settings["on"]["models"].pop("resnet50")
-    assert xla.merge(settings, {}, PLAN, {}, DEVICE, "cmd")["goal"]["met"] is True
+    assert _xla_settings.merge(settings, {}, PLAN, {}, DEVICE, "d")["goal"]["met"] is True
 
 
 def test_merge_records_a_crashed_setting_and_keeps_the_other(tmp_path):
-    result_, crash = xla.run_child(
+    result_, crash = _xla_settings.run_child(
         [sys.executable, "-c", "import sys; print('first line'); "
          "[print(f'log {i}', file=sys.stderr) for i in range(30)]; "
          "print('RuntimeError: the last words', file=sys.stderr); sys.exit(3)"],
@@ -425,33 +436,34 @@ def test_merge_records_a_crashed_setting_and_keeps_the_other(tmp_path):
     assert result_ is None
     assert crash["returncode"] == 3 and crash["reason"] == "exit code 3"
     assert crash["stderr_tail"][-1] == "RuntimeError: the last words"
-    assert len(crash["stderr_tail"]) == xla.STDERR_TAIL_LINES
+    assert len(crash["stderr_tail"]) == _xla_settings.STDERR_TAIL_LINES
     assert crash["first_line"] == "first line"
-    _, silent = xla.run_child([sys.executable, "-c", "pass"], dict(os.environ), str(tmp_path))
+    _, silent = _xla_settings.run_child([sys.executable, "-c", "pass"], dict(os.environ), str(tmp_path))
     assert silent["returncode"] == 0 and "wrote no xla_<device>.json" in silent["reason"]
 
     on = _record("on", {"einsum_mlp": _entry(100.0, 50.0, "onednn", "graph", "graph")})
-    result = xla.merge({"on": on}, {"off": crash}, PLAN, {}, DEVICE, "cmd")
+    result = _xla_settings.merge({"on": on}, {"off": crash}, PLAN, {}, DEVICE, "d")
     assert result["failed"]["off"]["returncode"] == 3
     assert result["failed"]["off"]["stderr_tail"][-1] == "RuntimeError: the last words"
     assert [r["setting"] for r in result["headline"]] == ["on", "off"]
     assert result["headline"][1]["failed"] == "exit code 3"
     # The crashed setting cannot be judged: the goal is not met, nor missed.
     assert result["goal"]["met"] is None and result["goal"]["unknown"] == ["every model (Eigen)"]
-    assert "| (all) | Eigen | failed: exit code 3 |" in xla.render_headline(result)
+    assert "| (all) | Eigen | failed: exit code 3 |" in _xla_report.render_headline(result)
 
 
 def test_a_crashing_child_does_not_stop_the_next_one(tmp_path, monkeypatch):
     calls = []
 
     def crash(cmd, env, workdir, log=None):
-        calls.append((cmd, env[xla.ONEDNN_VARIABLE], env[xla.CHILD_VARIABLE]))
+        calls.append((cmd, env[_xla_settings.ONEDNN_VARIABLE],
+                      env[_xla_settings.CHILD_VARIABLE]))
         return None, {"mode": "child", "returncode": -11, "reason": "exit code -11",
                       "stderr_tail": ["Segmentation fault"]}
 
-    monkeypatch.setattr(xla, "run_child", crash)
+    monkeypatch.setattr(_xla_settings, "run_child", crash)
     result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
-                     steps=1, warmup=1, min_repeat_s=0.0, resnet50_image_size=32,
+                     steps=1, warmup=1, min_repeat_s=0.0, image_size=32,
                      sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
                      output_dir=str(tmp_path), plan=PLAN)
     assert [(c[1], c[2]) for c in calls] == [("1", "on"), ("0", "off")]
