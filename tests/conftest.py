@@ -20,6 +20,12 @@ import tensorflow as tf  # noqa: E402
 
 BACKEND = keras.backend.backend()
 
+# Files tests read, never collect: `--doctest-modules` would import them, and
+# importing tests/fixtures/family/zoo_tiny_family.py registers its model in
+# the session's registry (tests/test_family_contract.py copies it into a copy
+# of the package instead).
+collect_ignore = ["fixtures"]
+
 # Docstring examples that need TensorFlow, by doctest name (a doctest cannot
 # carry a marker): why, as for `tensorflow_only`.
 TENSORFLOW_ONLY_DOCTESTS = {

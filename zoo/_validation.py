@@ -43,6 +43,17 @@ class ArgumentTypeError(TypeError, ValueError):
     """
 
 
+def preview(value, limit=60):
+    """`repr(value)`, cut to at most `limit` characters, for an error message.
+
+    Example:
+    >>> preview(list(range(100)), limit=20)
+    '[0, 1, 2, 3, 4, 5...'
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def data_format(value):
     """Returns a valid data format; `None` means Keras' configured default."""
     if value is None:

@@ -165,11 +165,9 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
         seed: int >= 0. Seed of the split and of the shuffle.
         test_fraction: float in (0, 1). Share of each class put in test.
         drop_remainder: bool. Drop the last batch when it is short.
-        start_epoch: None or int >= 0. None: one epoch per iteration,
-            reshuffled each time. An int: the endless stream of epochs from
-            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
-            alone, so a resumed run reads exactly what an uninterrupted one
-            read (`zoo.data.epochs`).
+        start_epoch: None or int >= 0. None: one epoch per iteration. An
+            int: the endless, exactly resumable stream from that epoch
+            (`zoo.data.epochs`).
 
     Returns:
         A `tf.data.Dataset` of `(image, label)`: image float32

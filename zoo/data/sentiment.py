@@ -370,11 +370,9 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
             test split. Shuffling reshuffles every epoch, seeded by `seed`.
         seed: int >= 0. Seed of the generation and of the shuffle.
         drop_remainder: bool. Drop the last batch when it is short.
-        start_epoch: None or int >= 0. None: one epoch per iteration,
-            reshuffled each time. An int: the endless stream of epochs from
-            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
-            alone, so a resumed run reads exactly what an uninterrupted one
-            read (`zoo.data.epochs`).
+        start_epoch: None or int >= 0. None: one epoch per iteration. An
+            int: the endless, exactly resumable stream from that epoch
+            (`zoo.data.epochs`).
         num_examples: int >= 1 or None. Examples in the split; None means
             `NUM_EXAMPLES[split]` (4,000 train, 1,000 test).
 

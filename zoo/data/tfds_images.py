@@ -103,11 +103,9 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
             Shuffling reshuffles every epoch, seeded by `seed`.
         seed: int >= 0. Seed of the shuffle and of the augmentation.
         drop_remainder: bool. Drop the last batch when it is short.
-        start_epoch: None or int >= 0. None: one epoch per iteration,
-            reshuffled each time. An int: the endless stream of epochs from
-            `start_epoch`, each shuffled (and augmented) by `(seed, epoch)`
-            alone, so a resumed run reads exactly what an uninterrupted one
-            read (`zoo.data.epochs`).
+        start_epoch: None or int >= 0. None: one epoch per iteration. An
+            int: the endless, exactly resumable stream from that epoch
+            (`zoo.data.epochs`).
         data_dir: str, path or None. TFDS data directory; None means the
             TFDS default (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
         download: bool. Download and prepare the dataset when missing

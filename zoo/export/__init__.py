@@ -284,12 +284,7 @@ def load_weights(model, path):
 def _check_model(model):
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model (a zoo model), received "
-                        f"model={_short_repr(model)}")
-
-
-def _short_repr(value):
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+                        f"model={_validation.preview(model, 80)}")
 
 
 def _check_built(model, path):

@@ -334,13 +334,13 @@ class ServingModel:
         else:
             if isinstance(inputs, (str, bytes)):
                 raise ValueError(f"{self.input_name!r} takes {spec.dtype.name} values, "
-                                 f"received a string inputs={_short(inputs)}")
+                                 f"received a string inputs={_validation.preview(inputs)}")
             try:
                 tensor = tf.convert_to_tensor(inputs)
             except (ValueError, TypeError) as error:
                 raise ValueError(
                     f"{self.input_name!r} takes a {spec.dtype.name} array, received "
-                    f"inputs={_short(inputs)} ({str(error)[:200]})") from None
+                    f"inputs={_validation.preview(inputs)} ({str(error)[:200]})") from None
             if tensor.dtype == tf.string:
                 raise ValueError(
                     f"{self.input_name!r} takes {spec.dtype.name} values, received strings")
@@ -361,11 +361,6 @@ def _check_inputs(inputs):
     if inputs is None:
         raise TypeError("inputs must be an array, a tensor or a dict of one, received "
                         "inputs=None")
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _shape_str(shape):

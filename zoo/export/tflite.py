@@ -661,7 +661,7 @@ class TFLiteModel:
             x = self.tokenize(x)
         elif x.dtype.kind in "OUSV":
             raise ValueError(f"{self.path.name} takes numbers, received "
-                             f"inputs={_short(inputs)} (dtype {x.dtype})")
+                             f"inputs={_validation.preview(inputs)} (dtype {x.dtype})")
         if x.dtype.kind == "c":
             raise ValueError(f"{self.path.name} takes real numbers, received complex "
                              f"inputs of dtype {x.dtype}")
@@ -718,11 +718,6 @@ def _check_inputs(inputs):
     if inputs is None:
         raise TypeError("inputs must be an array or a tensor (strings for a text model), "
                         "received inputs=None")
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _quant(detail):

@@ -292,7 +292,7 @@ class TextRNN(ZooModel):
         the argument nor, for most, the value."""
         if vocabulary is None:
             return None
-        shown = f"vocabulary={_preview(vocabulary)}"
+        shown = f"vocabulary={_validation.preview(vocabulary, 200)}"
         if isinstance(vocabulary, (str, bytes)) or not isinstance(
                 vocabulary, (list, tuple, np.ndarray)) \
                 or not all(isinstance(t, str) for t in vocabulary):
@@ -364,7 +364,7 @@ class TextRNN(ZooModel):
             raise ValueError(
                 "adapt() found no words in data (every text empty after "
                 f"standardize={self.standardize!r}), so every token would be "
-                f"[UNK]; received data={_preview(data)}")
+                f"[UNK]; received data={_validation.preview(data, 200)}")
         self.vectorizer.set_vocabulary(list(vocabulary))
         self.vocabulary = vocabulary
 
@@ -374,25 +374,26 @@ class TextRNN(ZooModel):
         if isinstance(data, (str, bytes)):
             raise ValueError(
                 "adapt() takes many texts (a list of str, a NumPy array or a "
-                f"tf.data.Dataset), received one string data={_preview(data)}; "
+                f"tf.data.Dataset), received one string data={_validation.preview(data, 200)}; "
                 f"pass [data] to learn the words of this one text")
         if data is None or isinstance(data, (dict, set, numbers.Number)):
             raise TypeError(
                 "adapt() takes texts: a list of str, a NumPy array or a "
-                f"tf.data.Dataset, received data={_preview(data)}")
+                f"tf.data.Dataset, received data={_validation.preview(data, 200)}")
         if isinstance(data, (list, tuple, np.ndarray)):
             if len(data) == 0:
-                raise ValueError(
-                    f"adapt() needs at least one text, received data={_preview(data)}")
+                raise ValueError("adapt() needs at least one text, received "
+                                 f"data={_validation.preview(data, 200)}")
             for index, text in enumerate(np.asarray(data, dtype=object).flat):
                 if not isinstance(text, (str, bytes)):
                     raise ValueError(
-                        f"adapt() takes texts (str), received data={_preview(data)}, "
+                        "adapt() takes texts (str), received "
+                        f"data={_validation.preview(data, 200)}, "
                         f"whose element {index} is {text!r} of type "
                         f"{type(text).__name__}")
         elif hasattr(data, "cardinality") and int(data.cardinality()) == 0:
             raise ValueError(
-                f"adapt() needs at least one text, received data={_preview(data)} "
+                f"adapt() needs at least one text, received data={_validation.preview(data, 200)} "
                 "(an empty dataset)")
 
     def check_savable(self):
@@ -520,7 +521,7 @@ class TextRNN(ZooModel):
                 raise ValueError(
                     f"{self.name} (input_mode='tokens') expects int token ids of "
                     "shape (batch, time), every row right-padded with 0 to one "
-                    f"length; received inputs={_preview(inputs)}") from None
+                    f"length; received inputs={_validation.preview(inputs, 200)}") from None
             if array.dtype.kind in "US" or (array.dtype.kind == "O" and any(
                     isinstance(value, (str, bytes)) for value in array.flat)):
                 # Texts given to a token model: say so before a backend
@@ -544,7 +545,7 @@ class TextRNN(ZooModel):
                 raise ValueError(
                     f"{self.name} (input_mode='string') expects texts: a list or "
                     "tuple of str, a NumPy string array or a string tensor; "
-                    f"received inputs={_preview(inputs)}, whose element {index} "
+                    f"received inputs={_validation.preview(inputs, 200)}, whose element {index} "
                     f"is {value!r} of type {type(value).__name__}")
         if any(isinstance(value, bytes) for value in array.flat):
             # Keras' data adapters take object arrays of `str` only, and
@@ -726,12 +727,6 @@ def _concrete_values(inputs):
         return keras.ops.convert_to_numpy(inputs)
     except Exception:  # noqa: BLE001 -- each backend raises its own type for a traced tensor
         return None
-
-
-def _preview(value, limit=200):
-    """`repr(value)`, cut to `limit` characters for an error message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @TextRNN.register
