@@ -85,8 +85,9 @@ class ZooModel(keras.Model):
 
     - `__init__`: checks every argument (through `zoo._validation`) before
       creating any layer; image families accept `num_classes`,
-      `input_shape` and `data_format` (what `zoo.train` passes), text
-      families `num_classes`.
+      `input_shape` and `data_format`, text families `num_classes`,
+      `max_tokens` (vocabulary size) and `sequence_length` (tokens per
+      text, or None): what `zoo.train` and the benchmarks pass.
     - `call(inputs, training=None)`, `get_config()` mirroring `__init__`.
     - `input_signature`: a `keras.InputSpec` of the natural input (batch
       None); `example_inputs()` derives random inputs from it (a family
