@@ -444,31 +444,25 @@ def model_inputs(model_name, inputs, signature):
             "empty (only the batch dimension may be 0)")
 
 
-def initializer(name, value):
-    """Returns the Keras initializer `value` names, or a ValueError naming `name`."""
+def _keras_object(getter, kind, name, value):
+    """`getter(value)` (Keras' `get` of a kind), or a ValueError naming `name`."""
     try:
-        return keras.initializers.get(value)
+        return getter(value)
     except (ValueError, TypeError):
         raise ValueError(
-            f"{name} must be a Keras initializer or its name, received {name}={value!r}"
-        ) from None
+            f"{name} must be {kind} or its name, received {name}={value!r}") from None
+
+
+def initializer(name, value):
+    """Returns the Keras initializer `value` names, or a ValueError naming `name`."""
+    return _keras_object(keras.initializers.get, "a Keras initializer", name, value)
 
 
 def regularizer(name, value):
     """Returns the Keras regularizer `value` names (None stays None)."""
-    try:
-        return keras.regularizers.get(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"{name} must be None or a Keras regularizer or its name, "
-            f"received {name}={value!r}") from None
+    return _keras_object(keras.regularizers.get, "None or a Keras regularizer", name, value)
 
 
 def constraint(name, value):
     """Returns the Keras constraint `value` names (None stays None)."""
-    try:
-        return keras.constraints.get(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"{name} must be None or a Keras constraint or its name, "
-            f"received {name}={value!r}") from None
+    return _keras_object(keras.constraints.get, "None or a Keras constraint", name, value)

@@ -187,8 +187,10 @@ def _build(config, strategy):
                                    seed=c.seed, **options)
         test_data = zoo.data.load(c.dataset, split="test", batch_size=c.batch_size,
                                   seed=c.seed, **options)
-        # The vocabulary of a text model comes from the training split only.
-        model.adapt(train_data)
+        # What the model learns from its inputs (a text model's vocabulary)
+        # comes from the training split only.
+        if getattr(model, "needs_adapt", False):  # a plain Keras model has no contract
+            model.adapt(train_data)
         new_head = checkpoints.initialize_from(model, c.init_from) if c.init_from else []
         if new_head:
             notes.append(f"{shown('init_from', c.init_from)}: new head, freshly initialized: "
