@@ -1,0 +1,566 @@
+"""What every text family shares: raw strings in, token ids in between.
+
+`TextVectorization` lives inside the model, so the model owns its vocabulary:
+what you save is what you serve, with no separate tokenizer to keep in sync.
+A text family subclasses `TextClassifier`, which holds the tokenizer
+settings, the vocabulary (`adapt`, `set_vocabulary`), the input checks and
+conversions (texts as users hold them: lists, NumPy arrays, string tensors),
+and the family-contract hooks of text models (`needs_adapt`, `token_twin`
+for TFLite, `check_savable`, `example_inputs`, `input_signature`). The
+family builds what comes after the token ids and calls `self._tokens(inputs)`
+first in its `call`.
+
+Raw strings need the TensorFlow backend (`TextVectorization` runs TensorFlow
+string ops). On other backends a text model is built with
+`input_mode="tokens"` and the `TextVectorization` layer runs in the
+`tf.data` pipeline instead.
+"""
+
+import numbers
+import warnings
+
+import keras
+import numpy as np
+
+from zoo import _validation
+from zoo.models.base import ZooModel
+
+INPUT_MODES = ("string", "tokens")
+STANDARDIZE = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation")
+
+# TextVectorization's vocabulary starts with the padding "" and the OOV "[UNK]".
+_RESERVED_TOKENS = 2
+_OOV_ID = 1
+
+# Words for example_inputs(): any text works once the model is adapted; these
+# give sentences of varied length, so the padding and masking paths run.
+_EXAMPLE_WORDS = ("the", "film", "was", "not", "good", "bad", "but", "acting",
+                  "great", "plot", "boring", "and", "very", "at", "all")
+
+
+
+class TextClassifier(ZooModel):
+    """Base class of the text families: tokenizer settings, vocabulary, inputs.
+
+    Not registered and not built on its own: a family subclasses it, checks
+    its own arguments after `super().__init__(...)`, then calls
+    `self._create_vectorizer()` and creates its layers. Its `call` starts
+    with `tokens = self._tokens(inputs)`: int ids of shape
+    `(batch, time)`, 0 = padding (right-padded), 1 = out of vocabulary.
+
+    Args:
+        num_classes: int. Number of output logits.
+        max_tokens: int. Vocabulary size including the padding (0) and OOV
+            (1) tokens; also the size of the family's embedding.
+        sequence_length: int or None. Pad/truncate every text to this many
+            tokens; `None` pads each batch to its longest text.
+        standardize: str or None. `TextVectorization` standardization:
+            `"lower_and_strip_punctuation"`, `"lower"`, `"strip_punctuation"`
+            or None.
+        ngrams: int or None. Append n-grams up to this size to the token
+            sequence (`TextVectorization(ngrams=...)`).
+        vocabulary: list of str or None. A vocabulary to start from instead
+            of `adapt()`; after `adapt()` the learned vocabulary is kept here
+            so that it travels in `get_config()`.
+        input_mode: str. `"string"`: raw text in (the model tokenizes;
+            TensorFlow backend only, any other is a ValueError when the
+            vectorizer is created); `"tokens"`: int token ids in,
+            right-padded with 0 (pre-tokenized data, what TFLite can run,
+            and the mode of other backends).
+        classifier_activation: str or None. Head activation; None = logits.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `input_mode="string"`: `(batch,)` strings: a list or tuple of `str`,
+            a NumPy string or object array, or a string tensor.
+        `input_mode="tokens"`: `(batch, time)` int token ids in
+            `[0, max_tokens)`, 0 = padding, at most `sequence_length` per
+            row when that is set. An id out of range is a ValueError when
+            the ids are concrete; in a traced graph it reads as OOV (1), see
+            `check_inputs`.
+        An empty batch gives an empty `(0, num_classes)` output.
+
+    Example (the shared part of every text family, seen through `text_rnn`):
+    >>> import zoo
+    >>> model = zoo.create_model("text_rnn", num_classes=2, max_tokens=100)
+    >>> model.needs_adapt, model.input_signature.dtype
+    (True, 'string')
+    >>> model.adapt(["a good film", "not a good film", "bad"])
+    >>> model.vocabulary[:4]
+    ('', '[UNK]', 'good', 'film')
+    """
+
+    modality = "text"
+    # String inputs need TensorFlow's string ops; token ids run anywhere.
+    portable_overrides = {"input_mode": "tokens"}
+
+    def __init__(
+        self,
+        num_classes=2,
+        max_tokens=20000,
+        sequence_length=None,
+        standardize="lower_and_strip_punctuation",
+        ngrams=None,
+        vocabulary=None,
+        input_mode="string",
+        classifier_activation=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_classes = _validation.positive_int("num_classes", num_classes)
+        self.max_tokens = _validation.positive_int("max_tokens", max_tokens)
+        if self.max_tokens < 3:
+            raise ValueError(
+                "max_tokens must leave room for padding, OOV and at least one "
+                f"word (>= 3), received max_tokens={max_tokens!r}")
+        self.sequence_length = (
+            None if sequence_length is None
+            else _validation.positive_int("sequence_length", sequence_length))
+        self.standardize = _validation.one_of("standardize", standardize, STANDARDIZE)
+        self.ngrams = None if ngrams is None else _validation.positive_int("ngrams", ngrams)
+        self.input_mode = _validation.one_of("input_mode", input_mode, INPUT_MODES)
+        self.classifier_activation = _validation.activation(
+            classifier_activation, "classifier_activation")
+        self.vocabulary = self._check_vocabulary(vocabulary)
+        self.vectorizer = None
+
+    def _create_vectorizer(self):
+        """Creates `self.vectorizer` (None in token mode), refusing string
+        mode off TensorFlow before any layer exists.
+
+        A family calls it once its own arguments are checked, so that a
+        model that cannot run here is not built halfway.
+        """
+        if self.input_mode == "string" and keras.backend.backend() != "tensorflow":
+            raise ValueError(self._string_mode_error())
+        if self.input_mode == "string":
+            self.vectorizer = keras.layers.TextVectorization(
+                max_tokens=self.max_tokens,
+                standardize=self.standardize,
+                ngrams=self.ngrams,
+                output_mode="int",
+                output_sequence_length=self.sequence_length,
+                vocabulary=None if self.vocabulary is None else list(self.vocabulary),
+                name="vectorizer",
+            )
+
+    def _string_mode_error(self):
+        backend = keras.backend.backend()
+        layer_args = f"max_tokens={self.max_tokens}"
+        if self.standardize != "lower_and_strip_punctuation":
+            layer_args += f", standardize={self.standardize!r}"
+        if self.ngrams is not None:
+            layer_args += f", ngrams={self.ngrams}"
+        if self.sequence_length is not None:
+            layer_args += f", output_sequence_length={self.sequence_length}"
+        if self.vocabulary is not None:
+            layer_args += ", vocabulary=vocabulary"
+        return (
+            "input_mode='string' needs the TensorFlow backend (the model "
+            "tokenizes with keras.layers.TextVectorization, which runs TensorFlow "
+            f"string ops); the Keras backend is {backend!r}. Received "
+            f"input_mode={self.input_mode!r}. On {backend}, build the model with "
+            "input_mode='tokens' and turn texts into token ids in a tf.data "
+            f"pipeline: vectorizer = keras.layers.TextVectorization({layer_args}); "
+            + ("" if self.vocabulary is not None else "vectorizer.adapt(texts); ")
+            + "dataset = tf.data.Dataset.from_tensor_slices((texts, labels))"
+            ".batch(32).map(lambda x, y: (vectorizer(x), y)); "
+            f"model = {type(self).__name__}(input_mode='tokens', "
+            f"max_tokens={self.max_tokens}, ...)."
+        )
+
+
+    def _check_vocabulary(self, vocabulary):
+        """A vocabulary Keras will take, as a tuple; its errors name neither
+        the argument nor, for most, the value."""
+        if vocabulary is None:
+            return None
+        shown = f"vocabulary={_validation.preview(vocabulary, 200)}"
+        if isinstance(vocabulary, (str, bytes)) or not isinstance(
+                vocabulary, (list, tuple, np.ndarray)) \
+                or not all(isinstance(t, str) for t in vocabulary):
+            raise ValueError(f"vocabulary must be a list of strings, received {shown}")
+        reserved = ("", "[UNK]")
+        words = [t for t in vocabulary if t not in reserved]
+        if len(words) != len(vocabulary) and (
+                tuple(vocabulary[:2]) != reserved or len(words) != len(vocabulary) - 2):
+            raise ValueError(
+                "vocabulary may start with '' and '[UNK]' (as get_vocabulary() lists "
+                f"them) and hold them nowhere else, received {shown}")
+        if not words:
+            raise ValueError(f"vocabulary must hold at least one word, received {shown}")
+        repeated = sorted({t for t in words if words.count(t) > 1})
+        if repeated:
+            raise ValueError(
+                f"vocabulary must not repeat a word, received {shown}, which repeats "
+                f"{repeated[:10]}")
+        if len(words) + _RESERVED_TOKENS > self.max_tokens:
+            raise ValueError(
+                f"vocabulary has {len(words)} words, more than max_tokens="
+                f"{self.max_tokens} leaves room for (the padding and OOV tokens take "
+                f"2), received {shown}")
+        return tuple(vocabulary)
+
+    # -- vocabulary ---------------------------------------------------------
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Builds the vocabulary from texts.
+
+        Args:
+            data: strings: a list or NumPy array, or a `tf.data.Dataset` of
+                strings or of `(text, label)` pairs (the labels are ignored).
+                A lone string is refused (Keras would learn its characters).
+            batch_size: int or None. Passed to `TextVectorization.adapt`.
+            steps: int or None. Passed to `TextVectorization.adapt`.
+
+        Raises:
+            TypeError: `data` is not texts at all (None, a number), or
+                `batch_size` / `steps` is not an int.
+            ValueError: for a lone string, no texts at all, an element that
+                is not a string, texts without a single word (the
+                vocabulary would be empty: every token `[UNK]`), or a
+                `batch_size` / `steps` below 1. A failed adapt leaves the
+                vocabulary as it was.
+        """
+        if self.vectorizer is None:
+            raise ValueError(
+                f"adapt() builds the vocabulary of a string model; this model "
+                f"has input_mode={self.input_mode!r} and takes token ids")
+        self._check_adapt_data(data)
+        if batch_size is not None:
+            _validation.positive_int("batch_size", batch_size)
+        if steps is not None:
+            _validation.positive_int("steps", steps)
+        element_spec = getattr(data, "element_spec", None)
+        if isinstance(element_spec, tuple):  # (text, label) pairs: keep the text
+            data = data.map(lambda text, *_: text)
+        elif isinstance(data, (list, tuple)):
+            data = np.asarray(data, dtype=object)
+        # Adapted on a fresh twin, then installed: Keras' adapt keeps an
+        # adapted layer's old vocabulary when the data has no words, and
+        # leaves an unadapted one with nothing but [UNK].
+        config = {**self.vectorizer.get_config(), "vocabulary": None}
+        learner = keras.layers.TextVectorization.from_config(config)
+        learner.adapt(data, batch_size=batch_size, steps=steps)
+        vocabulary = tuple(str(token) for token in learner.get_vocabulary())
+        if len(vocabulary) <= _RESERVED_TOKENS:
+            raise ValueError(
+                "adapt() found no words in data (every text empty after "
+                f"standardize={self.standardize!r}), so every token would be "
+                f"[UNK]; received data={_validation.preview(data, 200)}")
+        self.vectorizer.set_vocabulary(list(vocabulary))
+        self.vocabulary = vocabulary
+
+    @staticmethod
+    def _check_adapt_data(data):
+        """Refuses what would give a vocabulary of characters or of nothing."""
+        if isinstance(data, (str, bytes)):
+            raise ValueError(
+                "adapt() takes many texts (a list of str, a NumPy array or a "
+                f"tf.data.Dataset), received one string data={_validation.preview(data, 200)}; "
+                f"pass [data] to learn the words of this one text")
+        if data is None or isinstance(data, (dict, set, numbers.Number)):
+            raise TypeError(
+                "adapt() takes texts: a list of str, a NumPy array or a "
+                f"tf.data.Dataset, received data={_validation.preview(data, 200)}")
+        if isinstance(data, (list, tuple, np.ndarray)):
+            if len(data) == 0:
+                raise ValueError("adapt() needs at least one text, received "
+                                 f"data={_validation.preview(data, 200)}")
+            for index, text in enumerate(np.asarray(data, dtype=object).flat):
+                if not isinstance(text, (str, bytes)):
+                    raise ValueError(
+                        "adapt() takes texts (str), received "
+                        f"data={_validation.preview(data, 200)}, "
+                        f"whose element {index} is {text!r} of type "
+                        f"{type(text).__name__}")
+        elif hasattr(data, "cardinality") and int(data.cardinality()) == 0:
+            raise ValueError(
+                f"adapt() needs at least one text, received data={_validation.preview(data, 200)} "
+                "(an empty dataset)")
+
+    def check_savable(self):
+        """A string model needs its vocabulary: without one its file cannot load."""
+        if self.input_mode == "string" and self.vocabulary is None:
+            raise ValueError(
+                f"Cannot save {self.name!r}: it has no vocabulary yet "
+                "(input_mode='string'), and a model saved without one cannot be "
+                "loaded. Call model.adapt(texts) or model.set_vocabulary(...) "
+                "first, or build it with vocabulary=[...].")
+
+    @property
+    def needs_adapt(self):
+        """A string model learns its vocabulary from training texts (`adapt`)."""
+        return self.input_mode == "string"
+
+    def token_twin(self, sequence_length=None, default_sequence_length=None):
+        """The same weights in a token-id model, and the tokenizer's settings.
+
+        For formats without string ops (TFLite): the twin takes the ids that
+        `TextVectorization(**tokenizer)` makes of texts, `sequence_length`
+        of them per text (the model's own if it fixes one, else
+        `default_sequence_length`, with a warning). See
+        `ZooModel.token_twin`. A token model needs no twin (None).
+
+        Raises:
+            ValueError: no vocabulary yet, or a `sequence_length` that
+                conflicts with the model's own.
+        """
+        if self.input_mode != "string":
+            return None
+        if self.vocabulary is None:
+            raise ValueError(
+                f"Cannot export {self.name!r} as a token model: it has no vocabulary "
+                "yet (call model.adapt(texts) or set_vocabulary first)")
+        own = self.sequence_length
+        if sequence_length is not None:
+            sequence_length = _validation.positive_int("sequence_length", sequence_length)
+            if own is not None and own != sequence_length:
+                raise ValueError(
+                    f"sequence_length={sequence_length!r} conflicts with the model's "
+                    f"sequence_length={own}; leave it out to use the model's")
+        elif own is not None:
+            sequence_length = own
+        else:
+            sequence_length = default_sequence_length
+            warnings.warn(
+                f"{self.name} has sequence_length=None; the exported model takes "
+                f"sequence_length={sequence_length} tokens per text (longer texts are "
+                "truncated): pass sequence_length= to choose", stacklevel=4)
+        with warnings.catch_warnings():
+            # The twin repeats the model's own construction warnings (e.g.
+            # text_rnn's "rules out the cuDNN kernel", about training), which
+            # the user saw when building the model with those settings.
+            warnings.simplefilter("ignore")
+            twin = self.rebuilt(input_mode="tokens", vocabulary=None,
+                                sequence_length=sequence_length)
+        tokenizer = {
+            "vocabulary": [str(t) for t in self.vocabulary],
+            "standardize": self.standardize,
+            "split": "whitespace",
+            "ngrams": self.ngrams,
+            "max_tokens": self.max_tokens,
+            "sequence_length": sequence_length,
+        }
+        return twin, tokenizer
+
+    def set_vocabulary(self, vocabulary):
+        """Sets the vocabulary directly (`""` and `"[UNK]"` first, as Keras lists it)."""
+        if self.vectorizer is None:
+            raise ValueError(
+                f"set_vocabulary() needs input_mode='string', this model has "
+                f"input_mode={self.input_mode!r}")
+        vocabulary = self._check_vocabulary(vocabulary)
+        self.vectorizer.set_vocabulary(list(vocabulary))
+        self.vocabulary = tuple(str(t) for t in self.vectorizer.get_vocabulary())
+
+    # -- inputs as users hold them -----------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        # Keras reads a Python list as one input per element (and fails on
+        # the first string); texts arrive here as one array instead.
+        if args:
+            args = (self._standardize_inputs(args[0]),) + args[1:]
+        elif "inputs" in kwargs:
+            kwargs["inputs"] = self._standardize_inputs(kwargs["inputs"])
+        return super().__call__(*args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self._standardize_inputs(x), *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return super().predict_on_batch(self._standardize_inputs(x))
+
+    def fit(self, x=None, *args, **kwargs):
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (list, tuple)) and validation_data:
+            kwargs["validation_data"] = (self._standardize_inputs(validation_data[0]),
+                                         *validation_data[1:])
+        return super().fit(self._standardize_inputs(x), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        return super().evaluate(self._standardize_inputs(x), *args, **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        return super().train_on_batch(self._standardize_inputs(x), *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        return super().test_on_batch(self._standardize_inputs(x), *args, **kwargs)
+
+    def _standardize_inputs(self, inputs):
+        """Texts or token ids as users hold them -> one array Keras takes.
+
+        Keras reads a list or tuple as several inputs, and its data
+        adapters reject NumPy `str_`/`bytes_` arrays ("Invalid dtype:
+        str480"); a NumPy object array of strings is what both the call and
+        `predict` take. Tensors, datasets and other inputs pass unchanged.
+        """
+        is_sequence = isinstance(inputs, (list, tuple))
+        if not is_sequence and not isinstance(inputs, np.ndarray):
+            return inputs
+        if self.input_mode == "tokens":
+            try:
+                array = np.asarray(inputs)
+            except ValueError:  # ragged rows
+                raise ValueError(
+                    f"{self.name} (input_mode='tokens') expects int token ids of "
+                    "shape (batch, time), every row right-padded with 0 to one "
+                    f"length; received inputs={_validation.preview(inputs, 200)}") from None
+            if array.dtype.kind in "US" or (array.dtype.kind == "O" and any(
+                    isinstance(value, (str, bytes)) for value in array.flat)):
+                # Texts given to a token model: say so before a backend
+                # fails to convert them (JAX has no string arrays).
+                raise ValueError(self._token_input_error("string", array.shape))
+            return array
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "USO":
+            return inputs  # numbers: `call` names the dtype it received
+        if is_sequence:
+            # One cell per element, whatever it holds: np.asarray would turn
+            # nested lists into extra dimensions (or fail on ragged ones).
+            array = np.empty(len(inputs), dtype=object)
+            for index, value in enumerate(inputs):
+                array[index] = value
+        else:
+            # dtype=object keeps every string whole; `predict` rejects
+            # fixed-width str_/bytes_ arrays.
+            array = inputs.astype(object)
+        for index, value in enumerate(array.flat):
+            if not isinstance(value, (str, bytes)):
+                raise ValueError(
+                    f"{self.name} (input_mode='string') expects texts: a list or "
+                    "tuple of str, a NumPy string array or a string tensor; "
+                    f"received inputs={_validation.preview(inputs, 200)}, whose element {index} "
+                    f"is {value!r} of type {type(value).__name__}")
+        if any(isinstance(value, bytes) for value in array.flat):
+            # Keras' data adapters take object arrays of `str` only, and
+            # bytes (what a string tensor's `.numpy()` holds) need not be
+            # UTF-8: a string tensor keeps them as they are. String mode runs
+            # on TensorFlow only, where this is a tf.string tensor.
+            return keras.ops.convert_to_tensor(array, dtype="string")
+        return array
+
+    def _string_input_error(self, dtype, shape):
+        return (
+            f"{self.name} (input_mode='string') expects string inputs, received "
+            f"inputs with dtype={dtype} and shape={tuple(shape)}; for token ids "
+            "build the model with input_mode='tokens'")
+
+    def _token_input_error(self, dtype, shape):
+        return (
+            f"{self.name} (input_mode='tokens') expects int token ids of "
+            f"shape (batch, time), received inputs with dtype={dtype} and "
+            f"shape={tuple(shape)}")
+
+    # -- ZooModel -----------------------------------------------------------
+
+    @property
+    def input_signature(self):
+        if self.input_mode == "string":
+            return keras.InputSpec(shape=(None,), dtype="string", name="text")
+        return keras.InputSpec(shape=(None, self.sequence_length), dtype="int32",
+                               name="tokens")
+
+    def example_inputs(self, batch_size=2, seed=0, unknown_dim=16):
+        """Seeded example texts (or right-padded token ids) of varied length.
+
+        Args are as for `ZooModel.example_inputs`; `batch_size=0` gives an
+        empty batch.
+        """
+        self._check_example_args(batch_size, seed, unknown_dim)
+        rng = np.random.default_rng(seed)
+        length = self.sequence_length or unknown_dim
+        lengths = rng.integers(1, length + 1, size=batch_size)
+        if self.input_mode == "tokens":
+            tokens = rng.integers(2, self.max_tokens, size=(batch_size, length))
+            tokens[np.arange(length)[None, :] >= lengths[:, None]] = 0
+            return tokens.astype("int32")
+        return np.array([" ".join(rng.choice(_EXAMPLE_WORDS, size=n)) for n in lengths],
+                        dtype=object)
+
+
+    def check_inputs(self, inputs):
+        """The shared checks, then token ids: dtype, length and, when known, values.
+
+        In `input_mode="tokens"` a sequence longer than `sequence_length` is
+        a ValueError, and so is an id outside `[0, max_tokens)` whenever the
+        ids are concrete (NumPy, eager tensors). Inside a traced graph
+        (`fit`, `predict`, a `tf.function`, an export) the values are not
+        known when the model is called; there `call` maps every
+        out-of-range id to the OOV id 1, as the vectorizer maps unknown
+        words, instead of letting the embedding gather garbage (or fail).
+        """
+        if hasattr(inputs, "dtype") and hasattr(inputs, "shape"):
+            # The family's own words for a wrong kind of input come first:
+            # they say which input_mode takes it.
+            dtype = _validation.dtype_name(inputs.dtype)
+            if self.input_mode == "string" and dtype not in ("string", "object"):
+                raise ValueError(self._string_input_error(dtype, inputs.shape))
+            if self.input_mode == "tokens" and not dtype.startswith(("int", "uint")) \
+                    and "complex" not in dtype:
+                raise ValueError(self._token_input_error(dtype, inputs.shape))
+        super().check_inputs(inputs)
+        if self.input_mode != "tokens":
+            return
+        try:
+            shape = tuple(inputs.shape)
+        except (TypeError, ValueError):  # traced with an unknown rank
+            return
+        length = shape[1]
+        if self.sequence_length is not None and isinstance(length, (int, np.integer)) \
+                and length > self.sequence_length:
+            raise ValueError(
+                f"{self.name} takes at most sequence_length={self.sequence_length} "
+                f"tokens per row, received inputs with shape={shape}")
+        values = _concrete_values(inputs)
+        if values is None or values.size == 0:
+            return
+        bad = np.argwhere((values < 0) | (values >= self.max_tokens))
+        if bad.size:
+            position = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"{self.name} takes token ids in [0, {self.max_tokens}) "
+                f"(max_tokens={self.max_tokens}), received inputs with the id "
+                f"{int(values[position])} at position {position}")
+
+    def _tokens(self, inputs):
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if self.input_mode == "tokens":
+            if "int" not in dtype or len(inputs.shape) != 2:
+                raise ValueError(self._token_input_error(dtype, inputs.shape))
+            # See `check_inputs`: ids the embedding has no row for become OOV.
+            in_range = keras.ops.logical_and(inputs >= 0, inputs < self.max_tokens)
+            return keras.ops.where(in_range, inputs, keras.ops.cast(_OOV_ID, inputs.dtype))
+        if dtype != "string":
+            raise ValueError(self._string_input_error(dtype, inputs.shape))
+        if self.vocabulary is None:
+            raise ValueError(
+                f"{self.name} has no vocabulary yet: call model.adapt(texts) (or "
+                "set_vocabulary) before calling the model, or pass vocabulary=...")
+        return self.vectorizer(inputs)
+
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "max_tokens": self.max_tokens,
+            "sequence_length": self.sequence_length,
+            "standardize": self.standardize,
+            "ngrams": self.ngrams,
+            "vocabulary": None if self.vocabulary is None else list(self.vocabulary),
+            "input_mode": self.input_mode,
+            "classifier_activation": self.classifier_activation,
+        }
+
+
+def _concrete_values(inputs):
+    """The values of `inputs` as a NumPy array, or None while they are traced."""
+    if isinstance(inputs, np.ndarray):
+        return inputs
+    if keras.backend.is_keras_tensor(inputs):
+        return None
+    try:
+        return keras.ops.convert_to_numpy(inputs)
+    except Exception:  # noqa: BLE001 -- each backend raises its own type for a traced tensor
+        return None
+
