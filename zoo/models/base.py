@@ -143,6 +143,13 @@ class ZooModel(keras.Model):
     any layer: some backends' kernels fail on empty batches (TensorFlow's
     CPU LSTM, its oneDNN convolutions).
 
+    A text family subclasses `zoo.models._text.TextClassifier` (a
+    `ZooModel`), which implements the text side of this contract once:
+    `TextVectorization` inside the model, the vocabulary (`adapt`), the
+    string and token input modes, their checks, `token_twin`,
+    `check_savable`, `input_signature` and `example_inputs`. The family
+    builds what comes after the token ids (`self._tokens(inputs)`).
+
     A new family gets the rest with no other edit: it is listed by
     `zoo.list_models()`, built small and run through the whole battery by
     `tests/test_all_models.py` and `tests/export/test_every_model.py`,
