@@ -108,6 +108,11 @@ def test_gamma_initializer_zeros_round_trips():
     ({"strides": 0}, "strides", "0"),
     ({"data_format": "channel_last"}, "data_format", "channel_last"),
     ({"activation": "nope"}, "activation", "nope"),
+    ({"filters": None}, "filters", "None"),
+    ({"filters": 0, "depthwise": True}, "filters", "0"),
+    ({"depthwise": "yes"}, "depthwise", "'yes'"),
+    ({"padding": "valid"}, "padding", "'valid'"),
+    ({"padding": "SAME"}, "padding", "'SAME'"),
 ])
 def test_bad_arguments(kwargs, argument, value):
     args = {"filters": 4, "kernel_size": 3, **kwargs}
@@ -125,3 +130,90 @@ def test_wrong_rank_names_layer_and_shape(shape):
         layer(np.zeros(shape, "float32"))
     message = str(info.value)
     assert "my_conv_bn" in message and str(shape) in message, message
+
+
+# --------------------------------------------------------------------------
+# depthwise=True and padding="same" (MobileNetV2)
+
+
+@pytest.mark.parametrize("depthwise, padding, strides", [
+    (True, "same", 2), (True, "symmetric", 2), (True, "same", 1), (False, "same", 2),
+])
+def test_depthwise_and_same_padding_layer_contract(depthwise, padding, strides):
+    size = 8 // strides
+    helpers.run_layer_test(
+        ConvBN,
+        {"filters": None if depthwise else 6, "kernel_size": 3, "strides": strides,
+         "activation": "relu6", "depthwise": depthwise, "padding": padding},
+        input_shape=(2, 8, 8, 4),
+        expected_output_shape=(2, size, size, 4 if depthwise else 6),
+    )
+
+
+def _reference(x_last, layer, padding, depthwise):
+    """BN(conv(x)) then ReLU6 in NHWC with NumPy statistics, the conv by keras.ops."""
+    kernel = layer.conv.kernel
+    conv = keras.ops.depthwise_conv if depthwise else keras.ops.conv
+    y = helpers.to_numpy(conv(x_last, kernel, strides=2, padding=padding))
+    gamma, beta, mean, variance = (helpers.to_numpy(w) for w in layer.bn.weights)
+    y = (y - mean) / np.sqrt(variance + layer.bn_epsilon) * gamma + beta
+    return np.clip(y, 0.0, 6.0)
+
+
+@pytest.mark.parametrize("depthwise", [True, False])
+@pytest.mark.parametrize("size", [7, 8])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_same_padding_is_tensorflow_same(data_format, size, depthwise):
+    # keras.applications' MobileNetV2 pads strided 3x3 convs 0 before / 1
+    # after an even size and 1 / 1 an odd one: TensorFlow's "same".
+    x_last = helpers.random_inputs((2, size, size, 4), seed=5)
+    x = x_last if data_format == "channels_last" else np.transpose(x_last, (0, 3, 1, 2))
+    layer = ConvBN(4 if depthwise else 5, 3, strides=2, activation="relu6",
+                   data_format=data_format, depthwise=depthwise, padding="same")
+    layer(x)
+    helpers.randomize_batchnorm(layer, seed=6)
+    got = helpers.to_numpy(layer(x, training=False))
+    if data_format == "channels_first":
+        got = np.transpose(got, (0, 2, 3, 1))
+    assert layer.pad is None and layer.conv.padding == "same"
+    np.testing.assert_allclose(got, _reference(x_last, layer, "same", depthwise),
+                               atol=1e-5, rtol=0)
+    if size % 2 == 0:  # and it differs from the symmetric padding there
+        p = np.pad(x_last, [(0, 0), (1, 1), (1, 1), (0, 0)])
+        assert np.abs(_reference(p, layer, "valid", depthwise) - got).max() > 1e-3
+
+
+def test_depthwise_weights_and_names():
+    layer = ConvBN(None, 3, depthwise=True)
+    layer.build((None, 8, 8, 5))
+    assert isinstance(layer.conv, keras.layers.DepthwiseConv2D)
+    assert layer.conv.depth_multiplier == 1 and layer.conv.use_bias is False
+    assert [(w.path.split("/", 1)[1], tuple(w.shape)) for w in layer.weights] == [
+        ("conv/kernel", (3, 3, 5, 1)), ("bn/gamma", (5,)), ("bn/beta", (5,)),
+        ("bn/moving_mean", (5,)), ("bn/moving_variance", (5,))]
+    # filters may also be the input's own channel count.
+    assert tuple(ConvBN(5, 3, depthwise=True)(np.zeros((1, 4, 4, 5), "float32")).shape) == \
+        (1, 4, 4, 5)
+
+
+def test_depthwise_filters_other_than_input_channels_names_both():
+    layer = ConvBN(6, 3, depthwise=True, name="dw")
+    message = helpers.assert_rejects(lambda: layer(np.zeros((1, 4, 4, 5), "float32")),
+                                     ValueError, "dw", "filters=6", "(1, 4, 4, 5)")
+    assert "depthwise" in message
+
+
+def test_old_config_without_the_new_arguments_loads_as_before():
+    # A config saved before depthwise/padding existed keeps today's layer.
+    layer = ConvBN(4, 3, strides=2)
+    config = layer.get_config()
+    assert (config["depthwise"], config["padding"]) == (False, "symmetric")
+    old = {k: v for k, v in config.items() if k not in ("depthwise", "padding")}
+    clone = ConvBN.from_config(old)
+    assert (clone.depthwise, clone.padding) == (False, "symmetric")
+    assert clone.pad is not None and isinstance(clone.conv, keras.layers.Conv2D)
+    x = helpers.random_inputs((2, 8, 8, 3))
+    layer(x)
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(helpers.to_numpy(clone(x)), helpers.to_numpy(layer(x)))

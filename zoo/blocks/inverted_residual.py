@@ -1,0 +1,163 @@
+"""The inverted residual block of MobileNetV2 (Sandler et al. 2018,
+"MobileNetV2: Inverted Residuals and Linear Bottlenecks",
+https://arxiv.org/abs/1801.04381)."""
+
+import keras
+
+from zoo import _validation
+from zoo.blocks import _layout
+from zoo.blocks._chain import build_chain
+from zoo.blocks.conv import PADDINGS, ConvBN
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class InvertedResidual(keras.layers.Layer):
+    """1x1 expand -> 3x3 depthwise -> 1x1 linear projection, plus identity.
+
+    The block widens its input `expansion` times with a 1x1 `ConvBN`
+    ("expand", left out when `expansion == 1`), filters each channel with a
+    3x3 depthwise `ConvBN` ("depthwise", carrying the stride), and projects
+    to `filters` channels with a 1x1 `ConvBN` without activation
+    ("project": the paper's linear bottleneck, since a ReLU on a narrow
+    layer destroys information). The input is added back ("add") when the
+    stride is 1 and the widths match, the paper's condition and
+    `keras.applications`'.
+
+    The expand width is `expansion` times the input channels, so the
+    sublayers are created in `build`, once the input is known, as
+    `keras.applications` derives it from its input tensor. Units compute in
+    `compute_format` (see `zoo.blocks._layout`): where that is not
+    `data_format`, the block transposes once at each edge.
+
+    Args:
+        filters: int. Output channels (of the projection).
+        strides: int. Stride of the depthwise convolution.
+        expansion: int. Width of the hidden layer, as a multiple of the
+            input channels; 1 leaves out the expand convolution.
+        data_format: str or None. `"channels_last"` or `"channels_first"`;
+            `None` uses `keras.config.image_data_format()`.
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon (default
+            `keras.applications.MobileNetV2`'s).
+        bn_synchronized: bool. SyncBatchNorm across replicas (see `ConvBN`).
+        activation: str. Activation after expand and depthwise (the paper's
+            ReLU6, which keeps activations in a range low precision holds).
+        padding: str. Of the strided depthwise convolution: `"same"`
+            (TensorFlow's, `keras.applications`') or `"symmetric"`
+            (torchvision's); see `ConvBN`.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        4D tensor `(batch, height, width, channels)` (channels_last) or
+        `(batch, channels, height, width)` (channels_first).
+
+    Output shape:
+        4D tensor with `filters` channels and spatial size
+        `ceil(size / strides)`.
+
+    Example:
+    >>> block = InvertedResidual(8, strides=2, expansion=6)
+    >>> tuple(block(keras.ops.ones((2, 8, 8, 4))).shape)
+    (2, 4, 4, 8)
+    >>> [layer.name for layer in block._layers]
+    ['expand', 'depthwise', 'project']
+    """
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        expansion=6,
+        data_format=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-3,
+        bn_synchronized=False,
+        activation="relu6",
+        padding="same",
+        **kwargs,
+    ):
+        super().__init__(**_validation.layer_kwargs(kwargs))
+        self.filters = _validation.positive_int("filters", filters)
+        self.strides = _validation.positive_int("strides", strides)
+        self.expansion = _validation.positive_int("expansion", expansion)
+        self.data_format = _validation.data_format(data_format)
+        self.compute_format = _layout.compute_format(self.data_format)
+        self.bn_momentum = _validation.bn_momentum(bn_momentum)
+        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
+        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
+        self.activation = _validation.activation(activation)
+        self.padding = _validation.one_of("padding", padding, PADDINGS)
+        self.expand = self.depthwise = self.project = self.add = None
+        # Keras checks every input against it, naming this block.
+        self.input_spec = keras.InputSpec(ndim=4)
+
+    def _unit(self, filters, kernel_size, name, strides=1, activation=None, depthwise=False):
+        return ConvBN(
+            filters, kernel_size, strides=strides, activation=activation,
+            data_format=self.compute_format, bn_momentum=self.bn_momentum,
+            bn_epsilon=self.bn_epsilon, bn_synchronized=self.bn_synchronized,
+            depthwise=depthwise, padding=self.padding, name=name, dtype=self.dtype_policy)
+
+    @property
+    def residual(self):
+        """Whether the input is added to the output (known once built)."""
+        return self.add is not None
+
+    def _units(self):
+        return [self.expand, self.depthwise, self.project]
+
+    def build(self, input_shape):
+        channel_axis = _validation.channel_axis(self.data_format)
+        in_channels = input_shape[channel_axis]
+        if in_channels is None:
+            raise ValueError(f"{self.name} needs a known channel count, received "
+                             f"input_shape={tuple(input_shape)}")
+        self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: in_channels})
+        # Created in call order, so the weights are listed in it too.
+        if self.expansion != 1:
+            self.expand = self._unit(self.expansion * in_channels, 1, "expand",
+                                     activation=self.activation)
+        self.depthwise = self._unit(None, 3, "depthwise", strides=self.strides,
+                                    activation=self.activation, depthwise=True)
+        self.project = self._unit(self.filters, 1, "project")
+        if self.strides == 1 and in_channels == self.filters:
+            self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
+        shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
+        output_shape = build_chain(self._units(), shape)
+        if self.add is not None:
+            self.add.build([shape, output_shape])
+
+    def call(self, inputs, training=None):
+        inputs = _layout.to_compute(inputs, self.data_format, self.compute_format)
+        x = inputs
+        for unit in self._units():
+            if unit is not None:
+                x = unit(x, training=training)
+        if self.add is not None:
+            x = self.add([inputs, x])
+        return _layout.from_compute(x, self.data_format, self.compute_format)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        channel_axis = _validation.channel_axis(self.data_format) % 4
+        for axis in range(1, 4):
+            if axis == channel_axis:
+                shape[axis] = self.filters
+            elif shape[axis] is not None:
+                # ceil(size / strides), as both paddings give.
+                shape[axis] = -(-shape[axis] // self.strides)
+        return tuple(shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "strides": self.strides,
+            "expansion": self.expansion,
+            "data_format": self.data_format,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "bn_synchronized": self.bn_synchronized,
+            "activation": self.activation,
+            "padding": self.padding,
+        }
