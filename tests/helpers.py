@@ -16,6 +16,7 @@ Tests import this module as `helpers` (`tests/` is on `sys.path` through
 `tests/conftest.py`).
 """
 
+import fnmatch
 import inspect
 import json
 import os
@@ -277,11 +278,22 @@ def train_one_step(layer, x, expect_all_trainable_updated=True, learning_rate=0.
     for v, g in zip(variables, grads):
         assert g is not None, f"no gradient reaches {v.path}"
         assert np.all(np.isfinite(to_numpy(g))), f"gradient of {v.path} has NaN/Inf"
+    # Weights the family declares gradient-free by construction (the
+    # contract's `gradient_free_weights`): their gradient must be zero up to
+    # rounding, and they need not move.
+    patterns = getattr(layer, "gradient_free_weights", ())
+    gradient_free = {v.path for v in variables
+                     if any(fnmatch.fnmatch(v.path, p) for p in patterns)}
+    largest = max(float(np.abs(to_numpy(g)).max()) for g in grads)
+    for v, g in zip(variables, grads):
+        if v.path in gradient_free:
+            assert float(np.abs(to_numpy(g)).max()) <= 1e-5 * largest, (
+                f"{v.path} is declared gradient-free but gets a gradient")
     keras.optimizers.SGD(learning_rate, clipnorm=clipnorm).apply(grads, variables)
 
     after = weight_snapshot(layer)
     moved = {path for path in before if not np.array_equal(before[path], after[path])}
-    trainable = {v.path for v in variables}
+    trainable = {v.path for v in variables} - gradient_free
     if expect_all_trainable_updated:
         assert trainable <= moved, f"trainable weights did not move: {sorted(trainable - moved)}"
     else:

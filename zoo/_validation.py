@@ -350,6 +350,46 @@ def channels_of(image_shape, data_format):
     return image_shape[-1] if data_format == "channels_last" else image_shape[0]
 
 
+def image_input_shape(input_shape, data_format, default_size):
+    """`input_shape` of an image model as 3 positive ints (height/width may be None).
+
+    Args:
+        input_shape: tuple or list of 3 ints or None, in `data_format` order;
+            None means `default_size` square with 3 channels.
+        data_format: `"channels_last"` or `"channels_first"` (checked).
+        default_size: int. Height and width when `input_shape` is None.
+
+    Example:
+    >>> image_input_shape([32, 32, 1], "channels_last", 224)
+    (32, 32, 1)
+    >>> image_input_shape(None, "channels_first", 224)
+    (3, 224, 224)
+    """
+    if input_shape is None:
+        return (default_size, default_size, 3) if data_format == "channels_last" \
+            else (3, default_size, default_size)
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    channels = None if shape is None or len(shape) != 3 else channels_of(shape, data_format)
+    if shape is None or len(shape) != 3 or not all(
+            d is None or (is_int(d) and d > 0) for d in shape) or not is_int(channels):
+        order = "(height, width, channels)" if data_format == "channels_last" \
+            else "(channels, height, width)"
+        raise ValueError(
+            f"input_shape must be 3 positive ints {order} for "
+            f"data_format={data_format!r} (height/width may be None), "
+            f"received input_shape={input_shape!r}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def activation_of(layer):
+    """The registered name of `layer.activation`, None for none or linear
+    (what a zoo `classifier_activation` argument takes)."""
+    if layer is None:
+        return None
+    name = keras.activations.serialize(layer.activation)
+    return None if name == "linear" else name
+
+
 def check_image_input(layer_name, input_shape, data_format, expected_channels=None):
     """Checks a (batch, H, W, C) / (batch, C, H, W) shape before it hits a conv.
 

@@ -110,6 +110,12 @@ class ZooModel(keras.Model):
       the instance.
     - `benchmark_models`: the registered names the benchmarks measure by
       default (None: all of the family's).
+    - `gradient_free_weights`: `fnmatch` patterns of weight paths that get
+      no gradient in training mode by construction (MobileNetV2's linear
+      projection BN `beta`: only convolutions follow it, and the next
+      BatchNorm subtracts the batch mean, constant shifts included); the
+      test battery checks that their gradient is zero instead of requiring
+      them to move [none].
 
     It may override these hooks (defaults in brackets):
 
@@ -163,6 +169,7 @@ class ZooModel(keras.Model):
     portable_overrides = {}
     distributed_overrides = {}
     benchmark_models = None
+    gradient_free_weights = ()
     # A family's known-good recipe (overridden per family).
     training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
                          "weight_decay": 1e-4, "epochs": 10}

@@ -158,7 +158,9 @@ class ResNet(ZooModel):
         # kernels), a channels_first model computes in channels_last and
         # transposes once, at its input (and back, for a feature-map output).
         self.compute_format = _layout.compute_format(self.data_format)
-        self.input_shape_ = self._standardize_input_shape(input_shape)
+        self.input_shape_ = _validation.image_input_shape(
+            input_shape, self.data_format,
+            _DEFAULT_IMAGE_SIZE[RESNET_SPECS[self.depth]["stem"]])
         self.stride_in_1x1 = _validation.boolean("stride_in_1x1", stride_in_1x1)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
@@ -219,25 +221,6 @@ class ResNet(ZooModel):
                 self.num_classes, name="classifier", dtype=self.dtype_policy)
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
-
-    def _standardize_input_shape(self, input_shape):
-        if input_shape is None:
-            size = _DEFAULT_IMAGE_SIZE[RESNET_SPECS[self.depth]["stem"]]
-            return (size, size, 3) if self.data_format == "channels_last" else (3, size, size)
-        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-        channels = None if shape is None or len(shape) != 3 else \
-            _validation.channels_of(shape, self.data_format)
-        if shape is None or len(shape) != 3 or not all(
-                d is None or (_validation.is_int(d) and d > 0) for d in shape) \
-                or not _validation.is_int(channels):
-            order = "(height, width, channels)" if self.data_format == "channels_last" \
-                else "(channels, height, width)"
-            raise ValueError(
-                f"input_shape must be 3 positive ints {order} for "
-                f"data_format={self.data_format!r} (height/width may be None), "
-                f"received input_shape={input_shape!r}"
-            )
-        return tuple(None if d is None else int(d) for d in shape)
 
     @property
     def input_signature(self):
@@ -342,7 +325,7 @@ def from_keras_applications(keras_model):
         input_shape=tuple(keras_model.input_shape[1:]),
         data_format=data_format,
         stride_in_1x1=True,
-        classifier_activation=_activation_name(head),
+        classifier_activation=_validation.activation_of(head),
         bn_momentum=stem_bn.momentum,
         bn_epsilon=stem_bn.epsilon,
     )
@@ -364,13 +347,6 @@ def from_keras_applications(keras_model):
     if head is not None:
         model.classifier.set_weights(head.get_weights())
     return model
-
-
-def _activation_name(dense):
-    if dense is None:
-        return None
-    name = keras.activations.serialize(dense.activation)
-    return None if name == "linear" else name
 
 
 @ResNet.register
