@@ -1,10 +1,14 @@
 """Reusable Keras layers. Blocks know no model, data set or file format."""
 
+from zoo.blocks.attention import MultiHeadSelfAttention
 from zoo.blocks.conv import ConvBN
 from zoo.blocks.einsum_dense import EinsumDense
 from zoo.blocks.inverted_residual import InvertedResidual
+from zoo.blocks.position_embedding import PositionEmbedding
 from zoo.blocks.residual import BasicBlock, Bottleneck
 from zoo.blocks.sequence_pooling import SequencePooling
+from zoo.blocks.transformer_encoder import TransformerEncoderBlock
 
 __all__ = ["BasicBlock", "Bottleneck", "ConvBN", "EinsumDense", "InvertedResidual",
-           "SequencePooling"]
+           "MultiHeadSelfAttention", "PositionEmbedding", "SequencePooling",
+           "TransformerEncoderBlock"]

@@ -3,13 +3,9 @@
 import keras
 
 from zoo import _validation
+from zoo.blocks._masked_softmax import masked_softmax
 
 MODES = ("avg", "max", "attention")
-
-# Added to the scores of padded steps before the softmax. Scores are computed
-# in float32 (see call), where -1e9 is safely "minus infinity" without the
-# NaN that a real -inf gives for a fully padded row.
-_MASKED_SCORE = -1e9
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -75,9 +71,7 @@ class SequencePooling(keras.layers.Layer):
             has_steps = keras.ops.any(mask, axis=1, keepdims=True)
             return keras.ops.where(has_steps, pooled, keras.ops.zeros_like(pooled))
         # Softmax in float32: in float16 exp() of typical scores overflows.
-        scores = keras.ops.cast(self.score(inputs)[..., 0], "float32")
-        scores = keras.ops.where(mask, scores, _MASKED_SCORE)
-        attention = keras.ops.softmax(scores, axis=1)
+        attention = masked_softmax(self.score(inputs)[..., 0], mask, axis=1)
         attention = attention * keras.ops.cast(mask, "float32")  # fully padded -> 0
         attention = keras.ops.cast(keras.ops.expand_dims(attention, -1), inputs.dtype)
         return keras.ops.sum(attention * inputs, axis=1)
