@@ -12,6 +12,7 @@ converts, then gives NaN or fails in `READ_VARIABLE`.)
 |---|---|---|
 | `resnet*`, `einsum_mlp` | `images`/`features`, float32 `(-1, H, W, C)` | dynamic |
 | `text_rnn` | `tokens`, int32 `(1, sequence_length)` | static 1 |
+| `transformer` | `tokens`, int32 `(-1, sequence_length)` | dynamic |
 
 Batch: a model whose recurrent layers run as a loop is exported with a
 static batch of 1, because a masked (Bi)LSTM/GRU with a dynamic batch does
@@ -25,7 +26,8 @@ example at a time. Spatial dimensions must be known: a model built with
 
 Text models: TFLite cannot run `TextVectorization` (string ops, hash
 tables), so the file holds the integer-token model instead: the same
-weights in a `TextRNN(input_mode="tokens", sequence_length=L)`, where `L`
+weights in the model's `token_twin` (e.g. a `TextRNN(input_mode="tokens",
+sequence_length=L)`), where `L`
 is the `sequence_length` option, else the model's own `sequence_length`,
 else 64 (with a warning: longer texts are truncated to `L` tokens, as a
 Keras model built with `sequence_length=L` would truncate them). The

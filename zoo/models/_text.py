@@ -536,7 +536,14 @@ class TextClassifier(ZooModel):
             raise ValueError(
                 f"{self.name} has no vocabulary yet: call model.adapt(texts) (or "
                 "set_vocabulary) before calling the model, or pass vocabulary=...")
-        return self.vectorizer(inputs)
+        tokens = self.vectorizer(inputs)
+        if inputs.shape[0] is not None and tokens.shape[0] is None:
+            # TextVectorization's graph loses the batch size it was given;
+            # restoring it gives every later op a static shape (XLA and the
+            # FLOP counter of `benchmarks.xla` need them).
+            time = tokens.shape[1] if tokens.shape[1] is not None else -1
+            tokens = keras.ops.reshape(tokens, (inputs.shape[0], time))
+        return tokens
 
 
     def get_config(self):
