@@ -32,6 +32,7 @@ def row(name, argv, *fragments):
 ABSL_ROWS = [
     row("cudnn", "--cells=", "--cells="),
     row("cudnn", "--cells=rnn", "--cells=", "'rnn'", "lstm"),
+    row("cudnn", "--cells=lstm,rnn", "--cells=", "'rnn'", "lstm,gru"),
     row("cudnn", "--batch_size=0", "--batch_size=0"),
     row("cudnn", "--sequence_length=0", "--sequence_length=0"),
     row("cudnn", "--units=0", "--units=0"),
@@ -44,6 +45,8 @@ ABSL_ROWS = [
     row("cudnn", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
     row("data", "--datasets=", "--datasets="),
     row("data", "--datasets=imagenet", "--datasets=", "'imagenet'", "cifar10"),
+    row("data", "--datasets=nope", "--datasets=", "'nope'", "digits,cifar10"),
+    row("data", "--datasets=digits,cifar100", "--datasets=", "'cifar100'", "digits,cifar10"),
     row("data", "--fit_steps=1", "--fit_steps=1"),
     row("data", "--pipeline_images=0", "--pipeline_images=0"),
     row("data", "--cifar_source=web", "--cifar_source=web", "mock"),
@@ -52,6 +55,11 @@ ABSL_ROWS = [
     row("data", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
     row("export", "--models=", "--models="),
     row("export", "--models=vgg", "--models=", "'vgg'", "resnet20"),
+    row("export", "--models=resnet20,resnet21", "--models=resnet20,resnet21", "'resnet21'"),
+    row("export", "--repeats=0", "--repeats=0"),
+    row("export", "--iterations=0", "--iterations=0"),
+    row("export", "--batch_sizes=1,0", "--batch_sizes=", "'0'"),
+    row("export", "--batch_sizes=one", "--batch_sizes=", "'one'"),
     row("export", "--batch_sizes=", "--batch_sizes="),
     row("export", "--batch_sizes=0", "--batch_sizes=", "'0'"),
     row("export", "--batch_sizes=a", "--batch_sizes=", "'a'"),
@@ -61,12 +69,20 @@ ABSL_ROWS = [
     row("export", "--warmup=0", "--warmup=0"),
     row("export", "--quick=maybe", "--quick=maybe"),
     row("export", "--output_dir=", "--output_dir=''", "empty path"),
+    row("export", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
     row("data", "--repeats=0", "--repeats=0"),
     row("data", "--batch_size=0", "--batch_size=0"),
     row("__main__", "--benchmarks=", "--benchmarks=''", "empty"),
     row("__main__", "--benchmarks=foo", "--benchmarks='foo'", "xla"),
+    row("__main__", "--benchmarks=nope", "--benchmarks='nope'",
+        "resnet_vs_keras,cudnn,export,data,xla"),
+    row("__main__", "--benchmarks=xla,nope", "--benchmarks='xla,nope'", "nope",
+        "resnet_vs_keras,cudnn,export,data,xla"),
     row("__main__", "--repeats=0", "--repeats=0"),
     row("__main__", "--repeats=nan", "--repeats", "'nan'"),
+    row("__main__", "--repeats=two", "--repeats=two", "'two'"),
+    # Fewer than 5 timed repeats only with --quick.
+    row("__main__", "--repeats=3", "--repeats=3", "at least 5"),
     row("__main__", "--repeats=2", "--repeats=2", "--quick"),
     row("__main__", "--output_dir=", "--output_dir=''"),
     row("__main__", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
@@ -75,22 +91,34 @@ ABSL_ROWS = [
     row("report", "--device=tpu", "--device=tpu", "cpu"),
     row("resnet_vs_keras", "--image_size=16", "--image_size=16"),
     row("resnet_vs_keras", "--batch_size=0", "--batch_size=0"),
+    row("resnet_vs_keras", "--repeats=0", "--repeats=0"),
+    row("resnet_vs_keras", "--steps=0", "--steps=0"),
+    row("resnet_vs_keras", "--warmup=0", "--warmup=0"),
+    row("resnet_vs_keras", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
     row("resnet_vs_keras", "--seed=-1", "--seed=-1"),
     row("resnet_vs_keras", "--output_dir=", "--output_dir=''"),
     row("xla", "--models=", "--models=", "(none given)"),
     row("xla", "--models=vgg", "--models=vgg", "resnet20"),
+    row("xla", "--models=resnet51", "--models=resnet51", "'resnet51'", "resnet50"),
+    row("xla", "--models=resnet20,resnet51", "--models=resnet20,resnet51", "'resnet51'"),
     row("xla", "--paths=", "--paths=", "(none given)"),
     row("xla", "--paths=jit", "--paths=jit", "xla"),
-    row("xla", "--onednn=", "--onednn=", "(none given)"),
-    row("xla", "--onednn=maybe", "--onednn=maybe", "on,off"),
+    row("xla", "--onednn=", "--onednn=", "(none given)", "choose from on,off"),
+    row("xla", "--onednn=maybe", "--onednn=maybe", "choose from on,off"),
+    row("xla", "--onednn=on,sometimes", "--onednn=on,sometimes", "sometimes",
+        "choose from on,off"),
     row("xla", "--min_repeat_s=nan", "--min_repeat_s=nan", "finite"),
     row("xla", "--min_repeat_s=inf", "--min_repeat_s=inf", "finite"),
     row("xla", "--min_repeat_s=-1", "--min_repeat_s=-1"),
     row("xla", "--repeats=2", "--repeats=2", "--quick"),
+    row("xla", "--repeats=3", "--repeats=3", "at least 5"),
+    row("xla", "--repeats=0", "--repeats=0"),
+    row("xla", "--steps=0", "--steps=0"),
     row("xla", "--matmul_n=8", "--matmul_n=8"),
     row("xla", "--image_size=16", "--image_size=16"),
     row("xla", "--batch_size=0", "--batch_size=0"),
     row("xla", "--output_dir=", "--output_dir=''"),
+    row("xla", "--output_dir={file}/x", "--output_dir=", "a_file/x"),
 ]
 
 
@@ -102,13 +130,19 @@ def test_absl_benchmarks_reject_bad_flags_naming_flag_and_value(name, argv, frag
     assert_rejects(lambda: parse_and_check(name, [argv]), USAGE_ERRORS, *fragments)
 
 
+# End to end, once per CLI (benchmarks.data's is in tests/benchmarks/test_data.py:
+# cifar10 from TFDS without the data, which needs a process with its own
+# TFDS_DATA_DIR).
 @pytest.mark.parametrize("module, flag, names", [
     ("benchmarks.xla", "--min_repeat_s=nan", ["--min_repeat_s=nan", "finite"]),
     ("benchmarks.resnet_vs_keras", "--seed=-1", ["--seed=-1"]),
     ("benchmarks", "--benchmarks=foo", ["--benchmarks='foo'", "xla"]),
     ("benchmarks.report", "--device=tpu", ["--device=tpu"]),
+    ("benchmarks.cudnn", "--cells=lstm,rnn", ["--cells=", "'rnn'", "lstm,gru"]),
+    ("benchmarks.export", "--models=resnet20,resnet21", ["--models=resnet20,resnet21",
+                                                         "'resnet21'"]),
 ], ids=["xla min_repeat_s=nan", "resnet_vs_keras seed=-1", "runner benchmarks=foo",
-        "report device=tpu"])
+        "report device=tpu", "cudnn cells=lstm,rnn", "export models=resnet20,resnet21"])
 def test_benchmark_cli_exits_2_with_usage_and_no_traceback(module, flag, names):
     proc = run_module(module, flag, timeout=120)
     output = assert_usage_error(proc, *names)

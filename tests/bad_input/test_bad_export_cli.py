@@ -4,8 +4,11 @@ Most rows parse the flags into a fresh `flags.FlagValues` and call
 `check_flags` in-process (a subprocess costs ~6 s): a row passes when the
 parse raises `flags.Error` or `check_flags` raises `app.UsageError`, the two
 errors `zoo._cli.run` turns into exit status 2 with a usage line, and the
-message names the flag and the value. A few rows run the real command line
-and check exactly that: status 2, `usage:`, no traceback, nothing written.
+message names the flag and the value. Files that pass the checks but not
+the load (weights of another shape) run `load_source`, `main`'s step that
+loads, whose `ValueError` `main` reports as a usage error. Two rows run the
+real command line and check exactly that: status 2, `usage:`, no traceback,
+nothing written; one fails in absl's parse, one in the load.
 `{d}` in a row is the module's scratch directory.
 """
 
@@ -134,6 +137,26 @@ def test_bad_export_flags(folder, args, fragments):
     assert sorted(p.name for p in folder.iterdir()) == before
 
 
+# Flags that pass the checks and files that do not load as asked.
+LOAD_CASES = [
+    # Built for 3 channels by default, the weights are for 1.
+    P([WEIGHTS, "--model=resnet20", "--num_classes=3", "--out={d}/x.keras"],
+      ["r.weights.h5", "(3, 3, 1, 16)", "(3, 3, 3, 16)"], id="weights-of-another-input-shape"),
+]
+
+
+@pytest.mark.parametrize("args, fragments", LOAD_CASES)
+def test_files_that_do_not_load_as_asked(folder, args, fragments):
+    before = sorted(p.name for p in folder.iterdir())
+    plan = check(folder, *args)  # the flags themselves are fine
+    flag_values = flags.FlagValues()
+    export_cli.define_flags(flag_values)
+    flag_values(["zoo.export", *[a.format(d=folder) for a in args]])
+    helpers.assert_rejects(lambda: export_cli.load_source(plan, flag_values), ValueError,
+                           *[f.format(d=folder) for f in fragments])
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
 def test_positional_arguments_are_a_usage_error():
     helpers.assert_rejects(lambda: export_cli.main(["zoo.export", "extra"]), app.UsageError,
                            "extra")
@@ -146,19 +169,21 @@ def test_good_flags_make_a_plan(folder):
     assert plan.model_arguments == {"num_classes": 3, "input_shape": (16, 16, 1)}
 
 
-# End to end, a few: exit status 2, a usage line, no traceback, nothing written.
-@pytest.mark.parametrize("args, names", [
-    (["--format=tflite", "--out={d}/x.keras"], ["--out=", "x.keras", "format='tflite'"]),
-    (["--out="], ["--out=''"]),
-    (["--version=0", "--out={d}/sm"], ["--version", "0"]),
-], ids=["format-contradicts-out", "out-empty", "version-zero"])
-def test_bad_export_command_lines(folder, args, names):
+# End to end: exit status 2, a usage line, no traceback, nothing written;
+# once for absl's parse (before any work) and once for a file that does not
+# load (the load's ValueError, reported by `main`).
+@pytest.mark.parametrize("args, names, before_any_work", [
+    (["--weights={d}/r.keras", "--version=0", "--out={d}/sm"], ["--version", "0"], True),
+    (["--weights={d}/r.weights.h5", "--model=resnet20", "--num_classes=3",
+      "--out={d}/x.keras"], ["r.weights.h5", "(3, 3, 1, 16)", "(3, 3, 3, 16)"], False),
+], ids=["parse version-zero", "load weights-of-another-input-shape"])
+def test_bad_export_command_lines(folder, args, names, before_any_work):
     before = sorted(p.name for p in folder.iterdir())
-    proc = helpers.run_module("zoo.export", f"--weights={folder}/r.keras",
-                              *[a.format(d=folder) for a in args], timeout=120)
+    proc = helpers.run_module("zoo.export", *[a.format(d=folder) for a in args], timeout=120)
     output = helpers.assert_usage_error(proc, *names)
     assert "zoo.export: error:" in output
-    assert "zoo.export: TensorFlow" not in output  # rejected before any work
+    # Rejected before any work: TensorFlow was not even described.
+    assert ("zoo.export: TensorFlow" not in output) == before_any_work
     assert sorted(p.name for p in folder.iterdir()) == before
 
 

@@ -5,8 +5,13 @@ Every value is checked once, before any work, by `zoo.train.TrainConfig`
 `--loop=keras` on the command line, `loop='keras'` from Python. Most rows
 run in-process: the flags are parsed into a fresh `flags.FlagValues`
 (absl's own parse errors: type, bounds, choices) and then checked by
-`zoo.train.__main__.check_flags`, exactly what `main` does first. A few rows
-run the CLI end to end: exit status 2, a usage line, no traceback, no epoch.
+`zoo.train.__main__.check_flags`, exactly what `main` does first. Errors
+only the run can find (no TF_CONFIG, no TPU, a warm-up longer than the run,
+a model of the other modality, a checkpoint that does not fit) run `main`
+itself in-process on those fresh flags: the `app.UsageError` it raises is
+what `zoo._cli` turns into exit status 2. A few rows run the CLI end to
+end, one per path to that exit (absl's parse, `check_flags`, the run):
+status 2, a usage line, no traceback, no epoch.
 """
 
 import os
@@ -14,6 +19,8 @@ import os
 import pytest
 from absl import app, flags
 
+import zoo
+import zoo.export
 import zoo.train
 from helpers import assert_rejects, assert_usage_error, run_module, unwritable_dir
 from zoo.train import __main__ as train_cli
@@ -29,6 +36,20 @@ def parse_and_check(argv):
     train_cli.define_flags(flag_values)
     flag_values(["zoo.train", *FAST, *argv])
     return train_cli.check_flags(flag_values)
+
+
+def run_main(argv, monkeypatch):
+    """`python -m zoo.train ARGV` in this process: fresh flags, then `main` on them.
+
+    `main` reads the module's `FLAGS`; pointing it at a fresh, parsed
+    `FlagValues` runs exactly what the command line runs after parsing.
+    """
+    flag_values = flags.FlagValues()
+    train_cli.define_flags(flag_values)
+    flag_values(["zoo.train", *FAST, *argv])
+    monkeypatch.setattr(train_cli, "FLAGS", flag_values)
+    monkeypatch.delenv("TF_CONFIG", raising=False)  # only a multi-worker host has one
+    return train_cli.main(["zoo.train"])
 
 
 def row(argv, *fragments, id=None):
@@ -47,7 +68,7 @@ CLI_ROWS = [
     row(["--lr_schedule=linear"], "--lr_schedule=linear", "warmup"),
     row(["--loop=keras"], "--loop=keras", "custom"),
     row(["--strategy=gpu"], "--strategy=gpu", "mirrored"),
-    row(["--jit_compile=yes"], "--jit_compile=yes", "probe"),
+    row(["--jit_compile=yes"], "--jit_compile=yes", "auto", "probe"),
     row(["--mixed_precision=fp16"], "--mixed_precision=fp16", "mixed_float16"),
     row(["--verbose=3"], "--verbose=3"),
     row(["--seed=-1"], "--seed=-1"),
@@ -94,6 +115,7 @@ CLI_ROWS = [
     row(["--monitor=val_accuracy", "--novalidate", "--model_dir={tmp}/run"],
         "--monitor=val_accuracy", "--novalidate"),
     row(["--export={tmp}/model.txt"], "--export=", "model.txt", ".txt"),
+    row(["--export={tmp}/model.zip"], "--export=", "model.zip", ".zip"),
     # Places that cannot be written: refused before training, not after it.
     row(["--model_dir={file}/run"], "--model_dir=", "a_file", "regular file"),
     row(["--model_dir={file}"], "--model_dir=", "a_file", "not a directory"),
@@ -106,6 +128,7 @@ CLI_ROWS = [
     row(["--strategy=multi_worker", "--loop=fit"], "--strategy=multi_worker", "--loop=fit"),
     row(["--jit_compile=probe", "--strategy=mirrored"], "--jit_compile=probe",
         "--strategy=mirrored"),
+    row(["--optimizer=adam", "--weight_decay=0.1"], "--optimizer=adam", "--weight_decay=0.1"),
 ]
 
 
@@ -118,6 +141,48 @@ def _paths(argv, tmp_path):
 @pytest.mark.parametrize("argv, fragments", CLI_ROWS)
 def test_bad_flags_are_usage_errors_naming_flag_and_value(argv, fragments, tmp_path):
     assert_rejects(lambda: parse_and_check(_paths(argv, tmp_path)), USAGE_ERRORS, *fragments)
+
+
+# Errors the run finds, before any epoch. {base} is a resnet20 for 16x16
+# digits saved as .keras (the `base` fixture); {tmp} the test's tmp_path.
+RUN_ROWS = [
+    row(["--strategy=multi_worker"], "--strategy=multi_worker", "TF_CONFIG"),
+    # No TPU here: it must fail at once, not wait for one.
+    row(["--strategy=tpu"], "--strategy=tpu", "no TPU"),
+    # Nobody listens there: TensorFlow itself would wait for ever.
+    row(["--strategy=tpu", "--tpu=grpc://127.0.0.1:1"], "--strategy=tpu",
+        "--tpu=grpc://127.0.0.1:1"),
+    row(["--lr_schedule=warmup", "--warmup_epochs=100"], "--warmup_epochs=100"),
+    row(["--model=resnet20", "--dataset=sentiment"], "--model=resnet20", "--dataset=sentiment"),
+    row(["--model=text_rnn", "--dataset=digits"], "--model=text_rnn", "--dataset=digits"),
+    row(["--image_size=16", "--init_from={base}", "--model=resnet32"], "--init_from",
+        "does not fit"),
+    row(["--model=resnet20", "--image_size=16", "--init_from={base}", "--freeze_upto=stage9"],
+        "--freeze_upto=stage9", "stage9"),
+    row(["--model=resnet20", "--image_size=16", "--init_from={base}", "--num_classes=5"],
+        "--num_classes=5", "10 classes", "--dataset=digits"),
+]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """An untrained resnet20 for 16x16 digits, as `--init_from` reads it."""
+    path = tmp_path_factory.mktemp("base") / "base.keras"
+    zoo.export.save(zoo.create_model("resnet20", num_classes=10, input_shape=(16, 16, 1)), path)
+    return path
+
+
+@pytest.mark.parametrize("argv, fragments", RUN_ROWS)
+def test_errors_the_run_finds_are_usage_errors_before_any_epoch(argv, fragments, base,
+                                                                tmp_path, monkeypatch, capsys):
+    argv = [a.replace("{base}", str(base)) for a in _paths(argv, tmp_path)]
+    assert_rejects(lambda: run_main(argv, monkeypatch), app.UsageError, *fragments)
+    assert "Epoch 1" not in "".join(capsys.readouterr())
+
+
+def test_positional_arguments_are_a_usage_error():
+    assert_rejects(lambda: train_cli.main(["zoo.train", "digits"]), app.UsageError,
+                   "Unexpected positional arguments: ['digits']")
 
 
 @pytest.mark.parametrize("target", ["saved_model_dir", "model.keras"])
@@ -239,12 +304,13 @@ def test_freeze_upto_a_layer_the_model_lacks_fails_before_any_data(monkeypatch):
                    ValueError, "freeze_upto='stage9'", "dense1")
 
 
-# End to end: what a user sees. Each costs a process start (~6 s).
+# End to end: what a user sees, once per path to the usage error (absl's
+# parse, check_flags, the run). Each costs a process start (~4-6 s).
 @pytest.mark.parametrize("argv, names", [
+    (["--epochs=0"], ["--epochs=0"]),
     (["--learning_rate=nan"], ["--learning_rate=nan"]),
-    (["--monitor="], ["--monitor=''", "val_accuracy"]),
     (["--freeze_upto=stage9"], ["--freeze_upto=stage9", "dense1"]),
-], ids=["learning_rate=nan", "monitor=empty", "freeze_upto=stage9"])
+], ids=["parse epochs=0", "check learning_rate=nan", "run freeze_upto=stage9"])
 def test_cli_exits_2_with_usage_and_no_traceback(argv, names):
     proc = run_module("zoo.train", *FAST, "--verbose=2", *argv, timeout=120)
     output = assert_usage_error(proc, *names)

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from helpers import assert_usage_error, run_module, unwritable_dir
+from helpers import run_module
 from benchmarks import common
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -96,18 +96,9 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("flag", ["--repeats=0", "--steps=0", "--warmup=0", "--batch_size=0",
-                                  "--image_size=16"])
-def test_bad_counts_exit_with_usage_naming_the_flag(flag):
-    proc = run_benchmark(flag, "--quick", timeout=120)
-    assert_usage_error(proc, flag.split("=")[0])
-
-
-def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
-    proc = run_benchmark("--quick", f"--output_dir={unwritable_dir(tmp_path)}", timeout=120)
-    output = assert_usage_error(proc, "--output_dir")
-    # Fails before any model is built.
-    assert "built keras_resnet50" not in output
+# Bad flags and an unwritable --output_dir are rejected in-process by
+# tests/bad_input/test_bad_benchmarks_cli.py, and end to end there (exit
+# status 2, a usage line, no traceback) once per benchmark CLI.
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 synthetic results. Never runs the real benchmarks: each has its own test."""
 
 import json
-import os
 import pathlib
 import sys
 import textwrap
@@ -11,7 +10,6 @@ import pytest
 
 from benchmarks import __main__ as runner
 from benchmarks import common, report
-from helpers import assert_usage_error, run_module, unwritable_dir
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -307,29 +305,9 @@ def test_runner_picks_benchmarks_and_exits_zero_when_all_pass(fake_benchmarks, c
     assert json.loads((out / "ok_cpu.json").read_text())["argv"] == [f"--output_dir={out}"]
 
 
-def run_cli(*flags):
-    return run_module("benchmarks", *flags, timeout=120)
-
-
-@pytest.mark.parametrize("flag, named", [
-    ("--benchmarks=nope", "--benchmarks"),
-    ("--benchmarks=xla,nope", "--benchmarks"),
-    ("--repeats=0", "--repeats"),
-    ("--repeats=two", "--repeats"),
-    ("--repeats=3", "at least 5"),  # fewer than 5 timed repeats only with --quick
-])
-def test_bad_flags_exit_with_usage_naming_the_flag(flag, named, tmp_path):
-    proc = run_cli(flag, f"--output_dir={tmp_path}")
-    output = assert_usage_error(proc, named, flag.split("=")[1])
-    assert "[1/" not in output and os.listdir(tmp_path) == []  # nothing ran
-    if named == "--benchmarks":
-        assert "resnet_vs_keras,cudnn,export,data,xla" in output
-
-
-def test_unwritable_output_dir_is_a_usage_error(tmp_path):
-    proc = run_cli(f"--output_dir={unwritable_dir(tmp_path)}", "--benchmarks=export")
-    output = assert_usage_error(proc, "--output_dir")
-    assert "[1/" not in output
+# Bad flags and an unwritable --output_dir are rejected in-process by
+# tests/bad_input/test_bad_benchmarks_cli.py, and end to end there (exit
+# status 2, a usage line, no traceback) once per benchmark CLI.
 
 
 def test_xla_headline_shows_every_kernel_library(tmp_path):

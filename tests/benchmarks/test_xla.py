@@ -11,7 +11,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from helpers import assert_usage_error, run_module, unwritable_dir
+from helpers import run_module
 from benchmarks import _xla_kernels, _xla_report, _xla_settings, common, xla
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -223,33 +223,9 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("flags, named", [
-    (["--repeats=0"], "--repeats"),
-    (["--repeats=3"], "--repeats"),  # fewer than 5 outside --quick
-    (["--models=resnet51"], "--models=resnet51"),
-    (["--models=resnet20,resnet51"], "resnet51"),
-    (["--paths=jit"], "--paths=jit"),
-    (["--steps=0"], "--steps"),
-    (["--batch_size=0"], "--batch_size"),
-])
-def test_bad_flags_exit_with_usage_naming_the_flag(flags, named):
-    proc = run_benchmark(*flags, timeout=120)
-    output = assert_usage_error(proc, named)
-    assert "[xla] device" not in output  # fails before any measurement
-
-
-@pytest.mark.parametrize("value, bad", [("maybe", "maybe"), ("on,sometimes", "sometimes"),
-                                        ("", "(none given)")])
-def test_bad_onednn_setting_exits_with_usage_naming_the_flag_and_value(value, bad):
-    proc = run_benchmark(f"--onednn={value}", "--quick", timeout=120)
-    output = assert_usage_error(proc, f"--onednn={value}", bad, "choose from on,off")
-    assert "[xla] device" not in output and "[xla] [1/" not in output  # no child started
-
-
-def test_unwritable_output_dir_exits_with_usage_naming_the_flag(tmp_path):
-    proc = run_benchmark("--quick", f"--output_dir={unwritable_dir(tmp_path)}", timeout=120)
-    output = assert_usage_error(proc, "--output_dir")
-    assert "[xla] device" not in output
+# Bad flags and an unwritable --output_dir are rejected in-process by
+# tests/bad_input/test_bad_benchmarks_cli.py, and end to end there (exit
+# status 2, a usage line, no traceback) once per benchmark CLI.
 
 
 # ---------------------------------------------------------------------------

@@ -94,27 +94,40 @@ def test_failed_download_is_wrapped_with_the_same_advice(tmp_path):
     assert info.value.__cause__ is offline
 
 
-def test_default_data_dir_is_named_in_the_error(tmp_path):
-    env = {**os.environ, "TFDS_DATA_DIR": str(tmp_path / "default_dir")}
-    code = ("import zoo.data\n"
-            "try:\n"
-            "    zoo.data.load('imdb_reviews')\n"
-            "except RuntimeError as error:\n"
-            "    print(error)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+# One fresh process checks both: which modules `zoo.data` imports (before
+# the TFDS loader runs) and the error of a load from the default data_dir
+# (TFDS reads TFDS_DATA_DIR when it is imported, so it needs a process).
+FRESH_PROCESS_CODE = (
+    "import sys, zoo.data\n"
+    "zoo.data.info('imdb_reviews')\n"
+    "next(iter(zoo.data.load('sentiment', num_examples=4)))\n"
+    "print('tensorflow_datasets' in sys.modules)\n"
+    "try:\n"
+    "    zoo.data.load('imdb_reviews')\n"
+    "except RuntimeError as error:\n"
+    "    print(error)\n")
+
+
+@pytest.fixture(scope="module")
+def fresh_process(tmp_path_factory):
+    """`(default_dir, stdout)` of FRESH_PROCESS_CODE run with TFDS_DATA_DIR=default_dir."""
+    default_dir = tmp_path_factory.mktemp("tfds") / "default_dir"
+    env = {**os.environ, "TFDS_DATA_DIR": str(default_dir)}
+    out = subprocess.run([sys.executable, "-c", FRESH_PROCESS_CODE], capture_output=True,
                          text=True, check=True, timeout=120, env=env)
-    assert str(tmp_path / "default_dir") in out.stdout
-    assert "imdb_reviews" in out.stdout
+    return default_dir, out.stdout
 
 
-def test_tensorflow_datasets_is_imported_only_by_the_loader():
-    code = ("import sys, zoo.data\n"
-            "zoo.data.info('imdb_reviews')\n"
-            "next(iter(zoo.data.load('sentiment', num_examples=4)))\n"
-            "print('tensorflow_datasets' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["False"]
+def test_default_data_dir_is_named_in_the_error(fresh_process):
+    default_dir, stdout = fresh_process
+    error = stdout.split("\n", 1)[1]
+    assert str(default_dir) in error
+    assert "imdb_reviews" in error
+
+
+def test_tensorflow_datasets_is_imported_only_by_the_loader(fresh_process):
+    _, stdout = fresh_process
+    assert stdout.split("\n", 1)[0] == "False"
 
 
 def test_info_and_registry():

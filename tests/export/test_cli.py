@@ -54,26 +54,7 @@ def test_export_cli_converts_whole_model_and_weights(trained):
                                    reference, atol=1e-6)
 
 
-# Usage errors end to end (exit 2, usage line, no traceback, nothing
-# written) on real files; the full table of bad flags, checked in-process,
-# is tests/bad_input/test_bad_export_cli.py.
-@pytest.mark.parametrize("flags, names", [
-    (["--weights=WEIGHTS", "--model=resnet20", "--num_classes=10", "--out=OUT/x.keras"],
-     ["r.weights.h5", "(3, 3, 1, 16)", "(3, 3, 3, 16)"]),  # built for 3 channels, not 1
-], ids=["weights-of-another-input-shape"])
-def test_bad_export_flags_are_usage_errors(trained, flags, names):
-    out, paths, _ = trained
-    flags = [f.replace("WEIGHTS", str(paths[2])).replace("KERAS", str(paths[0]))
-             .replace("OUT", str(out)) for f in flags]
-    before = sorted(p.name for p in out.iterdir())
-    proc = run("zoo.export", *flags, timeout=120)
-    helpers.assert_usage_error(proc, *names)
-    assert sorted(p.name for p in out.iterdir()) == before  # nothing written
-
-
-def test_train_rejects_an_export_path_before_training():
-    proc = run("zoo.train", "--export=/tmp/model.zip", timeout=120)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "Traceback" not in output
-    assert "--export" in output and "model.zip" in output
-    assert "Epoch 1" not in output
+# Bad command lines of both, weights of another input shape and an --export
+# path of no known format included, are rejected in-process by
+# tests/bad_input/test_bad_export_cli.py and test_bad_train_cli.py, and end
+# to end there (exit status 2, a usage line, no traceback, nothing written).
