@@ -14,7 +14,6 @@ import pytest
 
 import helpers
 import zoo
-from zoo.models.base import ZooModel
 from zoo.models.transformer import Transformer
 
 strings_need_tensorflow = pytest.mark.tensorflow_only(
@@ -188,10 +187,23 @@ def test_registered_once_with_its_contract():
     family = zoo.registry.model_family("transformer")
     assert family is Transformer and family.modality == "text"
     assert family.portable_overrides == {"input_mode": "tokens"}
-    assert family.xla_defaults == ZooModel.xla_defaults  # benchmarks.xla decides
+    assert isinstance(family.xla_defaults, property)  # per input mode, tested below
     assert set(family.training_defaults) == {"optimizer", "learning_rate", "weight_decay",
                                              "epochs"}
     small = zoo.create_model("transformer", **family.small_overrides,
                              **family.portable_overrides)
     assert small.name == "transformer" and small.count_params() < 10_000
     assert tuple(small(small.example_inputs(batch_size=3)).shape) == (3, 5)
+
+
+def test_xla_defaults_follow_the_measurement_per_input_mode():
+    # String mode: Keras cannot compile TextVectorization, so graph mode
+    # everywhere; token mode: the base defaults (benchmarks.xla, probe).
+    strings = zoo.create_model("transformer", **SMALL)
+    tokens = zoo.create_model("transformer", **SMALL, input_mode="tokens")
+    assert strings.xla_defaults == {"cpu/onednn": False, "cpu/eigen": False,
+                                    "gpu": False, "tpu": False}
+    assert tokens.xla_defaults == {"cpu/onednn": False, "cpu/eigen": False,
+                                   "gpu": True, "tpu": True}
+    assert strings.preferred_jit_compile("gpu") is False
+    assert tokens.preferred_jit_compile("gpu") is True

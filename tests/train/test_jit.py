@@ -153,32 +153,36 @@ def test_probe_times_both_paths_on_twins_and_leaves_the_model_alone():
 
 
 RECORDED_XLA = "benchmarks/results/xla_cpu.json"
+# A later full run on a CPU without AVX-512 (oneDNN on AVX2), the first to
+# hold mobilenet_v2 and transformer. There resnet20 (CIFAR) trains 1.15x
+# faster with XLA than in graph mode under oneDNN, the opposite of the
+# AVX-512 record above, whose machine class the defaults were chosen on.
+NEWER_XLA = "benchmarks/results/extra/xla_cpu_epyc_avx2.json"
 CPU_PLATFORMS = {"cpu/onednn": "on", "cpu/eigen": "off"}  # platform -> benchmarks.xla --onednn
 
 
-def test_cpu_defaults_are_within_5_percent_of_the_best_recorded_path():
-    # The issue's goal, held against what benchmarks.xla recorded on this
-    # class of CPU (benchmarks/results/xla_cpu.json), not against a timing
-    # taken in the test: on BOTH CPU kernel libraries (oneDNN and
-    # TensorFlow's own Eigen kernels, one process each), each family's
-    # default for that platform must be the best train path or within 5% of it.
-    recorded = json.loads((REPO / RECORDED_XLA).read_text())
+def _check_recorded_defaults(path, only=None):
+    """Holds each recorded model's default path, per CPU kernel library,
+    to within 5% of its best recorded train path; returns how many it checked."""
+    recorded = json.loads((REPO / path).read_text())
     settings = recorded.get("settings")
     if not isinstance(settings, dict):
-        pytest.fail(f"{RECORDED_XLA} predates `benchmarks.xla --onednn` (no per-kernel-library "
+        pytest.fail(f"{path} predates `benchmarks.xla --onednn` (no per-kernel-library "
                     "'settings'): regenerate it with `python -m benchmarks.xla`, which measures "
                     "oneDNN on and off")
     checked = 0
     for platform, setting in CPU_PLATFORMS.items():
         record = settings.get(setting)
         assert isinstance(record, dict) and record.get("models"), (
-            f"{RECORDED_XLA} has no results for --onednn={setting} ({platform}); recorded: "
+            f"{path} has no results for --onednn={setting} ({platform}); recorded: "
             f"{sorted(settings)}, failed: {sorted(recorded.get('failed') or {})}")
         kernels = record["kernels"]
         # The kernels that ran were the ones asked for (read back, and traced).
         assert kernels["platform"] == platform and not kernels.get("mismatch"), (
             setting, kernels["platform"], kernels.get("mismatch"))
         for name, result in record["models"].items():
+            if only is not None and name not in only:
+                continue
             default_path = "xla" if zoo.create_model(
                 name, num_classes=10).preferred_jit_compile(platform) else "graph"
             paths = result["paths"]
@@ -190,7 +194,29 @@ def test_cpu_defaults_are_within_5_percent_of_the_best_recorded_path():
             assert default_path in speed, (platform, name, speed)
             assert speed[default_path] >= 0.95 * max(speed.values()), (platform, name, speed)
             checked += 1
-    assert checked >= 8
+    return checked
+
+
+def test_cpu_defaults_are_within_5_percent_of_the_best_recorded_path():
+    # The issue's goal, held against what benchmarks.xla recorded on this
+    # class of CPU (benchmarks/results/xla_cpu.json), not against a timing
+    # taken in the test: on BOTH CPU kernel libraries (oneDNN and
+    # TensorFlow's own Eigen kernels, one process each), each family's
+    # default for that platform must be the best train path or within 5% of it.
+    assert _check_recorded_defaults(RECORDED_XLA) >= 8
+
+
+def test_families_newer_than_the_record_are_held_to_the_newer_run():
+    # Every registered family the main record does not hold is in the newer
+    # run, and its defaults are held to it the same way.
+    older = json.loads((REPO / RECORDED_XLA).read_text())["settings"]["on"]["models"]
+    newer = json.loads((REPO / NEWER_XLA).read_text())["settings"]["on"]["models"]
+    from benchmarks import common
+
+    missing = [name for name in common.default_models() if name not in older]
+    assert {"mobilenet_v2", "transformer"} <= set(missing)
+    assert set(missing) <= set(newer), sorted(set(missing) - set(newer))
+    assert _check_recorded_defaults(NEWER_XLA, only=missing) == 2 * len(missing)
 
 
 def test_cli_probe_reports_both_timings_and_its_choice():

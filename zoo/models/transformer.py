@@ -12,8 +12,10 @@ the same logits however much padding its batch carries and whoever its
 neighbours are. The texts are tokenized inside the model, as in `text_rnn`
 (`zoo.models._text`): the vocabulary is saved with it.
 
-There is no recurrent loop: every position is computed at once, the model
-is einsums, LayerNorms and a softmax, and it compiles whole with XLA.
+There is no recurrent loop: every position is computed at once, and in
+token mode (`input_mode="tokens"`) the model is einsums, LayerNorms and a
+softmax that compile whole with XLA. In string mode Keras refuses XLA (the
+tokenizer's string ops), so it trains in graph mode (`xla_defaults`).
 
 Why causal by default. The `sentiment` data is built so that word counts
 carry no information (every sentence has a twin of the same words with the
@@ -121,9 +123,24 @@ class Transformer(TextClassifier):
     # docstring for what was measured).
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 0.05, "epochs": 30}
-    # The base class' defaults for now: benchmarks.xla decides (no recurrent
-    # loop, so XLA may pay off where it does not for text_rnn).
-    xla_defaults = TextClassifier.xla_defaults
+
+    @property
+    def xla_defaults(self):
+        """Whether XLA trains faster, per platform (see `ZooModel`).
+
+        Measured by `python -m benchmarks.xla` (2-core AMD EPYC without
+        AVX-512, benchmarks/results/extra/xla_cpu_epyc_avx2.md): in string
+        mode Keras refuses XLA (TextVectorization's string ops cannot be
+        compiled) and trains in graph mode whatever is asked (563.9 vs 623.8
+        examples/s with oneDNN, 303.9 vs 312.4 with Eigen, both graph:
+        noise), so graph mode everywhere. In token mode the model is all
+        einsums and compiles whole; timed with `zoo.train.jit.probe`, XLA's
+        step time was 0.50-1.21x graph mode's (no clear winner on CPU), so
+        the base defaults stand: graph on CPUs, XLA on GPU/TPU.
+        """
+        if self.input_mode == "string":
+            return {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": False}
+        return TextClassifier.xla_defaults
 
     def __init__(
         self,
