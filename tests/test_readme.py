@@ -127,6 +127,19 @@ CHECKS = {
         "assert ops.describe().startswith('TensorFlow '), ops.describe()\n"
         "assert ops.onednn_enabled() is (_os.environ['TF_ENABLE_ONEDNN_OPTS'] != '0')\n"
     ),
+    # mobilenet_v2.from_keras_applications(...); small = mobilenet_v2.mobilenet_v2(alpha=0.35, ...)
+    'mobilenet_v2.from_keras_applications(': (
+        "import numpy as _np\n"
+        "assert isinstance(model, mobilenet_v2.MobileNetV2) and model.alpha == 1.0\n"
+        "_y = small(_np.zeros((2, 32, 32, 1), 'float32'))\n"
+        "assert tuple(_y.shape) == (2, 10) and small.alpha == 0.35, (_y.shape, small.alpha)\n"
+    ),
+    # transformer(["not bad at all", "good, not great"])  # logits (2, 2)
+    'transformer.adapt(train_texts)': (
+        "_y = transformer(['not bad at all', 'good, not great'])\n"
+        "assert tuple(_y.shape) == (2, 2), _y.shape\n"
+        "assert transformer.vocabulary is not None and len(transformer.vocabulary) > 2\n"
+    ),
     # resnet.from_keras_applications(...) builds the matching zoo model.
     'resnet.from_keras_applications(': (
         "assert isinstance(model, resnet.ResNet), type(model)\n"
