@@ -149,6 +149,13 @@ class ZooModel(keras.Model):
     any layer: some backends' kernels fail on empty batches (TensorFlow's
     CPU LSTM, its oneDNN convolutions).
 
+    A convolutional image family subclasses
+    `zoo.models._image.ImageClassifier` (a `ZooModel`): it sets
+    `input_shape_`, `data_format` and `compute_format`, lists its layers in
+    `_layers_in_order()`, and gets `modality`, `input_signature`, the
+    input checks, the layout transposes, `build`, `call` and the summary's
+    layout note.
+
     A text family subclasses `zoo.models._text.TextClassifier` (a
     `ZooModel`), which implements the text side of this contract once:
     `TextVectorization` inside the model, the vocabulary (`adapt`), the

@@ -19,9 +19,8 @@ import keras
 import numpy as np
 
 from zoo import _validation
-from zoo.blocks import ConvBN, InvertedResidual, _layout
-from zoo.blocks._chain import build_chain
-from zoo.models.base import ZooModel
+from zoo.blocks import ConvBN, InvertedResidual
+from zoo.models._image import ImageClassifier
 
 # The paper's Table 2, one row per stage of bottleneck blocks:
 # (expansion t, output channels c, repeats n, stride s of the first block).
@@ -81,7 +80,7 @@ def _alpha(value):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MobileNetV2(ZooModel):
+class MobileNetV2(ImageClassifier):
     """MobileNetV2 classifier or feature extractor.
 
     A 3x3/2 stem, the 17 inverted residual blocks of `MOBILENET_V2_SPECS`
@@ -135,7 +134,6 @@ class MobileNetV2(ZooModel):
     (4, 10)
     """
 
-    modality = "image"
     # The narrowest width at CIFAR size: the last stage is then 1x1.
     small_overrides = {"alpha": 0.35, "num_classes": 5, "input_shape": (32, 32, 3)}
     # As for ResNet: unsynchronized, each worker of a multi-worker run would
@@ -162,7 +160,7 @@ class MobileNetV2(ZooModel):
     # extra/xla_cpu_epyc_avx2.md): 101 vs 19 examples/s with oneDNN, 108
     # vs 18 with Eigen (XLA 5-6x slower on the depthwise convolutions). GPU
     # and TPU: XLA, the base default (not measured here).
-    xla_defaults = ZooModel.xla_defaults
+    xla_defaults = ImageClassifier.xla_defaults
 
     def __init__(
         self,
@@ -190,16 +188,8 @@ class MobileNetV2(ZooModel):
         kwargs.setdefault("name", "mobilenet_v2")
         super().__init__(**kwargs)
         self.alpha = alpha
-        self.num_classes = _validation.positive_int("num_classes", num_classes)
-        self.include_top = _validation.boolean("include_top", include_top)
-        self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
-        self.data_format = _validation.data_format(data_format)
-        # Where the backend has no NCHW convolutions (TensorFlow's own CPU
-        # kernels), a channels_first model computes in channels_last and
-        # transposes once, at its input (and back, for a feature-map output).
-        self.compute_format = _layout.compute_format(self.data_format)
-        self.input_shape_ = _validation.image_input_shape(input_shape, self.data_format,
-                                                          _DEFAULT_IMAGE_SIZE)
+        self._set_image_arguments(num_classes, include_top, pooling, POOLINGS, input_shape,
+                                  data_format, _DEFAULT_IMAGE_SIZE)
         self.dropout = _validation.fraction("dropout", dropout)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
@@ -249,38 +239,9 @@ class MobileNetV2(ZooModel):
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
 
-    @property
-    def input_signature(self):
-        return keras.InputSpec(shape=(None,) + self.input_shape_, dtype="float32",
-                               name="images")
-
-    @property
-    def input_channels(self):
-        return _validation.channels_of(self.input_shape_, self.data_format)
-
     def _layers_in_order(self):
         return [self.stem, *self.blocks, self.head_conv, self.pool, self.dropout_layer,
                 self.classifier, self.predictions]
-
-    def build(self, input_shape):
-        _validation.check_image_input(self.name, input_shape, self.data_format,
-                                      self.input_channels)
-        build_chain(self._layers_in_order(),
-                    _layout.shape_to_compute(input_shape, self.data_format, self.compute_format))
-
-    def call(self, inputs, training=None):
-        _validation.check_image_input(self.name, inputs.shape, self.data_format,
-                                      self.input_channels)
-        x = _layout.to_compute(inputs, self.data_format, self.compute_format)
-        for layer in self._layers_in_order():
-            if layer is not None:
-                # Keras passes `training` on only to layers whose call takes it.
-                x = layer(x, training=training)
-        return _layout.from_compute(x, self.data_format, self.compute_format)
-
-    def summary_notes(self):
-        note = _layout.layout_note(self.data_format, self.compute_format)
-        return [note] if note else []
 
     def get_config(self):
         return {

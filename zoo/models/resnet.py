@@ -15,9 +15,8 @@ Example:
 import keras
 
 from zoo import _validation
-from zoo.blocks import BasicBlock, Bottleneck, ConvBN, _layout
-from zoo.blocks._chain import build_chain
-from zoo.models.base import ZooModel
+from zoo.blocks import BasicBlock, Bottleneck, ConvBN
+from zoo.models._image import ImageClassifier
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
@@ -52,7 +51,7 @@ _XLA_DEFAULTS = {
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class ResNet(ZooModel):
+class ResNet(ImageClassifier):
     """ResNet classifier or feature extractor built from residual blocks.
 
     Args:
@@ -101,7 +100,6 @@ class ResNet(ZooModel):
     (4, 10)
     """
 
-    modality = "image"
     # 32x32 suits the ImageNet variants too (their last stage is then 1x1).
     small_overrides = {"num_classes": 5, "input_shape": (32, 32, 3)}
     # Keras 3 creates BatchNorm's moving statistics with no cross-replica
@@ -145,22 +143,13 @@ class ResNet(ZooModel):
         super().__init__(**kwargs)
         self.depth = depth
         spec = RESNET_SPECS[depth]
-        self.num_classes = _validation.positive_int("num_classes", num_classes)
-        self.include_top = _validation.boolean("include_top", include_top)
+        self._set_image_arguments(num_classes, include_top, pooling, POOLINGS, input_shape,
+                                  data_format, _DEFAULT_IMAGE_SIZE[spec["stem"]])
         if self.include_top:
             features = spec["filters"][-1] * _BLOCKS[spec["block"]].expansion
             _validation.weight_fits("num_classes", num_classes,
                                     (features + 1) * self.num_classes,
                                     self.dtype_policy, "classifier")
-        self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
-        self.data_format = _validation.data_format(data_format)
-        # Where the backend has no NCHW convolutions (TensorFlow's own CPU
-        # kernels), a channels_first model computes in channels_last and
-        # transposes once, at its input (and back, for a feature-map output).
-        self.compute_format = _layout.compute_format(self.data_format)
-        self.input_shape_ = _validation.image_input_shape(
-            input_shape, self.data_format,
-            _DEFAULT_IMAGE_SIZE[RESNET_SPECS[self.depth]["stem"]])
         self.stride_in_1x1 = _validation.boolean("stride_in_1x1", stride_in_1x1)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
@@ -222,37 +211,8 @@ class ResNet(ZooModel):
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
 
-    @property
-    def input_signature(self):
-        return keras.InputSpec(shape=(None,) + self.input_shape_, dtype="float32",
-                               name="images")
-
-    @property
-    def input_channels(self):
-        return _validation.channels_of(self.input_shape_, self.data_format)
-
     def _layers_in_order(self):
         return [*self.stem, *self.blocks, self.pool, self.classifier, self.predictions]
-
-    def build(self, input_shape):
-        _validation.check_image_input(self.name, input_shape, self.data_format,
-                                      self.input_channels)
-        build_chain(self._layers_in_order(),
-                    _layout.shape_to_compute(input_shape, self.data_format, self.compute_format))
-
-    def call(self, inputs, training=None):
-        _validation.check_image_input(self.name, inputs.shape, self.data_format,
-                                      self.input_channels)
-        x = _layout.to_compute(inputs, self.data_format, self.compute_format)
-        for layer in self._layers_in_order():
-            if layer is not None:
-                # Keras passes `training` on only to layers whose call takes it.
-                x = layer(x, training=training)
-        return _layout.from_compute(x, self.data_format, self.compute_format)
-
-    def summary_notes(self):
-        note = _layout.layout_note(self.data_format, self.compute_format)
-        return [note] if note else []
 
     def get_config(self):
         return {
