@@ -32,7 +32,10 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
     # Run as a user runs it: zoo, not the caller, picks the kernels (CI's
     # oneDNN-off pass sets TF_ENABLE_ONEDNN_OPTS=0 for the other tests).
-    proc = run_benchmark("--quick", "--onednn=on", f"--output_dir={out}",
+    # Every registered model through three paths, XLA compiles included: ~150 s
+    # alone on a 2-core CPU without AVX-512, over 300 s beside the other
+    # worker's tests. The limit only guards against a hang.
+    proc = run_benchmark("--quick", "--onednn=on", f"--output_dir={out}", timeout=900,
                          unset=("TF_ENABLE_ONEDNN_OPTS", "ZOO_SET_TF_ENABLE_ONEDNN_OPTS"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     kind = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
