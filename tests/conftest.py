@@ -31,6 +31,10 @@ collect_ignore = ["fixtures"]
 TENSORFLOW_ONLY_DOCTESTS = {
     "zoo.models.text_rnn": "string-mode text_rnn tokenizes with TextVectorization "
                            "(TensorFlow string ops)",
+    "zoo.models.transformer": "string-mode transformer tokenizes with TextVectorization "
+                              "(TensorFlow string ops)",
+    "zoo.models._text.TextClassifier": "its example is a string-mode text_rnn "
+                                       "(TextVectorization: TensorFlow string ops)",
 }
 
 
