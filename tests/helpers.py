@@ -113,9 +113,16 @@ def init_parameter_names(cls):
     return names
 
 
-def base_config_keys():
-    """Keys every Layer/Model config has (`name`, `trainable`, `dtype`)."""
-    return set(keras.layers.Layer().get_config())
+def base_config_keys(cls=keras.layers.Layer):
+    """Keys every Layer/Model config has (`name`, `trainable`, `dtype`), and
+    those of the Keras layer `cls` extends (Keras' BatchNormalization's for
+    `zoo.blocks.BatchNorm`), which Keras' own `get_config` writes."""
+    keys = set(keras.layers.Layer().get_config())
+    keras_base = next(klass for klass in cls.__mro__
+                      if klass.__module__.split(".")[0] == "keras")
+    if keras_base not in (keras.layers.Layer, keras.Model):
+        keys |= set(inspect.signature(keras_base.__init__).parameters) - {"self", "kwargs"}
+    return keys
 
 
 def _json_roundtrip(config):
@@ -127,7 +134,7 @@ def assert_config_mirrors_init(layer_or_model, init_kwargs=None):
     """Config keys == `__init__` parameters (+ Keras' base keys), one for one."""
     cls = type(layer_or_model)
     config = layer_or_model.get_config()
-    base_keys = base_config_keys()
+    base_keys = base_config_keys(cls)
     params = set(init_parameter_names(cls))
     extra = set(config) - params - base_keys
     missing = params - set(config)

@@ -181,15 +181,15 @@ def test_summary_opens_the_blocks(gray):
         (0, "stage2_block1", "InvertedResidual", "(None, 8, 8, 8)"),
         (1, "expand", "ConvBN", "(None, 16, 16, 48)"),
         (2, "conv", "Conv2D", "(None, 16, 16, 48)"),
-        (2, "bn", "BatchNormalization", "(None, 16, 16, 48)"),
+        (2, "bn", "BatchNorm", "(None, 16, 16, 48)"),
         (2, "act", "Activation", "(None, 16, 16, 48)"),
         (1, "depthwise", "ConvBN", "(None, 8, 8, 48)"),
         (2, "conv", "DepthwiseConv2D", "(None, 8, 8, 48)"),
-        (2, "bn", "BatchNormalization", "(None, 8, 8, 48)"),
+        (2, "bn", "BatchNorm", "(None, 8, 8, 48)"),
         (2, "act", "Activation", "(None, 8, 8, 48)"),
         (1, "project", "ConvBN", "(None, 8, 8, 8)"),
         (2, "conv", "Conv2D", "(None, 8, 8, 8)"),
-        (2, "bn", "BatchNormalization", "(None, 8, 8, 8)"),
+        (2, "bn", "BatchNorm", "(None, 8, 8, 8)"),
     ]
     # stage2_block2 keeps width and size: its input is added back.
     assert (1, "add", "Add") in {(r["depth"], r["name"], r["type"]) for r in rows}
