@@ -8,11 +8,13 @@ graph, `jit_compile=False`, so no XLA) on one fixed, seeded batch for
      conv biases that BatchNormalization cancels),
   3. zoo resnet50 as built by default (v1.5: stride on the 3x3 conv, which
      costs a little more compute),
+  4. zoo resnet50 v1 again with its BatchNorm layers on Keras' own ops
+     (`fused=False`): the share of the difference the fused kernel makes,
 
 with the same optimizer (SGD 0.01, momentum 0.9) and loss (sparse categorical
 cross-entropy from logits). Each model is warmed up first (its first step,
 which traces and optimizes the graph, is reported separately as compile_s);
-then the models take turns, A, B, C, A, B, C, ..., each turn timing --steps
+then the models take turns, A, B, C, D, A, B, C, D, ..., each turn timing --steps
 steps, and zoo/keras ratios are taken within each repeat.
 
 Prints a markdown table and writes resnet_vs_keras_<cpu|gpu>.json and .md to
@@ -77,11 +79,31 @@ def _keras_resnet50(input_shape):
         classifier_activation=None)
 
 
-def _zoo_resnet50(**kwargs):
+def _zoo_resnet50(fused_batchnorm=True, **kwargs):
     def build(input_shape):
-        return zoo.create_model("resnet50", num_classes=NUM_CLASSES,
-                                input_shape=input_shape, **kwargs)
+        model = zoo.create_model("resnet50", num_classes=NUM_CLASSES,
+                                 input_shape=input_shape, **kwargs)
+        # `fused` is an attribute of the zoo's BatchNorm: False runs Keras'
+        # own BatchNormalization call, the reference the fused kernel is
+        # tested equal to.
+        for layer in _batchnorm_layers(model):
+            layer.fused = fused_batchnorm
+        return model
     return build
+
+
+def _batchnorm_layers(model):
+    return [layer for layer in model._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def batchnorm_kernels(model, images):
+    """How the model's train-mode forward pass normalizes, read off its graph:
+    the number of BatchNorm layers and of `FusedBatchNormV3` ops (0: Keras'
+    separate ops)."""
+    graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(images).graph
+    fused = [op.type for op in graph.get_operations()].count("FusedBatchNormV3")
+    return {"batchnorm_layers": len(_batchnorm_layers(model)), "fused_batchnorm_ops": fused}
 
 
 # key, label, builder. The first is the baseline every ratio divides by.
@@ -90,6 +112,10 @@ MODELS = (
     ("zoo_resnet50_v1", "zoo resnet50, stride_in_1x1=True (v1)",
      _zoo_resnet50(stride_in_1x1=True)),
     ("zoo_resnet50_v1_5", "zoo resnet50, default (v1.5)", _zoo_resnet50()),
+    # The same v1 model with Keras' own (unfused) BatchNormalization ops: what
+    # the fused kernel (zoo.ops.batch_norm_training) contributes.
+    ("zoo_resnet50_v1_keras_bn", "zoo resnet50 v1, Keras BatchNormalization ops (fused=False)",
+     _zoo_resnet50(fused_batchnorm=False, stride_in_1x1=True)),
 )
 BASELINE = MODELS[0][0]
 
@@ -148,6 +174,7 @@ def run(batch_size, image_size, repeats, steps, warmup, seed, output_dir):
             "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
             # Observed after the run, not assumed from the compile() call.
             "jit_compile": bool(model.jit_compile),
+            **batchnorm_kernels(model, images),
             "run_eagerly": bool(model.run_eagerly),
             "build_s": entry["build_s"],
             "compile_s": timings[key]["first_step_s"],
@@ -204,6 +231,7 @@ def render_markdown(result):
         rows.append([
             m["label"],
             f"{m['params']:,}",
+            f"{m['fused_batchnorm_ops']} of {m['batchnorm_layers']}",
             f"{m['compile_s']:.2f}",
             f"{ips['median']:.1f}",
             f"{ips['min']:.1f}",
@@ -211,9 +239,9 @@ def render_markdown(result):
             _ratio_cell(ratio) if ratio else "1 (baseline)",
         ])
     table = common.markdown_table(
-        ["model", "params", "first step s", "img/s median", "img/s min", "img/s max",
-         "vs keras: median (min–max)"],
-        rows, align="lrrrrrr")
+        ["model", "params", "fused BatchNorm ops", "first step s", "img/s median", "img/s min",
+         "img/s max", "vs keras: median (min–max)"],
+        rows, align="lrrrrrrr")
     threads = dev["threads"]
     lines = [
         "# zoo resnet50 vs keras.applications.ResNet50: train-step throughput",
@@ -238,7 +266,10 @@ def render_markdown(result):
         "Ratios are zoo/keras images/s taken within each repeat (> 1: zoo is faster); "
         "the median of those, with min and max. The zoo models have no conv biases "
         "(BatchNormalization cancels them), hence fewer params; v1.5 puts the stride "
-        "on the 3x3 conv and costs more FLOPs than v1.",
+        "on the 3x3 conv and costs more FLOPs than v1. \"fused BatchNorm ops\": "
+        "FusedBatchNormV3 ops in the model's train-mode graph, of its BatchNormalization "
+        "layers (the zoo's BatchNorm takes TensorFlow's fused kernel; with fused=False, "
+        "and in keras.applications, Keras computes moments and normalization op by op).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -13,8 +13,10 @@ from helpers import run_module
 from benchmarks import common
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-MODEL_NAMES = ["keras_resnet50", "zoo_resnet50_v1", "zoo_resnet50_v1_5"]
-RATIO_NAMES = ["zoo_resnet50_v1/keras_resnet50", "zoo_resnet50_v1_5/keras_resnet50"]
+MODEL_NAMES = ["keras_resnet50", "zoo_resnet50_v1", "zoo_resnet50_v1_5",
+               "zoo_resnet50_v1_keras_bn"]
+RATIO_NAMES = ["zoo_resnet50_v1/keras_resnet50", "zoo_resnet50_v1_5/keras_resnet50",
+               "zoo_resnet50_v1_keras_bn/keras_resnet50"]
 
 
 def run_benchmark(*flags, timeout=300, env=None):
@@ -24,7 +26,7 @@ def run_benchmark(*flags, timeout=300, env=None):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    # --quick, and a smaller batch still, keeps the three ResNet-50s under ~40 s.
+    # --quick, and a smaller batch still, keeps the four ResNet-50s under ~60 s.
     proc = run_benchmark("--quick", "--batch_size=4", f"--output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
@@ -65,7 +67,14 @@ def test_quick_run_writes_json_with_every_model(quick_run):
         assert stats["median"] == pytest.approx(sum(m["images_per_s_per_repeat"]) / 2)
     # Same architecture, minus keras' conv biases: 53 convs, 26,560 bias values.
     assert models["keras_resnet50"]["params"] - models["zoo_resnet50_v1"]["params"] == 26_560
-    assert models["zoo_resnet50_v1"]["params"] == models["zoo_resnet50_v1_5"]["params"]
+    assert models["zoo_resnet50_v1"]["params"] == models["zoo_resnet50_v1_5"]["params"] \
+        == models["zoo_resnet50_v1_keras_bn"]["params"]
+    # Which kernels normalized, read off each train-mode graph: 53 BatchNorm
+    # layers everywhere; the zoo's fused kernel in each but the fused=False twin.
+    assert {name: (m["batchnorm_layers"], m["fused_batchnorm_ops"])
+            for name, m in models.items()} == {
+        "keras_resnet50": (53, 0), "zoo_resnet50_v1": (53, 53), "zoo_resnet50_v1_5": (53, 53),
+        "zoo_resnet50_v1_keras_bn": (53, 0)}
 
     assert sorted(result["ratios"]) == RATIO_NAMES
     keras_ips = models["keras_resnet50"]["images_per_s_per_repeat"]
@@ -90,7 +99,8 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     # The first line says which kernels run, and why (common.launch_line).
     assert proc.stdout.startswith("benchmarks.resnet_vs_keras: TensorFlow "), proc.stdout[:300]
     for label in ("keras.applications.ResNet50", "stride_in_1x1=True", "(v1.5)",
-                  "img/s median", "train_on_batch", "jit_compile=False"):
+                  "fused=False", "fused BatchNorm ops", "img/s median", "train_on_batch",
+                  "jit_compile=False"):
         assert label in table, label
     # No temp files of the atomic writes are left behind.
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
