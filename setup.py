@@ -30,7 +30,13 @@ setup(
         # xdist: the suite runs one test file per core (pytest.ini); matplotlib:
         # the benchmark report's chart is tested too; jax (CPU): CI runs the
         # backend-neutral tests a second time on Keras' JAX backend (.ci/run).
-        "test": ["pytest>=7", "pytest-xdist", "matplotlib", "jax[cpu]"],
+        # safetensors and keras-hub: tests/models/test_pretrained.py reads
+        # .safetensors state dicts and checks the ResNet mapping against
+        # keras-hub's own timm converter.
+        "test": ["pytest>=7", "pytest-xdist", "matplotlib", "jax[cpu]", "safetensors",
+                 "keras-hub>=0.32"],
+        # `weights="model.safetensors"` (zoo/models/_pretrained.py); .npz needs nothing.
+        "weights": ["safetensors"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "bench": ["matplotlib"],  # the chart of `python -m benchmarks` (optional)
     },

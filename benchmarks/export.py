@@ -14,6 +14,18 @@ a text model's file holds its integer-token twin, so each call tokenizes
 in Python first), and for text models (`modality == "text"`)
 `tflite_token_ids`, the interpreter fed ids tokenized before timing.
 
+BatchNorm folding: `saved_model` and `tflite` are exported as
+`zoo.export.save` writes them by default, each BatchNorm folded into its
+convolution (`fold_batchnorm=True`, `zoo.export.fold`). For a model with
+something to fold (`model.folded() is not model`: the ResNets, MobileNetV2)
+the same exports with `fold_batchnorm=False` are timed too, in the same
+turns (`saved_model_unfolded`, `tflite_unfolded`), and the folded paths'
+cells get `ratio_folded_vs_unfolded` (per repeat, > 1: folding made it
+slower). Each model's `folding` records the evidence from the files
+themselves: the ops of each export by type (`op_counts()` of the loaded
+SavedModel's serving graph and of the TFLite flatbuffer), the BatchNorm ops
+of each SavedModel, and what folding removed and added.
+
 Recipe (DESIGN.md, "Benchmarks"): the model is built (a text model adapts
 its vocabulary, `model.adapt`, to generated sentiment sentences) and
 exported to a temporary directory (save and load times reported, artifacts
@@ -58,6 +70,10 @@ MODULE = f"benchmarks.{NAME}"
 NUM_CLASSES = {"image": 10, "text": 2}
 PATHS = ("keras_call", "keras_tf_function", "keras_predict_on_batch", "saved_model", "tflite")
 TEXT_PATHS = ("tflite_token_ids",)
+# The exports without folding, timed for models with BatchNorm to fold;
+# each folded path's `ratio_folded_vs_unfolded` is over its own.
+FOLD_PATHS = ("saved_model_unfolded", "tflite_unfolded")
+UNFOLDED = {"saved_model": "saved_model_unfolded", "tflite": "tflite_unfolded"}
 BASELINE = "keras_call"
 GRAPH_BASELINE = "keras_tf_function"
 BATCH_SIZES = (1, 32)
@@ -75,6 +91,8 @@ PATH_LABELS = {
     "saved_model": "SavedModel",
     "tflite": "TFLite (float)",
     "tflite_token_ids": "TFLite, ids in",
+    "saved_model_unfolded": "SavedModel, BN unfolded",
+    "tflite_unfolded": "TFLite (float), BN unfolded",
 }
 PATH_TIMES = {
     "keras_call": (
@@ -92,12 +110,20 @@ PATH_TIMES = {
         "GPU) plus Keras' per-call structure handling and conversion to NumPy."),
     "saved_model": (
         "`zoo.export.load(dir)` -> `ServingModel(x)`: NumPy -> tensor (cast, shape check), "
-        "the reloaded `serving_default` concrete function, `.numpy()` of the output."),
+        "the reloaded `serving_default` concrete function, `.numpy()` of the output. "
+        "Exported as `zoo.export.save` does by default: BatchNorm folded."),
     "tflite": (
         "`zoo.export.load(file.tflite)` -> `TFLiteModel(x)` (float32): `set_tensor`, "
         "`invoke`, `get_tensor` on the CPU interpreter; one interpreter per batch size, "
         "loaded once (a dynamic batch is resized and re-allocated whenever the batch "
-        "size changes). Text: tokenization in Python included, see the per-model line."),
+        "size changes). Text: tokenization in Python included, see the per-model line. "
+        "BatchNorm folded (the default)."),
+    "saved_model_unfolded": (
+        "models with BatchNorm only: the `saved_model` path on an export with "
+        "`fold_batchnorm=False` (every BatchNorm in the serving graph)."),
+    "tflite_unfolded": (
+        "models with BatchNorm only: the `tflite` path on a file converted with "
+        "`fold_batchnorm=False` (the converter's own folding only)."),
     "tflite_token_ids": (
         "text only: the same `TFLiteModel` fed int32 token ids tokenized once before "
         "timing: the interpreter invocations alone (the `tflite` row minus tokenization)."),
@@ -142,9 +168,13 @@ def _positive_int(text):
 # Models, inputs, exports.
 
 
-def paths_for(modality):
-    """The paths timed for a model of `modality`, in turn order."""
-    return PATHS + (TEXT_PATHS if modality == "text" else ())
+def paths_for(modality, folds=False):
+    """The paths timed for a model of `modality`, in turn order.
+
+    `folds`: whether the model has BatchNorm to fold (`model.folded() is not
+    model`); then the unfolded exports are timed too.
+    """
+    return PATHS + (FOLD_PATHS if folds else ()) + (TEXT_PATHS if modality == "text" else ())
 
 
 def build_model(name, image_size, sequence_length, seed):
@@ -198,51 +228,67 @@ def _load_tflite(path, threads):
     return zoo.export.load(path)
 
 
-def export_model(model, name, workdir, batch_sizes, tflite_threads, log_warnings):
+def export_model(model, name, workdir, batch_sizes, tflite_threads, log_warnings,
+                 folds=False):
     """Saves and reloads `model` as a SavedModel and a float TFLite file.
 
+    With `folds`, also as both without BatchNorm folding (`FOLD_PATHS`).
+
     Returns:
-        `(exports, serving, lites)`: `exports` is JSON-ready (per format:
-        path kind, save_s, load_s, size_bytes, error), `serving` the loaded
-        `ServingModel` or None, `lites` batch size -> `TFLiteModel` (empty on
-        failure).
+        `(exports, servings, lites)`: `exports` is JSON-ready (per export:
+        save_s, load_s, size_bytes, op_counts, total_ops, error),
+        `servings` export name -> the loaded `ServingModel`, `lites` export
+        name -> (batch size -> `TFLiteModel`); failed exports are left out
+        of both.
     """
     import zoo.export
+    from zoo.export import fold
 
-    exports, serving, lites = {}, None, {}
+    exports, servings, lites = {}, {}, {}
     targets = {"saved_model": workdir / f"{name}_saved_model",
                "tflite": workdir / f"{name}.tflite"}
-    for fmt, target in targets.items():
-        record = {"save_s": None, "load_s": None, "size_bytes": None, "error": None}
-        exports[fmt] = record
+    if folds:
+        targets.update({"saved_model_unfolded": workdir / f"{name}_saved_model_unfolded",
+                        "tflite_unfolded": workdir / f"{name}_unfolded.tflite"})
+    for key, target in targets.items():
+        record = {"save_s": None, "load_s": None, "size_bytes": None, "op_counts": None,
+                  "total_ops": None, "error": None}
+        exports[key] = record
+        options = {"fold_batchnorm": False} if key in FOLD_PATHS else {}
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     start = time.perf_counter()
-                    written = zoo.export.save(model, target)
+                    written = zoo.export.save(model, target, **options)
                     record["save_s"] = time.perf_counter() - start
                     record["size_bytes"] = _size_bytes(written)
                     start = time.perf_counter()
-                    if fmt == "saved_model":
-                        serving = zoo.export.load(written)
+                    if key.startswith("saved_model"):
+                        servings[key] = loaded = zoo.export.load(written)
                     else:
                         # One interpreter per batch size; load_s is the first load.
+                        lites[key] = {}
                         for batch in batch_sizes:
-                            lites[batch] = _load_tflite(written, tflite_threads)
+                            lites[key][batch] = loaded = _load_tflite(written, tflite_threads)
                             if record["load_s"] is None:
                                 record["load_s"] = time.perf_counter() - start
                     if record["load_s"] is None:
                         record["load_s"] = time.perf_counter() - start
+                    counts = loaded.op_counts()
+                    record["op_counts"] = dict(sorted(counts.items()))
+                    record["total_ops"] = sum(counts.values())
+                    if key.startswith("saved_model"):
+                        record["batchnorm_ops"] = fold.batchnorm_ops(counts)
                 finally:
                     common.warning_lines(caught, log_warnings)
         except Exception as exc:  # noqa: BLE001 - reported per format
             record["error"] = common.first_line(exc)
-            if fmt == "tflite":
-                lites = {}
-            log(f"{name}: {fmt} export failed: {record['error']}")
-    if lites:
-        lite = next(iter(lites.values()))
+            servings.pop(key, None)
+            lites.pop(key, None)
+            log(f"{name}: {key} export failed: {record['error']}")
+    if lites.get("tflite"):
+        lite = next(iter(lites["tflite"].values()))
         detail = lite.input_details[0]
         signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
         static_batch = None if signature[0] == -1 else signature[0]
@@ -259,7 +305,33 @@ def export_model(model, name, workdir, batch_sizes, tflite_threads, log_warnings
                                               else math.ceil(b / static_batch))
                                      for b in batch_sizes},
         })
-    return exports, serving, lites
+    return exports, servings, lites
+
+
+def folding_evidence(exports):
+    """Per format, what BatchNorm folding changed in the exported files.
+
+    Returns:
+        None when nothing was exported unfolded (no BatchNorm to fold);
+        else format -> `zoo.export.fold.op_difference(unfolded, folded)`
+        (`removed`, `added`, `total`), plus `batchnorm_ops` for SavedModel,
+        or `{"error": ...}` when either export failed.
+    """
+    from zoo.export import fold
+
+    if not any(key in exports for key in FOLD_PATHS):
+        return None
+    evidence = {}
+    for folded, unfolded in UNFOLDED.items():
+        a, b = exports.get(folded, {}), exports.get(unfolded, {})
+        if a.get("op_counts") is None or b.get("op_counts") is None:
+            evidence[folded] = {"error": a.get("error") or b.get("error") or "not exported"}
+            continue
+        evidence[folded] = fold.op_difference(b["op_counts"], a["op_counts"])
+        if "batchnorm_ops" in a:
+            evidence[folded]["batchnorm_ops"] = {"unfolded": b["batchnorm_ops"],
+                                                 "folded": a["batchnorm_ops"]}
+    return evidence
 
 
 def tflite_detail(exports):
@@ -299,7 +371,7 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
                   sequence_length, tflite_threads, seed, workdir, tf_device):
     """Builds, exports and times one model; returns its info and cells."""
     info = {"params": None, "build_s": None, "exports": {}, "paths": {},
-            "predict_on_batch_xla": None, "warnings": [], "error": None}
+            "predict_on_batch_xla": None, "folding": None, "warnings": [], "error": None}
     paths = paths_for(common.modality(name))
     cells = {p: {str(b): _empty_cell(p, b) for b in batch_sizes} for p in paths}
 
@@ -321,18 +393,24 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
         return info, cells
     info["build_s"] = time.perf_counter() - start
     info["params"] = int(model.count_params())
+    # A model with BatchNorm to fold gets its unfolded exports timed too.
+    folds = getattr(model, "folded", None) is not None and model.folded() is not model
+    if folds:
+        paths = paths_for(common.modality(name), folds=True)
+        cells = {p: cells.get(p) or {str(b): _empty_cell(p, b) for b in batch_sizes}
+                 for p in paths}
     info["input"] = {"spec": str(serving_spec(model)),
                      "kind": "sentiment sentences (zoo.data.sentiment, test stream)"
                      if model.modality == "text" else "model.example_inputs(batch, seed)"}
 
-    exports, serving, lites = export_model(model, name, workdir, batch_sizes,
-                                           tflite_threads, info["warnings"])
+    exports, servings, lites = export_model(model, name, workdir, batch_sizes,
+                                            tflite_threads, info["warnings"], folds=folds)
     info["exports"] = exports
-    for fmt, dependents in (("saved_model", ("saved_model",)),
-                            ("tflite", ("tflite",) + TEXT_PATHS)):
-        if exports[fmt]["error"]:
-            fail_all(f"export: {exports[fmt]['error']}",
-                     only=[p for p in dependents if p in paths])
+    info["folding"] = folding_evidence(exports)
+    for key, record in exports.items():
+        dependents = (key,) + (TEXT_PATHS if key == "tflite" else ())
+        if record["error"]:
+            fail_all(f"export: {record['error']}", only=[p for p in dependents if p in paths])
 
     graph_fn = tf.function(lambda x: model(x, training=False),
                            input_signature=[serving_spec(model)], jit_compile=False)
@@ -348,8 +426,8 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
                        for p in paths}
 
     token_ids = {}
-    if "tflite_token_ids" in paths and lites:
-        token_ids = {b: lites[b].tokenize(inputs[b]) for b in batch_sizes}
+    if "tflite_token_ids" in paths and lites.get("tflite"):
+        token_ids = {b: lites["tflite"][b].tokenize(inputs[b]) for b in batch_sizes}
 
     def runner(path, batch):
         x = inputs[batch]
@@ -359,12 +437,15 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
             return lambda: graph_fn(x)
         if path == "keras_predict_on_batch":
             return lambda: model.predict_on_batch(x)
-        if path == "saved_model":
+        if path in ("saved_model", "saved_model_unfolded"):
+            serving = servings.get(path)
             return None if serving is None else (lambda: serving(x))
-        if path == "tflite":
-            return None if not lites else (lambda: lites[batch](x))
+        if path in ("tflite", "tflite_unfolded"):
+            lite = lites.get(path, {}).get(batch)
+            return None if lite is None else (lambda: lite(x))
         if path == "tflite_token_ids":
-            return None if not lites else (lambda: lites[batch](token_ids[batch]))
+            lite = lites.get("tflite", {}).get(batch)
+            return None if lite is None else (lambda: lite(token_ids[batch]))
         raise ValueError(f"unknown path {path!r}")
 
     guards = {}
@@ -423,6 +504,12 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
                 continue
             ratios = common.per_repeat_ratios(ms, base_ms)
             cell[field] = {**common.summarize(ratios), "per_repeat": ratios}
+        unfolded = UNFOLDED.get(path)
+        unfolded_ms = per_repeat.get(candidate_key(unfolded, batch)) if unfolded else None
+        if unfolded_ms is not None and not cell["error"]:
+            ratios = common.per_repeat_ratios(ms, unfolded_ms)
+            cell["ratio_folded_vs_unfolded"] = {**common.summarize(ratios),
+                                                "per_repeat": ratios}
     return info, cells
 
 
@@ -430,7 +517,7 @@ def _empty_cell(path, batch):
     return {"path": path, "batch_size": batch, "latency_ms": None,
             "latency_ms_per_repeat": None, "per_example_ms": None, "first_call_ms": None,
             "warmup_ms": None, "ratio_vs_keras": None, "ratio_vs_tf_function": None,
-            "max_abs_diff_vs_keras": None, "error": None}
+            "ratio_folded_vs_unfolded": None, "max_abs_diff_vs_keras": None, "error": None}
 
 
 def run(models, batch_sizes, repeats, iterations, warmup, image_size, sequence_length,
@@ -469,10 +556,15 @@ def run(models, batch_sizes, repeats, iterations, warmup, image_size, sequence_l
         "max_tokens": MAX_TOKENS,
         "adapt_texts": ADAPT_TEXTS,
         "tflite_threads": tflite_threads or "interpreter default",
-        "paths": {p: PATH_TIMES[p] for p in PATHS + TEXT_PATHS},
+        "paths": {p: PATH_TIMES[p] for p in PATHS + FOLD_PATHS + TEXT_PATHS},
         "baseline": f"{BASELINE} of the same model and batch size (ratio_vs_keras); "
                     f"{GRAPH_BASELINE} for ratio_vs_tf_function",
         "fair_graph_comparison": GRAPH_BASELINE,
+        "folding": ("saved_model and tflite are exported with BatchNorm folded (zoo.export's "
+                    "default); for models with BatchNorm, saved_model_unfolded and "
+                    "tflite_unfolded (fold_batchnorm=False) are timed in the same turns, and "
+                    "ratio_folded_vs_unfolded = folded ms / unfolded ms per repeat; "
+                    "models[...].folding holds the ops removed and added in the files"),
         "latency": "milliseconds per call: wall time of --iterations calls / iterations, "
                    "the result fetched to the host (NumPy) before the clock stops",
         "first_call": ("first_call_ms: each path x batch size's first call, timed apart "
@@ -503,6 +595,36 @@ def _ms(value):
     if value is None:
         return ""
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _ops_change(evidence):
+    if "error" in evidence:
+        return f"error: {evidence['error']}"
+    total = evidence["total"]
+    text = f"{total['unfolded']} ops -> {total['folded']}"
+    if "batchnorm_ops" in evidence:
+        bn = evidence["batchnorm_ops"]
+        text += f" (BatchNorm ops {bn['unfolded']} -> {bn['folded']})"
+    changes = [f"-{n} {op}" for op, n in evidence["removed"].items()] + \
+        [f"+{n} {op}" for op, n in evidence["added"].items()]
+    return text + (": " + ", ".join(changes) if changes else ": the same ops")
+
+
+def folding_lines(result):
+    """Per model with BatchNorm: the folded/unfolded latency ratios and op changes."""
+    lines = []
+    for name, info in result["models"].items():
+        evidence = info.get("folding")
+        if not evidence:
+            continue
+        for path, label in (("saved_model", "SavedModel"), ("tflite", "TFLite")):
+            ratios = ", ".join(
+                f"batch {batch} {_stats_cell(cell['ratio_folded_vs_unfolded'])}"
+                for batch, cell in result["results"][name][path].items()
+                if cell["ratio_folded_vs_unfolded"])
+            lines.append(f"- {name} {label}: {ratios or 'no latency ratio (see errors)'}; "
+                         f"{_ops_change(evidence[path])}")
+    return lines
 
 
 def render_markdown(result):
@@ -562,7 +684,13 @@ def render_markdown(result):
         "What each path times (NumPy batch in, NumPy result out, per call):",
         "",
     ]
-    lines += [f"- {PATH_LABELS[p]} (`{p}`): {PATH_TIMES[p]}" for p in PATHS + TEXT_PATHS]
+    lines += [f"- {PATH_LABELS[p]} (`{p}`): {PATH_TIMES[p]}"
+              for p in PATHS + FOLD_PATHS + TEXT_PATHS]
+    folding = folding_lines(result)
+    if folding:
+        lines += ["", "BatchNorm folding (`fold_batchnorm`, on by default for SavedModel and "
+                  "TFLite): latency folded / unfolded, median (min–max) over repeats, > 1: "
+                  "folding is slower; and the ops of the exported files:", "", *folding]
     details, exports = [], []
     for name, info in result["models"].items():
         detail = tflite_detail(info.get("exports", {}))
@@ -592,7 +720,8 @@ def render_markdown(result):
 
 def summary(result):
     """The report's headline (see `common.publish`): per model and batch size,
-    the Keras call's latency and the three ratios that matter."""
+    the Keras call's latency and the ratios that matter (BatchNorm folding's
+    only for models that have BatchNorm)."""
     rows, items = [], []
     for model, paths in result["results"].items():
         for batch in paths["keras_call"]:
@@ -600,9 +729,15 @@ def summary(result):
             for path, field, label in (
                     ("keras_tf_function", "ratio_vs_keras", "tf.function / Keras call"),
                     ("saved_model", "ratio_vs_tf_function", "SavedModel / tf.function"),
-                    ("tflite", "ratio_vs_keras", "TFLite / Keras call")):
+                    ("tflite", "ratio_vs_keras", "TFLite / Keras call"),
+                    ("saved_model", "ratio_folded_vs_unfolded",
+                     "SavedModel, BatchNorm folded / unfolded"),
+                    ("tflite", "ratio_folded_vs_unfolded",
+                     "TFLite, BatchNorm folded / unfolded")):
                 cell = paths[path][batch]
-                if cell[field]:
+                if field == "ratio_folded_vs_unfolded" and UNFOLDED[path] not in paths:
+                    cells.append("")  # nothing to fold
+                elif cell[field]:
                     cells.append(common.ratio_cell(cell[field]))
                     items.append(common.summary_item(
                         NAME, f"{model}@{batch}/{path}/{field}",
@@ -614,7 +749,8 @@ def summary(result):
             rows.append([model, batch, common.number_cell(call and call["median"]), *cells])
     table = common.markdown_table(
         ["model", "batch", "Keras call ms", "tf.function / Keras call",
-         "SavedModel / tf.function", "TFLite / Keras call"], rows, align="lrrrrr")
+         "SavedModel / tf.function", "TFLite / Keras call", "SavedModel folded / unfolded",
+         "TFLite folded / unfolded"], rows, align="lrrrrrrr")
     return {"title": "Inference latency: Keras vs SavedModel vs TFLite",
             "markdown": f"{table}\n\nLatency ratios, median (min–max) over repeats; "
                         "> 1: slower.",

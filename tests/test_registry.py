@@ -151,11 +151,14 @@ def test_duplicate_name_from_another_module_fails(clean_registry):
 
 
 def test_reregistering_the_same_function_is_harmless(clean_registry):
-    # What a module reload does: a new function object, same module and name.
+    # What a module reload does: a new function object, same module and name,
+    # wrapped again by `@ResNet.register` (which adds `weights=`).
     original = resnet.resnet20
-    reloaded = types.FunctionType(original.__code__, original.__globals__,
-                                  original.__name__, original.__defaults__,
-                                  original.__closure__)
+    inner = original.__wrapped__
+    reloaded = resnet.ResNet.register(types.FunctionType(
+        inner.__code__, inner.__globals__, inner.__name__, inner.__defaults__,
+        inner.__closure__))
+    assert reloaded is not original
     assert (reloaded.__module__, reloaded.__qualname__) == \
         (original.__module__, original.__qualname__)
     assert registry.register_model(original) is original
@@ -168,7 +171,12 @@ def test_a_family_registration_records_the_class(clean_registry):
     def zoo_test_family_member(**kwargs):
         return resnet.ResNet(depth=20, **kwargs)
 
-    assert resnet.ResNet.register(zoo_test_family_member) is zoo_test_family_member
+    registered = resnet.ResNet.register(zoo_test_family_member)
+    # The registered function wraps the constructor (adding `weights=`) and
+    # keeps its name, module, qualname and docstring.
+    assert registered.__wrapped__ is zoo_test_family_member
+    assert registered.__qualname__ == zoo_test_family_member.__qualname__
+    assert registry.get_constructor("zoo_test_family_member") is registered
     assert registry.model_family("zoo_test_family_member") is resnet.ResNet
 
     def zoo_test_plain(**kwargs):

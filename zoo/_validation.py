@@ -506,3 +506,54 @@ def regularizer(name, value):
 def constraint(name, value):
     """Returns the Keras constraint `value` names (None stays None)."""
     return _keras_object(keras.constraints.get, "None or a Keras constraint", name, value)
+
+
+def stage_indices(name, value, stages):
+    """Checks a selection of stages: a non-empty, increasing list or tuple of ints.
+
+    Increasing order is required, not imposed by sorting: outputs and their
+    descriptions come in network order, so a request in another order
+    (`(4, 2)`) would silently pair `value[0]` with stage 2.
+
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value received.
+        stages: sequence of int. The stages that exist.
+
+    Returns:
+        A tuple of Python ints.
+
+    Raises:
+        ArgumentTypeError: not a list or tuple, or an element that is not an
+            int (bools rejected).
+        ValueError: empty, a stage that does not exist, a repeat, or not in
+            increasing order.
+
+    Example:
+    >>> stage_indices("out_stages", [2, 3], range(5))
+    (2, 3)
+    >>> stage_indices("out_stages", (3, 2), range(5))
+    Traceback (most recent call last):
+    ...
+    ValueError: out_stages must list stages in increasing order (the order of the outputs), received out_stages=(3, 2)
+    """
+    stages = [int(stage) for stage in stages]
+    wanted = (f"a non-empty list or tuple of ints from {stages}, in increasing "
+              f"order, each once")
+    if not isinstance(value, (tuple, list)) or not all(is_int(v) for v in value):
+        raise ArgumentTypeError(f"{name} must be {wanted}, received {name}={value!r}")
+    if not value:
+        raise ValueError(f"{name} must be {wanted}, received {name}={value!r}")
+    unknown = [int(v) for v in value if int(v) not in stages]
+    if unknown:
+        raise ValueError(f"{name} must hold stages from {stages}; stage(s) {unknown} do not "
+                         f"exist, received {name}={value!r}")
+    indices = tuple(int(v) for v in value)
+    repeated = sorted({v for v in indices if indices.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{name} must list each stage once; stage(s) {repeated} repeat, "
+                         f"received {name}={value!r}")
+    if list(indices) != sorted(indices):
+        raise ValueError(f"{name} must list stages in increasing order (the order of the "
+                         f"outputs), received {name}={value!r}")
+    return indices

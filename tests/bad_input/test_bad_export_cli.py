@@ -126,6 +126,13 @@ CASES = [
       ["sequence_length", "0"], id="sequence_length-zero"),
     P([WEIGHTS, *RESNET, "--sequence_length=8", "--out={d}/sm"],
       ["--sequence_length=8", "tflite"], id="sequence_length-for-saved_model"),
+    P([WEIGHTS, *RESNET, "--nofold_batchnorm", "--out={d}/x.keras"],
+      ["--nofold_batchnorm", "saved_model or tflite", "--out={d}/x.keras"],
+      id="nofold_batchnorm-for-keras"),
+    P([WEIGHTS, *RESNET, "--fold_batchnorm", "--out={d}/x.weights.h5"],
+      ["--fold_batchnorm", "saved_model or tflite"], id="fold_batchnorm-for-weights"),
+    P([WEIGHTS, *RESNET, "--fold_batchnorm=maybe", "--out={d}/sm"],
+      ["fold_batchnorm", "maybe"], id="fold_batchnorm-not-a-bool"),
 ]
 
 

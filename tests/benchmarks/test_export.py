@@ -1,6 +1,7 @@
 """`python -m benchmarks.export`, run as a user runs it, and its failure
 reporting in-process on a reduced grid. Never asserts speed."""
 
+import functools
 import json
 import math
 import os
@@ -20,19 +21,30 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 MODELS = common.default_models()
 PATHS = ["keras_call", "keras_tf_function", "keras_predict_on_batch", "saved_model", "tflite"]
 TEXT_PATHS = ["tflite_token_ids"]
+# Timed for models with BatchNorm to fold (the exports with fold_batchnorm=False).
+FOLD_PATHS = ["saved_model_unfolded", "tflite_unfolded"]
+UNFOLDED = {"saved_model": "saved_model_unfolded", "tflite": "tflite_unfolded"}
 KERAS_PATHS = ["keras_call", "keras_tf_function", "keras_predict_on_batch"]
 BATCHES = ["1", "32"]
 CELL_KEYS = {"path", "batch_size", "latency_ms", "latency_ms_per_repeat", "per_example_ms",
              "first_call_ms", "warmup_ms", "ratio_vs_keras", "ratio_vs_tf_function",
-             "max_abs_diff_vs_keras", "error"}
+             "ratio_folded_vs_unfolded", "max_abs_diff_vs_keras", "error"}
 
 
 def run_benchmark(*flags, timeout=300, env=None):
     return run_module("benchmarks.export", *flags, timeout=timeout, env=env)
 
 
+@functools.cache
+def folds(model):
+    """Whether registered `model` has BatchNorm to fold (a ConvBN), read from its layers."""
+    return any(callable(getattr(layer, "fold_batchnorm", None))
+               for layer in zoo.create_model(model)._flatten_layers(include_self=False))
+
+
 def paths_of(model):
-    return PATHS + (TEXT_PATHS if common.modality(model) == "text" else [])
+    return PATHS + (FOLD_PATHS if folds(model) else []) + \
+        (TEXT_PATHS if common.modality(model) == "text" else [])
 
 
 def _positive_finite(x):
@@ -42,7 +54,10 @@ def _positive_finite(x):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    proc = run_benchmark("--quick", f"--output_dir={out}")
+    # A hang guard, not a speed bound: the quick run took 203 s beside three
+    # other workers on 2 CPU cores, with the unfolded exports of the models
+    # that have BatchNorm.
+    proc = run_benchmark("--quick", f"--output_dir={out}", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
 
@@ -66,7 +81,8 @@ def test_quick_run_writes_json_with_the_whole_grid(quick_run):
         {"repeats": 2, "iterations": 2, "warmup": 1, "image_size": 16, "sequence_length": 16}
     assert cfg["models"] == MODELS and cfg["batch_sizes"] == [1, 32]
     assert cfg["fair_graph_comparison"] == "keras_tf_function"
-    assert set(cfg["paths"]) == set(PATHS + TEXT_PATHS)
+    assert set(cfg["paths"]) == set(PATHS + FOLD_PATHS + TEXT_PATHS)
+    assert "fold_batchnorm" in cfg["folding"]
 
     # The whole grid: model x path x batch, in turn order.
     assert list(result["results"]) == MODELS
@@ -75,8 +91,29 @@ def test_quick_run_writes_json_with_the_whole_grid(quick_run):
         info = result["models"][model]
         assert info["error"] is None, (model, info["error"])
         assert info["params"] > 0
-        assert set(info["exports"]) == {"saved_model", "tflite"}
+        folding = folds(model)
+        assert set(info["exports"]) == {"saved_model", "tflite"} | (
+            set(FOLD_PATHS) if folding else set())
         assert list(paths) == paths_of(model)
+        for key, export in info["exports"].items():
+            if export["error"] is None:  # the ops of the file, by type
+                assert export["total_ops"] == sum(export["op_counts"].values()) > 0, key
+        # What folding removed, from the files themselves: SavedModel has no
+        # BatchNorm op left (one per BatchNorm unfolded); TFLite's converter
+        # folds them itself (zoo.export.fold), so only the totals are checked.
+        if not folding:
+            assert info["folding"] is None
+        else:
+            evidence = info["folding"]
+            assert set(evidence) == {"saved_model", "tflite"}
+            assert evidence["saved_model"]["batchnorm_ops"]["folded"] == 0
+            assert evidence["saved_model"]["batchnorm_ops"]["unfolded"] > 0
+            assert evidence["saved_model"]["removed"]
+            for fmt, change in evidence.items():
+                total = change["total"]
+                assert total["folded"] == info["exports"][fmt]["total_ops"], fmt
+                assert total["unfolded"] == info["exports"][UNFOLDED[fmt]]["total_ops"], fmt
+                assert total["folded"] <= total["unfolded"], fmt
         for path, by_batch in paths.items():
             assert list(by_batch) == BATCHES, (model, path)
             for batch, cell in by_batch.items():
@@ -107,6 +144,15 @@ def test_quick_run_writes_json_with_the_whole_grid(quick_run):
                     [a / b for a, b in zip(per_repeat, graph)])
                 if path == "keras_call":
                     assert ratio["per_repeat"] == [1.0, 1.0]
+                # Folded over unfolded, within each repeat, where both ran.
+                unfolded = paths.get(UNFOLDED.get(path), {}).get(batch)
+                if unfolded and unfolded["error"] is None:
+                    fold_ratio = cell["ratio_folded_vs_unfolded"]
+                    assert fold_ratio["per_repeat"] == pytest.approx(
+                        [a / b for a, b in zip(per_repeat, unfolded["latency_ms_per_repeat"])])
+                    assert fold_ratio["min"] <= fold_ratio["median"] <= fold_ratio["max"]
+                else:
+                    assert cell["ratio_folded_vs_unfolded"] is None, where
                 # Every path computes what the Keras call computes.
                 assert cell["max_abs_diff_vs_keras"] is not None, where
                 assert cell["max_abs_diff_vs_keras"] < 1e-3, where
@@ -137,7 +183,8 @@ def test_quick_run_prints_the_table_and_deletes_its_exports(quick_run):
     assert proc.stdout.startswith("benchmarks.export: TensorFlow "), proc.stdout[:300]
     for label in ("ms/call median", "vs Keras call", "vs tf.function", "1 (baseline)",
                   "1 (graph baseline)", "SavedModel", "TFLite (float)", "What each path times",
-                  "Python-side tokenization"):
+                  "Python-side tokenization", "SavedModel, BN unfolded",
+                  "TFLite (float), BN unfolded", "BatchNorm folding", "BatchNorm ops"):
         assert label in table, label
     rows = [line for line in table.splitlines()
             if re.match(rf"\| ({'|'.join(MODELS)}) \|", line)]
@@ -194,6 +241,7 @@ def test_failing_paths_are_reported_and_the_rest_measured(tmp_path, monkeypatch,
             assert cell["ratio_vs_keras"]["median"] > 0
             assert cell["max_abs_diff_vs_keras"] < 1e-5
     exports = result["models"]["einsum_mlp"]["exports"]
+    assert result["models"]["einsum_mlp"]["folding"] is None  # no BatchNorm
     assert exports["tflite"]["error"] == "RuntimeError: interpreter exploded"
     assert exports["saved_model"]["error"] is None
     written = json.loads(next(tmp_path.glob("export_*.json")).read_text())

@@ -1,6 +1,7 @@
 """Reusable Keras layers. Blocks know no model, data set or file format."""
 
 from zoo.blocks.attention import MultiHeadSelfAttention
+from zoo.blocks.batch_norm import BatchNorm
 from zoo.blocks.conv import ConvBN
 from zoo.blocks.einsum_dense import EinsumDense
 from zoo.blocks.inverted_residual import InvertedResidual
@@ -9,6 +10,6 @@ from zoo.blocks.residual import BasicBlock, Bottleneck
 from zoo.blocks.sequence_pooling import SequencePooling
 from zoo.blocks.transformer_encoder import TransformerEncoderBlock
 
-__all__ = ["BasicBlock", "Bottleneck", "ConvBN", "EinsumDense", "InvertedResidual",
+__all__ = ["BasicBlock", "BatchNorm", "Bottleneck", "ConvBN", "EinsumDense", "InvertedResidual",
            "MultiHeadSelfAttention", "PositionEmbedding", "SequencePooling",
            "TransformerEncoderBlock"]

@@ -2,10 +2,12 @@
 every ResNet and MobileNetV2 is made of."""
 
 import keras
+import numpy as np
 
-from zoo import _validation
+from zoo import _validation, ops
 from zoo.blocks import _layout
 from zoo.blocks._chain import build_chain
+from zoo.blocks.batch_norm import BatchNorm
 
 # "symmetric": explicit (k-1)//2 before and k//2 after (torchvision, the
 # papers); "same": TensorFlow's (keras.applications' MobileNetV2).
@@ -40,6 +42,11 @@ class ConvBN(keras.layers.Layer):
     (oneDNN, cuDNN, JAX); on TensorFlow's own CPU kernels the block computes
     in `channels_last` and transposes at its edges (`compute_format`), with
     the same weights and outputs.
+
+    For inference, `fold_batchnorm()` folds the BatchNormalization into the
+    convolution (a scaled kernel and a bias): the BatchNorm's ops leave the
+    graph, the outputs stay. `zoo.export` does it, on a copy of the model
+    (`ZooModel.folded()`), for SavedModel and TFLite files.
 
     Args:
         filters: int, or None with `depthwise=True`. Output channels. A
@@ -151,7 +158,7 @@ class ConvBN(keras.layers.Layer):
             self.conv = keras.layers.Conv2D(
                 self.filters, self.kernel_size, kernel_initializer="he_normal",
                 **conv_args)
-        self.bn = keras.layers.BatchNormalization(
+        self.bn = BatchNorm(
             axis=_validation.channel_axis(self.compute_format),
             momentum=self.bn_momentum,
             epsilon=self.bn_epsilon,
@@ -178,14 +185,102 @@ class ConvBN(keras.layers.Layer):
         self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: input_shape[channel_axis]})
         build_chain([self.pad, self.conv, self.bn, self.act], self._to_compute_shape(input_shape))
 
+    # True once `fold_batchnorm()` ran: `call` then skips the BatchNorm.
+    batchnorm_folded = False
+
     def call(self, inputs, training=None):
+        if self.batchnorm_folded and training:
+            raise ValueError(
+                f"{self.name} has its BatchNormalization folded into its convolution "
+                "(fold_batchnorm()), which is for inference only: call it with "
+                "training=False or None, received training=True; train the unfolded model")
         x = _layout.to_compute(inputs, self.data_format, self.compute_format)
         if self.pad is not None:
             x = self.pad(x)
-        x = self.bn(self.conv(x), training=training)
+        x = self.conv(x)
+        if self.batchnorm_folded:
+            x = self._add_folded_bias(x)
+        else:
+            x = self.bn(x, training=training)
         if self.act is not None:
             x = self.act(x)
         return _layout.from_compute(x, self.data_format, self.compute_format)
+
+    def fold_batchnorm(self):
+        """Folds the BatchNormalization into the convolution, in place: inference only.
+
+        In inference the BatchNormalization is an affine map per output
+        channel, `y = conv(x) * scale + bias` with
+        `scale = gamma / sqrt(moving_variance + epsilon)` and
+        `bias = beta - moving_mean * scale`, so it can live in the
+        convolution: the kernel is multiplied by `scale` per output channel
+        (for a `DepthwiseConv2D`, whose kernel is `(kh, kw, channels, 1)`,
+        per channel) and `call` adds `bias` (kept in the BatchNorm's `beta`)
+        instead of running the BatchNorm. The outputs stay those of
+        `call(training=False)`, up to float rounding; a frozen BatchNorm
+        (`trainable=False`) folds the same way, since it normalizes with its
+        moving statistics too.
+
+        The weights are computed in float64 and stored in each variable's
+        dtype (float32, also under a mixed-precision policy). The
+        BatchNorm's other weights are set to the identity (`gamma`
+        `sqrt(max(1 - epsilon, 0) + epsilon)`, i.e. 1 for any epsilon < 1,
+        `moving_mean` 0, `moving_variance` `max(1 - epsilon, 0)`), so the
+        weights still give the same outputs if an unfolded `ConvBN` reads
+        them (the folded flag is not part of `get_config()`: a `.keras` file
+        of a folded block loads unfolded, with the BatchNorm as an identity).
+
+        Afterwards `call(training=True)` raises a `ValueError`: there is no
+        BatchNorm left to train (its statistics are in the kernel). Fold a
+        copy (`ZooModel.folded()`), never the model you train. Folding
+        twice does nothing the second time.
+
+        Raises:
+            ValueError: the block is not built yet.
+
+        Example:
+        >>> import numpy as np
+        >>> block = ConvBN(4, 3, strides=2)
+        >>> x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+        >>> block.build(x.shape)
+        >>> block.bn.set_weights([np.full(4, 2.0), np.full(4, 0.5),  # gamma, beta,
+        ...                       np.full(4, 0.1), np.full(4, 4.0)])  # mean, variance
+        >>> before = block(x, training=False)
+        >>> block.fold_batchnorm()
+        >>> bool(np.allclose(block(x), before, rtol=1e-5, atol=1e-5))
+        True
+        >>> block.batchnorm_folded
+        True
+        """
+        if not self.built:
+            raise ValueError(f"{self.name} is not built: call it on inputs (or build it) "
+                             "before fold_batchnorm()")
+        if self.batchnorm_folded:
+            return
+        bn = self.bn
+        gamma, beta, mean, variance = (keras.ops.convert_to_numpy(v).astype("float64")
+                                       for v in (bn.gamma, bn.beta, bn.moving_mean,
+                                                 bn.moving_variance))
+        scale = gamma / np.sqrt(variance + bn.epsilon)
+        kernel = keras.ops.convert_to_numpy(self.conv.kernel).astype("float64")
+        # The kernel's output channels: its last axis, (kh, kw, in, out); a
+        # depthwise kernel's input channels, (kh, kw, channels, 1).
+        kernel = kernel * (scale[:, None] if self.depthwise else scale)
+        identity_variance = max(1.0 - bn.epsilon, 0.0)
+        for variable, value in (
+                (self.conv.kernel, kernel),
+                (bn.beta, beta - mean * scale),
+                (bn.gamma, np.full_like(gamma, np.sqrt(identity_variance + bn.epsilon))),
+                (bn.moving_mean, np.zeros_like(mean)),
+                (bn.moving_variance, np.full_like(variance, identity_variance))):
+            variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
+        self.batchnorm_folded = True
+
+    def _add_folded_bias(self, x):
+        """`x` (a `compute_format` conv output) plus the folded bias (in `bn.beta`)."""
+        # A BiasAdd on TensorFlow, which Grappler fuses into the convolution
+        # (and the activation), as it fuses the unfolded FusedBatchNormV3.
+        return ops.bias_add(x, self.bn.beta, self.compute_format)
 
     def compute_output_shape(self, input_shape):
         shape = build_chain([self.pad, self.conv], self._to_compute_shape(input_shape),

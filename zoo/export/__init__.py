@@ -5,8 +5,13 @@
 | `keras` | `*.keras` | architecture, weights, optimizer-free state, vocabulary | a Keras model |
 | `h5` | `*.h5` | architecture (config), weights, vocabulary | a Keras model |
 | `weights` | `*.weights.h5` | weights only | use `load_weights(model, path)` |
-| `saved_model` | a directory | the serving graph, `serving_default` signature | a `ServingModel` callable |
-| `tflite` | `*.tflite` | the inference graph (float, float16 or int8) | a `TFLiteModel` callable |
+| `saved_model` | a directory | the serving graph, `serving_default` signature, BatchNorm folded | a `ServingModel` callable |
+| `tflite` | `*.tflite` | the inference graph (float, float16 or int8), BatchNorm folded | a `TFLiteModel` callable |
+
+SavedModel and TFLite files are inference graphs: each BatchNorm that
+follows a convolution is folded into it (`fold_batchnorm=True`, the
+default; `zoo.export.fold`), in a copy of the model, never the model given.
+The other formats keep the model as it is, to train on.
 
 Every save is atomic: the file (or directory) is written beside the target
 under a temporary name and renamed into place, so an interrupted save leaves
@@ -187,6 +192,9 @@ def save(model, path, format=None, overwrite=False, **options):
             TensorFlow Serving layout `path/<version>/`). `tflite`:
             `quantization` (None, `"float16"`, `"int8"`),
             `representative_data` (for int8), `sequence_length` (text models).
+            Both: `fold_batchnorm` (bool, default True: export
+            `model.folded()`, each BatchNorm folded into its convolution;
+            `model` is not changed). `keras`, `h5` and `weights` take none.
 
     Returns:
         The `pathlib.Path` written (for a versioned SavedModel, the version

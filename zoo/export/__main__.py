@@ -10,6 +10,9 @@ Examples:
     python -m zoo.export --weights=out/text_rnn.keras --out=out/text_rnn.tflite \\
         --quantization=float16
 
+SavedModel and TFLite exports fold each BatchNorm into its convolution
+(`--fold_batchnorm`, the default); `--nofold_batchnorm` keeps them.
+
 The format comes from `--out`'s suffix unless `--format` is given (and then
 they must agree). Every flag is checked before anything is loaded or built
 (`check_flags`); a bad one exits with status 2, a usage line and the reason.
@@ -61,6 +64,9 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_integer("sequence_length", None, "TFLite, text models: the static token "
                          "length of the exported integer-token model.", lower_bound=1,
                          flag_values=flag_values)
+    flags.DEFINE_boolean("fold_batchnorm", True, "SavedModel and TFLite: fold each "
+                         "BatchNorm into the convolution before it (an inference graph; "
+                         "--nofold_batchnorm keeps them).", flag_values=flag_values)
     flags.mark_flags_as_required(["weights", "out"], flag_values=flag_values)
 
 
@@ -115,6 +121,7 @@ def check_flags(flag_values=FLAGS):
     """
     import zoo
     import zoo.export
+    from zoo.export import fold
 
     source, out = flag_values.weights, flag_values.out
     for name, value in (("weights", source), ("out", out)):
@@ -154,6 +161,8 @@ def check_flags(flag_values=FLAGS):
     except (ValueError, TypeError, FileExistsError) as error:
         raise app.UsageError(f"--out={out}: {error}") from None
     _check_options_fit(flag_values, out_format)
+    if out_format in fold.FORMATS:
+        options["fold_batchnorm"] = flag_values.fold_batchnorm
     return Plan(source_format, out_format, target, options, arguments)
 
 
@@ -180,6 +189,13 @@ def _check_options_fit(flag_values, out_format):
         if value is not None and out_format != format:
             raise app.UsageError(f"--{name}={value} applies to --format={format} only; "
                                  f"--out={flag_values.out} is {out_format}")
+    from zoo.export import fold
+
+    # A boolean has a value either way: only an explicit one is refused.
+    if flag_values["fold_batchnorm"].present and out_format not in fold.FORMATS:
+        given = "--fold_batchnorm" if flag_values.fold_batchnorm else "--nofold_batchnorm"
+        raise app.UsageError(f"{given} applies to --format={' or '.join(fold.FORMATS)} only; "
+                             f"--out={flag_values.out} is {out_format}")
 
 
 def load_source(plan, flag_values=FLAGS):

@@ -19,6 +19,9 @@ per-model code:
 The output is named after what the model returns: `logits` when its
 `classifier_activation` is None or `"linear"`, `probabilities` for
 `"softmax"` and `"sigmoid"`, `predictions` otherwise (see `output_name`).
+A model whose call returns a dict (`features_only=True`: `{"stage2": ...,
+"stage3": ...}`) gets one output per key, named by the key, and
+`ServingModel` returns that dict again.
 
 With `version=N` the export goes to `path/N/`, TensorFlow Serving's layout
 (`tensorflow_model_server --model_base_path=path` serves the highest N);
@@ -40,6 +43,7 @@ Example:
 True
 """
 
+import collections
 import pathlib
 
 import keras
@@ -47,10 +51,15 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import _validation
-from zoo.export import _atomic, _files
+from zoo.export import _atomic, _files, fold
 
 SIGNATURE_KEY = "serving_default"
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+# The names under which a signature serves a single tensor: `output_name`'s,
+# and `output_0`, Keras' own (`model.export`). Other output names are the keys
+# of a dict the model returned (a features_only model's "stage2", ...), and
+# `ServingModel` returns a dict for them, even for a single key.
+_TENSOR_OUTPUT_NAMES = ("logits", "probabilities", "predictions", "output_0")
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
@@ -119,7 +128,7 @@ def input_spec(model):
                          name=name or "inputs")
 
 
-def save(model, path, version=None, **options):
+def save(model, path, version=None, fold_batchnorm=True, **options):
     """Writes `model` as a SavedModel into the new directory `path`.
 
     Called by `zoo.export.save`, which passes the scratch directory that it
@@ -130,23 +139,29 @@ def save(model, path, version=None, **options):
         path: str or Path. The directory to create.
         version: int >= 1 or None. Only checked here: the dispatcher has
             already put the version into `path` (see `target_path`).
-        **options: none are known; any is a `ValueError`.
+        fold_batchnorm: bool. Export `model.folded()`: each BatchNorm folded
+            into its convolution, none left in the serving graph (see
+            `zoo.export.fold`); `model` itself is not changed.
+        **options: none other is known; any is a `ValueError`.
 
     Raises:
-        ValueError: unknown options, a bad `version`, a model without an
-            input signature.
+        ValueError: unknown options, a bad `version` or `fold_batchnorm`, a
+            model without an input signature.
     """
     if options:
         raise ValueError(
-            f"Unknown saved_model option(s) {sorted(options)}: the only option is "
-            "version= (an int >= 1)")
+            f"Unknown saved_model option(s) {sorted(options)}: the options are "
+            "version= (an int >= 1) and fold_batchnorm= (a bool)")
     if version is not None:
         _check_version(version)
+    model = fold.inference_model(model, fold_batchnorm)
     spec = input_spec(model)
     key = output_name(model)
 
     def serve(inputs):
-        return {key: model(inputs, training=False)}
+        outputs = model(inputs, training=False)
+        # A dict's keys (a features_only model's stages) name the outputs.
+        return dict(outputs) if isinstance(outputs, dict) else {key: outputs}
 
     archive = keras.export.ExportArchive()
     endpoint = archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[spec])
@@ -263,7 +278,9 @@ class ServingModel:
         input_name: str. The signature's input key (e.g. `"images"`).
         input_spec: `tf.TensorSpec` of that input (shape, dtype).
         output_names: tuple of str. The signature's output keys.
-        output_name: str or None. The output key when there is exactly one.
+        output_name: str or None. The output key when the signature serves
+            one tensor (one output named as `output_name(model)` names
+            them, or Keras' `output_0`); None when it serves a dict.
 
     Example: `ServingModel(x)` returns a NumPy array, like `model(x)`.
     """
@@ -283,12 +300,27 @@ class ServingModel:
                 "serves one input")
         (self.input_name, self.input_spec), = kwargs.items()
         self.output_names = tuple(sorted(signature.structured_outputs))
-        self.output_name = self.output_names[0] if len(self.output_names) == 1 else None
+        self.output_name = (self.output_names[0] if len(self.output_names) == 1
+                            and self.output_names[0] in _TENSOR_OUTPUT_NAMES else None)
 
     def __repr__(self):
         return (f"ServingModel(path={str(self.path)!r}, input={self.input_name!r} "
                 f"{self.input_spec.dtype.name}{tuple(self.input_spec.shape)}, "
                 f"outputs={list(self.output_names)})")
+
+    def op_counts(self):
+        """The ops the serving signature runs, by type: a `collections.Counter`.
+
+        Counts the nodes of the signature's graph and of every function in
+        its library (the model's body is a function that the signature
+        calls), e.g. to see what `fold_batchnorm` removed
+        (`zoo.export.fold.batchnorm_ops`).
+        """
+        graph = self.signature.graph.as_graph_def()
+        counts = collections.Counter(node.op for node in graph.node)
+        for function in graph.library.function:
+            counts.update(node.op for node in function.node_def)
+        return counts
 
     def __call__(self, inputs):
         """Runs the signature.
@@ -317,7 +349,9 @@ class ServingModel:
         outputs = self.signature(**{self.input_name: tensor})
         if self.output_name is not None:
             return outputs[self.output_name].numpy()
-        return {name: value.numpy() for name, value in outputs.items()}
+        # The signature's own order is arbitrary; `output_names` is sorted
+        # (a features_only model's "stage1", "stage2", ...: the model's order).
+        return {name: outputs[name].numpy() for name in self.output_names}
 
     def _to_tensor(self, inputs):
         spec = self.input_spec

@@ -103,6 +103,7 @@ Example:
 True
 """
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -118,7 +119,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from zoo import _validation
-from zoo.export import _files, saved_model
+from zoo.export import _files, fold, saved_model
 
 QUANTIZATIONS = (None, "float16", "int8")
 METADATA_NAME = "zoo_export"
@@ -127,6 +128,8 @@ DEFAULT_SEQUENCE_LENGTH = 64
 DEFAULT_REPRESENTATIVE_SAMPLES = 500
 
 _FORMAT_TAG = "zoo.tflite"
+_BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items()
+                  if not name.startswith("_")}
 _DIGEST_KEY = "sha256"
 _ZERO_DIGEST = "0" * 64
 
@@ -137,7 +140,8 @@ _ZERO_DIGEST = "0" * 64
 
 def save(model, path, quantization=None, representative_data=None, sequence_length=None,
          input_shape=None, int8_io=False,
-         representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES, **options):
+         representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES, fold_batchnorm=True,
+         **options):
     """Writes `model` as a `.tflite` flatbuffer at `path` (see the module doc).
 
     Args:
@@ -153,6 +157,9 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
         int8_io: bool. With `quantization="int8"`, make float inputs and
             outputs int8 too.
         representative_samples: int. The most calibration examples used.
+        fold_batchnorm: bool. Convert `model.folded()`, each BatchNorm
+            folded into its convolution (see `zoo.export.fold`: the converter
+            folds them too); `model` itself is not changed.
         **options: none other is known; any is a `ValueError`.
 
     Raises:
@@ -163,8 +170,8 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     if options:
         raise ValueError(
             f"Unknown tflite option(s) {sorted(options)}: the options are quantization, "
-            "representative_data, representative_samples, sequence_length, input_shape "
-            "and int8_io")
+            "representative_data, representative_samples, sequence_length, input_shape, "
+            "int8_io and fold_batchnorm")
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"quantization must be one of {list(QUANTIZATIONS)}, received "
@@ -175,6 +182,7 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
             f"int8_io=True needs quantization='int8', received quantization={quantization!r}")
     representative_samples = _validation.positive_int("representative_samples",
                                                       representative_samples)
+    model = fold.inference_model(model, fold_batchnorm)
 
     text, source = None, model
     twin = model.token_twin(sequence_length, DEFAULT_SEQUENCE_LENGTH) \
@@ -189,6 +197,7 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     spec = saved_model.input_spec(model)
     shape = _concrete_shape(model, spec, input_shape)
     dtype = spec.dtype.name
+    _check_single_output(model, shape, dtype)
 
     if quantization == "int8" and _looping_rnns(model):
         raise ValueError(
@@ -255,6 +264,25 @@ def _concrete_shape(model, spec, input_shape):
             f"shape {(None,) + declared}: pass input_shape=(...) without the batch, "
             "e.g. zoo.export.save(model, 'm.tflite', input_shape=(224, 224, 3))")
     return declared
+
+
+def _check_single_output(model, shape, dtype):
+    """Refuses a model that returns a dict or several tensors (features_only=True).
+
+    The converter would write them as unnamed outputs in an order of its own,
+    and `TFLiteModel` returns one array, or a list, by that order: feature maps
+    could come back silently swapped.
+    """
+    outputs = model.compute_output_spec(keras.KerasTensor((None,) + shape, dtype=dtype))
+    if keras.tree.is_nested(outputs):
+        what = (f"a dict of {list(outputs)}" if isinstance(outputs, dict)
+                else f"{len(keras.tree.flatten(outputs))} tensors")
+        raise ValueError(
+            f"TFLite export takes models with a single output; {model.name!r} returns "
+            f"{what} (a features_only=True model's feature maps). Export it with "
+            "format='saved_model', whose signature has one named output per key, or "
+            "export a functional model of the one map you need, e.g. "
+            "keras.Model(x, model(x)['stage4']) for x = keras.Input(...)")
 
 
 def _looping_rnns(model):
@@ -618,6 +646,30 @@ class TFLiteModel:
     def __repr__(self):
         return (f"TFLiteModel({str(self.path)!r}, quantization={self.quantization!r}, "
                 f"runtime={self.runtime!r})")
+
+    def op_counts(self):
+        """The operators of the file, by name: a `collections.Counter`.
+
+        Read from the flatbuffer (every subgraph), so it is what the
+        converter wrote whichever runtime and delegate run it: builtin ops
+        by their `BuiltinOperator` name (`"CONV_2D"`, `"ADD"`, ...), custom
+        ops by their custom name.
+        """
+        model = schema.Model.GetRootAs(self._data, 0)
+        names = []
+        for i in range(model.OperatorCodesLength()):
+            code = model.OperatorCodes(i)
+            # Codes above 127 are only in BuiltinCode; older files only
+            # fill DeprecatedBuiltinCode: TFLite reads the larger.
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            names.append(code.CustomCode().decode() if builtin == schema.BuiltinOperator.CUSTOM
+                         else _BUILTIN_NAMES.get(builtin, str(builtin)))
+        counts = collections.Counter()
+        for g in range(model.SubgraphsLength()):
+            subgraph = model.Subgraphs(g)
+            counts.update(names[subgraph.Operators(i).OpcodeIndex()]
+                          for i in range(subgraph.OperatorsLength()))
+        return counts
 
     @property
     def input_details(self):

@@ -9,6 +9,7 @@ instance, and prints what each one produced, nested blocks opened up.
 """
 
 import contextlib
+import functools
 import math
 
 import keras
@@ -16,6 +17,7 @@ import numpy as np
 
 from zoo import ops, registry
 from zoo import _validation
+from zoo.models import _pretrained
 
 _MISSING = object()
 
@@ -61,6 +63,12 @@ def _is_empty_batch(inputs):
 def _weight_key(variable):
     # Paths start with the model's name, which a rebuilt twin shares by config.
     return variable.path.split("/", 1)[-1]
+
+
+def _foldable_layers(model):
+    """The sublayers, at any depth, that can fold a BatchNorm (`fold_batchnorm()`)."""
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+            if callable(getattr(layer, "fold_batchnorm", None))]
 
 
 def _shapes_of(outputs):
@@ -116,6 +124,12 @@ class ZooModel(keras.Model):
       BatchNorm subtracts the batch mean, constant shifts included); the
       test battery checks that their gradient is zero instead of requiring
       them to move [none].
+    - `pretrained_weights`: registered name -> the kinds of pretrained
+      weights its constructor loads with `weights=` (zoo/models/_pretrained.py):
+      `"imagenet"` (`weights="imagenet"`, downloaded into Keras' cache) and
+      `"state_dict"` (`weights="path/model.safetensors"` or `.npz`: a
+      PyTorch state dict, e.g. timm's or torchvision's) [none: `weights`
+      other than None is a ValueError listing the models that have them].
 
     It may override these hooks (defaults in brackets):
 
@@ -140,9 +154,20 @@ class ZooModel(keras.Model):
     - `summary_notes()`: lines `summary()` prints under the table, for what
       the shapes alone would leave unsaid (e.g. a channels_first ResNet
       computing in NHWC on a platform without NCHW convolutions) [none].
+    - `pretrained_overrides(name, weights, overrides)` (classmethod) and
+      `load_pretrained(weights)`: for the models in `pretrained_weights`,
+      the constructor keywords that `weights` need (from the user's
+      `overrides`; a ValueError naming an argument that contradicts them),
+      then loading them into the built model. `weights` is `"imagenet"` or
+      a `_pretrained.StateDict` (name -> NumPy array, `.path`) [overrides
+      unchanged / NotImplementedError]. `@Family.register` wires them:
+      every registered constructor takes `weights=None`.
 
-    It inherits `functional()`, `summary()`, `layer_table()`, `rebuilt()`
-    and `preferred_jit_compile()`. The base arguments (`name`, `dtype`,
+    It inherits `functional()`, `summary()`, `layer_table()`, `rebuilt()`,
+    `folded()` and `preferred_jit_compile()`. A block that can fold its
+    BatchNorm into a convolution for inference defines `fold_batchnorm()`
+    (as `zoo.blocks.ConvBN` does); `folded()` and the SavedModel and TFLite
+    exports find it by that method, not by the block's class. The base arguments (`name`, `dtype`,
     `trainable`) are checked here: `name` must be a non-empty string,
     `dtype` a float dtype or policy. A call on an empty batch (batch size
     0) returns an empty output of the right shape and dtype without running
@@ -185,6 +210,7 @@ class ZooModel(keras.Model):
     # included, which then lose the cuDNN kernel.
     xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
     needs_adapt = False
+    pretrained_weights = {}
 
     @classmethod
     def register(cls, constructor):
@@ -194,13 +220,50 @@ class ZooModel(keras.Model):
         `def resnet50(**kwargs)`), it records the family with the name, so
         the contract can be read before any model is built.
 
+        The registered function (also what the module's name holds, with
+        the constructor's name and docstring) takes one more keyword,
+        `weights` (default None): `"imagenet"` or the path of a
+        `.safetensors` / `.npz` state dict, for the models listed in the
+        family's `pretrained_weights` (zoo/models/_pretrained.py). The
+        model is built from the other arguments (as `pretrained_overrides`
+        completes them), then `load_pretrained` loads the weights.
+
         Example:
         >>> import zoo
         >>> family = zoo.registry.model_family("resnet50")
         >>> family.__name__, family.modality
         ('ResNet', 'image')
         """
-        return registry.register_model(constructor, family=cls)
+        @functools.wraps(constructor)  # name, module, qualname: registry keys
+        def build(*args, weights=None, **overrides):
+            if weights is None:
+                return constructor(*args, **overrides)
+            return _pretrained.build(cls, constructor.__name__,
+                                     functools.partial(constructor, *args), weights, overrides)
+
+        return registry.register_model(build, family=cls)
+
+    @classmethod
+    def pretrained_overrides(cls, name, weights, overrides):
+        """The constructor keywords that loading `weights` into model `name` needs.
+
+        Args:
+            name: str. The registered name being built.
+            weights: `"imagenet"` or a `zoo.models._pretrained.StateDict`.
+            overrides: dict. The keywords the user passed (a copy).
+
+        Returns:
+            The keywords to build with (default: `overrides` unchanged).
+
+        Raises:
+            ValueError: an argument in `overrides` contradicts the weights;
+                the message names it.
+        """
+        return overrides
+
+    def load_pretrained(self, weights):
+        """Loads `weights` (`"imagenet"` or a `StateDict`) into this built model."""
+        raise NotImplementedError(f"{type(self).__name__} loads no pretrained weights")
 
     def __init__(self, *args, **kwargs):
         _validation.layer_kwargs(kwargs)
@@ -216,7 +279,10 @@ class ZooModel(keras.Model):
                 # (texts arrive as NumPy object arrays, which have none).
                 spec = self.compute_output_spec(keras.KerasTensor(
                     (None,) + tuple(inputs.shape)[1:], dtype=self.input_signature.dtype))
-                return keras.ops.zeros((0,) + tuple(spec.shape)[1:], dtype=spec.dtype)
+                # One empty output per output (a features_only model returns a dict).
+                return keras.tree.map_structure(
+                    lambda out: keras.ops.zeros((0,) + tuple(out.shape)[1:], dtype=out.dtype),
+                    spec)
         return super().__call__(*args, **kwargs)
 
     def check_inputs(self, inputs):
@@ -278,6 +344,39 @@ class ZooModel(keras.Model):
                 f"Cannot rebuild {self.name!r} with {changes}: the weights differ "
                 f"({ours} vs {theirs})")
         twin.set_weights(self.get_weights())
+        return twin
+
+    def folded(self):
+        """A copy of this model for inference, each BatchNorm folded into its convolution.
+
+        Every sublayer (at any depth) with a `fold_batchnorm()` method, such
+        as `zoo.blocks.ConvBN`, folds it in a copy (`rebuilt()`): its kernel
+        scaled and a bias added instead of the BatchNorm, the same inference
+        outputs up to float rounding. This model is left untouched. The copy
+        is for inference only: calling it with `training=True` raises a
+        `ValueError`. `zoo.export.save` exports this copy for SavedModel and
+        TFLite unless `fold_batchnorm=False`.
+
+        Returns:
+            The folded copy; `self` when no sublayer folds (nothing would
+            change, e.g. a text model).
+
+        Example:
+        >>> import numpy as np, zoo
+        >>> model = zoo.create_model("resnet20", num_classes=3, input_shape=(16, 16, 1))
+        >>> inference = model.folded()
+        >>> x = model.example_inputs(batch_size=2)
+        >>> bool(np.allclose(inference(x), model(x, training=False), rtol=1e-5, atol=1e-5))
+        True
+        >>> mlp = zoo.create_model("einsum_mlp", input_shape=(4,))
+        >>> mlp.folded() is mlp  # no BatchNorm to fold: no copy
+        True
+        """
+        if not _foldable_layers(self):
+            return self
+        twin = self.rebuilt()
+        for layer in _foldable_layers(twin):
+            layer.fold_batchnorm()
         return twin
 
     def save(self, filepath, *args, **kwargs):

@@ -20,6 +20,7 @@ import numpy as np
 
 from zoo import _validation
 from zoo.blocks import ConvBN, InvertedResidual
+from zoo.models import _pretrained
 from zoo.models._image import ImageClassifier
 
 # The paper's Table 2, one row per stage of bottleneck blocks:
@@ -98,9 +99,11 @@ class MobileNetV2(ImageClassifier):
         num_classes: int. Size of the classification head.
         include_top: bool. Add global pooling and the dense head. `False`
             returns the last feature map (or its pooling, see `pooling`).
+            Ignored with `features_only=True` (set to False: no head).
         pooling: None, `"avg"` or `"max"`. Global pooling of the last feature
             map when `include_top=False`; with `include_top=True` the head
-            pools with this (default `"avg"`).
+            pools with this (default `"avg"`). Must be None with
+            `features_only=True`.
         input_shape: tuple of 3 ints (or None for height/width), in
             `data_format` order, e.g. `(32, 32, 1)`. Any channel count and
             any size (each stride-2 layer gives `ceil(size / 2)`). `None`
@@ -119,7 +122,27 @@ class MobileNetV2(ImageClassifier):
             `tf.distribute` strategy (SyncBatchNorm); `python -m zoo.train`
             turns it on when it trains on more than one replica.
             TensorFlow backend only.
+        features_only: bool. Return a dict of feature maps, one per stage
+            of `out_stages` (see "Feature maps"), instead of the head's
+            output. The model then has no head convolution, pooling or
+            classifier, and no block after the last stage requested (nor
+            their weights).
+        out_stages: None, or a list or tuple of stage numbers (0-4) in
+            increasing order, each once; only with `features_only=True`.
+            None: all five, as timm's `features_only`.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Feature maps:
+        Stages are numbered by resolution, as timm's `out_indices` for
+        `mobilenetv2_*`: stage k is the last block at `1 / 2**(k+1)` of the
+        input size, i.e. the outputs of `stage1_block1` (stage 0, 1/2),
+        `stage2_block2` (1, 1/4), `stage3_block3` (2, 1/8), `stage5_block3`
+        (3, 1/16) and `stage7_block1` (4, 1/32): 16, 24, 32, 96 and 320
+        channels at alpha 1.0. These feature stages are not the seven
+        stages of the paper that name the blocks. The head convolution
+        (1280 channels) belongs to no stage. A map is `ceil(size /
+        reduction)` high and wide, in `data_format`, keyed `"stage<k>"`;
+        `feature_info` lists channels and reductions.
 
     Input shape:
         `(batch,) + input_shape`.
@@ -127,11 +150,20 @@ class MobileNetV2(ImageClassifier):
     Output shape:
         `(batch, num_classes)` with `include_top`; otherwise the last feature
         map `(batch, h, w, c)` (channels_last) or `(batch, c)` with pooling.
+        With `features_only=True`, a dict `{"stage<k>": (batch, h_k, w_k,
+        c_k)}` in stage order.
 
     Example:
     >>> model = MobileNetV2(alpha=0.35, num_classes=10, input_shape=(32, 32, 1))
     >>> tuple(model(keras.ops.zeros((4, 32, 32, 1))).shape)
     (4, 10)
+    >>> backbone = MobileNetV2(input_shape=(64, 64, 3), features_only=True)
+    >>> [(f["name"], f["channels"], f["reduction"], f["layer"]) for f in backbone.feature_info]
+    [('stage0', 16, 2, 'stage1_block1'), ('stage1', 24, 4, 'stage2_block2'),
+     ('stage2', 32, 8, 'stage3_block3'), ('stage3', 96, 16, 'stage5_block3'),
+     ('stage4', 320, 32, 'stage7_block1')]
+    >>> tuple(backbone(keras.ops.zeros((1, 64, 64, 3)))["stage4"].shape)
+    (1, 2, 2, 320)
     """
 
     # The narrowest width at CIFAR size: the last stage is then 1x1.
@@ -161,6 +193,9 @@ class MobileNetV2(ImageClassifier):
     # vs 18 with Eigen (XLA 5-6x slower on the depthwise convolutions). GPU
     # and TPU: XLA, the base default (not measured here).
     xla_defaults = ImageClassifier.xla_defaults
+    # `weights="imagenet"`: keras.applications' weights for every alpha of
+    # `ALPHAS`, at the input size keras.applications picks (`imagenet_size`).
+    pretrained_weights = {"mobilenet_v2": ("imagenet",)}
 
     def __init__(
         self,
@@ -181,6 +216,8 @@ class MobileNetV2(ImageClassifier):
         bn_momentum=0.9,
         bn_epsilon=1e-3,
         bn_synchronized=False,
+        features_only=False,
+        out_stages=None,
         **kwargs,
     ):
         alpha = _alpha(alpha)
@@ -197,6 +234,10 @@ class MobileNetV2(ImageClassifier):
         self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
         self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         stem_filters, block_widths, head_filters = _widths(alpha)
+        returned = self._set_feature_arguments(features_only, out_stages,
+                                               self._feature_stages(block_widths))
+        # The last block computed: blocks after it are not created.
+        last_block = self.feature_info[-1]["layer"] if returned else None
         if self.include_top:
             _validation.weight_fits("num_classes", num_classes,
                                     (head_filters + 1) * self.num_classes,
@@ -215,11 +256,15 @@ class MobileNetV2(ImageClassifier):
         widths = iter(block_widths)
         for stage, (expansion, _, repeats, stride) in enumerate(MOBILENET_V2_SPECS, 1):
             for index in range(1, repeats + 1):
+                if self.blocks and self.blocks[-1].name == last_block:
+                    break  # (and at once in every later stage)
                 self.blocks.append(InvertedResidual(
                     next(widths), strides=stride if index == 1 else 1, expansion=expansion,
                     padding="same", name=f"stage{stage}_block{index}", **unit_args))
-        self.head_conv = ConvBN(head_filters, 1, activation="relu6", name="head_conv",
-                                **unit_args)
+        self.head_conv = None
+        if not self.features_only:
+            self.head_conv = ConvBN(head_filters, 1, activation="relu6", name="head_conv",
+                                    **unit_args)
 
         head_pooling = self.pooling or ("avg" if self.include_top else None)
         pool_class = {"avg": keras.layers.GlobalAveragePooling2D,
@@ -239,6 +284,24 @@ class MobileNetV2(ImageClassifier):
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
 
+    @staticmethod
+    def _feature_stages(block_widths):
+        """Every stage's feature map (see "Feature maps"), from the blocks' widths."""
+        rows, reduction, block = [], 2, 0  # the stem halves the size
+        for stage, (_, _, repeats, stride) in enumerate(MOBILENET_V2_SPECS, 1):
+            reduction *= stride
+            block += repeats
+            row = {"name": f"stage{len(rows)}", "stage": len(rows),
+                   "channels": block_widths[block - 1], "reduction": reduction,
+                   "layer": f"stage{stage}_block{repeats}"}
+            # A paper stage at the resolution of the one before extends it.
+            if rows and rows[-1]["reduction"] == reduction:
+                row.update(name=rows[-1]["name"], stage=rows[-1]["stage"])
+                rows[-1] = row
+            else:
+                rows.append(row)
+        return rows
+
     def _layers_in_order(self):
         return [self.stem, *self.blocks, self.head_conv, self.pool, self.dropout_layer,
                 self.classifier, self.predictions]
@@ -257,7 +320,13 @@ class MobileNetV2(ImageClassifier):
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
             "bn_synchronized": self.bn_synchronized,
+            "features_only": self.features_only,
+            "out_stages": self.out_stages,
         }
+
+    def load_pretrained(self, weights):
+        """Loads keras.applications' ImageNet weights (`weights="imagenet"`)."""
+        _load_imagenet(self)
 
 
 def _keras_prefix(block_number):
@@ -298,17 +367,7 @@ def from_keras_applications(keras_model, **overrides):
     (0.35, True)
     """
     layers = {layer.name: layer for layer in getattr(keras_model, "layers", [])}
-
-    def layer(name, kind):
-        found = layers.get(name)
-        if not isinstance(found, kind):
-            what = "missing" if found is None else f"a {type(found).__name__}"
-            raise ValueError(
-                f"keras_model must be a keras.applications MobileNetV2: its layer {name!r} "
-                f"is {what}, not a {kind.__name__}; received keras_model="
-                f"{_validation.preview(keras_model)}")
-        return found
-
+    layer = _layer_lookup(keras_model)
     stem_bn = layer("bn_Conv1", keras.layers.BatchNormalization)
     found = (layer("Conv1", keras.layers.Conv2D).filters,
              [layer(f"{_keras_prefix(n)}project", keras.layers.Conv2D).filters
@@ -345,8 +404,29 @@ def from_keras_applications(keras_model, **overrides):
     return model
 
 
-def _copy_weights(model, layer):
-    """Copies keras.applications' weights into `model`, unit by unit, by name."""
+def _layer_lookup(keras_model):
+    """`layer(name, kind)`: `keras_model`'s layer `name`, or a ValueError naming it."""
+    layers = {layer.name: layer for layer in getattr(keras_model, "layers", [])}
+
+    def layer(name, kind):
+        found = layers.get(name)
+        if not isinstance(found, kind):
+            what = "missing" if found is None else f"a {type(found).__name__}"
+            raise ValueError(
+                f"keras_model must be a keras.applications MobileNetV2: its layer {name!r} "
+                f"is {what}, not a {kind.__name__}; received keras_model="
+                f"{_validation.preview(keras_model)}")
+        return found
+
+    return layer
+
+
+def _copy_weights(model, layer, head=True):
+    """Copies keras.applications' weights into `model`, unit by unit, by name.
+
+    Every unit the model has (a `features_only` model has fewer), and its
+    classifier when it has one and `head` is true.
+    """
 
     def copy_unit(unit, conv_name, bn_name):
         kind = keras.layers.DepthwiseConv2D if unit.depthwise else keras.layers.Conv2D
@@ -368,10 +448,63 @@ def _copy_weights(model, layer):
             copy_unit(block.expand, f"{prefix}expand", f"{prefix}expand_BN")
         copy_unit(block.depthwise, f"{prefix}depthwise", f"{prefix}depthwise_BN")
         copy_unit(block.project, f"{prefix}project", f"{prefix}project_BN")
-    copy_unit(model.head_conv, "Conv_1", "Conv_1_bn")
-    if model.classifier is not None:
-        head = layer("predictions", keras.layers.Dense)
-        model.classifier.set_weights(head.get_weights())
+    if model.head_conv is not None:
+        copy_unit(model.head_conv, "Conv_1", "Conv_1_bn")
+    if model.classifier is not None and head:
+        model.classifier.set_weights(layer("predictions", keras.layers.Dense).get_weights())
+
+
+# -- pretrained weights (`weights=`, zoo/models/_pretrained.py) ----------------
+
+# Where keras.applications' `MobileNetV2(weights="imagenet")` downloads from
+# (keras/src/applications/mobilenet_v2.py; it records no hashes): one file
+# per alpha (`ALPHAS`) and training resolution, with and without the top.
+KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+IMAGENET_SIZES = (96, 128, 160, 192, 224)
+
+
+def keras_weights_file(alpha, size, include_top):
+    """keras.applications' file name of the ImageNet weights for `alpha` at `size`."""
+    return (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}"
+            f"{'' if include_top else '_no_top'}.h5")
+
+
+def imagenet_size(input_shape, data_format):
+    """The training resolution whose weights keras.applications picks for an input.
+
+    A square input of one of `IMAGENET_SIZES` gets the weights trained at
+    that size; any other (or an unknown size), the 224 ones.
+
+    Example:
+    >>> imagenet_size((96, 96, 3), "channels_last"), imagenet_size((64, 64, 3), "channels_last")
+    (96, 224)
+    """
+    rows, cols = input_shape[:2] if data_format == "channels_last" else input_shape[1:]
+    return rows if rows == cols and rows in IMAGENET_SIZES else 224
+
+
+def _load_imagenet(model):
+    """keras.applications' ImageNet weights into `model` (`weights="imagenet"`).
+
+    The file of the model's alpha and input size (`imagenet_size`), with the
+    top when the model has a 1000-class head, else without (the head stays
+    freshly initialized); loaded into `keras.applications.MobileNetV2`
+    built with `weights=None`, then copied as `from_keras_applications`
+    does.
+    """
+    if model.input_channels != 3:
+        raise ValueError(
+            f"{model.name} with weights='imagenet' takes RGB images (3 channels), "
+            f"received input_shape={model.input_shape_} (data_format={model.data_format!r})")
+    top = model.classifier is not None and model.num_classes == 1000
+    size = imagenet_size(model.input_shape_, model.data_format)
+    file_name = keras_weights_file(model.alpha, size, top)
+    what = f"ImageNet weights of keras.applications.MobileNetV2 (alpha={model.alpha}, {size}x{size})"
+    path = _pretrained.cached_file(file_name, KERAS_WEIGHTS_URL + file_name, None, what)
+    keras_model = keras.applications.MobileNetV2(weights=None, alpha=model.alpha,
+                                                 include_top=top)
+    _pretrained.load_keras_weights(keras_model, path, what)
+    _copy_weights(model, _layer_lookup(keras_model), head=top)
 
 
 @MobileNetV2.register

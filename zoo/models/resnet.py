@@ -13,9 +13,11 @@ Example:
 """
 
 import keras
+import numpy as np
 
 from zoo import _validation
 from zoo.blocks import BasicBlock, Bottleneck, ConvBN
+from zoo.models import _pretrained
 from zoo.models._image import ImageClassifier
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -60,9 +62,11 @@ class ResNet(ImageClassifier):
         num_classes: int. Size of the classification head.
         include_top: bool. Add global pooling and the dense head. `False`
             returns the last feature map (or its pooling, see `pooling`).
+            Ignored with `features_only=True` (set to False: no head).
         pooling: None, `"avg"` or `"max"`. Global pooling of the last feature
             map when `include_top=False`; with `include_top=True` the head
-            pools with this (default `"avg"`).
+            pools with this (default `"avg"`). Must be None with
+            `features_only=True`.
         input_shape: tuple of 3 ints (or None for height/width), in
             `data_format` order, e.g. `(32, 32, 1)`. Any channel count. `None`
             means 3 channels at the stem's native size (224 or 32).
@@ -85,7 +89,26 @@ class ResNet(ImageClassifier):
             turns it on when it trains on more than one replica.
             TensorFlow backend only; True on another backend is a
             ValueError.
+        features_only: bool. Return a dict of feature maps, one per stage
+            of `out_stages` (see "Feature maps"), instead of the head's
+            output. The model then has no head and no pooling, and no layer
+            after the last stage requested (nor its weights).
+        out_stages: None, or a list or tuple of stage numbers in increasing
+            order, each once; only with `features_only=True`. None: every
+            stage (0-4, or 0-3 for the CIFAR layout), as timm's
+            `features_only`.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Feature maps:
+        Stages are numbered as timm's `out_indices`. ImageNet layout: stage
+        0 is the stem convolution's output before the max-pool (64
+        channels, 1/2 of the input size), stages 1-4 the outputs of the
+        four residual stages (`stage1_block*` ... `stage4_block*`; 1/4,
+        1/8, 1/16 and 1/32). CIFAR layout: stage 0 is the stem's output
+        (full size), stages 1-3 the residual stages (1/1, 1/2, 1/4). A
+        stage's map is `ceil(size / reduction)` high and wide, in
+        `data_format`, keyed `"stage<k>"`; `feature_info` lists channels
+        and reductions.
 
     Input shape:
         `(batch,) + input_shape`.
@@ -93,11 +116,19 @@ class ResNet(ImageClassifier):
     Output shape:
         `(batch, num_classes)` with `include_top`; otherwise the last feature
         map `(batch, h, w, c)` (channels_last) or `(batch, c)` with pooling.
+        With `features_only=True`, a dict `{"stage<k>": (batch, h_k, w_k,
+        c_k)}` in stage order.
 
     Example:
     >>> model = ResNet(depth=20, num_classes=10, input_shape=(32, 32, 1))
     >>> tuple(model(keras.ops.zeros((4, 32, 32, 1))).shape)
     (4, 10)
+    >>> backbone = ResNet(depth=18, input_shape=(64, 64, 3), features_only=True,
+    ...                   out_stages=(2, 3, 4))
+    >>> {name: tuple(x.shape) for name, x in backbone(keras.ops.zeros((1, 64, 64, 3))).items()}
+    {'stage2': (1, 8, 8, 128), 'stage3': (1, 4, 4, 256), 'stage4': (1, 2, 2, 512)}
+    >>> backbone.feature_info[0]
+    {'name': 'stage2', 'stage': 2, 'channels': 128, 'reduction': 8, 'layer': 'stage2_block2'}
     """
 
     # 32x32 suits the ImageNet variants too (their last stage is then 1x1).
@@ -111,6 +142,17 @@ class ResNet(ImageClassifier):
     # recipe; README records what it reaches on the digits data.
     training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
                          "weight_decay": 5e-4, "epochs": 15}
+    # `weights=` (README "Pretrained weights"): keras.applications publishes
+    # ImageNet weights of the v1 ResNet-50/101/152 ("imagenet": built with
+    # stride_in_1x1=True); every ImageNet-layout depth loads a torchvision/
+    # timm state dict ("state_dict": v1.5, stride_in_1x1=False).
+    pretrained_weights = {
+        "resnet18": ("state_dict",),
+        "resnet34": ("state_dict",),
+        "resnet50": ("imagenet", "state_dict"),
+        "resnet101": ("imagenet", "state_dict"),
+        "resnet152": ("imagenet", "state_dict"),
+    }
 
     @property
     def xla_defaults(self):
@@ -136,6 +178,8 @@ class ResNet(ImageClassifier):
         bn_momentum=0.9,
         bn_epsilon=None,
         bn_synchronized=False,
+        features_only=False,
+        out_stages=None,
         **kwargs,
     ):
         _validation.one_of("depth", depth, list(RESNET_SPECS))
@@ -145,6 +189,10 @@ class ResNet(ImageClassifier):
         spec = RESNET_SPECS[depth]
         self._set_image_arguments(num_classes, include_top, pooling, POOLINGS, input_shape,
                                   data_format, _DEFAULT_IMAGE_SIZE[spec["stem"]])
+        returned = self._set_feature_arguments(features_only, out_stages,
+                                               self._feature_stages(spec))
+        # The last stage computed: layers after it are not created.
+        last_stage = max(returned) if returned else len(spec["blocks"])
         if self.include_top:
             features = spec["filters"][-1] * _BLOCKS[spec["block"]].expansion
             _validation.weight_fits("num_classes", num_classes,
@@ -172,16 +220,17 @@ class ResNet(ImageClassifier):
             "dtype": self.dtype_policy,
         }
         if spec["stem"] == "imagenet":
-            self.stem = [
-                ConvBN(64, 7, strides=2, name="stem_conv", **unit_args),
-                # Zero padding before the max-pool equals -inf padding here
-                # because the input is post-ReLU (>= 0); keras.applications
-                # and torchvision agree.
-                keras.layers.ZeroPadding2D(1, data_format=self.compute_format,
-                                           name="stem_pool_pad", dtype=self.dtype_policy),
-                keras.layers.MaxPooling2D(3, strides=2, data_format=self.compute_format,
-                                          name="stem_pool", dtype=self.dtype_policy),
-            ]
+            self.stem = [ConvBN(64, 7, strides=2, name="stem_conv", **unit_args)]
+            if last_stage > 0:  # stage 0 is the map before the max-pool
+                self.stem += [
+                    # Zero padding before the max-pool equals -inf padding here
+                    # because the input is post-ReLU (>= 0); keras.applications
+                    # and torchvision agree.
+                    keras.layers.ZeroPadding2D(1, data_format=self.compute_format,
+                                               name="stem_pool_pad", dtype=self.dtype_policy),
+                    keras.layers.MaxPooling2D(3, strides=2, data_format=self.compute_format,
+                                              name="stem_pool", dtype=self.dtype_policy),
+                ]
         else:
             self.stem = [ConvBN(spec["filters"][0], 3, name="stem_conv", **unit_args)]
 
@@ -190,7 +239,8 @@ class ResNet(ImageClassifier):
         if block_class is Bottleneck:
             block_args["stride_in_1x1"] = self.stride_in_1x1
         self.blocks = []
-        for stage, (num_blocks, filters) in enumerate(zip(spec["blocks"], spec["filters"]), 1):
+        stages = list(zip(spec["blocks"], spec["filters"]))[:last_stage]
+        for stage, (num_blocks, filters) in enumerate(stages, 1):
             for index in range(1, num_blocks + 1):
                 # Every stage but the first halves the resolution, in its first block.
                 strides = 2 if stage > 1 and index == 1 else 1
@@ -211,6 +261,23 @@ class ResNet(ImageClassifier):
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
 
+    @staticmethod
+    def _feature_stages(spec):
+        """Every stage's feature map (see "Feature maps"), from a `RESNET_SPECS` entry."""
+        imagenet = spec["stem"] == "imagenet"
+        stem_channels = 64 if imagenet else spec["filters"][0]
+        rows = [{"name": "stage0", "stage": 0, "channels": stem_channels,
+                 "reduction": 2 if imagenet else 1, "layer": "stem_conv"}]
+        # After the ImageNet stem's conv and max-pool (2 x 2); the CIFAR stem keeps the size.
+        reduction = 4 if imagenet else 1
+        expansion = _BLOCKS[spec["block"]].expansion
+        for stage, (num_blocks, filters) in enumerate(zip(spec["blocks"], spec["filters"]), 1):
+            reduction *= 2 if stage > 1 else 1
+            rows.append({"name": f"stage{stage}", "stage": stage,
+                         "channels": filters * expansion, "reduction": reduction,
+                         "layer": f"stage{stage}_block{num_blocks}"})
+        return rows
+
     def _layers_in_order(self):
         return [*self.stem, *self.blocks, self.pool, self.classifier, self.predictions]
 
@@ -229,7 +296,26 @@ class ResNet(ImageClassifier):
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
             "bn_synchronized": self.bn_synchronized,
+            "features_only": self.features_only,
+            "out_stages": self.out_stages,
         }
+
+    @classmethod
+    def pretrained_overrides(cls, name, weights, overrides):
+        """`stride_in_1x1` (and the default `bn_epsilon`) of the weights' layout.
+
+        `weights="imagenet"` (keras.applications, v1) builds
+        `stride_in_1x1=True`, a state dict (torchvision/timm, v1.5)
+        `stride_in_1x1=False`; the other value, given explicitly for a
+        bottleneck ResNet, is a ValueError naming it. A state dict's
+        `fc.weight` sets `num_classes` when it is not given (the file's own
+        head is loaded).
+        """
+        return _pretrained_overrides(name, weights, overrides)
+
+    def load_pretrained(self, weights):
+        """Loads `"imagenet"` (keras.applications) or a torchvision/timm `StateDict`."""
+        _load_pretrained(self, weights)
 
 
 def from_keras_applications(keras_model):
@@ -290,6 +376,17 @@ def from_keras_applications(keras_model):
         bn_epsilon=stem_bn.epsilon,
     )
 
+    _copy_keras_applications(model, layers)
+    return model
+
+
+def _copy_keras_applications(model, layers):
+    """Copies keras.applications' ResNet layers (by name) into the zoo `model`.
+
+    Every unit the model has (a `features_only` model has fewer) and its
+    classifier, when it has one and `layers` holds `predictions`.
+    """
+
     def copy_unit(unit, keras_prefix):
         kernel, bias = layers[f"{keras_prefix}_conv"].get_weights()
         gamma, beta, mean, variance = layers[f"{keras_prefix}_bn"].get_weights()
@@ -304,9 +401,156 @@ def from_keras_applications(keras_model):
             copy_unit(unit, f"{prefix}_{number}")
         if block.shortcut is not None:
             copy_unit(block.shortcut, f"{prefix}_0")
-    if head is not None:
-        model.classifier.set_weights(head.get_weights())
-    return model
+    if model.classifier is not None and "predictions" in layers:
+        model.classifier.set_weights(layers["predictions"].get_weights())
+
+
+# -- pretrained weights (`weights=`, zoo/models/_pretrained.py) ----------------
+
+# keras.applications' ImageNet weights of the v1 ResNets: where its
+# `ResNet50/101/152(weights="imagenet")` downloads them from, and the md5 of
+# each file, (with top, without top), as keras/src/applications/resnet.py.
+KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+KERAS_WEIGHTS_HASHES = {
+    50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+}
+# BatchNormalization epsilon of each source: keras.applications' v1 and
+# torchvision/timm's v1.5 (`ResNet`'s defaults for each layout).
+_IMAGENET_EPSILON = 1.001e-5
+_TORCH_EPSILON = 1e-5
+
+
+def keras_weights_file(depth, include_top):
+    """keras.applications' file name of the ImageNet weights of ResNet-`depth` (v1)."""
+    return f"resnet{depth}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+
+
+def _depth_of(name):
+    return int(name.removeprefix("resnet"))
+
+
+def _pretrained_overrides(name, weights, overrides):
+    """`ResNet.pretrained_overrides`: the layout the weights were trained in."""
+    depth = _depth_of(name)
+    bottleneck = RESNET_SPECS[depth]["block"] == "bottleneck"
+    imagenet = weights == "imagenet"
+    # keras.applications' weights are v1 (stride on the 1x1 convolution);
+    # torchvision's and timm's are v1.5 (on the 3x3). Basic blocks have no
+    # 1x1 convolution: there the argument changes nothing.
+    wanted = imagenet
+    given = overrides.get("stride_in_1x1", wanted)
+    if bottleneck and given is not wanted:
+        source = ("keras.applications' ImageNet weights are ResNet v1" if imagenet else
+                  f"a PyTorch state dict ({weights.path}) is torchvision/timm's ResNet v1.5")
+        raise ValueError(
+            f"{name} with weights={'imagenet' if imagenet else weights.path!r} needs "
+            f"stride_in_1x1={wanted}: {source}; received stride_in_1x1={given!r}")
+    if bottleneck:
+        overrides["stride_in_1x1"] = wanted
+    overrides.setdefault("bn_epsilon", _IMAGENET_EPSILON if imagenet else _TORCH_EPSILON)
+    fc = None if imagenet else weights.get("fc.weight")
+    head = overrides.get("include_top", True) and not overrides.get("features_only", False)
+    if fc is not None and head and "num_classes" not in overrides and np.ndim(fc) == 2:
+        # The file's own head, whatever its classes (a fine-tuned checkpoint).
+        overrides["num_classes"] = int(np.shape(fc)[0])
+    return overrides
+
+
+def _check_rgb(model, weights):
+    if model.input_channels != 3:
+        raise ValueError(
+            f"{model.name} with weights={weights!r} takes RGB images (3 channels), "
+            f"received input_shape={model.input_shape_} (data_format={model.data_format!r})")
+
+
+def _load_pretrained(model, weights):
+    """`ResNet.load_pretrained`."""
+    if weights == "imagenet":
+        _check_rgb(model, "imagenet")
+        _load_imagenet(model)
+    else:
+        _load_state_dict(model, weights)
+
+
+def _load_imagenet(model):
+    """keras.applications' ImageNet weights into `model` (a v1 ResNet-50/101/152).
+
+    The file with the top when the model has a 1000-class head, else the
+    one without (the head stays freshly initialized); loaded into
+    `keras.applications.ResNet*` built with `weights=None`, then copied as
+    `from_keras_applications` does.
+    """
+    top = model.classifier is not None and model.num_classes == 1000
+    file_name = keras_weights_file(model.depth, top)
+    what = f"ImageNet weights of keras.applications.ResNet{model.depth}"
+    path = _pretrained.cached_file(file_name, KERAS_WEIGHTS_URL + file_name,
+                                   KERAS_WEIGHTS_HASHES[model.depth][0 if top else 1], what)
+    application = getattr(keras.applications, f"ResNet{model.depth}")
+    keras_model = application(weights=None, include_top=top)
+    _pretrained.load_keras_weights(keras_model, path, what)
+    _copy_keras_applications(model, {layer.name: layer for layer in keras_model.layers})
+
+
+def _torch_names(model):
+    """(PyTorch state-dict name, variable, layout) for every weight of `model`'s body.
+
+    torchvision's and timm's names: `conv1`/`bn1` (stem), `layer<s>.<i>.conv<n>`
+    / `.bn<n>` (block i-1 of stage s), `layer<s>.<i>.downsample.0/.1`
+    (projection shortcut).
+    """
+    pairs = []
+
+    def unit(conv_name, bn_name, conv_bn):
+        pairs.append((f"{conv_name}.weight", conv_bn.conv.kernel, "conv2d"))
+        bn = conv_bn.bn
+        for suffix, variable in (("weight", bn.gamma), ("bias", bn.beta),
+                                 ("running_mean", bn.moving_mean),
+                                 ("running_var", bn.moving_variance)):
+            pairs.append((f"{bn_name}.{suffix}", variable, "vector"))
+
+    unit("conv1", "bn1", model.stem[0])
+    for block in model.blocks:
+        stage, index = block.name.removeprefix("stage").split("_block")
+        prefix = f"layer{stage}.{int(index) - 1}"
+        for number, conv_bn in enumerate(block.branch, 1):
+            unit(f"{prefix}.conv{number}", f"{prefix}.bn{number}", conv_bn)
+        if block.shortcut is not None:
+            unit(f"{prefix}.downsample.0", f"{prefix}.downsample.1", block.shortcut)
+    return pairs
+
+
+def _load_state_dict(model, state_dict):
+    """A torchvision/timm ResNet state dict into `model` (ImageNet layout, v1.5).
+
+    The head (`fc.weight`, `fc.bias`) is loaded when the model has one of
+    the file's shape; otherwise (another `num_classes`, `include_top=False`,
+    `features_only`) it is left out, and so are the stages a `features_only`
+    model does not compute.
+    """
+    pairs = _torch_names(model)
+    unused = []
+    fc = state_dict.get("fc.weight")
+    if model.classifier is not None and fc is not None and np.ndim(fc) == 2 \
+            and np.shape(fc)[0] == model.num_classes:
+        pairs += [("fc.weight", model.classifier.kernel, "dense"),
+                  ("fc.bias", model.classifier.bias, "vector")]
+    else:
+        unused += ["fc.weight", "fc.bias"]
+    built = {int(block.name.removeprefix("stage").split("_block")[0]) for block in model.blocks}
+    stages = range(1, len(RESNET_SPECS[model.depth]["blocks"]) + 1)
+    skipped = tuple(f"layer{stage}." for stage in stages if stage not in built)
+    unused += [name for name in state_dict if skipped and name.startswith(skipped)]
+    _pretrained.assign_state_dict(state_dict, pairs, model.name, unused)
+    features = RESNET_SPECS[model.depth]["filters"][-1] * \
+        _BLOCKS[RESNET_SPECS[model.depth]["block"]].expansion
+    if fc is not None and (np.ndim(fc) != 2 or np.shape(fc)[1] != features):
+        # A replaced head still tells the architecture: its input is the body's output.
+        # (Raised after loading: the model, never returned, is dropped.)
+        raise ValueError(
+            f"weights file {state_dict.path!r} does not fit {model.name}: tensor 'fc.weight' "
+            f"has shape {tuple(np.shape(fc))}, expected (num_classes, {features})")
 
 
 @ResNet.register

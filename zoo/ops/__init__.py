@@ -12,10 +12,20 @@ other backend.
   families' measured `jit_compile` defaults; None on other backends.
 - `onednn_enabled()`: whether TensorFlow runs its oneDNN CPU kernels.
 - `describe()`: one line naming backend, device and kernels, for logs.
+- `bias_add(inputs, bias, data_format)`: a per-channel bias, as TensorFlow's
+  `BiasAdd` (which Grappler fuses into the convolution before it; an add
+  it does not), a broadcast add elsewhere.
+- `batch_norm_training(...)`, `batch_norm_inference(...)`: batch
+  normalization of images in one fused kernel on TensorFlow
+  (`FusedBatchNormV3`, which Keras 3 does not use), Keras' ops elsewhere;
+  `fused_batch_norm_applies(inputs, axis)` says which path runs.
 """
 
+from zoo.ops.batch_norm import batch_norm_inference, batch_norm_training, fused_batch_norm_applies
+from zoo.ops.bias import bias_add
 from zoo.ops.layout import conv_data_format
 from zoo.ops.platform import accelerator_type, describe, onednn_enabled, tensorflow_platform
 
-__all__ = ["accelerator_type", "conv_data_format", "describe", "onednn_enabled",
+__all__ = ["accelerator_type", "bias_add", "batch_norm_inference", "batch_norm_training",
+           "conv_data_format", "describe", "fused_batch_norm_applies", "onednn_enabled",
            "tensorflow_platform"]
