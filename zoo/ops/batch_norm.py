@@ -9,7 +9,7 @@ passes over the data) and one backward (`FusedBatchNormGradV3`), which
 oneDNN and cuDNN implement. These functions take that kernel on TensorFlow
 for 4D inputs normalized over their channel axis (1 or 3), and Keras' ops
 everywhere else: on every other backend, and for any other rank or axis.
-The Keras path is the reference, and tests/ops/test_batch_norm.py holds the
+The Keras path is the reference, and tests/ops/test_batch_norm_ops.py holds the
 fused one to it.
 
 Both return what `keras.layers.BatchNormalization` computes, in the inputs'
