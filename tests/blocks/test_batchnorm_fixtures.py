@@ -7,6 +7,9 @@ and a `tf.train.Checkpoint` keyed by variable paths (as `zoo.train`'s)."""
 import json
 import pathlib
 
+import keras
+import pytest
+
 import helpers
 
 FOLDER = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "batchnorm"
@@ -41,6 +44,11 @@ print(json.dumps(report))
 """
 
 
+# The files were written on TensorFlow (a tf.train.Checkpoint among them) and
+# the fused kernel is TensorFlow's: on JAX the convolutions alone round
+# differently (1.1e-5 measured on these logits).
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow files and the TensorFlow fused kernel")
 def test_old_files_load_into_the_fused_batchnorm_with_the_same_outputs():
     stdout = helpers.run_in_fresh_process(_LOAD.format(folder=str(FOLDER)))
     report = json.loads(stdout.strip().splitlines()[-1])
