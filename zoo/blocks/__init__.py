@@ -3,6 +3,7 @@
 from zoo.blocks.attention import MultiHeadSelfAttention
 from zoo.blocks.batch_norm import BatchNorm
 from zoo.blocks.conv import ConvBN
+from zoo.blocks.conv2d import Conv2D
 from zoo.blocks.einsum_dense import EinsumDense
 from zoo.blocks.inverted_residual import InvertedResidual
 from zoo.blocks.position_embedding import PositionEmbedding
@@ -10,6 +11,6 @@ from zoo.blocks.residual import BasicBlock, Bottleneck
 from zoo.blocks.sequence_pooling import SequencePooling
 from zoo.blocks.transformer_encoder import TransformerEncoderBlock
 
-__all__ = ["BasicBlock", "BatchNorm", "Bottleneck", "ConvBN", "EinsumDense", "InvertedResidual",
+__all__ = ["BasicBlock", "BatchNorm", "Bottleneck", "Conv2D", "ConvBN", "EinsumDense", "InvertedResidual",
            "MultiHeadSelfAttention", "PositionEmbedding", "SequencePooling",
            "TransformerEncoderBlock"]

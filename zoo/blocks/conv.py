@@ -8,6 +8,7 @@ from zoo import _validation, ops
 from zoo.blocks import _layout
 from zoo.blocks._chain import build_chain
 from zoo.blocks.batch_norm import BatchNorm
+from zoo.blocks.conv2d import Conv2D
 
 # "symmetric": explicit (k-1)//2 before and k//2 after (torchvision, the
 # papers); "same": TensorFlow's (keras.applications' MobileNetV2).
@@ -155,7 +156,7 @@ class ConvBN(keras.layers.Layer):
                 self.kernel_size, depth_multiplier=1,
                 depthwise_initializer="he_normal", **conv_args)
         else:
-            self.conv = keras.layers.Conv2D(
+            self.conv = Conv2D(
                 self.filters, self.kernel_size, kernel_initializer="he_normal",
                 **conv_args)
         self.bn = BatchNorm(
@@ -197,7 +198,7 @@ class ConvBN(keras.layers.Layer):
         x = _layout.to_compute(inputs, self.data_format, self.compute_format)
         if self.pad is not None:
             x = self.pad(x)
-        x = self.conv(x)
+        x = self.conv(x, training=training)
         if self.batchnorm_folded:
             x = self._add_folded_bias(x)
         else:

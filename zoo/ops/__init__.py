@@ -19,13 +19,17 @@ other backend.
   normalization of images in one fused kernel on TensorFlow
   (`FusedBatchNormV3`, which Keras 3 does not use), Keras' ops elsewhere;
   `fused_batch_norm_applies(inputs, axis)` says which path runs.
+- `conv2d(...)`: `keras.ops.conv` in 2D, computed as one matrix multiply of
+  image patches (`conv2d_as_matmul`) where TensorFlow's CPU convolution
+  kernels were measured slower (`conv2d_as_matmul_applies`).
 """
 
 from zoo.ops.batch_norm import batch_norm_inference, batch_norm_training, fused_batch_norm_applies
 from zoo.ops.bias import bias_add
+from zoo.ops.conv import conv2d, conv2d_as_matmul, conv2d_as_matmul_applies
 from zoo.ops.layout import conv_data_format
 from zoo.ops.platform import accelerator_type, describe, onednn_enabled, tensorflow_platform
 
 __all__ = ["accelerator_type", "bias_add", "batch_norm_inference", "batch_norm_training",
-           "conv_data_format", "describe", "fused_batch_norm_applies", "onednn_enabled",
-           "tensorflow_platform"]
+           "conv2d", "conv2d_as_matmul", "conv2d_as_matmul_applies", "conv_data_format",
+           "describe", "fused_batch_norm_applies", "onednn_enabled", "tensorflow_platform"]
