@@ -10,11 +10,14 @@ graph, `jit_compile=False`, so no XLA) on one fixed, seeded batch for
      costs a little more compute),
   4. zoo resnet50 v1 again with its BatchNorm layers on Keras' own ops
      (`fused=False`): the share of the difference the fused kernel makes,
+  5. zoo resnet50 v1 again with Keras' convolutions in training
+     (`matmul_path=False`): the share of the matrix-multiply path
+     (zoo.ops.conv2d, taken where `benchmarks.conv_paths` measured it faster),
 
 with the same optimizer (SGD 0.01, momentum 0.9) and loss (sparse categorical
 cross-entropy from logits). Each model is warmed up first (its first step,
 which traces and optimizes the graph, is reported separately as compile_s);
-then the models take turns, A, B, C, D, A, B, C, D, ..., each turn timing --steps
+then the models take turns, A, B, C, D, E, A, B, ..., each turn timing --steps
 steps, and zoo/keras ratios are taken within each repeat.
 
 Prints a markdown table and writes resnet_vs_keras_<cpu|gpu>.json and .md to
@@ -79,15 +82,18 @@ def _keras_resnet50(input_shape):
         classifier_activation=None)
 
 
-def _zoo_resnet50(fused_batchnorm=True, **kwargs):
+def _zoo_resnet50(fused_batchnorm=True, matmul_path=True, **kwargs):
     def build(input_shape):
         model = zoo.create_model("resnet50", num_classes=NUM_CLASSES,
                                  input_shape=input_shape, **kwargs)
         # `fused` is an attribute of the zoo's BatchNorm: False runs Keras'
         # own BatchNormalization call, the reference the fused kernel is
-        # tested equal to.
+        # tested equal to. `matmul_path`, of the zoo's Conv2D: False runs
+        # Keras' convolution in training too.
         for layer in _batchnorm_layers(model):
             layer.fused = fused_batchnorm
+        for layer in _conv_layers(model):
+            layer.matmul_path = matmul_path
         return model
     return build
 
@@ -97,13 +103,24 @@ def _batchnorm_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
+def _conv_layers(model):
+    return [layer for layer in model._flatten_layers()
+            if isinstance(layer, keras.layers.Conv2D)
+            and not isinstance(layer, keras.layers.DepthwiseConv2D)]
+
+
 def batchnorm_kernels(model, images):
-    """How the model's train-mode forward pass normalizes, read off its graph:
-    the number of BatchNorm layers and of `FusedBatchNormV3` ops (0: Keras'
-    separate ops)."""
+    """How the model's train-mode forward pass normalizes and convolves, read
+    off its graph: the number of BatchNorm layers and of `FusedBatchNormV3`
+    ops (0: Keras' separate ops), and the number of Conv2D layers and of
+    those computed as a matrix multiply (no `Conv2D` op; zoo.ops.conv2d)."""
     graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(images).graph
-    fused = [op.type for op in graph.get_operations()].count("FusedBatchNormV3")
-    return {"batchnorm_layers": len(_batchnorm_layers(model)), "fused_batchnorm_ops": fused}
+    op_types = [op.type for op in graph.get_operations()]
+    conv_layers = len(_conv_layers(model))
+    return {"batchnorm_layers": len(_batchnorm_layers(model)),
+            "fused_batchnorm_ops": op_types.count("FusedBatchNormV3"),
+            "conv_layers": conv_layers,
+            "convolutions_as_matmul": conv_layers - op_types.count("Conv2D")}
 
 
 # key, label, builder. The first is the baseline every ratio divides by.
@@ -116,6 +133,10 @@ MODELS = (
     # the fused kernel (zoo.ops.batch_norm_training) contributes.
     ("zoo_resnet50_v1_keras_bn", "zoo resnet50 v1, Keras BatchNormalization ops (fused=False)",
      _zoo_resnet50(fused_batchnorm=False, stride_in_1x1=True)),
+    # The same v1 model with Keras' convolutions in training: what the
+    # matrix-multiply path (zoo.ops.conv2d) contributes.
+    ("zoo_resnet50_v1_keras_conv", "zoo resnet50 v1, Keras convolutions (matmul_path=False)",
+     _zoo_resnet50(matmul_path=False, stride_in_1x1=True)),
 )
 BASELINE = MODELS[0][0]
 
@@ -232,6 +253,7 @@ def render_markdown(result):
             m["label"],
             f"{m['params']:,}",
             f"{m['fused_batchnorm_ops']} of {m['batchnorm_layers']}",
+            f"{m.get('convolutions_as_matmul', 0)} of {m.get('conv_layers', '?')}",
             f"{m['compile_s']:.2f}",
             f"{ips['median']:.1f}",
             f"{ips['min']:.1f}",
@@ -239,9 +261,9 @@ def render_markdown(result):
             _ratio_cell(ratio) if ratio else "1 (baseline)",
         ])
     table = common.markdown_table(
-        ["model", "params", "fused BatchNorm ops", "first step s", "img/s median", "img/s min",
-         "img/s max", "vs keras: median (min–max)"],
-        rows, align="lrrrrrrr")
+        ["model", "params", "fused BatchNorm ops", "convs as matmul", "first step s",
+         "img/s median", "img/s min", "img/s max", "vs keras: median (min–max)"],
+        rows, align="lrrrrrrrr")
     threads = dev["threads"]
     lines = [
         "# zoo resnet50 vs keras.applications.ResNet50: train-step throughput",
@@ -269,7 +291,11 @@ def render_markdown(result):
         "on the 3x3 conv and costs more FLOPs than v1. \"fused BatchNorm ops\": "
         "FusedBatchNormV3 ops in the model's train-mode graph, of its BatchNormalization "
         "layers (the zoo's BatchNorm takes TensorFlow's fused kernel; with fused=False, "
-        "and in keras.applications, Keras computes moments and normalization op by op).",
+        "and in keras.applications, Keras computes moments and normalization op by op). "
+        "\"convs as matmul\": Conv2D layers whose train-mode forward pass has no Conv2D op: "
+        "the zoo's Conv2D computes them as one matrix multiply (zoo.ops.conv2d, where "
+        "benchmarks.conv_paths measured it faster); with matmul_path=False, and in "
+        "keras.applications, every one is TensorFlow's convolution.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -14,9 +14,10 @@ from benchmarks import common
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MODEL_NAMES = ["keras_resnet50", "zoo_resnet50_v1", "zoo_resnet50_v1_5",
-               "zoo_resnet50_v1_keras_bn"]
+               "zoo_resnet50_v1_keras_bn", "zoo_resnet50_v1_keras_conv"]
 RATIO_NAMES = ["zoo_resnet50_v1/keras_resnet50", "zoo_resnet50_v1_5/keras_resnet50",
-               "zoo_resnet50_v1_keras_bn/keras_resnet50"]
+               "zoo_resnet50_v1_keras_bn/keras_resnet50",
+               "zoo_resnet50_v1_keras_conv/keras_resnet50"]
 
 
 def run_benchmark(*flags, timeout=300, env=None):
@@ -26,7 +27,7 @@ def run_benchmark(*flags, timeout=300, env=None):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    # --quick, and a smaller batch still, keeps the four ResNet-50s under ~60 s.
+    # --quick, and a smaller batch still, keeps the five ResNet-50s under ~60 s.
     proc = run_benchmark("--quick", "--batch_size=4", f"--output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
@@ -68,13 +69,23 @@ def test_quick_run_writes_json_with_every_model(quick_run):
     # Same architecture, minus keras' conv biases: 53 convs, 26,560 bias values.
     assert models["keras_resnet50"]["params"] - models["zoo_resnet50_v1"]["params"] == 26_560
     assert models["zoo_resnet50_v1"]["params"] == models["zoo_resnet50_v1_5"]["params"] \
-        == models["zoo_resnet50_v1_keras_bn"]["params"]
+        == models["zoo_resnet50_v1_keras_bn"]["params"] \
+        == models["zoo_resnet50_v1_keras_conv"]["params"]
     # Which kernels normalized, read off each train-mode graph: 53 BatchNorm
     # layers everywhere; the zoo's fused kernel in each but the fused=False twin.
     assert {name: (m["batchnorm_layers"], m["fused_batchnorm_ops"])
             for name, m in models.items()} == {
         "keras_resnet50": (53, 0), "zoo_resnet50_v1": (53, 53), "zoo_resnet50_v1_5": (53, 53),
-        "zoo_resnet50_v1_keras_bn": (53, 0)}
+        "zoo_resnet50_v1_keras_bn": (53, 0), "zoo_resnet50_v1_keras_conv": (53, 53)}
+    # And how they convolved: 53 Conv2D layers each; on a CPU the zoo's take
+    # the matrix multiply for the last stages' convolutions (32x32 images:
+    # 2x2 and 1x1 pixels there), never keras' nor the matmul_path=False twin.
+    assert {m["conv_layers"] for m in models.values()} == {53}
+    assert models["keras_resnet50"]["convolutions_as_matmul"] == 0
+    assert models["zoo_resnet50_v1_keras_conv"]["convolutions_as_matmul"] == 0
+    on_cpu = result["device"]["kind"] == "cpu"
+    for name in ("zoo_resnet50_v1", "zoo_resnet50_v1_5", "zoo_resnet50_v1_keras_bn"):
+        assert (0 < models[name]["convolutions_as_matmul"] < 53) is on_cpu, name
 
     assert sorted(result["ratios"]) == RATIO_NAMES
     keras_ips = models["keras_resnet50"]["images_per_s_per_repeat"]
@@ -99,7 +110,8 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
     # The first line says which kernels run, and why (common.launch_line).
     assert proc.stdout.startswith("benchmarks.resnet_vs_keras: TensorFlow "), proc.stdout[:300]
     for label in ("keras.applications.ResNet50", "stride_in_1x1=True", "(v1.5)",
-                  "fused=False", "fused BatchNorm ops", "img/s median", "train_on_batch",
+                  "fused=False", "matmul_path=False", "fused BatchNorm ops", "convs as matmul",
+                  "img/s median", "train_on_batch",
                   "jit_compile=False"):
         assert label in table, label
     # No temp files of the atomic writes are left behind.
