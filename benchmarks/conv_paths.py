@@ -173,22 +173,26 @@ def measure_shape(shape, repeats, steps, warmup, seed):
 def score_rule(rows):
     """How well the zoo's rule picks between the paths, on the measured shapes.
 
+    A shape's faster path is the matmul when its median per-repeat speedup
+    (conv time / matmul time) is above 1.
+
     Returns:
         `{"shapes", "faster_path_picked", "misses", "total_ms"}`: how many
-        shapes were measured, for how many the rule picked the path with the
-        lower median time, the others (label, speedup, pick), and the summed
-        median step times of all shapes on the convolution, on the rule's
-        picks, and on the faster path of each (the best any rule could do).
+        shapes were measured, for how many the rule picked the faster path,
+        the others (label, speedup, pick), and the summed median step times
+        of all shapes on the convolution, on the rule's picks, and on the
+        faster path of each (the best any rule could do).
     """
     picked, misses = 0, []
     total = {"conv": 0.0, "rule": 0.0, "best": 0.0}
     for row in rows:
         conv_ms, matmul_ms = row["conv_ms"]["median"], row["matmul_ms"]["median"]
+        matmul_faster = row["speedup"]["median"] > 1
         pick = "matmul" if row["rule_picks_matmul"] else "conv"
         total["conv"] += conv_ms
         total["rule"] += matmul_ms if pick == "matmul" else conv_ms
-        total["best"] += min(conv_ms, matmul_ms)
-        if (pick == "matmul") == (matmul_ms < conv_ms):
+        total["best"] += matmul_ms if matmul_faster else conv_ms
+        if (pick == "matmul") == matmul_faster:
             picked += 1
         else:
             misses.append({"shape": shape_label(row), "speedup": row["speedup"]["median"],
