@@ -25,6 +25,10 @@ from benchmarks import common
 
 CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
 CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNative")
+# Matrix multiplies: the dense head's, and the zoo's convolutions that train
+# as one matmul (zoo.ops.conv2d). With CONV_OPS, the "convolution" work.
+MATMUL_OPS = ("MatMul", "FusedMatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3")
+CONV_AND_MATMUL_OPS = CONV_OPS + MATMUL_OPS
 ONEDNN_PREFIXES = ("_MklNative", "_Mkl")
 HEAVY_TF_OP = re.compile(r"Conv[23]D|DepthwiseConv|MatMul|Einsum")
 HEAVY_HLO = re.compile(r"^(convolution|dot|ynn_fusion|xnn_fusion)|Conv[23]D|MatMul|Einsum|onednn",
@@ -257,7 +261,9 @@ def op_time_shares(events):
     Returns:
         `{"op_seconds", "by_op_type" {type: share, largest first},
         "convolution_share", "other_share"}`; op types are stripped of the
-        `_MklNative`/`_Mkl` prefix.
+        `_MklNative`/`_Mkl` prefix. `convolution_share` counts convolutions
+        and matrix multiplies (`CONV_AND_MATMUL_OPS`): the zoo trains some
+        convolutions as one `MatMul` (`zoo.ops.conv2d`).
 
     >>> shares = op_time_shares([("c1:_MklNativeConv2D", 3.0), ("bn/mul:Mul", 1.0),
     ...                          ("ExecutorState::Process", 9.0),
@@ -281,7 +287,8 @@ def op_time_shares(events):
     if total <= 0:
         raise ValueError("no op events with a duration in the profile")
     shares = {k: v / total for k, v in seconds.most_common()}
-    conv = sum(v for k, v in shares.items() if k in CONV_OPS or k.startswith("FusedConv2D"))
+    conv = sum(v for k, v in shares.items()
+               if k in CONV_AND_MATMUL_OPS or k.startswith("FusedConv2D"))
     return {"op_seconds": total, "by_op_type": shares, "convolution_share": conv,
             "other_share": 1.0 - conv}
 

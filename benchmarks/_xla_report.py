@@ -132,12 +132,13 @@ def _model_notes(name, e, goal_path):
                         list(profile["by_op_type"].items())[:8])
         lines.append(
             f"  - where {name}'s {goal_path}-path train step spends its op time "
-            f"({profile['steps']} profiled steps): convolutions "
+            f"({profile['steps']} profiled steps): convolutions and matmuls "
             f"{100 * profile['convolution_share']:.0f}%, everything else "
             f"{100 * profile['other_share']:.0f}%; by op type: {top}")
         if profile.get("convolution_utilization_estimate") is not None:
             lines.append(
-                f"  - convolutions are {100 * profile['convolution_flops_share']:.1f}% of "
+                f"  - convolutions and matmuls are "
+                f"{100 * profile['convolution_flops_share']:.1f}% of "
                 f"the FLOPs in {100 * profile['convolution_share']:.0f}% of the op time: "
                 f"alone they run at about "
                 f"{100 * profile['convolution_utilization_estimate']:.0f}% of the matmul peak")

@@ -614,7 +614,8 @@ def _utilization(entries, peak):
             entry["meets_75pct_goal"] = bool(goal["utilization"] >= GOAL_UTILIZATION)
             profile, by_type = entry["op_time_profile"], entry["flops_by_op_type"]
             if profile and "error" not in profile and by_type and tfl:
-                conv_flops = sum(v for k, v in by_type.items() if k in kernels.CONV_OPS) / tfl
+                conv_flops = sum(v for k, v in by_type.items()
+                                 if k in kernels.CONV_AND_MATMUL_OPS) / tfl
                 profile["convolution_flops_share"] = conv_flops
                 # If the convolutions do conv_flops of the work in
                 # convolution_share of the time, they alone run at this
