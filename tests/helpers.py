@@ -315,6 +315,23 @@ def train_one_step(layer, x, expect_all_trainable_updated=True, learning_rate=0.
     return loss_value
 
 
+def classifier_train_step(model, x, y, optimizer):
+    """A `tf.function` running one `optimizer` step on the mean sparse
+    cross-entropy of `model(x, training=True)` (logits) against labels `y`;
+    it returns the loss. TensorFlow backend only."""
+    import tensorflow as tf
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                y, model(x, training=True), from_logits=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                      model.trainable_variables))
+        return loss
+    return step
+
+
 def loss_and_gradients(layer, x, target):
     """`mean((layer(x, training=True) - target)**2)` and its gradients.
 

@@ -158,16 +158,7 @@ def test_a_resnet_train_step_equals_the_one_with_keras_batchnorm():
             layer.fused = fused
         x = tf.constant(_inputs((8, 16, 16, 3)))
         y = tf.constant([0, 1, 2, 3, 0, 1, 2, 3])
-        optimizer = keras.optimizers.SGD(0.1)
-
-        @tf.function
-        def step():
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                    y, model(x, training=True), from_logits=True))
-            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                          model.trainable_variables))
-            return loss
+        step = helpers.classifier_train_step(model, x, y, keras.optimizers.SGD(0.1))
 
         fused_kernels = [op.type for op in step.get_concrete_function().graph.get_operations()
                          ].count("FusedBatchNormV3")

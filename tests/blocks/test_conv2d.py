@@ -115,16 +115,7 @@ def test_a_resnet_train_step_equals_the_one_with_keras_convolutions():
             layer.matmul_path = matmul_path
         x = tf.constant(_inputs((8, 8, 8, 3)))
         y = tf.constant([0, 1, 2, 3, 0, 1, 2, 3])
-        optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
-
-        @tf.function
-        def step():
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                    y, model(x, training=True), from_logits=True))
-            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                          model.trainable_variables))
-            return loss
+        step = helpers.classifier_train_step(model, x, y, keras.optimizers.SGD(0.1, momentum=0.9))
 
         op_types = [op.type for op in step.get_concrete_function().graph.get_operations()]
         losses = [float(step()) for _ in range(2)]
