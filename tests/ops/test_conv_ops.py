@@ -172,3 +172,21 @@ def test_conv2d_runs_the_path_the_rule_picks():
     assert "Conv2D" in large and "MatMul" not in large
     dynamic = op_types((4, None, None, 512), (1, 1, 512, 512))
     assert "Conv2D" in dynamic and "MatMul" not in dynamic
+
+
+@pytest.mark.parametrize("kwargs,fragments", [
+    ({"padding": "SAME"}, ("padding", "'SAME'")),
+    ({"strides": (1, 2)}, ("strides", "(1, 2)")),
+    ({"strides": 0}, ("strides", "0")),
+    ({"kernel_shape": (3, 3, 5, 4)}, ("kernel", "(3, 3, 5, 4)", "3 channels")),
+    ({"input_shape": (2, 2, 2, 3), "padding": "valid"}, ("padding='valid'", "(2, 2, 2, 3)")),
+])
+def test_matmul_rejects_what_it_cannot_compute(kwargs, fragments):
+    arguments = {"input_shape": (2, 4, 4, 3), "kernel_shape": (3, 3, 3, 4), "strides": 1,
+                 "padding": "same", **kwargs}
+    x = np.zeros(arguments["input_shape"], "float32")
+    kernel = np.zeros(arguments["kernel_shape"], "float32")
+    message = str(pytest.raises(ValueError, ops.conv2d_as_matmul, x, kernel,
+                                arguments["strides"], arguments["padding"]).value)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)

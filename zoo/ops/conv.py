@@ -60,17 +60,19 @@ def output_size(size, kernel_size, strides, padding):
 
 
 def _axis_plan(size, kernel_size, stride, padding):
-    """Along one axis: output size, padding before and after, and the kernel
-    offsets that read the image (the others read only padding)."""
+    """Along one axis: output size, padding before and after, the kernel
+    offsets that read the image (the others read only padding), and whether
+    any of those also reads padding."""
     out = output_size(size, kernel_size, stride, padding)
     before = after = 0
     if padding == "same":
         # TensorFlow's "same": the larger half after, as keras.ops.conv pads.
         total = max((out - 1) * stride + kernel_size - size, 0)
         before, after = total // 2, total - total // 2
-    taps = [tap for tap in range(kernel_size)
-            if any(before <= tap + step * stride < before + size for step in range(out))]
-    return out, before, after, taps
+    samples = {tap: [before <= tap + step * stride < before + size for step in range(out)]
+               for tap in range(kernel_size)}
+    taps = [tap for tap, inside in samples.items() if any(inside)]
+    return out, before, after, taps, not all(all(samples[tap]) for tap in taps)
 
 
 def image_taps(input_size, kernel_size, strides=1, padding="valid"):
@@ -172,14 +174,14 @@ def conv2d_as_matmul(inputs, kernel, strides=1, padding="valid"):
     >>> bool(np.allclose(ours, keras.ops.conv(x, k, strides=2, padding="same"), atol=1e-5))
     True
     """
-    stride = _pair(strides)[0]
+    stride = _check_matmul_arguments(inputs, kernel, strides, padding)
     _, height, width, _ = inputs.shape
     kernel_height, kernel_width, _, filters = kernel.shape
-    out_height, top, bottom, rows = _axis_plan(height, kernel_height, stride, padding)
-    out_width, left, right, columns = _axis_plan(width, kernel_width, stride, padding)
+    out_height, top, bottom, rows, rows_pad = _axis_plan(height, kernel_height, stride, padding)
+    out_width, left, right, columns, columns_pad = _axis_plan(width, kernel_width, stride,
+                                                              padding)
     x, offset_rows, offset_columns = inputs, 0, 0
-    if (_reads_padding(rows, top, height, out_height, stride)
-            or _reads_padding(columns, left, width, out_width, stride)):
+    if rows_pad or columns_pad:
         x = keras.ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     else:
         # The kept taps read the image only: slice it unpadded.
@@ -218,10 +220,28 @@ def conv2d(inputs, kernel, strides=1, padding="valid", data_format="channels_las
                           data_format=data_format, dilation_rate=dilation_rate)
 
 
-def _reads_padding(offsets, before, size, count, stride):
-    # Does any of the taps at `offsets` (padded coordinates) sample padding?
-    return any(not before <= offset + step * stride < before + size
-               for offset in offsets for step in range(count))
+def _check_matmul_arguments(inputs, kernel, strides, padding):
+    """What `conv2d_as_matmul` computes, or a ValueError naming the argument; the stride."""
+    shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', received padding={padding!r}")
+    pair = _pair(strides)
+    if len(pair) != 2 or pair[0] != pair[1] or not isinstance(pair[0], int) or pair[0] < 1:
+        raise ValueError("strides must be a positive int or a pair of equal ones, received "
+                         f"strides={strides!r}")
+    if len(shape) != 4 or None in shape[1:]:
+        raise ValueError("inputs must be 4D (batch, height, width, channels) with known "
+                         f"height, width and channels, received inputs of shape {shape}")
+    if len(kernel_shape) != 4 or kernel_shape[2] != shape[3]:
+        raise ValueError("kernel must be (kernel_height, kernel_width, channels, filters) "
+                         f"with the inputs' {shape[3]} channels, received kernel of shape "
+                         f"{kernel_shape}")
+    for axis, (size, kernel_size) in enumerate(zip(shape[1:3], kernel_shape[:2])):
+        if output_size(size, kernel_size, pair[0], padding) < 1:
+            raise ValueError(
+                f"padding='valid' needs inputs at least as large as the kernel: inputs of "
+                f"shape {shape}, kernel of shape {kernel_shape} (axis {axis + 1})")
+    return pair[0]
 
 
 def _pair(value):
