@@ -26,19 +26,28 @@ import tensorflow as tf
 from zoo.train.config import name, shown
 
 
+def _absolute(path):
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
 class DamagedCheckpointWarning(UserWarning):
     """A checkpoint was skipped as damaged; the run resumed from an older one."""
 
 
 def _checkpoints_newest_first(model_dir):
-    """The checkpoints the `checkpoint` index of `model_dir` lists, newest first."""
+    """The checkpoints the `checkpoint` index of `model_dir` lists, newest first.
+
+    `tf.train.get_checkpoint_state` already joins the index's relative
+    entries onto `model_dir` (joining again doubled a relative `model_dir`:
+    `runs/demo/runs/demo/ckpt-3`); `model_dir` is absolute here anyway.
+    """
     state = tf.train.get_checkpoint_state(model_dir)
     if state is None:
         return []
     paths = list(state.all_model_checkpoint_paths)
     if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
         paths.append(state.model_checkpoint_path)
-    return [p if os.path.isabs(p) else os.path.join(model_dir, p) for p in reversed(paths)]
+    return list(reversed(paths))
 
 
 def checkpoint_damage(path):
@@ -89,7 +98,8 @@ class TrainingCheckpoint:
 
     Args:
         model: the compiled `keras.Model` (its optimizer is checkpointed).
-        model_dir: str. Where checkpoints are read from.
+        model_dir: str or path. Where checkpoints are read from: relative
+            to the working directory, absolute, or starting with `~`.
         keep: int >= 1. How many checkpoints to keep.
         write_dir: str or None. Where this process writes (None: model_dir).
             A non-chief worker of a multi-worker run writes to a scratch
@@ -107,8 +117,11 @@ class TrainingCheckpoint:
         self._trackables = dict(
             weights=_variables_by_path(model), optimizer=model.optimizer,
             epoch=self.epoch, step_in_epoch=self.step, **(extra or {}))
-        self.model_dir = str(model_dir)
-        self.write_dir = str(write_dir or model_dir)
+        # Absolute once, here: every path the index yields is then absolute,
+        # whatever the working directory when the run is rerun.
+        self.model_dir = _absolute(model_dir)
+        self._given_dir = os.fspath(model_dir)  # as the caller wrote it, for messages
+        self.write_dir = _absolute(write_dir or model_dir)
         self.keep = keep
         self._use(tf.train.Checkpoint(**self._trackables))
         self.restored = None  # the checkpoint `restore` resumed from
@@ -147,18 +160,18 @@ class TrainingCheckpoint:
         else:
             if damaged:
                 found = "; ".join(f"{path}: {problem}" for path, problem in damaged)
-                raise ValueError(f"{shown('model_dir', self.model_dir)} holds no intact "
+                raise ValueError(f"{shown('model_dir', self._given_dir)} holds no intact "
                                  f"checkpoint ({found}); move it aside to start afresh")
             return 0, 0
         mismatch = self._restore_quietly(path)
         if mismatch:
             raise ValueError(
-                f"{shown('model_dir', self.model_dir)} holds a checkpoint ({path}) of another "
+                f"{shown('model_dir', self._given_dir)} holds a checkpoint ({path}) of another "
                 f"model or configuration: {mismatch}")
         if damaged:
             bad, problem = damaged[0]
             warnings.warn(
-                f"{shown('model_dir', self.model_dir)}: the latest checkpoint {bad} is damaged "
+                f"{shown('model_dir', self._given_dir)}: the latest checkpoint {bad} is damaged "
                 f"({problem}); resuming from {path}, the newest intact one",
                 DamagedCheckpointWarning, stacklevel=2)
         self.restored = path

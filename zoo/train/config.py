@@ -347,7 +347,9 @@ class TrainConfig:
                                   "run (resumed or not) gives bit-identical weights.")
     seed: int = _option(0, Int(0), "Seed of weights, data split, shuffling and augmentation.")
     verbose: object = _option("auto", Choice(("auto", 0, 1, 2)),
-                              "Progress: 1 = progress bar, 2 = one line per epoch.")
+                              "Progress: 1 = progress bar, 2 = one line per epoch, 0 = "
+                              "silent; auto: 1 on a terminal, 2 when the output is piped "
+                              "or redirected.")
     export: tuple = _option((), Paths(), "Paths to save the trained model to, format from each "
                             "suffix (.keras, .h5, .weights.h5, .tflite, or a directory for a "
                             "SavedModel); existing files are replaced.", check=_export_targets)
@@ -385,6 +387,16 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.export, list):  # the flag's list; a tuple keeps the config frozen
             object.__setattr__(self, "export", tuple(self.export))
+        # `~` as a shell would expand it: a quoted or `--flag=~/x` path
+        # reaches us unexpanded, and would otherwise make a folder named "~".
+        for field in ("model_dir", "init_from"):
+            value = getattr(self, field)
+            if isinstance(value, (str, os.PathLike)):
+                object.__setattr__(self, field, os.path.expanduser(os.fspath(value)))
+        if isinstance(self.export, tuple) and all(
+                isinstance(p, (str, os.PathLike)) for p in self.export):
+            object.__setattr__(self, "export",
+                               tuple(os.path.expanduser(os.fspath(p)) for p in self.export))
         for field, _, option in options():
             value = getattr(self, field)
             option.kind.check(field, value)
