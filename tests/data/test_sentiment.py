@@ -400,10 +400,11 @@ def test_generate_bad_input(kwargs, message):
 def test_info():
     assert zoo.data.info("sentiment") == {
         "modality": "text", "num_classes": 2, "splits": ("train", "test"),
-        "options": ("num_examples",)}
+        "class_names": ["negative", "positive"], "options": ("num_examples",)}
     assert zoo.data.info("digits") == {
         "modality": "image", "num_classes": 10, "channels": 1,
-        "splits": ("train", "test"), "options": ("image_size", "test_fraction")}
+        "splits": ("train", "test"), "options": ("image_size", "test_fraction"),
+        "class_names": [str(digit) for digit in range(10)]}
     for name in zoo.data.DATASETS:
         description = zoo.data.info(name)
         assert description["modality"] in ("image", "text")

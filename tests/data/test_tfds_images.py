@@ -169,6 +169,7 @@ def test_info_and_registry(name):
         "modality": "image", "num_classes": 100 if name == "cifar100" else 10,
         "channels": channels, "image_size": size,
         "splits": ("train", "test"),
+        "class_names": list(tfds_images.DATASETS[name]["class_names"]),
         "options": ("augment", "cache", "data_dir", "download", "normalize",
                     "one_hot")}
 

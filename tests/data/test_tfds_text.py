@@ -134,7 +134,7 @@ def test_info_and_registry():
     assert "imdb_reviews" in zoo.data.DATASETS
     assert zoo.data.info("imdb_reviews") == {
         "modality": "text", "num_classes": 2, "splits": ("train", "test"),
-        "options": ("data_dir", "download")}
+        "class_names": ["neg", "pos"], "options": ("data_dir", "download")}
 
 
 @pytest.mark.parametrize("kwargs", [

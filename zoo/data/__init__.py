@@ -10,9 +10,17 @@ takes the same common arguments (`split`, `batch_size`, `shuffle`, `seed`,
 - `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"` (image, TFDS):
   `data_dir`, `download`, `one_hot`, `augment`, `normalize`, `cache`.
 
-Users' own data goes through `from_image_folder` (a folder of class-named
-subfolders of images), `from_text_file` (lines of "label<TAB>text", or
-"label,text" in a .csv) and `from_generator`, with the same batching.
+Users' own data takes a dataset name too (`zoo.data.user_datasets`):
+
+- `"folder:PATH"` (image): one subfolder of images per class, or `train/`
+  and `test/` (or `validation/`, `val/`) folders of them: `image_size`,
+  `validation_fraction`.
+- `"csv:PATH"` (text): a `label,text` CSV (or TSV) file, or a directory with
+  `train.csv` and `test.csv`: `validation_fraction`.
+
+and, in Python only, `from_image_folder`, `from_text_file` and
+`from_generator`, with the same batching. `info(name)["class_names"]` names
+the labels of every dataset, in id order.
 
 Image datasets yield `(image, label)`: float32 `(batch, size, size,
 channels)` in [0, 1] and int32 `(batch,)`. Text datasets yield `(text,
@@ -38,8 +46,10 @@ cifar10, cifar100, digits, fashion_mnist, imdb_reviews, mnist, sentiment
 
 import functools
 import inspect
+import os
 
-from zoo.data import digits, sentiment, tfds_images, tfds_text
+from zoo.data import (digits, images, sentiment, tfds_images, tfds_text,
+                      user_datasets)
 from zoo.data.user_data import (from_generator, from_image_folder,
                                 from_text_file)
 
@@ -61,23 +71,32 @@ DATASETS = tuple(sorted(_LOADERS))
 # name -> what a model needs to know to fit the data, without loading it.
 _INFO = {
     "digits": {"modality": "image", "num_classes": digits.NUM_CLASSES,
-               "channels": 1, "splits": digits.SPLITS},
+               "channels": 1, "splits": digits.SPLITS,
+               "class_names": digits.CLASS_NAMES},
     "sentiment": {"modality": "text", "num_classes": sentiment.NUM_CLASSES,
-                  "splits": sentiment.SPLITS},
+                  "splits": sentiment.SPLITS,
+                  "class_names": sentiment.CLASS_NAMES},
     **{name: {"modality": "text", "num_classes": spec["num_classes"],
-              "splits": spec["splits"]}
+              "splits": spec["splits"], "class_names": spec["class_names"]}
        for name, spec in tfds_text.DATASETS.items()},
     # image_size only where it is fixed (digits takes it as an option).
     **{name: {"modality": "image", "num_classes": spec["num_classes"],
               "channels": spec["channels"], "image_size": spec["image_size"],
-              "splits": spec["splits"]}
+              "splits": spec["splits"], "class_names": spec["class_names"]}
        for name, spec in tfds_images.DATASETS.items()},
 }
 
 
+def _loader(name):
+    """The loader of a checked name."""
+    if user_datasets.is_user_dataset(name):
+        return user_datasets.loader(name)
+    return _LOADERS[name]
+
+
 def _options(name):
     """Names of the dataset-specific keyword options of a loader, sorted."""
-    parameters = inspect.signature(_LOADERS[name]).parameters
+    parameters = inspect.signature(_loader(name)).parameters
     return tuple(sorted(p for p in parameters if p not in COMMON_ARGS))
 
 
@@ -85,16 +104,20 @@ def info(name):
     """Describes a dataset without loading it.
 
     Args:
-        name: str. One of `zoo.data.DATASETS`.
+        name: str. One of `zoo.data.DATASETS`, or `"folder:PATH"` /
+            `"csv:PATH"` (users' own data, `zoo.data.user_datasets`).
 
     Returns:
         dict with `modality` (`"image"` or `"text"`), `num_classes`,
-        `splits`, `options` (the dataset-specific keywords of `load`) and,
-        for images, `channels` (of the images `load` yields) and, where
-        the size is fixed (not digits), `image_size`.
+        `class_names` (list of str, `class_names[label]`), `splits`,
+        `options` (the dataset-specific keywords of `load`) and, for
+        images, `channels` (of the images `load` yields) and, where the
+        size is fixed (not digits, not folders), `image_size`. A folder's
+        images are listed, not decoded (`load` checks them).
 
     Raises:
-        ValueError: for an unknown `name`.
+        ValueError: for an unknown `name`, or users' data that cannot make
+            a dataset (the message names the dataset and the problem).
 
     Example:
 
@@ -102,18 +125,33 @@ def info(name):
     (10, 1)
     >>> info("sentiment")  # doctest: +NORMALIZE_WHITESPACE
     {'modality': 'text', 'num_classes': 2, 'splits': ('train', 'test'),
-     'options': ('num_examples',)}
+     'class_names': ['negative', 'positive'], 'options': ('num_examples',)}
     """
     _check_name(name)
-    return {**_INFO[name], "options": _options(name)}
+    if user_datasets.is_user_dataset(name):
+        description = user_datasets.info(name)
+    else:
+        description = dict(_INFO[name])
+    description["class_names"] = list(description["class_names"])
+    return {**description, "options": _options(name)}
 
 
 def _check_name(name):
+    if user_datasets.is_user_dataset(name):
+        return
     # isinstance first: an unhashable name would make the lookup raise
     # TypeError instead of the helpful message.
     if not isinstance(name, str) or name not in _LOADERS:
+        hint = ""
+        if isinstance(name, str) and name and (
+                "/" in name or os.sep in name
+                or os.path.exists(os.path.expanduser(name))):
+            hint = (f"; for your own data name it 'folder:{name}' (a folder "
+                    f"of class subfolders of images) or 'csv:{name}' (a "
+                    "label,text file)")
         raise ValueError(
-            f"name must be one of {list(DATASETS)}, received name={name!r}")
+            f"name must be one of {list(DATASETS)}, received name={name!r}"
+            + hint)
 
 
 def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
@@ -121,7 +159,8 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
     """Loads one split of a dataset as a batched, prefetched `tf.data.Dataset`.
 
     Args:
-        name: str. One of `zoo.data.DATASETS`.
+        name: str. One of `zoo.data.DATASETS`, or `"folder:PATH"` /
+            `"csv:PATH"` (`zoo.data.user_datasets`).
         split: str. `"train"` or `"test"`.
         batch_size: int >= 1. Examples per batch.
         shuffle: bool or None. None shuffles the train split only.
@@ -138,7 +177,11 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
             digits `image_size` (int, default 32) and `test_fraction`
             (float in (0, 1), default 0.2); sentiment `num_examples` (int or
             None: 4,000 train / 1,000 test); imdb_reviews `data_dir` (path
-            or None: the TFDS default) and `download` (bool, default False).
+            or None: the TFDS default) and `download` (bool, default False);
+            `"folder:..."` `image_size` (int, default 32) and
+            `validation_fraction` (float in (0, 1), default 0.2: the share
+            of each class held out as "test" when there is no test folder);
+            `"csv:..."` `validation_fraction`.
 
     Returns:
         A `tf.data.Dataset` of `(features, label)` batches, label int32
@@ -149,7 +192,8 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
 
     Raises:
         ValueError: for an unknown `name`, an option the dataset does not
-            take, or a bad argument.
+            take, a bad argument, or users' data that cannot be read (the
+            message names the file).
         RuntimeError: for a TFDS dataset that is not prepared on disk.
 
     Example:
@@ -172,10 +216,10 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
         raise ValueError(
             f"dataset {name!r} takes no option{plural} {given}; its options "
             f"are {list(accepted)}")
-    return _LOADERS[name](split=split, batch_size=batch_size, shuffle=shuffle,
+    return _loader(name)(split=split, batch_size=batch_size, shuffle=shuffle,
                           seed=seed, drop_remainder=drop_remainder,
                           start_epoch=start_epoch, **options)
 
 
 __all__ = ["DATASETS", "from_generator", "from_image_folder",
-           "from_text_file", "info", "load"]
+           "from_text_file", "images", "info", "load", "user_datasets"]

@@ -33,6 +33,7 @@ from zoo.data import epochs
 
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
+CLASS_NAMES = tuple(str(digit) for digit in range(NUM_CLASSES))
 NUM_EXAMPLES = 1797
 RAW_SIZE = 8
 MAX_VALUE = 16

@@ -61,6 +61,8 @@ from zoo.data.text import text_pipeline
 
 SPLITS = ("train", "test")
 NUM_CLASSES = 2
+# Label id -> name: 0 negative, 1 positive.
+CLASS_NAMES = ("negative", "positive")
 # Default examples per split; `num_examples` overrides it.
 NUM_EXAMPLES = {"train": 4000, "test": 1000}
 # Independent random streams of one seed: disjoint generation for the splits.

@@ -44,23 +44,53 @@ from zoo import _validation
 from zoo.data import epochs
 from zoo.data.tfds_common import DatasetNotPreparedError, supervised_split
 
+# Label names in id order, as TFDS gives them (CIFAR-100: the fine labels).
+_MNIST_NAMES = tuple(str(digit) for digit in range(10))
+_FASHION_MNIST_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+    "Sneaker", "Bag", "Ankle boot")
+_CIFAR10_NAMES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+    "ship", "truck")
+_CIFAR100_NAMES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee",
+    "beetle", "bicycle", "bottle", "bowl", "boy", "bridge", "bus",
+    "butterfly", "camel", "can", "castle", "caterpillar", "cattle", "chair",
+    "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile",
+    "cup", "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox",
+    "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower",
+    "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle",
+    "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter",
+    "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate",
+    "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road",
+    "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper",
+    "snail", "snake", "spider", "squirrel", "streetcar", "sunflower",
+    "sweet_pepper", "table", "tank", "telephone", "television", "tiger",
+    "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale",
+    "willow_tree", "wolf", "woman", "worm",
+)
+
 # name -> what `zoo.data.info` reports, plus the normalization statistics.
 # Every entry has supervised keys (image, label) in TFDS.
 DATASETS = {
     "mnist": {"num_classes": 10, "channels": 1, "image_size": 28,
               "splits": ("train", "test"),
-              "mean": (0.1307,), "std": (0.3081,)},
+              "mean": (0.1307,), "std": (0.3081,),
+              "class_names": _MNIST_NAMES},
     "fashion_mnist": {"num_classes": 10, "channels": 1, "image_size": 28,
                       "splits": ("train", "test"),
-                      "mean": (0.2860,), "std": (0.3530,)},
+                      "mean": (0.2860,), "std": (0.3530,),
+                      "class_names": _FASHION_MNIST_NAMES},
     "cifar10": {"num_classes": 10, "channels": 3, "image_size": 32,
                 "splits": ("train", "test"),
                 "mean": (0.4914, 0.4822, 0.4465),
-                "std": (0.2470, 0.2435, 0.2616)},
+                "std": (0.2470, 0.2435, 0.2616),
+                "class_names": _CIFAR10_NAMES},
     "cifar100": {"num_classes": 100, "channels": 3, "image_size": 32,
                  "splits": ("train", "test"),
                  "mean": (0.5071, 0.4865, 0.4409),
-                 "std": (0.2673, 0.2564, 0.2762)},
+                 "std": (0.2673, 0.2564, 0.2762),
+                 "class_names": _CIFAR100_NAMES},
 }
 
 # Datasets whose train split is augmented when `augment=None`.

@@ -31,7 +31,9 @@ from zoo.data.text import text_pipeline
 # name -> what `zoo.data.info` reports; every entry has supervised keys
 # (text, label) in TFDS, so `as_supervised=True` yields the pairs.
 DATASETS = {
-    "imdb_reviews": {"num_classes": 2, "splits": ("train", "test")},
+    # class_names: TFDS' label names, in id order.
+    "imdb_reviews": {"num_classes": 2, "splits": ("train", "test"),
+                     "class_names": ("neg", "pos")},
 }
 
 

@@ -3,19 +3,20 @@
 - `from_image_folder(directory, image_size, ...)`: a folder with one
   subfolder per class (`directory/cat/1.png`, `directory/dog/a.jpg`, ...).
   Class names are the subfolder names, sorted; label ids follow that order.
-  Images are decoded, resized bilinearly and scaled to float32 [0, 1].
-- `from_text_file(path, ...)`: one labelled example per line,
-  `label<TAB>text` (or `label,text` for a `.csv`): split at the FIRST
-  delimiter, so the text may contain it and the label may not. This is not
-  a CSV parser: no quoting. Labels that are all non-negative integers are
-  used as ids; other labels map to ids through their sorted vocabulary.
+  Images go through `zoo.data.images.decode_image` (decoded, scaled to
+  float32 [0, 1], resized bilinearly), every file checked once first.
+- `from_text_file(path, ...)`: a CSV (or TSV) file of `label,text` rows,
+  parsed by Python's `csv` module: a field holding the delimiter, a quote or
+  a line break is quoted (`1,"great, really"`, quotes inside doubled), and
+  the quotes are removed. A header row is detected (`header="auto"`).
 - `from_generator(generator_fn, output_signature, ...)`: a thin wrapper over
   `tf.data.Dataset.from_generator` with the same shuffling and batching.
 
-The first two return `(dataset, class_names)`. Bad input (a missing
-directory, an empty folder, a malformed line, named by its number) is a
-`ValueError` that names the argument and its value, raised before any
-`tf.data` work.
+The first two return `(dataset, class_names)` and take `split="train"` or
+`"validation"`: a stratified split seeded by `seed` (`stratified_split`).
+Bad input (a missing directory, an empty folder, an unreadable image, a
+malformed row, named by its line number) is a `ValueError` that names the
+argument and its value or the file, raised before any `tf.data` work.
 
 Example:
 
@@ -27,6 +28,8 @@ Example:
 [[0, 1], [1]]
 """
 
+import csv
+import io
 import os
 import re
 
@@ -34,12 +37,17 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import _validation
+from zoo.data import images
+from zoo.data.images import IMAGE_EXTENSIONS
 
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 SPLITS = ("train", "validation")
+# A first row whose label is one of these (any case) is a header.
+HEADER_LABELS = ("label", "labels", "class", "category", "target")
+TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 
-__all__ = ["IMAGE_EXTENSIONS", "from_generator", "from_image_folder",
-           "from_text_file"]
+__all__ = ["HEADER_LABELS", "IMAGE_EXTENSIONS", "from_generator",
+           "from_image_folder", "from_text_file", "list_image_folder",
+           "read_text_file", "stratified_split"]
 
 
 def _check_existing(name, value, want_dir):
@@ -53,26 +61,31 @@ def _check_existing(name, value, want_dir):
     return path
 
 
-def _check_image_size(image_size):
-    size = (image_size, image_size) if _validation.is_int(image_size) else (
-        image_size)
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(_validation.is_int(s) and s >= 1 for s in size)):
-        raise ValueError(
-            "image_size must be a positive int or a (height, width) pair of "
-            f"them, received image_size={image_size!r}")
-    return tuple(int(s) for s in size)
+def list_image_folder(directory, where=None):
+    """`(class_names, files_per_class)` of a folder of class subfolders.
 
+    Class names are the subfolder names, sorted; subfolders whose name
+    starts with "." (`.ipynb_checkpoints`, `.git`) are not classes. Files
+    are found recursively under each class subfolder by extension
+    (`IMAGE_EXTENSIONS`, any case), sorted.
 
-def _list_images(directory):
-    """`(class_names, files_per_class)`, both sorted, or a ValueError."""
+    Args:
+        directory: str. An existing directory.
+        where: str or None. What errors say was received; None means
+            `directory=...`.
+
+    Raises:
+        ValueError: no class subfolder, or a class subfolder without images.
+    """
+    where = where or f"received directory={directory!r}"
     class_names = sorted(
         entry.rstrip("/") for entry in tf.io.gfile.listdir(directory)
-        if tf.io.gfile.isdir(os.path.join(directory, entry)))
+        if not entry.startswith(".")
+        and tf.io.gfile.isdir(os.path.join(directory, entry)))
     if not class_names:
         raise ValueError(
             "directory must hold one subfolder of images per class; it has "
-            f"no subfolder, received directory={directory!r}")
+            f"no subfolder, {where}")
     files = []
     for class_name in class_names:
         found = sorted(
@@ -86,10 +99,55 @@ def _list_images(directory):
             # an unfinished copy); a silent extra logit would hide it.
             raise ValueError(
                 f"class folder {class_name!r} has no image files "
-                f"({', '.join(IMAGE_EXTENSIONS)}), received "
-                f"directory={directory!r}")
+                f"({', '.join(IMAGE_EXTENSIONS)}) under "
+                f"{os.path.join(directory, class_name)!r}, {where}")
         files.append(found)
     return class_names, files
+
+
+def stratified_split(labels, num_classes, fraction, seed):
+    """Indices of a seeded, stratified split: `(kept, held_out)`.
+
+    For each class in id order, one `numpy.random.default_rng(seed)`
+    permutes that class's examples and holds out the first
+    `round(fraction * n_class)`; the same arguments give the same split in
+    every process. Arguments are assumed checked.
+
+    Args:
+        labels: sequence of int in `[0, num_classes)`.
+        num_classes: int.
+        fraction: float in (0, 1). Share of each class held out.
+        seed: int >= 0.
+
+    Returns:
+        Two sorted int64 arrays of indices into `labels`, disjoint, covering
+        every index.
+
+    Example:
+
+    >>> kept, held = stratified_split([0, 0, 0, 0, 1, 1], 2, 0.5, seed=0)
+    >>> len(kept), len(held), sorted(kept.tolist() + held.tolist())
+    (3, 3, [0, 1, 2, 3, 4, 5])
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    kept, held = [], []
+    for label in range(num_classes):
+        members = np.flatnonzero(labels == label)
+        order = rng.permutation(len(members))
+        n_held = round(fraction * len(members))
+        held.append(members[order[:n_held]])
+        kept.append(members[order[n_held:]])
+    return (np.sort(np.concatenate(kept)).astype(np.int64),
+            np.sort(np.concatenate(held)).astype(np.int64))
+
+
+def _select(split, labels, num_classes, fraction, seed):
+    """Indices of `split` (None: all), in input order."""
+    if split is None:
+        return np.arange(len(labels), dtype=np.int64)
+    kept, held = stratified_split(labels, num_classes, fraction, seed)
+    return held if split == "validation" else kept
 
 
 def _batch(ds, *, batch_size, shuffle, seed, drop_remainder, cache,
@@ -106,6 +164,15 @@ def _batch(ds, *, batch_size, shuffle, seed, drop_remainder, cache,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _check_split_args(split, validation_fraction, seed, shuffle):
+    if split is not None:
+        _validation.one_of("split", split, SPLITS)
+    _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
+                             low_open=True, high_open=True)
+    _validation.non_negative_int("seed", seed)
+    _validation.boolean("shuffle", shuffle, optional=True)
+
+
 def from_image_folder(directory, image_size, batch_size=32, *, split=None,
                       validation_fraction=0.2, seed=0, shuffle=None,
                       channels=3, one_hot=False, drop_remainder=False,
@@ -113,11 +180,13 @@ def from_image_folder(directory, image_size, batch_size=32, *, split=None,
     """Class-named subfolders of images as `(image, label)` batches.
 
     Files are found recursively under each class subfolder by extension
-    (`IMAGE_EXTENSIONS`, any case). The split is stratified and seeded like
-    the digits split: per class (sorted order), a
+    (`IMAGE_EXTENSIONS`, any case; `list_image_folder`). The split is
+    `stratified_split`: per class (sorted order), a
     `numpy.random.default_rng(seed)` permutation of the sorted files puts
     the first `round(validation_fraction * n)` in `"validation"`, the rest
     in `"train"`; the same arguments give the same split in every process.
+    Every file of the split is decoded once before the dataset is built, so
+    a file that is not an image fails here, by name, not in training.
 
     Args:
         directory: str or path. Holds one subfolder per class.
@@ -144,53 +213,39 @@ def from_image_folder(directory, image_size, batch_size=32, *, split=None,
 
     Raises:
         ValueError: for a bad argument, a missing directory, a directory
-            without class subfolders, a class subfolder without images, or
-            a split that would be empty.
+            without class subfolders, a class subfolder without images, a
+            split that would be empty, or a file that cannot be decoded
+            (named).
     """
     directory = _check_existing("directory", directory, want_dir=True)
-    size = _check_image_size(image_size)
+    size = images.check_image_size(image_size)
     _validation.positive_int("batch_size", batch_size)
-    if split is not None:
-        _validation.one_of("split", split, SPLITS)
-    _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
-                             low_open=True, high_open=True)
-    _validation.non_negative_int("seed", seed)
-    _validation.boolean("shuffle", shuffle, optional=True)
-    # is_int first: `channels in (...)` on an array would raise its own error.
-    if not _validation.is_int(channels) or channels not in (1, 3, 4):
-        raise ValueError(
-            f"channels must be 1, 3 or 4, received channels={channels!r}")
+    _check_split_args(split, validation_fraction, seed, shuffle)
+    channels = images.check_channels(channels)
     _validation.images_fit(image_size, batch_size, channels)
     _validation.boolean("one_hot", one_hot)
     _validation.boolean("drop_remainder", drop_remainder)
     _validation.boolean("cache", cache)
 
-    class_names, files_per_class = _list_images(directory)
-    rng = np.random.default_rng(seed)
-    paths, labels = [], []
-    for label, files in enumerate(files_per_class):
-        if split is not None:
-            order = rng.permutation(len(files))
-            n_val = round(validation_fraction * len(files))
-            keep = order[:n_val] if split == "validation" else order[n_val:]
-            files = [files[i] for i in sorted(keep)]
-        paths += files
-        labels += [label] * len(files)
+    class_names, files_per_class = list_image_folder(directory)
+    all_paths = [path for files in files_per_class for path in files]
+    all_labels = [label for label, files in enumerate(files_per_class)
+                  for _ in files]
+    rows = _select(split, all_labels, len(class_names), validation_fraction,
+                   seed)
+    paths = [all_paths[i] for i in rows]
+    labels = [all_labels[i] for i in rows]
     if not paths:
         raise ValueError(
             f"validation_fraction={validation_fraction!r} leaves the "
             f"{split!r} split of directory={directory!r} empty")
+    images.check_image_files(paths, channels)
     if shuffle is None:
         shuffle = split != "validation"
     num_classes = len(class_names)
 
     def to_example(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                                   expand_animations=False, dtype=tf.uint8)
-        image = tf.cast(image, tf.float32) / 255.0
-        image = tf.image.resize(image, size, method="bilinear")
-        # Bilinear weights are convex: this only guards float rounding.
-        image = tf.clip_by_value(image, 0.0, 1.0)
+        image = images.decode_image(tf.io.read_file(path), size, channels)
         if one_hot:
             label = tf.one_hot(label, num_classes, dtype=tf.float32)
         return image, label
@@ -212,94 +267,26 @@ def from_image_folder(directory, image_size, batch_size=32, *, split=None,
     return ds, class_names
 
 
-_INT_LABEL = re.compile(rb"[0-9]+")
+_INT_LABEL = re.compile(r"[0-9]+")
+_BOM = b"\xef\xbb\xbf"
 
 
-def _parse_lines(path, delimiter, skip_header, class_names):
-    """Checks every line and returns the label strings, in file order."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        raw = f.read()
-    sep = delimiter.encode("utf-8")
-    labels = []
-    # Split on b"\n" exactly as TextLineDataset does.
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if number == 1 and skip_header:
-            continue
-        line = line[:-1] if line.endswith(b"\r") else line
-        if not line.strip():
-            continue  # blank lines are skipped, here and in the pipeline
-        where = f"line {number} of path={path!r}"
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"{where} is not UTF-8: {error}") from None
-        label, found, _ = line.partition(sep)
-        label = label.strip()
-        if not found or not label:
-            raise ValueError(
-                f"{where} is not 'label{delimiter}text' (delimiter="
-                f"{delimiter!r}): {line.decode('utf-8')[:80]!r}")
-        if class_names is not None and label.decode() not in class_names:
-            raise ValueError(
-                f"{where} has label {label.decode()!r}, not one of "
-                f"class_names={list(class_names)!r}")
-        labels.append(label)
-    if not labels:
-        raise ValueError(
-            f"path has no labelled lines, received path={path!r}")
-    return labels
+def _default_delimiter(path):
+    return "," if path.lower().endswith(".csv") else "\t"
 
 
-def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
-                   skip_header=False, shuffle=True, seed=0,
-                   drop_remainder=False, cache=True):
-    """A file of labelled lines as `(text, label)` batches.
-
-    Each non-blank line is `label<delimiter>text`, split at the first
-    delimiter; label and text are stripped of surrounding whitespace, and
-    text stays a raw string (models own their tokenization), as for the
-    text datasets of `zoo.data.load`. Blank lines are skipped. The whole
-    file is checked once in Python before the `TextLineDataset` pipeline is
-    built, so a bad line fails here, named by its 1-based line number.
-
-    Label ids: with `class_names` given, `class_names.index(label)`; else,
-    if every label is a non-negative integer, that integer (class names
-    `"0"` .. `str(max)`); else the position of the label in the sorted set
-    of labels. Pass the `class_names` returned for the train file when
-    loading its test file, so that both use the same ids.
-
-    Args:
-        path: str or path. The file (UTF-8).
-        batch_size: int >= 1. Examples per batch.
-        delimiter: str or None. None means `","` for a `.csv` file and a
-            tab otherwise.
-        class_names: sequence of str or None. The label vocabulary, in id
-            order.
-        skip_header: bool. Ignore the first line (a CSV header).
-        shuffle: bool. Shuffle, reshuffling every epoch, seeded by `seed`.
-        seed: int >= 0. Seed of the shuffle.
-        drop_remainder: bool. Drop the last batch when it is short.
-        cache: bool. Cache the parsed examples in memory after the first
-            epoch (before shuffling).
-
-    Returns:
-        `(dataset, class_names)`: a `tf.data.Dataset` of `(text, label)`,
-        text string `(batch,)`, label int32 `(batch,)`; and the list of
-        class names, `class_names[label]`.
-
-    Raises:
-        ValueError: for a bad argument, a missing or empty file, or a
-            malformed line (named by number).
-    """
+def _check_text_args(path, delimiter, header, class_names):
     path = _check_existing("path", path, want_dir=False)
-    _validation.positive_int("batch_size", batch_size)
     if delimiter is None:
-        delimiter = "," if path.lower().endswith(".csv") else "\t"
-    if not isinstance(delimiter, str) or not delimiter or any(
-            c in delimiter for c in "\r\n"):
+        delimiter = _default_delimiter(path)
+    if (not isinstance(delimiter, str) or len(delimiter) != 1
+            or delimiter in '\r\n"'):
         raise ValueError(
-            "delimiter must be None or a non-empty str without line breaks, "
-            f"received delimiter={delimiter!r}")
+            "delimiter must be None or one character other than a quote or "
+            f"a line break, received delimiter={delimiter!r}")
+    if not (header is True or header is False or header == "auto"):
+        raise ValueError("header must be 'auto', True or False, received "
+                         f"header={header!r}")
     if class_names is not None:
         if (isinstance(class_names, str)
                 or not all(isinstance(c, str) for c in class_names)
@@ -309,42 +296,231 @@ def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
                 "class_names must be None or a sequence of distinct str, "
                 f"received class_names={class_names!r}")
         class_names = list(class_names)
-    _validation.boolean("skip_header", skip_header)
-    _validation.boolean("shuffle", shuffle)
-    _validation.non_negative_int("seed", seed)
+    return path, delimiter, class_names
+
+
+def _decode(raw, path):
+    raw = raw[len(_BOM):] if raw.startswith(_BOM) else raw  # Excel's CSVs
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ValueError(
+            f"line {line} of path={path!r} is not UTF-8: {error}") from None
+
+
+def _rows(path, delimiter):
+    """`[(line_number, label, text)]` of the non-blank rows, in file order."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        content = _decode(f.read(), path)
+    # strict: a quote in the wrong place is an error, never text silently
+    # cut or swallowed up to the next quote.
+    reader = csv.reader(io.StringIO(content, newline=""),
+                        delimiter=delimiter, strict=True)
+    rows = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # long documents are fine here
+    try:
+        while True:
+            first_line = reader.line_num + 1
+            where = f"line {first_line} of path={path!r}"
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                raise ValueError(
+                    f"{where} is not valid CSV ({error}); quote a text that "
+                    f"holds the delimiter {delimiter!r}, a quote or a line "
+                    'break with double quotes, doubling the quotes inside: '
+                    f'label{delimiter}"say ""hi"""') from None
+            if not any(field.strip() for field in fields):
+                continue  # blank lines are skipped
+            label = fields[0].strip()
+            if len(fields) < 2 or not label:
+                raise ValueError(
+                    f"{where} is not 'label{delimiter}text' (delimiter="
+                    f"{delimiter!r}): "
+                    f"{delimiter.join(fields)[:80]!r}")
+            # Unquoted delimiters in the text split it into more fields:
+            # they are the text's own, put back.
+            rows.append((first_line, label,
+                         delimiter.join(fields[1:]).strip()))
+    finally:
+        csv.field_size_limit(limit)
+    return rows
+
+
+def _is_header(rows, class_names, path):
+    """Whether `header="auto"` skips the first row (see `read_text_file`)."""
+    (line, first, _), others = rows[0], rows[1:]
+    counts = {}
+    for _, label, _ in others:
+        counts[label] = counts.get(label, 0) + 1
+    if first in counts or (class_names is not None and first in class_names):
+        return False
+    if first.lower() in HEADER_LABELS:
+        return True
+    if (others and not _INT_LABEL.fullmatch(first)
+            and all(_INT_LABEL.fullmatch(label) for label in counts)):
+        return True
+    if class_names is None and len(others) >= 2 and min(counts.values()) >= 2:
+        # A one-example class ahead of classes that all repeat is a header
+        # far more often than data: refuse rather than guess.
+        raise ValueError(
+            f"line {line} of path={path!r} looks like a header: its label "
+            f"{first!r} appears on no other line, while every other label "
+            "appears at least twice. Pass header=True to skip it, or "
+            "header=False to keep it as an example")
+    return False
+
+
+def read_text_file(path, delimiter=None, header="auto", class_names=None):
+    """Parses a `label,text` file: `(texts, labels, class_names)`.
+
+    Rows are read by Python's `csv` module (strict): fields are separated by
+    `delimiter`, and a field holding the delimiter, a quote or a line break
+    is quoted with `"`, quotes inside doubled; quotes are removed. The
+    label is the first field; the text is the rest of the row (unquoted
+    delimiters in it are kept). Both are stripped of surrounding
+    whitespace. Blank lines are skipped; a UTF-8 byte order mark is
+    ignored.
+
+    Header: `True` skips the first row, `False` keeps it. `"auto"` skips it
+    when its label appears on no other row (nor in `class_names`) and either
+    is one of `HEADER_LABELS` (`label`, `labels`, `class`, `category`,
+    `target`, any case) or is not an integer while every other label is;
+    and refuses (ValueError) a first label that appears nowhere else while
+    every other label appears at least twice, which is most likely a header
+    too: pass `header=True` or `False` to decide.
+
+    Label ids: with `class_names` given, `class_names.index(label)` (a
+    label not in it is an error); else, if every label is a non-negative
+    integer, that integer (class names `"0"` .. `str(max)`); else the
+    position of the label in the sorted set of labels.
+
+    Args:
+        path: str or path. The file (UTF-8).
+        delimiter: one-character str or None. None means `","` for a `.csv`
+            file and a tab otherwise.
+        header: `"auto"`, True or False.
+        class_names: sequence of str or None. The label vocabulary, in id
+            order: pass the training file's to read its test file.
+
+    Returns:
+        `(texts, labels, class_names)`: list of str, int32 array, list of
+        str (`class_names[labels[i]]` is row i's label).
+
+    Raises:
+        ValueError: for a bad argument, a missing file, a file without rows,
+            or a malformed row (named by its 1-based line number).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "reviews.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('label,text\\npos,"great, really"\\nneg,"a ""meh"" film"\\n')
+    >>> read_text_file(path)
+    (['great, really', 'a "meh" film'], array([1, 0], dtype=int32), ['neg', 'pos'])
+    """
+    path, delimiter, class_names = _check_text_args(path, delimiter, header,
+                                                    class_names)
+    rows = _rows(path, delimiter)
+    if rows and (header is True or (header == "auto"
+                                    and _is_header(rows, class_names, path))):
+        rows = rows[1:]
+    if not rows:
+        raise ValueError(
+            f"path has no labelled rows, received path={path!r}")
+    labels = [label for _, label, _ in rows]
+    if class_names is not None:
+        ids = {name: i for i, name in enumerate(class_names)}
+        for line, label, _ in rows:
+            if label not in ids:
+                hint = (" (a header row? pass header=True)"
+                        if line == 1 and header is not True else "")
+                raise ValueError(
+                    f"line {line} of path={path!r} has label {label!r}, not "
+                    f"one of class_names={class_names!r}{hint}")
+    elif all(_INT_LABEL.fullmatch(label) for label in labels):
+        ids = {label: int(label) for label in set(labels)}
+        class_names = [str(i) for i in range(max(ids.values()) + 1)]
+    else:
+        class_names = sorted(set(labels))
+        ids = {name: i for i, name in enumerate(class_names)}
+    texts = [text for _, _, text in rows]
+    return texts, np.array([ids[label] for label in labels], np.int32), class_names
+
+
+def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
+                   header="auto", split=None, validation_fraction=0.2, seed=0,
+                   shuffle=None, drop_remainder=False, cache=True):
+    """A CSV or TSV file of `label,text` rows as `(text, label)` batches.
+
+    The file is parsed by `read_text_file` (Python's `csv` module: quoted
+    fields lose their quotes and keep their delimiters and line breaks;
+    a header row is detected with `header="auto"`), entirely and before any
+    `tf.data` work, so a bad row fails here, named by its line number. Text
+    stays a raw string (models own their tokenization), as for the text
+    datasets of `zoo.data.load`.
+
+    Label ids: with `class_names` given, `class_names.index(label)`; else,
+    if every label is a non-negative integer, that integer; else the
+    position of the label in the sorted set of labels. A test file may lack
+    some classes, so its own labels do not define the training ids: pass
+    the `class_names` returned for the training file when loading its test
+    file (`zoo.data.load("csv:...")` always does).
+
+    Args:
+        path: str or path. The file (UTF-8).
+        batch_size: int >= 1. Examples per batch.
+        delimiter: one-character str or None. None means `","` for a `.csv`
+            file and a tab otherwise.
+        class_names: sequence of str or None. The label vocabulary, in id
+            order.
+        header: `"auto"` (detect, see `read_text_file`), True (skip the
+            first row) or False (keep it).
+        split: None (every row), `"train"` or `"validation"`: a stratified,
+            seeded split of the rows (`stratified_split`), as for
+            `from_image_folder`.
+        validation_fraction: float in (0, 1). Share of each class put in
+            `"validation"`; ignored when `split` is None.
+        seed: int >= 0. Seed of the split and of the shuffle.
+        shuffle: bool or None. None shuffles unless `split="validation"`;
+            reshuffles every epoch.
+        drop_remainder: bool. Drop the last batch when it is short.
+        cache: bool. Cache the examples in memory after the first epoch.
+
+    Returns:
+        `(dataset, class_names)`: a `tf.data.Dataset` of `(text, label)`,
+        text string `(batch,)`, label int32 `(batch,)`; and the list of
+        class names, `class_names[label]`.
+
+    Raises:
+        ValueError: for a bad argument, a missing or empty file, a malformed
+            row (named by its line number), or a split that would be empty.
+    """
+    path, delimiter, class_names = _check_text_args(path, delimiter, header,
+                                                    class_names)
+    _validation.positive_int("batch_size", batch_size)
+    _check_split_args(split, validation_fraction, seed, shuffle)
     _validation.boolean("drop_remainder", drop_remainder)
     _validation.boolean("cache", cache)
 
-    labels = _parse_lines(path, delimiter, skip_header, class_names)
-    if class_names is not None:
-        ids = {name: i for i, name in enumerate(class_names)}
-    elif all(_INT_LABEL.fullmatch(label) for label in labels):
-        ids = {label.decode(): int(label) for label in set(labels)}
-        class_names = [str(i) for i in range(max(ids.values()) + 1)]
-    else:
-        class_names = sorted({label.decode() for label in labels})
-        ids = {name: i for i, name in enumerate(class_names)}
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(list(ids), tf.string),
-            tf.constant(list(ids.values()), tf.int32)),
-        default_value=-1)
-
-    def to_example(line):
-        parts = tf.strings.split(line, sep=delimiter, maxsplit=1)
-        text = tf.ensure_shape(tf.strings.strip(parts[1]), [])
-        label = tf.ensure_shape(table.lookup(tf.strings.strip(parts[0])), [])
-        return text, label
-
-    ds = tf.data.TextLineDataset(path)
-    if skip_header:
-        ds = ds.skip(1)
-    ds = ds.map(lambda line: tf.strings.regex_replace(line, "\r$", ""))
-    ds = ds.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
-    ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+    texts, labels, class_names = read_text_file(path, delimiter, header,
+                                                class_names)
+    rows = _select(split, labels, len(class_names), validation_fraction, seed)
+    if not len(rows):
+        raise ValueError(
+            f"validation_fraction={validation_fraction!r} leaves the "
+            f"{split!r} split of path={path!r} empty")
+    if shuffle is None:
+        shuffle = split != "validation"
+    ds = tf.data.Dataset.from_tensor_slices(
+        (tf.constant([texts[i] for i in rows], tf.string), labels[rows]))
     ds = _batch(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                drop_remainder=drop_remainder, cache=cache,
-                buffer=len(labels))
+                drop_remainder=drop_remainder, cache=cache, buffer=len(rows))
     return ds, class_names
 
 
