@@ -6,14 +6,18 @@ parse raises `flags.Error` or `check_flags` raises `app.UsageError`, the two
 errors `zoo._cli.run` turns into exit status 2 with a usage line, and the
 message names the flag and the value. Files that pass the checks but not
 the load (weights of another shape) run `load_source`, `main`'s step that
-loads, whose `ValueError` `main` reports as a usage error. Two rows run the
+loads, and calibration data that does not fit the model
+`representative_inputs`, the step after it; `main` reports their
+`ValueError` as a usage error. Three rows run the
 real command line and check exactly that: status 2, `usage:`, no traceback,
-nothing written; one fails in absl's parse, one in the load.
+nothing written; one fails in absl's parse, one in the load, one in
+`check_flags` (a whole model given to --weights).
 `{d}` in a row is the module's scratch directory.
 """
 
 import os
 
+import numpy as np
 import pytest
 from absl import app, flags
 
@@ -27,38 +31,65 @@ USAGE_ERRORS = (app.UsageError, flags.Error)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """A weights file, a whole model, and bad files, made once."""
+    """A weights file, a whole model, calibration data, and bad files, made once."""
     folder = tmp_path_factory.mktemp("bad_export_cli")
     model = zoo.create_model("resnet20", num_classes=3, input_shape=(16, 16, 1))
     zoo.export.save(model, folder / "r.weights.h5")
     zoo.export.save(model, folder / "r.keras")
     os.mkfifo(folder / "pipe.weights.h5")
     (folder / "dir.keras").mkdir()
+    (folder / "dir.weights.h5").mkdir()
     (folder / "users_dir").mkdir()
     (folder / "users_dir" / "notes.txt").write_text("mine")
     (folder / "a_file").write_text("a file, not a directory")
+    # --representative_data: good, then bad, .npy arrays and image folders.
+    rng = np.random.default_rng(0)
+    np.save(folder / "cal.npy", rng.random((4, 16, 16, 1), dtype="float32"))
+    np.save(folder / "cal_shape.npy", rng.random((4, 8, 8, 1), dtype="float32"))
+    np.save(folder / "cal_rgb.npy", rng.random((4, 16, 16, 3), dtype="float32"))
+    np.save(folder / "cal_uint8.npy", np.zeros((4, 16, 16, 1), "uint8"))
+    nan = rng.random((4, 16, 16, 1), dtype="float32")
+    nan[2, 3, 4, 0] = np.nan
+    np.save(folder / "cal_nan.npy", nan)
+    np.save(folder / "cal_empty.npy", np.zeros((0, 16, 16, 1), "float32"))
+    np.save(folder / "cal_bool.npy", np.ones((4, 16, 16, 1), bool))
+    np.save(folder / "cal_objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (folder / "cal_text.npy").write_text("not an array")
+    os.mkfifo(folder / "cal_pipe.npy")
+    (folder / "bad_images" / "cats").mkdir(parents=True)
+    (folder / "bad_images" / "cats" / "a.png").write_text("not a PNG")
     return folder
+
+
+def parse(folder, *args):
+    """Fresh flags holding `args`."""
+    flag_values = flags.FlagValues()
+    export_cli.define_flags(flag_values)
+    flag_values(["zoo.export", *[a.format(d=folder) for a in args]])
+    return flag_values
 
 
 def check(folder, *args):
     """Parses `args` into fresh flags and runs `check_flags` on them."""
-    flag_values = flags.FlagValues()
-    export_cli.define_flags(flag_values)
-    flag_values(["zoo.export", *[a.format(d=folder) for a in args]])
-    return export_cli.check_flags(flag_values)
+    return export_cli.check_flags(parse(folder, *args))
 
 
 WEIGHTS = "--weights={d}/r.weights.h5"
-KERAS = "--weights={d}/r.keras"
+KERAS = "--model_file={d}/r.keras"
+INT8 = "--quantization=int8"
 RESNET = ["--model=resnet20", "--input_shape=16,16,1"]
 P = pytest.param
 
 CASES = [
     # ---- the required flags and empty values
-    P(["--out={d}/x.keras"], ["--weights"], id="weights-missing"),
+    P(["--out={d}/x.keras"], ["--model_file", "--weights"], id="source-missing"),
     P([WEIGHTS, *RESNET], ["--out"], id="out-missing"),
     P([WEIGHTS, *RESNET, "--out="], ["--out=''"], id="out-empty"),
     P(["--weights=", "--out={d}/x.keras"], ["--weights=''"], id="weights-empty"),
+    P(["--model_file=", "--out={d}/x.keras"], ["--model_file=''"], id="model_file-empty"),
+    P([KERAS, WEIGHTS, "--out={d}/x.h5"],
+      ["--model_file={d}/r.keras", "--weights={d}/r.weights.h5", "not both"],
+      id="model_file-and-weights"),
     # ---- --out and --format
     P([WEIGHTS, *RESNET, "--format=onnx", "--out={d}/x"], ["--format", "onnx"],
       id="format-unknown"),
@@ -81,17 +112,33 @@ CASES = [
       id="out-directory-named-like-a-file"),
     P([WEIGHTS, *RESNET, "--overwrite=maybe", "--out={d}/x.keras"], ["--overwrite", "maybe"],
       id="overwrite-not-a-bool"),
-    # ---- --weights
+    # ---- --weights and --model_file: each takes its own kind of file
     P(["--weights={d}/none.weights.h5", *RESNET, "--out={d}/x.keras"],
       ["--weights={d}/none.weights.h5", "No "], id="weights-file-missing"),
+    P(["--model_file={d}/none.keras", "--out={d}/x.h5"],
+      ["--model_file={d}/none.keras", "No "], id="model_file-missing"),
     P(["--weights={d}/m.tflite", "--out={d}/x.keras"], ["--weights={d}/m.tflite"],
       id="weights-tflite"),
+    P(["--model_file={d}/m.tflite", "--out={d}/x.keras"], ["--model_file={d}/m.tflite"],
+      id="model_file-tflite"),
     P(["--weights={d}/m.onnx", "--out={d}/x.keras"], ["--weights={d}/m.onnx", "'.onnx'"],
       id="weights-unknown-suffix"),
     P(["--weights={d}/pipe.weights.h5", *RESNET, "--out={d}/x.keras"],
       ["--weights={d}/pipe.weights.h5", "FIFO"], id="weights-fifo"),
-    P(["--weights={d}/dir.keras", "--out={d}/x.h5"], ["--weights={d}/dir.keras", "directory"],
-      id="weights-directory"),
+    P(["--weights={d}/dir.weights.h5", *RESNET, "--out={d}/x.h5"],
+      ["--weights={d}/dir.weights.h5", "directory"], id="weights-directory"),
+    P(["--model_file={d}/dir.keras", "--out={d}/x.h5"],
+      ["--model_file={d}/dir.keras", "directory"], id="model_file-directory"),
+    # A whole model given to --weights (the flag's old meaning), and the reverse.
+    P(["--weights={d}/r.keras", "--out={d}/x.h5"],
+      ["--weights={d}/r.keras", "whole model", "--model_file={d}/r.keras"],
+      id="weights-given-a-keras-model"),
+    P(["--weights={d}/m.h5", *RESNET, "--out={d}/x.keras"],
+      ["--weights={d}/m.h5", "whole model", "--model_file={d}/m.h5"],
+      id="weights-given-an-h5-model"),
+    P(["--model_file={d}/r.weights.h5", "--out={d}/x.keras"],
+      ["--model_file={d}/r.weights.h5", "weights only", "--weights={d}/r.weights.h5",
+       "--model"], id="model_file-given-weights"),
     # ---- --model and its constructor flags
     P([WEIGHTS, "--out={d}/x.keras"], ["--model", "weights only"], id="model-missing"),
     P([WEIGHTS, "--model=resnet21", "--out={d}/x.keras"], ["--model='resnet21'"],
@@ -133,6 +180,41 @@ CASES = [
       ["--fold_batchnorm", "saved_model or tflite"], id="fold_batchnorm-for-weights"),
     P([WEIGHTS, *RESNET, "--fold_batchnorm=maybe", "--out={d}/sm"],
       ["fold_batchnorm", "maybe"], id="fold_batchnorm-not-a-bool"),
+    # ---- --representative_data: int8 only, a folder of images or a .npy
+    P([KERAS, "--representative_data={d}/cal.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal.npy", "--quantization=int8", "--quantization=None"],
+      id="representative_data-without-quantization"),
+    P([KERAS, "--quantization=float16", "--representative_data={d}/cal.npy",
+       "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal.npy", "--quantization=int8", "--quantization=float16"],
+      id="representative_data-with-float16"),
+    P([KERAS, INT8, "--representative_data=", "--out={d}/x.tflite"],
+      ["--representative_data=''"], id="representative_data-empty"),
+    P([KERAS, INT8, "--representative_data={d}/none.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/none.npy", "No "], id="representative_data-missing"),
+    P([KERAS, INT8, "--representative_data={d}/no_dir", "--out={d}/x.tflite"],
+      ["--representative_data={d}/no_dir", "nothing", "folder of images or a .npy"],
+      id="representative_data-missing-folder"),
+    P([KERAS, INT8, "--representative_data={d}/a_file", "--out={d}/x.tflite"],
+      ["--representative_data={d}/a_file", "folder of images or a .npy"],
+      id="representative_data-not-npy"),
+    P([KERAS, INT8, "--representative_data={d}/users_dir", "--out={d}/x.tflite"],
+      ["--representative_data={d}/users_dir", "no image files", ".png"],
+      id="representative_data-folder-without-images"),
+    P([KERAS, INT8, "--representative_data={d}/cal_text.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal_text.npy", "not a readable .npy"],
+      id="representative_data-npy-not-an-array"),
+    P([KERAS, INT8, "--representative_data={d}/cal_objects.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal_objects.npy", "not a readable .npy"],
+      id="representative_data-npy-pickled-objects"),
+    P([KERAS, INT8, "--representative_data={d}/cal_empty.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal_empty.npy", "no examples", "(0, 16, 16, 1)"],
+      id="representative_data-npy-empty"),
+    P([KERAS, INT8, "--representative_data={d}/cal_bool.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal_bool.npy", "numbers", "bool"],
+      id="representative_data-npy-bool"),
+    P([KERAS, INT8, "--representative_data={d}/cal_pipe.npy", "--out={d}/x.tflite"],
+      ["--representative_data={d}/cal_pipe.npy", "FIFO"], id="representative_data-fifo"),
 ]
 
 
@@ -152,13 +234,53 @@ LOAD_CASES = [
 ]
 
 
+# Calibration data that passes the flag checks but does not fit the model
+# (read by `main` once the model is loaded; its ValueError is a usage error).
+CALIBRATION_CASES = [
+    P(["--representative_data={d}/cal_shape.npy"],
+      ["--representative_data={d}/cal_shape.npy", "(4, 8, 8, 1)", "(batch, 16, 16, 1)"],
+      id="npy-of-another-shape"),
+    P(["--representative_data={d}/cal_rgb.npy"],
+      ["--representative_data={d}/cal_rgb.npy", "(4, 16, 16, 3)", "(batch, 16, 16, 1)"],
+      id="npy-of-another-channel-count"),
+    P(["--representative_data={d}/cal_uint8.npy"],
+      ["--representative_data={d}/cal_uint8.npy", "uint8", "float32", "[0, 1]"],
+      id="npy-of-integers-for-a-float-model"),
+    P(["--representative_data={d}/cal_nan.npy"],
+      ["--representative_data={d}/cal_nan.npy", "1 NaN or infinite"], id="npy-with-nan"),
+    P(["--representative_data={d}/bad_images"],
+      ["--representative_data={d}/bad_images", "{d}/bad_images/cats/a.png"],
+      id="folder-with-a-file-that-is-no-image"),
+]
+
+
+@pytest.mark.parametrize("args, fragments", CALIBRATION_CASES)
+def test_calibration_data_that_does_not_fit_the_model(folder, args, fragments):
+    flag_values = parse(folder, KERAS, INT8, *args, "--out={d}/x.tflite")
+    plan = export_cli.check_flags(flag_values)  # the flags themselves are fine
+    model = export_cli.load_source(plan, flag_values)
+    helpers.assert_rejects(lambda: export_cli.representative_inputs(plan.calibration, model),
+                           ValueError, *[f.format(d=folder) for f in fragments])
+
+
+def test_good_calibration_data_makes_a_plan(folder):
+    flag_values = parse(folder, KERAS, INT8, "--representative_data={d}/cal.npy",
+                        "--out={d}/x.tflite")
+    plan = export_cli.check_flags(flag_values)
+    assert plan.calibration == export_cli.Calibration("npy", f"{folder}/cal.npy", None)
+    model = export_cli.load_source(plan, flag_values)
+    inputs = export_cli.representative_inputs(plan.calibration, model)
+    np.testing.assert_array_equal(inputs, np.load(folder / "cal.npy"))
+    # At most `limit` rows, evenly spaced, the first and the last included.
+    spread = export_cli.representative_inputs(plan.calibration, model, limit=3)
+    np.testing.assert_array_equal(spread, np.load(folder / "cal.npy")[[0, 2, 3]])
+
+
 @pytest.mark.parametrize("args, fragments", LOAD_CASES)
 def test_files_that_do_not_load_as_asked(folder, args, fragments):
     before = sorted(p.name for p in folder.iterdir())
-    plan = check(folder, *args)  # the flags themselves are fine
-    flag_values = flags.FlagValues()
-    export_cli.define_flags(flag_values)
-    flag_values(["zoo.export", *[a.format(d=folder) for a in args]])
+    flag_values = parse(folder, *args)
+    plan = export_cli.check_flags(flag_values)  # the flags themselves are fine
     helpers.assert_rejects(lambda: export_cli.load_source(plan, flag_values), ValueError,
                            *[f.format(d=folder) for f in fragments])
     assert sorted(p.name for p in folder.iterdir()) == before
@@ -180,14 +302,17 @@ def test_good_flags_make_a_plan(folder):
 # once for absl's parse (before any work) and once for a file that does not
 # load (the load's ValueError, reported by `main`).
 @pytest.mark.parametrize("args, names, before_any_work", [
-    (["--weights={d}/r.keras", "--version=0", "--out={d}/sm"], ["--version", "0"], True),
+    (["--model_file={d}/r.keras", "--version=0", "--out={d}/sm"], ["--version", "0"], True),
     (["--weights={d}/r.weights.h5", "--model=resnet20", "--num_classes=3",
       "--out={d}/x.keras"], ["r.weights.h5", "(3, 3, 1, 16)", "(3, 3, 3, 16)"], False),
-], ids=["parse version-zero", "load weights-of-another-input-shape"])
+    (["--weights={d}/r.keras", "--out={d}/x.h5"],
+     ["--weights={d}/r.keras", "--model_file={d}/r.keras"], True),
+], ids=["parse version-zero", "load weights-of-another-input-shape",
+        "check whole-model-given-to-weights"])
 def test_bad_export_command_lines(folder, args, names, before_any_work):
     before = sorted(p.name for p in folder.iterdir())
     proc = helpers.run_module("zoo.export", *[a.format(d=folder) for a in args], timeout=120)
-    output = helpers.assert_usage_error(proc, *names)
+    output = helpers.assert_usage_error(proc, *[n.format(d=folder) for n in names])
     assert "zoo.export: error:" in output
     # Rejected before any work: TensorFlow was not even described.
     assert ("zoo.export: TensorFlow" not in output) == before_any_work

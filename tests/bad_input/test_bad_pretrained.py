@@ -81,3 +81,75 @@ def test_weights_file_that_is_not_of_its_format(tmp_path, suffix, kind):
     path.write_text("not a weights file")
     assert_rejects(lambda: zoo.create_model("resnet18", weights=path), ValueError,
                    str(path), kind)
+
+
+# -- files at Keras' cache path that are not MobileNetV2's ImageNet weights -----
+# No hash of these files is published, so the zoo checks their structure
+# before loading them: each of these is refused with a ValueError naming
+# the file, before any weight is assigned, and none reaches the network.
+
+MOBILENET_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+
+
+def _mobilenet_file(path, **kwargs):
+    """keras.applications' MobileNetV2 (random weights) saved as Keras' cache keeps it."""
+    import keras
+
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(96, 96, 3), **{"alpha": 0.35, "include_top": False,
+                                                  **kwargs})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(path))
+    return path
+
+
+def _random_bytes(path):
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+
+
+def _hdf5_without_weights(path):
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as file:
+        file["data"] = [1.0, 2.0]
+
+
+def _with_nan(path):
+    import h5py
+
+    _mobilenet_file(path)
+    with h5py.File(path, "r+") as file:
+        file["model_weights/Conv1/Conv1/kernel"][0, 0, 0, 0] = float("nan")
+
+
+BAD_MOBILENET_FILES = [
+    pytest.param(_random_bytes, ["not an HDF5 file"], id="random-bytes"),
+    pytest.param(_hdf5_without_weights, ["'layer_names'"], id="hdf5-without-keras-weights"),
+    # Its first layers have the same shapes at alpha 0.5: the first that differs is named.
+    pytest.param(lambda p: _mobilenet_file(p, alpha=0.5),
+                 ["'block_1_project'", "(1, 1, 48, 16)", "(1, 1, 48, 8)"], id="another-alpha"),
+    pytest.param(lambda p: _mobilenet_file(p, include_top=True),
+                 ["105 layers", "104 layers"], id="the-file-with-the-top"),
+    pytest.param(_with_nan, ["Conv1/kernel", "non-finite"], id="nan-weights"),
+]
+
+
+@pytest.mark.parametrize("write, fragments", BAD_MOBILENET_FILES)
+def test_bad_mobilenet_v2_file_in_the_cache(tmp_path, monkeypatch, write, fragments):
+    import socket
+
+    def offline(*args, **kwargs):
+        raise AssertionError("the network was used")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    path = tmp_path / "keras_home" / "models" / MOBILENET_FILE
+    write(path)
+    assert_rejects(lambda: zoo.create_model("mobilenet_v2", weights="imagenet", alpha=0.35,
+                                            include_top=False, input_shape=(96, 96, 3)),
+                   ValueError, str(path), "ImageNet weights", "Delete or replace", *fragments)
+    assert path.exists()  # a file placed by hand is never deleted

@@ -10,10 +10,12 @@ keras-hub's own timm converter (an implementation the zoo did not write)
 loads for comparison.
 """
 
+import hashlib
 import json
 import socket
 import time
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -162,17 +164,28 @@ def test_imagenet_for_a_model_without_it(name):
     assert "['mobilenet_v2', 'resnet101', 'resnet152', 'resnet50']" in message, message
 
 
-def test_a_file_that_is_not_the_weights(cache):
-    # A file of another model at the cache path: a clear error naming it.
+@pytest.mark.parametrize("kind", ["another-model", "random-bytes"])
+def test_a_resnet_file_that_is_not_the_weights(cache, kind):
+    # A ResNet file has a published md5: one that differs warns, naming the
+    # md5 and the URL, and is then checked by loading; a file that does not
+    # load is an error naming it. Never the unverified-hash warning.
     name = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    place(other, cache / name)
-    with pytest.warns(UserWarning), pytest.raises(ValueError) as info:
+    if kind == "another-model":
+        place(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), cache / name)
+    else:
+        cache.mkdir(parents=True)
+        (cache / name).write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.warns(UserWarning) as caught, pytest.raises(ValueError) as info:
         zoo.create_model("resnet50", weights="imagenet", include_top=False,
                          input_shape=(32, 32, 3))
     message = str(info.value)
     assert str(cache / name) in message and "Delete or replace" in message, message
     assert (cache / name).exists()  # a file placed by hand is never deleted
+    warned = [str(w.message) for w in caught]
+    assert len(warned) == 1 and "not the file Keras publishes" in warned[0], warned
+    assert RESNET_URL + name in warned[0] and "4d473c1dd8becc155b73f8504c6f6626" in warned[0]
+    assert not any(issubclass(w.category, _pretrained.UnverifiedWeightsWarning)
+                   for w in caught)
 
 
 def test_imagenet_needs_rgb(cache):
@@ -195,10 +208,56 @@ def test_mobilenet_v2_imagenet(cache, offline, top):
     reference = randomize(keras.applications.MobileNetV2(
         weights=None, include_top=top, classifier_activation=None, **kwargs))
     place(reference, cache / name)
-    model = zoo.create_model("mobilenet_v2", weights="imagenet", include_top=top, **kwargs)
+    # The file fits, but no published hash can say it is ImageNet's: it loads
+    # with a warning naming it and its sha256, on every load.
+    x = images((96, 96, 3))
+    for _ in range(2):
+        with pytest.warns(_pretrained.UnverifiedWeightsWarning) as caught:
+            model = zoo.create_model("mobilenet_v2", weights="imagenet", include_top=top,
+                                     **kwargs)
+        assert_unverified(caught, cache / name)
+        assert_close(model(x), reference(x))
+    assert len(offline) == 1
+
+
+def assert_unverified(caught, path):
+    """The one unverified-file warning of `caught` names `path` and its sha256."""
+    messages = [str(w.message) for w in caught
+                if issubclass(w.category, _pretrained.UnverifiedWeightsWarning)]
+    assert len(messages) == 1, messages
+    message = messages[0]
+    assert str(path) in message and "no published hash" in message, message
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in message, message
+
+
+def rename_layers(path, names):
+    """Renames layers of the `.h5` file `path` (`names`: old -> new), as Keras'
+    order-based loader ignores them."""
+    with h5py.File(path, "r+") as file:
+        group = file["model_weights"]
+        layers = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["layer_names"]]
+        for old, new in names.items():
+            group.move(old, new)
+        group.attrs["layer_names"] = [names.get(n, n).encode() for n in layers]
+
+
+def test_mobilenet_v2_imagenet_file_with_its_published_layer_names(cache):
+    # The published files were written by an earlier version of the model,
+    # whose layers had other names (keras-team/keras#10047,
+    # JonathanCMitchell/mobilenet_v2_keras#8): the structure check must not
+    # compare names, or it would refuse the real file.
+    name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5"
+    kwargs = {"alpha": 0.35, "input_shape": (96, 96, 3)}
+    reference = randomize(keras.applications.MobileNetV2(
+        weights=None, classifier_activation=None, **kwargs))
+    rename_layers(place(reference, cache / name), {
+        "block_1_expand": "mobl1_conv_1_expand", "block_1_expand_BN": "bn1_conv_1_bn_expand",
+        "predictions": "Logits"})
+    with pytest.warns(_pretrained.UnverifiedWeightsWarning) as caught:
+        model = zoo.create_model("mobilenet_v2", weights="imagenet", **kwargs)
+    assert_unverified(caught, cache / name)
     x = images((96, 96, 3))
     assert_close(model(x), reference(x))
-    assert len(offline) == 1
 
 
 # -- weights="....safetensors" / ".npz" (timm / torchvision state dicts) --------

@@ -1,5 +1,15 @@
 """Convert a saved model to another format: `python -m zoo.export`.
 
+The source is one of two flags, named for what they take:
+
+- `--model_file=PATH`: a whole saved model (`.keras`, or a zoo `.h5`).
+- `--weights=PATH`: a weights-only `.weights.h5`, with `--model=NAME` and
+  the constructor flags it was trained with (`--num_classes`,
+  `--input_shape`, `--model_args`).
+
+Giving a whole-model file to `--weights` (or a `.weights.h5` to
+`--model_file`) is a usage error that names the right flag.
+
 Examples:
 
     # weights-only file + the constructor arguments it was trained with
@@ -7,8 +17,21 @@ Examples:
         --weights=out/resnet20.weights.h5 --out=out/resnet20_serving --version=1
 
     # a whole model (.keras or .h5) to TFLite with float16 weights
-    python -m zoo.export --weights=out/text_rnn.keras --out=out/text_rnn.tflite \\
+    python -m zoo.export --model_file=out/text_rnn.keras --out=out/text_rnn.tflite \\
         --quantization=float16
+
+    # full-integer TFLite, calibrated on real inputs: a folder of images
+    # (searched recursively, read as zoo.data reads images: RGB or grayscale
+    # as the model takes, resized to its input size, scaled to [0, 1]) ...
+    python -m zoo.export --model_file=out/resnet20.keras --out=out/resnet20_int8.tflite \\
+        --quantization=int8 --representative_data=data/train
+    # ... or a .npy array of inputs shaped like the model's, batch first
+    python -m zoo.export --model_file=out/resnet20.keras --out=out/resnet20_int8.tflite \\
+        --quantization=int8 --representative_data=out/calibration.npy
+
+`--representative_data` takes at most 500 examples (evenly spaced over the
+folder's sorted files or the array's rows); without it, int8 calibrates on
+random inputs, with a warning.
 
 SavedModel and TFLite exports fold each BatchNorm into its convolution
 (`--fold_batchnorm`, the default); `--nofold_batchnorm` keeps them.
@@ -20,6 +43,7 @@ they must agree). Every flag is checked before anything is loaded or built
 
 import collections
 import json
+import os
 import sys
 
 from absl import app, flags
@@ -27,9 +51,21 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 # What `check_flags` found: the source's format, the output's format and
-# target path, the save options and the --model constructor overrides.
+# target path, the save options, the --model constructor overrides and the
+# int8 calibration source (a `Calibration`, or None).
 Plan = collections.namedtuple(
-    "Plan", ["source_format", "out_format", "target", "options", "model_arguments"])
+    "Plan", ["source_format", "out_format", "target", "options", "model_arguments",
+             "calibration"])
+# --representative_data: `kind` "npy" (`path` a .npy file, `items` None) or
+# "images" (`path` a folder, `items` its image files, sorted).
+Calibration = collections.namedtuple("Calibration", ["kind", "path", "items"])
+
+# The flag of each source kind, and what it takes (for messages).
+SOURCE_FLAGS = {"model_file": "a whole saved model (.keras, or a zoo .h5)",
+                "weights": "a weights-only .weights.h5 file (with --model)"}
+# The most calibration examples --representative_data reads: what
+# `zoo.export.tflite.save` uses at most.
+MAX_CALIBRATION_EXAMPLES = 500
 
 
 def define_flags(flag_values=FLAGS):
@@ -39,10 +75,13 @@ def define_flags(flag_values=FLAGS):
     into a fresh `flags.FlagValues`, and flags defined on the global FLAGS at
     import would clash with another program's flags of the same names.
     """
-    flags.DEFINE_string("model", None, "Registered model name; needed when --weights holds "
-                        "weights only (.weights.h5).", flag_values=flag_values)
-    flags.DEFINE_string("weights", None, "A .keras, .h5 (zoo whole model) or .weights.h5 "
-                        "file.", flag_values=flag_values)
+    flags.DEFINE_string("model", None, "Registered model name: the architecture of "
+                        "--weights.", flag_values=flag_values)
+    flags.DEFINE_string("model_file", None, "A whole saved model to export: a .keras or "
+                        "zoo .h5 file. Give this or --weights.", flag_values=flag_values)
+    flags.DEFINE_string("weights", None, "A weights-only .weights.h5 file, loaded into "
+                        "--model built with the constructor flags. Give this or "
+                        "--model_file.", flag_values=flag_values)
     flags.DEFINE_string("out", None, "Where to write: a file (.keras, .h5, .weights.h5, "
                         ".tflite) or a directory (SavedModel).", flag_values=flag_values)
     flags.DEFINE_enum("format", None, ["keras", "h5", "weights", "saved_model", "tflite"],
@@ -61,13 +100,19 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_enum("quantization", None, ["float16", "int8"],
                       "TFLite post-training quantization (default: float).",
                       flag_values=flag_values)
+    flags.DEFINE_string("representative_data", None, "--quantization=int8: calibrate on "
+                        "these inputs instead of random ones: a folder of images (searched "
+                        "recursively; read at the model's input size, scaled to [0, 1]) or "
+                        "a .npy array of inputs shaped like the model's, batch first. At "
+                        f"most {MAX_CALIBRATION_EXAMPLES} examples are used.",
+                        flag_values=flag_values)
     flags.DEFINE_integer("sequence_length", None, "TFLite, text models: the static token "
                          "length of the exported integer-token model.", lower_bound=1,
                          flag_values=flag_values)
     flags.DEFINE_boolean("fold_batchnorm", True, "SavedModel and TFLite: fold each "
                          "BatchNorm into the convolution before it (an inference graph; "
                          "--nofold_batchnorm keeps them).", flag_values=flag_values)
-    flags.mark_flags_as_required(["weights", "out"], flag_values=flag_values)
+    flags.mark_flags_as_required(["out"], flag_values=flag_values)
 
 
 def model_arguments(flag_values=FLAGS):
@@ -123,31 +168,40 @@ def check_flags(flag_values=FLAGS):
     import zoo.export
     from zoo.export import fold
 
-    source, out = flag_values.weights, flag_values.out
-    for name, value in (("weights", source), ("out", out)):
-        if value is None or not value.strip():
-            raise app.UsageError(f"--{name} must name a file or directory, received "
-                                 f"--{name}={value!r}")
+    flag_name, source = _source_flag(flag_values)
+    out = flag_values.out
+    if out is None or not out.strip():
+        raise app.UsageError(f"--out must name a file or directory, received --out={out!r}")
+    given = f"--{flag_name}={source}"
     try:
         source_format = zoo.export.format_from_path(source)
     except ValueError as error:
-        raise app.UsageError(f"--weights={source}: {error}") from None
+        raise app.UsageError(f"{given}: {error}") from None
     if source_format not in ("keras", "h5", "weights"):
-        raise app.UsageError(f"--weights must be a .keras, .h5 or .weights.h5 file, "
-                             f"received --weights={source}")
-    _check_source_file(source, source_format)
-
+        raise app.UsageError(f"--{flag_name} takes {SOURCE_FLAGS[flag_name]}, received "
+                             f"{given} (a {source_format} file)")
     whole_model = source_format in ("keras", "h5")
+    if flag_name == "weights" and whole_model:
+        raise app.UsageError(
+            f"--weights takes {SOURCE_FLAGS['weights']}, but {given} is a whole model "
+            f"(.{source_format}): pass it as --model_file={source}")
+    if flag_name == "model_file" and not whole_model:
+        raise app.UsageError(
+            f"--model_file takes {SOURCE_FLAGS['model_file']}, but {given} holds weights "
+            f"only: pass it as --weights={source} with --model=NAME (and its constructor "
+            "flags)")
+    _check_source_file(given, source, source_format)
+
     constructor_flags = [f"--{name}" for name in ("model", "num_classes", "input_shape",
                                                    "model_args")
                          if getattr(flag_values, name) is not None]
     if whole_model and constructor_flags:
-        raise app.UsageError(f"--weights={source} holds a whole model; drop "
+        raise app.UsageError(f"{given} holds a whole model; drop "
                              f"{', '.join(constructor_flags)}")
     arguments = {}
     if not whole_model:
         if not flag_values.model:
-            raise app.UsageError(f"--weights={source} holds weights only: name the "
+            raise app.UsageError(f"{given} holds weights only: name the "
                                  "architecture with --model (and its constructor flags)")
         if flag_values.model not in zoo.list_models():
             raise app.UsageError(f"--model must be a registered model, one of "
@@ -161,18 +215,185 @@ def check_flags(flag_values=FLAGS):
     except (ValueError, TypeError, FileExistsError) as error:
         raise app.UsageError(f"--out={out}: {error}") from None
     _check_options_fit(flag_values, out_format)
+    calibration = check_representative_data(flag_values)
     if out_format in fold.FORMATS:
         options["fold_batchnorm"] = flag_values.fold_batchnorm
-    return Plan(source_format, out_format, target, options, arguments)
+    return Plan(source_format, out_format, target, options, arguments, calibration)
 
 
-def _check_source_file(source, source_format):
+def _source_flag(flag_values):
+    """`(flag name, value)` of the one source flag given."""
+    given = [name for name in SOURCE_FLAGS if flag_values[name].present
+             or getattr(flag_values, name) is not None]
+    if not given:
+        raise app.UsageError(
+            "name the model to export: --model_file=PATH for a whole saved model (.keras, "
+            "or a zoo .h5), or --weights=PATH for a .weights.h5 with --model=NAME")
+    if len(given) > 1:
+        raise app.UsageError(
+            f"give --model_file or --weights, not both: received "
+            f"--model_file={flag_values.model_file} and --weights={flag_values.weights}")
+    name = given[0]
+    value = getattr(flag_values, name)
+    if value is None or not value.strip():
+        raise app.UsageError(f"--{name} must name a file, received --{name}={value!r}")
+    return name, value
+
+
+def _check_source_file(given, source, source_format):
     import zoo.export._files as files
 
     try:
         files.check_regular_file(source, f"{source_format} file")
     except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(f"--weights={source}: {error}") from None
+        raise app.UsageError(f"{given}: {error}") from None
+
+
+def check_representative_data(flag_values=FLAGS):
+    """Checks --representative_data as far as it can without the model.
+
+    Returns:
+        A `Calibration`, or None when the flag is not given.
+
+    Raises:
+        app.UsageError: the flag without --quantization=int8, a path that is
+            neither a folder holding images nor a readable, non-empty `.npy`
+            array of numbers or strings.
+    """
+    import numpy as np
+
+    from zoo.export import _files
+
+    path = flag_values.representative_data
+    if path is None:
+        return None
+    given = f"--representative_data={path}"
+    if flag_values.quantization != "int8":
+        raise app.UsageError(
+            f"{given} applies to --quantization=int8 only (it is the int8 calibration "
+            f"data), received --quantization={flag_values.quantization}")
+    if not path.strip():
+        raise app.UsageError(f"--representative_data must name a folder of images or a "
+                             f".npy file, received --representative_data={path!r}")
+    found = _files.kind(path)
+    if found == "directory":
+        items = _image_files(given, path)
+        return Calibration("images", path, items)
+    if not path.lower().endswith(".npy"):
+        what = "nothing" if found is None else f"a {found}"
+        raise app.UsageError(f"{given}: there is {what} there; --representative_data takes "
+                             "a folder of images or a .npy file")
+    try:
+        _files.check_regular_file(path, ".npy file")
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError as error:
+        raise app.UsageError(f"{given}: {error}") from None
+    except Exception as error:  # a bad header, pickled objects, a truncated file
+        raise app.UsageError(f"{given} is not a readable .npy array ({error})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiuUS":
+        raise app.UsageError(f"{given} must hold numbers (or strings for a text model), "
+                             f"received dtype {getattr(array, 'dtype', type(array))}")
+    if array.ndim == 0 or array.shape[0] == 0 or array.size == 0:
+        raise app.UsageError(f"{given} holds no examples (shape {array.shape}): it must be "
+                             "a batch of inputs, batch first")
+    return Calibration("npy", path, None)
+
+
+def _image_files(given, folder):
+    """The image files under `folder` (recursively, by suffix), sorted; at least one."""
+    from zoo.data.images import IMAGE_EXTENSIONS
+    from zoo.export import _files
+
+    paths = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                path = os.path.join(root, name)
+                found = _files.kind(path)
+                if found != "file":
+                    raise app.UsageError(f"{given}: {path!r} is a {found}, not an image "
+                                         "file (only regular files are read)")
+                paths.append(path)
+    if not paths:
+        raise app.UsageError(f"{given} holds no image files ({', '.join(IMAGE_EXTENSIONS)}, "
+                             "searched recursively)")
+    return sorted(paths)
+
+
+def representative_inputs(calibration, model, limit=MAX_CALIBRATION_EXAMPLES):
+    """The calibration inputs of `calibration` for `model`: a NumPy array.
+
+    At most `limit` examples, evenly spaced over the folder's sorted image
+    files or the array's rows (so that a folder of class subfolders is not
+    calibrated on its first class only).
+
+    Raises:
+        ValueError: inputs that do not fit `model` (shape, dtype kind), or
+            float inputs that are not finite; the message names the flag
+            and the path.
+    """
+    import numpy as np
+
+    from zoo.export import saved_model
+
+    given = f"--representative_data={calibration.path}"
+    spec = saved_model.input_spec(model)
+    shape, dtype = tuple(spec.shape[1:]), spec.dtype
+    takes = (f"{model.name} takes {dtype.name} inputs of shape "
+             f"(batch, {', '.join(map(str, shape))})")
+    if calibration.kind == "images":
+        return _read_images(given, calibration.items, model, shape, dtype, takes, limit)
+    array = np.load(calibration.path, mmap_mode="r", allow_pickle=False)
+    array = np.asarray(array[_spread(len(array), limit)])
+    if dtype.is_floating:
+        fits = array.dtype.kind == "f"
+    elif dtype.is_integer:
+        fits = array.dtype.kind in "iu"
+    else:  # strings: text, or the token ids of its token model
+        fits = array.dtype.kind in "USiu"
+    if not fits:
+        raise ValueError(f"{given} holds {array.dtype} values, but {takes}"
+                         + (" (floats, scaled as in training: e.g. images in [0, 1])"
+                            if dtype.is_floating else ""))
+    if array.ndim != len(shape) + 1 or any(
+            d is not None and d != a for d, a in zip(shape, array.shape[1:])):
+        raise ValueError(f"{given} holds an array of shape {array.shape}, but {takes}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{given} holds {bad} NaN or infinite value(s): calibration "
+                         "needs finite inputs")
+    return array
+
+
+def _spread(count, limit):
+    """At most `limit` indices of `range(count)`, evenly spaced, first and last included."""
+    import numpy as np
+
+    if count <= limit:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
+
+
+def _read_images(given, paths, model, shape, dtype, takes, limit):
+    """Up to `limit` of `paths`, read as zoo.data reads images for `model`'s input."""
+    from zoo.data.images import CHANNEL_ORDERS, load_image_files
+
+    channels_first = getattr(model, "data_format", "channels_last") == "channels_first"
+    if not dtype.is_floating or len(shape) != 3:
+        raise ValueError(f"{given} is a folder of images, but {takes}: pass a .npy array "
+                         "of its inputs instead")
+    height, width, channels = shape[1:] + shape[:1] if channels_first else shape
+    if height is None or width is None or channels not in CHANNEL_ORDERS:
+        raise ValueError(f"{given} is a folder of images, but {takes}: images need a fixed "
+                         f"height and width and {' or '.join(map(str, CHANNEL_ORDERS))} "
+                         "channels")
+    chosen = [paths[i] for i in _spread(len(paths), limit)]
+    try:
+        images = load_image_files(chosen, (height, width), channels)
+    except ValueError as error:  # names the file that does not decode
+        raise ValueError(f"{given}: {error}") from None
+    return images.transpose(0, 3, 1, 2) if channels_first else images
 
 
 def _save_options(flag_values):
@@ -204,14 +425,14 @@ def load_source(plan, flag_values=FLAGS):
     import zoo.export
 
     if plan.source_format in ("keras", "h5"):
-        return zoo.export.load(flag_values.weights)
+        return zoo.export.load(flag_values.model_file)
     model = zoo.create_model(flag_values.model, **plan.model_arguments)
     if getattr(model, "needs_adapt", False):
         # What `adapt` learns (a text model's vocabulary) is not a weight.
         raise app.UsageError(
             f"--model={flag_values.model} keeps what it learns from its inputs (e.g. a "
-            "vocabulary) outside the weights: export from its .keras or .h5 file instead "
-            "of a .weights.h5")
+            "vocabulary) outside the weights: export its .keras or .h5 file with "
+            f"--model_file instead of --weights={flag_values.weights}")
     return zoo.export.load_weights(model, flag_values.weights)
 
 
@@ -225,8 +446,13 @@ def main(argv):
     print(f"zoo.export: {ops.describe()} ({_launch.decision})")
     try:
         model = load_source(plan)
+        options = dict(plan.options)
+        if plan.calibration is not None:
+            options["representative_data"] = representative_inputs(plan.calibration, model)
+            print(f"calibrating int8 on {len(options['representative_data'])} examples from "
+                  f"--representative_data={plan.calibration.path}")
         written = zoo.export.save(model, FLAGS.out, format=plan.out_format,
-                                  overwrite=FLAGS.overwrite, **plan.options)
+                                  overwrite=FLAGS.overwrite, **options)
     except (ValueError, FileExistsError, FileNotFoundError, TypeError) as error:
         raise app.UsageError(str(error)) from None
     print(f"wrote {written}")

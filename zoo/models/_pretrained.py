@@ -35,6 +35,16 @@ Errors:
 - a file that does not fit the model (another architecture, a missing or
   extra tensor, a wrong shape): `ValueError` naming the file and the first
   tensor that does not fit.
+
+Hashes: a downloaded file whose publisher records a hash (keras.applications'
+ResNets: md5) is checked against it; a file in the cache that differs is
+loaded with a warning, since Keras itself would delete it. keras.applications
+publishes no hash for its MobileNetV2 files, so such a file cannot be
+verified: `load_keras_weights(..., hash_published=False)` checks all it
+can (an HDF5 file in Keras' weights layout holding exactly the model's
+layers with weights, every weight's shape, every value finite), refuses
+anything else, and warns on every load that no published hash exists,
+naming the file and its SHA-256.
 """
 
 import hashlib
@@ -148,7 +158,11 @@ def keras_cache_dir():
 
 
 def _md5(path):
-    digest = hashlib.md5()
+    return _digest(path, "md5")
+
+
+def _digest(path, algorithm):
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
@@ -162,7 +176,9 @@ def cached_file(file_name, origin, file_hash=None, what="weights"):
     download it again when its hash differs, deleting it if that fails
     offline, which would destroy a copy placed there by hand): with a known
     `file_hash` (md5) that differs, a warning says so. Whether the file fits
-    is then checked by loading it.
+    is then checked by loading it. `file_hash=None` means that none is
+    published: nothing is verified here, so pass `hash_published=False` to
+    `load_keras_weights`.
 
     Raises:
         WeightsDownloadError: the download failed; names `origin` and the path.
@@ -194,15 +210,111 @@ def cached_file(file_name, origin, file_hash=None, what="weights"):
             socket.setdefaulttimeout(None)
 
 
-def load_keras_weights(keras_model, path, what):
-    """`keras_model.load_weights(path)`, failing with a message that names the file."""
+def load_keras_weights(keras_model, path, what, hash_published=True):
+    """`keras_model.load_weights(path)`, failing with a message that names the file.
+
+    Args:
+        keras_model: the keras.applications model the file was written from.
+        path: str. The cached file.
+        what: str. What the file holds, for messages.
+        hash_published: bool. False for a file whose publisher records no
+            hash (`cached_file` could not check it): its structure is checked
+            first (`check_keras_file`), and each load warns that it is
+            unverified, naming the file and its SHA-256.
+
+    Raises:
+        ValueError: the file does not hold weights of `keras_model`'s
+            structure; the message names it.
+    """
+    if not hash_published:
+        check_keras_file(keras_model, path, what)
     try:
         keras_model.load_weights(path)
     except Exception as error:  # h5py's OSError, Keras' ValueError on counts/shapes
-        raise ValueError(
-            f"{path} does not hold the {what} (it fails to load into "
-            f"keras.applications' {keras_model.name}: {error}). Delete or replace it: "
-            f"it is the file Keras' cache holds for them.") from error
+        raise _not_the_weights(path, what, f"it fails to load into keras.applications' "
+                               f"{keras_model.name}: {error}") from error
+    if not hash_published:
+        warnings.warn(
+            f"{path} is loaded as the {what}, but no published hash exists for "
+            f"{os.path.basename(path)} (keras.applications records none), so it is not "
+            f"verified to be the published file: only its structure was checked (every "
+            f"layer and weight shape fits, every value is finite). Its sha256 is "
+            f"{_digest(path, 'sha256')}: compare it with that of a copy you trust.",
+            UnverifiedWeightsWarning, stacklevel=2)
+
+
+class UnverifiedWeightsWarning(UserWarning):
+    """Weights loaded from a file no published hash could verify."""
+
+
+def _not_the_weights(path, what, why):
+    return ValueError(f"{path} does not hold the {what} ({why}). Delete or replace it: it "
+                      f"is the file Keras' cache holds for them.")
+
+
+def check_keras_file(keras_model, path, what):
+    """Refuses a file that is not, by its structure, weights of `keras_model`.
+
+    All a file with no published hash can be checked for: an HDF5 file in
+    Keras' (legacy `.h5`) weights layout holding, in order, one entry per
+    layer of `keras_model` that has weights, each with exactly that layer's
+    weight shapes, every value finite. Layer names are not compared, as
+    Keras' own loader does not compare them: keras.applications' MobileNetV2
+    files were written by an earlier version of the model whose layers had
+    other names (`mobl1_conv_1_expand`, `bn1_conv_1_bn_expand`:
+    keras-team/keras#10047, JonathanCMitchell/mobilenet_v2_keras#8).
+
+    Raises:
+        ValueError: naming `path` and the first thing that does not fit.
+    """
+    import h5py
+
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise _not_the_weights(path, what, f"it is not an HDF5 file: {error}") from None
+    with file:
+        group = file
+        if "layer_names" not in group.attrs and "model_weights" in group:
+            group = group["model_weights"]  # a whole model saved as .h5
+        if "layer_names" not in group.attrs:
+            raise _not_the_weights(path, what, "it is an HDF5 file without Keras' "
+                                   "'layer_names' attribute")
+        saved = []
+        try:
+            for name in _strings(group.attrs["layer_names"]):
+                weights = [group[name][weight]
+                           for weight in _strings(group[name].attrs.get("weight_names", []))]
+                if weights:
+                    saved.append((name, weights))
+        except (KeyError, TypeError, ValueError) as error:
+            raise _not_the_weights(path, what, f"its layer entries are broken: "
+                                   f"{error}") from None
+        expected = [(layer.name, [tuple(w.shape) for w in
+                                  layer.trainable_weights + layer.non_trainable_weights])
+                    for layer in keras_model.layers if layer.weights]
+        if len(saved) != len(expected):
+            raise _not_the_weights(
+                path, what, f"it holds weights for {len(saved)} layers, keras.applications' "
+                f"{keras_model.name} has {len(expected)} layers with weights")
+        for (name, weights), (target, shapes) in zip(saved, expected):
+            found = [tuple(w.shape) if isinstance(w, h5py.Dataset) else None for w in weights]
+            if found != shapes:
+                raise _not_the_weights(
+                    path, what, f"its layer {name!r} (for {target!r}) holds weights of "
+                    f"shapes {found}, expected {shapes}")
+        for name, weights in saved:
+            for weight in weights:
+                values = weight[()]
+                if values.dtype.kind != "f" or not np.isfinite(values).all():
+                    raise _not_the_weights(
+                        path, what, f"its weight {weight.name!r} holds "
+                        + ("non-finite values" if values.dtype.kind == "f"
+                           else f"{values.dtype} values, not floats"))
+
+
+def _strings(values):
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
 # -- state dicts (.safetensors / .npz) -----------------------------------------

@@ -457,10 +457,17 @@ def _copy_weights(model, layer, head=True):
 # -- pretrained weights (`weights=`, zoo/models/_pretrained.py) ----------------
 
 # Where keras.applications' `MobileNetV2(weights="imagenet")` downloads from
-# (keras/src/applications/mobilenet_v2.py; it records no hashes): one file
-# per alpha (`ALPHAS`) and training resolution, with and without the top.
+# (keras/src/applications/mobilenet_v2.py): one file per alpha (`ALPHAS`) and
+# training resolution, with and without the top.
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
+# The md5 of each file, as keras.applications records it: none. Keras 3's
+# keras/src/applications/mobilenet_v2.py and keras-team/keras-applications'
+# mobilenet_v2.py call get_file without a hash, and no hash of these files
+# from their publishers was found elsewhere. So each load checks the file's
+# structure and warns that it is unverified
+# (`_pretrained.load_keras_weights(..., hash_published=False)`).
+KERAS_WEIGHTS_HASHES = {}
 
 
 def keras_weights_file(alpha, size, include_top):
@@ -500,10 +507,12 @@ def _load_imagenet(model):
     size = imagenet_size(model.input_shape_, model.data_format)
     file_name = keras_weights_file(model.alpha, size, top)
     what = f"ImageNet weights of keras.applications.MobileNetV2 (alpha={model.alpha}, {size}x{size})"
-    path = _pretrained.cached_file(file_name, KERAS_WEIGHTS_URL + file_name, None, what)
+    file_hash = KERAS_WEIGHTS_HASHES.get(file_name)
+    path = _pretrained.cached_file(file_name, KERAS_WEIGHTS_URL + file_name, file_hash, what)
     keras_model = keras.applications.MobileNetV2(weights=None, alpha=model.alpha,
                                                  include_top=top)
-    _pretrained.load_keras_weights(keras_model, path, what)
+    _pretrained.load_keras_weights(keras_model, path, what,
+                                   hash_published=file_hash is not None)
     _copy_weights(model, _layer_lookup(keras_model), head=top)
 
 
