@@ -26,7 +26,7 @@ ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 # still report zoo's choice as zoo's.
 SET_BY_ZOO_VARIABLE = "ZOO_SET_TF_ENABLE_ONEDNN_OPTS"
 # `python -m MODULE` for these modules (and their submodules) is a zoo CLI.
-CLI_MODULES = ("zoo.train", "zoo.export", "benchmarks")
+CLI_MODULES = ("zoo.train", "zoo.export", "zoo.predict", "benchmarks")
 CLI_SCRIPTS = ("zoo-train",)
 _X86_64 = ("x86_64", "amd64")
 

@@ -217,6 +217,52 @@ def directory(name, value, optional=False):
     return value
 
 
+def class_names(value, num_classes=None):
+    """Checks a model's `class_names`: None, or distinct non-empty strings.
+
+    Returns a list (or None); with `num_classes` known, no more names than
+    classes.
+
+    Example:
+    >>> class_names(("cat", "dog"), 2)
+    ['cat', 'dog']
+    >>> class_names(["cat", "cat"])
+    Traceback (most recent call last):
+    ...
+    ValueError: class_names must be distinct non-empty strings, received class_names=['cat', 'cat']
+    """
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise ValueError("class_names must be a list of distinct non-empty strings, "
+                         f"received class_names={preview(value)}")
+    names = [str(name) if isinstance(name, np.str_) else name for name in value]
+    if (not names or not all(isinstance(name, str) and name.strip() for name in names)
+            or len(set(names)) != len(names)):
+        raise ValueError("class_names must be distinct non-empty strings, "
+                         f"received class_names={preview(names)}")
+    if is_int(num_classes) and len(names) > num_classes:
+        raise ValueError(f"class_names names {len(names)} classes, more than "
+                         f"num_classes={num_classes}: received class_names={preview(names)}")
+    return names
+
+
+def json_dict(name, value):
+    """None, or a dict with str keys that JSON can hold (a copy, round-tripped)."""
+    import json
+
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+            raise TypeError("not a dict with str keys")
+        copy = json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a JSON-serializable dict with str keys ({error}), "
+                         f"received {name}={preview(value)}") from None
+    return copy
+
+
 def layer_kwargs(kwargs):
     """Checks the base `keras.layers.Layer` arguments a block or model passes on.
 

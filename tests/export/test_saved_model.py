@@ -121,7 +121,9 @@ def test_round_trip_in_fresh_process_and_cli_signature(tmp_path, name):
     for key in ("sm", "served"):
         got = np.load(tmp_path / f"y_{key}.npy")
         assert got.shape == expected.shape
-        assert np.abs(got - expected).max() < ATOL, key
+        # Scaled as helpers.EXPORT_TOLERANCE is: a folded BatchNorm rounds
+        # differently, and oneDNN's AVX-512 kernels gave 2.1e-5 on logits ~3.
+        assert np.abs(got - expected).max() < ATOL * max(1.0, np.abs(expected).max()), key
         assert info[key]["type"] == "ServingModel"
         assert info[key]["input_name"] == input_name
         assert info[key]["output_name"] == "logits"

@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import _validation
-from zoo.export import _atomic, _files, fold
+from zoo.export import _atomic, _files, fold, labels
 
 SIGNATURE_KEY = "serving_default"
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
@@ -178,6 +178,7 @@ def save(model, path, version=None, fold_batchnorm=True, **options):
     for layer in _resource_layers(model):
         archive.track(layer)
     archive.write_out(str(path), verbose=False)
+    labels.write_saved_model(model, path)
 
 
 def _resource_layers(model):
@@ -281,6 +282,8 @@ class ServingModel:
         output_name: str or None. The output key when the signature serves
             one tensor (one output named as `output_name(model)` names
             them, or Keras' `output_0`); None when it serves a dict.
+        class_names, preprocessing, outputs_logits: the model's, as saved
+            beside the graph (`zoo.export.labels`); None where unknown.
 
     Example: `ServingModel(x)` returns a NumPy array, like `model(x)`.
     """
@@ -302,6 +305,10 @@ class ServingModel:
         self.output_names = tuple(sorted(signature.structured_outputs))
         self.output_name = (self.output_names[0] if len(self.output_names) == 1
                             and self.output_names[0] in _TENSOR_OUTPUT_NAMES else None)
+        record = labels.read_saved_model(self.path)
+        self.class_names = record["class_names"]
+        self.preprocessing = record["preprocessing"]
+        self.outputs_logits = record["outputs_logits"]
 
     def __repr__(self):
         return (f"ServingModel(path={str(self.path)!r}, input={self.input_name!r} "

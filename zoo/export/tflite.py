@@ -119,7 +119,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from zoo import _validation
-from zoo.export import _files, fold, saved_model
+from zoo.export import _files, fold, labels, saved_model
 
 QUANTIZATIONS = (None, "float16", "int8")
 METADATA_NAME = "zoo_export"
@@ -235,6 +235,8 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
         "input": {"name": spec.name, "dtype": str(dtype),
                   "shape": [batch, *shape]},
         "text": text,
+        # What `zoo.predict` needs to name classes (`zoo.export.labels`).
+        **labels.of_model(source),
     }
     data = _with_metadata(flatbuffer, metadata)
     pathlib.Path(path).write_bytes(data)
@@ -567,6 +569,8 @@ class TFLiteModel:
         quantization: None, `"float16"` or `"int8"` (None for files not
             written by zoo).
         metadata: the zoo metadata dict, or None.
+        class_names, preprocessing, outputs_logits: the model's, from the
+            metadata (`zoo.export.labels`); None where unknown.
         vocabulary: the text model's vocabulary (list of str), or None.
         sequence_length: tokens per text for a text model, else None.
         runtime: `"ai_edge_litert"` or `"tf.lite"`.
@@ -617,6 +621,13 @@ class TFLiteModel:
         self._text = (metadata or {}).get("text")
         self.vocabulary = None if self._text is None else list(self._text["vocabulary"])
         self.sequence_length = None if self._text is None else self._text["sequence_length"]
+        try:
+            record = labels.from_record(metadata, str(self.path))
+        except ValueError as error:
+            raise _invalid(self.path, str(error)) from None
+        self.class_names = record["class_names"]
+        self.preprocessing = record["preprocessing"]
+        self.outputs_logits = record["outputs_logits"]
         self._vectorizer = None if self._text is None else _vectorizer(self._text)
         detail = interpreter.get_input_details()[0]
         signature = detail.get("shape_signature", detail["shape"])

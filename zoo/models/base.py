@@ -79,6 +79,63 @@ def _shapes_of(outputs):
     return shapes[0] if len(shapes) == 1 else shapes
 
 
+# Keras' probability losses by the names `compile` takes, with their
+# from_logits twins' classes.
+_PROBABILITY_LOSSES = {
+    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+    "binary_crossentropy": keras.losses.BinaryCrossentropy,
+}
+_PROBABILITY_LOSSES.update({
+    alias: _PROBABILITY_LOSSES[name] for alias, name in (
+        ("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"),
+        ("CategoricalCrossentropy", "categorical_crossentropy"),
+        ("BinaryCrossentropy", "binary_crossentropy"))})
+
+
+def _loss_for_outputs(model, loss):
+    """`loss` fitted to what `model` returns (see `ZooModel.compile`)."""
+    if isinstance(loss, str) or loss in (keras.losses.sparse_categorical_crossentropy,
+                                         keras.losses.categorical_crossentropy,
+                                         keras.losses.binary_crossentropy):
+        key = loss if isinstance(loss, str) else loss.__name__
+        if model.outputs_logits and key in _PROBABILITY_LOSSES:
+            return _PROBABILITY_LOSSES[key](from_logits=True)
+        return loss
+    from_logits = getattr(loss, "from_logits", None)
+    if not isinstance(from_logits, bool) or not (
+            model.outputs_logits or getattr(model, "classifier_activation", None) == "softmax"):
+        return loss
+    if from_logits != model.outputs_logits:
+        outputs = ("logits (classifier_activation=None)" if model.outputs_logits else
+                   f"probabilities (classifier_activation="
+                   f"{model.classifier_activation!r})")
+        raise ValueError(
+            f"loss={type(loss).__name__}(from_logits={from_logits}) does not fit "
+            f"{model.name!r}, which returns {outputs}: pass "
+            f"{type(loss).__name__}(from_logits={model.outputs_logits}), or the loss by "
+            f"its name, which the zoo fits to the outputs")
+    return loss
+
+
+def _losses_for_outputs(model, args, kwargs):
+    """`compile`'s arguments with the loss (positional or keyword) fitted."""
+    args = list(args)
+    if len(args) >= 2:
+        loss, put = args[1], lambda value: args.__setitem__(1, value)
+    elif "loss" in kwargs:
+        loss, put = kwargs["loss"], lambda value: kwargs.__setitem__("loss", value)
+    else:
+        return tuple(args), kwargs
+    if isinstance(loss, dict):
+        put({key: _loss_for_outputs(model, value) for key, value in loss.items()})
+    elif isinstance(loss, (list, tuple)):
+        put(type(loss)(_loss_for_outputs(model, value) for value in loss))
+    elif loss is not None:
+        put(_loss_for_outputs(model, loss))
+    return tuple(args), kwargs
+
+
 class ZooModel(keras.Model):
     """Base class of every zoo model, and the family contract.
 
@@ -265,9 +322,61 @@ class ZooModel(keras.Model):
         """Loads `weights` (`"imagenet"` or a `StateDict`) into this built model."""
         raise NotImplementedError(f"{type(self).__name__} loads no pretrained weights")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, class_names=None, preprocessing=None, **kwargs):
         _validation.layer_kwargs(kwargs)
         super().__init__(*args, **kwargs)
+        self.class_names = class_names
+        self.preprocessing = preprocessing
+
+    @property
+    def class_names(self):
+        """list of str or None: the name of each output class, in logit order.
+
+        Saved with the model (its config, so `.keras` and `.h5`; SavedModel
+        and TFLite exports carry it as metadata), set by `zoo.train` from
+        the dataset, and read by `zoo.predict` to name what it finds. A
+        list shorter than `num_classes` names the first classes only.
+        """
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, value):
+        self._class_names = _validation.class_names(
+            value, getattr(self, "num_classes", None))
+
+    @property
+    def preprocessing(self):
+        """dict or None: how raw inputs became what the model was trained on.
+
+        For image models trained by `zoo.train`: `image_size`, `channels`,
+        `interpolation`, `scale` and `offset` (`pixels * scale + offset`),
+        `channel_order` (`zoo.data.images.preprocessing`); `zoo.predict`
+        applies it to image files. Saved with the model, as `class_names`.
+        """
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, value):
+        self._preprocessing = _validation.json_dict("preprocessing", value)
+
+    def get_config(self):
+        config = super().get_config()
+        # Checked again here: a family sets num_classes after ZooModel.__init__.
+        _validation.class_names(self.class_names, getattr(self, "num_classes", None))
+        return {**config, "class_names": self.class_names, "preprocessing": self.preprocessing}
+
+    @property
+    def outputs_logits(self):
+        """Whether the head returns logits (no final activation) rather than scores.
+
+        A model without a head (`include_top=False`, `features_only=True`)
+        returns neither: False.
+        """
+        if getattr(self, "features_only", False) or not getattr(self, "include_top", True):
+            return False
+        activation = getattr(self, "classifier_activation", None)
+        return activation in (None, "linear") or (
+            callable(activation) and getattr(activation, "__name__", "") == "linear")
 
     def __call__(self, *args, **kwargs):
         inputs = args[0] if args else kwargs.get("inputs", _MISSING)
@@ -425,7 +534,16 @@ class ZooModel(keras.Model):
         return bool(self.xla_defaults.get(platform, False))
 
     def compile(self, *args, jit_compile="auto", **kwargs):
-        """`keras.Model.compile`, with `jit_compile="auto"` resolved by the zoo.
+        """`keras.Model.compile`, with logits-aware losses and `jit_compile="auto"`.
+
+        Zoo classifiers return logits (`classifier_activation=None`, the
+        default). Keras' string losses `"sparse_categorical_crossentropy"`,
+        `"categorical_crossentropy"` and `"binary_crossentropy"` expect
+        probabilities, and on logits they train silently badly; on a model
+        that returns logits they are compiled as their `from_logits=True`
+        loss objects. A loss object whose `from_logits` disagrees with the
+        model's outputs (`from_logits=False` on logits, True on softmax
+        scores) is refused with a `ValueError` that says which to pass.
 
         Keras resolves "auto" by host (XLA on any GPU host, off on CPU-only
         ones); on TensorFlow zoo models resolve it to the path measured
@@ -434,6 +552,8 @@ class ZooModel(keras.Model):
         unchanged. The compile config keeps "auto", so a saved model
         resolves it again on the backend and machine it is loaded on.
         """
+        if "loss" in kwargs or args:
+            args, kwargs = _losses_for_outputs(self, args, kwargs)
         resolve = jit_compile == "auto"
         if resolve:
             jit_compile = False if kwargs.get("run_eagerly") else self.preferred_jit_compile()

@@ -46,9 +46,14 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
     `num_classes` (default: the dataset's) sets the classifier's width; it
     may exceed the dataset's classes (a head meant for more labels later),
     never fall short of them.
+
+    A zoo model also gets the dataset's `class_names` and, for images, the
+    `preprocessing` that `zoo.data` applies (`zoo.data.images`), which it
+    saves and `zoo.predict` reads.
     """
     import zoo
     import zoo.data
+    import zoo.data.images
     from zoo.models.base import ZooModel
 
     info = zoo.data.info(dataset)
@@ -68,7 +73,35 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
         size = info.get("image_size", image_size)  # MNIST/CIFAR come at a fixed size
         overrides.update(input_shape=(size, size, info["channels"]),
                          data_format="channels_last")  # what zoo.data yields
-    return zoo.create_model(model_name, **overrides)
+    model = zoo.create_model(model_name, **overrides)
+    if isinstance(model, ZooModel):
+        # What the model must remember to name its predictions on new inputs,
+        # saved with it in every format (a plain registered Keras model has
+        # no place for them).
+        model.class_names = info.get("class_names")
+        if info["modality"] == "image":
+            model.preprocessing = zoo.data.images.preprocessing(size, info["channels"])
+    return model
+
+
+def progress_verbosity(verbose, stream=None):
+    """`verbose` for Keras: "auto" is a progress bar on a terminal, else one line an epoch.
+
+    A progress bar redraws itself with carriage returns and ANSI codes: in a
+    piped log or a CI console it becomes thousands of characters an epoch.
+
+    Example:
+    >>> import io
+    >>> progress_verbosity("auto", io.StringIO()), progress_verbosity(1, io.StringIO())
+    (2, 1)
+    """
+    import sys
+
+    if verbose != "auto":
+        return verbose
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return 1 if isatty is not None and isatty() else 2
 
 
 def data_options(dataset, image_size):
@@ -356,7 +389,7 @@ def _fit(run):
                            start_epoch=run.initial_epoch, **data_options(c.dataset, c.image_size))
     fit_options = {"epochs": run.epochs, "initial_epoch": run.initial_epoch,
                    "steps_per_epoch": run.steps_per_epoch, "callbacks": _callbacks(run),
-                   "verbose": 1 if c.verbose == "auto" else c.verbose,
+                   "verbose": progress_verbosity(c.verbose),
                    "validation_data": run.test_data if c.validate else None}
     start = time.perf_counter()
     if run.initial_epoch >= run.epochs:

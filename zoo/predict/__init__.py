@@ -1,0 +1,248 @@
+"""Name the classes of new inputs: `zoo.predict.predict(model, inputs, top=k)`.
+
+A model trained by `zoo.train` keeps its class names and, for images, the
+preprocessing its data had (`model.class_names`, `model.preprocessing`), in
+every format that loads as a model (`.keras`, `.h5`, a SavedModel, a
+`.tflite`; `zoo.export.labels`). `predict` loads the model if given a path,
+reads image files with exactly that preprocessing (`zoo.data.images`, the
+function the training pipeline ran), and returns the top classes of each
+input by name, with their probabilities. `python -m zoo.predict` is its
+command line.
+
+Example:
+>>> import numpy as np, zoo, zoo.predict
+>>> model = zoo.create_model("resnet20", num_classes=3, input_shape=(8, 8, 1),
+...                          class_names=["cat", "dog", "owl"])
+>>> [top] = zoo.predict.predict(model, np.zeros((1, 8, 8, 1), "float32"), top=2)
+>>> [p.name for p in top] == [model.class_names[p.index] for p in top]
+True
+>>> 0.0 <= top[1].score <= top[0].score <= 1.0
+True
+"""
+
+import collections
+import os
+import pathlib
+
+import numpy as np
+
+from zoo import _validation
+
+__all__ = ["Prediction", "image_files", "is_text_model", "load_model", "predict", "scores_to_predictions"]
+
+Prediction = collections.namedtuple("Prediction", ["name", "score", "index"])
+Prediction.__doc__ = """One class of one input: its name, probability and logit index.
+
+`name` is the model's class name, or `str(index)` where the model has none
+for that index."""
+
+# In a training run's --model_dir: the model kept at its best validation metric.
+RUN_MODEL_FILE = "best.keras"
+
+
+def load_model(model):
+    """A model to predict with: `model` itself, or loaded from a path.
+
+    Args:
+        model: a Keras model, a loaded `zoo.export` model (SavedModel or
+            TFLite), or a path: a `.keras`/`.h5`/`.tflite` file, a SavedModel
+            directory, or a training run's `--model_dir` (its `best.keras`).
+
+    Raises:
+        ValueError: a path that holds no model (the message names it).
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        if not callable(model):
+            raise ValueError(f"model must be a model or the path of a saved one, received "
+                             f"model={_validation.preview(model)}")
+        return model
+    import zoo.export
+
+    path = pathlib.Path(os.path.expanduser(os.fspath(model)))
+    if path.is_dir() and (path / RUN_MODEL_FILE).is_file():
+        path = path / RUN_MODEL_FILE
+    elif path.is_dir() and (path / "checkpoint").is_file():
+        raise ValueError(
+            f"model={os.fspath(model)!r} is a training run without {RUN_MODEL_FILE} (trained "
+            f"with --nosave_best or --novalidate?): pass one of its --export files, or "
+            f"export it with --init_from={os.fspath(model)}")
+    if not path.exists():
+        raise ValueError(f"model={os.fspath(model)!r} does not exist")
+    try:
+        loaded = zoo.export.load(path)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"model={os.fspath(model)!r}: {error}") from None
+    if not callable(loaded):
+        raise ValueError(f"model={os.fspath(model)!r} holds weights only; pass a whole model "
+                         "(.keras, .h5, a SavedModel or .tflite)")
+    return loaded
+
+
+def is_text_model(model):
+    if getattr(model, "modality", None) is not None:
+        return model.modality == "text"
+    spec = getattr(model, "input_spec", None)  # a SavedModel's
+    if spec is not None and getattr(spec, "dtype", None) is not None:
+        return getattr(spec.dtype, "name", str(spec.dtype)) == "string"
+    return getattr(model, "vocabulary", None) is not None  # a text .tflite
+
+
+def _image_preprocessing(model):
+    """The model's preprocessing, or the zoo's default for its input shape."""
+    import zoo.data.images
+
+    if getattr(model, "preprocessing", None):
+        return model.preprocessing
+    shape = None
+    if hasattr(model, "input_signature"):
+        shape = tuple(model.input_signature.shape[1:])
+    elif hasattr(model, "input_spec") and hasattr(model.input_spec, "shape"):
+        shape = tuple(model.input_spec.shape[1:])
+    elif hasattr(model, "metadata") and model.metadata:
+        shape = tuple(model.metadata["input"]["shape"][1:])
+    if not shape or len(shape) != 3 or None in shape[:2] or shape[2] not in (1, 3, 4):
+        raise ValueError(
+            f"the model records no preprocessing and its input shape {shape} does not say "
+            "what size to read image files at; pass the images as a preprocessed array")
+    # The zoo's convention for image inputs, which zoo.train's data follows.
+    return zoo.data.images.preprocessing(shape[:2], shape[2])
+
+
+def image_files(inputs):
+    """The image files `inputs` names: files, and directories searched recursively.
+
+    Args:
+        inputs: a path or a list of paths.
+
+    Returns:
+        list of str, in the order given (a directory's files sorted).
+
+    Raises:
+        ValueError: a path that does not exist, a directory without images, a
+            file that is no image by its suffix.
+    """
+    from zoo.data.images import IMAGE_EXTENSIONS
+
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    files = []
+    for given in paths:
+        path = os.path.expanduser(os.fspath(given))
+        if os.path.isdir(path):
+            found = sorted(os.path.join(root, name) for root, _, names in os.walk(path)
+                           for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise ValueError(f"inputs: directory {os.fspath(given)!r} holds no image files "
+                                 f"({', '.join(IMAGE_EXTENSIONS)})")
+            files += found
+        elif os.path.isfile(path):
+            if not path.lower().endswith(IMAGE_EXTENSIONS):
+                raise ValueError(f"inputs: {os.fspath(given)!r} is not an image file by its "
+                                 f"suffix ({', '.join(IMAGE_EXTENSIONS)})")
+            files.append(path)
+        else:
+            raise ValueError(f"inputs: {os.fspath(given)!r} does not exist")
+    return files
+
+
+def _preprocessed_images(model, files):
+    """Reads `files` as the model's training data was read."""
+    import zoo.data.images
+
+    spec = _image_preprocessing(model)
+    images = zoo.data.images.load_image_files(files, spec["image_size"], spec["channels"])
+    scale, offset = spec.get("scale", 1 / 255), spec.get("offset", 0.0)
+    if not (np.isclose(scale, 1 / 255, rtol=0, atol=1e-12) and offset == 0.0):
+        # load_image_files yields pixels / 255; anything else is rescaled from there.
+        images = (images * 255.0 * scale + offset).astype(np.float32)
+    return images
+
+
+def _scores(outputs, logits):
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if logits is None:
+        # A model that does not say (a plain Keras model): rows that are
+        # already a distribution are taken as one.
+        logits = not (np.all(outputs >= 0) and np.allclose(outputs.sum(-1), 1, atol=1e-3))
+    if not logits:
+        return outputs
+    shifted = outputs - outputs.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def scores_to_predictions(scores, class_names=None, top=5):
+    """The `top` classes of each row of `scores`, best first, named.
+
+    Example:
+    >>> scores_to_predictions([[0.1, 0.7, 0.2]], ["cat", "dog", "owl"], top=2)
+    [[Prediction(name='dog', score=0.7, index=1), Prediction(name='owl', score=0.2, index=2)]]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (inputs, classes), received shape {scores.shape}")
+    top = min(_validation.positive_int("top", top), scores.shape[1])
+    names = list(class_names or [])
+    results = []
+    for row in scores:
+        order = np.argsort(-row, kind="stable")[:top]
+        results.append([Prediction(names[i] if i < len(names) else str(int(i)),
+                                   float(row[i]), int(i)) for i in order])
+    return results
+
+
+def predict(model, inputs, top=5, batch_size=32):
+    """The `top` classes of each input, by name, with their probabilities.
+
+    Args:
+        model: a Keras model, a loaded `zoo.export` model, or the path of
+            one (`.keras`, `.h5`, `.tflite`, a SavedModel directory, or a
+            training run's `--model_dir`, whose `best.keras` is used).
+        inputs: for an image model, image file paths or directories (read
+            with the model's own `preprocessing`; `zoo.data.images`), or a
+            NumPy array already preprocessed, batch first. For a text
+            model, a string or a list of strings (the texts themselves).
+        top: int >= 1. Classes per input (at most the model's classes).
+        batch_size: int >= 1. Inputs per model call.
+
+    Returns:
+        One list per input, in input order (a directory's files sorted: see
+        `image_files`), of `Prediction(name, score, index)`, best first.
+        Scores are softmax probabilities of the model's logits (or the
+        model's own probabilities when its head has a softmax).
+
+    Raises:
+        ValueError: a bad argument, a path that holds no model, an input
+            file that cannot be read (named), or a model without a
+            classifier.
+    """
+    _validation.positive_int("top", top)
+    _validation.positive_int("batch_size", batch_size)
+    model = load_model(model)
+    if getattr(model, "features_only", False) or getattr(model, "include_top", True) is False:
+        raise ValueError(f"model {getattr(model, 'name', model)!r} has no classifier "
+                         "(features_only or include_top=False): nothing to name")
+    if is_text_model(model):
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise ValueError("inputs of a text model must be a string or a list of strings, "
+                             f"received inputs={_validation.preview(inputs)}")
+        batch = np.asarray(texts, dtype=object)
+    elif isinstance(inputs, np.ndarray):
+        batch = inputs
+    else:
+        batch = _preprocessed_images(model, image_files(inputs))
+    outputs = []
+    for start in range(0, len(batch), batch_size):
+        chunk = batch[start:start + batch_size]
+        result = model(chunk, training=False) if _is_keras(model) else model(chunk)
+        outputs.append(np.asarray(result))
+    if not outputs:
+        return []
+    scores = _scores(np.concatenate(outputs), getattr(model, "outputs_logits", None))
+    return scores_to_predictions(scores, getattr(model, "class_names", None), top)
+
+
+def _is_keras(model):
+    import keras
+
+    return isinstance(model, keras.Model)
