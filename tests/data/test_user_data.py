@@ -299,8 +299,9 @@ def test_text_file_validation_file_uses_training_ids(tmp_path):
     ds, names = zoo.data.from_text_file(val, class_names=class_names)
     assert names == ["neg", "neutral", "pos"]
     assert _rows(ds)[1] == [2, 2]  # not 0, as its own vocabulary would say
-    # Alone, the file's own vocabulary says 0: the documented pitfall.
-    assert _rows(zoo.data.from_text_file(val)[0])[1] == [0, 0]
+    # Alone, its one label would be id 0, silently: refused, naming the fix.
+    with pytest.raises(ValueError, match=r"single label, 'pos'.*class_names="):
+        zoo.data.from_text_file(val)
 
 
 def test_text_file_split_is_stratified_seeded_and_disjoint(tmp_path):

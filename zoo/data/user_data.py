@@ -499,7 +499,8 @@ def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
 
     Raises:
         ValueError: for a bad argument, a missing or empty file, a malformed
-            row (named by its line number), or a split that would be empty.
+            row (named by its line number), a split that would be empty, or
+            a file of one label without `class_names` (its id would be 0).
     """
     path, delimiter, class_names = _check_text_args(path, delimiter, header,
                                                     class_names)
@@ -508,8 +509,15 @@ def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
     _validation.boolean("drop_remainder", drop_remainder)
     _validation.boolean("cache", cache)
 
+    given = class_names
     texts, labels, class_names = read_text_file(path, delimiter, header,
                                                 class_names)
+    if given is None and len(class_names) < 2:
+        # Its one label would become id 0, whatever id training gave it.
+        raise ValueError(
+            f"path={path!r} has a single label, {class_names[0]!r}: a training "
+            "file needs two or more; to read a test file, pass the training "
+            "file's class_names= so that its labels keep their ids")
     rows = _select(split, labels, len(class_names), validation_fraction, seed)
     if not len(rows):
         raise ValueError(
