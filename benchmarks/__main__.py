@@ -7,13 +7,22 @@ Each benchmark runs in its own process,
 one after the other (they time the whole machine, so never two at once), so
 a crash of one is recorded (its name, exit code and the last lines of its
 stderr) and the others still run. Then `benchmarks.report` merges the
-results in DIR into `<device>.json`, `<device>.md` and `<device>.png`
-(the chart needs matplotlib: `pip install -e ".[bench]"`). The exit code is
-non-zero when any benchmark failed.
+results in DIR into `<device>.json`, `<device>.md` and one chart per
+benchmark, `<name>_<device>.png` (the charts need matplotlib: `pip install
+-e ".[bench]"`). The exit code is non-zero when any benchmark failed.
+
+--quick is a smoke run of every benchmark: every path exercised once, on the
+smallest models that take it (xla and export: the smallest default model of
+each modality, `common.smallest_models`, plus for export the smallest with
+BatchNorm to fold), small inputs and batches, 1 warm-up call and 2 short
+repeats. Compiling (tracing, Grappler, XLA) is most of its time, so fewer
+models is what makes it quick: about 4 minutes on 2 CPU cores, against 13
+with every default model (XLA compiles of the convolutional models under
+both kernel libraries took 9 of them). Its figures are not to be quoted.
 
 Usage:
   python -m benchmarks                                 # all, into benchmarks/results
-  python -m benchmarks --quick --output_dir=/tmp/bench # smoke run, a few minutes
+  python -m benchmarks --quick --output_dir=/tmp/bench # smoke run, ~4 min on 2 cores
   python -m benchmarks --benchmarks=xla,cudnn --repeats=7
   python -m benchmarks.report --output_dir=DIR         # only rebuild the report
 """
@@ -49,8 +58,9 @@ def define_flags(flag_values):
                       f"{','.join(BENCHMARKS)} (default: all).", flag_values=flag_values)
     flags.DEFINE_string("output_dir", "benchmarks/results", "Directory for every benchmark's "
                         "results and the report (created if missing).", flag_values=flag_values)
-    flags.DEFINE_boolean("quick", False, "Pass --quick to every benchmark (smoke run).",
-                         flag_values=flag_values)
+    flags.DEFINE_boolean("quick", False, "Pass --quick to every benchmark: a smoke run, "
+                         "every path once on the smallest models, small inputs, 2 short "
+                         "repeats (figures not to quote).", flag_values=flag_values)
     flags.DEFINE_integer("repeats", None, "Pass --repeats=N to every benchmark (default: each "
                          "one's own).", lower_bound=1, flag_values=flag_values)
 

@@ -390,7 +390,9 @@ def _default_notes(result, items):
 def summary(result):
     """What `benchmarks.report` shows of a result: per setting, model and path,
     train examples/s and the ratio to graph mode, the defaults, the goals;
-    a grouped-bar chart of the ratios."""
+    a grouped-bar chart of the ratios, one panel per kernel library, with no
+    bar (and items marked `ran=False`) for a path that failed or an xla that
+    Keras refused."""
     rows, items, groups = [], [], {}
     all_rows = path_rows(result)
     per_setting = any(r["kernels"] is not None for r in all_rows)
@@ -400,8 +402,11 @@ def summary(result):
                                  ("Keras default", r["keras_default"]), ("best", r["best"]),
                                  ("XLA refused", r["xla_refused"])) if on]
         lead = [r["model"]] + ([r["kernels"] or ""] if per_setting else []) + [r["path"]]
-        if r["vs_graph"] is not None:
-            groups.setdefault(label, {})[r["path"]] = [
+        # No bar for a path that did not run as labelled: failed, or an xla
+        # that Keras refused (it ran graph mode).
+        ran = r["vs_graph"] is not None and not r["xla_refused"]
+        if ran:
+            groups.setdefault(r["kernels"], {}).setdefault(r["model"], {})[r["path"]] = [
                 r["vs_graph"][k] for k in ("median", "min", "max")]
         if r["error"] and r["examples_per_s"] is None:
             rows.append(lead + [f"error: {str(r['error'])[:80]}", "", ", ".join(marks), ""])
@@ -412,13 +417,17 @@ def summary(result):
         key = r["model"] if r["kernels"] is None else f"{r['model']}@{r['kernels']}"
         items.append(common.summary_item(
             "xla", f"{key}/{r['path']}", f"{label} {r['path']}: train examples/s / graph",
-            r["vs_graph"], "> 1: faster than graph mode", examples_per_s=r["examples_per_s"],
+            r["vs_graph"], "> 1: faster than graph mode", ran=ran,
+            examples_per_s=r["examples_per_s"],
             zoo_default=r["zoo_default"], keras_default=r["keras_default"],
             **({"setting": r["setting"], "kernels": r["kernels"],
                 "kernels_seen": r["kernels_seen"]} if per_setting else {})))
     notes = _default_notes(result, items)
-    chart = {"title": "train examples/s per path, graph = 1.0; error bars min–max",
-             "ylabel": "train examples/s / graph", "groups": groups} if groups else None
+    # One panel per kernel library (a GPU host's one: no label): bars per model.
+    chart = [{"title": (f"{kernels} kernels: " if kernels else "")
+              + "train examples/s per path, graph = 1.0 (no bar: refused or failed)",
+              "ylabel": "train examples/s / graph", "groups": models}
+             for kernels, models in groups.items()] or None
     if not rows and not result.get("failed"):
         return {"title": TITLE, "markdown": "No per-model paths in the result.",
                 "items": items, "chart": chart}

@@ -448,7 +448,8 @@ def apply_quick(flag_values, overrides):
 
     Args:
         flag_values: `absl.flags.FLAGS`.
-        overrides: dict, flag name -> quick value.
+        overrides: dict, flag name -> quick value, or a zero-argument callable
+            returning it (computed only when applied, e.g. `QuickModels`).
 
     Returns:
         dict of the overrides actually applied.
@@ -456,6 +457,7 @@ def apply_quick(flag_values, overrides):
     applied = {}
     for name, value in overrides.items():
         if not flag_values[name].present:
+            value = value() if callable(value) else value  # e.g. `QuickModels`
             flag_values[name].value = value
             applied[name] = value
     return applied
@@ -647,6 +649,76 @@ def default_models():
         if wanted is None or name in wanted:
             chosen.append(name)
     return chosen
+
+
+def model_size(name):
+    """How big registered model `name` is for a smoke run: `(weight tensors,
+    parameters)` of `zoo.create_model(name)` as built by default.
+
+    The number of weight tensors counts the layers that hold state, a proxy
+    for the ops a train step traces, optimizes and (with XLA) compiles: what
+    a `--quick` run's time goes to (a first step takes seconds, a timed one
+    milliseconds). Parameters break ties.
+    """
+    import zoo
+
+    return _size_of(zoo.create_model(name))
+
+
+def _size_of(model):
+    return len(model.weights), int(model.count_params())
+
+
+def smallest_models(names=None, also=None):
+    """The models a `--quick` run measures: of `names` (default
+    `default_models()`), the smallest (`model_size`) of each modality, in
+    `names`' order.
+
+    Args:
+        names: registered model names, or None for `default_models()`.
+        also: optional iterable of predicates, `predicate(model) -> bool` on
+            a built model: for each one that no chosen model satisfies, the
+            smallest model of `names` that does is added too (a path that
+            only some models take, e.g. BatchNorm folding, is still
+            exercised once).
+
+    Returns:
+        list of names.
+    """
+    import zoo
+
+    names = list(default_models() if names is None else names)
+    models = {name: zoo.create_model(name) for name in names}
+    size = {name: _size_of(model) for name, model in models.items()}
+    chosen = set()
+    for kind in dict.fromkeys(modality(n) for n in names):
+        chosen.add(min((n for n in names if modality(n) == kind), key=size.__getitem__))
+    for predicate in also or ():
+        takers = [n for n in names if predicate(models[n])]
+        if takers and not chosen.intersection(takers):
+            chosen.add(min(takers, key=size.__getitem__))
+    return [n for n in names if n in chosen]
+
+
+class QuickModels:
+    """`--quick`'s preset of --models: `smallest_models(also=also)`, computed
+    when the preset is applied (`apply_quick`); reads as `description` in
+    --quick's help.
+
+    >>> str(QuickModels())
+    'the smallest default model of each modality (fewest weight tensors)'
+    """
+
+    def __init__(self, also=None, description=None):
+        self.also = tuple(also or ())
+        self.description = description or ("the smallest default model of each modality "
+                                            "(fewest weight tensors)")
+
+    def __call__(self):
+        return smallest_models(also=self.also)
+
+    def __str__(self):
+        return self.description
 
 
 def check_models(names, flag="models"):
@@ -902,7 +974,9 @@ def publish(name, result, markdown, output_dir, device_kind=None, *, summary=Non
         device_kind: "cpu" or "gpu"; default `result["device"]["kind"]`.
         summary: optional callable, `summary(result)` -> the dict stored as
             `result["summary"]`, the one field `benchmarks.report` reads
-            (`{"title", "markdown", "items", "chart"}`, see `summary_item`).
+            (`{"title", "markdown", "items", "chart"}`, see `summary_item`;
+            `chart`: None, or one grouped-bar panel or a list of them, see
+            `benchmarks.report.chart_panels`).
 
     Returns:
         `(json path, markdown path)`.
@@ -1015,7 +1089,9 @@ def summary_item(benchmark, key, label, stats, note, **extra):
         label: what the number is, in words.
         stats: `{"median", "min", "max"}` or a number (None: no figure).
         note: how to read it, e.g. `"> 1: faster"`.
-        **extra: further JSON-ready fields.
+        **extra: further JSON-ready fields; `ran=False` marks a path that did
+            not run as labelled (refused, skipped): the table still shows
+            it, the report's chart draws no bar for it.
 
     >>> summary_item("data", "digits/x", "digits: x", 2.0, "> 1: more")["min"]
     2.0

@@ -518,9 +518,13 @@ def summary(result):
             ratio = ratios.get(f"{name}/{base}")
             cells.append(common.ratio_cell(ratio) if ratio else "")
             if ratio:
+                variant = variants.get(name, {})
+                # An XLA variant that Keras ran without XLA (refused) is no
+                # XLA figure: the report draws no bar for it.
+                ran = not (suffix.endswith("_xla") and variant.get("xla") is False)
                 items.append(common.summary_item(
                     NAME, f"{name}/{base}", f"{cell} {masking}: {label}", ratio,
-                    "sequences/s; > 1: faster", kernel=variants.get(name, {}).get("kernel")))
+                    "sequences/s; > 1: faster", kernel=variant.get("kernel"), ran=ran))
         kernel = variants.get(f"{cell}_{masking}_auto_graph", {}).get("kernel") or "?"
         rows.append([cell, masking, kernel, *cells])
     markdown = "No variants in the result." if not rows else "\n".join([

@@ -1,7 +1,9 @@
 """Inference latency of zoo models served from Keras, a SavedModel and TFLite.
 
 For each model (--models; default: what each family puts forward for
-benchmarks, `common.default_models()`), in ONE process, times batches of 1
+benchmarks, `common.default_models()`; with --quick, the smallest of those of
+each modality and the smallest with BatchNorm to fold, so that every path
+runs once), in ONE process, times batches of 1
 and 32 through these paths (`PATH_TIMES` says exactly what each one times),
 all fed the same NumPy batch (images: `model.example_inputs`, 32x32x1; text
 models: sentiment sentences) and all returning (or synced to) a NumPy result:
@@ -46,7 +48,7 @@ TFLite on the CPU (recorded per path).
 
 Usage:
   python -m benchmarks.export                   # a few minutes on CPU
-  python -m benchmarks.export --quick           # smoke run, well under a minute
+  python -m benchmarks.export --quick           # smoke run (every path, fewest models), < 1 min
   python -m benchmarks.export --models=text_rnn --iterations=50
 """
 
@@ -80,8 +82,23 @@ BATCH_SIZES = (1, 32)
 IMAGE_CHANNELS = 1
 MAX_TOKENS = 1000
 ADAPT_TEXTS = 2000
+
+
+def has_batchnorm_to_fold(model):
+    """Whether export times `model`'s unfolded exports too (`model.folded()
+    is not model`: the ResNets, MobileNetV2)."""
+    return getattr(model, "folded", None) is not None and model.folded() is not model
+
+
+# --quick: a smoke run, every path once on the smallest models that take it:
+# the smallest default model of each modality (the text paths), plus the
+# smallest with BatchNorm to fold (the unfolded paths); few, small calls.
 QUICK = {"repeats": 2, "iterations": 2, "warmup": 1, "image_size": 16,
-         "sequence_length": 16}
+         "sequence_length": 16,
+         "models": common.QuickModels(
+             also=[has_batchnorm_to_fold],
+             description="the smallest default model of each modality (fewest weight "
+                         "tensors) and the smallest with BatchNorm to fold")}
 log = common.logger(NAME)
 
 PATH_LABELS = {
@@ -394,7 +411,7 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size,
     info["build_s"] = time.perf_counter() - start
     info["params"] = int(model.count_params())
     # A model with BatchNorm to fold gets its unfolded exports timed too.
-    folds = getattr(model, "folded", None) is not None and model.folded() is not model
+    folds = has_batchnorm_to_fold(model)
     if folds:
         paths = paths_for(common.modality(name), folds=True)
         cells = {p: cells.get(p) or {str(b): _empty_cell(p, b) for b in batch_sizes}

@@ -5,14 +5,18 @@ writes them into an output directory, and writes next to them:
 
   - `<device>.json`: `{"device", "versions", "timestamp", "benchmarks":
     {name: the benchmark's JSON}, "failed": {name: why}, "missing": [names],
-    "summary": [headline rows], "runner": the runner's record or None}`;
+    "summary": [headline rows], "runner": the runner's record or None,
+    "charts": {name: chart file}}`;
   - `<device>.md`: each benchmark's headline first, then each benchmark's
     own report;
-  - `<device>.png`: a bar chart of the headline ratios (a benchmark's own
-    grouped panel where it gives one, e.g. xla's paths per model, graph =
-    1.0; the others' key ratios on a log scale; error bars from min to max),
-    when matplotlib is installed (`pip install -e ".[bench]"`); without it
-    the report says so in one line and everything else is written.
+  - `<name>_<device>.png`: one bar chart per benchmark, of its headline
+    (`chart_panels`: the benchmark's own grouped panels where it gives them,
+    e.g. xla's paths per model, graph = 1.0, one panel per kernel library;
+    the others' key ratios on a log scale; error bars from min to max; no
+    bar for a path that did not run; at most `MAX_BARS` bars a panel), when
+    matplotlib is installed (`pip install -e ".[bench]"`); without it the
+    report says so in one line and everything else is written. `<device>.md`
+    shows each chart under its benchmark's headline.
 
 The report knows no benchmark's layout: it joins the headline each one
 wrote, the `summary` field of its JSON (`{"title", "markdown", "items",
@@ -32,6 +36,7 @@ Usage:
 import importlib
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -44,6 +49,8 @@ MODULE = "benchmarks.report"
 # Headline order; also the benchmarks `python -m benchmarks` runs by default.
 BENCHMARKS = ("xla", "resnet_vs_keras", "cudnn", "export", "data")
 DEVICES = ("cpu", "gpu")
+# Bars per chart panel, at most: a benchmark with more gets more panels.
+MAX_BARS = 24
 NO_MATPLOTLIB = ('chart not written: matplotlib is not installed '
                  '(pip install -e ".[bench]")')
 
@@ -165,7 +172,8 @@ def merge(output_dir, device, names=BENCHMARKS, failed=None, runner=None):
 
 
 def render_markdown(merged, sections, chart_line):
-    """The merged markdown: context, headlines, failures, then each report."""
+    """The merged markdown: context, headlines (each with its chart, from
+    `merged["charts"]`), failures, then each report."""
     dev = merged.get("device") or {}
     ver = merged.get("versions") or {}
     kind = dev.get("kind", "?")
@@ -188,9 +196,12 @@ def render_markdown(merged, sections, chart_line):
     if merged["missing"]:
         lines.append("- not run (no result file): " + ", ".join(merged["missing"]))
     lines += ["", chart_line, "", "## Headline", ""]
+    charts = merged.get("charts") or {}
     for name, result in merged["benchmarks"].items():
         headline = summary_of(name, result)
         lines += [f"### {name}: {headline['title']}", "", headline["markdown"], ""]
+        if name in charts:
+            lines += [f"![{name} chart]({charts[name]})", ""]
     if not merged["benchmarks"]:
         lines += ["No benchmark results.", ""]
     if merged["failed"]:
@@ -231,85 +242,231 @@ def _pyplot_free_figure():
     return Figure
 
 
-def chart_data(merged):
-    """What the chart plots.
+def _bar(values):
+    """`(median, low, high)` of a bar, or None for a path with no figure
+    (did not run, failed): no bar is drawn for it."""
+    stats = common.stats_of({"median": values[0], "min": values[1], "max": values[2]}
+                            if isinstance(values, (list, tuple)) and len(values) == 3
+                            else values)
+    if stats is None:
+        return None
+    return stats["median"], stats["min"], stats["max"]
+
+
+def _chunks(keyed, limit=MAX_BARS):
+    """Splits `[(key, size), ...]` into consecutive runs of at most `limit` in
+    total size, keeping each key whole (a key larger than `limit` alone)."""
+    runs, run, total = [], [], 0
+    for key, size in keyed:
+        if run and total + size > limit:
+            runs.append(run)
+            run, total = [], 0
+        run.append(key)
+        total += size
+    if run:
+        runs.append(run)
+    # Even out the runs: n runs of about total / n each, never more than limit.
+    if len(runs) > 1:
+        n, sizes = len(runs), dict(keyed)
+        target = math.ceil(sum(sizes.values()) / n)
+        even, run, total = [], [], 0
+        for key, size in keyed:
+            if run and total + size > target and len(even) < n - 1:
+                even.append(run)
+                run, total = [], 0
+            run.append(key)
+            total += size
+        even.append(run)
+        if all(sum(sizes[k] for k in r) <= limit for r in even):
+            runs = even
+    return runs
+
+
+def _numbered(title, i, n):
+    return title if n == 1 else f"{title} ({i}/{n})"
+
+
+def chart_panels(merged, max_bars=MAX_BARS):
+    """What the charts plot: one figure per benchmark, one or more panels each.
+
+    A benchmark's own grouped panels (`summary["chart"]`, one panel or a
+    list: `{"title", "ylabel", "groups": {group: {bar: [median, min, max]}}}`,
+    e.g. xla's paths per model, one panel per kernel library) are drawn as
+    they are; any other benchmark gets its headline items as horizontal bars
+    on a log scale. A path that did not run gets no bar: a bar or item with
+    no finite median (failed, not measured), an item marked `"ran": False`
+    (refused, skipped), and on the log scale a ratio that is not positive.
+    A panel of more than `max_bars` bars is split into panels of at most
+    that many (whole groups together: a model's bars, or the items that
+    share the label before ":").
 
     Returns:
-        `(panels, ratios)`: `panels` `{name: {"title", "ylabel", "groups":
-        {group: {bar: (median, low, high)}}}}`, the grouped panels the
-        benchmarks gave (`summary["chart"]`); `ratios` a list of `(label,
-        median, low, high)` of the other benchmarks' headline items.
+        `{name: [panel, ...]}`, benchmarks with something to plot only. A
+        grouped panel: `{"kind": "grouped", "title", "ylabel", "groups":
+        {group: {bar: (median, low, high)}}}`; a ratio panel: `{"kind":
+        "ratios", "title", "xlabel", "rows": [(label, median, low, high)]}`.
     """
-    panels, ratios = {}, []
+    charts = {}
     for name, result in merged["benchmarks"].items():
         headline = summary_of(name, result)
         chart = headline.get("chart")
+        panels = []
         if chart:
-            groups = {group: {bar: tuple(values) for bar, values in bars.items()}
-                      for group, bars in chart["groups"].items()}
-            panels[name] = {**chart, "groups": groups}
-            continue
-        ratios += [(f"{name}: {item['label']}", item["median"], item["min"], item["max"])
-                   for item in headline["items"]
-                   if item["median"] is not None and item["median"] > 0 and item["min"] > 0]
-    return panels, ratios
+            for panel in chart if isinstance(chart, list) else [chart]:
+                groups = {}
+                for group, bars in (panel.get("groups") or {}).items():
+                    kept = {bar: _bar(values) for bar, values in bars.items()}
+                    kept = {bar: v for bar, v in kept.items() if v is not None}
+                    if kept:
+                        groups[group] = kept
+                runs = _chunks([(g, len(b)) for g, b in groups.items()], max_bars)
+                for i, run in enumerate(runs, 1):
+                    panels.append({"kind": "grouped",
+                                   "title": _numbered(panel.get("title", name), i, len(runs)),
+                                   "ylabel": panel.get("ylabel", ""),
+                                   "groups": {g: groups[g] for g in run}})
+        else:
+            rows = []
+            for item in headline["items"]:
+                bar = _bar(item)
+                if item.get("ran") is False or bar is None or bar[0] <= 0 or bar[1] <= 0:
+                    continue
+                rows.append((item["label"], *bar))
+            prefix = [label.split(":")[0] for label, *_ in rows]
+            runs = _chunks([(p, prefix.count(p)) for p in dict.fromkeys(prefix)], max_bars)
+            for i, run in enumerate(runs, 1):
+                panels.append({"kind": "ratios",
+                               "title": _numbered(headline.get("title", name), i, len(runs)),
+                               "xlabel": "ratio (log scale); each row's meaning: see the report",
+                               "rows": [r for r, p in zip(rows, prefix) if p in run]})
+        if panels:
+            charts[name] = panels
+    return charts
 
 
-def write_chart(merged, path):
-    """Writes the bar chart to `path` (PNG, atomically).
+def chart_path(output_dir, name, device):
+    """Where benchmark `name`'s chart goes: `<name>_<device>.png`, beside its results."""
+    return os.path.join(output_dir, f"{name}_{device}.png")
 
-    Returns:
-        `(written, line)`: whether a PNG was written, and the one markdown
-        line saying so (or why not).
-    """
+
+def _draw_grouped(ax, panel):
+    groups = list(panel["groups"])
+    bars = list(dict.fromkeys(b for g in groups for b in panel["groups"][g]))
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:gray", "tab:olive", "tab:cyan"]
+    width = 0.8 / max(len(bars), 1)
+    for i, bar in enumerate(bars):
+        # Only the groups that have this bar: a path that did not run is left out.
+        where = [(j, panel["groups"][g][bar]) for j, g in enumerate(groups)
+                 if bar in panel["groups"][g]]
+        xs = [j + (i - (len(bars) - 1) / 2) * width for j, _ in where]
+        values = [v for _, v in where]
+        ax.bar(xs, [v[0] for v in values], width, label=bar, color=palette[i % len(palette)],
+               yerr=[[max(0.0, v[0] - v[1]) for v in values],
+                     [max(0.0, v[2] - v[0]) for v in values]],
+               capsize=3)
+    ax.axhline(1.0, color="gray", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right", fontsize=9)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_ylabel(panel["ylabel"])
+    ax.set_title(panel["title"], fontsize=11)
+    ax.legend(fontsize=8, ncols=min(len(bars), 5), loc="upper left")
+    ax.margins(y=0.15)
+
+
+def _draw_ratios(ax, panel):
+    rows = panel["rows"]
+    ys = list(range(len(rows)))[::-1]
+    prefixes = list(dict.fromkeys(r[0].split(":")[0] for r in rows))
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    ax.barh(ys, [r[1] for r in rows], xerr=[[max(0.0, r[1] - r[2]) for r in rows],
+                                            [max(0.0, r[3] - r[1]) for r in rows]],
+            capsize=2, color=[palette[prefixes.index(r[0].split(":")[0]) % len(palette)]
+                              for r in rows])
+    ax.axvline(1.0, color="gray", linewidth=0.8, linestyle="--")
+    ax.set_yticks(ys, [r[0] for r in rows], fontsize=8)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xscale("log")
+    ax.set_xlabel(panel["xlabel"])
+    ax.set_title(panel["title"], fontsize=11)
+
+
+def _panel_size(panel):
+    """(width, height) in inches that keep a panel's labels readable."""
+    if panel["kind"] == "grouped":
+        bars = sum(len(b) for b in panel["groups"].values())
+        return max(7.0, 0.32 * bars + 2.5), 4.5
+    return 10.0, 0.32 * len(panel["rows"]) + 1.4
+
+
+def draw_chart(name, panels, kind):
+    """One benchmark's figure, its panels (`chart_panels`) stacked: a
+    matplotlib `Figure`, or None without matplotlib."""
     figure_class = _pyplot_free_figure()
     if figure_class is None:
-        return False, NO_MATPLOTLIB
-    grouped, ratios = chart_data(merged)
-    if not grouped and not ratios:
-        return False, "chart not written: no ratios to plot"
-    heights = ([4.0] * len(grouped)
-               + ([max(2.5, 0.28 * len(ratios) + 1.0)] if ratios else []))
-    fig = figure_class(figsize=(11, sum(heights) + 0.6 * len(heights)),
+        return None
+    sizes = [_panel_size(p) for p in panels]
+    fig = figure_class(figsize=(max(w for w, _ in sizes), sum(h for _, h in sizes) + 0.5),
                        layout="constrained")
-    axes = fig.subplots(len(heights), 1, squeeze=False,
-                        gridspec_kw={"height_ratios": heights})[:, 0]
-    kind = (merged.get("device") or {}).get("kind", "?")
-    for ax, (name, panel) in zip(axes, grouped.items()):
-        groups = list(panel["groups"])
-        bars = list(dict.fromkeys(b for g in groups for b in panel["groups"][g]))
-        width = 0.8 / max(len(bars), 1)
-        for i, bar in enumerate(bars):
-            xs = [j + (i - (len(bars) - 1) / 2) * width for j in range(len(groups))]
-            values = [panel["groups"][g].get(bar, (0.0, 0.0, 0.0)) for g in groups]
-            ax.bar(xs, [v[0] for v in values], width, label=bar,
-                   yerr=[[v[0] - v[1] for v in values], [v[2] - v[0] for v in values]],
-                   capsize=3)
-        ax.axhline(1.0, color="gray", linewidth=0.8, linestyle="--")
-        ax.set_xticks(range(len(groups)), groups, rotation=15)
-        ax.set_ylabel(panel["ylabel"])
-        ax.set_title(f"{name} ({kind}): {panel['title']}")
-        ax.legend()
-    if ratios:
-        ax = axes[-1]
-        ys = list(range(len(ratios)))[::-1]
-        medians = [r[1] for r in ratios]
-        benchmarks = list(dict.fromkeys(r[0].split(":")[0] for r in ratios))
-        palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
-                   "tab:brown"]
-        ax.barh(ys, medians, xerr=[[r[1] - r[2] for r in ratios],
-                                   [r[3] - r[1] for r in ratios]],
-                capsize=2, color=[palette[benchmarks.index(r[0].split(":")[0]) % len(palette)]
-                                  for r in ratios])
-        ax.axvline(1.0, color="gray", linewidth=0.8, linestyle="--")
-        ax.set_yticks(ys, [r[0] for r in ratios], fontsize=7)
-        ax.set_xscale("log")
-        ax.set_xlabel("ratio (log scale; see each row's meaning in the report)")
-        ax.set_title(f"key ratios ({kind}): median, error bars min–max")
+    fig.suptitle(f"{name} ({kind}): median, error bars min–max; dashed line: 1.0",
+                 fontsize=12)
+    axes = fig.subplots(len(panels), 1, squeeze=False,
+                        gridspec_kw={"height_ratios": [h for _, h in sizes]})[:, 0]
+    for ax, panel in zip(axes, panels):
+        (_draw_grouped if panel["kind"] == "grouped" else _draw_ratios)(ax, panel)
+    # The panels of a split benchmark on one scale, so that they compare.
+    rows = [r for p in panels if p["kind"] == "ratios" for r in p["rows"]]
+    if rows:
+        low, high = min(min(r[2], 1.0) for r in rows), max(max(r[3], 1.0) for r in rows)
+        low, high = low / 1.3, high * 1.3
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        for ax, panel in zip(axes, panels):
+            if panel["kind"] == "ratios":
+                ax.set_xlim(low, high)
+                # Plain numbers (0.5, 2), not powers of ten; the 2..9 ticks
+                # labelled only where the range is narrow enough for them.
+                ax.xaxis.set_major_formatter(plain)
+                ax.xaxis.set_minor_formatter(
+                    plain if math.log10(high / low) <= 1.5 else NullFormatter())
+                ax.tick_params(axis="x", which="minor", labelsize=7)
+    return fig
+
+
+def write_chart(name, panels, path, kind):
+    """Writes one benchmark's figure (`draw_chart`) to `path` (PNG, atomically)."""
+    fig = draw_chart(name, panels, kind)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     common.write_bytes_atomic(path, buffer.getvalue())
-    return True, f"![benchmark ratios]({os.path.basename(path)})"
+    return path
+
+
+def write_charts(merged, output_dir, device):
+    """Writes one chart per benchmark with something to plot (`chart_panels`).
+
+    Returns:
+        `(charts, line)`: `{name: path}` of the PNGs written, and the one
+        markdown line saying what was written (or why not).
+    """
+    if _pyplot_free_figure() is None:
+        return {}, NO_MATPLOTLIB
+    kind = (merged.get("device") or {}).get("kind", device)
+    charts, errors = {}, []
+    for name, panels in chart_panels(merged).items():
+        try:
+            charts[name] = write_chart(name, panels, chart_path(output_dir, name, device), kind)
+        except Exception as exc:  # noqa: BLE001 - a chart is optional
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    if not charts and not errors:
+        return {}, "chart not written: no ratios to plot"
+    line = ("Charts: one per benchmark, under its headline ("
+            + ", ".join(os.path.basename(p) for p in charts.values()) + ")"
+            if charts else "no chart written")
+    if errors:
+        line += "; chart not written for " + "; ".join(errors)
+    return charts, line
 
 
 # --------------------------------------------------------------------------
@@ -318,28 +475,27 @@ def write_chart(merged, path):
 
 def write_report(output_dir, device, names=BENCHMARKS, failed=None, runner=None,
                  log=print):
-    """Writes `<device>.json`, `<device>.md` and (with matplotlib) `<device>.png`.
+    """Writes `<device>.json`, `<device>.md` and (with matplotlib) one chart
+    per benchmark, `<name>_<device>.png`.
 
     Args: see `merge`; `log` takes one progress line.
 
     Returns:
-        `{"json": path, "md": path, "png": path or None}`.
+        `{"json": path, "md": path, "charts": {name: png path}}`.
     """
     merged, sections = merge(output_dir, device, names=names, failed=failed, runner=runner)
-    png = os.path.join(output_dir, f"{device}.png")
     try:
-        written, chart_line = write_chart(merged, png)
-    except Exception as exc:  # noqa: BLE001 - the chart is optional
-        written, chart_line = False, f"chart not written: {type(exc).__name__}: {exc}"
-    merged["chart"] = os.path.basename(png) if written else None
-    if not written:
+        charts, chart_line = write_charts(merged, output_dir, device)
+    except Exception as exc:  # noqa: BLE001 - the charts are optional
+        charts, chart_line = {}, f"chart not written: {type(exc).__name__}: {exc}"
+    merged["charts"] = {name: os.path.basename(path) for name, path in charts.items()}
+    if not charts or "not written" in chart_line:
         log(chart_line)
     json_path = common.write_json_atomic(os.path.join(output_dir, f"{device}.json"), merged)
     md_path = common.write_text_atomic(os.path.join(output_dir, f"{device}.md"),
                                        render_markdown(merged, sections, chart_line))
-    paths = {"json": json_path, "md": md_path, "png": png if written else None}
-    log("wrote " + ", ".join(p for p in paths.values() if p))
-    return paths
+    log("wrote " + ", ".join([json_path, md_path, *charts.values()]))
+    return {"json": json_path, "md": md_path, "charts": charts}
 
 
 def define_flags(flag_values):

@@ -43,7 +43,8 @@ MODULE = f"benchmarks.{NAME}"
 NUM_CLASSES = 10
 # keras.applications.ResNet50 refuses inputs smaller than 32x32.
 MIN_IMAGE_SIZE = 32
-QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "image_size": 32}
+# --quick: a smoke run: every model once, small batch and images, few steps.
+QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "image_size": 32, "batch_size": 8}
 TRAIN_STEP = ("keras Model.train_on_batch: the compiled train step (tf.function graph, "
               "jit_compile=False, so no XLA; steps_per_execution=1) on one fixed batch")
 TITLE = "zoo ResNet-50 vs keras.applications"

@@ -3,8 +3,10 @@ inference throughput, FLOPs, utilization, the zoo's default paths, and the
 kernels that actually ran.
 
 For each model (--models; default: what each family puts forward,
-`benchmark_models`) this measures three ways of running the same Keras model
-on one fixed, seeded batch:
+`benchmark_models`; with --quick, the smallest of those of each modality,
+`common.smallest_models`, as compiling them is what a smoke run's time goes
+to) this measures three ways of running the same Keras model on one fixed,
+seeded batch:
 
   - `eager`: `compile(run_eagerly=True)`: every op dispatched from Python;
   - `graph`: `compile(jit_compile=False)`: Keras wraps its step in a
@@ -86,7 +88,7 @@ table, then one section per setting.
 
 Usage:
   python -m benchmarks.xla                  # both settings: about 10 minutes on 2 CPU cores
-  python -m benchmarks.xla --quick          # smoke figures, a few minutes
+  python -m benchmarks.xla --quick          # smoke figures, smallest models: < 1 minute
   python -m benchmarks.xla --onednn=on      # oneDNN only, in this process (zoo's default)
   python -m benchmarks.xla --models=resnet50 --paths=graph,xla --onednn=off
 """
@@ -127,9 +129,15 @@ MIN_REPEATS = 5
 MIN_TEXT_WORDS = 16
 MATMUL = "matmul"  # the interleaved peak candidate
 MAX_STEPS = 10_000
+# --quick: smoke figures. Every path (eager, graph, xla) under every kernel
+# library, on the smallest default model of each modality
+# (`common.smallest_models`; today einsum_mlp, and text_rnn, whose xla Keras
+# refuses): compiling, XLA above all, is what the time goes to, ~30 s per
+# convolutional model and library. Small batch and input, few steps and
+# repeats. ResNet-50's op-time profile runs only where --models names it.
 QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "min_repeat_s": 0.0, "batch_size": 8,
          "image_size": 32, "sequence_length": 32, "matmul_n": 1024,
-         "profile_steps": 1, "kernel_trace_steps": 1}
+         "profile_steps": 1, "kernel_trace_steps": 1, "models": common.QuickModels()}
 OPTIMIZER = "SGD(learning_rate=0.01, momentum=0.9)"
 LOSS = "SparseCategoricalCrossentropy(from_logits=True)"
 TRAIN_FLOPS_CONVENTION = ("training FLOPs = the profiled train-step graph (forward + "

@@ -51,12 +51,36 @@ def _positive_finite(x):
     return isinstance(x, float) and math.isfinite(x) and x > 0
 
 
+@functools.cache
+def quick_models():
+    """What --quick measures: the smallest default model of each modality and
+    the smallest with BatchNorm to fold (every model's exports:
+    tests/export/test_every_model.py)."""
+    from benchmarks import export
+
+    return common.smallest_models(also=[export.has_batchnorm_to_fold])
+
+
+def test_quick_takes_every_path_on_the_fewest_smallest_models(tmp_path):
+    from benchmarks import export
+
+    flag_values, _ = common.parse_flags(export, ["--quick", f"--output_dir={tmp_path}"])
+    assert flag_values.models == quick_models()
+    assert {common.modality(m) for m in quick_models()} == \
+        {common.modality(m) for m in MODELS}
+    assert any(folds(m) for m in quick_models())
+    assert len(quick_models()) < len(MODELS)
+    flag_values, _ = common.parse_flags(export, ["--quick", "--models=resnet18",
+                                                 f"--output_dir={tmp_path}"])
+    assert flag_values.models == ["resnet18"]
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    # A hang guard, not a speed bound: the quick run took 203 s beside three
-    # other workers on 2 CPU cores, with the unfolded exports of the models
-    # that have BatchNorm.
+    # A hang guard, not a speed bound: the quick run took 20 s alone on 2 CPU
+    # cores (203 s beside three other workers when it measured every default
+    # model).
     proc = run_benchmark("--quick", f"--output_dir={out}", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
@@ -79,14 +103,14 @@ def test_quick_run_writes_json_with_the_whole_grid(quick_run):
     assert {k: cfg[k] for k in ("repeats", "iterations", "warmup", "image_size",
                                 "sequence_length")} == \
         {"repeats": 2, "iterations": 2, "warmup": 1, "image_size": 16, "sequence_length": 16}
-    assert cfg["models"] == MODELS and cfg["batch_sizes"] == [1, 32]
+    assert cfg["models"] == quick_models() and cfg["batch_sizes"] == [1, 32]
     assert cfg["fair_graph_comparison"] == "keras_tf_function"
     assert set(cfg["paths"]) == set(PATHS + FOLD_PATHS + TEXT_PATHS)
     assert "fold_batchnorm" in cfg["folding"]
 
     # The whole grid: model x path x batch, in turn order.
-    assert list(result["results"]) == MODELS
-    assert list(result["models"]) == MODELS
+    assert list(result["results"]) == quick_models()
+    assert list(result["models"]) == quick_models()
     for model, paths in result["results"].items():
         info = result["models"][model]
         assert info["error"] is None, (model, info["error"])
@@ -188,7 +212,7 @@ def test_quick_run_prints_the_table_and_deletes_its_exports(quick_run):
         assert label in table, label
     rows = [line for line in table.splitlines()
             if re.match(rf"\| ({'|'.join(MODELS)}) \|", line)]
-    assert len(rows) == 2 * sum(len(paths_of(m)) for m in MODELS)
+    assert len(rows) == 2 * sum(len(paths_of(m)) for m in quick_models())
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     # The export artifacts went to a temporary directory, removed at the end.
     (workdir,) = set(re.findall(r"exporting to (\S+)", proc.stderr))

@@ -135,20 +135,31 @@ def test_markdown_has_the_headline_rows_then_each_report(full_report):
     assert "### details of xla" in md and "\n# synthetic" not in md
 
 
-def test_png_is_written_when_matplotlib_imports(full_report):
+def test_one_chart_per_benchmark_is_written_when_matplotlib_imports(full_report):
     pytest.importorskip("matplotlib", reason="matplotlib is an optional extra (.[bench])")
     directory, paths, merged, md, lines = full_report
-    png = directory / "cpu.png"
-    assert paths["png"] == str(png) and merged["chart"] == "cpu.png"
-    assert png.read_bytes()[:8] == PNG_MAGIC
-    assert "![benchmark ratios](cpu.png)" in md
-    panels, ratios = report.chart_data(merged)
-    xla = panels["xla"]["groups"]
-    assert list(panels) == ["xla"]
-    assert xla["resnet20"] == {"eager": (0.5, 0.45, 0.55), "graph": (1.0, 1.0, 1.0),
-                               "xla": (1.5, 1.4, 1.6)}
-    assert {label.split(":")[0] for label, *_ in ratios} == \
-        {"resnet_vs_keras", "cudnn", "export", "data"}
+    names = list(report.BENCHMARKS)
+    # One PNG per benchmark, beside its results, each shown under its headline.
+    assert list(paths["charts"]) == names
+    assert merged["charts"] == {name: f"{name}_cpu.png" for name in names}
+    for name in names:
+        png = directory / f"{name}_cpu.png"
+        assert paths["charts"][name] == str(png)
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        assert md.index(f"![{name} chart]({name}_cpu.png)") > md.index(f"### {name}:")
+    assert not (directory / "cpu.png").exists()
+    charts = report.chart_panels(merged)
+    assert list(charts) == names
+    (xla,) = charts["xla"]
+    assert xla["kind"] == "grouped"
+    assert xla["groups"]["resnet20"] == {"eager": (0.5, 0.45, 0.55), "graph": (1.0, 1.0, 1.0),
+                                         "xla": (1.5, 1.4, 1.6)}
+    (export,) = charts["export"]
+    assert export["kind"] == "ratios"
+    labels = [row[0] for row in export["rows"]]
+    # The failed TFLite path has no bar; the benchmark's name is the figure's.
+    assert labels == ["resnet20 batch 1: tf.function / Keras call",
+                      "resnet20 batch 1: SavedModel / tf.function"]
 
 
 def test_without_matplotlib_the_report_says_so_and_writes_the_rest(tmp_path, monkeypatch):
@@ -156,12 +167,12 @@ def test_without_matplotlib_the_report_says_so_and_writes_the_rest(tmp_path, mon
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
     lines = []
     paths = report.write_report(str(tmp_path), "cpu", log=lines.append)
-    assert paths["png"] is None and not (tmp_path / "cpu.png").exists()
     md = (tmp_path / "cpu.md").read_text()
     assert md.count("matplotlib is not installed") == 1
     assert report.NO_MATPLOTLIB in lines
     merged = json.loads((tmp_path / "cpu.json").read_text())
-    assert merged["chart"] is None and len(merged["benchmarks"]) == 5
+    assert merged["charts"] == {} and len(merged["benchmarks"]) == 5
+    assert paths["charts"] == {} and not list(tmp_path.glob("*.png"))
 
 
 def test_missing_benchmarks_and_keys_leave_gaps_not_errors(tmp_path):
@@ -222,9 +233,104 @@ def test_the_report_joins_the_summary_each_benchmark_wrote(tmp_path):
     md = (tmp_path / "cpu.md").read_text()
     assert "### widgets: Widgets per second\n\n| m | a/b |" in md
     assert "### ratios: Ratios\n\nbody\n" in md
-    panels, ratio_rows = report.chart_data(merged)
-    assert panels["widgets"]["groups"]["m1"]["b"] == (2.0, 1.5, 2.5)
-    assert ratio_rows == [("ratios: r: x / y", 0.5, 0.5, 0.5)]  # widgets has its own panel
+    charts = report.chart_panels(merged)
+    assert charts["widgets"][0]["groups"]["m1"]["b"] == (2.0, 1.5, 2.5)
+    assert charts["widgets"][0]["title"] == "widgets per path, a = 1.0"
+    # The other one: its items, one bar each.
+    assert charts["ratios"] == [{"kind": "ratios", "title": "Ratios",
+                                 "xlabel": charts["ratios"][0]["xlabel"],
+                                 "rows": [("r: x / y", 0.5, 0.5, 0.5)]}]
+
+
+def _bars_and_labels(fig):
+    """Per axes of a chart: the number of bars drawn and the tick labels."""
+    from matplotlib.container import BarContainer
+
+    out = []
+    for ax in fig.axes:
+        bars = sum(len(c) for c in ax.containers if isinstance(c, BarContainer))
+        ticks = ax.get_yticklabels() if ax.get_xscale() == "log" else ax.get_xticklabels()
+        out.append((bars, [t.get_text() for t in ticks]))
+    return out
+
+
+def test_no_bar_for_a_path_that_did_not_run(tmp_path):
+    results = synthetic_results()
+    xla = results["xla"]
+    # text_rnn: Keras refused XLA (its xla path ran graph mode), as the table says.
+    xla["models"]["text_rnn"] = {
+        "paths": {"eager": {"train": {"examples_per_s": _s(40.0)}},
+                  "graph": {"train": {"examples_per_s": _s(800.0)}},
+                  "xla": {"train": {"examples_per_s": _s(810.0)},
+                          "evidence": {"xla_refused": True}}},
+        "best_train_path": "graph", "zoo_default_path": "graph", "keras_default_path": "graph"}
+    # einsum_mlp's xla failed: an error, no figure.
+    xla["models"]["einsum_mlp"]["paths"]["xla"] = {"train": None, "error": "XlaError: boom"}
+    # cudnn: Keras ran an XLA variant without XLA (refused).
+    cudnn = results["cudnn"]
+    for v in cudnn["variants"]:
+        v["xla"] = False  # what the model ended up with: the xla variants were refused
+    write_results(tmp_path, {"xla": xla, "cudnn": cudnn, "export": results["export"]})
+    report.write_report(str(tmp_path), "cpu", log=lambda line: None)
+    merged = json.loads((tmp_path / "cpu.json").read_text())
+    md = (tmp_path / "cpu.md").read_text()
+    # The tables still say what happened ...
+    assert "| text_rnn | xla | 810 | 1.01 | XLA refused |  |" in md
+    assert "| einsum_mlp | xla | error: XlaError: boom |" in md
+    items = {(i["benchmark"], i["key"]): i for i in merged["summary"]}
+    assert items[("xla", "text_rnn/xla")]["ran"] is False
+    assert items[("xla", "resnet20/xla")]["ran"] is True
+    xla_key = "lstm_unmasked_use_cudnn_false_xla/lstm_unmasked_use_cudnn_false_graph"
+    assert items[("cudnn", xla_key)]["ran"] is False
+    # ... and the charts draw no bar for those paths.
+    charts = report.chart_panels(merged)
+    (panel,) = charts["xla"]
+    assert panel["groups"]["text_rnn"] == {"eager": (0.05, 0.05, 0.05),
+                                           "graph": (1.0, 1.0, 1.0)}
+    assert "xla" not in panel["groups"]["einsum_mlp"]
+    assert set(panel["groups"]["resnet20"]) == {"eager", "graph", "xla"}
+    (rows,) = [p["rows"] for p in charts["cudnn"]]
+    assert [r[0] for r in rows] == ['lstm unmasked: use_cudnn="auto" / generic, graph']
+    pytest.importorskip("matplotlib", reason="matplotlib is an optional extra (.[bench])")
+    ((bars, labels),) = _bars_and_labels(report.draw_chart("xla", charts["xla"], "cpu"))
+    assert bars == 3 + 2 + 2 and labels == ["resnet20", "einsum_mlp", "text_rnn"]
+
+
+def test_a_chart_panel_holds_at_most_max_bars(tmp_path):
+    # Many items (export's grid of every default model: ~50) and a grouped
+    # chart of 12 models x 3 paths: split into panels, whole groups together.
+    items = [common.summary_item("many", f"m{m}@{b}/{r}", f"m{m} batch {b}: ratio {r}",
+                                 _s(0.5 + m / 10), "x")
+             for m in range(8) for b in (1, 32) for r in range(3)]
+    groups = {f"model{m}": {p: [1.0 + m / 10, 1.0, 3.0] for p in ("eager", "graph", "xla")}
+              for m in range(12)}
+    many = {**_common("many"), "summary": {"title": "Many", "markdown": "", "items": items}}
+    wide = {**_common("wide"), "summary": {"title": "Wide", "markdown": "", "items": [],
+                                           "chart": {"title": "paths", "ylabel": "x / graph",
+                                                     "groups": groups}}}
+    write_results(tmp_path, {"many": many, "wide": wide})
+    paths = report.write_report(str(tmp_path), "cpu", names=["many", "wide"],
+                                log=lambda line: None)
+    charts = report.chart_panels(json.loads((tmp_path / "cpu.json").read_text()))
+    rows = [row for panel in charts["many"] for row in panel["rows"]]
+    assert [r[0] for r in rows] == [i["label"] for i in items]  # none lost, in order
+    assert len(charts["many"]) == 2 and len(charts["wide"]) == 2
+    for panel in charts["many"]:
+        assert len(panel["rows"]) <= report.MAX_BARS
+        # A model and batch size's rows stay in one panel.
+        prefixes = {r[0].split(":")[0] for r in panel["rows"]}
+        assert all(sum(r[0].startswith(p + ":") for r in panel["rows"]) == 3 for p in prefixes)
+    assert [p["title"] for p in charts["wide"]] == ["paths (1/2)", "paths (2/2)"]
+    assert [list(p["groups"]) for p in charts["wide"]] == [
+        [f"model{m}" for m in range(6)], [f"model{m}" for m in range(6, 12)]]
+    pytest.importorskip("matplotlib", reason="matplotlib is an optional extra (.[bench])")
+    assert set(paths["charts"]) == {"many", "wide"}
+    drawn = _bars_and_labels(report.draw_chart("wide", charts["wide"], "cpu"))
+    assert drawn == [(18, [f"model{m}" for m in range(6)]),
+                     (18, [f"model{m}" for m in range(6, 12)])]
+    drawn = _bars_and_labels(report.draw_chart("many", charts["many"], "cpu"))
+    assert [bars for bars, _ in drawn] == [24, 24]
+    assert [label for _, labels in drawn for label in labels] == [i["label"] for i in items]
 
 
 def test_demote_headings_skips_code_fences():
@@ -345,10 +451,11 @@ def test_xla_headline_shows_every_kernel_library(tmp_path):
     keys = {item["key"] for item in merged["summary"]}
     assert {"einsum_mlp@oneDNN/xla", "einsum_mlp@Eigen/xla",
             "einsum_mlp@Eigen/zoo_default_vs_best"} <= keys
-    panels, _ = report.chart_data(merged)
-    xla = panels["xla"]["groups"]
-    assert set(xla) == {"einsum_mlp (oneDNN)", "einsum_mlp (Eigen)"}
-    assert xla["einsum_mlp (Eigen)"]["xla"][0] == pytest.approx(1.5)
+    # One panel per kernel library, a group per model.
+    on, off = report.chart_panels(merged)["xla"]
+    assert on["title"].startswith("oneDNN kernels: ") and off["title"].startswith("Eigen ")
+    assert list(on["groups"]) == list(off["groups"]) == ["einsum_mlp"]
+    assert off["groups"]["einsum_mlp"]["xla"][0] == pytest.approx(1.5)
 
 
 def test_launch_line_names_backend_kernels_and_who_chose_them():
@@ -409,6 +516,34 @@ def test_models_come_from_the_registry_and_the_contract(tmp_path):
                            f"--output_dir={tmp_path}"], models=True)
     common.check_flags(fv, {})
     assert fv.models == ["resnet18", "text_rnn"]
+
+
+def test_quick_runs_measure_the_smallest_model_of_each_modality(tmp_path):
+    defaults = common.default_models()
+    size = {name: common.model_size(name) for name in defaults}
+    modalities = list(dict.fromkeys(common.modality(n) for n in defaults))
+    chosen = common.smallest_models()
+    # One per modality, the fewest weight tensors of its modality, in registry order.
+    assert sorted(common.modality(n) for n in chosen) == sorted(modalities)
+    assert chosen == [n for n in defaults if n in chosen]
+    for name in chosen:
+        assert size[name] == min(s for n, s in size.items()
+                                 if common.modality(n) == common.modality(name))
+    # A path only some models take: the smallest of those is added.
+    biggest = max(defaults, key=size.__getitem__)
+    also = common.smallest_models(also=[lambda m: m.count_params() >= size[biggest][1]])
+    assert also == [n for n in defaults if n in chosen or n == biggest]
+    assert common.smallest_models(names=["resnet18", "resnet34"]) == ["resnet18"]
+    # --quick's preset of --models, computed only when applied; --models given wins.
+    quick = {"repeats": 2, "models": common.QuickModels()}
+    fv = _flag_values(quick, ["--quick", f"--output_dir={tmp_path}"], models=True)
+    common.check_flags(fv, quick)
+    assert fv.models == chosen and fv.repeats == 2
+    assert "--models=the smallest default model of each modality" in fv["quick"].help
+    fv = _flag_values(quick, ["--quick", "--models=resnet18", f"--output_dir={tmp_path}"],
+                      models=True)
+    common.check_flags(fv, quick)
+    assert fv.models == ["resnet18"]
 
 
 @pytest.mark.parametrize("names, fragments", [

@@ -32,14 +32,27 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
     # Run as a user runs it: zoo, not the caller, picks the kernels (CI's
     # oneDNN-off pass sets TF_ENABLE_ONEDNN_OPTS=0 for the other tests).
-    # Every registered model through three paths, XLA compiles included: ~150 s
-    # alone on a 2-core CPU without AVX-512, over 300 s beside the other
-    # worker's tests. The limit only guards against a hang.
-    proc = run_benchmark("--quick", "--onednn=on", f"--output_dir={out}", timeout=900,
+    # Every default model (--quick alone takes the smallest of each modality;
+    # these tests read the convolutional models' FLOPs and ResNet-50's
+    # profile) through three paths, XLA compiles included: ~150 s alone on a
+    # 2-core CPU without AVX-512, over 300 s beside the other worker's tests.
+    # The limit only guards against a hang.
+    proc = run_benchmark("--quick", f"--models={','.join(MODELS)}", "--onednn=on",
+                         f"--output_dir={out}", timeout=900,
                          unset=("TF_ENABLE_ONEDNN_OPTS", "ZOO_SET_TF_ENABLE_ONEDNN_OPTS"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     kind = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     return proc, out, kind
+
+
+def test_quick_measures_the_smallest_model_of_each_modality(tmp_path):
+    flag_values, _ = common.parse_flags(xla, ["--quick", f"--output_dir={tmp_path}"])
+    assert flag_values.models == common.smallest_models()
+    # An image model and a text one (whose xla Keras refuses): every path once.
+    assert sorted(common.modality(m) for m in flag_values.models) == ["image", "text"]
+    flag_values, _ = common.parse_flags(xla, ["--quick", "--models=resnet50",
+                                              f"--output_dir={tmp_path}"])
+    assert flag_values.models == ["resnet50"]
 
 
 def _finite_positive(value):
