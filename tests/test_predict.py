@@ -88,8 +88,8 @@ def test_top_is_capped_and_unnamed_classes_get_their_index(model):
 def exported(model, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     return {fmt: zoo.export.save(model, out / name) for fmt, name in
-            [("keras", "m.keras"), ("h5", "m.h5"), ("saved_model", "serving"),
-             ("tflite", "m.tflite")]}
+            [("keras", "m.keras"), ("h5", "m.h5"), ("weights", "m.weights.h5"),
+             ("saved_model", "serving"), ("tflite", "m.tflite")]}
 
 
 def test_every_model_format_carries_class_names_and_preprocessing(model, exported):
@@ -98,13 +98,37 @@ def test_every_model_format_carries_class_names_and_preprocessing(model, exporte
         import json, zoo, zoo.export
         found = {{}}
         for fmt, path in {paths!r}.items():
-            loaded = zoo.export.load(path)
+            if fmt == "weights":  # weights into a model built without names
+                loaded = zoo.create_model("resnet20", num_classes=3, input_shape=({SIZE}, {SIZE}, 3))
+                zoo.export.load_weights(loaded, path)
+            else:
+                loaded = zoo.export.load(path)
             found[fmt] = [loaded.class_names, loaded.preprocessing, loaded.outputs_logits]
         print(json.dumps(found))
     """)
     found = json.loads(out.strip().splitlines()[-1])
     for fmt in paths:
         assert found[fmt] == [CLASSES, model.preprocessing, True], fmt
+
+
+def test_an_edited_labels_record_is_refused(model, exported, tmp_path):
+    import shutil
+
+    import h5py
+
+    weights = shutil.copy(exported["weights"], tmp_path / "edited.weights.h5")
+    with h5py.File(weights, "a") as file:
+        file.attrs["zoo_labels"] = file.attrs["zoo_labels"].replace("rose", "weed")
+    fresh = zoo.create_model("resnet20", num_classes=3, input_shape=(SIZE, SIZE, 3))
+    before = [w.numpy() for w in fresh.weights]
+    with pytest.raises(ValueError, match="zoo_labels attribute does not match"):
+        zoo.export.load_weights(fresh, weights)
+    assert fresh.class_names is None  # refused before any weight was touched
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, fresh.weights))
+    served = shutil.copytree(exported["saved_model"], tmp_path / "served")
+    (served / "assets.extra" / "zoo_labels.json").write_text('{"class_names": ["a", "a"]}')
+    with pytest.raises(ValueError, match="class_names must be distinct"):
+        zoo.export.load(served)
 
 
 def test_the_cli_names_the_classes_of_image_files_with_every_format(model, exported, folder):

@@ -17,8 +17,10 @@ with `Layer count mismatch` (TF 2.21 / Keras 3.15). The zoo's `.h5` holds
 
 `.weights.h5` files get the same checksums after Keras writes them: a
 `zoo_sha256` attribute on each dataset and `zoo_checksums="sha256"` on the
-file. Keras ignores attributes it does not know, so plain
-`model.load_weights` still reads them. Flipped bytes inside a weight pass
+file, and the model's `class_names` and `preprocessing` as the JSON
+attribute `zoo_labels` (with its own SHA-256, `zoo_labels_sha256`), which
+`load_weights` gives to a model that has none. Keras ignores attributes it
+does not know, so plain `model.load_weights` still reads them. Flipped bytes inside a weight pass
 HDF5's own checks and load as wrong numbers (off by up to 4e27 in the
 issue's test), so every load through the zoo verifies the checksums first
 and names the first bad weight; a file without them (plain Keras, an older
@@ -42,7 +44,7 @@ import h5py
 import keras
 import numpy as np
 
-from zoo.export import _files
+from zoo.export import _files, labels
 
 H5_FORMAT = "zoo.h5"
 H5_VERSION = 1
@@ -51,6 +53,7 @@ CHECKSUM = "sha256"
 # .weights.h5 the zoo's attributes carry a prefix.
 _H5_DIGEST, _H5_MARK = "sha256", "checksums"
 _WEIGHTS_DIGEST, _WEIGHTS_MARK = "zoo_sha256", "zoo_checksums"
+_WEIGHTS_LABELS = "zoo_labels"
 
 
 class _KerasFile:
@@ -146,6 +149,41 @@ class _WeightsFile:
             for _, dataset in _datasets(file):
                 dataset.attrs[_WEIGHTS_DIGEST] = _digest(dataset[()])
             file.attrs[_WEIGHTS_MARK] = CHECKSUM
+            record = {key: value for key, value in labels.of_model(model).items()
+                      if key != "outputs_logits"}  # the config's to say, not the weights'
+            if any(value is not None for value in record.values()):
+                text = json.dumps(record)
+                file.attrs[_WEIGHTS_LABELS] = text
+                file.attrs[_WEIGHTS_LABELS + "_" + CHECKSUM] = _digest(text.encode())
+
+
+def _read_labels(path, file):
+    """The file's class names and preprocessing (checked), or None."""
+    text = file.attrs.get(_WEIGHTS_LABELS)
+    if text is None:
+        return None
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    if file.attrs.get(_WEIGHTS_LABELS + "_" + CHECKSUM) != _digest(text.encode()):
+        raise ValueError(f"{str(path)!r}: its {_WEIGHTS_LABELS} attribute does not match "
+                         "the SHA-256 written with it (edited since it was saved)")
+    try:
+        return labels.from_record(json.loads(text), str(path))
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r}: its {_WEIGHTS_LABELS} cannot be read ({error})") \
+            from None
+
+
+def _give_labels(model, path, record):
+    """The file's class names and preprocessing, to a model that has none."""
+    if record is None or not hasattr(model, "class_names"):
+        return
+    for key in ("class_names", "preprocessing"):
+        ours, theirs = getattr(model, key), record[key]
+        if ours is None and theirs is not None:
+            setattr(model, key, theirs)
+        elif theirs is not None and ours != theirs:
+            warnings.warn(f"{str(path)!r} was saved with {key}={theirs!r}; {model.name!r} keeps "
+                          f"its own, {key}={ours!r}", stacklevel=3)
 
 
 KERAS, H5, WEIGHTS = _KerasFile, _H5File, _WeightsFile
@@ -163,15 +201,18 @@ def load_weights_into(model, path):
             _assign(model, [(v.path, keras.ops.convert_to_numpy(v)) for v in source.weights],
                     path)
             return model
+    record = None
     if name.endswith(".weights.h5"):
         with _open_h5(path, "Keras .weights.h5") as file:
             _verify(path, file.attrs.get(_WEIGHTS_MARK), _WEIGHTS_DIGEST,
                     [(key, key, dataset, dataset[()]) for key, dataset in _datasets(file)])
+            record = _read_labels(path, file)  # checked before any weight is touched
     try:
         model.load_weights(path)
     except (ValueError, KeyError, OSError) as error:
         raise ValueError(f"Cannot load weights from {str(path)!r} into {model.name!r}: "
                          f"{_first_difference(model, path) or error}") from None
+    _give_labels(model, path, record)
     return model
 
 
