@@ -106,3 +106,22 @@ def test_bad_folders_are_usage_errors_naming_them(project, dataset, fragment):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert f"--dataset={dataset}" in proc.stderr and fragment in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_csv_of_texts_trains_from_the_cli_and_names_classes_of_texts(tmp_path):
+    # A header row and quoted texts with commas, as spreadsheets write them.
+    rows = ["label,text"]
+    for i in range(40):
+        rows.append(f'good,"a fine, warm film {i}"')
+        rows.append(f'bad,"a dull, cold film {i}"')
+    (tmp_path / "reviews.csv").write_text("\n".join(rows) + "\n")
+    proc = cli("zoo.train", "--model=text_rnn", "--dataset=csv:reviews.csv", "--epochs=10",
+               "--batch_size=16", "--model_dir=runs/reviews", cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    assert float(re.search(r"test_accuracy=([0-9.]+)", proc.stdout).group(1)) == 1.0
+    predicted = cli("zoo.predict", "--model=runs/reviews", "--top=1", "--json",
+                    "a warm, fine film", "cold and dull", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    rows = [json.loads(line) for line in predicted.stdout.splitlines() if line.startswith("{")]
+    assert [(r["input"], r["predictions"][0]["name"]) for r in rows] == [
+        ("a warm, fine film", "good"), ("cold and dull", "bad")]
