@@ -263,6 +263,16 @@ def json_dict(name, value):
     return copy
 
 
+def loader_arguments(split, splits, batch_size, shuffle, seed, drop_remainder, start_epoch):
+    """Checks the arguments every `zoo.data` loader takes (`zoo.data.COMMON_ARGS`)."""
+    one_of("split", split, splits)
+    positive_int("batch_size", batch_size)
+    boolean("shuffle", shuffle, optional=True)
+    non_negative_int("seed", seed)
+    boolean("drop_remainder", drop_remainder)
+    non_negative_int("start_epoch", start_epoch, optional=True)
+
+
 def layer_kwargs(kwargs):
     """Checks the base `keras.layers.Layer` arguments a block or model passes on.
 

@@ -391,12 +391,8 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
     >>> [int(labels.shape[0]) for _, labels in ds]
     [4, 2]
     """
-    _validation.one_of("split", split, SPLITS)
-    _validation.positive_int("batch_size", batch_size)
-    _validation.boolean("shuffle", shuffle, optional=True)
-    _validation.non_negative_int("seed", seed)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
+    _validation.loader_arguments(split, SPLITS, batch_size, shuffle, seed, drop_remainder,
+                                 start_epoch)
     _check_num_examples(num_examples)
 
     texts, labels = load_arrays(split, seed=seed, num_examples=num_examples)

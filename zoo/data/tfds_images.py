@@ -165,12 +165,8 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
         raise ValueError(
             f"name must be one of {sorted(DATASETS)}, received name={name!r}")
     spec = DATASETS[name]
-    _validation.one_of("split", split, spec["splits"])
-    _validation.positive_int("batch_size", batch_size)
-    _validation.boolean("shuffle", shuffle, optional=True)
-    _validation.non_negative_int("seed", seed)
-    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
-    _validation.boolean("drop_remainder", drop_remainder)
+    _validation.loader_arguments(split, spec["splits"], batch_size, shuffle, seed,
+                                 drop_remainder, start_epoch)
     _validation.directory("data_dir", data_dir, optional=True)
     _validation.boolean("download", download)
     _validation.boolean("one_hot", one_hot)

@@ -73,12 +73,8 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(
             f"name must be one of {sorted(DATASETS)}, received name={name!r}")
-    _validation.one_of("split", split, DATASETS[name]["splits"])
-    _validation.positive_int("batch_size", batch_size)
-    _validation.boolean("shuffle", shuffle, optional=True)
-    _validation.non_negative_int("seed", seed)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
+    _validation.loader_arguments(split, DATASETS[name]["splits"], batch_size, shuffle, seed,
+                                 drop_remainder, start_epoch)
     _validation.directory("data_dir", data_dir, optional=True)
     _validation.boolean("download", download)
 

@@ -163,12 +163,8 @@ def _folder_info(name):
 
 def _check_common(split, batch_size, shuffle, seed, drop_remainder,
                   start_epoch, validation_fraction):
-    _validation.one_of("split", split, SPLITS)
-    _validation.positive_int("batch_size", batch_size)
-    _validation.boolean("shuffle", shuffle, optional=True)
-    _validation.non_negative_int("seed", seed)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
+    _validation.loader_arguments(split, SPLITS, batch_size, shuffle, seed, drop_remainder,
+                                 start_epoch)
     _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
                              low_open=True, high_open=True)
 
