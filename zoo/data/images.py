@@ -38,7 +38,7 @@ IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 CHANNEL_ORDERS = {1: "L", 3: "RGB", 4: "RGBA"}  # PIL's mode names
 
 __all__ = ["CHANNEL_ORDERS", "IMAGE_EXTENSIONS", "check_image_files",
-           "decode_image", "load_image_files", "preprocessing"]
+           "decode_image", "find_image_files", "load_image_files", "preprocessing"]
 
 
 def check_image_size(image_size):
@@ -107,6 +107,18 @@ def preprocessing(image_size, channels):
     return {"image_size": [height, width], "channels": channels,
             "interpolation": "bilinear", "scale": 1 / 255, "offset": 0.0,
             "channel_order": CHANNEL_ORDERS[channels]}
+
+
+def find_image_files(directory):
+    """The image files under `directory`, recursively, by suffix (any case), sorted.
+
+    The one search of every path that takes a folder of images: the
+    folder datasets (per class), `zoo.predict` and the export CLI's
+    calibration data. An empty list when there are none.
+    """
+    return sorted(os.path.join(root, filename)
+                  for root, _, filenames in tf.io.gfile.walk(directory)
+                  for filename in filenames if filename.lower().endswith(IMAGE_EXTENSIONS))
 
 
 def _check_paths(paths):

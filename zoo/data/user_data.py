@@ -88,12 +88,7 @@ def list_image_folder(directory, where=None):
             f"no subfolder, {where}")
     files = []
     for class_name in class_names:
-        found = sorted(
-            os.path.join(root, filename)
-            for root, _, filenames in tf.io.gfile.walk(
-                os.path.join(directory, class_name))
-            for filename in filenames
-            if filename.lower().endswith(IMAGE_EXTENSIONS))
+        found = images.find_image_files(os.path.join(directory, class_name))
         if not found:
             # A class without examples is almost always a mistake (a typo,
             # an unfinished copy); a silent extra logit would hide it.

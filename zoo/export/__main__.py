@@ -43,7 +43,6 @@ they must agree). Every flag is checked before anything is loaded or built
 
 import collections
 import json
-import os
 import sys
 
 from absl import app, flags
@@ -301,24 +300,19 @@ def check_representative_data(flag_values=FLAGS):
 
 def _image_files(given, folder):
     """The image files under `folder` (recursively, by suffix), sorted; at least one."""
-    from zoo.data.images import IMAGE_EXTENSIONS
+    from zoo.data.images import IMAGE_EXTENSIONS, find_image_files
     from zoo.export import _files
 
-    paths = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                path = os.path.join(root, name)
-                found = _files.kind(path)
-                if found != "file":
-                    raise app.UsageError(f"{given}: {path!r} is a {found}, not an image "
-                                         "file (only regular files are read)")
-                paths.append(path)
+    paths = find_image_files(folder)
+    for path in paths:
+        found = _files.kind(path)
+        if found != "file":
+            raise app.UsageError(f"{given}: {path!r} is a {found}, not an image "
+                                 "file (only regular files are read)")
     if not paths:
         raise app.UsageError(f"{given} holds no image files ({', '.join(IMAGE_EXTENSIONS)}, "
                              "searched recursively)")
-    return sorted(paths)
+    return paths
 
 
 def representative_inputs(calibration, model, limit=MAX_CALIBRATION_EXAMPLES):

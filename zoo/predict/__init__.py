@@ -121,15 +121,14 @@ def image_files(inputs):
         ValueError: a path that does not exist, a directory without images, a
             file that is no image by its suffix.
     """
-    from zoo.data.images import IMAGE_EXTENSIONS
+    from zoo.data.images import IMAGE_EXTENSIONS, find_image_files
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     files = []
     for given in paths:
         path = os.path.expanduser(os.fspath(given))
         if os.path.isdir(path):
-            found = sorted(os.path.join(root, name) for root, _, names in os.walk(path)
-                           for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+            found = find_image_files(path)
             if not found:
                 raise ValueError(f"inputs: directory {os.fspath(given)!r} holds no image files "
                                  f"({', '.join(IMAGE_EXTENSIONS)})")
