@@ -46,6 +46,25 @@ def replacing(target):
         shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
+def write_bytes(target, data):
+    """Writes `data` to the file `target` atomically (`replacing`), flushed to disk.
+
+    Readers never see a half-written file; an interrupted write leaves the
+    old one. Returns `target` as a string.
+    """
+    with replacing(target) as scratch:
+        with open(scratch, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    return str(target)
+
+
+def write_text(target, text):
+    """`write_bytes` of `text` encoded as UTF-8."""
+    return write_bytes(target, text.encode("utf-8"))
+
+
 def _old_name(target, pid):
     return target.with_name(f".{target.name}.old-{pid}")
 
