@@ -35,7 +35,7 @@ setup(
         # keras-hub's own timm converter.
         "test": ["pytest>=7", "pytest-xdist", "matplotlib", "jax[cpu]", "safetensors",
                  "keras-hub>=0.32"],
-        # `weights="model.safetensors"` (zoo/models/_pretrained.py); .npz needs nothing.
+        # `weights="model.safetensors"` (zoo/convert/_files.py); .npz needs nothing.
         "weights": ["safetensors"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "bench": ["matplotlib"],  # the chart of `python -m benchmarks` (optional)

@@ -38,3 +38,40 @@ def test_every_registered_model(name):
         batch_size=2,
     )
     assert model.name == name
+
+
+def _image_family_params():
+    """Each image family's benchmarked models (one per layout: the code path
+    is the family's, the variants differ only in their spec rows)."""
+    from zoo.models._image import ImageClassifier
+    families = {zoo.registry.model_family(name) for name in zoo.list_models()}
+    return sorted(name for family in families
+                  if isinstance(family, type) and issubclass(family, ImageClassifier)
+                  for name in (family.benchmark_models or [
+                      name for name in zoo.list_models()
+                      if zoo.registry.model_family(name) is family][:1]))
+
+
+@pytest.mark.parametrize("name", _image_family_params())
+def test_every_image_model_returns_the_feature_maps_its_feature_info_lists(name):
+    overrides = {key: value for key, value in helpers.small_overrides(name).items()
+                 if key != "num_classes"}
+    model = zoo.create_model(name, features_only=True, **overrides)
+    rows = model.feature_info
+    assert [row["stage"] for row in rows] == sorted({row["stage"] for row in rows}), rows
+    x = model.example_inputs(batch_size=1)
+    maps = model(x)
+    assert list(maps) == [row["name"] for row in rows]
+    channels_last = model.data_format == "channels_last"
+    size = x.shape[1] if channels_last else x.shape[2]
+    for row in rows:
+        shape = tuple(maps[row["name"]].shape)
+        channels, height = (shape[3], shape[1]) if channels_last else (shape[1], shape[2])
+        assert channels == row["channels"], (row, shape)
+        assert height == -(-size // row["reduction"]), (row, shape)
+    # Only the last stage asked for is computed: asking for the first
+    # builds no layer after it.
+    first = zoo.create_model(name, features_only=True, out_stages=(rows[0]["stage"],),
+                             **overrides)
+    assert first.count_params() < model.count_params()
+    assert list(first(x)) == [rows[0]["name"]]

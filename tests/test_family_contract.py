@@ -22,6 +22,7 @@ from zoo.models.base import ZooModel
 
 FAMILY = pathlib.Path(helpers.REPO_ROOT, "tests", "fixtures", "family", "zoo_tiny_family.py")
 NAME = "zoo_tiny_classifier"
+NAMES = [NAME, "zoo_tiny_classifier_16"]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_a_dropped_in_family_is_registered(checkout):
         "    'module': zoo_tiny_family.__name__,\n"
         "    'shape': list(model(model.example_inputs(batch_size=2)).shape)}))\n")))
     assert json.loads(out.strip().splitlines()[-1]) == {
-        "listed": [NAME], "family": "TinyClassifier", "module": "zoo.models.zoo_tiny_family",
+        "listed": NAMES, "family": "TinyNet", "module": "zoo.models.zoo_tiny_family",
         "shape": [2, 3]}
 
 
@@ -90,11 +91,16 @@ def test_a_dropped_in_family_gets_the_test_battery_and_every_export(checkout):
                    "addopts=", "-rA", "-k", NAME,
                    "tests/test_all_models.py", "tests/export/test_every_model.py"))
     passed = [line for line in out.splitlines() if line.startswith("PASSED")]
-    assert passed == [
-        f"PASSED tests/test_all_models.py::test_every_registered_model[{NAME}]",
-        "PASSED tests/export/test_every_model.py::"
-        f"test_every_format_round_trips_in_a_fresh_process[{NAME}]",
-    ], out[-3000:]
+    # The battery, the feature maps of its benchmarked model and every export
+    # format, for each registered constructor.
+    assert sorted(passed) == sorted(
+        [f"PASSED tests/test_all_models.py::test_every_registered_model[{name}]"
+         for name in NAMES]
+        + [f"PASSED tests/test_all_models.py::"
+           f"test_every_image_model_returns_the_feature_maps_its_feature_info_lists[{NAME}]"]
+        + ["PASSED tests/export/test_every_model.py::"
+           f"test_every_format_round_trips_in_a_fresh_process[{name}]" for name in NAMES]
+    ), out[-3000:]
 
 
 @pytest.mark.slow
@@ -105,7 +111,7 @@ def test_a_dropped_in_family_trains_and_exports_from_the_cli(checkout, tmp_path)
         "import zoo.export\n"
         f"model = zoo.export.load({str(tmp_path / 'tiny.keras')!r})\n"
         "print(type(model).__name__, model.name)\n")))
-    assert out.split()[-2:] == ["TinyClassifier", NAME]
+    assert out.split()[-2:] == ["TinyNet", NAME]
 
 
 @pytest.mark.slow

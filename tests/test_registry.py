@@ -198,3 +198,43 @@ def test_registry_is_populated_by_import_in_a_fresh_process():
         print(",".join(zoo.list_models()))
     """)
     assert out.strip().split(",") == zoo.list_models()
+
+
+def test_model_info_is_one_record_per_registered_model():
+    for name in zoo.list_models():
+        info = zoo.model_info(name)
+        family = registry.model_family(name)
+        assert (info.name, info.family, info.modality) == (name, family.__name__,
+                                                           family.modality)
+        assert info.recipe == family.training_defaults and info.small == family.small_overrides
+        assert set(info.weights) == set(family.pretrained_weights.get(name, ()))
+        assert set(info.xla) == {"cpu/onednn", "cpu/eigen", "gpu", "tpu"}
+    resnet50 = zoo.model_info("resnet50")
+    assert resnet50.input_size == (224, 224, 3) and zoo.model_info("resnet20").input_size == (
+        32, 32, 3)
+    imagenet = resnet50.weights["imagenet"]
+    # keras.applications' own file, URL and md5 (keras/src/applications/resnet.py).
+    assert imagenet["origin"] == ("https://storage.googleapis.com/tensorflow/keras-applications/"
+                                  "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+    assert imagenet["file_hash"] == "2cb95161c43110f7111970584f804107"
+    assert imagenet["preprocessing"]["mean"] == (103.939, 116.779, 123.68)
+    assert resnet50.weights["state_dict"]["preprocessing"]["std"] == (58.395, 57.12, 57.375)
+    # The measured XLA defaults are what the model uses.
+    assert zoo.model_info("resnet20").xla == zoo.create_model(
+        "resnet20", num_classes=2).xla_defaults
+    # A record is a copy: editing it changes no other.
+    imagenet["preprocessing"]["mean"] = None
+    assert zoo.model_info("resnet50").weights["imagenet"]["preprocessing"]["mean"] is not None
+
+
+def test_list_models_filters_on_pretrained_weights():
+    with_weights = zoo.list_models(pretrained=True)
+    assert with_weights == ["mobilenet_v2", "resnet101", "resnet152", "resnet18", "resnet34",
+                            "resnet50"]
+    assert sorted(with_weights + zoo.list_models(pretrained=False)) == zoo.list_models()
+    assert zoo.list_models("resnet1*", pretrained=True) == ["resnet101", "resnet152",
+                                                           "resnet18"]
+    with pytest.raises(ValueError, match="pretrained='yes'"):
+        zoo.list_models(pretrained="yes")
+    with pytest.raises(ValueError, match="resnet5000"):
+        zoo.model_info("resnet5000")

@@ -15,12 +15,13 @@ _launch.configure()
 
 from zoo import losses, registry  # noqa: E402
 from zoo.models import FAMILY_MODULES  # noqa: E402  (imports and registers every family)
-from zoo.registry import create_model, list_models, register_model  # noqa: E402
+from zoo import convert  # noqa: E402  (registers each family's converter: `weights=`)
+from zoo.registry import create_model, list_models, model_info, register_model  # noqa: E402
 
 # `from zoo import resnet`: each family module, by its file name.
 globals().update(FAMILY_MODULES)
 
 __version__ = "0.1.0"
 
-__all__ = ["create_model", "list_models", "register_model", "losses", "registry",
+__all__ = ["create_model", "list_models", "model_info", "register_model", "convert", "losses", "registry",
            *FAMILY_MODULES, "__version__"]

@@ -60,18 +60,52 @@ def register_model(constructor=None, *, family=None):
     return constructor
 
 
-def list_models(pattern="*"):
+def list_models(pattern="*", pretrained=None):
     """Lists registered model names matching a shell-style pattern.
 
     Args:
         pattern: str. `fnmatch` pattern, e.g. `"resnet*"` or `"resnet[235]?"`.
+        pretrained: None (every model), True (only those `weights=` can
+            load pretrained weights into, per `model_info(name).weights`)
+            or False (only those without).
 
     Returns:
         Sorted list of names.
+
+    Example:
+    >>> list_models("resnet*", pretrained=True)
+    ['resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50']
     """
     if not isinstance(pattern, str):
         raise ValueError(f"pattern must be a string, received pattern={pattern!r}")
-    return sorted(n for n in _MODEL_CONSTRUCTORS if fnmatch.fnmatchcase(n, pattern))
+    if pretrained not in (None, True, False):
+        raise ValueError(f"pretrained must be None, True or False, received "
+                         f"pretrained={pretrained!r}")
+    names = sorted(n for n in _MODEL_CONSTRUCTORS if fnmatch.fnmatchcase(n, pattern))
+    if pretrained is None:
+        return names
+    return [n for n in names if bool(model_info(n).weights) == pretrained]
+
+
+def model_info(name):
+    """The record the zoo keeps of registered model `name` (`zoo.models._info.ModelInfo`).
+
+    Its default input size, the preprocessing and origin of each source of
+    pretrained weights, its training recipe, measured XLA defaults,
+    benchmark membership and small test overrides, as data.
+
+    Raises:
+        ValueError: for an unknown name, as `create_model` does.
+
+    Example:
+    >>> info = model_info("resnet20")
+    >>> info.input_size, info.recipe["optimizer"], info.benchmarked
+    ((32, 32, 3), 'sgd', True)
+    """
+    family = model_family(name)
+    if family is None:
+        raise ValueError(f"model {name!r} was registered without a family: it has no record")
+    return family.model_info(name)
 
 
 def get_constructor(name):

@@ -61,7 +61,7 @@ def test_widths_follow_keras_applications():
     assert model.stem.filters == 16 and model.head_conv.filters == 1280
     assert [block.filters for block in model.blocks] == \
         [8, 8, 8, 16, 16, 16, 24, 24, 24, 24, 32, 32, 32, 56, 56, 56, 112]
-    assert mobilenet_v2._widths(1.3)[2] == 1664  # (the parameter counts above build it)
+    assert mobilenet_v2.channel_widths(1.3)[2] == 1664  # (the parameter counts above build it)
     assert [(b.expansion, b.strides) for b in model.blocks][:4] == \
         [(1, 1), (6, 2), (6, 1), (6, 2)]  # block 0 has no expansion
 

@@ -22,7 +22,7 @@ import pytest
 
 import helpers
 import zoo
-from zoo.models import _pretrained
+from zoo import convert
 
 RESNET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 MOBILENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
@@ -99,7 +99,7 @@ def test_resnet50_imagenet_offline_then_placed_file(cache, offline):
         zoo.create_model("resnet50", weights="imagenet", input_shape=(64, 64, 3))
     name = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
     message = str(info.value)
-    assert isinstance(info.value, _pretrained.WeightsDownloadError)
+    assert isinstance(info.value, convert.WeightsDownloadError)
     assert RESNET_URL + name in message, message
     assert str(cache / name) in message, message
     assert offline == ["storage.googleapis.com"]  # one attempt, no retries
@@ -184,7 +184,7 @@ def test_a_resnet_file_that_is_not_the_weights(cache, kind):
     warned = [str(w.message) for w in caught]
     assert len(warned) == 1 and "not the file Keras publishes" in warned[0], warned
     assert RESNET_URL + name in warned[0] and "4d473c1dd8becc155b73f8504c6f6626" in warned[0]
-    assert not any(issubclass(w.category, _pretrained.UnverifiedWeightsWarning)
+    assert not any(issubclass(w.category, convert.UnverifiedWeightsWarning)
                    for w in caught)
 
 
@@ -212,7 +212,7 @@ def test_mobilenet_v2_imagenet(cache, offline, top):
     # with a warning naming it and its sha256, on every load.
     x = images((96, 96, 3))
     for _ in range(2):
-        with pytest.warns(_pretrained.UnverifiedWeightsWarning) as caught:
+        with pytest.warns(convert.UnverifiedWeightsWarning) as caught:
             model = zoo.create_model("mobilenet_v2", weights="imagenet", include_top=top,
                                      **kwargs)
         assert_unverified(caught, cache / name)
@@ -223,7 +223,7 @@ def test_mobilenet_v2_imagenet(cache, offline, top):
 def assert_unverified(caught, path):
     """The one unverified-file warning of `caught` names `path` and its sha256."""
     messages = [str(w.message) for w in caught
-                if issubclass(w.category, _pretrained.UnverifiedWeightsWarning)]
+                if issubclass(w.category, convert.UnverifiedWeightsWarning)]
     assert len(messages) == 1, messages
     message = messages[0]
     assert str(path) in message and "no published hash" in message, message
@@ -253,7 +253,7 @@ def test_mobilenet_v2_imagenet_file_with_its_published_layer_names(cache):
     rename_layers(place(reference, cache / name), {
         "block_1_expand": "mobl1_conv_1_expand", "block_1_expand_BN": "bn1_conv_1_bn_expand",
         "predictions": "Logits"})
-    with pytest.warns(_pretrained.UnverifiedWeightsWarning) as caught:
+    with pytest.warns(convert.UnverifiedWeightsWarning) as caught:
         model = zoo.create_model("mobilenet_v2", weights="imagenet", **kwargs)
     assert_unverified(caught, cache / name)
     x = images((96, 96, 3))

@@ -97,8 +97,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         """The size of each head for inputs `width` wide (`key_dim` or its default).
 
         Raises:
-            ValueError: `key_dim` is None and `num_heads` does not divide `width`.
+            ValueError: `width` is None, or `key_dim` is None and `num_heads`
+                does not divide `width`.
         """
+        if width is None:
+            raise ValueError(f"{self.name} needs a known input width, received inputs "
+                             "of width None")
         if self.key_dim is not None:
             return self.key_dim
         if width % self.num_heads:
@@ -120,9 +124,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def build(self, input_shape):
         width = input_shape[-1]
-        if width is None:
-            raise ValueError(f"{self.name} needs a known input width, received "
-                             f"input_shape={tuple(input_shape)}")
         head = self.head_size(width)
         self.input_spec = keras.InputSpec(ndim=3, axes={-1: width})
         # Created in the order of keras.layers.MultiHeadAttention's weights.

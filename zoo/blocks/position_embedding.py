@@ -48,21 +48,16 @@ class PositionEmbedding(keras.layers.Layer):
         if width is None:
             raise ValueError(f"{self.name} needs a known input width, received "
                              f"input_shape={tuple(input_shape)}")
-        self._check_time(input_shape)
         self.input_spec = keras.InputSpec(ndim=3, axes={-1: width})
         self.embeddings = self.add_weight(
             shape=(self.sequence_length, width), initializer=self.initializer,
             name="embeddings")
 
-    def _check_time(self, shape):
-        time = shape[1]
-        if isinstance(time, int) and time > self.sequence_length:
+    def call(self, inputs):
+        if isinstance(inputs.shape[1], int) and inputs.shape[1] > self.sequence_length:
             raise ValueError(
                 f"{self.name} has sequence_length={self.sequence_length} positions, "
-                f"received inputs with shape={tuple(shape)}")
-
-    def call(self, inputs):
-        self._check_time(tuple(inputs.shape))
+                f"received inputs with shape={tuple(inputs.shape)}")
         time = keras.ops.shape(inputs)[1]
         positions = keras.ops.cast(self.embeddings[:time], inputs.dtype)
         return inputs + positions[None]

@@ -99,10 +99,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         width = input_shape[-1]
-        if width is None:
-            raise ValueError(f"{self.name} needs a known input width, received "
-                             f"input_shape={tuple(input_shape)}")
-        # Says which argument is wrong before the attention is built.
+        # The attention's checks of the width (known, and divided by
+        # num_heads when key_dim=None), before anything is made here.
         self.attention.head_size(width)
         self.input_spec = keras.InputSpec(ndim=3, axes={-1: width})
         self.ffn_output = EinsumDense(

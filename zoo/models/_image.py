@@ -1,29 +1,33 @@
-"""What every convolutional image family shares: the input, the layout, the chain.
+"""The image task, written once: input, layout, head and feature maps.
 
-An image family subclasses `ImageClassifier` and, in its `__init__`, calls
-`_set_image_arguments` (which checks and sets `num_classes`, `include_top`,
-`pooling`, `data_format`, `input_shape_` and `compute_format`: the layout
-the convolutions run in, which may differ from the one the user asked for
-where the backend has no NCHW convolutions), creates its layers and lists
-them, in order, in `_layers_in_order()` (None for a layer it does not use,
-e.g. no classifier with `include_top=False`). `ImageClassifier` then
-builds, checks and runs that chain: the input is checked against
+An image family subclasses `ImageClassifier` and writes only its backbone:
+
+- before `super().__init__(**kwargs)`, it checks and sets what selects its
+  variant (ResNet's `depth`, MobileNetV2's `alpha`): `stage_table()` and
+  `default_image_size` read it;
+- `stage_table()`: one row per stage of the full network, in order, as
+  data: `{"name": "stage2", "stage": 2, "channels": 512, "reduction": 8,
+  "layer": "stage2_block4"}` (the output of top-level layer `layer`, at
+  `1 / reduction` of the input's height and width, is feature map `name`);
+- after `super().__init__`, its stem and stages, up to
+  `self.last_stage_layer` (the last stage a `features_only` model returns;
+  None: the whole network), listed in order by `_body()`;
+- last, `self._add_head(channels)` with the width that enters the head.
+
+`ImageClassifier.__init__` takes and checks, once for every family, the
+head and input arguments: `num_classes`, `include_top`, `pooling`,
+`input_shape`, `data_format`, `dropout`, `classifier_activation`,
+`features_only` and `out_stages` (see the class doc). It builds, checks and
+runs the chain `_body()` + head: the input is checked against
 `input_shape_` (rank and channels, naming the model), transposed once into
-the compute layout, passed through every layer with `training`, and
-transposed back (for a feature-map output). `summary()` notes a layout
-change.
+`compute_format` (channels_last where the backend has no NCHW
+convolutions), passed through every layer with `training`, and transposed
+back (for a feature-map output). `summary()` notes a layout change.
 
 Feature maps (`features_only=True`, as timm's `features_only` /
-`out_indices` and keras-hub's `pyramid_outputs`): a family describes its
-stages once, as data, and passes that table to `_set_feature_arguments`
-(after `_set_image_arguments`), which checks `features_only` and
-`out_stages` against it. A stage is a row `{"name": "stage2", "stage": 2,
-"channels": 512, "reduction": 8, "layer": "stage2_block4"}`: the output of
-the top-level layer `layer` (at `1 / reduction` of the input's height and
-width) is the feature map `name`. The family then creates only the layers
-up to the last requested stage (no head, no pooling); `call` returns a dict
-of the requested feature maps, in stage order and in `data_format`, and
-`feature_info` lists the rows of the stages returned.
+`out_indices` and keras-hub's `pyramid_outputs`): `call` returns a dict of
+the requested stages' maps, in stage order and in `data_format`;
+`feature_info` lists their rows.
 """
 
 import keras
@@ -33,9 +37,45 @@ from zoo.blocks import _layout
 from zoo.blocks._chain import build_chain
 from zoo.models.base import ZooModel, _format_shape, _shapes_of
 
+POOLINGS = (None, "avg", "max")
+_POOL_LAYERS = {"avg": keras.layers.GlobalAveragePooling2D,
+                "max": keras.layers.GlobalMaxPooling2D}
+
 
 class ImageClassifier(ZooModel):
-    """Base of the image families (`resnet`, `mobilenet_v2`): see the module doc.
+    """Base of the image families: the head and feature maps every one shares.
+
+    Args:
+        num_classes: int. Size of the classification head.
+        include_top: bool. Add global pooling and the dense head. `False`
+            returns the last feature map (or its pooling, see `pooling`).
+            Ignored with `features_only=True` (set to False: no head).
+        pooling: None, `"avg"` or `"max"`. Global pooling of the last feature
+            map when `include_top=False`; with `include_top=True` the head
+            pools with this (default `"avg"`). Must be None with
+            `features_only=True`.
+        input_shape: tuple of 3 ints (or None for height/width), in
+            `data_format` order, e.g. `(32, 32, 1)`. Any channel count.
+            `None`: 3 channels at the family's `default_image_size`.
+        data_format: str or None. `"channels_last"` or `"channels_first"`;
+            `None` uses `keras.config.image_data_format()`.
+        dropout: float in [0, 1). Dropout before the classifier (0: none).
+        classifier_activation: str or None. Activation of the head; `None`
+            returns logits (use `from_logits=True` losses).
+        features_only: bool. Return a dict of feature maps, one per stage
+            of `out_stages`, instead of the head's output. The model then
+            has no head, and no layer after the last stage requested (nor
+            its weights).
+        out_stages: None, or a list or tuple of stage numbers in increasing
+            order, each once; only with `features_only=True`. None: every
+            stage, as timm's `features_only`.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Output shape:
+        `(batch, num_classes)` with `include_top`; otherwise the last feature
+        map `(batch, h, w, c)` (channels_last) or `(batch, c)` with pooling.
+        With `features_only=True`, a dict `{"stage<k>": (batch, h_k, w_k,
+        c_k)}` in stage order.
 
     Example:
     >>> import zoo
@@ -45,58 +85,36 @@ class ImageClassifier(ZooModel):
     """
 
     modality = "image"
-    # What a family that never calls `_set_feature_arguments` is: a classifier.
-    features_only = False
-    out_stages = None
+    default_image_size = 224
 
-    def _set_image_arguments(self, num_classes, include_top, pooling, poolings, input_shape,
-                             data_format, default_size):
-        """Checks and sets the arguments every image family takes.
-
-        `pooling` must be one of `poolings`; `input_shape` None means
-        `default_size` square with 3 channels.
-        """
+    def __init__(self, num_classes=1000, include_top=True, pooling=None, input_shape=None,
+                 data_format=None, dropout=0.0, classifier_activation=None,
+                 features_only=False, out_stages=None, **kwargs):
+        super().__init__(**kwargs)
         self.num_classes = _validation.positive_int("num_classes", num_classes)
         self.include_top = _validation.boolean("include_top", include_top)
-        self.pooling = _validation.one_of("pooling", pooling, poolings)
+        self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
         self.data_format = _validation.data_format(data_format)
         # Where the backend has no NCHW convolutions (TensorFlow's own CPU
         # kernels), the model computes in channels_last and transposes once,
         # at its input (and back, for a feature-map output).
         self.compute_format = _layout.compute_format(self.data_format)
         self.input_shape_ = _validation.image_input_shape(input_shape, self.data_format,
-                                                          default_size)
-
-    def _set_feature_arguments(self, features_only, out_stages, stages):
-        """Checks and sets `features_only` and `out_stages` against the family's stages.
-
-        Call it after `_set_image_arguments` and before creating layers.
-        With `features_only=True`, `include_top` is set to False (its
-        default True is ignored: the model has no head) and `pooling` must
-        be None.
-
-        Args:
-            features_only: bool. Return feature maps instead of the head.
-            out_stages: None, or a list or tuple of stage numbers (see
-                `zoo._validation.stage_indices`). None with
-                `features_only=True` means every stage, as timm.
-            stages: list of dicts, one per stage of the full network, in
-                order: `name`, `stage`, `channels`, `reduction`, `layer`
-                (see the module doc).
-
-        Returns:
-            The stage numbers the model returns (a tuple), or None for a
-            classifier.
-        """
+                                                          self.default_image_size)
+        self.dropout = _validation.fraction("dropout", dropout)
+        self.classifier_activation = _validation.activation(
+            classifier_activation, "classifier_activation")
         self.features_only = _validation.boolean("features_only", features_only)
-        self._stages = tuple(dict(row) for row in stages)
-        numbers = [row["stage"] for row in self._stages]
+        self._stages = tuple(dict(row) for row in self.stage_table())
+        self.out_stages = self._check_out_stages(out_stages)
+
+    def _check_out_stages(self, out_stages):
+        """`out_stages` checked against `stage_table()` and `features_only`."""
         if not self.features_only:
             if out_stages is not None:
                 raise ValueError(
                     "out_stages selects the feature maps of a features_only=True model; "
                     f"received out_stages={out_stages!r} with features_only=False")
-            self.out_stages = None
             return None
         if self.pooling is not None:
             raise ValueError(
@@ -106,9 +124,74 @@ class ImageClassifier(ZooModel):
         # The default include_top=True cannot be told from an explicit one;
         # a features_only model has no head whatever it says.
         self.include_top = False
-        self.out_stages = (None if out_stages is None
-                           else _validation.stage_indices("out_stages", out_stages, numbers))
-        return tuple(numbers) if self.out_stages is None else self.out_stages
+        if out_stages is None:
+            return None
+        return _validation.stage_indices("out_stages", out_stages,
+                                         [row["stage"] for row in self._stages])
+
+    def stage_table(self):
+        """Every stage of the full network, one row each (see the module doc)."""
+        raise NotImplementedError(f"{type(self).__name__} must define stage_table()")
+
+    @property
+    def last_stage_layer(self):
+        """The layer of the last stage this model returns; None: the whole network."""
+        return self.feature_info[-1]["layer"] if self.features_only else None
+
+    def _body(self):
+        """The family's layers, stem to last stage, in call order (None skipped)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _body()")
+
+    def _add_head(self, channels):
+        """Creates the pooling, dropout and classifier for `channels` features, then builds.
+
+        Their layer names and attributes (`avg_pool`/`max_pool`, `dropout`,
+        `classifier`, `predictions`) are what saved files hold.
+        """
+        head_pooling = self.pooling or ("avg" if self.include_top else None)
+        self.pool = (_POOL_LAYERS[head_pooling](data_format=self.compute_format,
+                                                name=f"{head_pooling}_pool",
+                                                dtype=self.dtype_policy)
+                     if head_pooling else None)
+        self.dropout_layer = self.classifier = self.predictions = None
+        if self.include_top:
+            _validation.weight_fits("num_classes", self.num_classes,
+                                    (channels + 1) * self.num_classes, self.dtype_policy,
+                                    "classifier")
+            if self.dropout > 0:
+                self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout",
+                                                          dtype=self.dtype_policy)
+            self.classifier = keras.layers.Dense(self.num_classes, name="classifier",
+                                                 dtype=self.dtype_policy)
+            self.predictions = self._predictions_layer(self.classifier_activation)
+        self.build((None,) + self.input_shape_)
+
+    def _set_batch_norm(self, momentum, epsilon, synchronized):
+        """Checks and sets `bn_momentum`, `bn_epsilon` and `bn_synchronized`.
+
+        Returns:
+            The keywords every `ConvBN` unit of the backbone takes.
+        """
+        self.bn_momentum = _validation.bn_momentum(momentum)
+        self.bn_epsilon = _validation.bn_epsilon(epsilon)
+        self.bn_synchronized = _validation.bn_synchronized(synchronized)
+        return {"data_format": self.compute_format, "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized,
+                "dtype": self.dtype_policy}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "include_top": self.include_top,
+            "pooling": self.pooling,
+            "input_shape": self.input_shape_,
+            "data_format": self.data_format,
+            "dropout": self.dropout,
+            "classifier_activation": self.classifier_activation,
+            "features_only": self.features_only,
+            "out_stages": self.out_stages,
+        }
 
     @property
     def feature_info(self):
@@ -128,7 +211,7 @@ class ImageClassifier(ZooModel):
         >>> [(f["name"], f["channels"], f["reduction"]) for f in model.feature_info]
         [('stage2', 32, 2), ('stage3', 64, 4)]
         """
-        stages = getattr(self, "_stages", ())
+        stages = self._stages
         if self.features_only and self.out_stages is not None:
             stages = [row for row in stages if row["stage"] in self.out_stages]
         return [dict(row) for row in stages]
@@ -150,7 +233,8 @@ class ImageClassifier(ZooModel):
 
     def _layers_in_order(self):
         """The model's layers from input to output (None entries are skipped)."""
-        raise NotImplementedError(f"{type(self).__name__} must define _layers_in_order()")
+        return [*self._body(), self.pool, self.dropout_layer, self.classifier,
+                self.predictions]
 
     def build(self, input_shape):
         _validation.check_image_input(self.name, input_shape, self.data_format,

@@ -16,6 +16,7 @@ string ops). On other backends a text model is built with
 `tf.data` pipeline instead.
 """
 
+import functools
 import numbers
 import warnings
 
@@ -37,6 +38,27 @@ _OOV_ID = 1
 _EXAMPLE_WORDS = ("the", "film", "was", "not", "good", "bad", "but", "acting",
                   "great", "plot", "boring", "and", "very", "at", "all")
 
+
+def _taking_texts(name, keyword="x"):
+    """`keras.Model.<name>`, its inputs first through `_standardize_inputs`.
+
+    The inputs are the first positional argument or the `keyword` one; a
+    `validation_data=(inputs, ...)` tuple (`fit`) gets the same.
+    """
+    @functools.wraps(getattr(keras.Model, name))
+    def entry_point(self, *args, **kwargs):
+        if args:
+            args = (self._standardize_inputs(args[0]), *args[1:])
+        elif keyword in kwargs:
+            kwargs[keyword] = self._standardize_inputs(kwargs[keyword])
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (list, tuple)) and validation:
+            kwargs["validation_data"] = (self._standardize_inputs(validation[0]),
+                                         *validation[1:])
+        return getattr(super(TextClassifier, self), name)(*args, **kwargs)
+
+    entry_point.__qualname__ = f"TextClassifier.{name}"
+    return entry_point
 
 
 class TextClassifier(ZooModel):
@@ -356,36 +378,17 @@ class TextClassifier(ZooModel):
 
     # -- inputs as users hold them -----------------------------------------
 
-    def __call__(self, *args, **kwargs):
-        # Keras reads a Python list as one input per element (and fails on
-        # the first string); texts arrive here as one array instead.
-        if args:
-            args = (self._standardize_inputs(args[0]),) + args[1:]
-        elif "inputs" in kwargs:
-            kwargs["inputs"] = self._standardize_inputs(kwargs["inputs"])
-        return super().__call__(*args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        return super().predict(self._standardize_inputs(x), *args, **kwargs)
-
-    def predict_on_batch(self, x):
-        return super().predict_on_batch(self._standardize_inputs(x))
-
-    def fit(self, x=None, *args, **kwargs):
-        validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, (list, tuple)) and validation_data:
-            kwargs["validation_data"] = (self._standardize_inputs(validation_data[0]),
-                                         *validation_data[1:])
-        return super().fit(self._standardize_inputs(x), *args, **kwargs)
-
-    def evaluate(self, x=None, *args, **kwargs):
-        return super().evaluate(self._standardize_inputs(x), *args, **kwargs)
-
-    def train_on_batch(self, x, *args, **kwargs):
-        return super().train_on_batch(self._standardize_inputs(x), *args, **kwargs)
-
-    def test_on_batch(self, x, *args, **kwargs):
-        return super().test_on_batch(self._standardize_inputs(x), *args, **kwargs)
+    # Keras reads a Python list as one input per element (and fails on the
+    # first string) in `__call__` and in each data entry point, before any
+    # hook of the model sees it: one wrapper (`_taking_texts`) gives all seven
+    # their inputs through `_standardize_inputs` first.
+    __call__ = _taking_texts("__call__", "inputs")
+    predict = _taking_texts("predict")
+    predict_on_batch = _taking_texts("predict_on_batch")
+    fit = _taking_texts("fit")
+    evaluate = _taking_texts("evaluate")
+    train_on_batch = _taking_texts("train_on_batch")
+    test_on_batch = _taking_texts("test_on_batch")
 
     def _standardize_inputs(self, inputs):
         """Texts or token ids as users hold them -> one array Keras takes.
@@ -523,15 +526,12 @@ class TextClassifier(ZooModel):
                 f"{int(values[position])} at position {position}")
 
     def _tokens(self, inputs):
-        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        # The dtype and rank were checked at the boundary (`check_inputs`, from
+        # `ZooModel.__call__`); `functional()` and the summary trace the signature.
         if self.input_mode == "tokens":
-            if "int" not in dtype or len(inputs.shape) != 2:
-                raise ValueError(self._token_input_error(dtype, inputs.shape))
             # See `check_inputs`: ids the embedding has no row for become OOV.
             in_range = keras.ops.logical_and(inputs >= 0, inputs < self.max_tokens)
             return keras.ops.where(in_range, inputs, keras.ops.cast(_OOV_ID, inputs.dtype))
-        if dtype != "string":
-            raise ValueError(self._string_input_error(dtype, inputs.shape))
         if self.vocabulary is None:
             raise ValueError(
                 f"{self.name} has no vocabulary yet: call model.adapt(texts) (or "

@@ -17,7 +17,7 @@ import numpy as np
 
 from zoo import ops, registry
 from zoo import _validation
-from zoo.models import _pretrained
+from zoo.models import _info, _pretrained
 
 _MISSING = object()
 
@@ -187,6 +187,11 @@ class ZooModel(keras.Model):
       `"state_dict"` (`weights="path/model.safetensors"` or `.npz`: a
       PyTorch state dict, e.g. timm's or torchvision's) [none: `weights`
       other than None is a ValueError listing the models that have them].
+      The family's converter, a module of `zoo/convert/` (not of the
+      family), loads them: its mapping tables by layer name, its
+      `load_pretrained(model, weights)` and, where the weights need
+      constructor keywords, `pretrained_overrides(name, weights,
+      overrides)` (see `zoo.convert`).
 
     It may override these hooks (defaults in brackets):
 
@@ -206,19 +211,12 @@ class ZooModel(keras.Model):
     - `check_savable()`: raise a `ValueError` when the model cannot be
       saved as it is (e.g. a text model without a vocabulary, whose file
       would not load). `zoo.export.save` calls it before writing anything,
-      in every format, and so does Keras' own `model.save(...)` /
-      `save_weights(...)` (through `save_own_variables`) [never].
+      in every format, and so do `model.save(...)` / `save_weights(...)`;
+      `keras.saving.save_model` reaches it through `save_own_variables`,
+      after Keras has opened the file [never].
     - `summary_notes()`: lines `summary()` prints under the table, for what
       the shapes alone would leave unsaid (e.g. a channels_first ResNet
       computing in NHWC on a platform without NCHW convolutions) [none].
-    - `pretrained_overrides(name, weights, overrides)` (classmethod) and
-      `load_pretrained(weights)`: for the models in `pretrained_weights`,
-      the constructor keywords that `weights` need (from the user's
-      `overrides`; a ValueError naming an argument that contradicts them),
-      then loading them into the built model. `weights` is `"imagenet"` or
-      a `_pretrained.StateDict` (name -> NumPy array, `.path`) [overrides
-      unchanged / NotImplementedError]. `@Family.register` wires them:
-      every registered constructor takes `weights=None`.
 
     It inherits `functional()`, `summary()`, `layer_table()`, `rebuilt()`,
     `folded()` and `preferred_jit_compile()`. A block that can fold its
@@ -268,6 +266,15 @@ class ZooModel(keras.Model):
     xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
     needs_adapt = False
     pretrained_weights = {}
+    # Registered name -> the fields of its `model_info` that differ from
+    # the family's (zoo/models/_info.py).
+    variant_info = {}
+    xla_source = None
+
+    @classmethod
+    def model_info(cls, name):
+        """The `zoo.models._info.ModelInfo` of registered model `name` of this family."""
+        return _info.info_of(cls, name)
 
     @classmethod
     def register(cls, constructor):
@@ -282,8 +289,9 @@ class ZooModel(keras.Model):
         `weights` (default None): `"imagenet"` or the path of a
         `.safetensors` / `.npz` state dict, for the models listed in the
         family's `pretrained_weights` (zoo/models/_pretrained.py). The
-        model is built from the other arguments (as `pretrained_overrides`
-        completes them), then `load_pretrained` loads the weights.
+        model is built from the other arguments (as the family's converter
+        in zoo/convert/ completes them), then the converter loads the
+        weights.
 
         Example:
         >>> import zoo
@@ -299,28 +307,6 @@ class ZooModel(keras.Model):
                                      functools.partial(constructor, *args), weights, overrides)
 
         return registry.register_model(build, family=cls)
-
-    @classmethod
-    def pretrained_overrides(cls, name, weights, overrides):
-        """The constructor keywords that loading `weights` into model `name` needs.
-
-        Args:
-            name: str. The registered name being built.
-            weights: `"imagenet"` or a `zoo.models._pretrained.StateDict`.
-            overrides: dict. The keywords the user passed (a copy).
-
-        Returns:
-            The keywords to build with (default: `overrides` unchanged).
-
-        Raises:
-            ValueError: an argument in `overrides` contradicts the weights;
-                the message names it.
-        """
-        return overrides
-
-    def load_pretrained(self, weights):
-        """Loads `weights` (`"imagenet"` or a `StateDict`) into this built model."""
-        raise NotImplementedError(f"{type(self).__name__} loads no pretrained weights")
 
     def __init__(self, *args, class_names=None, preprocessing=None, **kwargs):
         _validation.layer_kwargs(kwargs)
@@ -379,6 +365,7 @@ class ZooModel(keras.Model):
             callable(activation) and getattr(activation, "__name__", "") == "linear")
 
     def __call__(self, *args, **kwargs):
+        # Override: no Keras hook sees the inputs before Keras converts them.
         inputs = args[0] if args else kwargs.get("inputs", _MISSING)
         if inputs is not _MISSING:
             self.check_inputs(inputs)
@@ -488,21 +475,23 @@ class ZooModel(keras.Model):
             layer.fold_batchnorm()
         return twin
 
+    # Override: Keras opens the file before any hook runs (`.h5` runs none).
     def save(self, filepath, *args, **kwargs):
         """`keras.Model.save`, refused before any file is opened when
         `check_savable()` says the model cannot be saved."""
         self.check_savable()
         return super().save(filepath, *args, **kwargs)
 
+    # Override: as `save`, Keras opens the file before `save_own_variables` runs.
     def save_weights(self, filepath, *args, **kwargs):
         """`keras.Model.save_weights`, refused as `save` is."""
         self.check_savable()
         return super().save_weights(filepath, *args, **kwargs)
 
     def save_own_variables(self, store):
-        # Keras calls this on every `.keras` / `.weights.h5` save, whatever
-        # the entry point (`keras.saving.save_model` too), before it writes
-        # this model's variables.
+        # Keras' hook, called on every `.keras` / `.weights.h5` save whatever
+        # the entry point (`keras.saving.save_model` too) before it writes
+        # this model's variables (after it opened the file).
         self.check_savable()
         super().save_own_variables(store)
 
@@ -552,22 +541,24 @@ class ZooModel(keras.Model):
         unchanged. The compile config keeps "auto", so a saved model
         resolves it again on the backend and machine it is loaded on.
         """
+        # Override: no Keras hook sees the loss before Keras builds `CompileLoss` of it.
         if "loss" in kwargs or args:
             args, kwargs = _losses_for_outputs(self, args, kwargs)
-        resolve = jit_compile == "auto"
-        if resolve:
+        self._jit_compile_auto = jit_compile == "auto"
+        if self._jit_compile_auto:
             jit_compile = False if kwargs.get("run_eagerly") else self.preferred_jit_compile()
         super().compile(*args, jit_compile=jit_compile, **kwargs)
-        if resolve:
-            self._compile_config.config["jit_compile"] = "auto"
+
+    def get_compile_config(self):
+        # Keras' hook for a custom `compile`: the config keeps "auto" as asked.
+        config = super().get_compile_config()
+        if config and getattr(self, "_jit_compile_auto", False):
+            config["jit_compile"] = "auto"
+        return config
 
     def compile_from_config(self, config):
-        """Recompiles a loaded model as it was saved (optimizer, loss, metrics).
-
-        Keras skips this for every model that overrides `compile()` (it
-        cannot know what the override does); ours only resolves
-        `jit_compile`, which the saved config holds as it was asked.
-        """
+        """Recompiles a loaded model as it was saved (optimizer, loss, metrics)."""
+        # Override: Keras' own skips every model whose `compile()` is overridden.
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             # Keras builds the optimizer here too, so that loading the
@@ -577,14 +568,15 @@ class ZooModel(keras.Model):
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict`, leaving the model usable when it raises.
 
-        On JAX, Keras 3.15 detaches the variables' values for the duration of
-        `predict` (to save memory) and reattaches them at the end; an error in
-        between, such as a wrong input shape found while tracing, left every
-        variable empty and the model failing at its next call with
-        "'NoneType' object is not callable". (`fit` and `evaluate` trace
-        before they detach.) Here the values are put back before the error
-        goes on; predicting changes no weights, so nothing is lost.
+        On JAX, Keras (3.15.1 still) detaches the variables' values for the
+        duration of `predict` (to save memory) and reattaches them at the
+        end; an error in between, such as a wrong input shape found while
+        tracing, leaves every variable empty and the model failing at its
+        next call with "'NoneType' object is not callable". (`fit` and
+        `evaluate` trace before they detach.) Here the values are put back
+        before the error goes on; predicting changes no weights.
         """
+        # Override: no hook runs when Keras' JAX `predict` raises.
         values = ([variable.value for variable in self.variables]
                   if keras.backend.backend() == "jax" else None)
         try:

@@ -17,20 +17,9 @@ token mode (`input_mode="tokens"`) the model is einsums, LayerNorms and a
 softmax that compile whole with XLA. In string mode Keras refuses XLA (the
 tokenizer's string ops), so it trains in graph mode (`xla_defaults`).
 
-Why causal by default. The `sentiment` data is built so that word counts
-carry no information (every sentence has a twin of the same words with the
-other label) and its 4,000 training sentences are few. A bidirectional
-encoder starts as a bag of words (near-uniform attention averages every
-token) and, on those 4,000 sentences, memorized them without generalizing:
-in-process fits (AdamW, cosine decay) reached 98% train accuracy at 52%
-test accuracy, whatever the learning rate, dropout, weight decay, pooling,
-position initialization or a learned relative-position bias. With causal
-attention each token's vector summarizes the text up to it, which depends
-on word order from the first step: with `pooling="attention"`,
-`dropout=0.3` and weight decay 0.05 (these defaults and
-`training_defaults`) the same fit generalizes, train and test accuracy
-climbing together to 98.3% test accuracy after 30 epochs; the same
-settings without the causal mask stayed at 50% after 9 epochs.
+Causal by default: on the `sentiment` data, whose word counts carry no
+information, a bidirectional encoder memorized the training set and a
+causal one generalized (benchmarks/results/recipes.md).
 
 Example:
 >>> from zoo.models import transformer
@@ -49,6 +38,10 @@ from zoo.blocks._chain import build_chain
 from zoo.models._text import TextClassifier
 
 POOLING = ("avg", "max", "attention")
+
+
+# Keras refuses XLA for TextVectorization's string ops: graph mode everywhere.
+_STRING_MODE_XLA = {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": False}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -118,28 +111,20 @@ class Transformer(TextClassifier):
 
     small_overrides = {"num_classes": 5, "max_tokens": 100, "sequence_length": 16,
                        "embedding_dim": 8, "num_heads": 2, "num_layers": 1, "ff_dim": 16}
-    # AdamW at 3e-3 with the trainer's cosine decay, and weight decay 0.05
-    # against memorizing the 4,000 sentiment sentences (see the module
-    # docstring for what was measured).
+    # `zoo.model_info`: the defaults of the default (string) input mode.
+    variant_info = {"transformer": {"xla": _STRING_MODE_XLA}}
+    # Weight decay 0.05 against memorizing the 4,000 sentiment sentences
+    # (benchmarks/results/recipes.md).
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 0.05, "epochs": 30}
 
     @property
     def xla_defaults(self):
-        """Whether XLA trains faster, per platform (see `ZooModel`).
-
-        Measured by `python -m benchmarks.xla` (2-core AMD EPYC without
-        AVX-512, benchmarks/results/extra/xla_cpu_epyc_avx2.md): in string
-        mode Keras refuses XLA (TextVectorization's string ops cannot be
-        compiled) and trains in graph mode whatever is asked (563.9 vs 623.8
-        examples/s with oneDNN, 303.9 vs 312.4 with Eigen, both graph:
-        noise), so graph mode everywhere. In token mode the model is all
-        einsums and compiles whole; timed with `zoo.train.jit.probe`, XLA's
-        step time was 0.50-1.21x graph mode's (no clear winner on CPU), so
-        the base defaults stand: graph on CPUs, XLA on GPU/TPU.
-        """
+        """Whether XLA trains faster, per platform (see `ZooModel`): never in
+        string mode, where Keras refuses XLA (TextVectorization's string ops);
+        the base defaults in token mode (benchmarks/results/recipes.md)."""
         if self.input_mode == "string":
-            return {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": False}
+            return _STRING_MODE_XLA
         return TextClassifier.xla_defaults
 
     def __init__(

@@ -1,0 +1,283 @@
+"""Weights files: Keras-cache downloads with their hash checks, and state-dict reading.
+
+- keras.applications' files are downloaded once into Keras' own cache by
+  `keras.utils.get_file` (`cached_file`: same file names, origins,
+  `cache_subdir="models"` and hashes as keras.applications), so a file
+  that keras.applications downloaded is reused, and the reverse.
+  `keras_application` loads one into the keras.applications model it was
+  written from.
+- A `.safetensors` or `.npz` file holding a PyTorch-style state dict
+  (`{"conv1.weight": array, ...}`, e.g. timm's `model.safetensors`) is read
+  by `read_state_dict`. Reading `.safetensors` needs the optional
+  `safetensors` package (`pip install zoo[weights]`), imported only then.
+
+Errors:
+
+- a download that fails (no network, a proxy, an HTTP error):
+  `WeightsDownloadError`, an `OSError`, at once (urllib makes one attempt;
+  a socket that stays silent times out after `DOWNLOAD_TIMEOUT` seconds).
+  Its message names the URL and the exact cache path where a copy of the
+  file, downloaded by other means, can be placed: a file at that path is
+  used as it is, without downloading.
+- a file that does not fit the model: `ValueError` naming the file (and,
+  for a state dict, `zoo.convert.assign` names the first tensor that does
+  not fit).
+
+Hashes: a downloaded file whose publisher records a hash (keras.applications'
+ResNets: md5) is checked against it; a file in the cache that differs is
+loaded with a warning, since Keras itself would delete it. keras.applications
+publishes no hash for its MobileNetV2 files, so such a file cannot be
+verified: `load_keras_weights(..., hash_published=False)` checks all it
+can (an HDF5 file in Keras' weights layout holding exactly the model's
+layers with weights, every weight's shape, every value finite), refuses
+anything else, and warns on every load that no published hash exists,
+naming the file and its SHA-256.
+"""
+
+import hashlib
+import os
+import pathlib
+import socket
+import warnings
+
+import keras
+import numpy as np
+
+from zoo.convert._assign import StateDict
+
+# Seconds a socket of the download may stay silent (connect or read) before
+# it fails: a firewall that drops packets must not hang `create_model`.
+DOWNLOAD_TIMEOUT = 30
+
+
+class WeightsDownloadError(OSError):
+    """Pretrained weights could not be downloaded; the message says where to put them."""
+
+
+# -- downloads (keras.utils.get_file) ------------------------------------------
+
+
+def keras_cache_dir():
+    """The folder `keras.utils.get_file(..., cache_subdir="models")` writes into.
+
+    `$KERAS_HOME/models` (read now, so a test or a user may set it late),
+    else `~/.keras/models`; `/tmp/.keras/models` when that is not
+    writable, as Keras falls back.
+    """
+    base = os.path.expanduser(os.environ.get("KERAS_HOME")
+                              or os.path.join(os.path.expanduser("~"), ".keras"))
+    if not os.access(base, os.W_OK):
+        try:
+            os.makedirs(base, exist_ok=True)
+        except OSError:
+            pass
+    if not os.access(base, os.W_OK):
+        base = os.path.join("/tmp", ".keras")
+    return os.path.join(base, "models")
+
+
+def _md5(path):
+    return _digest(path, "md5")
+
+
+def _digest(path, algorithm):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cached_file(file_name, origin, file_hash=None, what="weights"):
+    """The local path of `origin`, downloaded into Keras' cache if it is not there yet.
+
+    A file already at the cache path is used as it is (Keras itself would
+    download it again when its hash differs, deleting it if that fails
+    offline, which would destroy a copy placed there by hand): with a known
+    `file_hash` (md5) that differs, a warning says so. Whether the file fits
+    is then checked by loading it. `file_hash=None` means that none is
+    published: nothing is verified here, so pass `hash_published=False` to
+    `load_keras_weights`.
+
+    Raises:
+        WeightsDownloadError: the download failed; names `origin` and the path.
+    """
+    cache_dir = keras_cache_dir()
+    target = os.path.join(cache_dir, file_name)
+    if os.path.isfile(target):
+        if file_hash is not None and _md5(target) != file_hash:
+            warnings.warn(
+                f"{target} is not the file Keras publishes at {origin} (md5 "
+                f"{file_hash}); loading it as {what} anyway", stacklevel=2)
+        return target
+    previous = socket.getdefaulttimeout()
+    if previous is None:
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        return keras.utils.get_file(file_name, origin, cache_subdir="models",
+                                    file_hash=file_hash,
+                                    cache_dir=os.path.dirname(cache_dir))
+    except Exception as error:  # get_file wraps URL errors in a bare Exception
+        reason = str(error).replace(f"URL fetch failure on {origin}: ", "")
+        raise WeightsDownloadError(
+            f"Could not download the {what} from {origin} ({reason}). Without network "
+            f"access, download that URL by other means and place the file at {target} "
+            f"(Keras' cache: $KERAS_HOME/models, default ~/.keras/models); it is then "
+            f"used without downloading.") from error
+    finally:
+        if previous is None:
+            socket.setdefaulttimeout(None)
+
+
+def load_keras_weights(keras_model, path, what, hash_published=True):
+    """`keras_model.load_weights(path)`, failing with a message that names the file.
+
+    Args:
+        keras_model: the keras.applications model the file was written from.
+        path: str. The cached file.
+        what: str. What the file holds, for messages.
+        hash_published: bool. False for a file whose publisher records no
+            hash (`cached_file` could not check it): its structure is checked
+            first (`check_keras_file`), and each load warns that it is
+            unverified, naming the file and its SHA-256.
+
+    Raises:
+        ValueError: the file does not hold weights of `keras_model`'s
+            structure; the message names it.
+    """
+    if not hash_published:
+        check_keras_file(keras_model, path, what)
+    try:
+        keras_model.load_weights(path)
+    except Exception as error:  # h5py's OSError, Keras' ValueError on counts/shapes
+        raise _not_the_weights(path, what, f"it fails to load into keras.applications' "
+                               f"{keras_model.name}: {error}") from error
+    if not hash_published:
+        warnings.warn(
+            f"{path} is loaded as the {what}, but no published hash exists for "
+            f"{os.path.basename(path)} (keras.applications records none), so it is not "
+            f"verified to be the published file: only its structure was checked (every "
+            f"layer and weight shape fits, every value is finite). Its sha256 is "
+            f"{_digest(path, 'sha256')}: compare it with that of a copy you trust.",
+            UnverifiedWeightsWarning, stacklevel=2)
+
+
+class UnverifiedWeightsWarning(UserWarning):
+    """Weights loaded from a file no published hash could verify."""
+
+
+def _not_the_weights(path, what, why):
+    return ValueError(f"{path} does not hold the {what} ({why}). Delete or replace it: it "
+                      f"is the file Keras' cache holds for them.")
+
+
+def check_keras_file(keras_model, path, what):
+    """Refuses a file that is not, by its structure, weights of `keras_model`.
+
+    All a file with no published hash can be checked for: an HDF5 file in
+    Keras' (legacy `.h5`) weights layout holding, in order, one entry per
+    layer of `keras_model` that has weights, each with exactly that layer's
+    weight shapes, every value finite. Layer names are not compared, as
+    Keras' own loader does not compare them: keras.applications' MobileNetV2
+    files were written by an earlier version of the model whose layers had
+    other names (`mobl1_conv_1_expand`, `bn1_conv_1_bn_expand`:
+    keras-team/keras#10047, JonathanCMitchell/mobilenet_v2_keras#8).
+
+    Raises:
+        ValueError: naming `path` and the first thing that does not fit.
+    """
+    import h5py
+
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise _not_the_weights(path, what, f"it is not an HDF5 file: {error}") from None
+    with file:
+        group = file
+        if "layer_names" not in group.attrs and "model_weights" in group:
+            group = group["model_weights"]  # a whole model saved as .h5
+        if "layer_names" not in group.attrs:
+            raise _not_the_weights(path, what, "it is an HDF5 file without Keras' "
+                                   "'layer_names' attribute")
+        saved = []
+        try:
+            for name in _strings(group.attrs["layer_names"]):
+                weights = [group[name][weight]
+                           for weight in _strings(group[name].attrs.get("weight_names", []))]
+                if weights:
+                    saved.append((name, weights))
+        except (KeyError, TypeError, ValueError) as error:
+            raise _not_the_weights(path, what, f"its layer entries are broken: "
+                                   f"{error}") from None
+        expected = [(layer.name, [tuple(w.shape) for w in
+                                  layer.trainable_weights + layer.non_trainable_weights])
+                    for layer in keras_model.layers if layer.weights]
+        if len(saved) != len(expected):
+            raise _not_the_weights(
+                path, what, f"it holds weights for {len(saved)} layers, keras.applications' "
+                f"{keras_model.name} has {len(expected)} layers with weights")
+        for (name, weights), (target, shapes) in zip(saved, expected):
+            found = [tuple(w.shape) if isinstance(w, h5py.Dataset) else None for w in weights]
+            if found != shapes:
+                raise _not_the_weights(
+                    path, what, f"its layer {name!r} (for {target!r}) holds weights of "
+                    f"shapes {found}, expected {shapes}")
+        for name, weights in saved:
+            for weight in weights:
+                values = weight[()]
+                if values.dtype.kind != "f" or not np.isfinite(values).all():
+                    raise _not_the_weights(
+                        path, what, f"its weight {weight.name!r} holds "
+                        + ("non-finite values" if values.dtype.kind == "f"
+                           else f"{values.dtype} values, not floats"))
+
+
+def _strings(values):
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def keras_application(application, url, file_name, file_hash, what, **kwargs):
+    """keras.applications' `application(weights=None, **kwargs)` holding the file `file_name`.
+
+    The file comes from Keras' cache, downloaded from `url + file_name`
+    the first time (`cached_file`), and is checked against `file_hash`
+    (None: none is published; its structure is checked instead and each
+    load warns, see `load_keras_weights`).
+    """
+    path = cached_file(file_name, url + file_name, file_hash, what)
+    keras_model = application(weights=None, **kwargs)
+    load_keras_weights(keras_model, path, what, hash_published=file_hash is not None)
+    return keras_model
+
+
+# -- state dicts (.safetensors / .npz) -----------------------------------------
+
+
+def read_state_dict(path):
+    """Reads a `.safetensors` or `.npz` file into a `StateDict`.
+
+    Raises:
+        ImportError: `.safetensors` without the `safetensors` package.
+        ValueError: the file cannot be read as its suffix says.
+    """
+    path = pathlib.Path(path)
+    if path.suffix.lower() == ".safetensors":
+        try:
+            from safetensors.numpy import load_file
+        except ImportError as error:
+            raise ImportError(
+                f"Reading {path} needs the safetensors package: pip install safetensors "
+                f"(or pip install zoo[weights])") from error
+        try:
+            tensors = load_file(str(path))
+        except Exception as error:  # safetensors' own SafetensorError, or a dtype
+            raise ValueError(f"weights file {str(path)!r} is not a readable .safetensors "
+                             f"file: {error}") from error
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                tensors = {name: archive[name] for name in archive.files}
+        except Exception as error:  # zipfile.BadZipFile, a pickled object array
+            raise ValueError(f"weights file {str(path)!r} is not a readable .npz file of "
+                             f"arrays: {error}") from error
+    return StateDict(tensors, path)

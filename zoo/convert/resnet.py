@@ -1,0 +1,248 @@
+"""ResNet weights: keras.applications' ResNet50/101/152 (v1), torchvision/timm's (v1.5).
+
+`weights="imagenet"` loads keras.applications' file into its
+`ResNet50/101/152(weights=None)` and copies it (`KERAS_APPLICATIONS`); a
+`.safetensors`/`.npz` state dict loads by torchvision's and timm's names
+(`TORCH`). Both tables map zoo layer paths.
+"""
+
+import re
+
+import keras
+import numpy as np
+
+from zoo import _validation
+from zoo.blocks import BasicBlock, Bottleneck
+from zoo.convert import _files
+from zoo.convert._assign import (KERAS_CONV_BN, KERAS_DENSE, TORCH_CONV_BN, TORCH_DENSE,
+                                 KerasWeights, Tensor, assign, check_rgb, layer_names)
+from zoo.models.resnet import RESNET_SPECS, ResNet
+
+FAMILY = ResNet
+
+# keras.applications' convolutions carry a bias that the zoo's (followed by
+# BatchNormalization) do not; since `BN(conv(x) + b)` normalizes with
+# `moving_mean`, the bias is folded exactly into the moving mean.
+_KERAS_CONV_BN = {**KERAS_CONV_BN, "bn/moving_mean": Tensor("{1}/moving_mean", minus="{0}/bias")}
+
+
+def _keras_unit(prefix):
+    return f"{prefix}_conv", f"{prefix}_bn"
+
+
+# zoo layer -> keras.applications' layers: `conv1_conv`/`conv1_bn` (stem),
+# `conv<s+1>_block<b>_<n>_conv`/`_bn` (unit n of block b of stage s; 0: the
+# projection shortcut), `predictions`.
+KERAS_APPLICATIONS = [
+    (r"stem_conv", _keras_unit("conv1"), _KERAS_CONV_BN),
+    (r"stage(\d+)_block(\d+)/conv(\d+)",
+     lambda s, b, n: _keras_unit(f"conv{s + 1}_block{b}_{n}"), _KERAS_CONV_BN),
+    (r"stage(\d+)_block(\d+)/shortcut",
+     lambda s, b: _keras_unit(f"conv{s + 1}_block{b}_0"), _KERAS_CONV_BN),
+    (r"classifier", ("predictions",), KERAS_DENSE),
+]
+
+# zoo layer -> torchvision's and timm's modules: `conv1`/`bn1` (stem),
+# `layer<s>.<b-1>.conv<n>`/`.bn<n>`, `layer<s>.<b-1>.downsample.0`/`.1`
+# (projection shortcut), `fc`.
+TORCH = [
+    (r"stem_conv", ("conv1", "bn1"), TORCH_CONV_BN),
+    (r"stage(\d+)_block(\d+)/conv(\d+)",
+     lambda s, b, n: (f"layer{s}.{b - 1}.conv{n}", f"layer{s}.{b - 1}.bn{n}"), TORCH_CONV_BN),
+    (r"stage(\d+)_block(\d+)/shortcut",
+     lambda s, b: (f"layer{s}.{b - 1}.downsample.0", f"layer{s}.{b - 1}.downsample.1"),
+     TORCH_CONV_BN),
+    (r"classifier", ("fc",), TORCH_DENSE),
+]
+
+# keras.applications' ImageNet weights of the v1 ResNets: where its
+# `ResNet50/101/152(weights="imagenet")` downloads them from, and the md5 of
+# each file, (with top, without top), as keras/src/applications/resnet.py.
+KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+KERAS_WEIGHTS_HASHES = {
+    50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+}
+# BatchNormalization epsilon of each source: keras.applications' v1 and
+# torchvision/timm's v1.5 (`ResNet`'s defaults for each layout).
+_IMAGENET_EPSILON = 1.001e-5
+_TORCH_EPSILON = 1e-5
+_EXPANSION = {"basic": BasicBlock.expansion, "bottleneck": Bottleneck.expansion}
+
+
+def keras_weights_file(depth, include_top):
+    """keras.applications' file name of the ImageNet weights of ResNet-`depth` (v1)."""
+    return f"resnet{depth}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+
+
+def weight_sources(name):
+    """The files behind `weights=` for registered ResNet `name` (`zoo.model_info`)."""
+    sources = {"state_dict": {"origin": "a torchvision/timm ResNet v1.5 state dict "
+                                        "(.safetensors or .npz path)"}}
+    depth = int(name.removeprefix("resnet"))
+    if depth in KERAS_WEIGHTS_HASHES:
+        file_name = keras_weights_file(depth, True)
+        sources["imagenet"] = {"origin": KERAS_WEIGHTS_URL + file_name, "file_name": file_name,
+                               "file_hash": KERAS_WEIGHTS_HASHES[depth][0]}
+    return sources
+
+
+def from_keras_applications(keras_model, **overrides):
+    """Builds the zoo ResNet matching a `keras.applications.ResNet*` model.
+
+    Copies every weight of `keras.applications.ResNet50`, `ResNet101` or
+    `ResNet152` (v1, not the V2 models) into a zoo `ResNet` with
+    `stride_in_1x1=True`, after which both give the same outputs. Keras'
+    convolutions carry a bias that the zoo's (followed by BatchNormalization)
+    do not; since `BN(conv(x) + b)` normalizes with `moving_mean`, the bias
+    is folded exactly into the moving mean: `moving_mean - b`.
+
+    Args:
+        keras_model: a `keras.applications.ResNet50/101/152` instance, with
+            or without its top.
+        **overrides: `ResNet` arguments to set differently (`name`,
+            `bn_momentum`, ...). Arguments that change weights make the copy
+            fail.
+
+    Returns:
+        A built `ResNet` with the same input shape, head and weights.
+
+    Example:
+    >>> k = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
+    >>> model = from_keras_applications(k)  # with weights="imagenet": pretrained
+    >>> model.count_params() < k.count_params()  # no conv biases
+    True
+    """
+    layers = {layer.name: layer for layer in getattr(keras_model, "layers", [])}
+    if "conv1_conv" not in layers or "conv2_block1_1_conv" not in layers \
+            or "conv2_block1_preact_bn" in layers:
+        raise ValueError(
+            "keras_model must be a keras.applications ResNet50, ResNet101 or "
+            f"ResNet152 (v1) model, received keras_model={keras_model!r}"
+        )
+    blocks = tuple(
+        sum(1 for name in layers if name.startswith(f"conv{stage}_block") and name.endswith("_out"))
+        for stage in (2, 3, 4, 5)
+    )
+    depths = [d for d, spec in RESNET_SPECS.items()
+              if spec["block"] == "bottleneck" and spec["blocks"] == blocks]
+    if not depths:
+        raise ValueError(f"keras_model has stage sizes {blocks}, which match no bottleneck "
+                         f"ResNet in RESNET_SPECS")
+    stem_bn = layers["conv1_bn"]
+    data_format = "channels_first" if stem_bn.axis in (1, [1]) else "channels_last"
+    head = layers.get("predictions")
+    pooling = None
+    if head is None:
+        pooling = "avg" if "avg_pool" in layers else "max" if "max_pool" in layers else None
+    model = ResNet(**{
+        "depth": depths[0],
+        "num_classes": head.units if head is not None else 1000,
+        "include_top": head is not None,
+        "pooling": pooling,
+        "input_shape": tuple(keras_model.input_shape[1:]),
+        "data_format": data_format,
+        "stride_in_1x1": True,
+        "classifier_activation": _validation.activation_of(head),
+        "bn_momentum": stem_bn.momentum,
+        "bn_epsilon": stem_bn.epsilon,
+        **overrides,
+    })
+    source = KerasWeights(keras_model, "ResNet50, ResNet101 or ResNet152 (v1)")
+    assign(model, source, KERAS_APPLICATIONS, strict=False)
+    return model
+
+
+def pretrained_overrides(name, weights, overrides):
+    """`stride_in_1x1` (and the default `bn_epsilon`) of the weights' layout.
+
+    `weights="imagenet"` (keras.applications, v1) builds
+    `stride_in_1x1=True`, a state dict (torchvision/timm, v1.5)
+    `stride_in_1x1=False`; the other value, given explicitly for a
+    bottleneck ResNet, is a ValueError naming it. A state dict's
+    `fc.weight` sets `num_classes` when it is not given (the file's own
+    head is loaded).
+    """
+    depth = int(name.removeprefix("resnet"))
+    bottleneck = RESNET_SPECS[depth]["block"] == "bottleneck"
+    imagenet = weights == "imagenet"
+    # keras.applications' weights are v1 (stride on the 1x1 convolution);
+    # torchvision's and timm's are v1.5 (on the 3x3). Basic blocks have no
+    # 1x1 convolution: there the argument changes nothing.
+    wanted = imagenet
+    given = overrides.get("stride_in_1x1", wanted)
+    if bottleneck and given is not wanted:
+        source = ("keras.applications' ImageNet weights are ResNet v1" if imagenet else
+                  f"a PyTorch state dict ({weights.path}) is torchvision/timm's ResNet v1.5")
+        raise ValueError(
+            f"{name} with weights={'imagenet' if imagenet else weights.path!r} needs "
+            f"stride_in_1x1={wanted}: {source}; received stride_in_1x1={given!r}")
+    if bottleneck:
+        overrides["stride_in_1x1"] = wanted
+    overrides.setdefault("bn_epsilon", _IMAGENET_EPSILON if imagenet else _TORCH_EPSILON)
+    fc = None if imagenet else weights.get("fc.weight")
+    head = overrides.get("include_top", True) and not overrides.get("features_only", False)
+    if fc is not None and head and "num_classes" not in overrides and np.ndim(fc) == 2:
+        # The file's own head, whatever its classes (a fine-tuned checkpoint).
+        overrides["num_classes"] = int(np.shape(fc)[0])
+    return overrides
+
+
+def load_pretrained(model, weights):
+    """Loads `"imagenet"` (keras.applications) or a torchvision/timm `StateDict`."""
+    if weights == "imagenet":
+        check_rgb(model, "imagenet")
+        _load_imagenet(model)
+    else:
+        _load_state_dict(model, weights)
+
+
+def _load_imagenet(model):
+    """keras.applications' ImageNet weights into `model` (a v1 ResNet-50/101/152).
+
+    The file with the top when the model has a 1000-class head, else the
+    one without (the head stays freshly initialized); loaded into
+    `keras.applications.ResNet*` built with `weights=None`, then copied as
+    `from_keras_applications` does.
+    """
+    config = model.get_config()
+    depth = config["depth"]
+    top = "classifier" in layer_names(model) and config["num_classes"] == 1000
+    file_name = keras_weights_file(depth, top)
+    keras_model = _files.keras_application(
+        getattr(keras.applications, f"ResNet{depth}"), KERAS_WEIGHTS_URL, file_name,
+        KERAS_WEIGHTS_HASHES[depth][0 if top else 1],
+        f"ImageNet weights of keras.applications.ResNet{depth}", include_top=top)
+    assign(model, KerasWeights(keras_model, f"ResNet{depth}"), KERAS_APPLICATIONS,
+           skip=() if top else ("classifier",), strict=False)
+
+
+def _load_state_dict(model, state_dict):
+    """A torchvision/timm ResNet state dict into `model` (ImageNet layout, v1.5).
+
+    The head (`fc.weight`, `fc.bias`) is loaded when the model has one of
+    the file's shape; otherwise (another `num_classes`, `include_top=False`,
+    `features_only`) it is left out, and so are the stages a `features_only`
+    model does not compute.
+    """
+    config = model.get_config()
+    spec = RESNET_SPECS[config["depth"]]
+    layers = layer_names(model)
+    fc = state_dict.get("fc.weight")
+    head = "classifier" in layers and fc is not None and np.ndim(fc) == 2 \
+        and np.shape(fc)[0] == config["num_classes"]
+    unused = [] if head else ["fc.weight", "fc.bias"]
+    built = {int(match[1]) for match in map(re.compile(r"stage(\d+)_block\d+").fullmatch, layers)
+             if match}
+    skipped = tuple(f"layer{stage}." for stage in range(1, len(spec["blocks"]) + 1)
+                    if stage not in built)
+    unused += [name for name in state_dict if skipped and name.startswith(skipped)]
+    assign(model, state_dict, TORCH, skip=() if head else ("classifier",), unused=unused)
+    features = spec["filters"][-1] * _EXPANSION[spec["block"]]
+    if fc is not None and (np.ndim(fc) != 2 or np.shape(fc)[1] != features):
+        # A replaced head still tells the architecture: its input is the body's output.
+        # (Raised after loading: the model, never returned, is dropped.)
+        raise ValueError(
+            f"weights file {state_dict.path!r} does not fit {model.name}: tensor 'fc.weight' "
+            f"has shape {tuple(np.shape(fc))}, expected (num_classes, {features})")
