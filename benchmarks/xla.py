@@ -1,269 +1,193 @@
 """Eager vs graph vs XLA, with oneDNN's CPU kernels and without: train and
-inference throughput, FLOPs, utilization, the zoo's default paths, and the
-kernels that actually ran.
+inference throughput, FLOPs, utilization, the default paths, the kernels that ran.
 
-For each model (--models; default: what each family puts forward,
-`benchmark_models`; with --quick, the smallest of those of each modality,
-`common.smallest_models`, as compiling them is what a smoke run's time goes
-to) this measures three ways of running the same Keras model on one fixed,
-seeded batch:
-
-  - `eager`: `compile(run_eagerly=True)`: every op dispatched from Python;
-  - `graph`: `compile(jit_compile=False)`: Keras wraps its step in a
-    `tf.function` (a TensorFlow graph, Grappler-optimized, run by
-    TensorFlow's executor with the CPU kernel library of the process);
-  - `xla`: `compile(jit_compile=True)`: the same `tf.function` compiled by
-    XLA (its own CPU code generation).
-
-Kernel libraries (--onednn, `benchmarks._xla_settings`). On a CPU,
-TensorFlow runs either oneDNN's kernels (`on`) or its own Eigen ones (`off`),
-decided once when it is imported, from TF_ENABLE_ONEDNN_OPTS. Which path is
-fastest depends on it (on an AVX-512 EPYC without oneDNN XLA trained
-resnet50 at 1.86x graph mode; with oneDNN graph mode is the faster), so on an
-x86-64 CPU host every model and path is measured under both, by default,
-each in a child process of its own (`python -m benchmarks.xla
---onednn=SETTING ...`, every measurement flag passed on); this process
-merges their results. A single setting this process already runs is
-measured in-process. A child that crashes is recorded (exit code, the last
-lines of its stderr), the other settings still run, and the exit code is 1.
-On a GPU host, or a non-x86 CPU, the setting is not varied ("n/a").
-
-Models, from the registry and the family contract: `zoo.create_model(name,
-num_classes=10, ...)` with seeded initializers, so every path starts from the
-same weights; image models at their own input shape, at most --image_size
-square (channels_last); text models padded to --sequence_length words, their
-vocabulary learnt (`model.adapt`) from the batch. The batch is
-`model.example_inputs(--batch_size, --seed)`. All paths train with
-SGD(0.01, momentum=0.9) and SparseCategoricalCrossentropy(from_logits=True),
-as the trainer does.
-
-What is timed (per setting): `Model.train_on_batch` and
-`Model.predict_on_batch` (examples/s). Per model, the paths' first calls
-(tracing, and for XLA compilation) are timed alone (`compile_s`); --warmup - 1
-more untimed calls each, then one calibration call each sets the path's steps
-per repeat (at least --steps, and enough for --min_repeat_s); then --repeats
-timed repeats taken in turns, eager, graph, xla, eager, ...
-(`common.time_repeats`). Ratios vs graph are taken within each repeat. A
-path that fails is reported with the first line of its error.
-
-Evidence (`benchmarks._xla_kernels`): of the path that ran, `jit_compile` and
-`run_eagerly` read back, the `_XlaMustCompile` mark of the traced train step
-and predict graph, the warnings Keras gave (it refuses jit_compile=True for
-layers it cannot compile, such as text_rnn's TextVectorization: that `xla`
-path runs as graph and is reported as refused), the recurrent kernel of a
-model with recurrent layers; of the kernels that ran, per setting, the
-library read back in its process and --kernel_trace_steps profiled train
-steps per compiled path, their convolutions and matmuls counted by library
-(oneDNN `_Mkl*` executor ops, Eigen's plain ones, XLA's HLO). A setting
-whose read-back platform or traces show the other library is flagged as a
-kernel mismatch.
-
-FLOPs and utilization (`_xla_kernels.flops_per_example`): forward FLOPs per
-example from the TensorFlow profiler's count of `model(x, training=False)`
-(Einsum through opt_einsum; a recurrent model's from its weights, over every
-padded step); training FLOPs from the profiled train step where it can be
-had, 3 x forward otherwise. The fp32 peak: an N x N matmul (--matmul_n)
-timed before the models, in turn with each model's training repeats, and
-after (pooled in `matmul.gflops`). Utilization = training FLOPs per example x
-median train examples/s / median matmul FLOP/s; `utilization_same_repeat`
-divides repeat by repeat by the matmul of the same turn. The goal:
-ResNet-50 graph-mode training at >= 75% of the peak (`meets_75pct_goal`);
---profile_steps of that cell run under the profiler, op durations summed by
-op type (`op_time_profile`).
-
-Defaults, per setting: `best_train_path` is the faster of graph and xla
-(`zoo.train.jit.choose_faster`, the trainer's rule; never eager, nor a
-refused or failed xla); `zoo_default_path` what the model's own
-`compile(optimizer=..., loss=...)` picks (the family's `xla_defaults`);
-`keras_default_path` what `keras.Model.compile(model, ...)` picks. A default
-path not in --paths is measured too. The goal: `zoo_default_vs_best` >= 0.95
-for every model and setting (`meets_default_goal`, summed up in `goal`).
-
-Results: xla_<cpu|gpu>.json and .md in --output_dir: `settings` (one record
-per kernel library: kernels read back and seen, process, matmul peak,
-`models` -> paths -> train, inference, utilization, evidence), `failed`,
-`mismatches`, `headline` (a row per model and setting), `goal`, `summary`
-(what `benchmarks.report` shows). The markdown starts with the headline
-table, then one section per setting.
+Per model, the same Keras model run eagerly, in graph mode and with XLA
+(`PATHS`), `train_on_batch` and `predict_on_batch` timed in turns on one
+seeded batch, with an N x N matmul (the fp32 peak) in turn with the training
+repeats: utilization = training FLOPs x examples/s / that peak. The best
+path is the trainer's pick (`zoo.train.jit.choose_faster`); the goal: the
+path a model's own `compile()` takes trains at >= 0.95 x the best. On an
+x86-64 CPU each kernel library (--onednn: oneDNN or TensorFlow's own Eigen,
+settled when TensorFlow is imported) is measured in a child process of its
+own; a crashed child is recorded. What ran is read back: compile settings,
+the traced steps' XLA marks, and profiler traces of the kernels.
 
 Usage:
-  python -m benchmarks.xla                  # both settings: about 10 minutes on 2 CPU cores
-  python -m benchmarks.xla --quick          # smoke figures, smallest models: < 1 minute
-  python -m benchmarks.xla --onednn=on      # oneDNN only, in this process (zoo's default)
-  python -m benchmarks.xla --models=resnet50 --paths=graph,xla --onednn=off
+  python -m benchmarks.xla [--quick] [--onednn=on] [--models=resnet50 --paths=graph,xla]
 """
 
+import collections
+import json
 import math
 import os
+import pathlib
+import platform
+import sys
 import tempfile
 import time
-import warnings
 
 import keras
 import numpy as np
+import opt_einsum
 import tensorflow as tf
-from absl import app, flags
 
-from benchmarks import _xla_kernels as kernels
-from benchmarks import _xla_report as report
-from benchmarks import _xla_settings as settings_
 from benchmarks import common
-# The trainer's own rule (`--jit_compile=probe`), so the benchmark's "best
-# path" is the one zoo.train would pick from the same timings.
 from zoo.train import jit
-from zoo.train.jit import choose_faster
+from zoo.train.jit import choose_faster  # the trainer's rule for the faster path
 
 NAME = "xla"
-MODULE = f"benchmarks.{NAME}"
+TITLE = "XLA: eager vs graph vs XLA train throughput"
 NUM_CLASSES = 10
-# path -> compile() arguments. Order: the turn order of the timed repeats.
-PATHS = {
-    "eager": {"run_eagerly": True, "jit_compile": False},
-    "graph": {"jit_compile": False},
-    "xla": {"jit_compile": True},
-}
-BASELINE = "graph"
-PREFERENCE = tuple(jit.PATHS)  # graph first: ties go to it
-GOAL_MODEL, GOAL_PATH, GOAL_UTILIZATION = "resnet50", "graph", 0.75
+PATHS = {"eager": {"run_eagerly": True, "jit_compile": False},  # in turn order
+         "graph": {"jit_compile": False}, "xla": {"jit_compile": True}}
+BASELINE, MATMUL = "graph", "matmul"
+GOAL_MODEL, GOAL_PATH, GOAL_UTILIZATION, GOAL_DEFAULT_VS_BEST = "resnet50", "graph", 0.75, 0.95
+ONEDNN_VARIABLE, CHILD_VARIABLE = "TF_ENABLE_ONEDNN_OPTS", "BENCHMARKS_XLA_CHILD"
+ONEDNN_SETTINGS = {"on": {"env": "1", "platform": "cpu/onednn", "label": "oneDNN"},
+                   "off": {"env": "0", "platform": "cpu/eigen", "label": "Eigen"}}
+CONV_AND_MATMUL_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
+                       "DepthwiseConv2dNative", "MatMul", "FusedMatMul", "_FusedMatMul",
+                       "BatchMatMulV2", "BatchMatMulV3")
+STDERR_TAIL_LINES = common.STDERR_TAIL_LINES
 MIN_REPEATS = 5
-MIN_TEXT_WORDS = 16
-MATMUL = "matmul"  # the interleaved peak candidate
-MAX_STEPS = 10_000
-# --quick: smoke figures. Every path (eager, graph, xla) under every kernel
-# library, on the smallest default model of each modality
-# (`common.smallest_models`; today einsum_mlp, and text_rnn, whose xla Keras
-# refuses): compiling, XLA above all, is what the time goes to, ~30 s per
-# convolutional model and library. Small batch and input, few steps and
-# repeats. ResNet-50's op-time profile runs only where --models names it.
+LAUNCH = False  # run() says which settings run where
+DEFAULTS = {"warmup": 2}
+FLAGS = {
+    "models": common.MODELS_FLAG,
+    "paths": common.flag(list(PATHS), "Paths to measure (and the default ones).",
+                         choices=list(PATHS)),
+    "batch_size": common.flag(32, "Examples per step."),
+    "steps": common.flag(3, "Least steps per timed repeat."),
+    "min_repeat_s": common.flag(1.0, "Least seconds per timed repeat.", lower_bound=0.0),
+    "image_size": common.flag(64, "Largest height and width of an image model's input.",
+                              lower_bound=32),
+    "sequence_length": common.flag(64, "Words per text of a text model.", lower_bound=16),
+    "matmul_n": common.flag(2048, "N of the N x N fp32 matmul, the peak.", lower_bound=64),
+    "profile_steps": common.flag(3, f"{GOAL_MODEL} {GOAL_PATH}-path train steps profiled for "
+                                 "op-time shares; 0: none.", lower_bound=0),
+    "kernel_trace_steps": common.flag(2, "Train steps per compiled path profiled for the "
+                                      "kernels that ran; 0: none.", lower_bound=0),
+    "onednn": common.flag(None, "CPU kernel libraries, each in a process of its own: on "
+                          "(oneDNN), off (Eigen); default both on x86-64, else not varied.",
+                          kind="list", choices=list(ONEDNN_SETTINGS)),
+}
+# Compiling is what a smoke run's time goes to: the smallest model of each modality.
 QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "min_repeat_s": 0.0, "batch_size": 8,
-         "image_size": 32, "sequence_length": 32, "matmul_n": 1024,
-         "profile_steps": 1, "kernel_trace_steps": 1, "models": common.QuickModels()}
-OPTIMIZER = "SGD(learning_rate=0.01, momentum=0.9)"
-LOSS = "SparseCategoricalCrossentropy(from_logits=True)"
-TRAIN_FLOPS_CONVENTION = ("training FLOPs = the profiled train-step graph (forward + "
-                          "gradients + SGD update) where available, else 3 x forward "
-                          "(forward + 2 x forward for the gradients)")
-DESCRIPTION = ("train-step and inference throughput of zoo models, eager vs graph vs XLA, "
-               "with oneDNN's CPU kernels and without; FLOPs, utilization of the matmul peak, "
-               "the default paths and the kernels that ran")
-# What benchmarks.report shows of a result.
-summary = report.summary
+         "image_size": 32, "sequence_length": 32, "matmul_n": 1024, "profile_steps": 1,
+         "kernel_trace_steps": 1, "models": common.smallest_models}
 log = common.logger(NAME)
 
 
-def define_flags(flag_values):
-    """Defines the command-line flags on `flag_values`."""
-    common.define_common_flags(flag_values, QUICK, repeats=MIN_REPEATS, warmup=2, models=True,
-                               help={"repeats": "Timed repeats per path, taken in turns "
-                                     f"(eager, graph, xla, ...); >= {MIN_REPEATS} outside "
-                                     "--quick.",
-                                     "warmup": "Untimed calls per path before calibration; "
-                                     "the first (tracing, XLA compilation) is reported as "
-                                     "compile_s."})
+def einsum_flops(equation, input_shapes):
+    """FLOPs of one Einsum by opt_einsum's cost model (the profiler counts none).
 
-    def define(kind, name, default, text, **kwargs):
-        getattr(flags, f"DEFINE_{kind}")(name, default, text, flag_values=flag_values, **kwargs)
-
-    define("list", "paths", list(PATHS), f"Paths to measure, from {','.join(PATHS)} (the "
-           "zoo's and Keras' default paths are measured as well).")
-    define("integer", "batch_size", 32, "Examples per step.", lower_bound=1)
-    define("integer", "steps", 3, "Least steps per timed repeat of each path.", lower_bound=1)
-    define("float", "min_repeat_s", 1.0, "Each path takes as many steps per repeat as its "
-           "calibration step says fill this many seconds (at least --steps).", lower_bound=0.0)
-    define("integer", "image_size", 64, "Largest height and width of an image model's input: "
-           "a model whose own input is larger runs at this size.", lower_bound=32)
-    define("integer", "sequence_length", 64, "Words per text of a text model (the model pads "
-           "every text to it).", lower_bound=MIN_TEXT_WORDS)
-    define("integer", "matmul_n", 2048, "Size N of the N x N fp32 matmul that measures the "
-           "peak.", lower_bound=64)
-    define("integer", "profile_steps", 3, f"Train steps of {GOAL_MODEL}'s {GOAL_PATH} path run "
-           "under the TensorFlow profiler, for op-time shares; 0 skips the profile.",
-           lower_bound=0)
-    define("list", "onednn", None, "TensorFlow CPU kernel libraries to measure, from on "
-           "(oneDNN, TF_ENABLE_ONEDNN_OPTS=1), off (Eigen, TF_ENABLE_ONEDNN_OPTS=0); each "
-           "runs in a child process of its own, or in this one when a single setting matches "
-           "it. Default: on,off on an x86-64 CPU host; not varied on a GPU or non-x86 host.")
-    define("integer", "kernel_trace_steps", 2, "Train steps of each model's graph and xla "
-           "paths run under the TensorFlow profiler, to record which kernels ran (oneDNN, "
-           "Eigen, XLA); 0 skips the traces.", lower_bound=0)
-    # absl's bounds let NaN through (every comparison with it is False), and
-    # an infinite repeat would never end.
-    flags.register_validator("min_repeat_s", math.isfinite,
-                             message="--min_repeat_s must be a finite number of seconds >= 0",
-                             flag_values=flag_values)
-
-
-def _choices(flag, values, known, noun):
-    """The clean list of a list flag, or a usage error naming the bad values."""
-    chosen = list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
-    unknown = [v for v in chosen if v not in known]
-    if not chosen or unknown:
-        raise app.UsageError(f"--{flag}={','.join(values)}: unknown {noun}(s) "
-                             f"{','.join(unknown) or '(none given)'}; choose from "
-                             f"{','.join(known)}")
-    return chosen
-
-
-def check_flags(flag_values):
-    """What absl's parser cannot check, before any work.
-
-    Returns:
-        dict: paths, onednn (the settings or None), output_dir.
-
-    Raises:
-        app.UsageError: naming the flag and the value received.
+    >>> einsum_flops("nhwc,hwck->nk", [(8, 4, 4, 1), (4, 4, 1, 32)])
+    8192
     """
-    paths = _choices("paths", flag_values.paths, PATHS, "path")
-    onednn = (None if flag_values.onednn is None else
-              _choices("onednn", flag_values.onednn, settings_.ONEDNN_SETTINGS, "setting"))
-    output_dir = common.check_flags(flag_values, QUICK, min_repeats=MIN_REPEATS)
-    return {"paths": [p for p in PATHS if p in paths], "onednn": onednn,
-            "output_dir": output_dir}
+    _, info = opt_einsum.contract_path(equation, *input_shapes, shapes=True, optimize=False)
+    return int(info.naive_cost)
 
 
-def measure_args(flag_values, paths):
-    """The flags a measurement (and a child measuring a setting) takes."""
-    names = ("batch_size", "repeats", "steps", "warmup", "min_repeat_s", "image_size",
-             "sequence_length", "matmul_n", "profile_steps", "kernel_trace_steps", "seed")
-    return {"models": list(flag_values.models), "paths": paths,
-            **{name: flag_values[name].value for name in names}}
+def graph_flops(graph):
+    """`(total, by_op_type)`: the profiler's float operations of a graph, plus
+    its Einsums; ops of unknown shape are not counted."""
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    by_type = collections.Counter()
+    stack = list(tf.compat.v1.profiler.profile(graph=graph, cmd="op", options=options).children)
+    while stack:  # the "op" view: a chain, one node per op type
+        node = stack.pop()
+        by_type[node.name] += int(node.float_ops)
+        stack.extend(node.children)
+    for op in graph.get_operations():
+        shapes = [t.shape for t in op.inputs]
+        if op.type == "Einsum" and all(s.is_fully_defined() for s in shapes):
+            by_type["Einsum"] += einsum_flops(op.get_attr("equation").decode(),
+                                              [s.as_list() for s in shapes])
+    by_type = {k: v for k, v in by_type.most_common() if v}
+    return sum(by_type.values()), by_type
 
 
-def run_from_flags(flag_values, checked):
-    plan = settings_.onednn_plan(checked["onednn"])
-    line = common.launch_line(MODULE, why=settings_.decided_by(plan["settings"][0]))
-    if not plan["applicable"]:
-        line += f"; oneDNN setting not varied ({plan['reason'].split(':')[0]})"
-    elif not settings_.measures_in_process(plan):
-        line += ("; measuring --onednn=" + ",".join(plan["settings"]) + ": "
-                 + " and ".join(settings_.ONEDNN_SETTINGS[s]["label"] for s in plan["settings"])
-                 + (" kernels, each in a child process of its own"
-                    if len(plan["settings"]) > 1 else " kernels, in a child process"))
-    print(line, flush=True)
-    if plan["requested"] and not plan["applicable"]:
-        log(plan["reason"])
-    result = run(**measure_args(flag_values, checked["paths"]), quick=flag_values.quick,
-                 output_dir=checked["output_dir"], plan=plan)
-    if result["failed"]:
-        log("failed: " + ", ".join(f"--onednn={s} ({r['reason']})"
-                                   for s, r in result["failed"].items()))
-        return 1
-    return 0
+def weight_flops(model, time_steps):
+    """`(recurrent, dense)` forward FLOPs per example from the weights: each
+    recurrent cell's matmuls and bias at every padded step, other kernels once."""
+    weights = {w.path: w for w in model.weights}
+    recurrent = dense = 0
+    for path, w in weights.items():
+        if path.endswith("/recurrent_kernel"):
+            kernel = weights[path[:-len("recurrent_kernel")] + "kernel"]
+            recurrent += time_steps * (2 * (math.prod(kernel.shape) + math.prod(w.shape))
+                                       + int(w.shape[-1]))
+        elif path.endswith("/kernel") and path[:-6] + "recurrent_kernel" not in weights:
+            dense += 2 * math.prod(w.shape)
+    return recurrent, dense
 
 
-# --------------------------------------------------------------------------
-# Models and batches, from the registry and the family contract.
+def flops_per_example(model, x, y, batch_size, time_steps):
+    """Forward and training FLOPs per example, and how they were counted: the
+    profiler on `model(x)` and the traced train step, else 3 x forward; a
+    recurrent model's (its loop hides from the profiler) from its weights."""
+    recurrent, dense = weight_flops(model, time_steps)
+    result = {"train_graph_flops_per_example": None, "flops_by_op_type": None}
+    if recurrent:
+        return {**result, "forward_flops_per_example": float(recurrent + dense),
+                "train_flops_per_example": 3.0 * (recurrent + dense),
+                "flops_method": "analytic from the weights (recurrent matmuls and bias at "
+                                "every padded step, the dense layers); training = 3 x forward"}
+    forward, _ = graph_flops(tf.function(lambda inputs: model(inputs, training=False))
+                             .get_concrete_function(x).graph)
+    result.update(forward_flops_per_example=forward / batch_size,
+                  train_flops_per_example=3 * forward / batch_size,
+                  flops_method="TensorFlow profiler on model(x); training = 3 x forward")
+    try:
+        concrete, source = common.traced_train_step(model, x, y)
+        train, by_type = graph_flops(concrete.graph)
+    except Exception as exc:  # noqa: BLE001 - the 3 x forward convention stands
+        return {**result, "train_graph_error": common.first_line(exc)}
+    if train > forward:
+        result.update(train_flops_per_example=train / batch_size,
+                      train_graph_flops_per_example=train / batch_size,
+                      flops_method=f"TensorFlow profiler on the traced train step ({source}) "
+                                   "and on model(x)",
+                      flops_by_op_type={k: v / batch_size for k, v in by_type.items()})
+    return result
+
+
+def op_time_shares(events):
+    """Shares of op (thread) time by op type, `_Mkl*` prefixes stripped, of
+    `(event_name, seconds)`; calls and executor bookkeeping skipped.
+
+    >>> shares = op_time_shares([("c:_MklNativeConv2D", 3.0), ("m:Mul", 1.0),
+    ...                          ("ExecutorState::Process", 9.0)])
+    >>> shares["by_op_type"], shares["convolution_share"]
+    ({'Conv2D': 0.75, 'Mul': 0.25}, 0.75)
+    """
+    seconds = collections.Counter()
+    for name, duration in events:
+        op = name.rsplit(":", 1)[-1].strip()
+        if "::" not in name and ":" in name and not op.startswith("__") \
+                and not op.endswith("PartitionedCall"):
+            for prefix in common.ONEDNN_PREFIXES:
+                op = op[len(prefix):] if op.startswith(prefix) else op
+            seconds[op] += duration
+    total = sum(seconds.values())
+    if total <= 0:
+        raise ValueError("no op events with a duration in the profile")
+    shares = {k: v / total for k, v in seconds.most_common()}
+    conv = sum(v for k, v in shares.items()
+               if k in CONV_AND_MATMUL_OPS or k.startswith("FusedConv2D"))
+    return {"op_seconds": total, "by_op_type": dict(list(shares.items())[:12]),
+            "convolution_share": conv, "other_share": 1.0 - conv}
 
 
 def model_overrides(name, image_size, sequence_length):
-    """Constructor keywords: a text model's padded length; an image model's
-    input shape, its own capped at `image_size` square, channels last."""
+    """A text model's padded length; an image model's input, at most
+    `image_size` square, channels last."""
     import zoo
 
     if common.modality(name) == "text":
         return {"sequence_length": sequence_length}
-    shape = zoo.create_model(name, num_classes=NUM_CLASSES).input_signature.shape[1:]
-    *spatial, channels = shape
+    *spatial, channels = zoo.create_model(name, num_classes=NUM_CLASSES).input_signature.shape[1:]
     return {"input_shape": tuple(min(d or image_size, image_size) for d in spatial)
             + (channels,), "data_format": "channels_last"}
 
@@ -276,114 +200,9 @@ def build_model(name, overrides, seed):
     return zoo.create_model(name, num_classes=NUM_CLASSES, **overrides)
 
 
-def make_batch(model, batch_size, seed, device):
-    """One fixed seeded batch, `model.example_inputs(...)`, and labels.
-
-    Returns:
-        `(inputs, x, y)`: the NumPy inputs (what `model.adapt` learns a text
-        model's vocabulary from) and the batch as tensors on `device`.
-    """
-    inputs = model.example_inputs(batch_size=batch_size, seed=seed)
-    labels = np.random.default_rng(seed).integers(0, NUM_CLASSES, size=(batch_size,))
-    with tf.device(device):
-        return inputs, tf.constant(inputs), tf.constant(labels.astype("int32"))
-
-
-def _compile_kwargs():
+def _sgd():
     return {"optimizer": keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
             "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
-
-
-def default_paths(model):
-    """`(zoo_default, keras_default, warnings)`: the paths `model.compile(...)`
-    and `keras.Model.compile(model, ...)` take when jit_compile is not given."""
-    caught_lines = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.compile(**_compile_kwargs())
-        zoo_default = kernels.path_of(model)
-        keras.Model.compile(model, **_compile_kwargs())
-        keras_default = kernels.path_of(model)
-    common.warning_lines(caught, caught_lines)
-    return zoo_default, keras_default, caught_lines
-
-
-# --------------------------------------------------------------------------
-# Timing.
-
-
-class _Steps:
-    """Runs `step` `n` times per call (`n` = 1 until calibrated); with
-    `single_next`, the next call runs one step only. The warnings of the
-    first call go to `warnings_sink`."""
-
-    def __init__(self, step, warnings_sink):
-        self.step, self.sink = step, warnings_sink
-        self.n, self.single_next, self.calls = 1, False, 0
-
-    def __call__(self):
-        n = 1 if self.single_next else self.n
-        self.single_next = False
-        result = None
-        for _ in range(n):
-            if self.calls == 0:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    try:
-                        result = self.step()
-                    finally:
-                        common.warning_lines(caught, self.sink)
-            else:
-                result = self.step()
-            self.calls += 1
-        return result
-
-
-def timed(candidates, *, steps, repeats, warmup, min_repeat_s, log):
-    """`common.time_repeats` with per-candidate steps per repeat.
-
-    Each candidate is a `common.GuardedStep` around a `_Steps`. First pass:
-    the first call (compile) alone, warmup - 1 calls, and one calibration
-    call, all single steps. Each candidate's steps per repeat is then
-    max(steps, ceil(min_repeat_s / its step time)). Second pass: one untimed
-    single step each, then the interleaved repeats.
-
-    Returns:
-        dict, name -> `{"compile_s", "warmup_s", "steps", "repeat_s"}`.
-    """
-    first = common.time_repeats(
-        candidates, steps=1, repeats=1, warmup=warmup,
-        log=lambda m: log(m.replace("repeat 1/1", "calibration").replace(" for 1 steps", "")))
-    out = {}
-    for name, guard in candidates.items():
-        estimates = first[name]["warmup_s"] + first[name]["repeat_s"]
-        estimate = float(np.median(estimates))
-        n = steps
-        if min_repeat_s > 0 and estimate > 0 and guard.error is None:
-            n = max(steps, min(MAX_STEPS, math.ceil(min_repeat_s / estimate)))
-        guard.step.n, guard.step.single_next = n, True
-        out[name] = {"compile_s": first[name]["first_step_s"], "warmup_s": estimates,
-                     "steps": n}
-    second = common.time_repeats(
-        candidates, steps=1, repeats=repeats, warmup=1,
-        log=lambda m: log(m.replace("first step", "untimed step").replace(" for 1 steps", "")))
-    for name in candidates:
-        out[name]["repeat_s"] = second[name]["repeat_s"]
-    return out
-
-
-def make_matmul(n, seed, device):
-    """A zero-argument step: one fp32 N x N matmul in a tf.function (2 N^3 FLOPs)."""
-    rng = np.random.default_rng(seed)
-    with tf.device(device):
-        a = tf.constant(rng.standard_normal((n, n)).astype("float32"))
-        b = tf.constant(rng.standard_normal((n, n)).astype("float32"))
-
-    @tf.function
-    def matmul(a, b):
-        return tf.reduce_sum(tf.matmul(a, b))  # a scalar to fetch; N^2 adds, 1/(2N) of the work
-
-    return lambda: matmul(a, b)
 
 
 def matmul_gflops(n, steps, repeat_s):
@@ -395,368 +214,655 @@ def matmul_gflops(n, steps, repeat_s):
     return [2.0 * n ** 3 * steps / s / 1e9 for s in repeat_s]
 
 
-def matmul_peak(matmul, n, steps, repeats, warmup, min_repeat_s):
-    """fp32 matmul GFLOP/s per repeat, timed on its own; and the steps per repeat."""
-    guard = common.GuardedStep(_Steps(matmul, []))
-    t = timed({MATMUL: guard}, steps=steps, repeats=repeats, warmup=warmup,
-              min_repeat_s=min_repeat_s, log=lambda m: None)[MATMUL]
-    if guard.error:
-        raise RuntimeError(f"the matmul peak could not be measured: {guard.error}")
-    return matmul_gflops(n, t["steps"], t["repeat_s"]), t["steps"]
+def _timed(candidates, args, log=log):
+    return common.time_repeats(candidates, steps=args["steps"], repeats=args["repeats"],
+                               warmup=args["warmup"], min_repeat_s=args["min_repeat_s"], log=log)
 
 
-def _ratio_stats(numerators, denominators):
-    per_repeat = common.per_repeat_ratios(numerators, denominators)
-    return {**common.summarize(per_repeat), "per_repeat": per_repeat}
+def run_model(name, args, matmul, device):
+    """Measures one model on its paths, the matmul in turn with the training
+    repeats (`utilization_same_repeat`); returns its JSON entry."""
+    batch_size, seed = args["batch_size"], args["seed"]
+    overrides = model_overrides(name, args["image_size"], args["sequence_length"])
+    probe = build_model(name, overrides, seed)
+    inputs = probe.example_inputs(batch_size=batch_size, seed=seed)
+    with tf.device(device):
+        x = tf.constant(inputs)
+        y = tf.constant(np.random.default_rng(seed).integers(0, NUM_CLASSES, batch_size),
+                        tf.int32)
+    probe.adapt(inputs)
+    defaults_warnings = []
+    with common.recording_warnings(defaults_warnings):  # what compile() picks, unasked
+        probe.compile(**_sgd())
+        zoo_default = common.path_of(probe)
+        keras.Model.compile(probe, **_sgd())
+        keras_default = common.path_of(probe)
+    measured = [p for p in PATHS if p in args["paths"] or p in (zoo_default, keras_default)]
+    log(f"{name}: zoo default {zoo_default}, keras default {keras_default}")
 
-
-# --------------------------------------------------------------------------
-# One model, one setting.
-
-
-def _build_cells(name, measured, overrides, seed, inputs, x, y):
-    """Builds one model per path (a text model learns its vocabulary from
-    `inputs`) and compiles it; the train and inference candidates."""
-    cells, train_c, infer_c = {}, {}, {}
+    cells, candidates = {}, {"train": {}, "inference": {}}
     for path in measured:
         cell = cells[path] = {"model": None, "warnings": [], "error": None, "build_s": None}
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    model = build_model(name, overrides, seed)
-                    model.adapt(inputs)
-                    model.compile(**_compile_kwargs(), **PATHS[path])
-                finally:
-                    common.warning_lines(caught, cell["warnings"])
-        except Exception as exc:  # noqa: BLE001 - reported per cell
+            with common.recording_warnings(cell["warnings"]):
+                model = build_model(name, overrides, seed)
+                model.adapt(inputs)
+                model.compile(**_sgd(), **PATHS[path])
+        except Exception as exc:  # noqa: BLE001 - reported per path
             cell["error"] = common.first_line(exc)
-            log(f"{name}/{path}: failed to build: {cell['error']}")
             continue
-        cell["build_s"] = time.perf_counter() - start
-        cell["model"] = model
-        train_c[path] = common.GuardedStep(
-            _Steps(lambda m=model: m.train_on_batch(x, y), cell["warnings"]))
-        infer_c[path] = common.GuardedStep(
-            _Steps(lambda m=model: m.predict_on_batch(x), cell["warnings"]))
-    return cells, train_c, infer_c
-
-
-def _path_row(path, requested, cell, timings, ips, evidence, tfl, interleaved):
-    """One path's JSON entry: train and inference figures, utilization, evidence."""
-    row = {"requested": requested, "build_s": cell["build_s"]}
-    for kind in ("train", "inference"):
-        row[kind] = None
-        if path in ips[kind]:
-            t, base = timings[kind][path], ips[kind].get(BASELINE)
-            row[kind] = {
-                "examples_per_s": common.summarize(ips[kind][path]),
-                "examples_per_s_per_repeat": ips[kind][path],
-                "compile_s": t["compile_s"],
-                "steps_per_repeat": t["steps"],
-                "repeat_s": t["repeat_s"],
-                "ratio_vs_graph": _ratio_stats(ips[kind][path], base) if base else None,
-            }
-    train = row["train"]
-    row["achieved_train_gflops"] = (tfl * train["examples_per_s"]["median"] / 1e9
-                                    if train and tfl else None)
-    row["utilization"] = None  # against the pooled peak, set by measure()
-    row["inference_utilization"] = None
-    row["utilization_same_repeat"] = None
-    if train and tfl and interleaved:
-        achieved = [tfl * v / 1e9 for v in ips["train"][path]]
-        row["utilization_same_repeat"] = _ratio_stats(achieved, interleaved)
-    row["evidence"] = evidence
-    row["error"] = cell["error"]
-    return row
-
-
-def run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s, image_size,
-              sequence_length, seed, matmul, matmul_n, profile_steps, tf_device,
-              kernel_trace_steps=0):
-    """Measures one model on its paths; returns its JSON entry.
-
-    The N x N matmul takes a turn in the training repeats too (after the
-    paths), so that each repeat's utilization divides by a peak measured
-    under the same machine load (`utilization_same_repeat`). Utilization
-    against the run's pooled peak is filled in by `measure`.
-    """
-    overrides = model_overrides(name, image_size, sequence_length)
-    probe = build_model(name, overrides, seed)
-    inputs, x, y = make_batch(probe, batch_size, seed, tf_device)
-    probe.adapt(inputs)
-    zoo_default, keras_default, default_warnings = default_paths(probe)
-    input_shape = probe.input_signature.shape[1:] if probe.modality == "image" else None
-    del probe
-    measured = [p for p in PATHS if p in paths or p in (zoo_default, keras_default)]
-    log(f"{name}: zoo default {zoo_default}, keras default {keras_default}; "
-        f"measuring {','.join(measured)}")
-
-    cells, train_c, infer_c = _build_cells(name, measured, overrides, seed, inputs, x, y)
-    if train_c:
-        train_c[MATMUL] = common.GuardedStep(_Steps(matmul, []))
-    timings = {kind: timed(cands, steps=steps, repeats=repeats, warmup=warmup,
-                           min_repeat_s=min_repeat_s, log=lambda m: log(f"{name}: {m}"))
-               if cands else {} for kind, cands in (("train", train_c), ("inference", infer_c))}
-    interleaved = None
-    if MATMUL in train_c and not train_c[MATMUL].error:
-        t = timings["train"][MATMUL]
-        interleaved = matmul_gflops(matmul_n, t["steps"], t["repeat_s"])
-
-    ips = {"train": {}, "inference": {}}
-    for kind, cands in (("train", train_c), ("inference", infer_c)):
-        for path, guard in cands.items():
-            if path == MATMUL:
-                continue
-            if guard.error:
+        cell.update(model=model, build_s=time.perf_counter() - start)
+        candidates["train"][path] = common.GuardedStep(lambda m=model: m.train_on_batch(x, y),
+                                                       cell["warnings"])
+        candidates["inference"][path] = common.GuardedStep(lambda m=model: m.predict_on_batch(x),
+                                                           cell["warnings"])
+    if candidates["train"]:
+        candidates["train"][MATMUL] = common.GuardedStep(matmul)
+    timings = {kind: _timed(c, args, lambda m, k=kind: log(f"{name} {k}: {m}")) if c else {}
+               for kind, c in candidates.items()}
+    mm = candidates["train"].get(MATMUL)
+    interleaved = mm and not mm.error and matmul_gflops(
+        args["matmul_n"], timings["train"][MATMUL]["steps"], timings["train"][MATMUL]["repeat_s"])
+    ips = {kind: {} for kind in candidates}
+    for kind, c in candidates.items():
+        for path, guard in c.items():
+            if guard.error and path != MATMUL:
                 cells[path]["error"] = cells[path]["error"] or guard.error
-                log(f"{name}/{path} {kind}: failed: {guard.error}")
-                continue
-            t = timings[kind][path]
-            ips[kind][path] = common.throughputs(t["repeat_s"], batch_size * t["steps"])
+            elif path != MATMUL:
+                t = timings[kind][path]
+                ips[kind][path] = common.throughputs(t["repeat_s"], batch_size * t["steps"])
 
     flops_model = next((cells[p]["model"] for p in ("graph", "xla", "eager")
-                        if p in cells and cells[p]["model"] is not None
-                        and cells[p]["error"] is None), None)
-    flops = {"forward_flops_per_example": None, "train_flops_per_example": None,
-             "train_graph_flops_per_example": None, "flops_method": None,
-             "flops_by_op_type": None}
+                        if p in cells and cells[p]["model"] and not cells[p]["error"]), None)
+    flops = dict.fromkeys(("forward_flops_per_example", "train_flops_per_example",
+                           "train_graph_flops_per_example", "flops_method", "flops_by_op_type"))
     if flops_model is not None:
         try:
-            flops = kernels.flops_per_example(flops_model, x, y, batch_size, sequence_length)
+            flops = flops_per_example(flops_model, x, y, batch_size, args["sequence_length"])
         except Exception as exc:  # noqa: BLE001
             flops["flops_error"] = common.first_line(exc)
     tfl = flops["train_flops_per_example"]
 
-    path_rows = {}
+    rows = {}
     for path in measured:
-        model = cells[path]["model"]
-        evidence = {"warnings": cells[path]["warnings"]}
+        model, evidence = cells[path]["model"], {"warnings": cells[path]["warnings"]}
         if model is not None:
-            recurrent = kernels.weight_flops(model, 1)[0] > 0  # built by its steps
-            evidence = {**kernels.path_evidence(model, x, y, PATHS[path]["jit_compile"],
-                                                recurrent), **evidence}
+            evidence = {**common.path_evidence(model, x, y, PATHS[path]["jit_compile"],
+                                               weight_flops(model, 1)[0] > 0), **evidence}
         evidence["xla_refused"] = bool(PATHS[path]["jit_compile"] and model is not None
                                        and evidence.get("ran") != "xla")
-        path_rows[path] = _path_row(path, path in paths, cells[path], timings, ips, evidence,
-                                    tfl, interleaved)
+        row = rows[path] = {"requested": path in args["paths"], "build_s": cells[path]["build_s"]}
+        for kind in ("train", "inference"):
+            t, base = timings[kind].get(path), ips[kind].get(BASELINE)
+            row[kind] = {"examples_per_s": common.summarize(ips[kind][path]),
+                         "examples_per_s_per_repeat": ips[kind][path],
+                         "compile_s": t["first_step_s"], "steps_per_repeat": t["steps"],
+                         "repeat_s": t["repeat_s"], "ratio_vs_graph": base and common.ratio_stats(
+                             ips[kind][path], base)} if path in ips[kind] else None
+        same = row["train"] and tfl and interleaved and common.ratio_stats(
+            [tfl * v / 1e9 for v in ips["train"][path]], interleaved)
+        row.update(utilization=None, inference_utilization=None,
+                   utilization_same_repeat=same or None, evidence=evidence,
+                   error=cells[path]["error"])
+        # Which kernels ran, from a few traced train steps of each compiled
+        # path (eager ops' events name the op asked for, not the kernel).
+        if args["kernel_trace_steps"] and path != "eager" and row["train"] and not row["error"]:
+            try:
+                evidence["kernels"] = common.trace_kernels(
+                    lambda m=model: m.train_on_batch(x, y), args["kernel_trace_steps"])
+            except Exception as exc:  # noqa: BLE001 - evidence, not the measurement
+                evidence["kernels"] = {"library": None, "error": common.first_line(exc)}
 
-    # Which kernels ran: a few train steps of each compiled path under the
-    # profiler (eager ops' events name the op asked for, not the kernel).
-    for path, row in path_rows.items():
-        model = cells[path]["model"]
-        if (not kernel_trace_steps or path == "eager" or model is None
-                or row["error"] is not None or row["train"] is None):
-            continue
+    profile, goal = None, cells.get(GOAL_PATH) or {}
+    if name == GOAL_MODEL and args["profile_steps"] and goal.get("model") and not goal["error"]:
         try:
-            row["evidence"]["kernels"] = kernels.trace_kernels(
-                lambda m=model: m.train_on_batch(x, y), kernel_trace_steps)
-        except Exception as exc:  # noqa: BLE001 - evidence, not the measurement
-            row["evidence"]["kernels"] = {"library": None, "error": common.first_line(exc)}
-    seen = {p: r["evidence"]["kernels"]["library"] for p, r in path_rows.items()
-            if "kernels" in r["evidence"]}
-    if seen:
-        log(f"{name}: kernels seen: " + ", ".join(f"{p} {lib}" for p, lib in seen.items()))
-
-    profile = None
-    goal = cells.get(GOAL_PATH)
-    if (name == GOAL_MODEL and profile_steps and goal and goal["model"] is not None
-            and goal["error"] is None):
-        try:
-            profile = kernels.profile_op_time(lambda m=goal["model"]: m.train_on_batch(x, y),
-                                              profile_steps)
-            log(f"{name}/{GOAL_PATH}: op time in convolutions "
-                f"{profile['convolution_share']:.0%}")
+            events, wall = common.read_trace(lambda m=goal["model"]: m.train_on_batch(x, y),
+                                             args["profile_steps"])
+            profile = {**op_time_shares((n, s) for n, s, is_xla in events if not is_xla),
+                       "steps": args["profile_steps"], "wall_s": wall}
         except Exception as exc:  # noqa: BLE001 - an explanation, not the measurement
             profile = {"error": common.first_line(exc)}
 
-    def median_ips(path):
-        row = path_rows.get(path)
+    def median(path):
+        row = rows.get(path)
         return row["train"]["examples_per_s"]["median"] if row and row["train"] else None
 
-    # Seconds per step of each eligible default candidate.
-    eligible = {p: batch_size / median_ips(p) for p in PREFERENCE
-                if p in path_rows and median_ips(p) and path_rows[p]["error"] is None
-                and not path_rows[p]["evidence"]["xla_refused"]}
+    eligible = {p: batch_size / median(p) for p in jit.PATHS if median(p)
+                and not rows[p]["error"] and not rows[p]["evidence"]["xla_refused"]}
     best = choose_faster(eligible) if eligible else None
-    zoo_ips, keras_ips = median_ips(zoo_default), median_ips(keras_default)
-    zoo_vs_best = zoo_ips / median_ips(best) if best and zoo_ips and median_ips(best) else None
-    return {
-        "input_shape": list(input_shape) if input_shape else ["string"],
-        "input": (f"{batch_size} x {'x'.join(map(str, input_shape))} standard normal images"
-                  if input_shape else
-                  f"{batch_size} texts (model.example_inputs, vocabulary learnt from them), "
-                  f"padded to sequence_length={sequence_length}"),
-        "batch_size": batch_size,
-        "params": int(flops_model.count_params()) if flops_model is not None else None,
-        **flops,
-        "matmul_gflops_same_repeats": common.summarize(interleaved) if interleaved else None,
-        "matmul_gflops_same_repeats_per_repeat": interleaved,
-        "paths": path_rows,
-        "best_train_path": best,
-        "zoo_default_path": zoo_default,
-        "keras_default_path": keras_default,
-        "defaults_warnings": default_warnings,
-        "zoo_default_vs_best": zoo_vs_best,
-        "meets_default_goal": settings_.meets_default_goal(zoo_vs_best),
-        "zoo_default_vs_keras_default": (zoo_ips / keras_ips
-                                         if zoo_ips and keras_ips else None),
-        "meets_75pct_goal": None,  # set by measure() for GOAL_MODEL
-        "op_time_profile": profile,
-    }
+    vs_best = median(zoo_default) / median(best) if best and median(zoo_default) else None
+    return {"input_shape": list(probe.input_signature.shape[1:])
+            if probe.modality == "image" else ["string"], "batch_size": batch_size,
+            "params": flops_model and int(flops_model.count_params()), **flops,
+            "matmul_gflops_same_repeats": interleaved and common.summarize(interleaved) or None,
+            "matmul_gflops_same_repeats_per_repeat": interleaved or None, "paths": rows,
+            "best_train_path": best, "zoo_default_path": zoo_default,
+            "keras_default_path": keras_default, "defaults_warnings": defaults_warnings,
+            "zoo_default_vs_best": vs_best, "meets_default_goal": meets_default_goal(vs_best),
+            "zoo_default_vs_keras_default": median(zoo_default) / median(keras_default)
+            if median(zoo_default) and median(keras_default) else None,
+            "meets_75pct_goal": None, "op_time_profile": profile}
 
 
-def _utilization(entries, peak):
-    """Fills in each path's utilization against the pooled `peak` (FLOP/s)."""
-    for name, entry in entries.items():
+def measure(args):
+    """Every model in this process: `device`, `load_average`, `wall_s`,
+    `matmul` (the peak: before, in turn with, and after the models), `models`."""
+    device, started = common.device_info(), time.perf_counter()
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    rng = np.random.default_rng(args["seed"])
+    with tf.device(common.tf_device(device)):
+        a, b = (tf.constant(rng.standard_normal((args["matmul_n"],) * 2), tf.float32)
+                for _ in range(2))
+    product = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))  # a scalar to fetch
+
+    def matmul():
+        return product(a, b)
+
+    def peak():
+        guard = common.GuardedStep(matmul)
+        t = _timed({MATMUL: guard}, args, log=lambda m: None)[MATMUL]
+        if guard.error:
+            raise RuntimeError(f"the matmul peak could not be measured: {guard.error}")
+        return matmul_gflops(args["matmul_n"], t["steps"], t["repeat_s"]), t["steps"]
+
+    (before, steps), models = peak(), {}
+    for name in args["models"]:
+        models[name] = run_model(name, args, matmul, common.tf_device(device))
+    after = peak()[0]
+    during = [g for e in models.values() for g in e["matmul_gflops_same_repeats_per_repeat"]
+              or []]
+    pooled = common.summarize(before + during + after)
+    for name, entry in models.items():  # utilization against the pooled peak
         tfl, ffl = entry["train_flops_per_example"], entry["forward_flops_per_example"]
         for row in entry["paths"].values():
-            if row["train"] and tfl:
-                row["utilization"] = tfl * row["train"]["examples_per_s"]["median"] / peak
-            if row["inference"] and ffl:
-                row["inference_utilization"] = (
-                    ffl * row["inference"]["examples_per_s"]["median"] / peak)
-        goal = entry["paths"].get(GOAL_PATH)
+            for key, kind, flops in (("utilization", "train", tfl),
+                                     ("inference_utilization", "inference", ffl)):
+                if row[kind] and flops:
+                    row[key] = flops * row[kind]["examples_per_s"]["median"] / (
+                        pooled["median"] * 1e9)
+        goal, profile = entry["paths"].get(GOAL_PATH), entry["op_time_profile"]
         if name == GOAL_MODEL and goal and goal["utilization"] is not None:
             entry["meets_75pct_goal"] = bool(goal["utilization"] >= GOAL_UTILIZATION)
-            profile, by_type = entry["op_time_profile"], entry["flops_by_op_type"]
+            by_type = entry["flops_by_op_type"]
             if profile and "error" not in profile and by_type and tfl:
-                conv_flops = sum(v for k, v in by_type.items()
-                                 if k in kernels.CONV_AND_MATMUL_OPS) / tfl
-                profile["convolution_flops_share"] = conv_flops
-                # If the convolutions do conv_flops of the work in
-                # convolution_share of the time, they alone run at this
-                # fraction of the peak (op times are thread times: an estimate).
-                profile["convolution_utilization_estimate"] = (
-                    goal["utilization"] * conv_flops / profile["convolution_share"])
+                # Convolutions doing this share of the FLOPs in convolution_share
+                # of the (thread) time run at about this fraction of the peak.
+                share = sum(v for k, v in by_type.items() if k in CONV_AND_MATMUL_OPS) / tfl
+                profile.update(convolution_flops_share=share, convolution_utilization_estimate=(
+                    goal["utilization"] * share / profile["convolution_share"]))
+    return {"device": device, "load_average": {"start": load, "end": load and list(
+                os.getloadavg())}, "wall_s": time.perf_counter() - started,
+            "matmul": {"n": args["matmul_n"], "steps_per_repeat": steps, "gflops": pooled,
+                       "gflops_before": common.summarize(before),
+                       "gflops_during": during and common.summarize(during) or None,
+                       "gflops_after": common.summarize(after),
+                       "gflops_per_repeat": before + during + after},
+            "models": models}
 
 
-def measure(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, image_size,
-            sequence_length, matmul_n, profile_steps, seed, kernel_trace_steps=0):
-    """Measures every model in this process, with the kernels it runs.
+def current_setting():
+    import zoo
 
-    Returns:
-        The setting's record: `device`, `load_average`, `wall_s`,
-        `tf_xla_flags`, `matmul` and `models`.
+    return "on" if zoo.ops.onednn_enabled() else "off"
+
+
+def onednn_plan(requested=None, gpu=None, machine=None):
+    """`{"applicable", "settings", "requested", "reason"}`: on an x86-64 CPU
+    the settings asked for (default on, off); elsewhere one, "n/a".
+
+    >>> onednn_plan(None, gpu=False, machine="x86_64")["settings"]
+    ['on', 'off']
+    >>> onednn_plan(["on"], gpu=True, machine="x86_64")["settings"]
+    ['n/a']
     """
-    device = common.device_info()
-    tf_device = common.tf_device(device)
-    log(f"device: {device['kind']} ({device['name']}); kernels: {device['kernels']}")
-    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    started = time.perf_counter()
-
-    matmul = make_matmul(matmul_n, seed, tf_device)
-    mm_kwargs = dict(n=matmul_n, steps=steps, repeats=repeats, warmup=warmup,
-                     min_repeat_s=min_repeat_s)
-    before, mm_steps = matmul_peak(matmul, **mm_kwargs)
-    log(f"matmul {matmul_n}: {common.summarize(before)['median']:.1f} GFLOP/s (before)")
-    entries = {name: run_model(name, paths, batch_size, repeats, steps, warmup, min_repeat_s,
-                               image_size, sequence_length, seed, matmul, matmul_n,
-                               profile_steps, tf_device, kernel_trace_steps=kernel_trace_steps)
-               for name in models}
-    after, _ = matmul_peak(matmul, **mm_kwargs)
-    log(f"matmul {matmul_n}: {common.summarize(after)['median']:.1f} GFLOP/s (after)")
-    during = [g for e in entries.values() for g in e["matmul_gflops_same_repeats_per_repeat"] or []]
-    pooled = common.summarize(before + during + after)
-    _utilization(entries, pooled["median"] * 1e9)
-    return {
-        "device": device,
-        "load_average": {"start": load_start,
-                         "end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
-        "wall_s": time.perf_counter() - started,
-        "tf_xla_flags": os.environ.get("TF_XLA_FLAGS"),
-        "matmul": {
-            "n": matmul_n,
-            "steps_per_repeat": mm_steps,
-            "gflops": pooled,
-            "gflops_before": common.summarize(before),
-            "gflops_during": common.summarize(during) if during else None,
-            "gflops_after": common.summarize(after),
-            "gflops_per_repeat": before + during + after,
-            "method": f"tf.function(reduce_sum(matmul(a, b))), fp32 {matmul_n}x{matmul_n}, "
-                      "2 N^3 FLOPs per call; timed before the models, in turn with each "
-                      "model's training repeats (during), and after; gflops pools them all",
-        },
-        "models": entries,
-    }
+    gpu = bool(tf.config.list_physical_devices("GPU")) if gpu is None else gpu
+    machine = (machine or platform.machine()).lower()
+    if not gpu and machine in ("x86_64", "amd64"):
+        return {"applicable": True, "settings": list(requested or ONEDNN_SETTINGS),
+                "requested": requested,
+                "reason": "x86-64 CPU host: TensorFlow runs oneDNN's CPU kernels or its own "
+                          f"(Eigen), chosen by {ONEDNN_VARIABLE} when it is imported; each "
+                          "setting is measured in a process of its own"}
+    return {"applicable": False, "settings": ["n/a"], "requested": requested,
+            "reason": ("GPU host: the models run on the GPU; oneDNN, a CPU kernel library, is "
+                       "not varied" if gpu else f"{machine} CPU: the oneDNN setting is varied "
+                       "on x86-64 CPUs only")
+            + (f" (--onednn={','.join(requested)} ignored)" if requested else "")}
 
 
-# --------------------------------------------------------------------------
-# Every setting, and the result.
+def measures_in_process(plan):
+    """One setting, not varied or the one this process runs (or the child
+    started for it: it measures whatever kernels it got)."""
+    setting = plan["settings"][0]
+    return len(plan["settings"]) == 1 and (not plan["applicable"] or setting == current_setting()
+                                           or os.environ.get(CHILD_VARIABLE) == setting)
 
 
-def _config(args, quick):
-    return {
-        **args,
-        "quick": quick,
-        "figures": ("smoke figures (--quick): reduced sizes, batch, steps and repeats; "
-                    "not measurements to quote" if quick else "full run"),
-        "num_classes": NUM_CLASSES,
-        "optimizer": OPTIMIZER,
-        "loss": LOSS,
-        "paths_compile": {p: ", ".join(f"{k}={v}" for k, v in kw.items())
-                          for p, kw in PATHS.items()},
-        "train_step": "Model.train_on_batch on one fixed batch (steps_per_execution=1)",
-        "inference_step": "Model.predict_on_batch on the same batch",
-        "train_flops_convention": TRAIN_FLOPS_CONVENTION,
-        "utilization": ("train FLOPs per example x median train examples/s / median fp32 "
-                        "matmul FLOP/s of the setting's run (inference_utilization: forward "
-                        "FLOPs x inference examples/s / the same peak); "
-                        "utilization_same_repeat: per repeat, achieved FLOP/s / the matmul "
-                        "FLOP/s timed in the same turn of repeats (median, min, max), robust "
-                        "to load that changes during the run"),
-        "goal": (f"{GOAL_MODEL} {GOAL_PATH}-path training at >= "
-                 f"{GOAL_UTILIZATION:.0%} of the matmul peak"),
-        "default_goal": (f"zoo default path >= {settings_.GOAL_DEFAULT_VS_BEST} x the best "
-                         "path (train examples/s, medians), per model and kernel library"),
-        "order": ("per setting (one process each, one after the other) and model: first "
-                  "call of each path alone (compile_s), warm-up and one calibration call in "
-                  "turns, then repeats interleaved eager, graph, xla, ...; train first, then "
-                  "inference; then --kernel_trace_steps traced train steps per compiled path"),
-        "kernel_evidence": ("read back in each setting's process (zoo.ops.onednn_enabled(), "
-                            "zoo.ops.tensorflow_platform(), TF_ENABLE_ONEDNN_OPTS), and from a "
-                            "TensorFlow profiler trace of --kernel_trace_steps train steps per "
-                            "compiled path: convolution/matmul executions as oneDNN executor "
-                            "ops (_Mkl*), TensorFlow's own (Eigen) ones, or XLA HLO"),
-    }
+def decided_by(setting):
+    """Who set TF_ENABLE_ONEDNN_OPTS in a child of this benchmark, or None."""
+    if os.environ.get(CHILD_VARIABLE) == setting and setting in ONEDNN_SETTINGS:
+        return (f"{ONEDNN_VARIABLE}={os.environ.get(ONEDNN_VARIABLE)} set by the parent "
+                f"benchmarks.{NAME} for --onednn={setting}")
+    return None
 
 
-def run(models, paths, batch_size, repeats, steps, warmup, min_repeat_s, image_size,
-        sequence_length, matmul_n, profile_steps, seed, quick, output_dir, onednn=None,
-        kernel_trace_steps=0, plan=None):
-    """Measures every setting of --onednn and writes the merged result.
+def kernel_mismatch(setting, read_back, seen):
+    """Why the kernels that ran are not the ones `setting` asked for, or None.
 
-    Each setting runs in a child process of its own, one after the other,
-    except a single setting that this process already runs (or a
-    GPU/non-x86 host's one "n/a" setting), measured here.
-
-    Returns:
-        The result dict, also written as xla_<device>.json and .md.
+    >>> kernel_mismatch("off", "cpu/eigen", {"onednn": 0, "eigen": 9, "onednn_ops": 2})
+    '--onednn=off: the traces show 2 oneDNN (_Mkl*) op executions'
     """
-    started = time.perf_counter()
-    plan = plan or settings_.onednn_plan(onednn)
-    args = dict(models=list(models), paths=list(paths), batch_size=batch_size,
-                repeats=repeats, steps=steps, min_repeat_s=min_repeat_s, warmup=warmup,
+    expected = ONEDNN_SETTINGS.get(setting, {}).get("platform")
+    if expected and read_back != expected:
+        return f"--onednn={setting} asked for {expected}, TensorFlow reports {read_back}"
+    if setting == "on" and seen["eigen"] and not seen["onednn"]:
+        return (f"--onednn=on: the traces show {seen['eigen']} Eigen convolution/matmul "
+                "executions and no oneDNN ones")
+    if setting == "off" and seen["onednn_ops"]:
+        return f"--onednn=off: the traces show {seen['onednn_ops']} oneDNN (_Mkl*) op executions"
+    return None
+
+
+def setting_record(setting, measured, process):
+    """One setting's record: what was measured, the kernels read back and seen."""
+    import zoo
+    from zoo import _launch
+
+    seen, per_model = dict.fromkeys(("onednn", "eigen", "xla", "onednn_ops"), 0), {}
+    for name, entry in measured["models"].items():
+        for path, row in entry["paths"].items():
+            counts = row["evidence"].get("kernels") or {}
+            if counts.get("library") is not None:
+                per_model.setdefault(name, {})[path] = counts["library"]
+                seen = {k: n + counts.get(k, 0) for k, n in seen.items()}
+    read_back = zoo.ops.tensorflow_platform()
+    return {"setting": setting, "label": ONEDNN_SETTINGS.get(setting, {}).get(
+                "label", read_back or measured["device"]["kind"]),
+            "kernels": {"requested": setting, "platform": read_back,
+                        "expected_platform": ONEDNN_SETTINGS.get(setting, {}).get("platform"),
+                        "onednn_enabled": zoo.ops.onednn_enabled(),
+                        ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE),
+                        "describe": zoo.ops.describe(),
+                        "decided_by": decided_by(setting) or _launch.decision,
+                        "seen": seen, "seen_per_model": per_model,
+                        "mismatch": kernel_mismatch(setting, read_back, seen)},
+            "process": process, **measured}
+
+
+def run_child(cmd, env, workdir, log=None):
+    """Runs one child (stdout to `workdir/stdout.txt`) and reads back the result
+    it wrote there: `(result or None, process record)`; a failed child's
+    record holds `reason` and `stderr_tail`."""
+    stdout_path = pathlib.Path(workdir) / "stdout.txt"
+    with open(stdout_path, "w", encoding="utf-8") as stdout:
+        record = common.run_process(cmd, env=env, stdout=stdout)
+    tail, problem, result = record.pop("stderr_tail"), None, None
+    record.update(mode="child", env={k: env.get(k) for k in (ONEDNN_VARIABLE, CHILD_VARIABLE)},
+                  first_line=(stdout_path.read_text(errors="replace").splitlines() or [None])[0])
+    written = sorted(pathlib.Path(workdir).glob(f"{NAME}_*.json"))
+    try:
+        result = json.loads(written[0].read_text()) if written else None
+    except ValueError as exc:
+        problem = f"unreadable result {written[0].name}: {exc}"
+    if not written and record["returncode"] == 0:
+        problem = f"exited 0 but wrote no {NAME}_<device>.json"
+    if record["returncode"] != 0:
+        problem = f"exit code {record['returncode']}" + (f"; {problem}" if problem else "")
+    if problem:
+        record.update(reason=problem, stderr_tail=tail)
+    return result, record
+
+
+def meets_default_goal(zoo_default_vs_best):
+    """Whether the default trains at >= 0.95 x the best path; None unmeasured.
+
+    >>> meets_default_goal(0.95), meets_default_goal(0.9), meets_default_goal(None)
+    (True, False, None)
+    """
+    if zoo_default_vs_best is None:
+        return None
+    return bool(zoo_default_vs_best >= GOAL_DEFAULT_VS_BEST - 1e-12)
+
+
+def headline_rows(settings, failed):
+    """Per setting and model: graph and XLA train examples/s, the best and
+    default paths, the goal and the kernels seen; a failed setting's one row."""
+    rows = []
+    for setting, record in settings.items():
+        for name, entry in record.get("models", {}).items():
+            paths = entry["paths"]
+            train = {p: r["train"]["examples_per_s"] for p, r in paths.items() if r.get("train")}
+            traced = {p: r["evidence"]["kernels"] for p, r in paths.items()
+                      if "kernels" in (r.get("evidence") or {})}
+            best, default, xla_row = (entry["best_train_path"], entry["zoo_default_path"],
+                                      paths.get("xla") or {})
+            ratio = (train[default]["median"] / train[best]["median"]
+                     if best in train and default in train else entry.get("zoo_default_vs_best"))
+            rows.append({
+                "model": name, "setting": setting, "label": record["label"],
+                "platform": record["kernels"]["platform"], "graph": train.get("graph"),
+                "xla": train.get("xla"), "xla_error": xla_row.get("error"),
+                "xla_refused": bool((xla_row.get("evidence") or {}).get("xla_refused")),
+                "best": best, "zoo_default": default, "zoo_default_vs_best": ratio,
+                "meets_goal": meets_default_goal(ratio),
+                "kernels_seen": {p: k.get("library") for p, k in traced.items()},
+                "kernel_counts": {p: {lib: k.get(lib) for lib in ("onednn", "eigen", "xla")}
+                                  for p, k in traced.items()},
+                "mismatch": record["kernels"].get("mismatch")})
+    return rows + [{"model": None, "setting": setting, "failed": record.get("reason", "failed"),
+                    "label": ONEDNN_SETTINGS.get(setting, {}).get("label", setting)}
+                   for setting, record in failed.items() if setting not in settings]
+
+
+def merge(settings, failed, plan, config, device, description, wall_s=None):
+    """The benchmark's result from each setting's record."""
+    settings = {s: settings[s] for s in plan["settings"] if s in settings}
+    failed = {s: failed[s] for s in plan["settings"] if s in failed}
+    rows = headline_rows(settings, failed)
+    if plan["applicable"]:
+        device = {**device, "kernels": " and ".join(
+            f"{ONEDNN_SETTINGS[s]['label']} (--onednn={s})" for s in plan["settings"])
+            + (", one process each" if len(plan["settings"]) > 1 else "")}
+    missed = [f"{r['model']} ({r['label']})" for r in rows if r.get("meets_goal") is False]
+    unknown = [f"{r['model'] or 'every model'} ({r['label']})" for r in rows
+               if r.get("meets_goal") is None]
+    return {**common.envelope(NAME, description, {**config, "onednn": plan["settings"],
+                                                  "wall_s": wall_s}, device),
+            "onednn": plan, "settings": settings, "failed": failed,
+            "mismatches": {s: r["kernels"]["mismatch"] for s, r in settings.items()
+                           if r["kernels"].get("mismatch")}, "headline": rows,
+            "goal": {"rule": f"zoo default path's train examples/s >= {GOAL_DEFAULT_VS_BEST} x "
+                             "the best path's (medians), for every model and kernel library",
+                     "met": False if missed else (None if unknown or not rows else True),
+                     "missed": missed, "unknown": unknown}}
+
+
+def run(output_dir, models, paths, batch_size, repeats, steps, warmup, min_repeat_s,
+        image_size, sequence_length, matmul_n, profile_steps, seed, quick=False,
+        kernel_trace_steps=0, onednn=None, plan=None):
+    """Measures each setting of --onednn (here, or each in a child process, one
+    after the other) and writes the merged result; returns it."""
+    started, plan = time.perf_counter(), plan or onednn_plan(onednn)
+    args = dict(models=models, paths=[p for p in PATHS if p in paths], batch_size=batch_size,
+                repeats=repeats, steps=steps, warmup=warmup, min_repeat_s=min_repeat_s,
                 image_size=image_size, sequence_length=sequence_length, matmul_n=matmul_n,
                 profile_steps=profile_steps, kernel_trace_steps=kernel_trace_steps, seed=seed)
-    if settings_.measures_in_process(plan):
-        here = plan["settings"][0]
-        process = {"mode": "in-process", "pid": os.getpid(),
-                   "env": {settings_.ONEDNN_VARIABLE: os.environ.get(settings_.ONEDNN_VARIABLE)}}
-        settings = {here: settings_.setting_record(here, measure(**args), process)}
-        failed = {}
-        if settings[here]["kernels"]["mismatch"]:
-            log(f"kernel mismatch: {settings[here]['kernels']['mismatch']}")
-    else:
+    here = measures_in_process(plan)
+    print(common.launch_line(f"benchmarks.{NAME}", why=decided_by(plan["settings"][0])) + (
+        f"; oneDNN setting not varied ({plan['reason'].split(':')[0]})" if not plan["applicable"]
+        else "" if here else f"; measuring --onednn={','.join(plan['settings'])}: " + " and ".join(
+            ONEDNN_SETTINGS[s]["label"] for s in plan["settings"]) + " kernels, each in a child "
+        "process of its own"), flush=True)
+    settings, failed = {}, {}
+    if here:
+        setting = plan["settings"][0]
+        settings[setting] = setting_record(setting, measure(args), {
+            "mode": "in-process", "pid": os.getpid(),
+            "env": {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE)}})
+    for setting in [] if here else plan["settings"]:
         with tempfile.TemporaryDirectory(prefix="xla_onednn_") as workdir:
-            settings, failed = settings_.measure_in_children(plan, args, quick, workdir, log)
-    result = settings_.merge(settings, failed, plan, _config(args, quick), common.device_info(),
-                             DESCRIPTION, wall_s=time.perf_counter() - started)
-    common.publish(NAME, result, report.render_markdown(result, GOAL_PATH), output_dir,
-                   summary=summary)
-    return result
+            child, record = run_child(
+                [sys.executable, "-m", f"benchmarks.{NAME}", f"--onednn={setting}",
+                 f"--output_dir={workdir}", *(f"--{k}={','.join(v) if isinstance(v, list) else v}"
+                                              for k, v in args.items()), *["--quick"] * quick],
+                common.child_env(**{ONEDNN_VARIABLE: ONEDNN_SETTINGS[setting]["env"],
+                                    CHILD_VARIABLE: setting}), workdir, log)
+        entry = (child or {}).get("settings", {}).get(setting)
+        if entry is not None:
+            settings[setting] = {**entry, "process": {**entry.get("process", {}), **record}}
+        if record.get("reason") or entry is None:
+            failed[setting] = {"stderr_tail": [], "reason": f"its result holds no --onednn="
+                               f"{setting} setting", **record}
+            log(f"--onednn={setting}: FAILED ({failed[setting]['reason']}); the others still run")
+    config = {**args, "quick": quick, "figures": "smoke figures (--quick): not measurements "
+              "to quote" if quick else "full run", "num_classes": NUM_CLASSES,
+              "optimizer": "SGD(learning_rate=0.01, momentum=0.9)",
+              "loss": "SparseCategoricalCrossentropy(from_logits=True)",
+              "paths_compile": {p: ", ".join(f"{k}={v}" for k, v in kw.items())
+                                for p, kw in PATHS.items()},
+              "train_flops_convention": "training FLOPs = the profiled train-step graph "
+                                        "(forward, gradients, SGD update) where available, "
+                                        "else 3 x forward",
+              "utilization": "train FLOPs per example x median train examples/s / median fp32 "
+                             "matmul FLOP/s of the setting's run; utilization_same_repeat: "
+                             "per repeat, over the matmul timed in the same turn"}
+    result = merge(settings, failed, plan, config, common.device_info(),
+                   "train-step and inference throughput of zoo models, eager vs graph vs XLA, "
+                   "per CPU kernel library; utilization, default paths, kernels that ran",
+                   wall_s=time.perf_counter() - started)
+    for setting, message in result["mismatches"].items():
+        log(f"kernel mismatch (--onednn={setting}): {message}")
+    return common.publish(NAME, result, output_dir, markdown, summary)
+
+
+def _cell(stats, fmt="{:.1f}"):
+    return (f"{fmt.format(stats['median'])} ({fmt.format(stats['min'])}–"
+            f"{fmt.format(stats['max'])})") if stats else "n/a"
+
+
+def _yes_no(value):
+    return "n/a" if value is None else "yes" if value else "no"
+
+
+def render_headline(result):
+    """Per model and kernel library: graph vs XLA, the best and default paths,
+    the goal, and each traced path's kernel library with its executions."""
+    rows = []
+    for r in result["headline"]:
+        if r.get("failed"):
+            rows.append(["(all)", r["label"], f"failed: {r['failed']}", *[""] * 6])
+            continue
+        kernels = "; ".join(f"{p} trace failed" if lib is None else f"{p} " + "+".join(
+            {"onednn": "oneDNN", "eigen": "Eigen", "xla": "XLA"}.get(x, x)
+            for x in lib.split("+")) + "".join(f" ×{n}" for n in [sum(
+                r["kernel_counts"][p].get(x) or 0 for x in lib.split("+"))] if n)
+            for p, lib in r["kernels_seen"].items()) or "not traced"
+        rows.append([r["model"], r["label"] + " ⚠ kernel mismatch" * bool(r["mismatch"]),
+                     _cell(r["graph"]), "refused (runs graph)" if r["xla_refused"] else
+                     _cell(r["xla"]) if r["xla"] else f"error: {common.cut(r['xla_error'], 60)}"
+                     if r["xla_error"] else "n/a", r["best"] or "n/a", r["zoo_default"] or "n/a",
+                     common.number_cell(r["zoo_default_vs_best"]), _yes_no(r["meets_goal"]),
+                     kernels])
+    return common.markdown_table(
+        ["model", "kernels", "graph train ex/s", "XLA train ex/s", "best", "zoo default",
+         "default / best", f"≥ {GOAL_DEFAULT_VS_BEST}", "kernels seen"], rows,
+        align="llrrllrcl")
+
+
+def _profile_notes(name, e):
+    profile = e.get("op_time_profile") or {}
+    lines = [f"- {name}: op-time profile failed: {profile['error']}"] if "error" in profile else []
+    if "by_op_type" in profile:
+        lines.append(f"- where {name}'s {GOAL_PATH}-path train step spends its op time "
+                     f"({profile['steps']} profiled steps): convolutions and matmuls "
+                     f"{profile['convolution_share']:.0%}, everything else "
+                     f"{profile['other_share']:.0%}; by op type: " + ", ".join(
+                         f"{k} {v:.0%}" for k, v in list(profile["by_op_type"].items())[:8]))
+    if profile.get("convolution_utilization_estimate") is not None:
+        lines.append(f"  - convolutions and matmuls are {profile['convolution_flops_share']:.1%}"
+                     f" of the FLOPs in {profile['convolution_share']:.0%} of the op time: alone "
+                     f"they run at about {profile['convolution_utilization_estimate']:.0%} of "
+                     "the matmul peak")
+    return lines
+
+
+def render_setting(record):
+    """One kernel library's section: what ran, where, and the matmul peak."""
+    dev, mm, kernels, load = (record["device"], record["matmul"], record["kernels"],
+                              record["load_average"])
+    process, seen = record.get("process") or {}, kernels["seen"]
+    return "\n".join([
+        f"## {record['label']} " + (f"(--onednn={record['setting']}, {ONEDNN_VARIABLE}="
+                                    f"{kernels.get(ONEDNN_VARIABLE)})"
+                                    if record["setting"] in ONEDNN_SETTINGS
+                                    else "(kernel library not varied)"), "",
+        *([f"**Kernel mismatch: {kernels['mismatch']}.**", ""] if kernels["mismatch"] else []),
+        f"- kernels read back: {kernels['describe']}; onednn_enabled="
+        f"{kernels['onednn_enabled']}, tensorflow_platform={kernels['platform']} "
+        f"({kernels['decided_by']})",
+        f"- kernels seen in the traces (convolution/matmul executions, all compiled paths): "
+        f"oneDNN {seen['onednn']}, Eigen {seen['eigen']}, XLA {seen['xla']}; oneDNN ops of "
+        f"any kind {seen['onednn_ops']}",
+        f"- process: {process.get('mode', '?')}" + (f", `{process['command']}`" if process.get(
+            "command") else "") + (f", {record['wall_s']:.0f} s measuring"
+                                   if record.get("wall_s") else ""),
+        common.device_line(dev) + f"; usable CPUs: {dev['threads']['usable_cpus']}" + (
+            f"; load average start {load['start'][0]:.2f}, end {load['end'][0]:.2f}"
+            if load["start"] and load["end"] else ""),
+        f"- matmul peak (fp32 {mm['n']}x{mm['n']}): {_cell(mm['gflops'])} GFLOP/s (pooled: "
+        f"before the models {mm['gflops_before']['median']:.1f}, in turn with their training "
+        f"repeats " + (f"{mm['gflops_during']['median']:.1f}" if mm["gflops_during"] else "n/a")
+        + f", after {mm['gflops_after']['median']:.1f})",
+        *(line for name, e in record["models"].items() for line in _profile_notes(name, e))])
+
+
+def markdown(result):
+    """The report: context, the headline table, then one section per setting."""
+    cfg, plan, goal = result["config"], result["onednn"], result["goal"]
+    rule = f"- goal (zoo default ≥ {GOAL_DEFAULT_VS_BEST} x best"
+    notes = [rule + ", every model and kernel library): met" if goal["met"] else
+             rule + "): **missed** for " + ", ".join(goal["missed"]) + (
+                 f"; not judged: {', '.join(goal['unknown'])}" if goal["unknown"] else "")
+             if goal["met"] is False else
+             rule + "): not judged for " + ", ".join(goal["unknown"] or ["any model"])]
+    notes += [f"- **kernel mismatch** (--onednn={s}): {m}" for s, m in result["mismatches"].items()]
+    notes += [f"- **--onednn={s} failed**: {r.get('reason', 'failed')}" + (
+        f"; last stderr line: `{r['stderr_tail'][-1]}`" if r.get("stderr_tail") else "")
+        for s, r in result["failed"].items()]
+    lines = common.header(
+        "Eager vs graph vs XLA per CPU kernel library: train and inference throughput, "
+        "utilization", result,
+        "- kernel libraries: " + (", ".join(
+            f"--onednn={s} ({ONEDNN_VARIABLE}={ONEDNN_SETTINGS[s]['env']}: "
+            f"{ONEDNN_SETTINGS[s]['label']})" for s in plan["settings"]) + f"; {plan['reason']}"
+            if plan["applicable"] else f"not varied: {plan['reason']}"),
+        "- paths: " + "; ".join(f"{p}: compile({c})" for p, c in cfg["paths_compile"].items()),
+        f"- batch {cfg['batch_size']}; image models at most {cfg['image_size']}x"
+        f"{cfg['image_size']}, texts padded to {cfg['sequence_length']} words; "
+        f"{cfg['optimizer']}, {cfg['loss']}",
+        f"- repeats of >= {cfg['min_repeat_s']:g} s; then {cfg['kernel_trace_steps']} traced "
+        "train step(s) per compiled path",
+        f"- FLOPs: {cfg['train_flops_convention']}; utilization = {cfg['utilization']}")
+    if cfg["quick"]:
+        lines[1:1] = ["", "**Smoke figures (--quick): reduced sizes, batch, steps and repeats; "
+                          "do not quote.**"]
+    lines += [
+        "## Headline: graph vs XLA and the zoo's default path, per kernel library", "",
+        render_headline(result), "", *notes, "",
+        "Train examples/s, median (min–max) over the repeats. best = the faster of graph and "
+        "xla (`choose_faster`; never eager, nor an xla Keras refused); zoo default = the path "
+        "`model.compile(optimizer, loss)` picks in that process; keras default = "
+        "`keras.Model.compile(model, ...)`'s. Kernels seen: the library of the convolutions "
+        "and matmuls in a profiler trace of the path's train steps (oneDNN: `_Mkl*` ops; "
+        "Eigen: TensorFlow's own; XLA: HLO instructions), with their count."]
+    lines += ["", "## Per path", "", summary(result, full=True)["markdown"], "",
+              "\"ran\": read back from the compiled model and its traced train step "
+              "(`_XlaMustCompile`); \"(default)\": measured only as a default path. Ratios: "
+              "examples/s over graph mode's within each repeat (> 1: faster); an xla that "
+              "Keras refused runs graph mode, so its ratio shows the run's noise."]
+    lines += [line for record in result["settings"].values()
+              for line in ("", render_setting(record))]
+    return "\n".join(lines) + "\n"
+
+
+def summary(result, full=False):
+    """Per setting, model and path: train examples/s, the ratio to graph mode,
+    the defaults, utilization and the goals (`full`: what ran, inference,
+    compile times); a grouped chart of the ratios, one panel per kernel
+    library, with no bar for a failed or refused path."""
+    rows, items, groups, notes = [], [], {}, []
+    settings = result.get("settings") if isinstance(result.get("settings"), dict) else None
+    records = ([(key, r.get("label") or key, r.get("models") or {}) for key, r in
+                settings.items()] if settings else [(None, None, result.get("models") or {})])
+    per_setting = settings is not None
+    for setting, label, models in records:
+        for model, info in models.items():
+            paths = info.get("paths") if isinstance(info.get("paths"), dict) else {}
+            key = model if label is None else f"{model}@{label}"
+            named = model + (f" ({label})" if label else "")
+            train = {p: common.stats_of(((e or {}).get("train") or {}).get("examples_per_s"))
+                     for p, e in paths.items()}
+            for path in sorted(paths, key=lambda p: list(PATHS).index(p) if p in PATHS else 9):
+                entry, eps = paths[path] or {}, train[path]
+                evidence = entry.get("evidence") or {}
+                refused = bool(evidence.get("xla_refused"))
+                vs_graph = common.stats_of((entry.get("train") or {}).get("ratio_vs_graph"))
+                if path == "graph" and eps:
+                    vs_graph = {"median": 1.0, "min": 1.0, "max": 1.0}
+                elif vs_graph is None and eps and train.get("graph"):  # of graph's median
+                    vs_graph = {k: v / train["graph"]["median"] for k, v in eps.items()}
+                marks = ", ".join(m for m, on in (
+                    ("zoo default", info.get("zoo_default_path") == path),
+                    ("Keras default", info.get("keras_default_path") == path),
+                    ("best", info.get("best_train_path") == path), ("XLA refused", refused)) if on)
+                lead = [model] + [label] * per_setting + [path + " (default)" * (
+                    full and entry.get("requested") is False)] + [evidence.get("ran", "?")] * full
+                if entry.get("error") and eps is None:
+                    rows.append(lead + [f"error: {common.cut(str(entry['error']), 80)}",
+                                        *[""] * (1 + 3 * full), marks, *[""] * (1 + full)])
+                    continue
+                infer, same = entry.get("inference") or {}, entry.get("utilization_same_repeat")
+                util, compiled = entry.get("utilization"), [
+                    (entry.get(kind) or {}).get("compile_s") for kind in ("train", "inference")]
+                rows.append(lead + [common.ratio_cell(eps, 1), common.ratio_cell(vs_graph)] + [
+                    common.ratio_cell(infer.get("examples_per_s"), 1),
+                    common.ratio_cell(infer.get("ratio_vs_graph")),
+                    " / ".join(common.number_cell(c, 1) for c in compiled)] * full + [
+                    marks, "" if util is None else f"{util:.1%}"] + [common.ratio_cell(
+                        same and {k: 100 * same[k] for k in ("median", "min", "max")}, 1)
+                        + "%" * bool(same)] * full)
+                ran = vs_graph is not None and not refused  # else no bar
+                if ran:
+                    groups.setdefault(label, {}).setdefault(model, {})[path] = [
+                        vs_graph[k] for k in ("median", "min", "max")]
+                items.append(common.summary_item(
+                    NAME, f"{key}/{path}", f"{named} {path}: train examples/s / graph", vs_graph,
+                    "> 1: faster than graph mode", ran=ran, examples_per_s=eps,
+                    zoo_default=info.get("zoo_default_path") == path,
+                    keras_default=info.get("keras_default_path") == path,
+                    **({"setting": setting, "kernels": label, "kernels_seen": (evidence.get(
+                        "kernels") or {}).get("library")} if per_setting else {})))
+            parts = [f"{name} {info[k]}" for k, name in (
+                ("zoo_default_path", "zoo default"), ("keras_default_path", "Keras default"),
+                ("best_train_path", "best")) if info.get(k)]
+            for k, name in (("zoo_default_vs_best", "zoo default / best"),
+                            ("zoo_default_vs_keras_default", "zoo default / Keras default")):
+                if common.stats_of(info.get(k)):
+                    parts.append(f"{name} {common.ratio_cell(info[k])}")
+                    items.append(common.summary_item(NAME, f"{key}/{k}", f"{named}: {name}",
+                                                     info[k], "train examples/s; < 1: the "
+                                                     "default is slower"))
+            parts += [f"{name}: " + ("met" if info[k] else "not met") for k, name in (
+                ("meets_default_goal", "default ≥ 0.95 x best"),
+                ("meets_75pct_goal", "75% utilization goal")) if info.get(k) is not None]
+            notes += [f"- {named}: " + "; ".join(parts)] if parts else []
+    goal = result.get("goal") if isinstance(result.get("goal"), dict) else {}
+    if goal.get("met") is not None or goal.get("missed"):
+        notes.append("- zoo default ≥ 0.95 x best, every model and kernel library: " + (
+            "met" if goal.get("met") else "missed for " + ", ".join(goal.get("missed") or [])))
+    notes += [f"- kernel mismatch (--onednn={s}): {m}"
+              for s, m in (result.get("mismatches") or {}).items()]
+    notes += [f"- --onednn={s} failed: {r.get('reason') if isinstance(r, dict) else r}"
+              for s, r in (result.get("failed") or {}).items()]
+    chart = [{"title": (f"{kernels} kernels: " if kernels else "") + "train examples/s per "
+              "path, graph = 1.0 (no bar: refused or failed)", "ylabel": "train examples/s / "
+              "graph", "groups": models} for kernels, models in groups.items()] or None
+    if not rows and not result.get("failed"):
+        return {"title": TITLE, "markdown": "No per-model paths in the result.", "items": items,
+                "chart": chart}
+    table = common.markdown_table(
+        ["model"] + ["kernels"] * per_setting + ["path"] + ["ran"] * full + [
+            "train ex/s median (min–max)", "vs graph median (min–max)"] + [
+            "inference ex/s median (min–max)", "inference vs graph",
+            "compile s (train / infer)"] * full + ["default", "utilization"] + [
+            "utilization, same-repeat peak"] * full, rows,
+        align="l" * (2 + per_setting + full) + "rr" + "rrr" * full + "ll" + "r" * full)
+    return {"title": TITLE, "items": items, "chart": chart, "markdown": "\n".join(
+        [table, "", *notes, "", "Train examples/s; \"vs graph\" > 1 is faster than graph mode "
+         "(jit_compile=False); utilization: achieved train FLOP/s over the measured matmul "
+         "peak" + ("; kernels: the CPU kernel library the setting ran." if per_setting else ".")])}
 
 
 if __name__ == "__main__":
-    common.main(MODULE, define_flags, check_flags, run_from_flags, launch=False)
+    common.main(__name__)

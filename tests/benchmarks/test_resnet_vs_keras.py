@@ -187,13 +187,13 @@ def test_markdown_table():
 def test_atomic_writes_replace_and_leave_no_temp_files(tmp_path):
     path = tmp_path / "r.json"
     path.write_text("old")
-    common.write_json_atomic(str(path), {"x": [1, 2.5]})
+    common.write_json(str(path), {"x": [1, 2.5]})
     assert json.loads(path.read_text()) == {"x": [1, 2.5]}
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     with pytest.raises(ValueError):
-        common.write_json_atomic(str(path), {"x": float("inf")})
+        common.write_json(str(path), {"x": float("inf")})
     assert json.loads(path.read_text()) == {"x": [1, 2.5]}
     assert os.listdir(tmp_path) == ["r.json"]
 

@@ -93,7 +93,7 @@ def full_report(tmp_path):
 def test_merged_json_holds_every_benchmark_and_a_summary(full_report):
     _, paths, merged, _, _ = full_report
     assert {"device", "versions", "timestamp", "benchmarks", "failed", "summary"} <= set(merged)
-    assert list(merged["benchmarks"]) == list(report.BENCHMARKS)
+    assert list(merged["benchmarks"]) == list(common.BENCHMARKS)
     assert merged["benchmarks"]["xla"] == synthetic_results()["xla"]
     assert merged["failed"] == {} and merged["missing"] == []
     assert merged["device"]["name"] == "Test CPU" and merged["versions"]["tensorflow"] == "2.99"
@@ -109,7 +109,7 @@ def test_merged_json_holds_every_benchmark_and_a_summary(full_report):
     assert summary[("data", "digits/pipeline_to_model")]["meets_10x_goal"] is True
     assert ("export", "resnet20@1/saved_model/ratio_vs_tf_function") in summary
     assert ("export", "resnet20@1/tflite/ratio_vs_keras") not in summary  # it failed
-    assert {item["benchmark"] for item in merged["summary"]} == set(report.BENCHMARKS)
+    assert {item["benchmark"] for item in merged["summary"]} == set(common.BENCHMARKS)
 
 
 def test_markdown_has_the_headline_rows_then_each_report(full_report):
@@ -138,7 +138,7 @@ def test_markdown_has_the_headline_rows_then_each_report(full_report):
 def test_one_chart_per_benchmark_is_written_when_matplotlib_imports(full_report):
     pytest.importorskip("matplotlib", reason="matplotlib is an optional extra (.[bench])")
     directory, paths, merged, md, lines = full_report
-    names = list(report.BENCHMARKS)
+    names = list(common.BENCHMARKS)
     # One PNG per benchmark, beside its results, each shown under its headline.
     assert list(paths["charts"]) == names
     assert merged["charts"] == {name: f"{name}_cpu.png" for name in names}
@@ -371,7 +371,7 @@ def fake_benchmarks(tmp_path, monkeypatch):
     (modules / "fake_ok_bench.py").write_text(textwrap.dedent(FAKE_OK))
     (modules / "fake_silent_bench.py").write_text("print('wrote nothing')\n")
     monkeypatch.setenv("PYTHONPATH", str(modules))
-    monkeypatch.setattr(runner, "BENCHMARKS", {"crash": "fake_crash_bench",
+    monkeypatch.setattr(common, "BENCHMARKS", {"crash": "fake_crash_bench",
                                                "ok": "fake_ok_bench",
                                                "silent": "fake_silent_bench"})
     return tmp_path / "out"
@@ -474,29 +474,31 @@ def test_launch_line_names_backend_kernels_and_who_chose_them():
 # The harness every benchmark runs on (benchmarks.common).
 
 
-def _flag_values(quick, argv, **options):
-    from absl import flags
+def _flag_values(quick, argv, defaults=None, models=False, min_repeats=None):
+    """`argv` parsed and checked for a benchmark with these presets and flags."""
+    import types
 
-    flag_values = flags.FlagValues()
-    common.define_common_flags(flag_values, quick, **options)
-    flag_values(["prog", *argv])
-    return flag_values
+    module = types.SimpleNamespace(__name__="demo", QUICK=quick, DEFAULTS=defaults or {},
+                                   FLAGS={"models": common.MODELS_FLAG} if models else {},
+                                   MIN_REPEATS=min_repeats)
+    return common.parse_flags(module, argv)
 
 
 def test_common_flags_quick_presets_yield_to_explicit_flags(tmp_path):
     quick = {"repeats": 2, "warmup": 1}
-    fv = _flag_values(quick, ["--quick", "--repeats=3", f"--output_dir={tmp_path}"], warmup=4)
-    assert common.check_flags(fv, quick) == str(tmp_path)
+    fv, output_dir = _flag_values(quick, ["--quick", "--repeats=3", f"--output_dir={tmp_path}"],
+                                  defaults={"warmup": 4})
+    assert output_dir == str(tmp_path)
     assert (fv.repeats, fv.warmup, fv.seed) == (3, 1, 0)
     assert "--repeats=2, --warmup=1" in fv["quick"].help
 
 
 def test_common_flags_hold_full_runs_to_the_least_repeats(tmp_path):
-    fv = _flag_values({}, ["--repeats=3", f"--output_dir={tmp_path}"])
     with pytest.raises(common.app.UsageError, match="--repeats=3: at least 5 .*--quick"):
-        common.check_flags(fv, {}, min_repeats=5)
-    fv = _flag_values({}, ["--repeats=3", "--quick", f"--output_dir={tmp_path}"])
-    assert common.check_flags(fv, {}, min_repeats=5) == str(tmp_path)
+        _flag_values({}, ["--repeats=3", f"--output_dir={tmp_path}"], min_repeats=5)
+    _, output_dir = _flag_values({}, ["--repeats=3", "--quick", f"--output_dir={tmp_path}"],
+                                 min_repeats=5)
+    assert output_dir == str(tmp_path)
 
 
 def test_models_come_from_the_registry_and_the_contract(tmp_path):
@@ -509,12 +511,11 @@ def test_models_come_from_the_registry_and_the_contract(tmp_path):
         wanted = registry.model_family(name).benchmark_models
         assert (name in defaults) == (wanted is None or name in wanted), name
         assert common.modality(name) == registry.model_family(name).modality
-    fv = _flag_values({}, [f"--output_dir={tmp_path}"], models=True)
+    fv, _ = _flag_values({}, [f"--output_dir={tmp_path}"], models=True)
     assert fv.models == defaults
     # Any registered name, cleaned of spaces and repeats.
-    fv = _flag_values({}, ["--models= resnet18 ,resnet18,text_rnn",
-                           f"--output_dir={tmp_path}"], models=True)
-    common.check_flags(fv, {})
+    fv, _ = _flag_values({}, ["--models= resnet18 ,resnet18,text_rnn",
+                              f"--output_dir={tmp_path}"], models=True)
     assert fv.models == ["resnet18", "text_rnn"]
 
 
@@ -535,14 +536,12 @@ def test_quick_runs_measure_the_smallest_model_of_each_modality(tmp_path):
     assert also == [n for n in defaults if n in chosen or n == biggest]
     assert common.smallest_models(names=["resnet18", "resnet34"]) == ["resnet18"]
     # --quick's preset of --models, computed only when applied; --models given wins.
-    quick = {"repeats": 2, "models": common.QuickModels()}
-    fv = _flag_values(quick, ["--quick", f"--output_dir={tmp_path}"], models=True)
-    common.check_flags(fv, quick)
+    quick = {"repeats": 2, "models": common.smallest_models}
+    fv, _ = _flag_values(quick, ["--quick", f"--output_dir={tmp_path}"], models=True)
     assert fv.models == chosen and fv.repeats == 2
-    assert "--models=the smallest default model of each modality" in fv["quick"].help
-    fv = _flag_values(quick, ["--quick", "--models=resnet18", f"--output_dir={tmp_path}"],
-                      models=True)
-    common.check_flags(fv, quick)
+    assert "--models=the smallest default models" in fv["quick"].help
+    fv, _ = _flag_values(quick, ["--quick", "--models=resnet18", f"--output_dir={tmp_path}"],
+                         models=True)
     assert fv.models == ["resnet18"]
 
 
@@ -553,7 +552,7 @@ def test_quick_runs_measure_the_smallest_model_of_each_modality(tmp_path):
 ])
 def test_check_models_names_the_flag_and_the_unknown_names(names, fragments):
     with pytest.raises(common.app.UsageError) as error:
-        common.check_models(names)
+        common.check_list("models", names, common.registered_models)
     for fragment in fragments:
         assert fragment in str(error.value), (fragment, str(error.value))
 
@@ -577,7 +576,8 @@ def test_a_family_registered_later_is_benchmarked_by_default(monkeypatch):
         monkeypatch.setitem(registry._MODEL_FAMILIES, constructor.__name__, Probe)
     assert "probe_small" in common.default_models()
     assert "probe_large" not in common.default_models()
-    assert common.check_models(["probe_large"]) == ["probe_large"]
+    assert common.check_list("models", ["probe_large"], common.registered_models) == \
+        ["probe_large"]
     assert common.modality("probe_small") == "text"
 
 
@@ -589,9 +589,8 @@ def test_publish_writes_the_summary_the_report_reads(tmp_path, capsys):
                 "items": [common.summary_item("demo", "k", "figures", max(result["figures"]),
                                               "> 1: more")]}
 
-    json_path, md_path = common.publish("demo", result, "# demo\n", str(tmp_path),
-                                        summary=summary)
-    assert json_path == str(tmp_path / "demo_cpu.json") and md_path.endswith("demo_cpu.md")
+    common.publish("demo", result, str(tmp_path), lambda result: "# demo\n", summary)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo_cpu.json", "demo_cpu.md"]
     written = json.loads((tmp_path / "demo_cpu.json").read_text())
     assert written["summary"]["items"][0]["median"] == 2.0
     assert "# demo" in capsys.readouterr().out

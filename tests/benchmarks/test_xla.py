@@ -6,13 +6,14 @@ import json
 import math
 import os
 import pathlib
+import re
 import sys
 
 import pytest
 import tensorflow as tf
 
 from helpers import run_module
-from benchmarks import _xla_kernels, _xla_report, _xla_settings, common, xla
+from benchmarks import common, xla
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # What the families put forward for benchmarks (`benchmark_models`).
@@ -228,10 +229,10 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
             proc.stdout.splitlines()[0]
     assert "Smoke figures" in table
     # The headline first: one row per model, then the setting's own table.
-    assert table.index("## Headline") < table.index("| model | path | ran |")
+    assert table.index("## Headline") < table.index("| model | kernels | path | ran |")
     for name in MODELS:
         assert table.count(f"| {name} |") == 1 + len(PATHS), name
-        assert f"- {name}: best " in table
+        assert re.search(rf"- {name} \(\w+\): zoo default \w+; Keras default \w+; best ", table)
     for label in ("train ex/s median", "utilization", "same-repeat peak", "matmul peak",
                   "zoo default", "keras default", "XLA refused", "spends its op time",
                   "kernels seen", "default / best", "kernels read back"):
@@ -249,9 +250,8 @@ def test_quick_run_prints_and_writes_the_table(quick_run):
 # Pure helpers.
 
 
-@pytest.mark.parametrize("module", [xla, _xla_kernels, _xla_settings, _xla_report])
-def test_docstring_examples_run(module):
-    failures, tried = doctest.testmod(module)
+def test_docstring_examples_run():
+    failures, tried = doctest.testmod(xla)
     assert tried > 0 and failures == 0
 
 
@@ -264,7 +264,7 @@ def test_best_path_is_chosen_by_the_trainers_rule():
 
 
 def test_einsum_flops_on_known_shapes():
-    einsum_flops = _xla_kernels.einsum_flops
+    einsum_flops = xla.einsum_flops
     # A dense head over a whole image: 2 * n * k * (h * w * c).
     assert einsum_flops("nhwc,hwck->nk", [(8, 4, 4, 2), (4, 4, 2, 16)]) == 2 * 8 * 16 * 32
     # Dense with batch dims under an ellipsis: 2 * (batch elements) * k * i.
@@ -281,7 +281,7 @@ def test_graph_flops_counts_matmul_and_einsum():
 
     graph = f.get_concrete_function(tf.TensorSpec([4, 8]), tf.TensorSpec([8, 3]),
                                     tf.TensorSpec([8, 5])).graph
-    total, by_type = _xla_kernels.graph_flops(graph)
+    total, by_type = xla.graph_flops(graph)
     assert by_type["MatMul"] == 2 * 4 * 3 * 8
     assert by_type["Einsum"] == 2 * 4 * 5 * 8
     assert total == sum(by_type.values())
@@ -297,10 +297,10 @@ def test_rnn_forward_flops_counts_every_step_and_direction():
     # Bidirectional LSTM: 4 gates, each direction's matmuls and bias per step.
     lstm = classifier(keras.layers.Bidirectional(keras.layers.LSTM(4)))
     per_step = 2 * 4 * 4 * (3 + 4) + 4 * 4
-    assert _xla_kernels.weight_flops(lstm, 10) == (2 * 10 * per_step, 2 * 8 * 2)
+    assert xla.weight_flops(lstm, 10) == (2 * 10 * per_step, 2 * 8 * 2)
     gru = classifier(keras.layers.GRU(4))
-    assert _xla_kernels.weight_flops(gru, 10) == (10 * (2 * 3 * 4 * 7 + 3 * 4), 2 * 4 * 2)
-    assert _xla_kernels.weight_flops(classifier(keras.layers.Flatten()), 10) == (0, 2 * 30 * 2)
+    assert xla.weight_flops(gru, 10) == (10 * (2 * 3 * 4 * 7 + 3 * 4), 2 * 4 * 2)
+    assert xla.weight_flops(classifier(keras.layers.Flatten()), 10) == (0, 2 * 30 * 2)
 
 
 # ---------------------------------------------------------------------------
@@ -324,7 +324,7 @@ def test_failing_xla_path_is_reported_and_the_rest_measured(tmp_path, monkeypatc
 
     monkeypatch.setattr(xla, "build_model", build)
     # The setting this process runs: measured in-process, no child.
-    here = _xla_settings.current_setting()
+    here = xla.current_setting()
     result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
                      steps=1, warmup=1, min_repeat_s=0.0, image_size=32,
                      sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
@@ -371,19 +371,19 @@ def _entry(graph, xla_, library, best, default):
 
 
 def _record(setting, models, mismatch=None):
-    platform = _xla_settings.ONEDNN_SETTINGS[setting]["platform"]
-    return {"setting": setting, "label": _xla_settings.ONEDNN_SETTINGS[setting]["label"],
+    platform = xla.ONEDNN_SETTINGS[setting]["platform"]
+    return {"setting": setting, "label": xla.ONEDNN_SETTINGS[setting]["label"],
             "kernels": {"platform": platform, "mismatch": mismatch}, "models": models}
 
 
-PLAN = _xla_settings.onednn_plan(None, gpu=False, machine="x86_64")
+PLAN = xla.onednn_plan(None, gpu=False, machine="x86_64")
 DEVICE = {"kind": "cpu", "name": "Test CPU", "gpu_found": False, "kernels": "?"}
 
 
 def test_plan_varies_onednn_on_x86_cpus_only():
     assert PLAN["applicable"] is True and PLAN["settings"] == ["on", "off"]
     for kwargs in ({"gpu": True, "machine": "x86_64"}, {"gpu": False, "machine": "aarch64"}):
-        plan = _xla_settings.onednn_plan(["on", "off"], **kwargs)
+        plan = xla.onednn_plan(["on", "off"], **kwargs)
         assert plan == {**plan, "applicable": False, "settings": ["n/a"]}
         assert "ignored" in plan["reason"]
 
@@ -398,7 +398,7 @@ def test_merge_computes_the_default_goal_per_model_and_setting():
         "off": _record("off", {"resnet20": _entry(50.0, 93.0, "eigen", "xla", "xla"),
                                "resnet50": _entry(40.0, 20.0, "eigen", "graph", "graph")}),
     }
-    result = _xla_settings.merge(settings, {}, PLAN, {"quick": True}, DEVICE, "description")
+    result = xla.merge(settings, {}, PLAN, {"quick": True}, DEVICE, "description")
     assert list(result["settings"]) == ["on", "off"] and result["failed"] == {}
     assert result["device"]["kernels"] == \
         "oneDNN (--onednn=on) and Eigen (--onednn=off), one process each"
@@ -412,16 +412,16 @@ def test_merge_computes_the_default_goal_per_model_and_setting():
     assert rows["resnet20", "off"]["kernels_seen"] == {"graph": "eigen", "xla": "xla"}
     assert result["goal"]["met"] is False
     assert result["goal"]["missed"] == ["resnet50 (oneDNN)"] and result["goal"]["unknown"] == []
-    table = _xla_report.render_headline(result)
+    table = xla.render_headline(result)
     assert "| resnet50 | oneDNN | 90.0 (90.0–90.0) | 100.0 (100.0–100.0) | xla | graph | " \
            "0.90 | no | graph oneDNN ×7; xla XLA ×9 |" in table
     # All met.
     settings["on"]["models"].pop("resnet50")
-    assert _xla_settings.merge(settings, {}, PLAN, {}, DEVICE, "d")["goal"]["met"] is True
+    assert xla.merge(settings, {}, PLAN, {}, DEVICE, "d")["goal"]["met"] is True
 
 
 def test_merge_records_a_crashed_setting_and_keeps_the_other(tmp_path):
-    result_, crash = _xla_settings.run_child(
+    result_, crash = xla.run_child(
         [sys.executable, "-c", "import sys; print('first line'); "
          "[print(f'log {i}', file=sys.stderr) for i in range(30)]; "
          "print('RuntimeError: the last words', file=sys.stderr); sys.exit(3)"],
@@ -429,32 +429,32 @@ def test_merge_records_a_crashed_setting_and_keeps_the_other(tmp_path):
     assert result_ is None
     assert crash["returncode"] == 3 and crash["reason"] == "exit code 3"
     assert crash["stderr_tail"][-1] == "RuntimeError: the last words"
-    assert len(crash["stderr_tail"]) == _xla_settings.STDERR_TAIL_LINES
+    assert len(crash["stderr_tail"]) == xla.STDERR_TAIL_LINES
     assert crash["first_line"] == "first line"
-    _, silent = _xla_settings.run_child([sys.executable, "-c", "pass"], dict(os.environ), str(tmp_path))
+    _, silent = xla.run_child([sys.executable, "-c", "pass"], dict(os.environ), str(tmp_path))
     assert silent["returncode"] == 0 and "wrote no xla_<device>.json" in silent["reason"]
 
     on = _record("on", {"einsum_mlp": _entry(100.0, 50.0, "onednn", "graph", "graph")})
-    result = _xla_settings.merge({"on": on}, {"off": crash}, PLAN, {}, DEVICE, "d")
+    result = xla.merge({"on": on}, {"off": crash}, PLAN, {}, DEVICE, "d")
     assert result["failed"]["off"]["returncode"] == 3
     assert result["failed"]["off"]["stderr_tail"][-1] == "RuntimeError: the last words"
     assert [r["setting"] for r in result["headline"]] == ["on", "off"]
     assert result["headline"][1]["failed"] == "exit code 3"
     # The crashed setting cannot be judged: the goal is not met, nor missed.
     assert result["goal"]["met"] is None and result["goal"]["unknown"] == ["every model (Eigen)"]
-    assert "| (all) | Eigen | failed: exit code 3 |" in _xla_report.render_headline(result)
+    assert "| (all) | Eigen | failed: exit code 3 |" in xla.render_headline(result)
 
 
 def test_a_crashing_child_does_not_stop_the_next_one(tmp_path, monkeypatch):
     calls = []
 
     def crash(cmd, env, workdir, log=None):
-        calls.append((cmd, env[_xla_settings.ONEDNN_VARIABLE],
-                      env[_xla_settings.CHILD_VARIABLE]))
+        calls.append((cmd, env[xla.ONEDNN_VARIABLE],
+                      env[xla.CHILD_VARIABLE]))
         return None, {"mode": "child", "returncode": -11, "reason": "exit code -11",
                       "stderr_tail": ["Segmentation fault"]}
 
-    monkeypatch.setattr(_xla_settings, "run_child", crash)
+    monkeypatch.setattr(xla, "run_child", crash)
     result = xla.run(models=["einsum_mlp"], paths=["graph", "xla"], batch_size=4, repeats=1,
                      steps=1, warmup=1, min_repeat_s=0.0, image_size=32,
                      sequence_length=16, matmul_n=64, profile_steps=0, seed=0, quick=True,
