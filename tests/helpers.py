@@ -16,6 +16,7 @@ Tests import this module as `helpers` (`tests/` is on `sys.path` through
 `tests/conftest.py`).
 """
 
+import collections
 import fnmatch
 import inspect
 import json
@@ -694,20 +695,25 @@ def small_model(name, seed=0):
 # Export round-trips (DESIGN.md: a round-trip loads in a fresh process,
 # because an in-process load can silently reuse registered objects)
 
-EXPORT_TARGETS = {"keras": "model.keras", "h5": "model.h5", "weights": "model.weights.h5",
-                  "saved_model": "saved_model", "tflite": "model.tflite"}
+def _export_targets():
+    """Every registered format (`zoo.export.formats`) -> the name a test saves it as."""
+    from zoo.export import formats
+
+    return {name: f"model{format.suffixes[0]}" if format.suffixes else name
+            for name, format in formats.FORMATS.items()}
+
+
+EXPORT_TARGETS = _export_targets()
 # Max abs difference of the outputs after the round-trip, scaled by
 # max(1, largest |output|): untrained deep ResNets give logits in the
 # thousands, where TFLite's float32 kernels differ from TensorFlow's by ~3e-7
 # relative (rounding), above 1e-4 absolute. Every other format is exact here.
-EXPORT_TOLERANCE = {"keras": 1e-5, "h5": 1e-5, "weights": 1e-5, "saved_model": 1e-5,
-                    "tflite": 1e-4}
-# Formats whose loaded object is the zoo model again (config and vocabulary).
-_KERAS_FORMATS = ("keras", "h5", "weights")
+EXPORT_TOLERANCE = collections.defaultdict(lambda: 1e-5, tflite=1e-4)
 
 _LOAD_EXPORTS = """
 import json, numpy as np, keras
 import zoo, zoo.export
+from zoo.export import formats
 folder, targets, probe = {folder!r}, {targets!r}, {probe!r}
 x = np.load(folder + "/x.npy", allow_pickle=True)
 expected = np.load(folder + "/expected.npy")
@@ -715,7 +721,8 @@ config = json.load(open(folder + "/config.json"))
 report = {{}}
 for format, target in targets.items():
     path = folder + "/" + target
-    if format == "weights":
+    reloads = formats.FORMATS[format].reloads_model
+    if formats.FORMATS[format].kind == formats.WEIGHTS:
         model = keras.saving.deserialize_keras_object(config)
         zoo.export.load_weights(model, path)
     else:
@@ -726,9 +733,9 @@ for format, target in targets.items():
         "max_diff": float(np.abs(outputs - expected).max()),
         "type": type(model).__name__,
         "name": getattr(model, "name", None),
-        "config": model.get_config() if format in {keras_formats!r} else None,
+        "config": model.get_config() if reloads else None,
         "vocabulary": list(getattr(model, "vocabulary", None) or []),
-        "probe": eval(probe) if probe and format in {keras_formats!r} else None}}
+        "probe": eval(probe) if probe and reloads else None}}
 print(json.dumps(report))
 """
 
@@ -738,14 +745,14 @@ def run_export_test(model, folder, formats=tuple(EXPORT_TARGETS), inputs=None, p
 
     Asserts, per format: the same output shape, outputs within
     `EXPORT_TOLERANCE` (scaled by the largest |output|), and, for the
-    formats that load the zoo model again (`.keras`, `.h5`, weights into a
-    model rebuilt from config): the same class, name, config and
-    vocabulary.
+    formats that load the zoo model again (`Format.reloads_model`: `.keras`,
+    `.h5`, weights into a model rebuilt from config): the same class, name,
+    config and vocabulary.
 
     Args:
         model: a built model.
         folder: pathlib.Path. An empty folder for the files.
-        formats: names from `EXPORT_TARGETS`.
+        formats: names from `EXPORT_TARGETS` (default: every registered format).
         inputs: what to call the model on (default: 3 `example_inputs`).
         probe: a Python expression evaluated on each loaded Keras-format
             model in the fresh process (e.g. `"model.layers[0].equation"`),
@@ -756,6 +763,7 @@ def run_export_test(model, folder, formats=tuple(EXPORT_TARGETS), inputs=None, p
         `max_diff`, `type`, `name`, `config`, `vocabulary`, `probe`.
     """
     import zoo.export  # TensorFlow's file formats: only for the tests that export
+    from zoo.export import formats as registry
 
     x = model.example_inputs(batch_size=3, seed=1) if inputs is None else inputs
     expected = to_numpy(model(x, training=False)).astype("float32")
@@ -767,7 +775,7 @@ def run_export_test(model, folder, formats=tuple(EXPORT_TARGETS), inputs=None, p
     (folder / "config.json").write_text(json.dumps(keras.saving.serialize_keras_object(model)))
 
     out = run_in_fresh_process(_LOAD_EXPORTS.format(
-        folder=str(folder), targets=targets, probe=probe, keras_formats=_KERAS_FORMATS))
+        folder=str(folder), targets=targets, probe=probe))
     report = json.loads(out.strip().splitlines()[-1])
     assert set(report) == set(targets)
     scale = max(1.0, float(np.abs(expected).max()))
@@ -776,7 +784,7 @@ def run_export_test(model, folder, formats=tuple(EXPORT_TARGETS), inputs=None, p
     for format, result in report.items():
         assert result["shape"] == list(expected.shape), (format, result["shape"])
         assert result["max_diff"] < EXPORT_TOLERANCE[format] * scale, (format, result["max_diff"])
-        if format in _KERAS_FORMATS:
+        if registry.FORMATS[format].reloads_model:
             assert (result["type"], result["name"]) == (type(model).__name__, model.name), format
             assert result["config"] == config, format
             assert result["vocabulary"] == vocabulary, format

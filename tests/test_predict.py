@@ -18,7 +18,7 @@ import zoo.data
 import zoo.data.images
 import zoo.export
 import zoo.predict
-from helpers import assert_usage_error, run_in_fresh_process, run_module
+from helpers import EXPORT_TARGETS, assert_usage_error, run_in_fresh_process, run_module
 
 CLASSES = ["daisy", "rose", "tulip"]
 SIZE = 16
@@ -87,9 +87,7 @@ def test_top_is_capped_and_unnamed_classes_get_their_index(model):
 @pytest.fixture(scope="module")
 def exported(model, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
-    return {fmt: zoo.export.save(model, out / name) for fmt, name in
-            [("keras", "m.keras"), ("h5", "m.h5"), ("weights", "m.weights.h5"),
-             ("saved_model", "serving"), ("tflite", "m.tflite")]}
+    return {fmt: zoo.export.save(model, out / name) for fmt, name in EXPORT_TARGETS.items()}
 
 
 def test_every_model_format_carries_class_names_and_preprocessing(model, exported):
@@ -98,7 +96,7 @@ def test_every_model_format_carries_class_names_and_preprocessing(model, exporte
         import json, zoo, zoo.export
         found = {{}}
         for fmt, path in {paths!r}.items():
-            if fmt == "weights":  # weights into a model built without names
+            if zoo.export.FORMATS[fmt].kind == "weights":  # into a model built without names
                 loaded = zoo.create_model("resnet20", num_classes=3, input_shape=({SIZE}, {SIZE}, 3))
                 zoo.export.load_weights(loaded, path)
             else:

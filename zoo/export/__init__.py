@@ -1,5 +1,9 @@
 """Save and load zoo models in every TensorFlow format; nothing else knows formats.
 
+Each format is one `Format` object registered in `zoo.export.formats`
+(`FORMATS`: name -> `Format`); `save`, `load` and `load_weights` look the
+format up there, by `format=` or by the path's suffix:
+
 | format | path | keeps | `load` returns |
 |---|---|---|---|
 | `keras` | `*.keras` | architecture, weights, optimizer-free state, vocabulary | a Keras model |
@@ -32,40 +36,14 @@ True
 """
 
 import os
-import pathlib
 
 import keras
 
 from zoo import _validation
-from zoo.export import _atomic, _files, keras_formats
+from zoo.export import _atomic, _files, formats
 
-FORMATS = ("keras", "h5", "weights", "saved_model", "tflite")
-
-_BY_SUFFIX = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite"}
-# Keras itself insists on these suffixes for its own formats.
-_REQUIRED_SUFFIX = {"keras": ".keras", "weights": ".weights.h5"}
-
-
-def _handler(format):
-    """The object with `save(model, path, **options)` / `load(path)` for a format."""
-    if format == "saved_model":
-        # Imported on demand: they pull in parts of TensorFlow (the SavedModel
-        # loader, the TFLite converter) that `.keras`/`.h5` users never need.
-        from zoo.export import saved_model
-        return saved_model
-    if format == "tflite":
-        from zoo.export import tflite
-        return tflite
-    return {"keras": keras_formats.KERAS, "h5": keras_formats.H5,
-            "weights": keras_formats.WEIGHTS}[format]
-
-
-def _suffix_format(path):
-    """The format a path's suffix names, or None (no suffix, or an unknown one)."""
-    name = path.name.lower()
-    if name.endswith(".weights.h5"):
-        return "weights"
-    return _BY_SUFFIX.get(pathlib.Path(name).suffix)
+# The registry (`zoo.export.formats`): format name -> `Format`.
+FORMATS = formats.FORMATS
 
 
 def format_from_path(path):
@@ -75,47 +53,7 @@ def format_from_path(path):
         TypeError: `path` is not a str or `os.PathLike`.
         ValueError: an empty path, or a suffix no format uses.
     """
-    path = _files.check_path("path", path)
-    format = _suffix_format(path)
-    if format is not None:
-        return format
-    suffix = path.suffix
-    if suffix == "" or path.is_dir():
-        return "saved_model"
-    raise ValueError(
-        f"Cannot tell the format of path={str(path)!r} from its suffix {suffix!r}: use "
-        ".keras, .h5, .weights.h5, .tflite or a directory (SavedModel), or pass "
-        f"format= one of {list(FORMATS)}")
-
-
-def _check_format(format):
-    if not isinstance(format, str) or format not in FORMATS:
-        raise ValueError(f"format must be one of {list(FORMATS)}, received format={format!r}")
-    return format
-
-
-def _resolve_format(path, format):
-    """`format`, or the path's; a `format` its suffix contradicts is an error.
-
-    Saving `x.keras` as HDF5 would write a file that `load("x.keras")`
-    rejects, so the suffix and `format` must agree whenever the suffix names
-    a format. An unknown suffix is fine with an explicit `format` (load it
-    with the same `format=`), except for Keras' own formats, whose suffix
-    Keras requires.
-    """
-    if format is None:
-        return format_from_path(path)
-    _check_format(format)
-    implied = _suffix_format(path)
-    if implied is not None and implied != format:
-        raise ValueError(
-            f"format={format!r} contradicts path={str(path)!r}, whose suffix names format "
-            f"{implied!r}: drop format= or change the suffix")
-    required = _REQUIRED_SUFFIX.get(format)
-    if required is not None and implied != format:
-        raise ValueError(f"format={format!r} needs a path ending in {required!r}, received "
-                         f"path={str(path)!r}")
-    return format
+    return formats.from_path(_files.check_path("path", path)).name
 
 
 def check_save_target(path, format=None, overwrite=False, **options):
@@ -140,41 +78,18 @@ def check_save_target(path, format=None, overwrite=False, **options):
     """
     path = _files.check_path("path", path)
     overwrite = _validation.boolean("overwrite", overwrite)
-    format = _resolve_format(path, format)
-    writer = _handler(format)
-    target = writer.target_path(path, **options) if hasattr(writer, "target_path") else path
+    chosen = formats.resolve(path, format)
+    target = chosen.target_path(path, **options)
     found = _files.kind(target) if os.path.lexists(target) else None
     if found is not None:
         # What is there first: overwrite=True would not help with a directory
         # where a file goes, so the message must not suggest it.
-        _check_replaceable(target, format, found)
+        chosen.check_replaceable(target, found)
         if not overwrite:
             raise FileExistsError(
                 f"Not saving to {str(target)!r}: it exists; pass overwrite=True to replace it")
     _files.check_writable_parent(target)
-    return format, target
-
-
-def _check_replaceable(target, format, found):
-    """Refuses to replace what is not a file (or SavedModel) of the same kind.
-
-    `overwrite=True` means "replace my old model", never "delete whatever
-    directory happens to be there".
-    """
-    if format == "saved_model":
-        if found != "directory":
-            raise ValueError(
-                f"Not saving a SavedModel to {str(target)!r}: it is a {found}, not a "
-                "SavedModel directory; remove it yourself or choose another path")
-        from zoo.export import saved_model
-        if not saved_model.is_replaceable(target):
-            raise ValueError(
-                f"Not saving a SavedModel to {str(target)!r}: it is a directory but not a "
-                "SavedModel (nor version subdirectories of one), and overwrite=True only "
-                "replaces a SavedModel; nothing was deleted")
-    elif found == "directory":
-        raise ValueError(f"Not saving a {format} file to {str(target)!r}: it is a directory; "
-                         "overwrite=True replaces files only, nothing was deleted")
+    return chosen.name, target
 
 
 def save(model, path, format=None, overwrite=False, **options):
@@ -188,10 +103,11 @@ def save(model, path, format=None, overwrite=False, **options):
             format the path's suffix contradicts is an error.
         overwrite: bool. Replace an existing target of the same format;
             without it an existing path is a `FileExistsError`.
-        **options: format options. `saved_model`: `version` (int: write the
-            TensorFlow Serving layout `path/<version>/`). `tflite`:
-            `quantization` (None, `"float16"`, `"int8"`),
-            `representative_data` (for int8), `sequence_length` (text models).
+        **options: the format's options (`FORMATS[format].options`).
+            `saved_model`: `version` (int: write the TensorFlow Serving
+            layout `path/<version>/`). `tflite`: `quantization` (None,
+            `"float16"`, `"int8"`), `representative_data` (for int8),
+            `sequence_length` (text models), ... (`zoo.export.tflite.save`).
             Both: `fold_batchnorm` (bool, default True: export
             `model.folded()`, each BatchNorm folded into its convolution;
             `model` is not changed). `keras`, `h5` and `weights` take none.
@@ -211,11 +127,10 @@ def save(model, path, format=None, overwrite=False, **options):
     _check_model(model)
     format, target = check_save_target(path, format, overwrite, **options)
     _check_built(model, target)
-    writer = _handler(format)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _atomic.replacing(target) as scratch:
         try:
-            writer.save(model, scratch, **options)
+            FORMATS[format].save(model, scratch, **options)
         except (ValueError, TypeError, OSError) as error:
             # The writer only knows the scratch name; the user knows the target.
             raise _renamed(error, scratch, target) from error
@@ -254,16 +169,7 @@ def load(path, format=None):
             not a regular file (the message names the file and the format).
     """
     path = _files.check_path("path", path)
-    format = _resolve_format(path, format)
-    if format == "saved_model":
-        _atomic.recover(path)
-    if not os.path.lexists(path):
-        raise FileNotFoundError(f"No {format} file or directory at path={str(path)!r}")
-    if format == "weights":
-        raise ValueError(
-            f"{str(path)!r} holds weights only (no architecture): build the model and "
-            "call zoo.export.load_weights(model, path)")
-    return _handler(format).load(path)
+    return formats.resolve(path, format).load(path)
 
 
 def load_weights(model, path):
@@ -282,11 +188,11 @@ def load_weights(model, path):
     """
     _check_model(model)
     path = _files.check_path("path", path)
-    format = _suffix_format(path)
-    if format not in ("keras", "h5", "weights"):
-        raise ValueError(f"load_weights reads .weights.h5, .keras or .h5 files, received "
-                         f"path={str(path)!r}")
-    return keras_formats.load_weights_into(model, path)
+    found = formats.from_suffix(path)
+    if found is None or not found.reloads_model:
+        readable = formats.describe(formats.of_kind(formats.MODEL, formats.WEIGHTS))
+        raise ValueError(f"load_weights reads {readable} files, received path={str(path)!r}")
+    return found.load_weights(model, path)
 
 
 def _check_model(model):

@@ -47,6 +47,8 @@ import sys
 
 from absl import app, flags
 
+from zoo.export import formats
+
 FLAGS = flags.FLAGS
 
 # What `check_flags` found: the source's format, the output's format and
@@ -59,9 +61,10 @@ Plan = collections.namedtuple(
 # "images" (`path` a folder, `items` its image files, sorted).
 Calibration = collections.namedtuple("Calibration", ["kind", "path", "items"])
 
-# The flag of each source kind, and what it takes (for messages).
-SOURCE_FLAGS = {"model_file": "a whole saved model (.keras, or a zoo .h5)",
-                "weights": "a weights-only .weights.h5 file (with --model)"}
+# The flag of each source kind, and the kind of format it takes.
+SOURCE_FLAGS = {"model_file": formats.MODEL, "weights": formats.WEIGHTS}
+# The save options that are flags; each applies to the formats that take it.
+OPTION_FLAGS = ("version", "quantization", "sequence_length", "fold_batchnorm")
 # The most calibration examples --representative_data reads: what
 # `zoo.export.tflite.save` uses at most.
 MAX_CALIBRATION_EXAMPLES = 500
@@ -76,14 +79,14 @@ def define_flags(flag_values=FLAGS):
     """
     flags.DEFINE_string("model", None, "Registered model name: the architecture of "
                         "--weights.", flag_values=flag_values)
-    flags.DEFINE_string("model_file", None, "A whole saved model to export: a .keras or "
-                        "zoo .h5 file. Give this or --weights.", flag_values=flag_values)
-    flags.DEFINE_string("weights", None, "A weights-only .weights.h5 file, loaded into "
-                        "--model built with the constructor flags. Give this or "
+    flags.DEFINE_string("model_file", None, f"The model to export: {_takes('model_file')}. "
+                        "Give this or --weights.", flag_values=flag_values)
+    flags.DEFINE_string("weights", None, f"The weights to export: {_takes('weights')}, "
+                        "loaded into --model built with the constructor flags. Give this or "
                         "--model_file.", flag_values=flag_values)
-    flags.DEFINE_string("out", None, "Where to write: a file (.keras, .h5, .weights.h5, "
-                        ".tflite) or a directory (SavedModel).", flag_values=flag_values)
-    flags.DEFINE_enum("format", None, ["keras", "h5", "weights", "saved_model", "tflite"],
+    flags.DEFINE_string("out", None, f"Where to write: {formats.describe()}.",
+                        flag_values=flag_values)
+    flags.DEFINE_enum("format", None, list(formats.FORMATS),
                       "Output format (default: from --out; must agree with its suffix).",
                       flag_values=flag_values)
     flags.DEFINE_boolean("overwrite", False, "Replace --out if it exists (a file of the "
@@ -108,10 +111,23 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_integer("sequence_length", None, "TFLite, text models: the static token "
                          "length of the exported integer-token model.", lower_bound=1,
                          flag_values=flag_values)
-    flags.DEFINE_boolean("fold_batchnorm", True, "SavedModel and TFLite: fold each "
-                         "BatchNorm into the convolution before it (an inference graph; "
-                         "--nofold_batchnorm keeps them).", flag_values=flag_values)
+    flags.DEFINE_boolean("fold_batchnorm", True, f"{_taking('fold_batchnorm', ' and ')}: "
+                         "fold each BatchNorm into the convolution before it (an inference "
+                         "graph; --nofold_batchnorm keeps them).", flag_values=flag_values)
     flags.mark_flags_as_required(["out"], flag_values=flag_values)
+
+
+def _takes(source_flag):
+    """What `--source_flag` takes, in words: "a whole saved model (.keras or .h5)"."""
+    paths = formats.describe(formats.of_kind(SOURCE_FLAGS[source_flag]))
+    if source_flag == "model_file":
+        return f"a whole saved model ({paths})"
+    return f"a weights-only {paths} file (with --model)"
+
+
+def _taking(option, joiner=" or "):
+    """The formats whose `save` takes `option`, e.g. `"saved_model or tflite"`."""
+    return joiner.join(f.name for f in formats.FORMATS.values() if option in f.options)
 
 
 def model_arguments(flag_values=FLAGS):
@@ -165,7 +181,6 @@ def check_flags(flag_values=FLAGS):
     """
     import zoo
     import zoo.export
-    from zoo.export import fold
 
     flag_name, source = _source_flag(flag_values)
     out = flag_values.out
@@ -176,17 +191,18 @@ def check_flags(flag_values=FLAGS):
         source_format = zoo.export.format_from_path(source)
     except ValueError as error:
         raise app.UsageError(f"{given}: {error}") from None
-    if source_format not in ("keras", "h5", "weights"):
-        raise app.UsageError(f"--{flag_name} takes {SOURCE_FLAGS[flag_name]}, received "
-                             f"{given} (a {source_format} file)")
-    whole_model = source_format in ("keras", "h5")
+    kind, takes = formats.FORMATS[source_format].kind, _takes(flag_name)
+    if kind not in SOURCE_FLAGS.values():
+        raise app.UsageError(f"--{flag_name} takes {takes}, received {given} (a "
+                             f"{source_format} file)")
+    whole_model = kind == formats.MODEL
     if flag_name == "weights" and whole_model:
         raise app.UsageError(
-            f"--weights takes {SOURCE_FLAGS['weights']}, but {given} is a whole model "
+            f"--weights takes {takes}, but {given} is a whole model "
             f"(.{source_format}): pass it as --model_file={source}")
     if flag_name == "model_file" and not whole_model:
         raise app.UsageError(
-            f"--model_file takes {SOURCE_FLAGS['model_file']}, but {given} holds weights "
+            f"--model_file takes {takes}, but {given} holds weights "
             f"only: pass it as --weights={source} with --model=NAME (and its constructor "
             "flags)")
     _check_source_file(given, source, source_format)
@@ -207,7 +223,8 @@ def check_flags(flag_values=FLAGS):
                                  f"{zoo.list_models()}, received --model={flag_values.model!r}")
         arguments = model_arguments(flag_values)
 
-    options = _save_options(flag_values)
+    options = {name: flag_values[name].value for name in OPTION_FLAGS
+               if _given(flag_values, name)}
     try:
         out_format, target = zoo.export.check_save_target(
             out, flag_values.format, flag_values.overwrite, **options)
@@ -215,8 +232,8 @@ def check_flags(flag_values=FLAGS):
         raise app.UsageError(f"--out={out}: {error}") from None
     _check_options_fit(flag_values, out_format)
     calibration = check_representative_data(flag_values)
-    if out_format in fold.FORMATS:
-        options["fold_batchnorm"] = flag_values.fold_batchnorm
+    if formats.FORMATS[out_format].folds_batchnorm:
+        options["fold_batchnorm"] = flag_values.fold_batchnorm  # the default, said
     return Plan(source_format, out_format, target, options, arguments, calibration)
 
 
@@ -226,8 +243,8 @@ def _source_flag(flag_values):
              or getattr(flag_values, name) is not None]
     if not given:
         raise app.UsageError(
-            "name the model to export: --model_file=PATH for a whole saved model (.keras, "
-            "or a zoo .h5), or --weights=PATH for a .weights.h5 with --model=NAME")
+            f"name the model to export: --model_file=PATH for {_takes('model_file')}, or "
+            f"--weights=PATH for {_takes('weights')}")
     if len(given) > 1:
         raise app.UsageError(
             f"give --model_file or --weights, not both: received "
@@ -390,27 +407,21 @@ def _read_images(given, paths, model, shape, dtype, takes, limit):
     return images.transpose(0, 3, 1, 2) if channels_first else images
 
 
-def _save_options(flag_values):
-    names = ("version", "quantization", "sequence_length")
-    return {name: getattr(flag_values, name) for name in names
-            if getattr(flag_values, name) is not None}
+def _given(flag_values, name):
+    # A boolean has a value either way: only an explicit one counts.
+    flag = flag_values[name]
+    return flag.present if flag.boolean else flag.value is not None
 
 
 def _check_options_fit(flag_values, out_format):
-    """Refuses format options that the output format does not take."""
-    takes = {"version": "saved_model", "quantization": "tflite", "sequence_length": "tflite"}
-    for name, format in takes.items():
-        value = getattr(flag_values, name)
-        if value is not None and out_format != format:
-            raise app.UsageError(f"--{name}={value} applies to --format={format} only; "
+    """Refuses option flags that the output format does not take."""
+    for name in OPTION_FLAGS:
+        if _given(flag_values, name) and name not in formats.FORMATS[out_format].options:
+            value = flag_values[name].value
+            given = (f"--{'' if value else 'no'}{name}" if flag_values[name].boolean
+                     else f"--{name}={value}")
+            raise app.UsageError(f"{given} applies to --format={_taking(name)} only; "
                                  f"--out={flag_values.out} is {out_format}")
-    from zoo.export import fold
-
-    # A boolean has a value either way: only an explicit one is refused.
-    if flag_values["fold_batchnorm"].present and out_format not in fold.FORMATS:
-        given = "--fold_batchnorm" if flag_values.fold_batchnorm else "--nofold_batchnorm"
-        raise app.UsageError(f"{given} applies to --format={' or '.join(fold.FORMATS)} only; "
-                             f"--out={flag_values.out} is {out_format}")
 
 
 def load_source(plan, flag_values=FLAGS):
@@ -418,7 +429,7 @@ def load_source(plan, flag_values=FLAGS):
     import zoo
     import zoo.export
 
-    if plan.source_format in ("keras", "h5"):
+    if formats.FORMATS[plan.source_format].kind == formats.MODEL:
         return zoo.export.load(flag_values.model_file)
     model = zoo.create_model(flag_values.model, **plan.model_arguments)
     if getattr(model, "needs_adapt", False):

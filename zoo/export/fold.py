@@ -2,7 +2,8 @@
 
 A SavedModel or a TFLite file holds an inference graph, where each
 BatchNormalization after a convolution is a fixed affine map per channel.
-`zoo.export.save` therefore writes these two formats from `model.folded()`
+`zoo.export.save` therefore writes these two formats (those whose
+`zoo.export.formats.Format` takes `fold_batchnorm`) from `model.folded()`
 (every `zoo.blocks.ConvBN` with its BatchNorm folded into its convolution:
 a scaled kernel plus a bias), unless `fold_batchnorm=False`. The model
 given to `save` is never changed: the folding happens on a copy, and a
@@ -40,9 +41,6 @@ Example:
 import collections
 
 from zoo import _validation
-
-# The formats whose `save` takes `fold_batchnorm=` (inference graphs).
-FORMATS = ("saved_model", "tflite")
 
 # Op types that only a BatchNorm puts in a zoo model's TensorFlow graph:
 # TensorFlow's fused kernels, and the `Rsqrt(moving_variance + epsilon)`
@@ -96,4 +94,4 @@ def op_difference(unfolded, folded):
             "total": {"unfolded": sum(unfolded.values()), "folded": sum(folded.values())}}
 
 
-__all__ = ["BATCHNORM_OPS", "FORMATS", "batchnorm_ops", "inference_model", "op_difference"]
+__all__ = ["BATCHNORM_OPS", "batchnorm_ops", "inference_model", "op_difference"]

@@ -60,8 +60,7 @@ class _KerasFile:
     """Keras' native `.keras` zip: architecture, weights, assets."""
 
     @staticmethod
-    def save(model, path, **options):
-        _no_options("keras", options)
+    def save(model, path):
         model.save(path)
 
     @staticmethod
@@ -75,13 +74,16 @@ class _KerasFile:
         except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
             raise ValueError(f"Cannot load {str(path)!r} as a .keras model: {error}") from None
 
+    @staticmethod
+    def load_weights(model, path):
+        return _keras_load_weights(model, path)
+
 
 class _H5File:
     """The zoo's whole-model HDF5: config + weights (see the module docstring)."""
 
     @staticmethod
-    def save(model, path, **options):
-        _no_options("h5", options)
+    def save(model, path):
         config = json.dumps(keras.saving.serialize_keras_object(model))
         with h5py.File(path, "w") as file:
             file.attrs["zoo_format"] = H5_FORMAT
@@ -136,13 +138,23 @@ class _H5File:
         _assign(model, values, path)
         return model
 
+    @staticmethod
+    def load_weights(model, path):
+        _files.check_regular_file(path, "weights file")
+        with _open_h5(path, "zoo .h5 model") as file:
+            is_zoo_h5 = file.attrs.get("zoo_format") == H5_FORMAT
+        if not is_zoo_h5:  # a Keras HDF5 weights file named .h5
+            return _keras_load_weights(model, path)
+        source = _H5File.load(path)
+        _assign(model, [(v.path, keras.ops.convert_to_numpy(v)) for v in source.weights], path)
+        return model
+
 
 class _WeightsFile:
     """Keras' `.weights.h5`: weights only, loaded into a model you build."""
 
     @staticmethod
-    def save(model, path, **options):
-        _no_options("weights", options)
+    def save(model, path):
         model.save_weights(path)
         # Keras wrote the file; the checksums go in beside its datasets.
         with h5py.File(path, "a") as file:
@@ -155,6 +167,19 @@ class _WeightsFile:
                 text = json.dumps(record)
                 file.attrs[_WEIGHTS_LABELS] = text
                 file.attrs[_WEIGHTS_LABELS + "_" + CHECKSUM] = _digest(text.encode())
+
+    @staticmethod
+    def verify(path):
+        """Checks the file's checksums; returns its labels record (or None)."""
+        with _open_h5(path, "Keras .weights.h5") as file:
+            _verify(path, file.attrs.get(_WEIGHTS_MARK), _WEIGHTS_DIGEST,
+                    [(key, key, dataset, dataset[()]) for key, dataset in _datasets(file)])
+            return _read_labels(path, file)
+
+    @staticmethod
+    def load_weights(model, path):
+        record = _WeightsFile.verify(path)  # checked before any weight is touched
+        return _keras_load_weights(model, path, record)
 
 
 def _read_labels(path, file):
@@ -189,24 +214,9 @@ def _give_labels(model, path, record):
 KERAS, H5, WEIGHTS = _KerasFile, _H5File, _WeightsFile
 
 
-def load_weights_into(model, path):
-    """Loads weights from `.weights.h5`, `.keras` or a zoo `.h5` into `model`."""
-    name = path.name.lower()
+def _keras_load_weights(model, path, record=None):
+    """Keras' `model.load_weights(path)`, its errors naming the weight that differs."""
     _files.check_regular_file(path, "weights file")
-    if name.endswith(".h5") and not name.endswith(".weights.h5"):
-        with _open_h5(path, "zoo .h5 model") as file:
-            is_zoo_h5 = file.attrs.get("zoo_format") == H5_FORMAT
-        if is_zoo_h5:
-            source = _H5File.load(path)
-            _assign(model, [(v.path, keras.ops.convert_to_numpy(v)) for v in source.weights],
-                    path)
-            return model
-    record = None
-    if name.endswith(".weights.h5"):
-        with _open_h5(path, "Keras .weights.h5") as file:
-            _verify(path, file.attrs.get(_WEIGHTS_MARK), _WEIGHTS_DIGEST,
-                    [(key, key, dataset, dataset[()]) for key, dataset in _datasets(file)])
-            record = _read_labels(path, file)  # checked before any weight is touched
     try:
         model.load_weights(path)
     except (ValueError, KeyError, OSError) as error:
@@ -335,7 +345,3 @@ class _open_h5:
     def __exit__(self, *exc):
         self.file.close()
 
-
-def _no_options(format, options):
-    if options:
-        raise ValueError(f"format {format!r} takes no options, received {sorted(options)}")

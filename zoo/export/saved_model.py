@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import _validation
-from zoo.export import _atomic, _files, fold, labels
+from zoo.export import _atomic, _files, labels
 
 SIGNATURE_KEY = "serving_default"
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
@@ -128,33 +128,25 @@ def input_spec(model):
                          name=name or "inputs")
 
 
-def save(model, path, version=None, fold_batchnorm=True, **options):
+def save(model, path, version=None):
     """Writes `model` as a SavedModel into the new directory `path`.
 
-    Called by `zoo.export.save`, which passes the scratch directory that it
-    renames into place afterwards; `path` must not exist yet.
+    Called through `zoo.export.save`, which passes the scratch directory that
+    it renames into place afterwards (`path` must not exist yet), and the
+    model with its BatchNorms folded unless `fold_batchnorm=False`
+    (`zoo.export.formats`).
 
     Args:
         model: a built zoo model (a text model needs its vocabulary).
         path: str or Path. The directory to create.
         version: int >= 1 or None. Only checked here: the dispatcher has
             already put the version into `path` (see `target_path`).
-        fold_batchnorm: bool. Export `model.folded()`: each BatchNorm folded
-            into its convolution, none left in the serving graph (see
-            `zoo.export.fold`); `model` itself is not changed.
-        **options: none other is known; any is a `ValueError`.
 
     Raises:
-        ValueError: unknown options, a bad `version` or `fold_batchnorm`, a
-            model without an input signature.
+        ValueError: a bad `version`, a model without an input signature.
     """
-    if options:
-        raise ValueError(
-            f"Unknown saved_model option(s) {sorted(options)}: the options are "
-            "version= (an int >= 1) and fold_batchnorm= (a bool)")
     if version is not None:
         _check_version(version)
-    model = fold.inference_model(model, fold_batchnorm)
     spec = input_spec(model)
     key = output_name(model)
 
@@ -189,6 +181,23 @@ def _resource_layers(model):
 
 def _is_saved_model_dir(path):
     return any((path / name).is_file() for name in _SAVED_MODEL_FILES)
+
+
+def check_replaceable(target, found):
+    """Refuses to replace `target` (a `found`) unless it is a SavedModel (`is_replaceable`).
+
+    Raises:
+        ValueError: a file, or a directory that is not a SavedModel.
+    """
+    if found != "directory":
+        raise ValueError(
+            f"Not saving a SavedModel to {str(target)!r}: it is a {found}, not a "
+            "SavedModel directory; remove it yourself or choose another path")
+    if not is_replaceable(target):
+        raise ValueError(
+            f"Not saving a SavedModel to {str(target)!r}: it is a directory but not a "
+            "SavedModel (nor version subdirectories of one), and overwrite=True only "
+            "replaces a SavedModel; nothing was deleted")
 
 
 def is_replaceable(path):
@@ -408,5 +417,5 @@ def _shape_str(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape.as_list()) + ")"
 
 
-__all__ = ["SIGNATURE_KEY", "ServingModel", "input_spec", "load", "output_name",
-           "resolve", "save", "target_path"]
+__all__ = ["SIGNATURE_KEY", "ServingModel", "check_replaceable", "input_spec", "load",
+           "output_name", "resolve", "save", "target_path"]

@@ -119,7 +119,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from zoo import _validation
-from zoo.export import _files, fold, labels, saved_model
+from zoo.export import _files, labels, saved_model
 
 QUANTIZATIONS = (None, "float16", "int8")
 METADATA_NAME = "zoo_export"
@@ -140,9 +140,12 @@ _ZERO_DIGEST = "0" * 64
 
 def save(model, path, quantization=None, representative_data=None, sequence_length=None,
          input_shape=None, int8_io=False,
-         representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES, fold_batchnorm=True,
-         **options):
+         representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES):
     """Writes `model` as a `.tflite` flatbuffer at `path` (see the module doc).
+
+    Called through `zoo.export.save`, which passes the model with its
+    BatchNorms folded unless `fold_batchnorm=False` (`zoo.export.formats`;
+    the converter folds them too, see `zoo.export.fold`).
 
     Args:
         model: a built zoo model (anything with `input_signature`, or a
@@ -157,21 +160,12 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
         int8_io: bool. With `quantization="int8"`, make float inputs and
             outputs int8 too.
         representative_samples: int. The most calibration examples used.
-        fold_batchnorm: bool. Convert `model.folded()`, each BatchNorm
-            folded into its convolution (see `zoo.export.fold`: the converter
-            folds them too); `model` itself is not changed.
-        **options: none other is known; any is a `ValueError`.
 
     Raises:
         ValueError: an unknown `quantization`, options that do not fit the
             model, or a model TFLite cannot convert (the converter's message
             is included).
     """
-    if options:
-        raise ValueError(
-            f"Unknown tflite option(s) {sorted(options)}: the options are quantization, "
-            "representative_data, representative_samples, sequence_length, input_shape, "
-            "int8_io and fold_batchnorm")
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"quantization must be one of {list(QUANTIZATIONS)}, received "
@@ -182,7 +176,6 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
             f"int8_io=True needs quantization='int8', received quantization={quantization!r}")
     representative_samples = _validation.positive_int("representative_samples",
                                                       representative_samples)
-    model = fold.inference_model(model, fold_batchnorm)
 
     text, source = None, model
     twin = model.token_twin(sequence_length, DEFAULT_SEQUENCE_LENGTH) \

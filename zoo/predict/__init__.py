@@ -57,6 +57,7 @@ def load_model(model):
                              f"model={_validation.preview(model)}")
         return model
     import zoo.export
+    from zoo.export import formats
 
     path = pathlib.Path(os.path.expanduser(os.fspath(model)))
     if path.is_dir() and (path / RUN_MODEL_FILE).is_file():
@@ -73,8 +74,9 @@ def load_model(model):
     except (ValueError, FileNotFoundError) as error:
         raise ValueError(f"model={os.fspath(model)!r}: {error}") from None
     if not callable(loaded):
+        loadable = formats.of_kind(formats.MODEL, formats.INFERENCE)
         raise ValueError(f"model={os.fspath(model)!r} holds weights only; pass a whole model "
-                         "(.keras, .h5, a SavedModel or .tflite)")
+                         f"({formats.describe(loadable)})")
     return loaded
 
 

@@ -27,8 +27,11 @@ FLAGS = flags.FLAGS
 
 def define_flags(flag_values=FLAGS):
     """Defines the flags on `flag_values` (at `run()`, not import, as zoo.train's)."""
-    flags.DEFINE_string("model", None, "A .keras, .h5 or .tflite file, a SavedModel directory, "
-                        "or a training run's --model_dir.", flag_values=flag_values)
+    from zoo.export import formats
+
+    loadable = formats.of_kind(formats.MODEL, formats.INFERENCE)
+    flags.DEFINE_string("model", None, f"A saved model ({formats.describe(loadable)}), or a "
+                        "training run's --model_dir.", flag_values=flag_values)
     flags.DEFINE_integer("top", 5, "Classes shown per input.", lower_bound=1,
                          flag_values=flag_values)
     flags.DEFINE_integer("batch_size", 32, "Inputs per model call.", lower_bound=1,

@@ -228,6 +228,7 @@ def initialize_from(model, source):
     import keras
 
     import zoo.export
+    from zoo.export import formats
 
     def key(variable):
         return variable.path.split("/", 1)[-1]
@@ -254,8 +255,9 @@ def initialize_from(model, source):
         except (ValueError, FileNotFoundError) as error:
             raise ValueError(f"{shown('init_from', source)}: {error}") from None
         if not isinstance(donor, keras.Model):
+            whole = formats.describe(formats.of_kind(formats.MODEL))
             raise ValueError(f"{shown('init_from', source)} is not a Keras model file or "
-                             f"checkpoint directory (use .keras, .h5 or a {name('model_dir')})")
+                             f"checkpoint directory (use {whole} or a {name('model_dir')})")
     available = {key(v): v for v in donor.weights}
     fresh = []
     for variable in model.weights:

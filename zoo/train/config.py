@@ -33,6 +33,7 @@ import os
 from absl import flags
 
 from zoo import _validation
+from zoo.export import formats as export_formats
 
 LOOPS = ("fit", "custom")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -351,8 +352,8 @@ class TrainConfig:
                               "silent; auto: 1 on a terminal, 2 when the output is piped "
                               "or redirected.")
     export: tuple = _option((), Paths(), "Paths to save the trained model to, format from each "
-                            "suffix (.keras, .h5, .weights.h5, .tflite, or a directory for a "
-                            "SavedModel); existing files are replaced.", check=_export_targets)
+                            f"suffix ({export_formats.describe()}); existing files are "
+                            "replaced.", check=_export_targets)
     model_dir: str = _option(None, Text("name or path", optional=True),
                              "Checkpoints (tf.train.CheckpointManager, every epoch), TensorBoard "
                              "logs and best.keras go here; rerunning the same command resumes "
