@@ -7,15 +7,21 @@ PY := $(VENV)/bin/python
 DEMO_FLAGS ?= --model=resnet20 --dataset=digits --epochs=15 \
 	--model_dir=runs/demo --export=runs/demo/saved_model
 
-.PHONY: demo test test-onednn-off test-jax clean
+.PHONY: demo test test-slow test-onednn-off test-jax clean
 
 demo: $(VENV)/.installed
 	$(PY) -m zoo.train $(DEMO_FLAGS)
 
+# Every test but those marked slow (over ~20 s each: fresh-process CLI runs,
+# training runs, the benchmarks' quick runs); `make test-slow` runs those.
+# Both together are the whole suite, and CI (.ci/run) runs both.
 test: $(VENV)/.installed-test
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
 
-# CI's extra passes (.ci/run); `make test` above is the whole suite.
+test-slow: $(VENV)/.installed-test
+	$(PY) -m pytest -m slow
+
+# CI's extra passes (.ci/run).
 # The layout and block tests with TensorFlow's own CPU kernels (oneDNN off:
 # the default on CPUs without AVX-512 VNNI/BF16, where NCHW convolutions fail).
 test-onednn-off: $(VENV)/.installed-test
