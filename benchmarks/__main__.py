@@ -1,7 +1,6 @@
-"""Runs the registered benchmarks, each in its own process, one after the
-other, records any crash and writes the report; exits non-zero when one failed.
+"""Runs the registered benchmarks, each in a process of its own, and writes the report.
 
-Usage: python -m benchmarks [--quick] [--output_dir=DIR] [--benchmarks=xla,cudnn]
+Usage: `python -m benchmarks [--quick] [--output_dir=DIR] [--benchmarks=xla,cudnn]`.
 """
 
 import os
@@ -16,22 +15,13 @@ DEFAULTS = {"repeats": None}
 FLAGS = {"benchmarks": common.flag(lambda: list(common.BENCHMARKS), "Benchmarks to run "
                                    "(default: all registered).", kind="list",
                                    choices=lambda: list(common.BENCHMARKS))}
-QUICK = {}
 MIN_REPEATS = 5
 LAUNCH = False
-STDERR_TAIL_LINES = common.STDERR_TAIL_LINES
 
 
 def command(name, output_dir, quick=False, repeats=None):
     return ([sys.executable, "-m", common.BENCHMARKS[name], f"--output_dir={output_dir}"]
             + ["--quick"] * quick + ([f"--repeats={repeats}"] if repeats is not None else []))
-
-
-def fresh_results(output_dir, name, since):
-    """Devices for which `name` wrote `<name>_<device>.json` since `since`."""
-    return [d for d in common.DEVICES
-            if os.path.isfile(path := os.path.join(output_dir, f"{name}_{d}.json"))
-            and os.path.getmtime(path) >= since - 1.0]
 
 
 def run(benchmarks, output_dir, quick, repeats):
@@ -49,7 +39,9 @@ def run(benchmarks, output_dir, quick, repeats):
             failed[name] = {"returncode": None, "reason": "interrupted", "stderr_tail": []}
             print(f"[{i}/{len(benchmarks)}] {name}: interrupted; writing the report", flush=True)
             break
-        wrote = fresh_results(output_dir, name, started)
+        wrote = [d for d in common.DEVICES  # the result files it wrote
+                 if os.path.isfile(path := os.path.join(output_dir, f"{name}_{d}.json"))
+                 and os.path.getmtime(path) >= started - 1.0]
         if record["returncode"] != 0:
             failed[name] = {**record, "reason": f"exit code {record['returncode']}"}
         elif not wrote:

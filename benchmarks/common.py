@@ -1,15 +1,8 @@
-"""The benchmark harness: registry, command line, models, timing, kernel
-evidence and output.
+"""The benchmark harness: registry, flags, models, timing, kernel evidence and output.
 
-A benchmark, `benchmarks/NAME.py`, defines `NAME`, `FLAGS` (its own flags,
-`flag(...)`), `QUICK` (--quick's presets), `run(output_dir, ...)` (called
-with the flags its keywords name), `markdown(result)` and `summary(result)`
-(the headline `benchmarks.report` joins), and ends with
-`common.main(__name__)`. `run` times candidates with `time_repeats` and
-writes its result, built on `envelope`, with `publish`. Listed in
-`BENCHMARKS`, it is run by `python -m benchmarks` and joined in the report.
+A benchmark module defines `NAME`, `FLAGS`, `QUICK`, `run(output_dir, ...)`,
+`markdown(result)` and `summary(result)`, and ends with `common.main(__name__)`.
 
-Example:
 >>> summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}
 True
 >>> ratio_cell({"median": 1.5, "min": 1.4, "max": 1.6}), number_cell(12345.6)
@@ -43,8 +36,7 @@ from absl import app, flags
 
 from zoo.export._atomic import write_bytes, write_text  # the one atomic writer
 
-# The registry: name -> module. `python -m benchmarks` runs them in this
-# order and the report shows their headlines in it.
+# name -> module, in the order `python -m benchmarks` runs them and the report shows them.
 BENCHMARKS = {name: f"benchmarks.{name}"
               for name in ("xla", "resnet_vs_keras", "cudnn", "export", "data")}
 DEVICES = ("cpu", "gpu")
@@ -62,8 +54,7 @@ def _cpu_name():
 
 
 def device_info():
-    """The device TensorFlow runs on (the first GPU it sees, else the CPU),
-    its threads and the library that runs convolutions (cuDNN, oneDNN, Eigen)."""
+    """The device TensorFlow runs on, its threads and convolution library (cuDNN, oneDNN, Eigen)."""
     from zoo import ops
 
     gpus, setting = tf.config.list_physical_devices("GPU"), os.environ.get("TF_ENABLE_ONEDNN_OPTS")
@@ -102,9 +93,7 @@ def versions():
 
 
 def launch_line(module, why=None, initialize_devices=True):
-    """The first line a benchmark prints: backend, device, kernel library and
-    who chose them. `initialize_devices=False` (a process that only starts
-    others) reads the physical devices, so that it holds no GPU memory."""
+    """The first line a benchmark prints: backend, device, kernel library and who chose them."""
     import keras
 
     from zoo import _launch, ops
@@ -128,8 +117,7 @@ def child_env(**extra):
 
 
 def run_process(cmd, env=None, stdout=None):
-    """Runs `cmd` from the repository root, echoing its stderr: `{"command",
-    "returncode", "wall_s", "stderr_tail"}`. An interrupt kills it first."""
+    """Runs `cmd` from the repository root, echoing its stderr; returns its record."""
     tail, start = collections.deque(maxlen=STDERR_TAIL_LINES), time.perf_counter()
     sys.stdout.flush()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env or child_env(), stdin=subprocess.DEVNULL,
@@ -163,13 +151,7 @@ def _block(result):
 
 def time_repeats(candidates, *, steps, repeats, warmup, min_repeat_s=0.0, sync=_block,
                  clock=time.perf_counter, log=None):
-    """Times step functions (`candidates`: name -> callable) in turns, warmed up.
-
-    Each one's first call (tracing, compilation) is timed alone, `warmup - 1`
-    more are kept out, and with `min_repeat_s` one more sets its steps per
-    repeat (at least `steps`, enough to fill `min_repeat_s`). Then `repeats`
-    times each in turn (A, B, C, A, B, C, ...) runs its steps, `sync`ing the
-    last result: a slow spell of the machine hits all alike.
+    """Times `candidates` (name -> step) in turns, warmed up; the first call (compiling) apart.
 
     Returns:
         name -> `{"first_step_s", "warmup_s", "steps", "repeat_s"}`.
@@ -265,9 +247,7 @@ def recording_warnings(into):
 
 
 class GuardedStep:
-    """A step that records its first failure (`error`) and then returns None,
-    so the other candidates are still measured; the warnings of its first
-    call go to `warnings` (a list) when given.
+    """A step that records its first failure (`error`), then returns None; the others still run.
 
     >>> step = GuardedStep(lambda: 1 / 0)
     >>> step() is None and step.error
@@ -300,8 +280,7 @@ HEAVY_HLO = re.compile(r"^(convolution|dot|ynn_fusion|xnn_fusion)|Conv[23]D|MatM
 
 
 def tf_functions_in(fn, max_objects=1000):
-    """The `tf.function`s reachable from `fn` through closures (Keras keeps its
-    compiled step inside `model.train_function`)."""
+    """The `tf.function`s reachable from `fn` through closures (`model.train_function`)."""
     found, seen, queue = [], set(), [fn]
     while queue and len(seen) < max_objects:
         obj = queue.pop(0)
@@ -322,8 +301,7 @@ def tf_functions_in(fn, max_objects=1000):
 
 
 def op_type_counts(graph_or_function):
-    """Op type -> count in a traced graph and every function of its library
-    (loop bodies, gradients), which `Graph.get_operations()` misses."""
+    """Op type -> count in a traced graph and every function of its library."""
     graph = getattr(graph_or_function, "graph", graph_or_function)
     graph_def = graph.as_graph_def() if hasattr(graph, "as_graph_def") else graph
     counts = collections.Counter(node.op for node in graph_def.node)
@@ -333,8 +311,8 @@ def op_type_counts(graph_or_function):
 
 
 def rnn_kernel_from_op_types(op_counts):
-    """`(kernel, evidence)`: "cudnn" when a `CudnnRNN*` op is traced (Keras
-    picks the kernel while tracing), else "generic" (a `While` loop).
+    """`(kernel, evidence)`: "cudnn" when a `CudnnRNN*` op is traced (Keras picks the kernel while
+    tracing), else "generic" (a `While` loop).
 
     >>> rnn_kernel_from_op_types({"CudnnRNNV3": 1, "MatMul": 4})
     ('cudnn', {'CudnnRNNV3': 1})
@@ -346,9 +324,7 @@ def rnn_kernel_from_op_types(op_counts):
 
 
 def traced_train_step(model, x, y, sample_weight=None):
-    """`(concrete function, source)` of a compiled model's train step: the
-    trace Keras already ran (`model.train_function`), else a fresh trace of
-    `model.train_step` with the model's jit_compile."""
+    """`(concrete function, source)` of a compiled model's train step."""
     data = (x, y, sample_weight)
     if getattr(model, "train_function", None) is not None:
         for fn in tf_functions_in(model.train_function):
@@ -376,8 +352,7 @@ def _xla_must_compile(function_def):
 
 
 def path_evidence(model, x, y, requested_jit, recurrent):
-    """What ran: compile settings, the traced steps' `_XlaMustCompile` marks
-    and, when `recurrent`, the RNN kernel."""
+    """What ran: compile settings, `_XlaMustCompile` marks and, if `recurrent`, the RNN kernel."""
     evidence = {"run_eagerly": bool(model.run_eagerly), "jit_compile_requested": requested_jit,
                 "jit_compile": bool(model.jit_compile), "train_step_source": None,
                 "train_step_xla_must_compile": None, "predict_xla_functions": None,
@@ -405,9 +380,7 @@ def path_evidence(model, x, y, requested_jit, recurrent):
 
 
 def read_trace(step, steps):
-    """`(events, wall_s)` of `steps` calls of `step` under the profiler: events
-    `(name, seconds, is_xla)`, executor ops named "op_name:OpType", or HLO
-    instructions of XLA-compiled code (marked by an `hlo_op` stat)."""
+    """`(events, wall_s)` of `steps` calls of `step` profiled: `(name, seconds, is_xla)` events."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     with tempfile.TemporaryDirectory(prefix="bench_profile_") as logdir:
@@ -436,10 +409,9 @@ def read_trace(step, steps):
 
 
 def kernel_counts(events):
-    """Convolution and matmul executions of `(event_name, is_xla)` events by
-    library: `onednn` (`_Mkl*` ops), `eigen` (TensorFlow's own), `xla` (HLO);
-    `onednn_ops` (any `_Mkl*` op), `xla_events`, `op_types` and `library`
-    ("xla+onednn", ..., "none"). Eager events name the op, not the kernel: skipped.
+    """Convolution and matmul executions of `(event_name, is_xla)` events by library: `onednn`
+    (`_Mkl*` ops), `eigen` (TensorFlow's own), `xla` (HLO); `onednn_ops` (any `_Mkl*` op),
+    `xla_events`, `op_types` and `library` ("xla+onednn", ..., "none").
 
     >>> kernel_counts([("c/Conv2D:_MklNativeConv2D", False), ("d/MatMul:MatMul", False),
     ...                ("convolution.3", True)])["library"]
@@ -473,19 +445,10 @@ def trace_kernels(step, steps):
             "steps": steps, "wall_s": wall}
 
 
-def family_metadata(name):
-    """The one place benchmarks read model `name`'s family: whether it has
-    one, its `modality`, its `benchmark_models` (None: all its names)."""
-    from zoo import registry
-
-    family = registry.model_family(name)
-    return {"family": family is not None,
-            "modality": getattr(family, "modality", None) or "image",
-            "benchmark_models": getattr(family, "benchmark_models", None)}
-
-
 def modality(name):
-    return family_metadata(name)["modality"]
+    import zoo
+
+    return zoo.model_info(name).modality if zoo.registry.model_family(name) else "image"
 
 
 def registered_models():
@@ -495,15 +458,15 @@ def registered_models():
 
 
 def default_models():
-    """What the model families put forward, in registry order (a function
-    registered without a family is measured only when named)."""
-    return [name for name in registered_models() if (meta := family_metadata(name))["family"]
-            and (meta["benchmark_models"] is None or name in meta["benchmark_models"])]
+    """What the model families put forward (`model_info(name).benchmarked`), in registry order."""
+    import zoo
+
+    return [n for n in registered_models() if zoo.registry.model_family(n)
+            and zoo.model_info(n).benchmarked]
 
 
 def model_size(name, model=None):
-    """`(weight tensors, parameters)` of model `name` as built: weight tensors
-    stand for the ops a first step traces and compiles."""
+    """`(weight tensors, parameters)` of model `name` as built."""
     import zoo
 
     model = model or zoo.create_model(name)
@@ -511,9 +474,7 @@ def model_size(name, model=None):
 
 
 def smallest_models(names=None, also=()):
-    """--quick's models: of `names` (default `default_models()`) the smallest
-    of each modality, and for each predicate of `also` none of those meets,
-    the smallest that does; in `names`' order."""
+    """--quick's models: the smallest of each modality (and of each predicate of `also`)."""
     import zoo
 
     names = list(default_models() if names is None else names)
@@ -532,9 +493,7 @@ Flag = collections.namedtuple("Flag", "kind default help kwargs")
 
 
 def flag(default, help, kind=None, **kwargs):
-    """A flag's spec, its kind from `default` (or `enum_values=`); a callable
-    default is called when defined; integers are >= 1 unless `lower_bound`
-    says otherwise; `choices`: a list flag's allowed values (`check_list`)."""
+    """A flag's spec, its kind from `default` (or `enum_values=`)."""
     if kind is None:
         kind = ("enum" if "enum_values" in kwargs else "boolean" if isinstance(default, bool)
                 else "integer" if isinstance(default, int) else "float"
@@ -571,9 +530,9 @@ def define_flags(flag_values, module):
             kwargs.setdefault("lower_bound", 1)
         text = spec.help
         if name == "quick":
-            text += ": " + ", ".join(f"--{k}=" + ("the smallest default models" if callable(v)
-                                                  else str(v))
-                                     for k, v in module.QUICK.items()) + " (flags given win)."
+            text += ": " + ", ".join(
+                f"--{k}=" + ("the smallest default models" if callable(v) else str(v))
+                for k, v in getattr(module, "QUICK", {}).items()) + " (flags given win)."
         default = spec.default() if callable(spec.default) else spec.default
         getattr(flags, f"DEFINE_{spec.kind}")(name, default, help=text,
                                              flag_values=flag_values, **kwargs)
@@ -583,9 +542,7 @@ def define_flags(flag_values, module):
 
 
 def check_list(flag_name, values, choices):
-    """`values` stripped and deduplicated, each one of `choices` (a list, a
-    callable returning one, or `int`: positive integers, converted); else an
-    `app.UsageError` naming the flag, the values and the choices."""
+    """`values` cleaned, each one of `choices`; else an `app.UsageError` naming them."""
     clean = list(dict.fromkeys(v.strip() for v in values if v.strip()))
     if choices is int:
         bad, known = [v for v in clean if not v.isdigit() or int(v) < 1], "positive integers"
@@ -613,11 +570,9 @@ def validate_output_dir(path, flag_name="output_dir"):
 
 
 def check_flags(flag_values, module):
-    """What absl cannot check, before any work: --quick's presets (for flags
-    not given), `module.check`, the list flags' choices, `module.MIN_REPEATS`
-    outside --quick, a writable --output_dir (returned)."""
+    """What absl cannot check, before any work; returns the --output_dir."""
     if "quick" in flag_values and flag_values.quick:
-        for name, value in module.QUICK.items():
+        for name, value in getattr(module, "QUICK", {}).items():
             if not flag_values[name].present:
                 flag_values[name].value = value() if callable(value) else value
     if hasattr(module, "check"):
@@ -634,8 +589,7 @@ def check_flags(flag_values, module):
 
 
 def parse_flags(module, argv):
-    """`(flag_values, output_dir)`: `argv` parsed and checked as `python -m
-    benchmarks.NAME ARGV` would, on a fresh `FlagValues`, nothing run."""
+    """`(flag_values, output_dir)` of `argv`, parsed and checked on a fresh `FlagValues`."""
     flag_values = flags.FlagValues()
     define_flags(flag_values, module)
     flag_values([module.__name__, *argv])
@@ -659,8 +613,7 @@ def run_module_in_process(module, argv):
 
 
 def main(name):
-    """A benchmark's command line: bad flags exit 2 with a usage line; then
-    the launch line (unless `module.LAUNCH` is False) and the run."""
+    """A benchmark's command line: bad flags exit 2 with a usage line."""
     from zoo import _cli
 
     module = sys.modules[name]
@@ -683,6 +636,11 @@ def write_json(path, data):
     return write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
+def arguments(values):
+    """`run`'s arguments (`locals()`) but `output_dir`: the start of a result's config."""
+    return {k: v for k, v in values.items() if k != "output_dir"}
+
+
 def envelope(name, description, config, device=None):
     """The keys every result starts with."""
     return {"benchmark": name, "description": description,
@@ -692,8 +650,7 @@ def envelope(name, description, config, device=None):
 
 
 def publish(name, result, output_dir, markdown, summary, kind=None):
-    """Stores `summary(result)` in it, prints `markdown(result)` and writes both
-    to `<name>_<kind>.json` and `.md` (`kind`: the device's); returns `result`."""
+    """Stores `summary(result)`, prints `markdown(result)`, writes `<name>_<kind>.json/.md`."""
     kind = kind or result["device"]["kind"]
     result["summary"] = summary(result)
     text = markdown(result)
@@ -704,8 +661,7 @@ def publish(name, result, output_dir, markdown, summary, kind=None):
 
 
 def device_line(dev):
-    return (f"- device: {dev['kind']}, {dev['name']}" + ("" if dev["gpu_found"] else
-                                                       " (no GPU found)")
+    return (f"- device: {dev['kind']}, {dev['name']}" + " (no GPU found)" * (not dev["gpu_found"])
             + f"; kernels: {dev['kernels']}")
 
 
@@ -788,12 +744,9 @@ def ratio_cell(stats, digits=2):
 
 
 def summary_item(benchmark, key, label, stats, note, **extra):
-    """A row of `summary["items"]`; `ran=False` marks a path that did not run
-    as labelled (no bar in the chart)."""
-    stats = stats_of(stats)
+    """A row of `summary["items"]`."""
     return {"benchmark": benchmark, "key": key, "label": label,
-            "median": stats and stats["median"], "min": stats and stats["min"],
-            "max": stats and stats["max"], "note": note, **extra}
+            **(stats_of(stats) or dict.fromkeys(("median", "min", "max"))), "note": note, **extra}
 
 
 def headline(title, headers, rows, align, note, items, chart=None):

@@ -1,10 +1,4 @@
-"""Convolution train steps: Keras' convolution vs the same one as a matrix multiply.
-
-Each distinct convolution of --models (forward and both gradients) as
-`keras.ops.conv` and as `zoo.ops.conv2d_as_matmul`, in turns; the zoo's
-rule (`zoo.ops.conv.MATMUL_RULES`) scored on them. Run once per kernel
-library (`TF_ENABLE_ONEDNN_OPTS=0`: Eigen): conv_paths_<platform>.json.
-"""
+"""Convolution train steps: Keras' convolution vs the same one as a matrix multiply."""
 
 import math
 
@@ -106,8 +100,7 @@ def shape_label(row):
 
 
 def score_rule(rows):
-    """How often the zoo's rule picked the faster path, its misses, and the
-    summed step times on convolutions, on its picks and on the faster paths."""
+    """How often the zoo's rule picked the faster path, its misses, the summed step times."""
     picked, misses, total = 0, [], {"conv": 0.0, "rule": 0.0, "best": 0.0}
     for row in rows:
         conv_ms, matmul_ms = row["conv_ms"]["median"], row["matmul_ms"]["median"]
@@ -125,7 +118,7 @@ def score_rule(rows):
 
 def run(output_dir, models, image_sizes, batch_size, repeats, steps, warmup, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
-    platform, shapes = ops.tensorflow_platform(), {}
+    config, platform, shapes = common.arguments(locals()), ops.tensorflow_platform(), {}
     for size in image_sizes:
         for model_name in models:
             for shape in conv_shapes(model_name, size, batch_size):
@@ -137,10 +130,8 @@ def run(output_dir, models, image_sizes, batch_size, repeats, steps, warmup, see
     for index, shape in enumerate(shapes.values(), 1):
         rows.append(row := measure_shape(shape, repeats, steps, warmup, seed))
         log(f"{index}/{len(shapes)} {shape_label(row)}: speedup {row['speedup']['median']:.2f}")
-    config = {"models": models, "image_sizes": image_sizes, "batch_size": batch_size,
-              "repeats": repeats, "steps": steps, "warmup": warmup, "seed": seed,
-              "step": "one convolution's forward pass and its input and kernel gradients "
-                      "(tf.GradientTape) in a tf.function, jit_compile=False"}
+    config["step"] = ("one convolution's forward pass and its input and kernel gradients "
+                      "(tf.GradientTape) in a tf.function, jit_compile=False")
     result = {**common.envelope(NAME, "convolution train steps, Keras' conv vs one matmul",
                                 config), "platform": platform, "shapes": rows,
               "rule": conv_ops.MATMUL_RULES.get(platform), "rule_score": score_rule(rows)}

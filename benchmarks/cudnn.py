@@ -1,12 +1,4 @@
-"""Train-step throughput of LSTM and GRU: cuDNN vs generic kernel, graph vs XLA.
-
-`Embedding -> LSTM|GRU -> Dense(2)` over cell x masking x configuration
-(`CONFIGS`) x jit_compile, and the zoo's text_rnn, in turns; ratios to the
-generic graph-mode variant of the same cell and masking. The kernel that ran
-is read off the traced train step, and the jit_compile Keras kept (it
-refuses XLA for cuDNN-eligible layers on a GPU). Usage: `python -m
-benchmarks.cudnn [--quick] [--cells=lstm]`.
-"""
+"""Train-step throughput of LSTM and GRU: cuDNN vs generic kernel, graph vs XLA."""
 
 import time
 
@@ -80,18 +72,12 @@ def build_model(cell, masked, config, sequence_length, units, seed):
 
 
 def variant_grid(cells, with_zoo):
-    """cell x masking x config x mode, in turn order; zoo's text_rnn (masked,
-    graph) after each cell's masked variants."""
-    grid = []
-    for cell in cells:
-        for masked in (False, True):
-            masking = "masked" if masked else "unmasked"
-            configs = [(c, m) for c in list(CONFIGS)[:3] for m in MODES]
-            for config, mode in configs + [("zoo_text_rnn", "graph")] * (masked and with_zoo):
-                grid.append({"name": f"{cell}_{masking}_{config}_{mode}", "cell": cell,
-                             "masked": masked, "config": config, "mode": mode,
-                             "jit_compile": MODES[mode]})
-    return grid
+    """cell x masking x config x mode, in turn order; zoo's text_rnn after the masked ones."""
+    return [{"name": f"{cell}_{'masked' if masked else 'unmasked'}_{config}_{mode}", "cell": cell,
+             "masked": masked, "config": config, "mode": mode, "jit_compile": MODES[mode]}
+            for cell in cells for masked in (False, True) for config, mode in
+            [(c, m) for c in list(CONFIGS)[:3] for m in MODES]
+            + [("zoo_text_rnn", "graph")] * (masked and with_zoo)]
 
 
 def baseline_name(variant):
@@ -101,7 +87,7 @@ def baseline_name(variant):
 
 def run(output_dir, cells, batch_size, sequence_length, units, repeats, steps, warmup, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
-    device, have_cudnn = common.device_info(), cudnn_available()
+    config, device, have_cudnn = common.arguments(locals()), common.device_info(), cudnn_available()
     device.update(cudnn_available=have_cudnn, cudnn_note=(
         "a GPU is visible: Keras takes its cuDNN path for eligible layers" if have_cudnn else
         NO_GPU_NOTE + ' (use_cudnn="auto" falls back to the generic kernel)'))
@@ -166,15 +152,13 @@ def run(output_dir, cells, batch_size, sequence_length, units, repeats, steps, w
             "sequences_per_s": common.summarize(sps[v["name"]]) if t else None,
             "sequences_per_s_per_repeat": sps.get(v["name"])})
 
-    config = {"cells": list(cells), "batch_size": batch_size, "sequence_length": sequence_length,
-              "units": units, "repeats": repeats, "steps": steps, "warmup": warmup, "seed": seed,
-              "model": (f"Embedding({VOCAB_SIZE}, {EMBED_DIM}, mask_zero=masked) -> "
-                        f"LSTM|GRU({units}) -> Dense({NUM_CLASSES})"),
-              "optimizer": "Adam()", "loss": "SparseCategoricalCrossentropy(from_logits=True)",
-              "masked_batch": {"lengths": lengths.tolist(), "mean_length": float(lengths.mean())},
-              "zoo_text_rnn": (f"zoo.create_model(\"text_rnn\", rnn=cell, units={units}, "
-                               + ", ".join(f"{k}={v!r}" for k, v in ZOO_KWARGS.items()) + ")"
-                               if with_zoo else "not available")}
+    config.update(model=(f"Embedding({VOCAB_SIZE}, {EMBED_DIM}, mask_zero=masked) -> "
+                         f"LSTM|GRU({units}) -> Dense({NUM_CLASSES})"),
+                  optimizer="Adam()", loss="SparseCategoricalCrossentropy(from_logits=True)",
+                  masked_batch={"lengths": lengths.tolist(), "mean_length": float(lengths.mean())},
+                  zoo_text_rnn=(f"zoo.create_model(\"text_rnn\", rnn=cell, units={units}, "
+                                + ", ".join(f"{k}={v!r}" for k, v in ZOO_KWARGS.items()) + ")"
+                                if with_zoo else "not available"))
     result = {**common.envelope(NAME, "train-step throughput of LSTM/GRU text classifiers: "
                                 "cuDNN vs generic kernel, masked vs unmasked, graph vs XLA",
                                 config, device), "variants": variants,
@@ -222,8 +206,7 @@ def markdown(result):
 
 
 def summary(result):
-    """Per cell and masking: the kernel "auto" ran and the key ratios to the
-    generic graph-mode baseline (no bar for an XLA variant Keras refused)."""
+    """Per cell and masking: the kernel "auto" ran and the key ratios to the baseline."""
     ratios, variants = result.get("ratios") or {}, {v.get("name"): v for v in
                                                     result.get("variants") or []}
     wanted = (("auto_graph", 'use_cudnn="auto" / generic, graph'),

@@ -1,9 +1,5 @@
 """Input-pipeline throughput against what resnet20's train step consumes.
 
-Per dataset, in turns, images/s of the train split as `zoo.train` loads it
-(whole epochs, the cache filled), of `train_on_batch` on one batch held in
-memory, and of `fit` on the pipeline (steady state). The goal: pipeline /
-model >= 10; fit / train_on_batch near 1 means steps do not wait on input.
 Usage: `python -m benchmarks.data [--quick] [--datasets=cifar10]`.
 """
 
@@ -68,8 +64,7 @@ def resolve_cifar_source(requested, seed=0):
 
 @contextlib.contextmanager
 def data_source(name, cifar_source, data_dir, mock_examples):
-    """Makes `zoo.data.load(name)` read what is measured; yields its provenance.
-    Mock data is active only inside the block."""
+    """Makes `zoo.data.load(name)` read what is measured; yields its provenance."""
     if name == "digits":
         yield {"kind": "embedded", "note": "zoo.data's embedded UCI digits (train split 1,438 "
                                            "images), resized to 32x32x1 once and cached"}
@@ -99,8 +94,7 @@ def iterate_epochs(dataset, epochs):
 
 
 def build_model(channels, seed):
-    """`(resnet20 compiled as zoo.train does on a CPU, the call)`; a constant
-    learning rate stands for the schedule (the same cost per step)."""
+    """`(resnet20 compiled as zoo.train does on a CPU, the call)`."""
     import zoo
     from zoo.train import optim
 
@@ -116,8 +110,7 @@ def build_model(channels, seed):
 
 
 class StepTimes(keras.callbacks.Callback):
-    """`time.perf_counter()` at the end of each train step (Keras syncs the
-    logs before calling a callback not marked async-safe)."""
+    """`time.perf_counter()` at the end of each train step."""
 
     def on_train_begin(self, logs=None):
         self.ends = []
@@ -228,9 +221,9 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
 def run(output_dir, datasets, batch_size, repeats, pipeline_images, train_steps, fit_steps,
         warmup, cifar_source, mock_examples, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
+    config, device = common.arguments(locals()), common.device_info()
     from zoo.data.tfds_common import DatasetNotPreparedError
 
-    device = common.device_info()
     try:
         source, data_dir = (resolve_cifar_source(cifar_source, seed) if "cifar10" in datasets
                             else (None, None))
@@ -244,11 +237,7 @@ def run(output_dir, datasets, batch_size, repeats, pipeline_images, train_steps,
                                           seed, common.tf_device(device))
         keras.backend.clear_session()
         gc.collect()
-    config = {"datasets": list(datasets), "batch_size": batch_size, "repeats": repeats,
-              "pipeline_images": pipeline_images, "train_steps": train_steps,
-              "fit_steps": fit_steps, "warmup": warmup, "seed": seed,
-              "cifar_source": cifar_source, "cifar_source_used": source,
-              "mock_examples": mock_examples, "model": MODEL, "tf_device": common.tf_device(device)}
+    config.update(cifar_source_used=source, model=MODEL, tf_device=common.tf_device(device))
     result = {**common.envelope(NAME, f"zoo.data's throughput vs {MODEL}'s train step, and fit "
                                 "with the two overlapped", config, device), "results": cases}
     return common.publish(NAME, result, output_dir, markdown, summary)

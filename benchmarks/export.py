@@ -1,9 +1,5 @@
 """Inference latency of zoo models served from Keras, a SavedModel and TFLite.
 
-Per model and batch size, the paths of `PATH_TIMES` in turns on one NumPy
-batch, with ratios to the Keras call and to the same model in a tf.function
-(the fair comparison for the SavedModel); a model with BatchNorm to fold also
-times its unfolded exports. Outputs are checked against the Keras call's.
 Usage: `python -m benchmarks.export [--quick] [--models=text_rnn]`.
 """
 
@@ -19,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import common
+from zoo.export import formats
 
 NAME = "export"
 TITLE = "Inference latency: Keras vs SavedModel vs TFLite"
@@ -65,12 +62,6 @@ QUICK = {"repeats": 2, "iterations": 2, "warmup": 1, "image_size": 16, "sequence
 log = common.logger(NAME)
 
 
-def paths_for(modality, folds=False):
-    """The paths timed for a model, in turn order."""
-    return PATHS + (tuple(UNFOLDED.values()) if folds else ()) + (
-        ("tflite_token_ids",) if modality == "text" else ())
-
-
 def build_model(name, image_size, sequence_length, seed):
     """A seeded zoo model; a text model with its vocabulary adapted."""
     import zoo
@@ -96,32 +87,17 @@ def make_inputs(model, batch_size, seed):
     return np.asarray(model.example_inputs(batch_size=batch_size, seed=seed))
 
 
-def serving_spec(model):
-    """The SavedModel signature's input: `model.input_signature`, batch None."""
-    sig = model.input_signature
-    return tf.TensorSpec((None,) + tuple(sig.shape[1:]), tf.as_dtype(sig.dtype or "float32"),
-                         name=sig.name)
-
-
-def _load_tflite(path, threads):
-    from zoo import export
-    from zoo.export import tflite
-
-    return tflite.load(path, num_threads=threads) if threads else export.load(path)
-
-
 def export_model(model, name, workdir, batch_sizes, tflite_threads, warnings, folds):
-    """`(records, loaded)`: per export its save and load record, and what
-    loads (a `ServingModel`, or batch size -> `TFLiteModel`) where it did."""
+    """`(records, loaded)`: per export its save and load record, and what loads."""
     import zoo.export
     from zoo.export import fold
 
     exports, loaded = {}, {}
-    for key in ("saved_model", "tflite") + (tuple(UNFOLDED.values()) if folds else ()):
+    for key in [f.name for f in formats.of_kind(formats.INFERENCE)] + [*UNFOLDED.values()] * folds:
         record = exports[key] = {"save_s": None, "load_s": None, "size_bytes": None,
                                  "op_counts": None, "total_ops": None, "error": None}
-        target = workdir / (f"{name}_{key}" if key.startswith("saved_model") else
-                            f"{name}_{key}.tflite")
+        fmt = formats.get(key.removesuffix("_unfolded"))
+        target = workdir / (f"{name}_{key}" + (fmt.suffixes[0] if fmt.suffixes else ""))
         try:
             with common.recording_warnings(warnings):
                 start = time.perf_counter()
@@ -131,10 +107,11 @@ def export_model(model, name, workdir, batch_sizes, tflite_threads, warnings, fo
                 record["size_bytes"] = sum(p.stat().st_size for p in [written, *written.rglob("*")]
                                            if p.is_file())
                 start = time.perf_counter()
-                if key.startswith("saved_model"):
-                    loaded[key] = first = zoo.export.load(written)
+                if fmt.directory:
+                    loaded[key] = first = fmt.load(written)
                 else:  # one interpreter per batch size
-                    loaded[key] = {b: _load_tflite(written, tflite_threads) for b in batch_sizes}
+                    loaded[key] = {b: fmt.load(written, num_threads=tflite_threads or None)
+                                   for b in batch_sizes}
                     first = loaded[key][batch_sizes[0]]
                 record["load_s"] = time.perf_counter() - start
                 counts = first.op_counts()
@@ -216,7 +193,8 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size, se
         model, info["error"] = None, common.first_line(exc)
         log(f"{name}: failed to build: {info['error']}")
     folds = model is not None and has_batchnorm_to_fold(model)
-    paths = paths_for(common.modality(name), folds)
+    paths = PATHS + tuple(UNFOLDED.values()) * folds + (
+        ("tflite_token_ids",) if common.modality(name) == "text" else ())
     cells = {p: {str(b): {"path": p, "batch_size": b, "latency_ms": None,
                           "latency_ms_per_repeat": None, "per_example_ms": None,
                           "first_call_ms": None, "warmup_ms": None, "ratio_vs_keras": None,
@@ -234,8 +212,9 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size, se
     if tflite_detail(info["exports"]):
         info["paths"]["tflite"] += f" This model: {tflite_detail(info['exports'])}."
 
-    graph_fn = tf.function(lambda x: model(x, training=False),
-                           input_signature=[serving_spec(model)], jit_compile=False)
+    sig = model.input_signature  # the SavedModel's, batch None
+    graph_fn = tf.function(lambda x: model(x, training=False), jit_compile=False, input_signature=[
+        tf.TensorSpec((None, *sig.shape[1:]), tf.as_dtype(sig.dtype or "float32"), name=sig.name)])
     lite = loaded.get("tflite", {})
     ids = {b: lite[b].tokenize(inputs[b]) for b in lite} if "tflite_token_ids" in paths else {}
     steps = {"keras_call": lambda b: lambda: model(inputs[b], training=False),
@@ -294,7 +273,7 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size, se
 def run(output_dir, models, batch_sizes, repeats, iterations, warmup, image_size,
         sequence_length, tflite_threads, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
-    device = common.device_info()
+    config, device = common.arguments(locals()), common.device_info()
     info, results = {}, {}
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="zoo-bench-export-"))
     try:
@@ -306,15 +285,11 @@ def run(output_dir, models, batch_sizes, repeats, iterations, warmup, image_size
             keras.backend.clear_session()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    config = {"models": list(models), "batch_sizes": list(batch_sizes), "repeats": repeats,
-              "iterations": iterations, "warmup": warmup, "seed": seed,
-              "image_size": image_size, "image_shape": [image_size, image_size, 1],
-              "sequence_length": sequence_length, "max_tokens": MAX_TOKENS,
-              "adapt_texts": ADAPT_TEXTS, "tflite_threads": tflite_threads or
-              "interpreter default", "paths": {p: times for p, (_, times) in PATH_TIMES.items()},
-              "baseline": BASELINE, "fair_graph_comparison": GRAPH_BASELINE,
-              "folding": "fold_batchnorm=True (the default); *_unfolded: fold_batchnorm=False",
-              "tf_device": common.tf_device(device)}
+    config.update(image_shape=[image_size, image_size, 1], max_tokens=MAX_TOKENS,
+                  tflite_threads=tflite_threads or "interpreter default",
+                  paths={p: times for p, (_, times) in PATH_TIMES.items()}, baseline=BASELINE,
+                  fair_graph_comparison=GRAPH_BASELINE, tf_device=common.tf_device(device),
+                  folding="fold_batchnorm=True (the default); *_unfolded: fold_batchnorm=False")
     result = {**common.envelope(NAME, "inference latency of zoo models: Keras, SavedModel, "
                                 "TFLite", config, device), "models": info, "results": results}
     return common.publish(NAME, result, output_dir, markdown, summary)

@@ -1,16 +1,6 @@
-"""Merges the benchmarks' results into one report per device.
+"""Merges the benchmarks' results into one report per device, with charts.
 
-Reads each registered benchmark's `<name>_<device>.json` and `.md` in an
-output directory and writes beside them `<device>.json` (`{"device",
-"versions", "timestamp", "benchmarks", "failed", "missing", "summary",
-"runner", "charts"}`), `<device>.md` (the headlines, each with its chart,
-then each benchmark's own report) and, with matplotlib (`pip install -e
-".[bench]"`), one chart per benchmark, `<name>_<device>.png`. The report
-knows no benchmark's layout: it joins the `summary` each result holds (for
-a result written before that field, its module's `summary(result)`).
-
-Usage:
-  python -m benchmarks.report --output_dir=DIR [--device=cpu]
+Usage: `python -m benchmarks.report --output_dir=DIR [--device=cpu]`.
 """
 
 import importlib
@@ -29,7 +19,6 @@ NAME = "report"
 COMMON = ("output_dir",)
 FLAGS = {"device": common.flag("all", "Which device's results to merge (all: each one found).",
                                enum_values=("all",) + common.DEVICES)}
-QUICK = {}
 LAUNCH = False
 MAX_BARS = 24  # bars per chart panel: a benchmark with more gets more panels
 NO_MATPLOTLIB = 'chart not written: matplotlib is not installed (pip install -e ".[bench]")'
@@ -65,9 +54,7 @@ def demote_headings(markdown):
 
 
 def merge(output_dir, device, names=None, failed=None, runner=None):
-    """`(merged, sections)`: the merged report of `device` and each included
-    benchmark's markdown. A benchmark in `failed` (this run's failures) has
-    its older result left out, and noted."""
+    """`(merged, sections)`: `device`'s merged report and each benchmark's markdown."""
     failed = {name: dict(record) for name, record in (failed or {}).items()}
     benchmarks, sections, missing = {}, {}, []
     for name in names or common.BENCHMARKS:
@@ -107,8 +94,7 @@ def render_markdown(merged, sections, chart_line):
     if ver:
         lines.append(f"- versions: TensorFlow {ver.get('tensorflow', '?')}, Keras "
                      f"{ver.get('keras', '?')}, Python {ver.get('python', '?')}")
-    if dev.get("kernels"):
-        lines.append(f"- kernels: {dev['kernels']}")
+    lines += [f"- kernels: {dev.get('kernels')}"] * bool(dev.get("kernels"))
     lines.append(f"- report built {merged['timestamp']} from " + (", ".join(
         f"{n} ({r.get('timestamp', '?')})" for n, r in merged["benchmarks"].items())
         or "no results"))
@@ -117,10 +103,9 @@ def render_markdown(merged, sections, chart_line):
         lines.append(f"- run: `{runner.get('command', 'python -m benchmarks')}`: "
                      + ", ".join(f"{n} {s:.0f} s" for n, s in runner["wall_s"].items())
                      + f"; total {runner.get('total_s', 0):.0f} s")
-    if merged["failed"]:
-        lines.append("- failed: " + ", ".join(merged["failed"]))
-    if merged["missing"]:
-        lines.append("- not run (no result file): " + ", ".join(merged["missing"]))
+    lines += ["- failed: " + ", ".join(merged["failed"])] * bool(merged["failed"])
+    lines += ["- not run (no result file): " + ", ".join(merged["missing"])] * bool(
+        merged["missing"])
     lines += ["", chart_line, "", "## Headline", ""]
     for name, result in merged["benchmarks"].items():
         headline = summary_of(name, result)
@@ -165,8 +150,7 @@ def _bar(values):
 
 
 def _chunks(keyed, limit):
-    """`[(key, size), ...]` split into consecutive runs of even total size, at
-    most `limit` each where no single key is larger; keys kept whole."""
+    """`[(key, size), ...]` split into runs of even total size, at most `limit` each."""
     total = sum(size for _, size in keyed)
     target = math.ceil(total / math.ceil(total / limit)) if total else limit
     runs, run, size_sum = [], [], 0
@@ -186,13 +170,9 @@ def _numbered(title, i, n):
 def chart_panels(merged, max_bars=MAX_BARS):
     """`{name: [panel, ...]}` of the benchmarks with something to plot.
 
-    A benchmark's own grouped panels (`summary["chart"]`: `{"title", "ylabel",
-    "groups": {group: {bar: [median, min, max]}}}`) become `{"kind":
-    "grouped", ...}` panels; any other's headline items, `{"kind": "ratios",
-    "rows": [(label, median, low, high)]}` on a log scale. No bar for a path
-    that did not run (no finite median, `ran: False`, a ratio not positive).
-    Panels of more than `max_bars` bars are split, whole groups together
-    (a model's bars, or the items sharing the label before ":").
+    A benchmark's `summary["chart"]` panels become "grouped" panels, any other's headline items
+    one "ratios" panel (log scale); no bar for a path that did not run; more than `max_bars`
+    bars are split into panels, whole groups together.
     """
     charts = {}
     for name, result in merged["benchmarks"].items():
@@ -311,8 +291,7 @@ def write_charts(merged, output_dir, device):
 
 
 def write_report(output_dir, device, names=None, failed=None, runner=None, log=print):
-    """Writes `<device>.json`, `<device>.md` and the charts; returns their paths,
-    `{"json", "md", "charts": {name: png path}}` (see `merge` for the arguments)."""
+    """Writes `<device>.json`, `<device>.md` and the charts."""
     merged, sections = merge(output_dir, device, names=names, failed=failed, runner=runner)
     try:
         charts, chart_line = write_charts(merged, output_dir, device)

@@ -1,10 +1,4 @@
-"""Train-step throughput (graph mode) of the zoo's resnet50 vs keras.applications'.
-
-The zoo's as v1, as built (v1.5), and v1 with Keras' BatchNormalization ops
-(`fused=False`) or convolutions (`matmul_path=False`): what the fused kernel
-and the matrix-multiply path each contribute. Usage: `python -m
-benchmarks.resnet_vs_keras [--quick]`.
-"""
+"""Train-step throughput (graph mode) of the zoo's resnet50 vs keras.applications'."""
 
 import time
 
@@ -65,9 +59,7 @@ BASELINE = MODELS[0][0]
 
 
 def batchnorm_kernels(model, images):
-    """Read off the train-mode forward graph: BatchNorm layers and the
-    `FusedBatchNormV3` ops, Conv2D layers and those computed as a matmul
-    (no `Conv2D` op: zoo.ops.conv2d)."""
+    """BatchNorm and Conv2D layers, and the fused BatchNorm and matmul convolutions among them."""
     graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(images).graph
     ops = [op.type for op in graph.get_operations()]
     convs = len(_layers(model, keras.layers.Conv2D))
@@ -78,7 +70,7 @@ def batchnorm_kernels(model, images):
 
 def run(output_dir, batch_size, image_size, repeats, steps, warmup, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
-    device = common.device_info()
+    config, device = common.arguments(locals()), common.device_info()
     rng = np.random.default_rng(seed)
     with tf.device(common.tf_device(device)):
         images = tf.constant(rng.standard_normal((batch_size, image_size, image_size, 3)),
@@ -104,9 +96,8 @@ def run(output_dir, batch_size, image_size, repeats, steps, warmup, seed):
              "compile_s": timings[key]["first_step_s"], "repeat_s": timings[key]["repeat_s"],
              "images_per_s": common.summarize(ips[key]), "images_per_s_per_repeat": ips[key]}
             for key, (model, label, build_s) in models.items()]
-    config = {"batch_size": batch_size, "image_size": image_size, "repeats": repeats,
-              "steps": steps, "warmup": warmup, "seed": seed, "mode": "Model.train_on_batch, "
-              "graph mode, no XLA (jit_compile=False); SGD(0.01, momentum=0.9)"}
+    config["mode"] = ("Model.train_on_batch, graph mode, no XLA (jit_compile=False); "
+                      "SGD(0.01, momentum=0.9)")
     result = {**common.envelope(NAME, "train-step throughput of zoo resnet50 vs "
                                 "keras.applications.ResNet50", config, device), "models": rows,
               "ratios": {f"{key}/{BASELINE}": common.ratio_stats(ips[key], ips[BASELINE])

@@ -1,22 +1,10 @@
-"""Eager vs graph vs XLA, with oneDNN's CPU kernels and without: train and
-inference throughput, FLOPs, utilization, the default paths, the kernels that ran.
+"""Eager vs graph vs XLA per CPU kernel library: throughput, utilization, default paths.
 
-Per model, the same Keras model run eagerly, in graph mode and with XLA
-(`PATHS`), `train_on_batch` and `predict_on_batch` timed in turns on one
-seeded batch, with an N x N matmul (the fp32 peak) in turn with the training
-repeats: utilization = training FLOPs x examples/s / that peak. The best
-path is the trainer's pick (`zoo.train.jit.choose_faster`); the goal: the
-path a model's own `compile()` takes trains at >= 0.95 x the best. On an
-x86-64 CPU each kernel library (--onednn: oneDNN or TensorFlow's own Eigen,
-settled when TensorFlow is imported) is measured in a child process of its
-own; a crashed child is recorded. What ran is read back: compile settings,
-the traced steps' XLA marks, and profiler traces of the kernels.
-
-Usage:
-  python -m benchmarks.xla [--quick] [--onednn=on] [--models=resnet50 --paths=graph,xla]
+Usage: `python -m benchmarks.xla [--quick] [--onednn=on] [--models=resnet50 --paths=graph,xla]`.
 """
 
 import collections
+import functools
 import json
 import math
 import os
@@ -48,7 +36,6 @@ ONEDNN_SETTINGS = {"on": {"env": "1", "platform": "cpu/onednn", "label": "oneDNN
 CONV_AND_MATMUL_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
                        "DepthwiseConv2dNative", "MatMul", "FusedMatMul", "_FusedMatMul",
                        "BatchMatMulV2", "BatchMatMulV3")
-STDERR_TAIL_LINES = common.STDERR_TAIL_LINES
 MIN_REPEATS = 5
 LAUNCH = False  # run() says which settings run where
 DEFAULTS = {"warmup": 2}
@@ -71,7 +58,6 @@ FLAGS = {
                           "(oneDNN), off (Eigen); default both on x86-64, else not varied.",
                           kind="list", choices=list(ONEDNN_SETTINGS)),
 }
-# Compiling is what a smoke run's time goes to: the smallest model of each modality.
 QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "min_repeat_s": 0.0, "batch_size": 8,
          "image_size": 32, "sequence_length": 32, "matmul_n": 1024, "profile_steps": 1,
          "kernel_trace_steps": 1, "models": common.smallest_models}
@@ -89,8 +75,7 @@ def einsum_flops(equation, input_shapes):
 
 
 def graph_flops(graph):
-    """`(total, by_op_type)`: the profiler's float operations of a graph, plus
-    its Einsums; ops of unknown shape are not counted."""
+    """`(total, by_op_type)`: the profiler's float operations of a graph, plus its Einsums."""
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = builder(builder.float_operation()).with_empty_output().build()
     by_type = collections.Counter()
@@ -109,8 +94,7 @@ def graph_flops(graph):
 
 
 def weight_flops(model, time_steps):
-    """`(recurrent, dense)` forward FLOPs per example from the weights: each
-    recurrent cell's matmuls and bias at every padded step, other kernels once."""
+    """`(recurrent, dense)` forward FLOPs per example, from the weights."""
     weights = {w.path: w for w in model.weights}
     recurrent = dense = 0
     for path, w in weights.items():
@@ -124,9 +108,7 @@ def weight_flops(model, time_steps):
 
 
 def flops_per_example(model, x, y, batch_size, time_steps):
-    """Forward and training FLOPs per example, and how they were counted: the
-    profiler on `model(x)` and the traced train step, else 3 x forward; a
-    recurrent model's (its loop hides from the profiler) from its weights."""
+    """Forward and training FLOPs per example, and how they were counted."""
     recurrent, dense = weight_flops(model, time_steps)
     result = {"train_graph_flops_per_example": None, "flops_by_op_type": None}
     if recurrent:
@@ -154,8 +136,8 @@ def flops_per_example(model, x, y, batch_size, time_steps):
 
 
 def op_time_shares(events):
-    """Shares of op (thread) time by op type, `_Mkl*` prefixes stripped, of
-    `(event_name, seconds)`; calls and executor bookkeeping skipped.
+    """Shares of op (thread) time by op type, `_Mkl*` prefixes stripped, of `(event_name, seconds)`;
+    calls and executor bookkeeping skipped.
 
     >>> shares = op_time_shares([("c:_MklNativeConv2D", 3.0), ("m:Mul", 1.0),
     ...                          ("ExecutorState::Process", 9.0)])
@@ -178,18 +160,6 @@ def op_time_shares(events):
                if k in CONV_AND_MATMUL_OPS or k.startswith("FusedConv2D"))
     return {"op_seconds": total, "by_op_type": dict(list(shares.items())[:12]),
             "convolution_share": conv, "other_share": 1.0 - conv}
-
-
-def model_overrides(name, image_size, sequence_length):
-    """A text model's padded length; an image model's input, at most
-    `image_size` square, channels last."""
-    import zoo
-
-    if common.modality(name) == "text":
-        return {"sequence_length": sequence_length}
-    *spatial, channels = zoo.create_model(name, num_classes=NUM_CLASSES).input_signature.shape[1:]
-    return {"input_shape": tuple(min(d or image_size, image_size) for d in spatial)
-            + (channels,), "data_format": "channels_last"}
 
 
 def build_model(name, overrides, seed):
@@ -220,10 +190,13 @@ def _timed(candidates, args, log=log):
 
 
 def run_model(name, args, matmul, device):
-    """Measures one model on its paths, the matmul in turn with the training
-    repeats (`utilization_same_repeat`); returns its JSON entry."""
-    batch_size, seed = args["batch_size"], args["seed"]
-    overrides = model_overrides(name, args["image_size"], args["sequence_length"])
+    """Measures one model on its paths, the matmul in turn; returns its JSON entry."""
+    batch_size, seed, size = args["batch_size"], args["seed"], args["image_size"]
+    overrides = {"sequence_length": args["sequence_length"]}  # a text model's padded length
+    if common.modality(name) == "image":  # at most `image_size` square, channels last
+        *spatial, channels = build_model(name, {}, seed).input_signature.shape[1:]
+        overrides = {"input_shape": (*(min(d or size, size) for d in spatial), channels),
+                     "data_format": "channels_last"}
     probe = build_model(name, overrides, seed)
     inputs = probe.example_inputs(batch_size=batch_size, seed=seed)
     with tf.device(device):
@@ -305,8 +278,6 @@ def run_model(name, args, matmul, device):
         row.update(utilization=None, inference_utilization=None,
                    utilization_same_repeat=same or None, evidence=evidence,
                    error=cells[path]["error"])
-        # Which kernels ran, from a few traced train steps of each compiled
-        # path (eager ops' events name the op asked for, not the kernel).
         if args["kernel_trace_steps"] and path != "eager" and row["train"] and not row["error"]:
             try:
                 evidence["kernels"] = common.trace_kernels(
@@ -335,7 +306,6 @@ def run_model(name, args, matmul, device):
     return {"input_shape": list(probe.input_signature.shape[1:])
             if probe.modality == "image" else ["string"], "batch_size": batch_size,
             "params": flops_model and int(flops_model.count_params()), **flops,
-            "matmul_gflops_same_repeats": interleaved and common.summarize(interleaved) or None,
             "matmul_gflops_same_repeats_per_repeat": interleaved or None, "paths": rows,
             "best_train_path": best, "zoo_default_path": zoo_default,
             "keras_default_path": keras_default, "defaults_warnings": defaults_warnings,
@@ -346,8 +316,7 @@ def run_model(name, args, matmul, device):
 
 
 def measure(args):
-    """Every model in this process: `device`, `load_average`, `wall_s`,
-    `matmul` (the peak: before, in turn with, and after the models), `models`."""
+    """Every model in this process, and the matmul peak before, among and after them."""
     device, started = common.device_info(), time.perf_counter()
     load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     rng = np.random.default_rng(args["seed"])
@@ -355,9 +324,7 @@ def measure(args):
         a, b = (tf.constant(rng.standard_normal((args["matmul_n"],) * 2), tf.float32)
                 for _ in range(2))
     product = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))  # a scalar to fetch
-
-    def matmul():
-        return product(a, b)
+    matmul = functools.partial(product, a, b)
 
     def peak():
         guard = common.GuardedStep(matmul)
@@ -386,8 +353,7 @@ def measure(args):
             entry["meets_75pct_goal"] = bool(goal["utilization"] >= GOAL_UTILIZATION)
             by_type = entry["flops_by_op_type"]
             if profile and "error" not in profile and by_type and tfl:
-                # Convolutions doing this share of the FLOPs in convolution_share
-                # of the (thread) time run at about this fraction of the peak.
+                # This share of the FLOPs in convolution_share of the time: this much of the peak.
                 share = sum(v for k, v in by_type.items() if k in CONV_AND_MATMUL_OPS) / tfl
                 profile.update(convolution_flops_share=share, convolution_utilization_estimate=(
                     goal["utilization"] * share / profile["convolution_share"]))
@@ -408,8 +374,8 @@ def current_setting():
 
 
 def onednn_plan(requested=None, gpu=None, machine=None):
-    """`{"applicable", "settings", "requested", "reason"}`: on an x86-64 CPU
-    the settings asked for (default on, off); elsewhere one, "n/a".
+    """`{"applicable", "settings", "requested", "reason"}`: on an x86-64 CPU the settings asked for
+    (default on, off); elsewhere one, "n/a".
 
     >>> onednn_plan(None, gpu=False, machine="x86_64")["settings"]
     ['on', 'off']
@@ -429,14 +395,6 @@ def onednn_plan(requested=None, gpu=None, machine=None):
                        "not varied" if gpu else f"{machine} CPU: the oneDNN setting is varied "
                        "on x86-64 CPUs only")
             + (f" (--onednn={','.join(requested)} ignored)" if requested else "")}
-
-
-def measures_in_process(plan):
-    """One setting, not varied or the one this process runs (or the child
-    started for it: it measures whatever kernels it got)."""
-    setting = plan["settings"][0]
-    return len(plan["settings"]) == 1 and (not plan["applicable"] or setting == current_setting()
-                                           or os.environ.get(CHILD_VARIABLE) == setting)
 
 
 def decided_by(setting):
@@ -469,12 +427,11 @@ def setting_record(setting, measured, process):
     import zoo
     from zoo import _launch
 
-    seen, per_model = dict.fromkeys(("onednn", "eigen", "xla", "onednn_ops"), 0), {}
-    for name, entry in measured["models"].items():
-        for path, row in entry["paths"].items():
+    seen = dict.fromkeys(("onednn", "eigen", "xla", "onednn_ops"), 0)
+    for entry in measured["models"].values():
+        for row in entry["paths"].values():
             counts = row["evidence"].get("kernels") or {}
             if counts.get("library") is not None:
-                per_model.setdefault(name, {})[path] = counts["library"]
                 seen = {k: n + counts.get(k, 0) for k, n in seen.items()}
     read_back = zoo.ops.tensorflow_platform()
     return {"setting": setting, "label": ONEDNN_SETTINGS.get(setting, {}).get(
@@ -485,15 +442,12 @@ def setting_record(setting, measured, process):
                         ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE),
                         "describe": zoo.ops.describe(),
                         "decided_by": decided_by(setting) or _launch.decision,
-                        "seen": seen, "seen_per_model": per_model,
-                        "mismatch": kernel_mismatch(setting, read_back, seen)},
+                        "seen": seen, "mismatch": kernel_mismatch(setting, read_back, seen)},
             "process": process, **measured}
 
 
-def run_child(cmd, env, workdir, log=None):
-    """Runs one child (stdout to `workdir/stdout.txt`) and reads back the result
-    it wrote there: `(result or None, process record)`; a failed child's
-    record holds `reason` and `stderr_tail`."""
+def run_child(cmd, env, workdir):
+    """Runs one child; returns `(the result it wrote or None, its process record)`."""
     stdout_path = pathlib.Path(workdir) / "stdout.txt"
     with open(stdout_path, "w", encoding="utf-8") as stdout:
         record = common.run_process(cmd, env=env, stdout=stdout)
@@ -526,8 +480,7 @@ def meets_default_goal(zoo_default_vs_best):
 
 
 def headline_rows(settings, failed):
-    """Per setting and model: graph and XLA train examples/s, the best and
-    default paths, the goal and the kernels seen; a failed setting's one row."""
+    """Per setting and model: graph vs XLA, the best and default paths, kernels seen."""
     rows = []
     for setting, record in settings.items():
         for name, entry in record.get("models", {}).items():
@@ -581,25 +534,21 @@ def merge(settings, failed, plan, config, device, description, wall_s=None):
 def run(output_dir, models, paths, batch_size, repeats, steps, warmup, min_repeat_s,
         image_size, sequence_length, matmul_n, profile_steps, seed, quick=False,
         kernel_trace_steps=0, onednn=None, plan=None):
-    """Measures each setting of --onednn (here, or each in a child process, one
-    after the other) and writes the merged result; returns it."""
-    started, plan = time.perf_counter(), plan or onednn_plan(onednn)
-    args = dict(models=models, paths=[p for p in PATHS if p in paths], batch_size=batch_size,
-                repeats=repeats, steps=steps, warmup=warmup, min_repeat_s=min_repeat_s,
-                image_size=image_size, sequence_length=sequence_length, matmul_n=matmul_n,
-                profile_steps=profile_steps, kernel_trace_steps=kernel_trace_steps, seed=seed)
-    here = measures_in_process(plan)
-    print(common.launch_line(f"benchmarks.{NAME}", why=decided_by(plan["settings"][0])) + (
+    """Measures each setting of --onednn, here or in child processes; writes the result."""
+    args = {k: v for k, v in locals().items() if k not in ("output_dir", "quick", "onednn", "plan")}
+    args["paths"], plan = [p for p in PATHS if p in paths], plan or onednn_plan(onednn)
+    started, setting = time.perf_counter(), plan["settings"][0]
+    here = len(plan["settings"]) == 1 and (  # one setting, the one this process runs
+        not plan["applicable"] or setting in (current_setting(), os.environ.get(CHILD_VARIABLE)))
+    print(common.launch_line(f"benchmarks.{NAME}", why=decided_by(setting)) + (
         f"; oneDNN setting not varied ({plan['reason'].split(':')[0]})" if not plan["applicable"]
         else "" if here else f"; measuring --onednn={','.join(plan['settings'])}: " + " and ".join(
             ONEDNN_SETTINGS[s]["label"] for s in plan["settings"]) + " kernels, each in a child "
         "process of its own"), flush=True)
     settings, failed = {}, {}
     if here:
-        setting = plan["settings"][0]
         settings[setting] = setting_record(setting, measure(args), {
-            "mode": "in-process", "pid": os.getpid(),
-            "env": {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE)}})
+            "mode": "in-process", "env": {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE)}})
     for setting in [] if here else plan["settings"]:
         with tempfile.TemporaryDirectory(prefix="xla_onednn_") as workdir:
             child, record = run_child(
@@ -607,7 +556,7 @@ def run(output_dir, models, paths, batch_size, repeats, steps, warmup, min_repea
                  f"--output_dir={workdir}", *(f"--{k}={','.join(v) if isinstance(v, list) else v}"
                                               for k, v in args.items()), *["--quick"] * quick],
                 common.child_env(**{ONEDNN_VARIABLE: ONEDNN_SETTINGS[setting]["env"],
-                                    CHILD_VARIABLE: setting}), workdir, log)
+                                    CHILD_VARIABLE: setting}), workdir)
         entry = (child or {}).get("settings", {}).get(setting)
         if entry is not None:
             settings[setting] = {**entry, "process": {**entry.get("process", {}), **record}}
@@ -641,13 +590,8 @@ def _cell(stats, fmt="{:.1f}"):
             f"{fmt.format(stats['max'])})") if stats else "n/a"
 
 
-def _yes_no(value):
-    return "n/a" if value is None else "yes" if value else "no"
-
-
 def render_headline(result):
-    """Per model and kernel library: graph vs XLA, the best and default paths,
-    the goal, and each traced path's kernel library with its executions."""
+    """Per model and kernel library: graph vs XLA, the paths, the goal, the kernels seen."""
     rows = []
     for r in result["headline"]:
         if r.get("failed"):
@@ -662,8 +606,8 @@ def render_headline(result):
                      _cell(r["graph"]), "refused (runs graph)" if r["xla_refused"] else
                      _cell(r["xla"]) if r["xla"] else f"error: {common.cut(r['xla_error'], 60)}"
                      if r["xla_error"] else "n/a", r["best"] or "n/a", r["zoo_default"] or "n/a",
-                     common.number_cell(r["zoo_default_vs_best"]), _yes_no(r["meets_goal"]),
-                     kernels])
+                     common.number_cell(r["zoo_default_vs_best"]),
+                     {None: "n/a", True: "yes", False: "no"}[r["meets_goal"]], kernels])
     return common.markdown_table(
         ["model", "kernels", "graph train ex/s", "XLA train ex/s", "best", "zoo default",
          "default / best", f"≥ {GOAL_DEFAULT_VS_BEST}", "kernels seen"], rows,
@@ -767,10 +711,7 @@ def markdown(result):
 
 
 def summary(result, full=False):
-    """Per setting, model and path: train examples/s, the ratio to graph mode,
-    the defaults, utilization and the goals (`full`: what ran, inference,
-    compile times); a grouped chart of the ratios, one panel per kernel
-    library, with no bar for a failed or refused path."""
+    """Per setting, model and path: train examples/s vs graph, defaults, goals; a chart."""
     rows, items, groups, notes = [], [], {}, []
     settings = result.get("settings") if isinstance(result.get("settings"), dict) else None
     records = ([(key, r.get("label") or key, r.get("models") or {}) for key, r in

@@ -237,15 +237,15 @@ def test_latencies_ms():
 
 def test_failing_paths_are_reported_and_the_rest_measured(tmp_path, monkeypatch, capsys):
     from benchmarks import export
-    from zoo.export import saved_model
+    from zoo.export import saved_model, tflite
 
-    def no_tflite(path, threads):
+    def no_tflite(path, num_threads=None):
         raise RuntimeError("interpreter exploded\nsecond line")
 
     def serving_fails(self, inputs):
         raise ValueError("signature rejects this\ndetails")
 
-    monkeypatch.setattr(export, "_load_tflite", no_tflite)
+    monkeypatch.setattr(tflite, "load", no_tflite)
     monkeypatch.setattr(saved_model.ServingModel, "__call__", serving_fails)
     result = export.run(models=["einsum_mlp"], batch_sizes=[1, 3], repeats=2, iterations=1,
                         warmup=1, image_size=8, sequence_length=4, tflite_threads=0, seed=0,

@@ -397,7 +397,7 @@ def test_runner_records_a_crash_and_runs_the_others(fake_benchmarks, capfd):
     crash = merged["failed"]["crash"]
     assert crash["returncode"] == 3 and crash["reason"] == "exit code 3"
     assert crash["stderr_tail"][-1] == "RuntimeError: the last words"
-    assert len(crash["stderr_tail"]) == runner.STDERR_TAIL_LINES
+    assert len(crash["stderr_tail"]) == common.STDERR_TAIL_LINES
     assert "wrote no" in merged["failed"]["silent"]["reason"]
     assert set(merged["runner"]["wall_s"]) == {"crash", "ok", "silent"}
     assert "- crash: exit code 3" in (out / "cpu.md").read_text()

@@ -429,7 +429,7 @@ def test_merge_records_a_crashed_setting_and_keeps_the_other(tmp_path):
     assert result_ is None
     assert crash["returncode"] == 3 and crash["reason"] == "exit code 3"
     assert crash["stderr_tail"][-1] == "RuntimeError: the last words"
-    assert len(crash["stderr_tail"]) == xla.STDERR_TAIL_LINES
+    assert len(crash["stderr_tail"]) == common.STDERR_TAIL_LINES
     assert crash["first_line"] == "first line"
     _, silent = xla.run_child([sys.executable, "-c", "pass"], dict(os.environ), str(tmp_path))
     assert silent["returncode"] == 0 and "wrote no xla_<device>.json" in silent["reason"]
