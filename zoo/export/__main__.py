@@ -1,44 +1,20 @@
 """Convert a saved model to another format: `python -m zoo.export`.
 
-The source is one of two flags, named for what they take:
-
-- `--model_file=PATH`: a whole saved model (`.keras`, or a zoo `.h5`).
-- `--weights=PATH`: a weights-only `.weights.h5`, with `--model=NAME` and
-  the constructor flags it was trained with (`--num_classes`,
-  `--input_shape`, `--model_args`).
-
-Giving a whole-model file to `--weights` (or a `.weights.h5` to
-`--model_file`) is a usage error that names the right flag.
+The source is `--model_file=PATH` (a `.keras` or zoo `.h5`), or
+`--weights=PATH` (a `.weights.h5`) with `--model=NAME` and the constructor
+flags it was trained with. The format comes from `--out`'s suffix unless
+`--format` is given. Every flag is checked before anything is loaded; a bad
+one exits with status 2 and the reason.
 
 Examples:
 
-    # weights-only file + the constructor arguments it was trained with
     python -m zoo.export --model=resnet20 --num_classes=10 --input_shape=32,32,1 \\
         --weights=out/resnet20.weights.h5 --out=out/resnet20_serving --version=1
-
-    # a whole model (.keras or .h5) to TFLite with float16 weights
     python -m zoo.export --model_file=out/text_rnn.keras --out=out/text_rnn.tflite \\
         --quantization=float16
-
-    # full-integer TFLite, calibrated on real inputs: a folder of images
-    # (searched recursively, read as zoo.data reads images: RGB or grayscale
-    # as the model takes, resized to its input size, scaled to [0, 1]) ...
+    # int8, calibrated on a folder of images or a .npy array of inputs
     python -m zoo.export --model_file=out/resnet20.keras --out=out/resnet20_int8.tflite \\
         --quantization=int8 --representative_data=data/train
-    # ... or a .npy array of inputs shaped like the model's, batch first
-    python -m zoo.export --model_file=out/resnet20.keras --out=out/resnet20_int8.tflite \\
-        --quantization=int8 --representative_data=out/calibration.npy
-
-`--representative_data` takes at most 500 examples (evenly spaced over the
-folder's sorted files or the array's rows); without it, int8 calibrates on
-random inputs, with a warning.
-
-SavedModel and TFLite exports fold each BatchNorm into its convolution
-(`--fold_batchnorm`, the default); `--nofold_batchnorm` keeps them.
-
-The format comes from `--out`'s suffix unless `--format` is given (and then
-they must agree). Every flag is checked before anything is loaded or built
-(`check_flags`); a bad one exits with status 2, a usage line and the reason.
 """
 
 import collections
@@ -47,74 +23,57 @@ import sys
 
 from absl import app, flags
 
-from zoo.export import formats
+from zoo.export import _files, formats
 
 FLAGS = flags.FLAGS
 
-# What `check_flags` found: the source's format, the output's format and
-# target path, the save options, the --model constructor overrides and the
-# int8 calibration source (a `Calibration`, or None).
+# What `check_flags` found.
 Plan = collections.namedtuple(
     "Plan", ["source_format", "out_format", "target", "options", "model_arguments",
              "calibration"])
-# --representative_data: `kind` "npy" (`path` a .npy file, `items` None) or
-# "images" (`path` a folder, `items` its image files, sorted).
+# --representative_data: "npy" (a .npy file) or "images" (a folder, `items` its files).
 Calibration = collections.namedtuple("Calibration", ["kind", "path", "items"])
 
-# The flag of each source kind, and the kind of format it takes.
 SOURCE_FLAGS = {"model_file": formats.MODEL, "weights": formats.WEIGHTS}
-# The save options that are flags; each applies to the formats that take it.
 OPTION_FLAGS = ("version", "quantization", "sequence_length", "fold_batchnorm")
-# The most calibration examples --representative_data reads: what
-# `zoo.export.tflite.save` uses at most.
 MAX_CALIBRATION_EXAMPLES = 500
 
 
 def define_flags(flag_values=FLAGS):
-    """Defines the export flags on `flag_values`.
-
-    Called by `run()`, not at import (as `zoo.train`'s): tests parse flags
-    into a fresh `flags.FlagValues`, and flags defined on the global FLAGS at
-    import would clash with another program's flags of the same names.
-    """
+    """Defines the export flags on `flag_values` (at `run()`, not import: tests use fresh ones)."""
+    on = {"flag_values": flag_values}
     flags.DEFINE_string("model", None, "Registered model name: the architecture of "
-                        "--weights.", flag_values=flag_values)
+                        "--weights.", **on)
     flags.DEFINE_string("model_file", None, f"The model to export: {_takes('model_file')}. "
-                        "Give this or --weights.", flag_values=flag_values)
+                        "Give this or --weights.", **on)
     flags.DEFINE_string("weights", None, f"The weights to export: {_takes('weights')}, "
                         "loaded into --model built with the constructor flags. Give this or "
-                        "--model_file.", flag_values=flag_values)
-    flags.DEFINE_string("out", None, f"Where to write: {formats.describe()}.",
-                        flag_values=flag_values)
+                        "--model_file.", **on)
+    flags.DEFINE_string("out", None, f"Where to write: {formats.describe()}.", **on)
     flags.DEFINE_enum("format", None, list(formats.FORMATS),
-                      "Output format (default: from --out; must agree with its suffix).",
-                      flag_values=flag_values)
+                      "Output format (default: from --out; must agree with its suffix).", **on)
     flags.DEFINE_boolean("overwrite", False, "Replace --out if it exists (a file of the "
-                         "same format, or a SavedModel directory).", flag_values=flag_values)
+                         "same format, or a SavedModel directory).", **on)
     flags.DEFINE_integer("num_classes", None, "Constructor argument of --model.",
-                         lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_list("input_shape", None, "Constructor argument of --model, e.g. 32,32,1.",
-                      flag_values=flag_values)
+                         lower_bound=1, **on)
+    flags.DEFINE_list("input_shape", None, "Constructor argument of --model, e.g. 32,32,1.", **on)
     flags.DEFINE_string("model_args", None, "More constructor arguments of --model as JSON, "
-                        'e.g. \'{"max_tokens": 20000}\'.', flag_values=flag_values)
+                        'e.g. \'{"max_tokens": 20000}\'.', **on)
     flags.DEFINE_integer("version", None, "SavedModel: write the TensorFlow Serving layout "
-                         "OUT/VERSION/.", lower_bound=1, flag_values=flag_values)
+                         "OUT/VERSION/.", lower_bound=1, **on)
     flags.DEFINE_enum("quantization", None, ["float16", "int8"],
-                      "TFLite post-training quantization (default: float).",
-                      flag_values=flag_values)
+                      "TFLite post-training quantization (default: float).", **on)
     flags.DEFINE_string("representative_data", None, "--quantization=int8: calibrate on "
                         "these inputs instead of random ones: a folder of images (searched "
                         "recursively; read at the model's input size, scaled to [0, 1]) or "
                         "a .npy array of inputs shaped like the model's, batch first. At "
-                        f"most {MAX_CALIBRATION_EXAMPLES} examples are used.",
-                        flag_values=flag_values)
+                        f"most {MAX_CALIBRATION_EXAMPLES} examples are used.", **on)
     flags.DEFINE_integer("sequence_length", None, "TFLite, text models: the static token "
-                         "length of the exported integer-token model.", lower_bound=1,
-                         flag_values=flag_values)
+                         "length of the exported integer-token model.", lower_bound=1, **on)
     flags.DEFINE_boolean("fold_batchnorm", True, f"{_taking('fold_batchnorm', ' and ')}: "
                          "fold each BatchNorm into the convolution before it (an inference "
-                         "graph; --nofold_batchnorm keeps them).", flag_values=flag_values)
-    flags.mark_flags_as_required(["out"], flag_values=flag_values)
+                         "graph; --nofold_batchnorm keeps them).", **on)
+    flags.mark_flags_as_required(["out"], **on)
 
 
 def _takes(source_flag):
@@ -131,12 +90,7 @@ def _taking(option, joiner=" or "):
 
 
 def model_arguments(flag_values=FLAGS):
-    """Constructor overrides from --num_classes, --input_shape and --model_args.
-
-    Raises:
-        app.UsageError: --model_args is not a JSON object, --input_shape not
-            positive integers (or None).
-    """
+    """Constructor overrides from --num_classes, --input_shape and --model_args."""
     arguments = {}
     if flag_values.model_args is not None:
         try:
@@ -171,14 +125,7 @@ def _input_shape(items):
 
 
 def check_flags(flag_values=FLAGS):
-    """Checks every flag, and the files they name, before anything is loaded.
-
-    Returns:
-        A `Plan`.
-
-    Raises:
-        app.UsageError: the first flag that is wrong, named with its value.
-    """
+    """Checks every flag and the files they name; returns a `Plan` or raises `app.UsageError`."""
     import zoo
     import zoo.export
 
@@ -205,7 +152,10 @@ def check_flags(flag_values=FLAGS):
             f"--model_file takes {takes}, but {given} holds weights "
             f"only: pass it as --weights={source} with --model=NAME (and its constructor "
             "flags)")
-    _check_source_file(given, source, source_format)
+    try:
+        _files.check_regular_file(source, f"{source_format} file")
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(f"{given}: {error}") from None
 
     constructor_flags = [f"--{name}" for name in ("model", "num_classes", "input_shape",
                                                    "model_args")
@@ -250,35 +200,14 @@ def _source_flag(flag_values):
             f"give --model_file or --weights, not both: received "
             f"--model_file={flag_values.model_file} and --weights={flag_values.weights}")
     name = given[0]
-    value = getattr(flag_values, name)
-    if value is None or not value.strip():
+    if not (value := getattr(flag_values, name)) or not value.strip():
         raise app.UsageError(f"--{name} must name a file, received --{name}={value!r}")
     return name, value
 
 
-def _check_source_file(given, source, source_format):
-    import zoo.export._files as files
-
-    try:
-        files.check_regular_file(source, f"{source_format} file")
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(f"{given}: {error}") from None
-
-
 def check_representative_data(flag_values=FLAGS):
-    """Checks --representative_data as far as it can without the model.
-
-    Returns:
-        A `Calibration`, or None when the flag is not given.
-
-    Raises:
-        app.UsageError: the flag without --quantization=int8, a path that is
-            neither a folder holding images nor a readable, non-empty `.npy`
-            array of numbers or strings.
-    """
+    """Checks --representative_data without the model; a `Calibration` or None."""
     import numpy as np
-
-    from zoo.export import _files
 
     path = flag_values.representative_data
     if path is None:
@@ -318,7 +247,6 @@ def check_representative_data(flag_values=FLAGS):
 def _image_files(given, folder):
     """The image files under `folder` (recursively, by suffix), sorted; at least one."""
     from zoo.data.images import IMAGE_EXTENSIONS, find_image_files
-    from zoo.export import _files
 
     paths = find_image_files(folder)
     for path in paths:
@@ -333,17 +261,7 @@ def _image_files(given, folder):
 
 
 def representative_inputs(calibration, model, limit=MAX_CALIBRATION_EXAMPLES):
-    """The calibration inputs of `calibration` for `model`: a NumPy array.
-
-    At most `limit` examples, evenly spaced over the folder's sorted image
-    files or the array's rows (so that a folder of class subfolders is not
-    calibrated on its first class only).
-
-    Raises:
-        ValueError: inputs that do not fit `model` (shape, dtype kind), or
-            float inputs that are not finite; the message names the flag
-            and the path.
-    """
+    """At most `limit` inputs for `model`, evenly spaced (not the first class folder only)."""
     import numpy as np
 
     from zoo.export import saved_model
@@ -357,13 +275,9 @@ def representative_inputs(calibration, model, limit=MAX_CALIBRATION_EXAMPLES):
         return _read_images(given, calibration.items, model, shape, dtype, takes, limit)
     array = np.load(calibration.path, mmap_mode="r", allow_pickle=False)
     array = np.asarray(array[_spread(len(array), limit)])
-    if dtype.is_floating:
-        fits = array.dtype.kind == "f"
-    elif dtype.is_integer:
-        fits = array.dtype.kind in "iu"
-    else:  # strings: text, or the token ids of its token model
-        fits = array.dtype.kind in "USiu"
-    if not fits:
+    # A string input takes texts or the token ids of its token model.
+    if array.dtype.kind not in ("f" if dtype.is_floating else "iu" if dtype.is_integer
+                                else "USiu"):
         raise ValueError(f"{given} holds {array.dtype} values, but {takes}"
                          + (" (floats, scaled as in training: e.g. images in [0, 1])"
                             if dtype.is_floating else ""))

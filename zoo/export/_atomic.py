@@ -1,9 +1,7 @@
 """Atomic replacement of a file or directory: write beside it, rename into place.
 
-Scratch names carry the writer's process id, `.NAME.PID.XXXX.partial` (and
-`.NAME.old-PID` for a directory being swapped out), so a later save can tell
-the leftovers of a killed save (its process is gone) from the scratch of a
-save still running in another process, and remove only the former.
+Scratch names carry the writer's pid (`.NAME.PID.XXXX.partial`,
+`.NAME.old-PID`), so a later save removes only the leftovers of dead saves.
 """
 
 import contextlib
@@ -16,18 +14,10 @@ import tempfile
 
 @contextlib.contextmanager
 def replacing(target):
-    """Yields a scratch path beside `target`; on success it becomes `target`.
+    """Yields a scratch path beside `target` (not created); on success it becomes `target`.
 
-    The scratch path is in the same directory, so the final rename never
-    crosses file systems. A file is replaced with one `os.replace` (atomic on
-    POSIX). A directory cannot be swapped in one call: the old one is first
-    renamed aside to `.NAME.old-PID`, the new one renamed in, then the old one
-    removed. A kill between the two renames leaves no directory at `target`,
-    only the complete old one aside; `recover` (called by every load and
-    save) renames it back. On any error the old target is untouched.
-
-    Writers must create the scratch path themselves (a file or a directory);
-    it does not exist when yielded.
+    A directory is swapped in two renames (the old one aside first); a kill
+    between them leaves the old one aside, which `recover` puts back.
     """
     target = pathlib.Path(target)
     remove_stale(target)
@@ -47,11 +37,7 @@ def replacing(target):
 
 
 def write_bytes(target, data):
-    """Writes `data` to the file `target` atomically (`replacing`), flushed to disk.
-
-    Readers never see a half-written file; an interrupted write leaves the
-    old one. Returns `target` as a string.
-    """
+    """Writes `data` to the file `target` atomically, flushed to disk; returns `str(target)`."""
     with replacing(target) as scratch:
         with open(scratch, "wb") as file:
             file.write(data)
@@ -65,14 +51,10 @@ def write_text(target, text):
     return write_bytes(target, text.encode("utf-8"))
 
 
-def _old_name(target, pid):
-    return target.with_name(f".{target.name}.old-{pid}")
-
-
 def _swap_directory(new, target):
     old = None
     if target.exists():
-        old = _old_name(target, os.getpid())
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
     try:
         os.replace(new, target)
@@ -85,14 +67,12 @@ def _swap_directory(new, target):
 
 
 def _alive(pid):
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, owned by someone else
-        return True
+        pass
     return True
 
 
@@ -105,21 +85,12 @@ def _leftovers(target):
         names = os.listdir(target.parent)
     except OSError:
         return []
-    found = []
-    for name in names:
-        match = pattern.match(name)
-        if match:
-            pid = int(match["pid"] or match["old"])
-            found.append((target.parent / name, pid, "partial" if match["pid"] else "old"))
-    return found
+    return [(target.parent / m[0], int(m["pid"] or m["old"]), "partial" if m["pid"] else "old")
+            for m in map(pattern.match, names) if m]
 
 
 def recover(target):
-    """Puts back a directory that a killed swap left aside, if `target` is missing.
-
-    Returns:
-        True when a kept old copy was renamed back to `target`.
-    """
+    """Puts back a directory that a killed swap left aside, if `target` is missing; True if so."""
     target = pathlib.Path(target)
     if os.path.lexists(target):
         return False
@@ -141,17 +112,13 @@ def recover_versions(directory):
         names = os.listdir(directory)
     except OSError:
         return
-    for name in names:
-        match = re.fullmatch(r"\.(\d+)\.old-\d+", name)
+    for match in map(re.compile(r"\.(\d+)\.old-\d+").fullmatch, names):
         if match:
             recover(directory / match[1])
 
 
 def remove_stale(target):
-    """Removes the scratch of saves to `target` whose process is gone.
-
-    A kept old directory is first put back when nothing is at `target`.
-    """
+    """Removes the scratch of saves to `target` whose process is gone (after `recover`)."""
     recover(target)
     for path, pid, _ in _leftovers(target):
         if not _alive(pid):

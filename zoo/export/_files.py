@@ -1,14 +1,8 @@
 """Checks on the paths `zoo.export` reads and writes, done before any byte moves.
 
-Value checks (bools, positive ints) are `zoo._validation`'s; this
-module holds what only files need: the `path` argument itself, what kind of
-file sits at a path, and whether a target can be written.
-
-Loaders stat a path (following symlinks) before opening it: a FIFO blocks
-`h5py.File` forever, and a symlink to `/dev/zero` makes `zipfile.is_zipfile`
-spin and `read_bytes` eat all memory. Only regular files (and directories
-of regular files, for SavedModel) are read, and never more bytes than
-`stat` reported.
+Only regular files (and directories of them) are read, and never more than
+`stat` reported: a FIFO blocks `h5py.File` forever, and a symlink to
+`/dev/zero` never ends.
 
 Example:
 >>> check_path("path", "")
@@ -23,13 +17,11 @@ import stat
 
 from zoo import _validation
 
-# The most bytes a loader reads into memory at once (a TFLite flatbuffer
-# cannot exceed 2 GiB: its offsets are 32-bit).
+# A TFLite flatbuffer cannot exceed 2 GiB (32-bit offsets).
 MAX_IN_MEMORY_BYTES = 2**31
 
 
 def check_path(name, value):
-    """Checks the `path`-like argument `name` (`zoo._validation.path`); returns a `pathlib.Path`."""
     return pathlib.Path(_validation.path(name, value))
 
 
@@ -51,16 +43,7 @@ def kind(path):
 
 
 def check_regular_file(path, what):
-    """Refuses anything at `path` but a regular file, before it is opened.
-
-    Args:
-        path: Path. The file to read.
-        what: str. The format, for messages (e.g. `".keras file"`).
-
-    Raises:
-        FileNotFoundError: nothing at `path`.
-        ValueError: a directory, FIFO, device or socket (it names the path).
-    """
+    """Refuses anything at `path` but a regular file; `what` names the format in messages."""
     found = kind(path)
     if found is None:
         raise FileNotFoundError(f"No {what} at path={str(path)!r}")
@@ -70,13 +53,7 @@ def check_regular_file(path, what):
 
 
 def check_tree(path, what):
-    """Refuses a directory holding anything but regular files and directories.
-
-    SavedModel loading reads every file under the directory.
-
-    Raises:
-        ValueError: a FIFO, device or socket (or a symlink to one) inside.
-    """
+    """Refuses a directory holding anything but regular files and directories."""
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             found = kind(os.path.join(root, name))
@@ -89,11 +66,7 @@ def check_tree(path, what):
 def read_bounded(path, what, limit=MAX_IN_MEMORY_BYTES):
     """The bytes of the regular file `path`, at most `limit` of them.
 
-    The file is opened non-blocking and checked again on the open descriptor,
-    so a FIFO swapped in after `check_regular_file` still cannot block.
-
-    Raises:
-        ValueError: not a regular file, or larger than `limit`.
+    Opened non-blocking and checked again, so a FIFO swapped in cannot block.
     """
     check_regular_file(path, what)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -108,14 +81,7 @@ def read_bounded(path, what, limit=MAX_IN_MEMORY_BYTES):
 
 
 def check_writable_parent(path):
-    """Refuses a target whose directory cannot be created or written.
-
-    The nearest existing ancestor must be a writable directory, so a save
-    fails before the work that precedes it (a training run), not after.
-
-    Raises:
-        ValueError: an ancestor is a file, or the directory is not writable.
-    """
+    """Refuses a target whose nearest existing ancestor is not a writable directory."""
     parent = pathlib.Path(os.path.abspath(path)).parent
     ancestor = parent
     while not os.path.lexists(ancestor):

@@ -1,23 +1,10 @@
 """The export formats: one `Format` object each, registered here and nowhere else.
 
-`zoo.export.save`, `load` and `load_weights`, `python -m zoo.export` (its
-`--format` choices, help and option checks), `zoo.train`'s `--export`
-and the tests read `FORMATS`; none lists formats itself. Adding a format is
-one handler (`save`, `load`, ...) and one `register(Format(...))` below.
-
-A handler is any object (a module, a class) with
-
-- `save(model, path, **options)`: write the new file or directory `path`
-  (`zoo.export.save` passes a scratch path and renames it into place),
-  given the format's `options` but `fold_batchnorm`, which `Format.save`
-  applies;
-- `load(path, **options)`: read it, checking it first (`INFERENCE` and
-  `MODEL` formats);
-- optionally `load_weights(model, path)` (`MODEL` and `WEIGHTS` formats),
-  `verify(path)` (an integrity check that needs no model; without it,
-  loading is the check), `target_path(path, **options)` (where `save`
-  writes, e.g. a version subdirectory) and `check_replaceable(target,
-  found)` (directory formats: what `overwrite=True` may replace).
+`zoo.export`, its CLI, `zoo.train`'s `--export` and the tests read
+`FORMATS`. A format's handler (a module or a class) has `save(model, path,
+**options)` and `load(path)`, and optionally `load_weights(model, path)`,
+`verify(path)`, `target_path(path, **options)` and
+`check_replaceable(target, found)`.
 
 Example:
 >>> from_path("m.weights.h5").name, from_path("export_dir").name
@@ -35,9 +22,7 @@ import pathlib
 
 from zoo.export import _atomic, fold
 
-# What `load` gives back: the zoo model itself (config-equal, trainable);
-# weights only (`load_weights` into a model built from its config); or an
-# inference graph (a callable; BatchNorm folded by default).
+# What `load` gives back: the model, nothing (weights only), or an inference callable.
 MODEL, WEIGHTS, INFERENCE = "model", "weights", "inference"
 
 
@@ -46,20 +31,14 @@ class Format:
     """One export format.
 
     Attributes:
-        name: str. The `format=` name (`"keras"`, `"tflite"`, ...).
         title: str. What people call it (`"SavedModel"`), for messages.
-        suffixes: tuple of lower-case str. The suffixes that name it, the
-            usual one first; empty for a directory format, which a
-            suffix-less path names.
-        kind: `MODEL`, `WEIGHTS` or `INFERENCE` (see above).
-        handler: the object that reads and writes it, or its
-            `"module:attribute"` (`"module"` for a module), imported on
-            first use so that `import zoo.export` stays light.
-        options: tuple of str. The keyword options `save` takes;
-            `"fold_batchnorm"` among them makes `save` export
-            `model.folded()` unless `fold_batchnorm=False`.
-        suffix_required: bool. Only a path with the suffix will do (Keras'
-            own formats), even with an explicit `format=`.
+        suffixes: tuple of lower-case str, the usual one first; empty for
+            the directory format.
+        handler: the object that reads and writes it, or its lazily
+            imported `"module:attribute"` (`"module"`).
+        options: tuple of str. The keyword options `save` takes.
+        suffix_required: bool. Only a path with the suffix will do, even
+            with an explicit `format=`.
     """
 
     name: str
@@ -72,17 +51,14 @@ class Format:
 
     @property
     def directory(self):
-        """True when the format writes a directory (it has no suffix)."""
         return not self.suffixes
 
     @property
     def folds_batchnorm(self):
-        """True when `save` folds each BatchNorm into its convolution by default."""
         return "fold_batchnorm" in self.options
 
     @property
     def reloads_model(self):
-        """True when what `load`/`load_weights` gives back is the zoo model itself."""
         return self.kind != INFERENCE
 
     def _handler(self):
@@ -94,7 +70,6 @@ class Format:
         return getattr(module, attribute) if attribute else module
 
     def check_options(self, options):
-        """Raises ValueError for an option this format does not take."""
         unknown = sorted(set(options) - set(self.options))
         if not unknown:
             return
@@ -104,18 +79,13 @@ class Format:
                          f"{', '.join(self.options)}")
 
     def target_path(self, path, **options):
-        """Where `save(model, path, **options)` writes (e.g. a version subdirectory)."""
         handler = self._handler()
         if hasattr(handler, "target_path"):
             return handler.target_path(path, **options)
         return pathlib.Path(path)
 
     def check_replaceable(self, target, found):
-        """Refuses to replace `target` (a `found`, e.g. "directory") with this format.
-
-        `overwrite=True` means "replace my old model", never "delete whatever
-        directory happens to be there".
-        """
+        # overwrite=True replaces an old model, never whatever directory is there.
         if self.directory:
             self._handler().check_replaceable(target, found)
         elif found == "directory":
@@ -124,11 +94,7 @@ class Format:
                              "deleted")
 
     def save(self, model, path, **options):
-        """Writes `model` to the new `path` (`zoo.export.save` makes it atomic).
-
-        Raises:
-            ValueError: an option the format does not take (or a bad value).
-        """
+        """Writes `model` to the new `path` (`zoo.export.save` makes it atomic)."""
         self.check_options(options)
         if self.folds_batchnorm:
             # A copy with each BatchNorm folded: the model given is not changed.
@@ -136,13 +102,7 @@ class Format:
         self._handler().save(model, path, **options)
 
     def load(self, path, **options):
-        """What `path` holds: the model (`MODEL`) or a callable (`INFERENCE`).
-
-        Raises:
-            FileNotFoundError: nothing at `path`.
-            ValueError: a weights-only format, or a file that is not
-                intact (the message names the file and the format).
-        """
+        """What `path` holds: the model (`MODEL`) or a callable (`INFERENCE`)."""
         path = pathlib.Path(path)
         if self.directory:
             _atomic.recover(path)  # a directory that a killed save left aside
@@ -155,16 +115,10 @@ class Format:
         return self._handler().load(path, **options)
 
     def load_weights(self, model, path):
-        """Loads the weights in `path` into `model` (`MODEL` and `WEIGHTS` formats)."""
         return self._handler().load_weights(model, pathlib.Path(path))
 
     def verify(self, path):
-        """Raises ValueError unless `path` is an intact file of this format.
-
-        The checks are those `load` runs first (the zoo's SHA-256 checksums,
-        a `.keras` zip's CRCs, TFLite's flatbuffer verifier); a format
-        whose handler has no `verify` is checked by loading it.
-        """
+        """Raises ValueError unless `path` is an intact file of this format."""
         handler = self._handler()
         if hasattr(handler, "verify"):
             handler.verify(pathlib.Path(path))
@@ -176,11 +130,7 @@ FORMATS = {}
 
 
 def register(format):
-    """Adds `format` (a `Format`) to `FORMATS`; returns it.
-
-    Raises:
-        ValueError: its name or a suffix is taken, a second directory format.
-    """
+    """Adds `format` to `FORMATS`; ValueError if its name, a suffix or the directory is taken."""
     if format.kind not in (MODEL, WEIGHTS, INFERENCE):
         raise ValueError(f"kind must be one of {[MODEL, WEIGHTS, INFERENCE]}, received "
                          f"kind={format.kind!r}")
@@ -199,10 +149,7 @@ def of_kind(*kinds):
 
 
 def describe(formats=None):
-    """The paths `formats` (default: all) take, in words, files first.
-
-    E.g. `".keras, .h5, .weights.h5, .tflite or a directory (SavedModel)"`.
-    """
+    """The paths `formats` (default: all) take, in words, files first."""
     formats = sorted(FORMATS.values() if formats is None else formats,
                      key=lambda format: format.directory)
     words = [f"a directory ({format.title})" if format.directory else format.suffixes[0]
@@ -227,11 +174,7 @@ def from_suffix(path):
 
 
 def from_path(path):
-    """The format a path names by its suffix; a suffix-less path is a directory format.
-
-    Raises:
-        ValueError: a suffix no format uses.
-    """
+    """The format a path names by its suffix; a suffix-less path is a directory format."""
     path = pathlib.Path(path)
     found = from_suffix(path)
     if found is not None:
@@ -245,13 +188,7 @@ def from_path(path):
 
 
 def resolve(path, format=None):
-    """`format`'s `Format`, or the path's; a `format` its suffix contradicts is an error.
-
-    Saving `x.keras` as HDF5 would write a file that `load("x.keras")`
-    rejects, so the suffix and `format` must agree whenever the suffix names
-    a format. An unknown suffix is fine with an explicit `format` (load it
-    with the same `format=`), except for a format whose suffix is required.
-    """
+    """`format`'s `Format`, or the path's; a `format` its suffix contradicts is an error."""
     if format is None:
         return from_path(path)
     chosen = get(format)
@@ -266,9 +203,6 @@ def resolve(path, format=None):
     return chosen
 
 
-# The registry. Keras' `.keras` and `.weights.h5` and the zoo's `.h5` are
-# in `keras_formats`; SavedModel and TFLite are imported on first use (they
-# pull in parts of TensorFlow that `.keras`/`.h5` users never need).
 register(Format("keras", "Keras", (".keras",), MODEL, "zoo.export.keras_formats:KERAS",
                 suffix_required=True))
 register(Format("h5", "zoo HDF5", (".h5", ".hdf5"), MODEL, "zoo.export.keras_formats:H5"))

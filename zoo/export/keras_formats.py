@@ -1,37 +1,18 @@
 """`.keras`, whole-model `.h5` and `.weights.h5`.
 
 `.keras` and `.weights.h5` are Keras' own formats. Whole-model `.h5` is the
-zoo's, because Keras 3 cannot round-trip a subclassed model through HDF5:
-`model.save("m.h5")` succeeds, then `load_model` fails with `Unknown layer`
-(the legacy format drops the registered package), and with `custom_objects`
-with `Layer count mismatch` (TF 2.21 / Keras 3.15). The zoo's `.h5` holds
-
-- attributes `zoo_format="zoo.h5"` and `format_version`,
-- dataset `config`: the JSON of `keras.saving.serialize_keras_object(model)`
-  (a dataset, not an attribute: HDF5 attributes stop at 64 KiB and a
-  text model's vocabulary travels in its config),
-- group `weights`: one dataset per variable, in `model.weights` order, with
-  the variable's path as attribute `path`,
-- a SHA-256 of each dataset's bytes as its attribute `sha256` (the config's
-  too), and `checksums="sha256"` on the file.
-
-`.weights.h5` files get the same checksums after Keras writes them: a
-`zoo_sha256` attribute on each dataset and `zoo_checksums="sha256"` on the
-file, and the model's `class_names` and `preprocessing` as the JSON
-attribute `zoo_labels` (with its own SHA-256, `zoo_labels_sha256`), which
-`load_weights` gives to a model that has none. Keras ignores attributes it
-does not know, so plain `model.load_weights` still reads them. Flipped bytes inside a weight pass
-HDF5's own checks and load as wrong numbers (off by up to 4e27 in the
-issue's test), so every load through the zoo verifies the checksums first
-and names the first bad weight; a file without them (plain Keras, an older
-zoo) loads with one warning that the check was skipped.
-
-Loading deserializes the config (registered classes only, as Keras'
-`safe_mode`), which builds the model, and assigns every variable by path
-after checking that names and shapes match, so a file from another model
-fails before any weight is touched.
+zoo's, because Keras 3 cannot round-trip a subclassed model through HDF5
+(`load_model` fails with `Unknown layer`). It holds a `config` dataset (the
+JSON of `keras.saving.serialize_keras_object(model)`), one dataset per
+variable under `weights/` (attribute `path`), and a SHA-256 of each
+dataset as attribute `sha256`. `.weights.h5` files get the same checksums
+after Keras writes them (`zoo_sha256`), plus the model's labels
+(`zoo_labels`). Flipped bytes pass HDF5's own checks, so every load
+verifies the checksums first; a file without them loads with a warning.
+Configs deserialize in Keras' safe mode: a file is data, never code.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -49,8 +30,7 @@ from zoo.export import _files, labels
 H5_FORMAT = "zoo.h5"
 H5_VERSION = 1
 CHECKSUM = "sha256"
-# Attribute names: the zoo's own .h5 owns its namespace; inside Keras'
-# .weights.h5 the zoo's attributes carry a prefix.
+# Inside Keras' .weights.h5 the zoo's attributes carry a prefix.
 _H5_DIGEST, _H5_MARK = "sha256", "checksums"
 _WEIGHTS_DIGEST, _WEIGHTS_MARK = "zoo_sha256", "zoo_checksums"
 _WEIGHTS_LABELS = "zoo_labels"
@@ -90,6 +70,7 @@ class _H5File:
             file.attrs["format_version"] = H5_VERSION
             file.attrs["keras_version"] = keras.__version__
             file.attrs[_H5_MARK] = CHECKSUM
+            # A dataset: attributes stop at 64 KiB, and a vocabulary travels in the config.
             config_dataset = file.create_dataset("config", data=np.bytes_(config))
             config_dataset.attrs[_H5_DIGEST] = _digest(config_dataset[()])
             weights = file.create_group("weights")
@@ -131,8 +112,6 @@ class _H5File:
         try:
             model = keras.saving.deserialize_keras_object(config, safe_mode=True)
         except (ValueError, TypeError, KeyError) as error:
-            # Safe mode refuses a Lambda and any unregistered class: a file is
-            # data, never code.
             raise ValueError(f"Cannot load {str(path)!r} as a zoo .h5 model: its config "
                              f"does not deserialize in safe mode ({error})") from None
         _assign(model, values, path)
@@ -156,7 +135,6 @@ class _WeightsFile:
     @staticmethod
     def save(model, path):
         model.save_weights(path)
-        # Keras wrote the file; the checksums go in beside its datasets.
         with h5py.File(path, "a") as file:
             for _, dataset in _datasets(file):
                 dataset.attrs[_WEIGHTS_DIGEST] = _digest(dataset[()])
@@ -242,12 +220,7 @@ def _datasets(file):
 
 
 def _verify(path, mark, attribute, entries):
-    """Checks each `(dataset name, weight name, dataset, value)` against its digest.
-
-    Raises:
-        ValueError: a digest is missing or differs (names the file and the
-            first bad weight).
-    """
+    """Checks each `(dataset name, weight name, dataset, value)` against its digest."""
     if mark is None:
         warnings.warn(f"{str(path)!r} carries no zoo checksums (written by plain Keras or "
                       "an older zoo): its weights load unverified", stacklevel=4)
@@ -268,17 +241,14 @@ def _verify(path, mark, attribute, entries):
 def _first_difference(model, path):
     """Where a Keras weights file and `model` differ, in words, or None.
 
-    Keras' own message counts variables ("expected 2 variables, but
-    received 0") without saying which or why. The model's own weights,
-    written to a scratch `.weights.h5`, have the same layout as the file's,
-    so the two compare dataset by dataset.
+    Keras' message only counts variables; the model's own weights, saved to
+    a scratch `.weights.h5`, compare with the file's dataset by dataset.
     """
     try:
         with tempfile.TemporaryDirectory(prefix="zoo-weights-") as scratch:
             own_path = pathlib.Path(scratch) / "model.weights.h5"
             model.save_weights(own_path)
-            with h5py.File(own_path, "r") as own:
-                expected = {name: dataset.shape for name, dataset in _datasets(own)}
+            expected = _file_shapes(own_path)
             found = _file_shapes(path)
     except Exception:  # noqa: BLE001 -- a diagnosis must never hide the real error
         return None
@@ -299,8 +269,7 @@ def _file_shapes(path):
     """`{dataset name: shape}` of a `.weights.h5`, or of the weights inside a `.keras`."""
     if path.name.lower().endswith(".keras"):
         with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as member:
-            with h5py.File(io.BytesIO(member.read()), "r") as file:
-                return {name: dataset.shape for name, dataset in _datasets(file)}
+            path = io.BytesIO(member.read())
     with h5py.File(path, "r") as file:
         return {name: dataset.shape for name, dataset in _datasets(file)}
 
@@ -325,23 +294,17 @@ def _assign(model, values, path):
         variable.assign(value)
 
 
-class _open_h5:
+@contextlib.contextmanager
+def _open_h5(path, what):
     """`h5py.File(path, "r")` with errors that name the file and the format."""
-
-    def __init__(self, path, what):
-        self.path, self.what = path, what
-
-    def __enter__(self):
-        # Checked before h5py opens it: a FIFO would block h5py.File forever.
-        _files.check_regular_file(self.path, f"{self.what} (HDF5) file")
-        try:
-            self.file = h5py.File(self.path, "r")
-        except OSError as error:
-            raise ValueError(
-                f"{str(self.path)!r} is not a readable {self.what} (HDF5) file; it is "
-                f"truncated, corrupt or of another format ({error})") from None
-        return self.file
-
-    def __exit__(self, *exc):
-        self.file.close()
+    # Checked before h5py opens it: a FIFO would block h5py.File forever.
+    _files.check_regular_file(path, f"{what} (HDF5) file")
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(
+            f"{str(path)!r} is not a readable {what} (HDF5) file; it is "
+            f"truncated, corrupt or of another format ({error})") from None
+    with file:
+        yield file
 

@@ -1,11 +1,7 @@
 """What a saved model needs to name its predictions: class names, preprocessing.
 
-Keras files (`.keras`, `.h5`) keep them in the model's config. The
-inference formats carry them beside the graph: a SavedModel in
-`assets.extra/zoo_labels.json` (TensorFlow Serving's folder for files the
-graph does not read), a `.tflite` in its zoo metadata. Loaded, each model
-answers `class_names`, `preprocessing` and `outputs_logits` alike, which is
-all `zoo.predict` reads.
+Keras files keep them in the model's config; a SavedModel in
+`assets.extra/zoo_labels.json`, a `.tflite` in its zoo metadata.
 
 Example:
 >>> import zoo
@@ -27,7 +23,6 @@ def of_model(model):
     return {
         "class_names": getattr(model, "class_names", None),
         "preprocessing": getattr(model, "preprocessing", None),
-        # A plain Keras model does not say; a zoo model does.
         "outputs_logits": getattr(model, "outputs_logits", None),
     }
 
@@ -40,11 +35,7 @@ def write_saved_model(model, directory):
 
 
 def read_saved_model(directory):
-    """The record of the SavedModel `directory` (all None for a foreign one).
-
-    Raises:
-        ValueError: the file is there but is not a record (edited, truncated).
-    """
+    """The record of the SavedModel `directory` (all None for a foreign one)."""
     path = pathlib.Path(directory) / SAVED_MODEL_FILE
     if not path.is_file():
         return dict.fromkeys(KEYS)

@@ -1,31 +1,9 @@
 """TensorFlow SavedModel export: one `serving_default` signature, ready to serve.
 
-The writer uses Keras' own `keras.export.ExportArchive` with one endpoint,
-`serving_default`, that calls the model with `training=False`. The
-endpoint's trace carries the variables; the writer tracks the model's
-variable-free layers, which carries the `TextVectorization` lookup table,
-so the vocabulary travels inside the SavedModel (see `save` for why not
-`track(model)`).
-
-The signature is built from `model.input_signature`, so it needs no
-per-model code:
-
-| model | input (name, dtype, shape) | output |
-|---|---|---|
-| `resnet*` | `images`, `DT_FLOAT`, `(-1, H, W, C)` | `logits` |
-| `einsum_mlp` | `images` or `features`, `DT_FLOAT` | `logits` |
-| `text_rnn` | `text`, `DT_STRING`, `(-1,)` (or `tokens`, `DT_INT32`) | `logits` |
-
-The output is named after what the model returns: `logits` when its
-`classifier_activation` is None or `"linear"`, `probabilities` for
-`"softmax"` and `"sigmoid"`, `predictions` otherwise (see `output_name`).
-A model whose call returns a dict (`features_only=True`: `{"stage2": ...,
-"stage3": ...}`) gets one output per key, named by the key, and
-`ServingModel` returns that dict again.
-
-With `version=N` the export goes to `path/N/`, TensorFlow Serving's layout
-(`tensorflow_model_server --model_base_path=path` serves the highest N);
-`load(path)` does the same.
+Written with `keras.export.ExportArchive` from `model.input_signature`;
+the output is named by `output_name`, and a model returning a dict
+(`features_only=True`) gets one output per key. `version=N` writes
+TensorFlow Serving's layout `path/N/`; `load(path)` takes the highest N.
 
 Example:
 >>> import tempfile, pathlib, numpy as np, zoo
@@ -55,42 +33,22 @@ from zoo.export import _atomic, _files, labels
 
 SIGNATURE_KEY = "serving_default"
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
-# The names under which a signature serves a single tensor: `output_name`'s,
-# and `output_0`, Keras' own (`model.export`). Other output names are the keys
-# of a dict the model returned (a features_only model's "stage2", ...), and
-# `ServingModel` returns a dict for them, even for a single key.
+# Output names of a single tensor (`output_name`'s and Keras' own); any other
+# name is a key of a dict the model returned, and `ServingModel` returns a dict.
 _TENSOR_OUTPUT_NAMES = ("logits", "probabilities", "predictions", "output_0")
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 def target_path(path, version=None, **_):
-    """Where `save` writes: `path`, or `path/<version>` for TF Serving.
-
-    Args:
-        path: str or Path. The export directory.
-        version: int >= 1 or None.
-
-    Raises:
-        ValueError: `version` is not an int >= 1.
-    """
+    """Where `save` writes: `path`, or `path/<version>` for TF Serving."""
     path = pathlib.Path(path)
     if version is None:
         return path
-    return path / str(_check_version(version))
-
-
-def _check_version(version):
-    # TensorFlow Serving reads export_dir/<version>/, numbered from 1.
-    return _validation.positive_int("version", version)
+    return path / str(_validation.positive_int("version", version))
 
 
 def output_name(model):
-    """The signature's output key: named after what `model` returns.
-
-    `"logits"` for `classifier_activation` None or `"linear"`,
-    `"probabilities"` for `"softmax"` or `"sigmoid"`, `"predictions"`
-    for anything else (and for models without a `classifier_activation`).
-    """
+    """The signature's output key: `"logits"`, `"probabilities"` or `"predictions"`."""
     if not hasattr(model, "classifier_activation"):
         return "predictions"
     activation = model.classifier_activation
@@ -104,13 +62,9 @@ def output_name(model):
 
 
 def input_spec(model):
-    """The `tf.TensorSpec` of the signature's input (batch dimension None).
+    """The `tf.TensorSpec` of the signature's input, any batch size.
 
-    From `model.input_signature` (every zoo model), else from the single
-    input of a functional Keras model.
-
-    Raises:
-        ValueError: the model declares no single input.
+    From `model.input_signature`, else a functional model's single input.
     """
     spec = getattr(model, "input_signature", None)
     if spec is not None:
@@ -131,22 +85,10 @@ def input_spec(model):
 def save(model, path, version=None):
     """Writes `model` as a SavedModel into the new directory `path`.
 
-    Called through `zoo.export.save`, which passes the scratch directory that
-    it renames into place afterwards (`path` must not exist yet), and the
-    model with its BatchNorms folded unless `fold_batchnorm=False`
-    (`zoo.export.formats`).
-
-    Args:
-        model: a built zoo model (a text model needs its vocabulary).
-        path: str or Path. The directory to create.
-        version: int >= 1 or None. Only checked here: the dispatcher has
-            already put the version into `path` (see `target_path`).
-
-    Raises:
-        ValueError: a bad `version`, a model without an input signature.
+    `version` is only checked: `zoo.export.save` put it into `path`.
     """
     if version is not None:
-        _check_version(version)
+        _validation.positive_int("version", version)
     spec = input_spec(model)
     key = output_name(model)
 
@@ -157,26 +99,15 @@ def save(model, path, version=None):
 
     archive = keras.export.ExportArchive()
     endpoint = archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[spec])
-    # Tracing first builds every sublayer (a TextVectorization is built by
-    # its first call only), and `track` refuses unbuilt layers.
-    endpoint.get_concrete_function()
-    # Variables are found from the traced endpoint; lookup tables (the
-    # TextVectorization vocabulary) are not, and must be tracked. Only
-    # variable-free layers are tracked: tracking a layer with variables
-    # stores every variable twice (keras-team/keras#23553), and tracking the
-    # model itself makes the archive trace Keras' implicit
-    # `_default_save_signature`, which feeds a subclassed model
-    # `compute_dtype` (float32) inputs and so fails for text_rnn.
-    for layer in _resource_layers(model):
-        archive.track(layer)
+    endpoint.get_concrete_function()  # builds every sublayer: `track` refuses unbuilt ones
+    # Lookup tables are not found from the trace and must be tracked; a layer
+    # with variables would store them twice (keras-team/keras#23553), and the
+    # model itself would trace a float32 default signature text_rnn rejects.
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if layer.built and not layer.variables and not isinstance(layer, keras.Model):
+            archive.track(layer)
     archive.write_out(str(path), verbose=False)
     labels.write_saved_model(model, path)
-
-
-def _resource_layers(model):
-    """Built sublayers, at any depth, that own no variables (lookup layers)."""
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if layer.built and not layer.variables and not isinstance(layer, keras.Model)]
 
 
 def _is_saved_model_dir(path):
@@ -184,15 +115,10 @@ def _is_saved_model_dir(path):
 
 
 def check_replaceable(target, found):
-    """Refuses to replace `target` (a `found`) unless it is a SavedModel (`is_replaceable`).
-
-    Raises:
-        ValueError: a file, or a directory that is not a SavedModel.
-    """
+    """Refuses to replace `target` (a `found`) unless it is a SavedModel (`is_replaceable`)."""
     if found != "directory":
-        raise ValueError(
-            f"Not saving a SavedModel to {str(target)!r}: it is a {found}, not a "
-            "SavedModel directory; remove it yourself or choose another path")
+        raise ValueError(f"Not saving a SavedModel to {str(target)!r}: it is a {found}, not "
+                         "a SavedModel directory; remove it yourself or choose another path")
     if not is_replaceable(target):
         raise ValueError(
             f"Not saving a SavedModel to {str(target)!r}: it is a directory but not a "
@@ -201,12 +127,9 @@ def check_replaceable(target, found):
 
 
 def is_replaceable(path):
-    """True for a directory `save(..., overwrite=True)` may replace.
+    """True for a SavedModel directory, or version subdirectories holding only SavedModels.
 
-    That is a SavedModel directory, or a TensorFlow Serving layout: version
-    subdirectories (`1/`, `2/`, ...) holding SavedModels and nothing else
-    (hidden scratch of the zoo's own saves aside). Any other directory may
-    hold a user's files, which an overwrite must never delete.
+    Any other directory may hold a user's files, which overwrite must never delete.
     """
     path = pathlib.Path(path)
     if _is_saved_model_dir(path):
@@ -218,15 +141,7 @@ def is_replaceable(path):
 
 
 def resolve(path):
-    """The SavedModel directory at `path`, or its highest version subdirectory.
-
-    Returns:
-        `(directory, version)`, version None for an unversioned export.
-
-    Raises:
-        ValueError: `path` is neither a SavedModel directory nor holds any
-            version subdirectory with one.
-    """
+    """`(directory, version)`: `path`, or its highest version subdirectory (version None)."""
     path = pathlib.Path(path)
     if not path.is_dir():
         raise ValueError(f"{str(path)!r} is not a SavedModel: a SavedModel is a directory")
@@ -237,30 +152,15 @@ def resolve(path):
         int(child.name) for child in path.iterdir()
         if child.name.isdigit() and child.is_dir() and _is_saved_model_dir(child))
     if not versions:
-        raise ValueError(
-            f"{str(path)!r} is not a SavedModel directory: it has no saved_model.pb, "
-            "nor version subdirectories (1/, 2/, ...) holding one")
+        raise ValueError(f"{str(path)!r} is not a SavedModel directory: it has no "
+                         "saved_model.pb, nor version subdirectories (1/, 2/, ...) holding one")
     return path / str(versions[-1]), versions[-1]
 
 
 def load(path):
-    """Loads a SavedModel written by `save` (or any with one-input `serving_default`).
-
-    Args:
-        path: str or Path. The export directory, or a directory of version
-            subdirectories (the highest version is loaded).
-
-    Returns:
-        A `ServingModel`.
-
-    Raises:
-        ValueError: not a SavedModel, a truncated or corrupt one, or one
-            without a single-input `serving_default` signature (the message
-            names the directory).
-    """
+    """Loads a SavedModel (the highest version of a versioned one) as a `ServingModel`."""
     directory, version = resolve(path)
-    # TensorFlow reads every file under the directory: a FIFO in there would
-    # block it, a symlink to /dev/zero would never end.
+    # TensorFlow reads every file under it: a FIFO there would block it.
     _files.check_tree(directory, "SavedModel")
     try:
         loaded = tf.saved_model.load(str(directory))
@@ -270,9 +170,8 @@ def load(path):
             f"corrupt ({type(error).__name__}: {str(error)[:500]})") from error
     signatures = getattr(loaded, "signatures", {})
     if SIGNATURE_KEY not in signatures:
-        raise ValueError(
-            f"The SavedModel at {str(directory)!r} has no {SIGNATURE_KEY!r} signature; "
-            f"it has {sorted(signatures)}")
+        raise ValueError(f"The SavedModel at {str(directory)!r} has no {SIGNATURE_KEY!r} "
+                         f"signature; it has {sorted(signatures)}")
     return ServingModel(loaded, signatures[SIGNATURE_KEY], directory, version)
 
 
@@ -280,26 +179,14 @@ class ServingModel:
     """A loaded SavedModel's `serving_default` signature, callable like the model.
 
     Attributes:
-        path: Path. The SavedModel directory loaded.
-        version: int or None. Its TF Serving version, when loaded from a
-            versioned layout.
-        signature: the `serving_default` concrete function (keyword input,
-            dict of outputs).
-        input_name: str. The signature's input key (e.g. `"images"`).
-        input_spec: `tf.TensorSpec` of that input (shape, dtype).
-        output_names: tuple of str. The signature's output keys.
-        output_name: str or None. The output key when the signature serves
-            one tensor (one output named as `output_name(model)` names
-            them, or Keras' `output_0`); None when it serves a dict.
-        class_names, preprocessing, outputs_logits: the model's, as saved
-            beside the graph (`zoo.export.labels`); None where unknown.
-
-    Example: `ServingModel(x)` returns a NumPy array, like `model(x)`.
+        input_name, input_spec: the signature's input key and `tf.TensorSpec`.
+        output_names: tuple of str. The signature's output keys, sorted.
+        output_name: the key of a single-tensor output, else None (a dict).
+        class_names, preprocessing, outputs_logits: from `zoo.export.labels`.
     """
 
     def __init__(self, loaded, signature, path, version=None):
-        # Holding the loaded object keeps its variables alive: a signature
-        # alone does not, and its variables would be freed under it.
+        # A signature alone does not keep its variables alive.
         self._loaded = loaded
         self.signature = signature
         self.path = pathlib.Path(path)
@@ -314,10 +201,7 @@ class ServingModel:
         self.output_names = tuple(sorted(signature.structured_outputs))
         self.output_name = (self.output_names[0] if len(self.output_names) == 1
                             and self.output_names[0] in _TENSOR_OUTPUT_NAMES else None)
-        record = labels.read_saved_model(self.path)
-        self.class_names = record["class_names"]
-        self.preprocessing = record["preprocessing"]
-        self.outputs_logits = record["outputs_logits"]
+        vars(self).update(labels.read_saved_model(self.path))  # class_names, ...
 
     def __repr__(self):
         return (f"ServingModel(path={str(self.path)!r}, input={self.input_name!r} "
@@ -325,13 +209,7 @@ class ServingModel:
                 f"outputs={list(self.output_names)})")
 
     def op_counts(self):
-        """The ops the serving signature runs, by type: a `collections.Counter`.
-
-        Counts the nodes of the signature's graph and of every function in
-        its library (the model's body is a function that the signature
-        calls), e.g. to see what `fold_batchnorm` removed
-        (`zoo.export.fold.batchnorm_ops`).
-        """
+        """The ops of the signature's graph and its functions: a `collections.Counter`."""
         graph = self.signature.graph.as_graph_def()
         counts = collections.Counter(node.op for node in graph.node)
         for function in graph.library.function:
@@ -339,34 +217,18 @@ class ServingModel:
         return counts
 
     def __call__(self, inputs):
-        """Runs the signature.
-
-        Args:
-            inputs: array-like or tensor of the input's dtype (strings for
-                text models, a lone string is a batch of one; numbers are
-                cast to the signature's dtype), or a dict keyed by
-                `input_name`.
-
-        Returns:
-            A NumPy array, or a dict of them when the signature has several
-            outputs.
-
-        Raises:
-            ValueError: inputs of the wrong kind or shape.
-        """
+        """Runs the signature on an array, strings or `{input_name: ...}`; NumPy out."""
         _check_inputs(inputs)
         if isinstance(inputs, dict):
             if set(inputs) != {self.input_name}:
-                raise ValueError(
-                    f"inputs must be keyed by {self.input_name!r}, received keys "
-                    f"{sorted(inputs)}")
+                raise ValueError(f"inputs must be keyed by {self.input_name!r}, received "
+                                 f"keys {sorted(inputs)}")
             inputs = inputs[self.input_name]
         tensor = self._to_tensor(inputs)
         outputs = self.signature(**{self.input_name: tensor})
         if self.output_name is not None:
             return outputs[self.output_name].numpy()
-        # The signature's own order is arbitrary; `output_names` is sorted
-        # (a features_only model's "stage1", "stage2", ...: the model's order).
+        # Sorted: a features_only model's "stage1", "stage2", ... in the model's order.
         return {name: outputs[name].numpy() for name in self.output_names}
 
     def _to_tensor(self, inputs):
@@ -392,18 +254,15 @@ class ServingModel:
                     f"{self.input_name!r} takes a {spec.dtype.name} array, received "
                     f"inputs={_validation.preview(inputs)} ({str(error)[:200]})") from None
             if tensor.dtype == tf.string:
-                raise ValueError(
-                    f"{self.input_name!r} takes {spec.dtype.name} values, received strings")
-            if tensor.dtype.is_complex or not (tensor.dtype.is_floating or
-                                                tensor.dtype.is_integer or
-                                                tensor.dtype.is_bool):
+                raise ValueError(f"{self.input_name!r} takes {spec.dtype.name} values, "
+                                 "received strings")
+            if not (tensor.dtype.is_floating or tensor.dtype.is_integer or tensor.dtype.is_bool):
                 raise ValueError(f"{self.input_name!r} takes real {spec.dtype.name} values, "
                                  f"received dtype={tensor.dtype.name}")
             tensor = tf.cast(tensor, spec.dtype)
         if not spec.shape.is_compatible_with(tensor.shape):
-            raise ValueError(
-                f"{self.input_name!r} takes shape {_shape_str(spec.shape)}, received "
-                f"shape {_shape_str(tensor.shape)}")
+            raise ValueError(f"{self.input_name!r} takes shape {_shape_str(spec.shape)}, "
+                             f"received shape {_shape_str(tensor.shape)}")
         return tensor
 
 

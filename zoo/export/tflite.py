@@ -1,94 +1,30 @@
 """TensorFlow Lite export: one self-contained `.tflite` flatbuffer per model.
 
-The writer exports the model to a temporary SavedModel with
-`keras.export.ExportArchive` (one `serve` endpoint calling the model with
-`training=False`) and converts that with `tf.lite.TFLiteConverter`, builtin
-ops only, so the stock interpreter runs the file with no Flex delegate.
-(Converting a concrete function directly looks simpler, but in TF 2.21 it
-leaves the Keras variables as uninitialized resource variables: the file
-converts, then gives NaN or fails in `READ_VARIABLE`.)
+The model goes through `keras.export.ExportArchive` (a `serve` endpoint,
+`training=False`) and `tf.lite.TFLiteConverter` with builtin ops only, so
+the stock interpreter runs it without the Flex delegate.
 
-| model | TFLite input | batch |
-|---|---|---|
-| `resnet*`, `einsum_mlp` | `images`/`features`, float32 `(-1, H, W, C)` | dynamic |
-| `text_rnn` | `tokens`, int32 `(1, sequence_length)` | static 1 |
-| `transformer` | `tokens`, int32 `(-1, sequence_length)` | dynamic |
+Models with recurrent loops are exported with a static batch of 1 (a masked
+RNN with a dynamic batch does not lower to builtin ops); others get a
+dynamic batch. `TFLiteModel(x)` takes any batch size either way. Spatial
+dimensions must be known: pass `input_shape=(H, W, C)` to `save` otherwise.
 
-Batch: a model whose recurrent layers run as a loop is exported with a
-static batch of 1, because a masked (Bi)LSTM/GRU with a dynamic batch does
-not lower to builtin ops (`tf.TensorListReserve ... element_shape to be
-static`); with static shapes it becomes a builtin `WHILE` loop that matches
-Keras to ~1e-7, mask included. Other models get a dynamic batch (falling
-back to a static 1 if that does not convert). Either way `TFLiteModel(x)`
-takes any batch size: it resizes a dynamic input, and feeds a static one
-example at a time. Spatial dimensions must be known: a model built with
-`input_shape=(None, None, 3)` needs `input_shape=(H, W, C)` passed to `save`.
+Text models: TFLite cannot run `TextVectorization`, so the file holds the
+model's `token_twin` (integer tokens, `sequence_length` from the option,
+the model, else 64), and the vocabulary and tokenizer settings travel
+inside the file as JSON metadata (`read_metadata(path)["text"]`); `load`
+rebuilds the tokenizer from it, so `TFLiteModel(["some text"])` works.
 
-Text models: TFLite cannot run `TextVectorization` (string ops, hash
-tables), so the file holds the integer-token model instead: the same
-weights in the model's `token_twin` (e.g. a `TextRNN(input_mode="tokens",
-sequence_length=L)`), where `L`
-is the `sequence_length` option, else the model's own `sequence_length`,
-else 64 (with a warning: longer texts are truncated to `L` tokens, as a
-Keras model built with `sequence_length=L` would truncate them). The
-tokenizer travels INSIDE the `.tflite`, not in sidecar files: the
-vocabulary (exactly `model.vocabulary`, `""` and `"[UNK]"` first) and the
-settings that make tokenization identical (`standardize`, `split`,
-`ngrams`, `max_tokens`, `sequence_length`) are JSON in a flatbuffer
-metadata entry named `zoo_export` (the mechanism the converter uses for its
-own `CONVERSION_METADATA`). So one file, renamed into place atomically,
-can never disagree with its vocabulary. `read_metadata(path)["text"]`
-returns it for a runtime that tokenizes elsewhere (e.g. on a phone);
-`load` rebuilds a `keras.layers.TextVectorization` from it, so
-`TFLiteModel(["some text"])` tokenizes exactly as the Keras model did, then
-runs the int model.
-
-Quantization (`quantization=`), sizes and differences measured on
-resnet20 (16x16x1 inputs, 3 classes) and einsum_mlp trained on digits:
-
-| value | weights | activations | file size | vs Keras |
-|---|---|---|---|---|
-| None | float32 | float32 | 1x | max abs diff ~1e-5 |
-| `"float16"` | float16 | float32 | 0.51x | ~1e-3 relative |
-| `"int8"` | int8 | int8 | 0.28-0.32x | digits accuracy within 0.3 points |
-
-`"int8"` is full-integer post-training quantization calibrated on
-`representative_data`: an array of inputs, or an iterable of input batches
-or of `(inputs, labels)` batches such as a `zoo.data.load(...)` dataset (at
-most `representative_samples=500` examples are used). Without it the
-model's random `example_inputs()` are used, with a warning: the file runs,
-but its ranges are not those of real data. Every op runs in int8; the
-file's inputs and outputs stay float32 (a quantize op in, a dequantize op
-out), so the int8 file is a drop-in replacement for the float one.
-`int8_io=True` makes them int8 too (for integer-only accelerators);
-`TFLiteModel` then (de)quantizes with each tensor's scale and zero point,
-so callers still pass and get floats. `"int8"` is refused (`ValueError`)
-for models with recurrent loops such as `text_rnn`: TF 2.21's calibrator
-crashes the process on a `WHILE` loop, and an unrolled export was larger
-than float and lost up to 34 accuracy points (the attention head's -1e9
-mask score swamps the int8 range); use `"float16"` there.
+`quantization=`: None, `"float16"` (float16 weights) or `"int8"` (full
+integer, calibrated on `representative_data`, else on random
+`example_inputs()` with a warning; float inputs and outputs unless
+`int8_io=True`). `"int8"` is refused for models with recurrent loops.
 
 Every zoo `.tflite` carries a SHA-256 of its own bytes in its metadata, so
-`load` rejects a corrupted file (bytes flipped in the weights pass the
-flatbuffer verifier) as well as a truncated one or a file of another
-format, with a `ValueError` naming the file and TFLite. It also runs the
-model once on zeros, so a file the runtime cannot execute fails at load.
-
-Threads: a TFLite interpreter is not thread-safe (from 8 threads, most
-calls fail with "There is at least 1 reference to internal data" and some
-of the rest return another thread's numbers), so each `TFLiteModel` runs
-one call at a time behind a lock. One interpreter per thread was measured
-against it on resnet20 (16x16x1, batch 2), 8 threads x 50 calls, 2 CPU
-cores: lock 0.18-0.48 s (median ~0.26 s), an interpreter per thread
-0.26-0.63 s (median ~0.33 s) plus ~0.2 s to build the 8 interpreters, and
-sequential calls 0.20-0.38 s. The interpreter already uses the cores for
-one call, so the lock is as fast and keeps one interpreter's memory.
-
-The interpreter is `ai_edge_litert.interpreter.Interpreter` when that
-package is installed, else `tf.lite.Interpreter` (its deprecation warning
-is silenced; `TFLiteModel.runtime` says which). The runtime's default
-XNNPACK delegate is used unless it refuses the model (it does for some
-int8 graphs); then the builtin kernels run it (`TFLiteModel.delegate`).
+`load` rejects a corrupted, truncated or foreign file with a `ValueError`
+naming the file. The interpreter is `ai_edge_litert`'s when installed,
+else `tf.lite`'s; each `TFLiteModel` runs one call at a time (an
+interpreter is not thread-safe).
 
 Example:
 >>> import tempfile, pathlib, numpy as np, zoo
@@ -104,7 +40,6 @@ True
 """
 
 import collections
-import contextlib
 import hashlib
 import json
 import pathlib
@@ -134,42 +69,23 @@ _DIGEST_KEY = "sha256"
 _ZERO_DIGEST = "0" * 64
 
 
-# --------------------------------------------------------------------------
-# Saving
-
-
 def save(model, path, quantization=None, representative_data=None, sequence_length=None,
          input_shape=None, int8_io=False,
          representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES):
     """Writes `model` as a `.tflite` flatbuffer at `path` (see the module doc).
 
-    Called through `zoo.export.save`, which passes the model with its
-    BatchNorms folded unless `fold_batchnorm=False` (`zoo.export.formats`;
-    the converter folds them too, see `zoo.export.fold`).
-
     Args:
-        model: a built zoo model (anything with `input_signature`, or a
-            Keras model with `inputs`).
-        path: str or Path. The file to create.
-        quantization: None, `"float16"` or `"int8"`.
-        representative_data: int8 calibration inputs (see the module doc).
-        sequence_length: int or None. Text models: tokens per text in the
-            exported model (default: the model's, else 64).
+        representative_data: int8 calibration inputs: an array, or an
+            iterable of batches or of `(inputs, labels)` batches.
+        sequence_length: int or None. Text models: tokens per text.
         input_shape: tuple or None. The input shape without the batch, for
             models whose signature leaves spatial dimensions as None.
-        int8_io: bool. With `quantization="int8"`, make float inputs and
-            outputs int8 too.
+        int8_io: bool. With `quantization="int8"`, int8 inputs and outputs.
         representative_samples: int. The most calibration examples used.
-
-    Raises:
-        ValueError: an unknown `quantization`, options that do not fit the
-            model, or a model TFLite cannot convert (the converter's message
-            is included).
     """
     if quantization not in QUANTIZATIONS:
-        raise ValueError(
-            f"quantization must be one of {list(QUANTIZATIONS)}, received "
-            f"quantization={quantization!r}")
+        raise ValueError(f"quantization must be one of {list(QUANTIZATIONS)}, received "
+                         f"quantization={quantization!r}")
     int8_io = _validation.boolean("int8_io", int8_io)
     if int8_io and quantization != "int8":
         raise ValueError(
@@ -192,19 +108,18 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     dtype = spec.dtype.name
     _check_single_output(model, shape, dtype)
 
-    if quantization == "int8" and _looping_rnns(model):
+    loops = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+             if isinstance(layer, keras.layers.RNN) and not layer.unroll]
+    if quantization == "int8" and loops:
         raise ValueError(
             f"quantization='int8' is not available for {model.name!r}: its recurrent "
-            f"layers {[layer.name for layer in _looping_rnns(model)]} run as a loop, and "
-            "TensorFlow 2.21's int8 calibrator crashes the process on a model holding "
-            "a loop (SIGSEGV); unrolling avoids the crash but gave a file ~13x larger "
-            "than float and, with head='attention', a 34-point accuracy drop. Use "
-            "quantization='float16' (half the weights' size, same accuracy) or None")
-    calibration = None
-    if quantization == "int8":
-        calibration = _calibration_examples(source, text, representative_data, shape,
-                                            dtype, representative_samples)
-    batches = [1] if _looping_rnns(model) else [None, 1]
+            f"layers {[layer.name for layer in loops]} run as a loop, which TensorFlow's "
+            "int8 calibrator crashes on (and unrolled, int8 loses accuracy). Use "
+            "quantization='float16' or None")
+    calibration = _calibration_examples(source, text, representative_data, shape, dtype,
+                                        representative_samples) if quantization == "int8" else None
+    # A masked RNN with a dynamic batch does not lower to builtin ops.
+    batches = [1] if loops else [None, 1]
     errors = []
     for batch in batches:
         try:
@@ -214,25 +129,15 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
         except _ConversionError as error:
             errors.append(f"batch={batch}: {error}")
     else:
-        raise ValueError(
-            f"TFLite cannot convert {model.name!r} with builtin ops "
-            f"(quantization={quantization!r}): " + " | ".join(errors))
+        raise ValueError(f"TFLite cannot convert {model.name!r} with builtin ops "
+                         f"(quantization={quantization!r}): " + " | ".join(errors))
 
     metadata = {
-        "format": _FORMAT_TAG,
-        "version": 1,
-        "model_class": type(model).__name__,
-        "model_name": model.name,
-        "quantization": quantization,
-        "int8_io": bool(int8_io),
-        "input": {"name": spec.name, "dtype": str(dtype),
-                  "shape": [batch, *shape]},
-        "text": text,
-        # What `zoo.predict` needs to name classes (`zoo.export.labels`).
-        **labels.of_model(source),
-    }
-    data = _with_metadata(flatbuffer, metadata)
-    pathlib.Path(path).write_bytes(data)
+        "format": _FORMAT_TAG, "version": 1, "model_class": type(model).__name__,
+        "model_name": model.name, "quantization": quantization, "int8_io": bool(int8_io),
+        "input": {"name": spec.name, "dtype": str(dtype), "shape": [batch, *shape]},
+        "text": text, **labels.of_model(source)}
+    pathlib.Path(path).write_bytes(_with_metadata(flatbuffer, metadata))
     return pathlib.Path(path)
 
 
@@ -262,12 +167,7 @@ def _concrete_shape(model, spec, input_shape):
 
 
 def _check_single_output(model, shape, dtype):
-    """Refuses a model that returns a dict or several tensors (features_only=True).
-
-    The converter would write them as unnamed outputs in an order of its own,
-    and `TFLiteModel` returns one array, or a list, by that order: feature maps
-    could come back silently swapped.
-    """
+    """Refuses several outputs: the converter would order them its own way."""
     outputs = model.compute_output_spec(keras.KerasTensor((None,) + shape, dtype=dtype))
     if keras.tree.is_nested(outputs):
         what = (f"a dict of {list(outputs)}" if isinstance(outputs, dict)
@@ -280,35 +180,15 @@ def _check_single_output(model, shape, dtype):
             "keras.Model(x, model(x)['stage4']) for x = keras.Input(...)")
 
 
-def _looping_rnns(model):
-    """The recurrent layers that run as a loop (`WHILE` in TFLite)."""
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, keras.layers.RNN) and not layer.unroll]
-
-
-# -- text models -------------------------------------------------------------
-
-
 def _vectorizer(text):
     return keras.layers.TextVectorization(
-        max_tokens=text["max_tokens"],
-        standardize=text["standardize"],
-        split=text["split"],
-        ngrams=text["ngrams"],
-        output_mode="int",
-        output_sequence_length=text["sequence_length"],
+        output_mode="int", output_sequence_length=text["sequence_length"],
         vocabulary=list(text["vocabulary"]),
-    )
-
-
-# -- int8 calibration --------------------------------------------------------
+        **{key: text[key] for key in ("max_tokens", "standardize", "split", "ngrams")})
 
 
 def _calibration_examples(model, text, data, shape, dtype, limit):
-    """Up to `limit` single examples, each shaped `(1,) + shape`.
-
-    `model` is the model as given (for a text model: the string one).
-    """
+    """Up to `limit` single examples `(1,) + shape`; `model` is the model as given."""
     if data is None:
         count = min(limit, 100)
         warnings.warn(
@@ -351,7 +231,7 @@ def _is_strings(x):
 def _numpy(x):
     if _is_tensor(x):
         x = x.numpy()
-    if isinstance(x, (list, tuple)) and x and all(isinstance(t, (str, bytes)) for t in x):
+    if _is_strings(x) and x:
         return np.array(x, dtype=object)
     return np.asarray(x)
 
@@ -381,27 +261,23 @@ def _tokens(vectorizer, batch, sequence_length, max_tokens=None):
         f"received dtype={batch.dtype} and shape={batch.shape}")
 
 
-# -- conversion --------------------------------------------------------------
-
-
 def _convert(model, shape, dtype, name, quantization, calibration, int8_io):
+    # Through a SavedModel: a converted concrete function leaves Keras' variables uninitialized.
     with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as scratch:
         archive = keras.export.ExportArchive()
-        # Not `archive.track(model)`: tracking a subclassed Model makes the
-        # archive trace Keras' implicit default signature with float32
-        # inputs, which a token model rejects. The endpoint's own trace finds
-        # every variable it reads, which is all a frozen TFLite graph needs.
+        # Not `track(model)`: it traces a float32 default signature that a
+        # token model rejects; the endpoint's trace finds every variable.
         archive.add_endpoint(
             "serve", lambda inputs: model(inputs, training=False),
             input_signature=[tf.TensorSpec(shape, dtype, name=name)])
         archive.write_out(scratch, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["serve"])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization == "float16":
+        if quantization:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
         elif quantization == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: ([x] for x in calibration)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             if int8_io:
@@ -419,15 +295,8 @@ def _first_lines(message, count=3):
     return " ".join(lines[:count])[:600]
 
 
-# -- metadata ----------------------------------------------------------------
-
-
 def _with_metadata(flatbuffer, metadata):
-    """`flatbuffer` with `metadata` (JSON) added as a metadata entry.
-
-    The JSON carries a SHA-256 of the whole file computed with the digest
-    itself zeroed; `_check_digest` reverses that.
-    """
+    """`flatbuffer` with `metadata` as JSON, carrying the file's SHA-256 (digest zeroed)."""
     payload = json.dumps({**metadata, _DIGEST_KEY: _ZERO_DIGEST}, ensure_ascii=True,
                          sort_keys=True).encode("ascii")
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
@@ -482,29 +351,18 @@ def _check_digest(data, metadata, payload):
 def read_metadata(path):
     """The zoo metadata of a `.tflite` (dict), or None for a foreign file.
 
-    For a text model, `["text"]` holds the vocabulary and the tokenizer
-    settings (see the module doc).
+    For a text model, `["text"]` holds the vocabulary and tokenizer settings.
 
     Raises:
         ValueError: the file is not a valid TFLite flatbuffer.
     """
     path = pathlib.Path(path)
     data = _read_checked(path)
-    interpreter_class, _ = _interpreter_class()
-    try:
-        with _quiet_deprecation():
-            interpreter_class(model_content=data)  # runs the flatbuffer verifier
-    except Exception as error:
-        raise _invalid(path, f"the interpreter rejects it ({_first_lines(str(error))})"
-                       ) from error
+    _interpreter(path, data)  # runs the flatbuffer verifier
     try:
         return _parse_metadata(data)[0]
     except Exception as error:
         raise _invalid(path, f"its metadata cannot be read ({error})") from error
-
-
-# --------------------------------------------------------------------------
-# Loading
 
 
 def _invalid(path, why):
@@ -530,48 +388,41 @@ def _interpreter_class():
         return tf.lite.Interpreter, "tf.lite"
 
 
-@contextlib.contextmanager
-def _quiet_deprecation():
-    # tf.lite.Interpreter warns on every construction that it moved to
-    # ai_edge_litert; that is the fallback we chose knowingly.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-        yield
+def _interpreter(path, data, num_threads=None, delegates=True):
+    """An allocated interpreter of `data`; constructing it runs the flatbuffer verifier."""
+    interpreter_class, _ = _interpreter_class()
+    kwargs = {"model_content": data, "num_threads": num_threads}
+    if not delegates:
+        module = __import__(interpreter_class.__module__, fromlist=["OpResolverType"])
+        kwargs["experimental_op_resolver_type"] = \
+            module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    try:
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns on every construction: a fallback chosen knowingly.
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            interpreter = interpreter_class(**kwargs)
+            interpreter.allocate_tensors()
+    except Exception as error:
+        raise _invalid(path, f"the interpreter rejects it ({_first_lines(str(error))})") \
+            from error
+    return interpreter
 
 
 def load(path, num_threads=None):
-    """Loads a `.tflite` file as a `TFLiteModel`.
-
-    Raises:
-        ValueError: not a TFLite flatbuffer, truncated, corrupt (digest
-            mismatch), or the interpreter rejects it; the message names the
-            file and TFLite.
-    """
+    """Loads a `.tflite` file as a `TFLiteModel`; ValueError names a bad file."""
     return TFLiteModel(path, num_threads=num_threads)
 
 
 class TFLiteModel:
     """A `.tflite` file behind a Keras-like call: batches in, float32 out.
 
-    Args:
-        path: str or Path. A `.tflite` file.
-        num_threads: int or None. Interpreter threads.
-
     Attributes:
-        path: the file.
-        quantization: None, `"float16"` or `"int8"` (None for files not
-            written by zoo).
-        metadata: the zoo metadata dict, or None.
-        class_names, preprocessing, outputs_logits: the model's, from the
-            metadata (`zoo.export.labels`); None where unknown.
-        vocabulary: the text model's vocabulary (list of str), or None.
-        sequence_length: tokens per text for a text model, else None.
+        quantization: None, `"float16"` or `"int8"`.
+        metadata: the zoo metadata dict, or None for a foreign file.
+        class_names, preprocessing, outputs_logits: from the metadata.
+        vocabulary, sequence_length: a text model's, else None.
         runtime: `"ai_edge_litert"` or `"tf.lite"`.
-        delegate: `"xnnpack"` (the runtime's default CPU delegate) or None
-            (plain builtin kernels: the fallback when XNNPACK refuses the
-            model, which happens for some int8 graphs).
-        input_details / output_details: the interpreter's, as of the last
-            call (the batch dimension follows the last batch).
+        delegate: `"xnnpack"`, or None where XNNPACK refused the model.
     """
 
     def __init__(self, path, num_threads=None):
@@ -580,11 +431,9 @@ class TFLiteModel:
             num_threads = _validation.positive_int("num_threads", num_threads)
         data = _read_checked(self.path)
         self._data, self._num_threads = data, num_threads
-        # One call at a time: see "Threads" in the module doc.
-        self._lock = threading.RLock()
-        self._interpreter_class, self.runtime = _interpreter_class()
-        # Construction runs the flatbuffer verifier (truncation, out-of-range
-        # offsets) before anything else reads the model.
+        self._lock = threading.RLock()  # an interpreter is not thread-safe
+        self.runtime = _interpreter_class()[1]
+        # Construction runs the flatbuffer verifier before anything reads the model.
         interpreter = self._new_interpreter(delegates=True)
         try:
             metadata, payload = _parse_metadata(data)
@@ -598,8 +447,7 @@ class TFLiteModel:
             raise _invalid(self.path, "TFLiteModel runs models with exactly one input, "
                            f"this one has {len(interpreter.get_input_details())}")
         self._interpreter, self.delegate = interpreter, "xnnpack"
-        # One run on zeros now, so that a model the runtime cannot execute
-        # fails here, naming the file, rather than on the first real call.
+        # A model the runtime cannot execute fails here, naming the file.
         try:
             self._invoke_zeros()
         except RuntimeError:
@@ -615,12 +463,9 @@ class TFLiteModel:
         self.vocabulary = None if self._text is None else list(self._text["vocabulary"])
         self.sequence_length = None if self._text is None else self._text["sequence_length"]
         try:
-            record = labels.from_record(metadata, str(self.path))
+            vars(self).update(labels.from_record(metadata, str(self.path)))  # class_names, ...
         except ValueError as error:
             raise _invalid(self.path, str(error)) from None
-        self.class_names = record["class_names"]
-        self.preprocessing = record["preprocessing"]
-        self.outputs_logits = record["outputs_logits"]
         self._vectorizer = None if self._text is None else _vectorizer(self._text)
         detail = interpreter.get_input_details()[0]
         signature = detail.get("shape_signature", detail["shape"])
@@ -628,19 +473,7 @@ class TFLiteModel:
         self._batch = int(detail["shape"][0])
 
     def _new_interpreter(self, delegates):
-        kwargs = {"model_content": self._data, "num_threads": self._num_threads}
-        if not delegates:
-            module = __import__(self._interpreter_class.__module__, fromlist=["OpResolverType"])
-            kwargs["experimental_op_resolver_type"] = \
-                module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        try:
-            with _quiet_deprecation():
-                interpreter = self._interpreter_class(**kwargs)
-                interpreter.allocate_tensors()
-        except Exception as error:
-            raise _invalid(self.path, f"the interpreter rejects it "
-                           f"({_first_lines(str(error))})") from error
-        return interpreter
+        return _interpreter(self.path, self._data, self._num_threads, delegates)
 
     def _invoke_zeros(self):
         detail = self._interpreter.get_input_details()[0]
@@ -652,19 +485,12 @@ class TFLiteModel:
                 f"runtime={self.runtime!r})")
 
     def op_counts(self):
-        """The operators of the file, by name: a `collections.Counter`.
-
-        Read from the flatbuffer (every subgraph), so it is what the
-        converter wrote whichever runtime and delegate run it: builtin ops
-        by their `BuiltinOperator` name (`"CONV_2D"`, `"ADD"`, ...), custom
-        ops by their custom name.
-        """
+        """The file's operators by name (`"CONV_2D"`, ...): a `collections.Counter`."""
         model = schema.Model.GetRootAs(self._data, 0)
         names = []
         for i in range(model.OperatorCodesLength()):
             code = model.OperatorCodes(i)
-            # Codes above 127 are only in BuiltinCode; older files only
-            # fill DeprecatedBuiltinCode: TFLite reads the larger.
+            # Codes above 127 are only in BuiltinCode, older files fill only the other.
             builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
             names.append(code.CustomCode().decode() if builtin == schema.BuiltinOperator.CUSTOM
                          else _BUILTIN_NAMES.get(builtin, str(builtin)))
@@ -695,25 +521,12 @@ class TFLiteModel:
                            self._text["max_tokens"] or len(self.vocabulary))
 
     def __call__(self, inputs):
-        """Runs a batch of any size; returns float32 outputs `(batch, ...)`.
-
-        Safe to call from many threads (one call runs at a time).
-
-        Args:
-            inputs: a NumPy array (or tensor) of the model's input shape with
-                a leading batch; for a text model, strings `(batch,)` or
-                token ids `(batch, time)`.
-
-        Raises:
-            TypeError: `inputs` is None.
-            ValueError: inputs of the wrong shape or kind (strings for a
-                numeric model, complex numbers, token ids out of range).
-        """
+        """Runs a batch of any size (strings or token ids for a text model); float32 out."""
         _check_inputs(inputs)
         with self._lock:
-            return self._call_locked(inputs)
+            return self._call(inputs)
 
-    def _call_locked(self, inputs):
+    def _call(self, inputs):
         x = _numpy(inputs)
         if self._vectorizer is not None:
             x = self.tokenize(x)
@@ -751,10 +564,7 @@ class TFLiteModel:
         try:
             return self._run_once(x)
         except RuntimeError as error:
-            # XNNPACK can refuse a shape it has not seen (after a resize);
-            # the builtin kernels run every shape the model allows. A
-            # concurrency error says nothing about XNNPACK: never drop it
-            # for one (the lock should make them impossible).
+            # XNNPACK can refuse a resized shape; a concurrency error is not its fault.
             if self.delegate is None or "reference to internal data" in str(error):
                 raise
             self._interpreter, self.delegate = self._new_interpreter(delegates=False), None

@@ -1,13 +1,9 @@
 """Name the classes of new inputs: `zoo.predict.predict(model, inputs, top=k)`.
 
-A model trained by `zoo.train` keeps its class names and, for images, the
-preprocessing its data had (`model.class_names`, `model.preprocessing`), in
-every format that loads as a model (`.keras`, `.h5`, a SavedModel, a
-`.tflite`; `zoo.export.labels`). `predict` loads the model if given a path,
-reads image files with exactly that preprocessing (`zoo.data.images`, the
-function the training pipeline ran), and returns the top classes of each
-input by name, with their probabilities. `python -m zoo.predict` is its
-command line.
+A model trained by `zoo.train` keeps its class names and image
+preprocessing in every format that loads as a model; `predict` reads image
+files with that preprocessing and returns each input's top classes by
+name. `python -m zoo.predict` is its command line.
 
 Example:
 >>> import numpy as np, zoo, zoo.predict
@@ -31,26 +27,14 @@ from zoo import _validation
 __all__ = ["Prediction", "image_files", "is_text_model", "load_model", "predict", "scores_to_predictions"]
 
 Prediction = collections.namedtuple("Prediction", ["name", "score", "index"])
-Prediction.__doc__ = """One class of one input: its name, probability and logit index.
-
-`name` is the model's class name, or `str(index)` where the model has none
-for that index."""
+Prediction.__doc__ = "One class of one input: its name (else `str(index)`), probability, index."
 
 # In a training run's --model_dir: the model kept at its best validation metric.
 RUN_MODEL_FILE = "best.keras"
 
 
 def load_model(model):
-    """A model to predict with: `model` itself, or loaded from a path.
-
-    Args:
-        model: a Keras model, a loaded `zoo.export` model (SavedModel or
-            TFLite), or a path: a `.keras`/`.h5`/`.tflite` file, a SavedModel
-            directory, or a training run's `--model_dir` (its `best.keras`).
-
-    Raises:
-        ValueError: a path that holds no model (the message names it).
-    """
+    """`model` itself, or the model saved at a path (a training run's: its `best.keras`)."""
     if not isinstance(model, (str, os.PathLike)):
         if not callable(model):
             raise ValueError(f"model must be a model or the path of a saved one, received "
@@ -59,28 +43,30 @@ def load_model(model):
     import zoo.export
     from zoo.export import formats
 
-    path = pathlib.Path(os.path.expanduser(os.fspath(model)))
+    given = os.fspath(model)
+    path = pathlib.Path(os.path.expanduser(given))
     if path.is_dir() and (path / RUN_MODEL_FILE).is_file():
         path = path / RUN_MODEL_FILE
     elif path.is_dir() and (path / "checkpoint").is_file():
         raise ValueError(
-            f"model={os.fspath(model)!r} is a training run without {RUN_MODEL_FILE} (trained "
+            f"model={given!r} is a training run without {RUN_MODEL_FILE} (trained "
             f"with --nosave_best or --novalidate?): pass one of its --export files, or "
-            f"export it with --init_from={os.fspath(model)}")
+            f"export it with --init_from={given}")
     if not path.exists():
-        raise ValueError(f"model={os.fspath(model)!r} does not exist")
+        raise ValueError(f"model={given!r} does not exist")
     try:
         loaded = zoo.export.load(path)
     except (ValueError, FileNotFoundError) as error:
-        raise ValueError(f"model={os.fspath(model)!r}: {error}") from None
+        raise ValueError(f"model={given!r}: {error}") from None
     if not callable(loaded):
         loadable = formats.of_kind(formats.MODEL, formats.INFERENCE)
-        raise ValueError(f"model={os.fspath(model)!r} holds weights only; pass a whole model "
+        raise ValueError(f"model={given!r} holds weights only; pass a whole model "
                          f"({formats.describe(loadable)})")
     return loaded
 
 
 def is_text_model(model):
+    """True for a model that takes texts (a Keras model, `ServingModel` or `TFLiteModel`)."""
     if getattr(model, "modality", None) is not None:
         return model.modality == "text"
     spec = getattr(model, "input_spec", None)  # a SavedModel's
@@ -111,18 +97,7 @@ def _image_preprocessing(model):
 
 
 def image_files(inputs):
-    """The image files `inputs` names: files, and directories searched recursively.
-
-    Args:
-        inputs: a path or a list of paths.
-
-    Returns:
-        list of str, in the order given (a directory's files sorted).
-
-    Raises:
-        ValueError: a path that does not exist, a directory without images, a
-            file that is no image by its suffix.
-    """
+    """The image files a path or list of paths names, in order (directories searched, sorted)."""
     from zoo.data.images import IMAGE_EXTENSIONS, find_image_files
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -161,8 +136,7 @@ def _preprocessed_images(model, files):
 def _scores(outputs, logits):
     outputs = np.asarray(outputs, dtype=np.float64)
     if logits is None:
-        # A model that does not say (a plain Keras model): rows that are
-        # already a distribution are taken as one.
+        # A plain Keras model does not say: rows that are distributions are taken as one.
         logits = not (np.all(outputs >= 0) and np.allclose(outputs.sum(-1), 1, atol=1e-3))
     if not logits:
         return outputs
@@ -195,26 +169,12 @@ def predict(model, inputs, top=5, batch_size=32):
     """The `top` classes of each input, by name, with their probabilities.
 
     Args:
-        model: a Keras model, a loaded `zoo.export` model, or the path of
-            one (`.keras`, `.h5`, `.tflite`, a SavedModel directory, or a
-            training run's `--model_dir`, whose `best.keras` is used).
-        inputs: for an image model, image file paths or directories (read
-            with the model's own `preprocessing`; `zoo.data.images`), or a
-            NumPy array already preprocessed, batch first. For a text
-            model, a string or a list of strings (the texts themselves).
-        top: int >= 1. Classes per input (at most the model's classes).
-        batch_size: int >= 1. Inputs per model call.
+        model: a model, or a path for `load_model`.
+        inputs: image files or directories, or a preprocessed array (batch
+            first); for a text model, a string or a list of strings.
 
     Returns:
-        One list per input, in input order (a directory's files sorted: see
-        `image_files`), of `Prediction(name, score, index)`, best first.
-        Scores are softmax probabilities of the model's logits (or the
-        model's own probabilities when its head has a softmax).
-
-    Raises:
-        ValueError: a bad argument, a path that holds no model, an input
-            file that cannot be read (named), or a model without a
-            classifier.
+        One list of `Prediction`s per input, best first.
     """
     _validation.positive_int("top", top)
     _validation.positive_int("batch_size", batch_size)
@@ -232,18 +192,15 @@ def predict(model, inputs, top=5, batch_size=32):
         batch = inputs
     else:
         batch = _preprocessed_images(model, image_files(inputs))
+    import keras
+
     outputs = []
     for start in range(0, len(batch), batch_size):
         chunk = batch[start:start + batch_size]
-        result = model(chunk, training=False) if _is_keras(model) else model(chunk)
+        result = model(chunk, training=False) if isinstance(model, keras.Model) else model(chunk)
         outputs.append(np.asarray(result))
     if not outputs:
         return []
     scores = _scores(np.concatenate(outputs), getattr(model, "outputs_logits", None))
     return scores_to_predictions(scores, getattr(model, "class_names", None), top)
 
-
-def _is_keras(model):
-    import keras
-
-    return isinstance(model, keras.Model)

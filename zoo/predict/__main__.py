@@ -2,19 +2,11 @@
 
 Examples:
 
-    # a training run's best model, on two files and a folder
-    python -m zoo.predict --model=runs/flowers runs/new/rose.jpg tulip.png more/
-    # an exported model, top 3, as JSON lines
+    python -m zoo.predict --model=runs/flowers runs/new/rose.jpg more/
     python -m zoo.predict --model=out/flowers.tflite --top=3 --json photo.jpg
-    # a text model: the arguments are the texts
     python -m zoo.predict --model=runs/reviews/best.keras "not bad at all" "dull"
 
-`--model` is a `.keras`, `.h5` or `.tflite` file, a SavedModel directory, or a
-training run's `--model_dir` (its `best.keras`). Images are read with the
-preprocessing the model was trained with (saved in it by `zoo.train`). Each
-input prints one line: `INPUT: NAME SCORE, NAME SCORE, ...`, best first.
-A bad flag, a missing file or an unreadable image exits with status 2 and
-a message naming it.
+Each input prints `INPUT: NAME SCORE, NAME SCORE, ...`, best first.
 """
 
 import json
