@@ -1,19 +1,7 @@
 """One way for the zoo's absl command lines to reject bad input: exit 2, usage, no traceback.
 
-absl's `app.run` exits 1 both for a flag it cannot parse and for an
-`app.UsageError`, the status of a failed run, and prints the module
-docstring before the error. The zoo's CLIs follow argparse's convention
-instead, so scripts and CI can tell "you called it wrong" from "it ran and
-failed": a usage error prints
-
-    usage: python -m zoo.train [--flag=value ...] (--helpfull lists the flags)
-    zoo.train: error: --epochs=0: must be >= 1
-
-to stderr and exits with status 2, before any work starts.
-
-Example:
->>> usage_message("zoo.train", "--epochs=0: must be >= 1").splitlines()[1]
-'zoo.train: error: --epochs=0: must be >= 1'
+absl exits 1 for a bad flag as for a failed run; the zoo's CLIs follow
+argparse instead (status 2 and a usage line), so scripts can tell them apart.
 """
 
 import sys
@@ -34,13 +22,7 @@ def usage_exit(prog, message):
 
 
 def run(main, prog):
-    """`absl.app.run(main)`, with usage errors as `usage_exit` reports them.
-
-    Args:
-        main: `main(argv)` of an absl program; raising `app.UsageError`
-            (or `flags.ValidationError`) in it is a usage error.
-        prog: str. The module name users type after `python -m`.
-    """
+    """`absl.app.run(main)`; `app.UsageError` and flag errors exit as `usage_exit`."""
     from absl import app, flags
 
     def parse(argv):

@@ -1,20 +1,11 @@
 """The zoo's command lines pick TensorFlow's faster CPU kernels before it loads.
 
-TensorFlow decides once, when it is imported, whether its CPU ops run
-oneDNN's kernels or its own (Eigen): on by default only on CPUs with AVX-512
-VNNI/BF16 or AMX, otherwise off unless `TF_ENABLE_ONEDNN_OPTS=1` is set.
-oneDNN trains the zoo's ResNets 1.3x to 3.2x faster on the x86 CPUs measured
-(and the other models about as fast; README, "Measured performance") and is
-the only TensorFlow CPU path with channels_first convolutions, so
-`python -m zoo.train`, `python -m zoo.export`, `zoo-train` and
-`python -m benchmarks...` set `TF_ENABLE_ONEDNN_OPTS=1` first, on x86-64,
-unless the user set the variable (any value is theirs to choose).
-
-`python -m zoo.train` imports the `zoo` package before its `__main__`
-runs, so the CLI is recognised here, from the command line Python was
-started with, by `zoo/__init__.py` before it imports anything else. A
-library user's `import zoo` changes nothing: set the variable yourself
-before importing TensorFlow (README). Standard library only.
+TensorFlow chooses oneDNN or Eigen CPU kernels once, at import; oneDNN
+trains the ResNets 1.3-3.2x faster on x86 (README, "Measured performance").
+So the CLIs (recognised from the interpreter's command line, by
+`zoo/__init__.py`, before anything else is imported) set
+`TF_ENABLE_ONEDNN_OPTS=1` on x86-64 unless the user set it. A library
+user's `import zoo` changes nothing. Standard library only.
 """
 
 import os
@@ -22,8 +13,7 @@ import platform
 import sys
 
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
-# Set beside it when zoo set it, so child processes (the benchmark runner's)
-# still report zoo's choice as zoo's.
+# Set beside it, so child processes still report zoo's choice as zoo's.
 SET_BY_ZOO_VARIABLE = "ZOO_SET_TF_ENABLE_ONEDNN_OPTS"
 # `python -m MODULE` for these modules (and their submodules) is a zoo CLI.
 CLI_MODULES = ("zoo.train", "zoo.export", "zoo.predict", "benchmarks")
@@ -35,20 +25,7 @@ decision = None
 
 
 def launched_cli(argv=None):
-    """The zoo command this process was started as, or None.
-
-    Args:
-        argv: the interpreter's command line (default `sys.orig_argv`).
-
-    Returns:
-        `"zoo.train"`, `"zoo.export"`, `"benchmarks.xla"`... for
-        `python [options] -m MODULE`, the script name for `zoo-train`, or None.
-
-    Example:
-    >>> launched_cli(["python3", "-X", "dev", "-m", "zoo.train", "--epochs=1"])
-    'zoo.train'
-    >>> launched_cli(["python3", "-m", "pytest"]) is None
-    True
+    """The zoo command this process was started as (`"zoo.train"`, `"zoo-train"`...), or None.
     """
     argv = list(getattr(sys, "orig_argv", sys.argv) if argv is None else argv)
     index = 1
@@ -89,22 +66,8 @@ def _cli_script(path):
 
 
 def prefer_onednn(environ=None, machine=None, tensorflow_loaded=None):
-    """Sets `TF_ENABLE_ONEDNN_OPTS=1` where that is the CLI's default to set.
-
-    Args:
-        environ: the environment to change (default `os.environ`).
-        machine: `platform.machine()` (for tests).
-        tensorflow_loaded: whether TensorFlow is imported already (too
-            late to choose); default: looked up in `sys.modules`.
-
-    Returns:
-        A sentence saying what was decided and why (also kept in `decision`).
-
-    Example:
-    >>> prefer_onednn({}, machine="x86_64", tensorflow_loaded=False)
-    'TF_ENABLE_ONEDNN_OPTS=1 set by zoo (oneDNN: measured faster for convolutions)'
-    >>> prefer_onednn({"TF_ENABLE_ONEDNN_OPTS": "0"}, machine="x86_64", tensorflow_loaded=False)
-    'TF_ENABLE_ONEDNN_OPTS=0 set by the user'
+    """Sets `TF_ENABLE_ONEDNN_OPTS=1` where that is the CLI's default; returns (and keeps in
+    `decision`) a sentence saying what was decided and why.
     """
     global decision
     environ = os.environ if environ is None else environ

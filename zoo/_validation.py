@@ -1,28 +1,14 @@
 """Argument checks for the whole package: one wording for every error.
 
-Blocks and models check every constructor argument here, once, before any
-sublayer or weight exists; the data loaders, `zoo.export` and `zoo.train`
-check theirs here before any work. Every message names the argument and
-shows the value received:
-`bn_momentum must be a finite float in [0, 1), received bn_momentum=nan`.
-
-A value of the right type that makes no sense (NaN, a negative size, an
-empty name) is a `ValueError`. A wrong type (a string for a bool or a
-number) is an `ArgumentTypeError`, which is both a `TypeError` (what Python
-raises for a wrong type, and what blocks and models have always raised) and
-a `ValueError` (what the data loaders and the train CLI have always promised:
-one `except ValueError` catches every bad argument).
+Every message names the argument and shows the value received. A senseless
+value is a `ValueError`; a wrong type is an `ArgumentTypeError`, both a
+`TypeError` and a `ValueError`.
 
 Example:
 >>> positive_int("batch_size", 0)
 Traceback (most recent call last):
 ...
 ValueError: batch_size must be a positive integer, received batch_size=0
->>> try:
-...     boolean("shuffle", "no")
-... except ValueError as error:
-...     print(type(error).__name__, isinstance(error, TypeError), error)
-ArgumentTypeError True shuffle must be True or False, received shuffle='no'
 """
 
 import math
@@ -36,19 +22,11 @@ DATA_FORMATS = ("channels_last", "channels_first")
 
 
 class ArgumentTypeError(TypeError, ValueError):
-    """An argument of the wrong type: a `TypeError` and a `ValueError` at once.
-
-    NumPy's `AxisError` (a `ValueError` and an `IndexError`) is the
-    precedent: callers that catch either keep working.
-    """
+    """An argument of the wrong type: a `TypeError` and a `ValueError` at once."""
 
 
 def preview(value, limit=60):
     """`repr(value)`, cut to at most `limit` characters, for an error message.
-
-    Example:
-    >>> preview(list(range(100)), limit=20)
-    '[0, 1, 2, 3, 4, 5...'
     """
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -60,8 +38,7 @@ def data_format(value):
         return keras.config.image_data_format()
     if value not in DATA_FORMATS:
         raise ValueError(
-            f"data_format must be one of {list(DATA_FORMATS)}, "
-            f"received data_format={value!r}"
+            f"data_format must be one of {list(DATA_FORMATS)}, received data_format={value!r}"
         )
     return value
 
@@ -95,11 +72,7 @@ def _int_at_least(name, value, low, wanted, optional):
 
 
 def positive_int(name, value, optional=False):
-    """Checks that `value` is an int >= 1 (bools rejected); returns a Python int.
-
-    NumPy integers are accepted and returned as `int`, so configs stay JSON.
-    `optional=True` lets None through (and returns it).
-    """
+    """Checks that `value` is an int >= 1 (bools rejected); returns a Python int."""
     return _int_at_least(name, value, 1, "a positive integer", optional)
 
 
@@ -109,12 +82,7 @@ def non_negative_int(name, value, optional=False):
 
 
 def boolean(name, value, optional=False):
-    """Checks that `value` is a real bool (or a NumPy bool); returns a `bool`.
-
-    `bool("no")` is True: taking any truthy value would turn
-    `include_top="no"` into `include_top=True` without a word.
-    `optional=True` lets None through (and returns it).
-    """
+    """Checks that `value` is a real bool (or a NumPy bool); returns a `bool`."""
     if value is None and optional:
         return None
     if not isinstance(value, (bool, np.bool_)):
@@ -124,22 +92,7 @@ def boolean(name, value, optional=False):
 
 
 def finite_float(name, value, low=None, high=None, *, low_open=False, high_open=False):
-    """Checks that `value` is a finite real number within the given bounds.
-
-    Args:
-        name: str. The argument's name, for the message.
-        value: the value received.
-        low, high: float or None. Bounds; None leaves that side open.
-        low_open, high_open: bool. Exclude the bound itself.
-
-    Returns:
-        `float(value)`.
-
-    Raises:
-        ArgumentTypeError: `value` is not a real number (a str, None, a
-            bool).
-        ValueError: NaN, infinite or out of range.
-    """
+    """Checks that `value` is a finite real number within the bounds; returns a float."""
     left = "(" if low_open else "["
     right = ")" if high_open else "]"
     if low is not None and high is not None:
@@ -187,13 +140,7 @@ def one_of(name, value, choices):
 
 
 def path(name, value, optional=False):
-    """Checks a str or `os.PathLike` path; returns it as a str.
-
-    Refused: anything else (None, bytes, a number; `ArgumentTypeError`), an
-    empty or blank name (`""` would silently mean the working directory) and
-    a NUL character (which no file system accepts). `optional=True` lets
-    None through (and returns it).
-    """
+    """Checks a non-blank str or `os.PathLike` path without NUL; returns it as a str."""
     if value is None and optional:
         return None
     wanted = "None or a non-empty path" if optional else "a non-empty path"
@@ -218,18 +165,7 @@ def directory(name, value, optional=False):
 
 
 def class_names(value, num_classes=None):
-    """Checks a model's `class_names`: None, or distinct non-empty strings.
-
-    Returns a list (or None); with `num_classes` known, no more names than
-    classes.
-
-    Example:
-    >>> class_names(("cat", "dog"), 2)
-    ['cat', 'dog']
-    >>> class_names(["cat", "cat"])
-    Traceback (most recent call last):
-    ...
-    ValueError: class_names must be distinct non-empty strings, received class_names=['cat', 'cat']
+    """Checks `class_names`: None, or at most `num_classes` distinct non-empty strings.
     """
     if value is None:
         return None
@@ -274,16 +210,7 @@ def loader_arguments(split, splits, batch_size, shuffle, seed, drop_remainder, s
 
 
 def layer_kwargs(kwargs):
-    """Checks the base `keras.layers.Layer` arguments a block or model passes on.
-
-    Keras takes `name=""` (an unnamed layer, whose weights then have no
-    stable key), any `dtype` policy, integer ones included (whose first
-    float initializer then fails deep inside a layer), and any truthy
-    `trainable`.
-
-    Returns:
-        `kwargs`, unchanged.
-    """
+    """Checks the base Layer arguments Keras takes too loosely (`name`, `dtype`, `trainable`)."""
     if "name" in kwargs and kwargs["name"] is not None:
         name = kwargs["name"]
         if not isinstance(name, str):
@@ -323,16 +250,7 @@ def _physical_memory_bytes():
 
 
 def _fits_in_memory(size, what, name, value):
-    """Refuses `what` when its `size` in bytes exceeds this machine's RAM.
-
-    An argument that passes every type check can still ask for more memory
-    than exists (`num_classes=10**12`, `image_size=100_000`); TensorFlow
-    then fails (or swaps for minutes) with an out-of-memory error naming no
-    argument, long after the call. Something bigger than all of RAM can
-    never be created (GPU memory is smaller still), while every sensible
-    model and batch is orders of magnitude below it, so the check never
-    refuses what could have run.
-    """
+    """Refuses `what` when its `size` in bytes exceeds this machine's RAM (it never could run)."""
     memory = _physical_memory_bytes()
     if memory is not None and size > memory:
         raise ValueError(
@@ -344,31 +262,14 @@ _BYTES_PER_PARAMETER = {"float16": 2, "bfloat16": 2, "float64": 8}
 
 
 def weight_fits(name, value, parameters, policy, weight):
-    """Checks that one weight an argument sizes could ever be allocated.
-
-    Args:
-        name: str. The argument that sizes the weight.
-        value: its value, for the message.
-        parameters: int. Number of scalars in the weight.
-        policy: the layer's `keras.DTypePolicy` (its variable dtype sets the
-            bytes per scalar).
-        weight: str. What the weight is, e.g. "classifier kernel".
-    """
+    """Checks that the `weight` of `parameters` scalars sized by argument `name` fits in RAM."""
     size = parameters * _BYTES_PER_PARAMETER.get(policy.variable_dtype, 4)
     _fits_in_memory(size, f"{name}={value!r} makes the {weight} {parameters:,} parameters",
                     name, value)
 
 
 def images_fit(image_size, batch_size, channels, max_examples=None):
-    """Checks that one batch of float32 images could ever be allocated.
-
-    Args:
-        image_size: int or (height, width). As the caller received it.
-        batch_size: int. Examples per batch.
-        channels: int. Channels per image.
-        max_examples: int or None. Size of the whole dataset, when known
-            (a batch never holds more).
-    """
+    """Checks that one batch of float32 images fits in RAM."""
     height, width = (image_size, image_size) if is_int(image_size) else image_size
     examples = batch_size if max_examples is None else min(batch_size, max_examples)
     _fits_in_memory(examples * height * width * channels * 4,
@@ -377,21 +278,16 @@ def images_fit(image_size, batch_size, channels, max_examples=None):
 
 
 def bn_synchronized(value):
-    """Checks `bn_synchronized`: SyncBatchNorm exists on TensorFlow only.
-
-    Keras' own error for it comes from deep inside a block and names
-    neither the zoo argument nor the backend in use.
-    """
+    """Checks `bn_synchronized`: SyncBatchNorm exists on TensorFlow only."""
     value = boolean("bn_synchronized", value)
     backend = keras.backend.backend()
     if value and backend != "tensorflow":
         raise ValueError(
-            "bn_synchronized=True synchronizes BatchNorm statistics across the "
-            "replicas of a tf.distribute strategy, which needs the TensorFlow "
-            f"backend; the Keras backend is {backend!r}. Received "
-            f"bn_synchronized={value!r}: leave it False on {backend} (under "
-            "keras.distribution a data-parallel batch is one global array, so "
-            "its statistics already span every device)."
+            "bn_synchronized=True synchronizes BatchNorm statistics across the replicas of a "
+            "tf.distribute strategy, which needs the TensorFlow backend; the Keras backend is "
+            f"{backend!r}. Received bn_synchronized={value!r}: leave it False on {backend} (under "
+            "keras.distribution a data-parallel batch is one global array, so its statistics "
+            "already span every device)."
         )
     return value
 
@@ -408,18 +304,6 @@ def channels_of(image_shape, data_format):
 
 def image_input_shape(input_shape, data_format, default_size):
     """`input_shape` of an image model as 3 positive ints (height/width may be None).
-
-    Args:
-        input_shape: tuple or list of 3 ints or None, in `data_format` order;
-            None means `default_size` square with 3 channels.
-        data_format: `"channels_last"` or `"channels_first"` (checked).
-        default_size: int. Height and width when `input_shape` is None.
-
-    Example:
-    >>> image_input_shape([32, 32, 1], "channels_last", 224)
-    (32, 32, 1)
-    >>> image_input_shape(None, "channels_first", 224)
-    (3, 224, 224)
     """
     if input_shape is None:
         return (default_size, default_size, 3) if data_format == "channels_last" \
@@ -431,15 +315,13 @@ def image_input_shape(input_shape, data_format, default_size):
         order = "(height, width, channels)" if data_format == "channels_last" \
             else "(channels, height, width)"
         raise ValueError(
-            f"input_shape must be 3 positive ints {order} for "
-            f"data_format={data_format!r} (height/width may be None), "
-            f"received input_shape={input_shape!r}")
+            f"input_shape must be 3 positive ints {order} for data_format={data_format!r} "
+            f"(height/width may be None), received input_shape={input_shape!r}")
     return tuple(None if d is None else int(d) for d in shape)
 
 
 def activation_of(layer):
-    """The registered name of `layer.activation`, None for none or linear
-    (what a zoo `classifier_activation` argument takes)."""
+    """The registered name of `layer.activation`; None for none or linear."""
     if layer is None:
         return None
     name = keras.activations.serialize(layer.activation)
@@ -447,11 +329,7 @@ def activation_of(layer):
 
 
 def check_image_input(layer_name, input_shape, data_format, expected_channels=None):
-    """Checks a (batch, H, W, C) / (batch, C, H, W) shape before it hits a conv.
-
-    Keras' own error for a rank or channel mismatch names an inner Conv2D;
-    this one names the argument the user controls.
-    """
+    """Checks a batched image shape's rank and channels (Keras' error names an inner Conv2D)."""
     shape = tuple(input_shape)
     layout = "(batch, height, width, channels)" if data_format == "channels_last" \
         else "(batch, channels, height, width)"
@@ -492,23 +370,7 @@ def _describe(inputs):
 
 
 def model_inputs(model_name, inputs, signature):
-    """Checks what a model is called on against its `input_signature`.
-
-    Catches what Keras reports from deep inside a layer, or not at all:
-    None, a lone Python string or list, a complex or (for an image or
-    feature model) non-float tensor, a wrong rank, and a dimension of size
-    0 other than the batch (an empty batch is allowed). Unknown dimensions
-    (symbolic or traced inputs) pass; a family checks the sizes it knows.
-
-    Args:
-        model_name: str. The model's name, for the message.
-        inputs: what `model(inputs)` received.
-        signature: `keras.InputSpec` of the model's natural input.
-
-    Raises:
-        TypeError: not an array or tensor, or of a dtype the model cannot take.
-        ValueError: wrong rank or an empty non-batch dimension.
-    """
+    """Checks model inputs against `signature`: kind, dtype, rank, empty non-batch dims."""
     rank = len(signature.shape)
     wanted = (f"{model_name} expects inputs of shape {tuple(signature.shape)} "
               f"and dtype {signature.dtype}")
@@ -567,31 +429,7 @@ def constraint(name, value):
 def stage_indices(name, value, stages):
     """Checks a selection of stages: a non-empty, increasing list or tuple of ints.
 
-    Increasing order is required, not imposed by sorting: outputs and their
-    descriptions come in network order, so a request in another order
-    (`(4, 2)`) would silently pair `value[0]` with stage 2.
-
-    Args:
-        name: str. The argument's name, for the message.
-        value: the value received.
-        stages: sequence of int. The stages that exist.
-
-    Returns:
-        A tuple of Python ints.
-
-    Raises:
-        ArgumentTypeError: not a list or tuple, or an element that is not an
-            int (bools rejected).
-        ValueError: empty, a stage that does not exist, a repeat, or not in
-            increasing order.
-
-    Example:
-    >>> stage_indices("out_stages", [2, 3], range(5))
-    (2, 3)
-    >>> stage_indices("out_stages", (3, 2), range(5))
-    Traceback (most recent call last):
-    ...
-    ValueError: out_stages must list stages in increasing order (the order of the outputs), received out_stages=(3, 2)
+    Increasing, not sorted: outputs come in network order.
     """
     stages = [int(stage) for stage in stages]
     wanted = (f"a non-empty list or tuple of ints from {stages}, in increasing "

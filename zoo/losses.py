@@ -6,16 +6,12 @@ import keras
 class SparseCrossentropy(keras.losses.Loss):
     """Cross-entropy of integer labels and logits, with label smoothing.
 
-    `keras.losses.SparseCategoricalCrossentropy` has no `label_smoothing`;
-    this one-hot encodes the labels and calls Keras' categorical
-    cross-entropy, which has. It lives here, imported by `import zoo`, so
-    that a `.keras` file saved with it as its compiled loss loads wherever
-    zoo is installed.
+    Keras' sparse cross-entropy has no `label_smoothing`. Registered here so
+    that a `.keras` file compiled with it loads wherever zoo is installed.
 
     Args:
         num_classes: int. Width of the logits.
-        label_smoothing: float in [0, 1). Mass moved from the true class to
-            all classes uniformly.
+        label_smoothing: float in [0, 1).
         reduction: a Keras reduction; None gives one loss per example.
 
     Example:

@@ -1,43 +1,19 @@
 """Model registry: named constructors, looked up by name or shell pattern.
 
-Every model family registers its public constructors here, with
-`@Family.register` (`zoo.models.base.ZooModel.register`, which records the
-family class too) or a plain `@register_model`; `create_model`,
-`list_models` and `model_family` are the only way the rest of the package
-(training CLI, export, benchmarks, tests) discovers models, so a newly
-registered model is trained, exported, tested and benchmarked without
-further wiring.
-
-Example:
->>> import zoo
->>> zoo.list_models("resnet1*")
-['resnet101', 'resnet110', 'resnet152', 'resnet18']
+The only way the rest of the package discovers models: a newly registered
+model is trained, exported, tested and benchmarked without further wiring.
 """
 
 import difflib
 import fnmatch
 
 _MODEL_CONSTRUCTORS = {}
-# name -> the class its constructor builds, for constructors registered with
-# a family: what code outside the family reads the contract from before (or
-# without) building a model.
+# name -> the family class its constructor builds (the contract, readable unbuilt).
 _MODEL_FAMILIES = {}
 
 
 def register_model(constructor=None, *, family=None):
-    """Registers a model constructor under its function name.
-
-    Args:
-        constructor: callable. Returns a model; keyword arguments are the
-            model's overrides (`num_classes=...`, `input_shape=...`).
-        family: the class the constructor builds (a `ZooModel` subclass,
-            whose class attributes are the family contract), or None.
-            Family modules register through `@Family.register`, which
-            passes it.
-
-    Returns:
-        The constructor itself, so this works as a decorator, bare
-        (`@register_model`) or with a family (`@register_model(family=...)`).
+    """Registers a model constructor under its function name (a decorator, bare or with `family`).
 
     Raises:
         ValueError: if another constructor already holds the name.
@@ -46,8 +22,7 @@ def register_model(constructor=None, *, family=None):
         return lambda function: register_model(function, family=family)
     name = constructor.__name__
     existing = _MODEL_CONSTRUCTORS.get(name)
-    # Re-registering the same function (a module reload) is harmless; two
-    # different functions under one name would make lookups ambiguous.
+    # Re-registering the same function (a module reload) is harmless.
     if existing is not None and (existing.__module__, existing.__qualname__) != (
             constructor.__module__, constructor.__qualname__):
         raise ValueError(
@@ -61,16 +36,9 @@ def register_model(constructor=None, *, family=None):
 
 
 def list_models(pattern="*", pretrained=None):
-    """Lists registered model names matching a shell-style pattern.
+    """Sorted registered names matching an `fnmatch` pattern.
 
-    Args:
-        pattern: str. `fnmatch` pattern, e.g. `"resnet*"` or `"resnet[235]?"`.
-        pretrained: None (every model), True (only those `weights=` can
-            load pretrained weights into, per `model_info(name).weights`)
-            or False (only those without).
-
-    Returns:
-        Sorted list of names.
+    `pretrained`: None (all), True or False (whether `weights=` can load any).
 
     Example:
     >>> list_models("resnet*", pretrained=True)
@@ -90,13 +58,6 @@ def list_models(pattern="*", pretrained=None):
 def model_info(name):
     """The record the zoo keeps of registered model `name` (`zoo.models._info.ModelInfo`).
 
-    Its default input size, the preprocessing and origin of each source of
-    pretrained weights, its training recipe, measured XLA defaults,
-    benchmark membership and small test overrides, as data.
-
-    Raises:
-        ValueError: for an unknown name, as `create_model` does.
-
     Example:
     >>> info = model_info("resnet20")
     >>> info.input_size, info.recipe["optimizer"], info.benchmarked
@@ -109,11 +70,7 @@ def model_info(name):
 
 
 def get_constructor(name):
-    """Returns the registered constructor for `name`.
-
-    Raises:
-        ValueError: for an unknown name, listing the closest registered names.
-    """
+    """Returns the registered constructor for `name` (a ValueError lists close names)."""
     try:
         return _MODEL_CONSTRUCTORS[name]
     except (KeyError, TypeError):
@@ -127,13 +84,7 @@ def get_constructor(name):
 
 
 def model_family(name):
-    """The class that registered model `name` builds, or None if not recorded.
-
-    Its class attributes are the family contract (`zoo.models.base.ZooModel`):
-    `modality`, `small_overrides`, `training_defaults`, ...
-
-    Raises:
-        ValueError: for an unknown name, as `create_model` does.
+    """The family class that registered model `name` builds, or None if not recorded.
 
     Example:
     >>> import zoo
@@ -145,15 +96,7 @@ def model_family(name):
 
 
 def create_model(name, /, **overrides):
-    """Builds a registered model.
-
-    Args:
-        name: str. A name from `list_models()`.
-        **overrides: keyword arguments passed to the constructor (`name`
-            included: `name` itself is positional-only here).
-
-    Returns:
-        The model.
+    """Builds registered model `name` with `overrides` (`name` itself is positional-only here).
 
     Example:
     >>> import zoo

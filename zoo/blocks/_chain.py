@@ -2,25 +2,9 @@
 
 
 def build_chain(layers, input_shape, build=True):
-    """Builds `layers` in order, each on the shape the one before it outputs.
+    """Builds `layers` in order, each on its predecessor's output shape (None skipped).
 
-    Blocks and models build their sublayers explicitly, so that every weight
-    exists before the first call (for summaries, weight files and
-    `set_weights`); each sublayer is built on its predecessor's output
-    shape. `None` entries, optional layers left out, are skipped.
-
-    Args:
-        layers: iterable of `keras.layers.Layer` or None.
-        input_shape: tuple. The first layer's input shape, batch included.
-        build: bool. False only infers the shapes, for `compute_output_shape`.
-
-    Returns:
-        The last layer's output shape.
-
-    Example:
-    >>> import keras
-    >>> build_chain([keras.layers.Dense(4), None, keras.layers.Dense(2)], (None, 3))
-    (None, 2)
+    With `build=False` it only infers the shapes. Returns the last output shape.
     """
     shape = tuple(input_shape)
     for layer in layers:

@@ -1,20 +1,15 @@
 """Computing a `channels_first` block in `channels_last` where it must.
 
-A block keeps two layouts: `data_format`, the one its inputs and outputs
-have (what the caller asked for, and what `get_config` saves), and
-`compute_format`, the one its convolutions run in
-(`zoo.ops.conv_data_format`). They differ only where the backend cannot run
-NCHW convolutions (TensorFlow's own CPU kernels); the block then transposes
-its input to NHWC, builds its sublayers for NHWC, and transposes a feature
-map back. Weights have the same shapes in both layouts, so files and
-checkpoints move between machines unchanged. A block nested in another one
-gets the outer `compute_format` as its `data_format`: a whole model
-transposes once, at its input.
+A block keeps `data_format` (its inputs, outputs and config) and
+`compute_format` (what its convolutions run in, `zoo.ops.conv_data_format`);
+they differ only where the backend has no NCHW convolutions. Weights have
+the same shapes in both; a nested block gets the outer `compute_format`,
+so a model transposes once.
 """
 
 import keras
 
-from zoo import ops
+from zoo import _validation, ops
 
 _TO_CHANNELS_LAST = (0, 2, 3, 1)
 _TO_CHANNELS_FIRST = (0, 3, 1, 2)
@@ -27,12 +22,6 @@ def compute_format(data_format):
 
 def layout_note(data_format, compute_format):
     """A line saying that shapes inside a block are not in `data_format`, or None.
-
-    Example:
-    >>> layout_note("channels_first", "channels_first") is None
-    True
-    >>> layout_note("channels_first", "channels_last").split(" here")[0]
-    "data_format='channels_first' computed as 'channels_last'"
     """
     if data_format == compute_format:
         return None
@@ -67,3 +56,14 @@ def shape_from_compute(shape, data_format, compute_format):
     if data_format == compute_format or len(shape) != 4:
         return shape
     return tuple(shape[i] for i in _TO_CHANNELS_FIRST)
+
+
+def fix_channels(layer, input_shape):
+    """Sets `layer.input_spec` to 4D with the input's channel count (which must be known)."""
+    axis = _validation.channel_axis(layer.data_format)
+    channels = input_shape[axis]
+    if channels is None:
+        raise ValueError(f"{layer.name} needs a known channel count, received "
+                         f"input_shape={tuple(input_shape)}")
+    layer.input_spec = keras.InputSpec(ndim=4, axes={axis: channels})
+    return channels

@@ -1,11 +1,6 @@
-"""Multi-head self-attention with `EinsumDense` projections (Vaswani et al. 2017).
+"""Multi-head self-attention with `EinsumDense` projections (https://arxiv.org/abs/1706.03762).
 
-Attention Is All You Need, https://arxiv.org/abs/1706.03762. The query, key,
-value and output projections are the zoo's `EinsumDense`, each one einsum
-over the heads with no reshape or transpose ("btd,dnh->btnh" in,
-"btnh,nhd->btd" out); the weights have the shapes of
-`keras.layers.MultiHeadAttention`'s, in the same order, so weights move
-between the two with `set_weights`.
+The weights have the shapes and order of `keras.layers.MultiHeadAttention`'s.
 """
 
 import math
@@ -21,40 +16,20 @@ from zoo.blocks.einsum_dense import EinsumDense
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Scaled dot-product self-attention over `num_heads` heads, padding masked.
 
-    Each head scores every query against every key,
-    `softmax(q k^T / sqrt(key_dim))`, and returns the weighted sum of the
-    values; the heads are joined by the output projection. Padded keys get
-    zero weight: a real token's output never depends on the padding (a
-    padded query's output is computed like any other and is left for the
-    next masked layer to ignore). The mask is taken as `mask=` or, as Keras
-    propagates it, from the inputs (e.g. after `Embedding(mask_zero=True)`),
-    and passed on unchanged. The softmax runs in float32 under mixed
-    precision: in float16 its exponentials overflow and the masking
-    constant cannot be held.
-
-    Given the same weights it computes what
-    `keras.layers.MultiHeadAttention(num_heads, key_dim)(x, x,
-    attention_mask=mask[:, None, :], use_causal_mask=causal)` computes.
+    Padded keys get zero weight; the mask (`mask=` or Keras' implicit one)
+    passes through. The softmax runs in float32 under mixed precision. With
+    the same weights it computes what `keras.layers.MultiHeadAttention`
+    does with `attention_mask=mask[:, None, :]`.
 
     Args:
         num_heads: int. Number of attention heads.
-        key_dim: int or None. Size of each head's query, key and value;
-            None means `width // num_heads` (the input width `num_heads`
-            must then divide).
+        key_dim: int or None. Size of each head; None: `width // num_heads`.
         dropout: float in [0, 1). Dropout on the attention weights.
-        causal: bool. Each position attends only to itself and the positions
-            before it (a left-to-right reader), as Keras' `use_causal_mask=True`.
+        causal: bool. As Keras' `use_causal_mask=True`.
         use_bias: bool. Biases in the four projections.
         kernel_initializer: str or initializer. Of the projections' kernels.
         bias_initializer: str or initializer. Of the projections' biases.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        `(batch, time, width)`, and optionally a boolean mask
-        `(batch, time)`, True for real tokens.
-
-    Output shape:
-        `(batch, time, width)`; the mask passes through.
 
     Example:
     >>> layer = MultiHeadSelfAttention(num_heads=2)
@@ -65,17 +40,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     ((3, 5, 8), (8, 2, 4))
     """
 
-    def __init__(
-        self,
-        num_heads,
-        key_dim=None,
-        dropout=0.0,
-        causal=False,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+    def __init__(self, num_heads, key_dim=None, dropout=0.0, causal=False, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**_validation.layer_kwargs(kwargs))
         self.num_heads = _validation.positive_int("num_heads", num_heads)
         self.key_dim = _validation.positive_int("key_dim", key_dim, optional=True)
@@ -89,17 +55,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.input_spec = keras.InputSpec(ndim=3)
         self.attention_dropout = keras.layers.Dropout(
             self.dropout, name="attention_dropout", dtype=self.dtype_policy)
-        # The projections' sizes depend on the input width (and key_dim on
-        # it when None): they are made in `build`.
+        # Sized by the input width: made in `build`.
         self.query = self.key = self.value = self.attention_output = None
 
     def head_size(self, width):
-        """The size of each head for inputs `width` wide (`key_dim` or its default).
-
-        Raises:
-            ValueError: `width` is None, or `key_dim` is None and `num_heads`
-                does not divide `width`.
-        """
+        """The size of each head for inputs `width` wide (`key_dim` or its default)."""
         if width is None:
             raise ValueError(f"{self.name} needs a known input width, received inputs "
                              "of width None")
@@ -107,15 +67,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             return self.key_dim
         if width % self.num_heads:
             raise ValueError(
-                f"{self.name}: with key_dim=None each head is width // num_heads wide, "
-                f"so num_heads must divide the input width; received num_heads="
-                f"{self.num_heads} and inputs of width {width} (pass key_dim= for "
-                "heads of another size)")
+                f"{self.name}: with key_dim=None each head is width // num_heads wide, so "
+                f"num_heads must divide the input width; received num_heads={self.num_heads} and "
+                f"inputs of width {width} (pass key_dim= for heads of another size)")
         return width // self.num_heads
 
     def _projection(self, equation, output_shape, bias_axes, name):
-        # A fresh initializer per projection (from its config): one unseeded
-        # initializer object would give the same kernel to each of them.
+        # A fresh initializer each: one unseeded object would repeat its kernel.
         return EinsumDense(
             equation, output_shape, bias_axes=bias_axes if self.use_bias else None,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
@@ -133,9 +91,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.attention_output = self._projection(
             "btnh,nhd->btd", (None, width), "d", "attention_output")
         for projection in (self.query, self.key, self.value):
-            # Each maps every position on its own, so an implicit Keras mask
-            # on the inputs stays true of its outputs (without this Keras
-            # warns that it drops the mask; `call` has taken it already).
+            # Position-wise, so an implicit mask stays true (else Keras warns).
             projection.supports_masking = True
             projection.build(input_shape)
         self.attention_output.build(self.query.compute_output_shape(input_shape))
@@ -143,8 +99,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def call(self, inputs, mask=None, training=None):
         query, key, value = self.query(inputs), self.key(inputs), self.value(inputs)
-        # Scaling the query before the product (as Keras does) keeps float16
-        # scores in range.
+        # Scaling before the product keeps float16 scores in range.
         head = query.shape[-1]
         query = query * keras.ops.cast(1.0 / math.sqrt(head), query.dtype)
         scores = keras.ops.einsum("btnh,bsnh->bnts", query, key)
@@ -166,12 +121,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "key_dim": self.key_dim,
-            "dropout": self.dropout,
-            "causal": self.causal,
-            "use_bias": self.use_bias,
+            **super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+            "dropout": self.dropout, "causal": self.causal, "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer)
         }

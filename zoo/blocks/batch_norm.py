@@ -9,33 +9,15 @@ from zoo import _validation, ops
 class BatchNorm(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization`, with TensorFlow's fused kernel for images.
 
-    Keras 3 normalizes with several ops per layer on TensorFlow (moments,
-    then rsqrt, multiplies and adds, each with its own gradient);
-    TensorFlow has one fused kernel forward and one backward
-    (`FusedBatchNormV3`, which tf.keras 2 used). This layer is Keras' own,
-    with the same arguments, weights, moving-statistic updates, config and
-    saved files, and runs `zoo.ops.batch_norm_training` /
-    `batch_norm_inference` where they apply: 4D inputs normalized over axis
-    1 or 3 (-1), on the TensorFlow backend, with no mask, no batch
-    renormalization and no synchronization across replicas. Anything else
-    is Keras' own `call`, unchanged; on other backends the ops are Keras'.
-
-    As in Keras, `training=True` normalizes with the batch's statistics and
-    updates the moving mean and variance (`momentum * moving + (1 -
-    momentum) * batch`, with the biased batch variance), and a layer with
-    `trainable=False` always runs in inference mode (a frozen BatchNorm
-    keeps its statistics while fine-tuning). Half-precision inputs are
-    normalized in float32 and returned in the layer's compute dtype.
+    Same arguments, weights, updates, config and files as Keras' layer; on
+    TensorFlow it runs `zoo.ops.batch_norm_training` / `batch_norm_inference`
+    (one `FusedBatchNormV3`) for 4D inputs over axis 1 or 3 with no mask,
+    renorm or synchronization, and Keras' own `call` otherwise.
 
     Args:
-        fused: bool. Take the fused kernel where it applies (the default);
-            False runs Keras' own `call` everywhere (the reference, and
-            what `python -m benchmarks.resnet_vs_keras` compares against).
-            An attribute too: switching it on a built model takes effect
-            at the next trace.
-        **kwargs: those of `keras.layers.BatchNormalization` (`axis`,
-            `momentum`, `epsilon`, `center`, `scale`, initializers,
-            regularizers, constraints, `synchronized`, `renorm`, ...).
+        fused: bool. Take the fused kernel where it applies; False runs
+            Keras' own `call` everywhere (the reference).
+        **kwargs: those of `keras.layers.BatchNormalization`.
 
     Example:
     >>> import numpy as np

@@ -10,8 +10,7 @@ from zoo.blocks._chain import build_chain
 from zoo.blocks.batch_norm import BatchNorm
 from zoo.blocks.conv2d import Conv2D
 
-# "symmetric": explicit (k-1)//2 before and k//2 after (torchvision, the
-# papers); "same": TensorFlow's (keras.applications' MobileNetV2).
+# "symmetric": (k-1)//2 before, k//2 after (torchvision); "same": TensorFlow's.
 PADDINGS = ("symmetric", "same")
 
 
@@ -19,69 +18,26 @@ PADDINGS = ("symmetric", "same")
 class ConvBN(keras.layers.Layer):
     """Conv2D (no bias) -> BatchNormalization -> optional activation.
 
-    The convolution has no bias because the BatchNormalization right after it
-    subtracts the batch mean, which would cancel any bias. With
-    `depthwise=True` it is a `DepthwiseConv2D` (one `kernel_size` filter per
-    input channel, depth multiplier 1, no bias): the output has as many
-    channels as the input.
-
-    With `padding="symmetric"` (the default), strided convolutions with a
-    kernel larger than 1 pad explicitly and symmetrically (`kernel_size // 2`
-    on every side) instead of using `padding="same"`: TensorFlow's "same"
-    pads only bottom/right for even inputs, which shifts features by one
-    pixel relative to the papers, torchvision and `keras.applications`'
-    ResNets (whose stem does the same explicit padding).
-    `keras.applications.MobileNetV2` was trained with TensorFlow's "same"
-    instead (in its stem, and its `correct_pad` before the strided depthwise
-    convolutions is exactly "same" for a 3x3 kernel: nothing before and one
-    pixel after an even size, one on each side of an odd one);
-    `padding="same"` reproduces it, so its weights give its outputs. Both
-    give `ceil(size / strides)` outputs, and agree at stride 1 for odd
-    kernels.
-
-    `channels_first` runs natively where the backend has NCHW convolutions
-    (oneDNN, cuDNN, JAX); on TensorFlow's own CPU kernels the block computes
-    in `channels_last` and transposes at its edges (`compute_format`), with
-    the same weights and outputs.
-
-    For inference, `fold_batchnorm()` folds the BatchNormalization into the
-    convolution (a scaled kernel and a bias): the BatchNorm's ops leave the
-    graph, the outputs stay. `zoo.export` does it, on a copy of the model
-    (`ZooModel.folded()`), for SavedModel and TFLite files.
+    The convolution has no bias: the BatchNorm's mean would cancel it.
+    `padding="symmetric"` pads strided convolutions symmetrically, as the
+    papers and torchvision; `"same"` is TensorFlow's (bottom/right for even
+    inputs), which keras.applications' MobileNetV2 was trained with.
+    `fold_batchnorm()` folds the BatchNorm into the kernel for inference.
 
     Args:
-        filters: int, or None with `depthwise=True`. Output channels. A
-            depthwise convolution keeps the input's channel count: `filters`
-            is then None (any input) or that count (checked when built).
+        filters: int, or None with `depthwise=True` (the input's channels).
         kernel_size: int. Square kernel size.
         strides: int. Square stride.
-        activation: str or None. Applied after BatchNormalization; `None`
-            for the last unit of a residual branch (the add comes first).
-        data_format: str or None. `"channels_last"` or `"channels_first"`;
-            `None` uses `keras.config.image_data_format()`.
-        bn_momentum: float. BatchNormalization moving-average momentum.
-        bn_epsilon: float. BatchNormalization epsilon (default matches
-            `keras.applications.ResNet*`).
-        bn_synchronized: bool. Batch statistics over all replicas of a
-            `tf.distribute` strategy (SyncBatchNorm) instead of each
-            replica's own batch; keeps the moving statistics identical on
-            every worker of a multi-worker run. TensorFlow backend only;
-            True on another backend is a ValueError.
-        gamma_initializer: str or initializer. `"zeros"` gives the
-            zero-init-residual trick (Goyal et al. 2017) for the last unit of
-            a residual branch.
+        activation: str or None. Applied after BatchNormalization.
+        data_format: `"channels_last"`, `"channels_first"` or None (Keras').
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon.
+        bn_synchronized: bool. SyncBatchNorm (TensorFlow only).
+        gamma_initializer: str or initializer. `"zeros"` for the last unit
+            of a residual branch (Goyal et al. 2017).
         depthwise: bool. A `DepthwiseConv2D` instead of a `Conv2D`.
-        padding: str. `"symmetric"` or `"same"` (TensorFlow's), see above;
-            only strided convolutions with kernels larger than 1 differ.
+        padding: str. `"symmetric"` or `"same"`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        4D tensor `(batch, height, width, channels)` (channels_last) or
-        `(batch, channels, height, width)` (channels_first).
-
-    Output shape:
-        4D tensor with `filters` channels and spatial size
-        `ceil(size / strides)`.
 
     Example:
     >>> tuple(ConvBN(16, 3)(keras.ops.ones((2, 8, 8, 3))).shape)
@@ -91,28 +47,14 @@ class ConvBN(keras.layers.Layer):
     (2, 4, 4, 3)
     """
 
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        activation="relu",
-        data_format=None,
-        bn_momentum=0.9,
-        bn_epsilon=1.001e-5,
-        gamma_initializer="ones",
-        bn_synchronized=False,
-        depthwise=False,
-        padding="symmetric",
-        **kwargs,
-    ):
+    def __init__(self, filters, kernel_size, strides=1, activation="relu", data_format=None,
+                 bn_momentum=0.9, bn_epsilon=1.001e-5, gamma_initializer="ones",
+                 bn_synchronized=False, depthwise=False, padding="symmetric", **kwargs):
         super().__init__(**_validation.layer_kwargs(kwargs))
         self.depthwise = _validation.boolean("depthwise", depthwise)
         self.filters = _validation.positive_int("filters", filters, optional=self.depthwise)
         self.kernel_size = _validation.positive_int("kernel_size", kernel_size)
         self.strides = _validation.positive_int("strides", strides)
-        # Normalized to its registered name so get_config stays serializable
-        # and a typo fails here, not at the first call.
         self.activation = _validation.activation(activation)
         self.data_format = _validation.data_format(data_format)
         self.compute_format = _layout.compute_format(self.data_format)
@@ -122,8 +64,7 @@ class ConvBN(keras.layers.Layer):
         self.gamma_initializer = _validation.initializer("gamma_initializer",
                                                          gamma_initializer)
         self.padding = _validation.one_of("padding", padding, PADDINGS)
-        # Keras checks every input against it, naming this block (an inner
-        # Conv2D's own check would name "conv").
+        # So that Keras' rank error names this block, not the inner "conv".
         self.input_spec = keras.InputSpec(ndim=4)
 
         explicit_padding = (self.padding == "symmetric" and self.strides > 1
@@ -132,25 +73,17 @@ class ConvBN(keras.layers.Layer):
         sublayer_args = {"dtype": self.dtype_policy}
         self.pad = (
             keras.layers.ZeroPadding2D(
-                # (k-1)//2 before, k//2 after: symmetric for odd kernels, and
-                # ceil(size / strides) outputs for even ones too.
                 ((pad_before, pad_after), (pad_before, pad_after)),
-                data_format=self.compute_format,
-                name="pad", **sublayer_args,
+                data_format=self.compute_format, name="pad", **sublayer_args
             )
             if explicit_padding
             else None
         )
         conv_args = {
-            "strides": self.strides,
-            "padding": "valid" if explicit_padding else "same",
-            "use_bias": False,
-            "data_format": self.compute_format,
-            "name": "conv",
-            **sublayer_args,
+            "strides": self.strides, "padding": "valid" if explicit_padding else "same",
+            "use_bias": False, "data_format": self.compute_format, "name": "conv", **sublayer_args
         }
-        # The same layer name in both cases: the weight key is "conv/kernel"
-        # (Keras names a DepthwiseConv2D's weight "kernel" too).
+        # The weight key is "conv/kernel" in both cases.
         if self.depthwise:
             self.conv = keras.layers.DepthwiseConv2D(
                 self.kernel_size, depth_multiplier=1,
@@ -160,13 +93,9 @@ class ConvBN(keras.layers.Layer):
                 self.filters, self.kernel_size, kernel_initializer="he_normal",
                 **conv_args)
         self.bn = BatchNorm(
-            axis=_validation.channel_axis(self.compute_format),
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            gamma_initializer=self.gamma_initializer,
-            synchronized=self.bn_synchronized,
-            name="bn",
-            **sublayer_args,
+            axis=_validation.channel_axis(self.compute_format), momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon, gamma_initializer=self.gamma_initializer,
+            synchronized=self.bn_synchronized, name="bn", **sublayer_args
         )
         self.act = (
             keras.layers.Activation(self.activation, name="act", **sublayer_args)
@@ -179,10 +108,9 @@ class ConvBN(keras.layers.Layer):
         if self.depthwise and self.filters is not None \
                 and input_shape[channel_axis] not in (None, self.filters):
             raise ValueError(
-                f"{self.name} is depthwise: its output keeps the input's channels, so "
-                f"filters must be None or the input's channel count; received "
-                f"filters={self.filters} for inputs of shape {tuple(input_shape)} "
-                f"(data_format={self.data_format!r})")
+                f"{self.name} is depthwise: its output keeps the input's channels, so filters must "
+                f"be None or the input's channel count; received filters={self.filters} for inputs "
+                f"of shape {tuple(input_shape)} (data_format={self.data_format!r})")
         self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: input_shape[channel_axis]})
         build_chain([self.pad, self.conv, self.bn, self.act], self._to_compute_shape(input_shape))
 
@@ -210,34 +138,11 @@ class ConvBN(keras.layers.Layer):
     def fold_batchnorm(self):
         """Folds the BatchNormalization into the convolution, in place: inference only.
 
-        In inference the BatchNormalization is an affine map per output
-        channel, `y = conv(x) * scale + bias` with
-        `scale = gamma / sqrt(moving_variance + epsilon)` and
-        `bias = beta - moving_mean * scale`, so it can live in the
-        convolution: the kernel is multiplied by `scale` per output channel
-        (for a `DepthwiseConv2D`, whose kernel is `(kh, kw, channels, 1)`,
-        per channel) and `call` adds `bias` (kept in the BatchNorm's `beta`)
-        instead of running the BatchNorm. The outputs stay those of
-        `call(training=False)`, up to float rounding; a frozen BatchNorm
-        (`trainable=False`) folds the same way, since it normalizes with its
-        moving statistics too.
-
-        The weights are computed in float64 and stored in each variable's
-        dtype (float32, also under a mixed-precision policy). The
-        BatchNorm's other weights are set to the identity (`gamma`
-        `sqrt(max(1 - epsilon, 0) + epsilon)`, i.e. 1 for any epsilon < 1,
-        `moving_mean` 0, `moving_variance` `max(1 - epsilon, 0)`), so the
-        weights still give the same outputs if an unfolded `ConvBN` reads
-        them (the folded flag is not part of `get_config()`: a `.keras` file
-        of a folded block loads unfolded, with the BatchNorm as an identity).
-
-        Afterwards `call(training=True)` raises a `ValueError`: there is no
-        BatchNorm left to train (its statistics are in the kernel). Fold a
-        copy (`ZooModel.folded()`), never the model you train. Folding
-        twice does nothing the second time.
-
-        Raises:
-            ValueError: the block is not built yet.
+        The kernel is scaled per output channel and `call` adds the folded
+        bias (kept in `bn.beta`); the BatchNorm's other weights become the
+        identity, so a `.keras` file of a folded block loads unfolded with
+        the same outputs. `call(training=True)` then raises; fold a copy
+        (`ZooModel.folded()`). Folding twice does nothing.
 
         Example:
         >>> import numpy as np
@@ -264,8 +169,7 @@ class ConvBN(keras.layers.Layer):
                                                  bn.moving_variance))
         scale = gamma / np.sqrt(variance + bn.epsilon)
         kernel = keras.ops.convert_to_numpy(self.conv.kernel).astype("float64")
-        # The kernel's output channels: its last axis, (kh, kw, in, out); a
-        # depthwise kernel's input channels, (kh, kw, channels, 1).
+        # A depthwise kernel (kh, kw, channels, 1) scales its input axis.
         kernel = kernel * (scale[:, None] if self.depthwise else scale)
         identity_variance = max(1.0 - bn.epsilon, 0.0)
         for variable, value in (
@@ -278,9 +182,7 @@ class ConvBN(keras.layers.Layer):
         self.batchnorm_folded = True
 
     def _add_folded_bias(self, x):
-        """`x` (a `compute_format` conv output) plus the folded bias (in `bn.beta`)."""
-        # A BiasAdd on TensorFlow, which Grappler fuses into the convolution
-        # (and the activation), as it fuses the unfolded FusedBatchNormV3.
+        # A BiasAdd on TensorFlow, which Grappler fuses into the convolution.
         return ops.bias_add(x, self.bn.beta, self.compute_format)
 
     def compute_output_shape(self, input_shape):
@@ -293,16 +195,10 @@ class ConvBN(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "activation": self.activation,
-            "data_format": self.data_format,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "bn_synchronized": self.bn_synchronized,
+            **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+            "strides": self.strides, "activation": self.activation,
+            "data_format": self.data_format, "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized,
             "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
-            "depthwise": self.depthwise,
-            "padding": self.padding,
+            "depthwise": self.depthwise, "padding": self.padding
         }

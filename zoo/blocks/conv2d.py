@@ -9,25 +9,15 @@ from zoo import _validation, ops
 class Conv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D`, trained through a matrix multiply where TensorFlow's CPU kernels are slow.
 
-    TensorFlow's CPU convolution kernels compute the gradients of
-    convolutions with many channels and few pixels slowly (the last stages
-    of a ResNet on small images); a convolution is also a matrix multiply of
-    image patches with the kernel, whose gradients are two more matrix
-    multiplies. With `training=True`, this layer computes through
-    `zoo.ops.conv2d`, which takes the matrix multiply where the rule measured
-    by `python -m benchmarks.conv_paths` favours it (`zoo.ops.conv.MATMUL_RULES`:
-    TensorFlow on a CPU, 1x1 kernels, and larger kernels on a few pixels)
-    and `keras.ops.conv` everywhere else. Inference (`training` False or
-    None) is always Keras' own convolution, so exported graphs keep their
-    `Conv2D` ops (which Grappler and TFLite fuse with a bias and an
-    activation). Both paths give the same outputs to float rounding.
-
-    Weights, config and saved files are Keras' `Conv2D`'s, plus `matmul_path`.
+    With `training=True` it computes through `zoo.ops.conv2d`, which takes an
+    im2col matrix multiply where `zoo.ops.conv.MATMUL_RULES` measured it
+    faster (TensorFlow's CPU gradients are slow for many channels on few
+    pixels). Inference is always Keras' convolution, so exported graphs keep
+    their fusable `Conv2D` ops.
 
     Args:
         matmul_path: bool. Let `training=True` calls take the matrix
-            multiply where it applies (the default); False always runs
-            Keras' convolution (the reference).
+            multiply where it applies; False always runs Keras' convolution.
         **kwargs: those of `keras.layers.Conv2D`.
 
     Example:

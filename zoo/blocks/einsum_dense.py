@@ -1,21 +1,7 @@
 """A dense layer written as an einsum, and the flatten-free dense head.
 
-`EinsumDense("...i,ij->...j", output_shape=(64,))` is `Dense(64)`; other
-equations give dense maps over several axes at once without reshapes, e.g.
-`"nhwc,hwck->nk"`, which maps a whole feature map to `k` units: exactly
-`Flatten` + `Dense`, but with the kernel kept in the feature map's own
-layout, so no `Flatten` (and, for channels_first, no transpose) is needed.
-`EinsumDense.dense_head(...)` builds that head; `head_kernel_to_dense` and
-`dense_kernel_to_head` convert kernels to and from a `Flatten` + `Dense` pair.
-
-Example:
->>> import numpy as np
->>> head = EinsumDense.dense_head(10, data_format="channels_last")
->>> tuple(head(np.ones((2, 8, 8, 3), "float32")).shape)
-(2, 10)
->>> dense_kernel = head_kernel_to_dense(head.kernel, "channels_last")
->>> dense_kernel.shape
-(192, 10)
+`"nhwc,hwck->nk"` is `Flatten` + `Dense` with the kernel in the feature
+map's own layout: no `Flatten`, no transpose.
 """
 
 import math
@@ -27,33 +13,19 @@ import numpy as np
 
 from zoo import _validation
 
-# The head's equation per layout: the kernel's first three axes follow the
-# feature map's own axis order, so the einsum never transposes its input.
+# The head's kernel axes follow the feature map's order: no transpose.
 HEAD_EQUATIONS = {
     "channels_last": "nhwc,hwck->nk",
     "channels_first": "nchw,chwk->nk",
 }
 
-# "inputs,kernel->output": letters, and at most one "..." in the inputs and
-# in the output (anywhere in them), none in the kernel.
+# "inputs,kernel->output": letters, at most one "..." in inputs and output.
 _OPERAND = r"([a-zA-Z]*(?:\.\.\.)?[a-zA-Z]*)"
 _FORM = re.compile(rf"{_OPERAND},([a-zA-Z]+)->{_OPERAND}")
 
 
 def _parse_equation(equation):
-    """The three operands of `equation`, `...` held as one `"."`; checks structure.
-
-    Keras' own layer parses the equation only when it builds, and takes
-    `...` only at the start or the end of the operands; this block checks
-    the equation when it is made and takes `...` anywhere.
-
-    Raises:
-        ValueError: naming `equation` when it is not of that form or its labels
-            do not make a dense map (see `EinsumDense`).
-
-    Example:
-    >>> _parse_equation("a...i, ij -> a...j")
-    ('a.i', 'ij', 'a.j')
+    """The three operands of `equation`, `...` held as one `"."`; checks it makes a dense map.
     """
     match = _FORM.fullmatch("".join(equation.split())) if isinstance(equation, str) else None
     if match is None:
@@ -64,8 +36,7 @@ def _parse_equation(equation):
     inputs, kernel, output = (operand.replace("...", ".") for operand in match.groups())
     repeated = [op for op in (inputs, kernel, output) if len(set(op)) != len(op)]
     unknown_outputs = [c for c in output if c not in inputs + kernel + "."]
-    # A kernel label in neither would be summed out of the kernel alone: a
-    # weight axis whose size nothing sets.
+    # A kernel label in neither would be a weight axis whose size nothing sets.
     unknown_kernel = [c for c in kernel if c not in inputs + output]
     if repeated:
         # A repeated label is a diagonal or a trace, not a dense map.
@@ -90,66 +61,22 @@ def _parse_equation(equation):
 class EinsumDense(keras.layers.EinsumDense):
     """`keras.layers.EinsumDense`, checked when made, with the flatten-free head.
 
-    `einsum(equation, inputs, kernel) + bias -> activation`. Keras' layer
-    derives the kernel's and the bias' shapes from the equation, and the
-    fans of variance-scaling initializers (the default `"glorot_uniform"`,
-    `"he_normal"`, ...): fan-in is the product of the kernel axes only the
-    inputs have, fan-out that of those the output has (the default guess
-    treats a 4D kernel as a convolution, which for the head
-    `"nhwc,hwck->nk"` would count `h * w * k` as fan-out). This block adds:
-
-    - every argument checked at construction, the error naming it and the
-      value received;
-    - `...` anywhere in the inputs and output (Keras: only at their start
-      or end), and inputs of any rank once built, unless the bias spans
-      the `...` axes;
-    - `None` in `output_shape` for an axis the input has: its size comes
-      from the input (Keras leaves it unknown, and cannot build a kernel or
-      bias over it);
-    - errors naming the layer, the equation and the built weights for
-      inputs that do not fit them;
-    - the einsum always runs with `...` spelled out as letters: TensorFlow
-      2.21's oneDNN einsum gives wrong float16 results for an equation with
-      an ellipsis (`tf.einsum("...i,ik->...k")` on a (32, 256) float16
-      input: max error 3.2 on outputs of 4.2, measured on a Xeon with
-      AVX-512 FP16; the same contraction with letters is right to 2e-3), so
-      a mixed_float16 model trained to chance accuracy without any error;
-    - `dense_head` and the kernel converters `head_kernel_to_dense` /
-      `dense_kernel_to_head`.
+    Over Keras' layer it adds: arguments checked when made, `...` anywhere
+    in inputs and output, `None` in `output_shape` for axes sized by the
+    input, errors naming the layer for inputs that do not fit the weights,
+    and `dense_head`.
 
     Args:
-        equation: str. `"inputs,kernel->output"` with one letter per axis,
-            e.g. `"ab,bc->ac"`, `"abc,cde->abde"`, `"nhwc,hwck->nk"`. The
-            inputs and output may both hold one `...` for any number of
-            axes, e.g. `"...i,ij->...j"` (a `Dense` layer for inputs of any
-            rank). The first output axis is the batch axis (or is inside a
-            leading `...`). Spaces are ignored.
+        equation: str. `"inputs,kernel->output"`, one letter per axis; inputs
+            and output may both hold one `...`. The first output axis is
+            the batch axis (or inside a leading `...`).
         output_shape: int or tuple of ints/None. Sizes of the output axes
-            except the batch axis (the first output label, unless the output
-            starts with `...`, in which case every output label), in output
-            order. `None` is allowed for axes whose size comes from the
-            input. An int means a 1-tuple.
+            but the batch axis; None for axes sized by the input.
         activation: str, callable or None. Applied last; None is linear.
-            The attribute holds its registered name.
-        bias_axes: str or None. Output labels that get a bias (one value per
-            position along them, broadcast over the rest), e.g. `"k"`; None
-            for no bias. The bias holds the output axes from the first bias
-            axis on, size 1 where no bias varies.
-        kernel_initializer: str or initializer.
-        bias_initializer: str or initializer.
-        kernel_regularizer: str, regularizer or None.
-        bias_regularizer: str, regularizer or None.
-        kernel_constraint: str, constraint or None.
-        bias_constraint: str, constraint or None.
+        bias_axes: str or None. Output labels that get a bias.
+        kernel_initializer, bias_initializer, kernel_regularizer,
+            bias_regularizer, kernel_constraint, bias_constraint: as Keras'.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        A tensor whose rank matches the equation's input labels (at least
-        that many axes with `...`).
-
-    Output shape:
-        The equation's output axes: sizes from the input where it has the
-        label, from `output_shape` otherwise.
 
     Example:
     >>> layer = EinsumDense("abc,cde->abde", output_shape=(None, 4, 5), bias_axes="de")
@@ -157,29 +84,15 @@ class EinsumDense(keras.layers.EinsumDense):
     (2, 3, 4, 5)
     >>> tuple(layer.kernel.shape), tuple(layer.bias.shape)
     ((6, 4, 5), (4, 5))
-    >>> dense = EinsumDense("...i,ij->...j", 8, activation="relu", bias_axes="j")
-    >>> tuple(dense(keras.ops.ones((2, 7, 3))).shape)
-    (2, 7, 8)
     """
 
-    def __init__(
-        self,
-        equation,
-        output_shape,
-        activation=None,
-        bias_axes=None,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
+    def __init__(self, equation, output_shape, activation=None, bias_axes=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         operands = _parse_equation(equation)
         inputs, _, output = operands
         letters = output.replace(".", "")
-        # The output labels `output_shape` sizes: all but the batch axis'.
         free_labels = letters if output.startswith(".") else letters[1:]
         shape = _standardize_output_shape(equation, output_shape, free_labels, inputs)
         if bias_axes is not None and (
@@ -209,41 +122,15 @@ class EinsumDense(keras.layers.EinsumDense):
         self.bias = None
         self._operands = operands
         self._free_labels = free_labels
-        # The config gives back what was passed (an int stays an int).
         self._output_shape_arg = int(output_shape) if _validation.is_int(output_shape) \
             else shape
-        # A bias over `...` axes (e.g. "ab...,bc->ac..." with bias_axes="c")
-        # has trailing 1s for them, which fix their number once built.
+        # A bias over `...` axes fixes their number once built.
         self._bias_spans_ellipsis = bias_axes is not None and "." in output[
             min(output.index(c) for c in bias_axes):]
 
     @classmethod
     def dense_head(cls, units, data_format=None, **kwargs):
-        """The flatten-free dense head: a feature map -> `units`, bias on `k`.
-
-        `"nhwc,hwck->nk"` (channels_last) or `"nchw,chwk->nk"`
-        (channels_first): the same function as `Flatten` + `Dense(units)`,
-        with the kernel stored in the feature map's layout (`(h, w, c, k)`
-        or `(c, h, w, k)`), so nothing is reshaped or transposed at run time.
-        See `head_kernel_to_dense` / `dense_kernel_to_head` to move weights
-        between the two.
-
-        A classmethod rather than a subclass: the head *is* an `EinsumDense`
-        with a fixed equation, so it saves, loads and prints as one and
-        needs no class of its own; the layout can be read back from
-        `equation`.
-
-        Args:
-            units: int. Output size `k`.
-            data_format: str or None. Layout of the input feature map,
-                `"channels_last"` or `"channels_first"`; None uses
-                `keras.config.image_data_format()`.
-            **kwargs: other `EinsumDense` arguments (`activation`,
-                initializers, `name`, `dtype`, ...); `bias_axes=None` drops
-                the bias.
-
-        Returns:
-            An unbuilt `EinsumDense`.
+        """The flatten-free dense head: `Flatten` + `Dense(units)` as one einsum, bias on `k`.
 
         Example:
         >>> head = EinsumDense.dense_head(5, data_format="channels_first")
@@ -262,15 +149,8 @@ class EinsumDense(keras.layers.EinsumDense):
         """The kernel variable (None before the layer is built, as for the bias)."""
         return super().kernel if self.built else None
 
-    # ------------------------------------------------------------------
-    # Shapes
-
     def _label_sizes(self, input_shape):
-        """The operands with `...` spelled out for `input_shape`, and each label's size.
-
-        Sizes come from the input where it has the label (None when unknown
-        there), from `output_shape` otherwise.
-        """
+        """The operands with `...` spelled out for `input_shape`, and each label's size."""
         shape = tuple(input_shape)
         inputs, kernel, output = self._operands
         labels = len(inputs.replace(".", ""))
@@ -303,9 +183,6 @@ class EinsumDense(keras.layers.EinsumDense):
         (_, _, output), sizes = self._label_sizes(input_shape)
         return tuple(sizes[c] for c in output)
 
-    # ------------------------------------------------------------------
-    # Layer
-
     def build(self, input_shape):
         (inputs, kernel, output), sizes = self._label_sizes(input_shape)
         weight_labels = kernel + (self.bias_axes or "")
@@ -315,9 +192,7 @@ class EinsumDense(keras.layers.EinsumDense):
                 f"{self.name}: the kernel and bias_axes={self.bias_axes!r} need known sizes "
                 f"for axes {unknown} of equation={self.equation!r}, received input "
                 f"shape={tuple(input_shape)}")
-        # Keras' layer, given the equation with `...` spelled out, a spare
-        # letter as its batch axis (it sizes the first output axis from the
-        # first input axis) and every output size, makes the weights.
+        # Keras' layer makes the weights from the spelled-out equation, a spare batch letter.
         batch = next(c for c in string.ascii_letters if c not in inputs + kernel + output)
         given = self.equation, self.partial_output_shape
         self.equation = f"{batch}{inputs},{kernel}->{batch}{output}"
@@ -326,8 +201,7 @@ class EinsumDense(keras.layers.EinsumDense):
             super().build((None,) + tuple(input_shape))
         finally:
             self.equation, self.partial_output_shape = given
-        # Keras' spec fixes the rank; `call` checks the input against the
-        # equation and the weights, with a message naming them.
+        # Keras' spec fixes the rank; `call` checks inputs itself.
         self.input_spec = None
         self._built_sizes = {c: sizes[c] for c in weight_labels}
         self._built_ellipsis_axes = self._ellipsis_axes(inputs) \
@@ -337,35 +211,31 @@ class EinsumDense(keras.layers.EinsumDense):
         (spelled_inputs, kernel, output), sizes = self._label_sizes(inputs.shape)
         wrong = [c for c, n in self._built_sizes.items() if sizes[c] not in (None, n)]
         if wrong or self._built_ellipsis_axes not in (None, self._ellipsis_axes(spelled_inputs)):
-            # The backend's error names neither the layer nor the axis (and
-            # a bias may even broadcast silently).
+            # The backend's error names neither layer nor axis (a bias may even broadcast).
             built = ", ".join(f"{c}={n}" for c, n in self._built_sizes.items())
             if self._built_ellipsis_axes is not None:
                 built += f", {self._built_ellipsis_axes} axes for '...'"
             raise ValueError(
-                f"{self.name} was built for {built} in equation={self.equation!r} "
-                f"(kernel shape {tuple(self.kernel.shape)}), received inputs with "
-                f"shape={tuple(inputs.shape)}")
+                f"{self.name} was built for {built} in equation={self.equation!r} (kernel shape "
+                f"{tuple(self.kernel.shape)}), received inputs with shape={tuple(inputs.shape)}")
+        # Letters, not "...": TF's oneDNN float16 einsum is wrong with an ellipsis.
         x = keras.ops.einsum(f"{spelled_inputs},{kernel}->{output}", inputs, self.kernel)
         if self.bias is not None:
             x = keras.ops.add(x, self.bias)
         return x if self.activation is None else keras.activations.get(self.activation)(x)
 
     def get_config(self):
-        # Mirrors __init__: not Keras' config, which adds LoRA and
-        # quantization options this block does not take.
+        # Mirrors __init__, without Keras' LoRA and quantization options.
         return {
-            **keras.layers.Layer.get_config(self),
-            "equation": self.equation,
-            "output_shape": self._output_shape_arg,
-            "activation": self.activation,
+            **keras.layers.Layer.get_config(self), "equation": self.equation,
+            "output_shape": self._output_shape_arg, "activation": self.activation,
             "bias_axes": self.bias_axes,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint)
         }
 
     @classmethod
@@ -391,37 +261,14 @@ def _standardize_output_shape(equation, output_shape, free_labels, inputs):
     return tuple(None if d is None else int(d) for d in shape)
 
 
-# ----------------------------------------------------------------------
-# Head <-> Flatten + Dense
-
-# Order in which `keras.layers.Flatten(data_format=...)` visits the three
-# stored axes of a feature map: channels_last flattens in memory order;
-# channels_first first transposes (c, h, w) to (h, w, c).
+# Order in which `keras.layers.Flatten(data_format=...)` visits a feature map's axes.
 _FLATTEN_ORDER = {"channels_last": (0, 1, 2), "channels_first": (1, 2, 0)}
 
 
 def head_kernel_to_dense(kernel, data_format=None):
-    """Converts a `dense_head` kernel to the kernel of `Flatten` + `Dense`.
+    """Converts a `dense_head` kernel `(d0, d1, d2, k)` to the kernel of `Flatten` + `Dense`.
 
-    The head kernel's first three axes are in the feature map's stored
-    order, `(h, w, c)` for a channels_last head and `(c, h, w)` for a
-    channels_first one. The returned kernel `W` makes
-    `Dense(k)(Flatten(data_format=data_format)(x)) == head(x)` with the same
-    bias.
-
-    Args:
-        kernel: array or tensor of shape `(d0, d1, d2, k)`: the head's kernel.
-        data_format: str or None. The `data_format` of the `Flatten` layer,
-            `"channels_last"` or `"channels_first"` (None: the Keras default,
-            as `Flatten` does). Keras' `Flatten(data_format="channels_first")`
-            moves channels last before flattening, so for the usual pairing
-            (`Flatten` built with the head's `data_format`) pass the head's
-            `data_format`. A `Flatten()` left at channels_last in front of
-            channels_first features flattens them in memory order
-            `(c, h, w)`: pass `"channels_last"` for that one.
-
-    Returns:
-        NumPy array of shape `(d0 * d1 * d2, k)`.
+    `data_format` is the `Flatten` layer's (usually the head's).
 
     Example:
     >>> kernel = np.arange(24.0).reshape(2, 3, 2, 2)   # (h, w, c, k)
@@ -438,21 +285,9 @@ def head_kernel_to_dense(kernel, data_format=None):
 
 
 def dense_kernel_to_head(kernel, feature_shape, data_format=None):
-    """Converts a `Flatten` + `Dense` kernel to a `dense_head` kernel.
+    """Converts a `Flatten` + `Dense` kernel to a `dense_head` kernel (the inverse).
 
-    The inverse of `head_kernel_to_dense`.
-
-    Args:
-        kernel: array or tensor of shape `(d0 * d1 * d2, k)`: the `Dense`
-            kernel.
-        feature_shape: tuple of 3 ints. The feature map's shape without the
-            batch axis, as the head receives it: `(h, w, c)` for a
-            channels_last head, `(c, h, w)` for a channels_first one.
-        data_format: str or None. The `data_format` of the `Flatten` layer;
-            see `head_kernel_to_dense`.
-
-    Returns:
-        NumPy array of shape `feature_shape + (k,)`.
+    `feature_shape` is the feature map's shape without the batch axis.
 
     Example:
     >>> dense = np.ones((12, 5))
@@ -467,9 +302,8 @@ def dense_kernel_to_head(kernel, feature_shape, data_format=None):
             f"batch axis), received feature_shape={feature_shape!r}")
     if kernel.ndim != 2 or kernel.shape[0] != math.prod(feature_shape):
         raise ValueError(
-            f"kernel must be a 2D Dense kernel with {math.prod(feature_shape)} rows "
-            f"for feature_shape={tuple(feature_shape)}, received kernel with "
-            f"shape={kernel.shape}")
+            f"kernel must be a 2D Dense kernel with {math.prod(feature_shape)} rows for "
+            f"feature_shape={tuple(feature_shape)}, received kernel with shape={kernel.shape}")
     order = _FLATTEN_ORDER[_validation.data_format(data_format)]
     flattened = tuple(feature_shape[i] for i in order) + (kernel.shape[1],)
     return kernel.reshape(flattened).transpose(tuple(np.argsort(order)) + (3,))

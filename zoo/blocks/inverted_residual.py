@@ -1,6 +1,4 @@
-"""The inverted residual block of MobileNetV2 (Sandler et al. 2018,
-"MobileNetV2: Inverted Residuals and Linear Bottlenecks",
-https://arxiv.org/abs/1801.04381)."""
+"""The inverted residual block of MobileNetV2 (https://arxiv.org/abs/1801.04381)."""
 
 import keras
 
@@ -14,46 +12,19 @@ from zoo.blocks.conv import PADDINGS, ConvBN
 class InvertedResidual(keras.layers.Layer):
     """1x1 expand -> 3x3 depthwise -> 1x1 linear projection, plus identity.
 
-    The block widens its input `expansion` times with a 1x1 `ConvBN`
-    ("expand", left out when `expansion == 1`), filters each channel with a
-    3x3 depthwise `ConvBN` ("depthwise", carrying the stride), and projects
-    to `filters` channels with a 1x1 `ConvBN` without activation
-    ("project": the paper's linear bottleneck, since a ReLU on a narrow
-    layer destroys information). The input is added back ("add") when the
-    stride is 1 and the widths match, the paper's condition and
-    `keras.applications`'.
-
-    The expand width is `expansion` times the input channels, so the
-    sublayers are created in `build`, once the input is known, as
-    `keras.applications` derives it from its input tensor. Units compute in
-    `compute_format` (see `zoo.blocks._layout`): where that is not
-    `data_format`, the block transposes once at each edge.
+    "expand" is left out when `expansion == 1`; "project" is linear (the
+    paper's linear bottleneck). The input is added back when the stride is 1
+    and the widths match. Sublayers are made in `build`, from the input width.
 
     Args:
         filters: int. Output channels (of the projection).
         strides: int. Stride of the depthwise convolution.
-        expansion: int. Width of the hidden layer, as a multiple of the
-            input channels; 1 leaves out the expand convolution.
-        data_format: str or None. `"channels_last"` or `"channels_first"`;
-            `None` uses `keras.config.image_data_format()`.
-        bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float. BatchNormalization epsilon (default
-            `keras.applications.MobileNetV2`'s).
-        bn_synchronized: bool. SyncBatchNorm across replicas (see `ConvBN`).
-        activation: str. Activation after expand and depthwise (the paper's
-            ReLU6, which keeps activations in a range low precision holds).
-        padding: str. Of the strided depthwise convolution: `"same"`
-            (TensorFlow's, `keras.applications`') or `"symmetric"`
-            (torchvision's); see `ConvBN`.
+        expansion: int. Hidden width as a multiple of the input channels.
+        data_format: `"channels_last"`, `"channels_first"` or None (Keras').
+        bn_momentum, bn_epsilon, bn_synchronized: as for `ConvBN`.
+        activation: str. After expand and depthwise (the paper's ReLU6).
+        padding: str. Of the strided depthwise convolution (see `ConvBN`).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        4D tensor `(batch, height, width, channels)` (channels_last) or
-        `(batch, channels, height, width)` (channels_first).
-
-    Output shape:
-        4D tensor with `filters` channels and spatial size
-        `ceil(size / strides)`.
 
     Example:
     >>> block = InvertedResidual(8, strides=2, expansion=6)
@@ -63,19 +34,9 @@ class InvertedResidual(keras.layers.Layer):
     ['expand', 'depthwise', 'project']
     """
 
-    def __init__(
-        self,
-        filters,
-        strides=1,
-        expansion=6,
-        data_format=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-3,
-        bn_synchronized=False,
-        activation="relu6",
-        padding="same",
-        **kwargs,
-    ):
+    def __init__(self, filters, strides=1, expansion=6, data_format=None, bn_momentum=0.9,
+                 bn_epsilon=1e-3, bn_synchronized=False, activation="relu6", padding="same",
+                 **kwargs):
         super().__init__(**_validation.layer_kwargs(kwargs))
         self.filters = _validation.positive_int("filters", filters)
         self.strides = _validation.positive_int("strides", strides)
@@ -88,7 +49,6 @@ class InvertedResidual(keras.layers.Layer):
         self.activation = _validation.activation(activation)
         self.padding = _validation.one_of("padding", padding, PADDINGS)
         self.expand = self.depthwise = self.project = self.add = None
-        # Keras checks every input against it, naming this block.
         self.input_spec = keras.InputSpec(ndim=4)
 
     def _unit(self, filters, kernel_size, name, strides=1, activation=None, depthwise=False):
@@ -107,12 +67,7 @@ class InvertedResidual(keras.layers.Layer):
         return [self.expand, self.depthwise, self.project]
 
     def build(self, input_shape):
-        channel_axis = _validation.channel_axis(self.data_format)
-        in_channels = input_shape[channel_axis]
-        if in_channels is None:
-            raise ValueError(f"{self.name} needs a known channel count, received "
-                             f"input_shape={tuple(input_shape)}")
-        self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: in_channels})
+        in_channels = _layout.fix_channels(self, input_shape)
         # Created in call order, so the weights are listed in it too.
         if self.expansion != 1:
             self.expand = self._unit(self.expansion * in_channels, 1, "expand",
@@ -150,14 +105,9 @@ class InvertedResidual(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "filters": self.filters,
-            "strides": self.strides,
-            "expansion": self.expansion,
-            "data_format": self.data_format,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "bn_synchronized": self.bn_synchronized,
-            "activation": self.activation,
-            "padding": self.padding,
+            **super().get_config(), "filters": self.filters, "strides": self.strides,
+            "expansion": self.expansion, "data_format": self.data_format,
+            "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
+            "bn_synchronized": self.bn_synchronized, "activation": self.activation,
+            "padding": self.padding
         }

@@ -9,25 +9,14 @@ from zoo import _validation
 class PositionEmbedding(keras.layers.Layer):
     """Adds a learned vector per position to a sequence of embeddings.
 
-    Position `t` of every sequence gets `embeddings[t]`; a sequence shorter
-    than `sequence_length` uses the first rows. Padding at the end of a
-    sequence shifts no real token's position. A layer rather than an
-    `Embedding` looked up on `arange(time)`: its input is the sequence, so
-    a functional graph over the model includes it, and the mask passes
-    through.
+    Position `t` gets `embeddings[t]`; shorter sequences use the first rows.
+    The mask passes through.
 
     Args:
         sequence_length: int. Most positions a sequence may have.
-        initializer: str or initializer. Of the position vectors (the
-            default is `keras.layers.Embedding`'s, so positions and tokens
-            start at the same scale).
+        initializer: str or initializer. Of the position vectors
+            (`keras.layers.Embedding`'s default).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        `(batch, time, width)` with `time <= sequence_length`.
-
-    Output shape:
-        `(batch, time, width)`.
 
     Example:
     >>> layer = PositionEmbedding(sequence_length=6)
@@ -67,7 +56,6 @@ class PositionEmbedding(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "sequence_length": self.sequence_length,
-            "initializer": keras.initializers.serialize(self.initializer),
+            **super().get_config(), "sequence_length": self.sequence_length,
+            "initializer": keras.initializers.serialize(self.initializer)
         }

@@ -9,29 +9,15 @@ from zoo.blocks.conv import ConvBN
 
 
 class _ResidualBlock(keras.layers.Layer):
-    """Shared wiring: `relu(branch(x) + shortcut(x))`.
+    """Shared wiring: `relu(branch(x) + shortcut(x))`; subclasses create `self.branch`.
 
-    Subclasses create `self.branch` (a list of `ConvBN`, the last one without
-    activation) in `__init__`; the projection shortcut is created in `build`,
-    where the input channel count is known, so a block can be built for any
-    input without the caller repeating its width. Units are built in
-    `compute_format` (see `zoo.blocks._layout`): where that is not
-    `data_format`, the block transposes once at each edge, not per unit.
+    The projection shortcut is made in `build`, once the input width is known.
     """
 
     expansion = 1
 
-    def __init__(
-        self,
-        filters,
-        strides=1,
-        data_format=None,
-        zero_init_residual=False,
-        bn_momentum=0.9,
-        bn_epsilon=1.001e-5,
-        bn_synchronized=False,
-        **kwargs,
-    ):
+    def __init__(self, filters, strides=1, data_format=None, zero_init_residual=False,
+                 bn_momentum=0.9, bn_epsilon=1.001e-5, bn_synchronized=False, **kwargs):
         super().__init__(**_validation.layer_kwargs(kwargs))
         self.filters = _validation.positive_int("filters", filters)
         self.strides = _validation.positive_int("strides", strides)
@@ -46,38 +32,21 @@ class _ResidualBlock(keras.layers.Layer):
         self.shortcut = None
         self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
         self.out_act = keras.layers.Activation("relu", name="out_act", dtype=self.dtype_policy)
-        # Keras checks every input against it, naming this block.
         self.input_spec = keras.InputSpec(ndim=4)
 
     def _conv_bn(self, filters, kernel_size, strides, name, activation="relu",
                  last=False):
         return ConvBN(
-            filters,
-            kernel_size,
-            strides=strides,
-            activation=activation,
-            data_format=self.compute_format,
-            bn_momentum=self.bn_momentum,
-            bn_epsilon=self.bn_epsilon,
-            bn_synchronized=self.bn_synchronized,
-            # Zero gamma on the last BN makes the block start as identity,
-            # which helps deep nets train at large batch sizes.
-            gamma_initializer="zeros" if last and self.zero_init_residual else "ones",
-            name=name,
-            dtype=self.dtype_policy,
+            filters, kernel_size, strides=strides, activation=activation,
+            data_format=self.compute_format, bn_momentum=self.bn_momentum,
+            bn_epsilon=self.bn_epsilon, bn_synchronized=self.bn_synchronized,
+            gamma_initializer="zeros" if last and self.zero_init_residual else "ones", name=name,
+            dtype=self.dtype_policy
         )
 
     def build(self, input_shape):
-        channel_axis = _validation.channel_axis(self.data_format)
-        in_channels = input_shape[channel_axis]
-        if in_channels is None:
-            raise ValueError(
-                f"{self.name} needs a known channel count, received "
-                f"input_shape={tuple(input_shape)}"
-            )
-        self.input_spec = keras.InputSpec(ndim=4, axes={channel_axis: in_channels})
-        # Projection (1x1 conv + BN, "option B" of the paper) only where the
-        # identity cannot be added: a stride or a change of width.
+        in_channels = _layout.fix_channels(self, input_shape)
+        # Projection ("option B") only where the identity cannot be added.
         if self.strides != 1 or in_channels != self.output_channels:
             self.shortcut = self._conv_bn(
                 self.output_channels, 1, self.strides, name="shortcut",
@@ -106,38 +75,24 @@ class _ResidualBlock(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "filters": self.filters,
-            "strides": self.strides,
-            "data_format": self.data_format,
-            "zero_init_residual": self.zero_init_residual,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "bn_synchronized": self.bn_synchronized,
+            **super().get_config(), "filters": self.filters, "strides": self.strides,
+            "data_format": self.data_format, "zero_init_residual": self.zero_init_residual,
+            "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
+            "bn_synchronized": self.bn_synchronized
         }
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class BasicBlock(_ResidualBlock):
-    """Two 3x3 ConvBN units with an identity or projection shortcut.
-
-    The block of ResNet-18/34 and of the CIFAR ResNets (20-110).
+    """Two 3x3 ConvBN units with an identity or projection shortcut (ResNet-18/34, CIFAR).
 
     Args:
         filters: int. Width of both convolutions and of the output.
         strides: int. Stride of the first convolution (and the shortcut).
-        data_format: str or None. `"channels_last"` or `"channels_first"`.
+        data_format: `"channels_last"`, `"channels_first"` or None (Keras').
         zero_init_residual: bool. Initialize the last BN gamma to zero.
-        bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float. BatchNormalization epsilon.
-        bn_synchronized: bool. SyncBatchNorm across replicas (see `ConvBN`).
+        bn_momentum, bn_epsilon, bn_synchronized: as for `ConvBN`.
         **kwargs: base `keras.layers.Layer` arguments.
-
-    Input shape:
-        4D image tensor in `data_format`.
-
-    Output shape:
-        4D tensor with `filters` channels, spatial size divided by `strides`.
 
     Example:
     >>> tuple(BasicBlock(8, strides=2)(keras.ops.ones((2, 8, 8, 4))).shape)
@@ -156,32 +111,16 @@ class BasicBlock(_ResidualBlock):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Bottleneck(_ResidualBlock):
-    """1x1 reduce -> 3x3 -> 1x1 expand (x4) ConvBN units, plus shortcut.
-
-    The block of ResNet-50/101/152.
+    """1x1 reduce -> 3x3 -> 1x1 expand (x4) ConvBN units, plus shortcut (ResNet-50+).
 
     Args:
         filters: int. Width of the 1x1 reduce and 3x3 convolutions; the
             output has `4 * filters` channels.
         strides: int. Spatial stride of the block.
-        stride_in_1x1: bool. Where the stride goes. `True` puts it on the
-            first 1x1 convolution: the original ResNet v1 and
-            `keras.applications`. `False` puts it on the 3x3 convolution:
-            "ResNet v1.5", the torchvision and timm default, about 0.5%
-            more ImageNet top-1 accuracy for a little more compute.
-        data_format: str or None. `"channels_last"` or `"channels_first"`.
-        zero_init_residual: bool. Initialize the last BN gamma to zero.
-        bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float. BatchNormalization epsilon.
-        bn_synchronized: bool. SyncBatchNorm across replicas (see `ConvBN`).
-        **kwargs: base `keras.layers.Layer` arguments.
-
-    Input shape:
-        4D image tensor in `data_format`.
-
-    Output shape:
-        4D tensor with `4 * filters` channels, spatial size divided by
-        `strides`.
+        stride_in_1x1: bool. The stride on the first 1x1 (True: v1,
+            `keras.applications`) or on the 3x3 (False: v1.5, torchvision).
+        data_format, zero_init_residual, bn_momentum, bn_epsilon,
+            bn_synchronized, **kwargs: as for `BasicBlock`.
 
     Example:
     >>> tuple(Bottleneck(4, strides=2)(keras.ops.ones((2, 8, 8, 16))).shape)

@@ -12,24 +12,13 @@ MODES = ("avg", "max", "attention")
 class SequencePooling(keras.layers.Layer):
     """Reduces `(batch, time, features)` to `(batch, features)`, honouring the mask.
 
-    Padded steps never contribute: `"avg"` divides by the number of real
-    steps, `"max"` ignores padded steps, `"attention"` (a learned score per
-    step, softmax over the real steps, weighted sum; Bahdanau-style attention
-    pooling as in Yang et al. 2016, https://aclanthology.org/N16-1174/) gives
-    them zero weight. A fully padded row pools to zeros.
-    `keras.layers.GlobalAveragePooling1D` honours masks too;
-    `GlobalMaxPooling1D` does not, hence this layer.
+    Padded steps never contribute; `"attention"` is a learned score per
+    step, softmax over the real steps (Yang et al. 2016). A fully padded
+    row pools to zeros. (Keras' `GlobalMaxPooling1D` ignores masks.)
 
     Args:
         mode: str. `"avg"`, `"max"` or `"attention"`.
         **kwargs: base `keras.layers.Layer` arguments.
-
-    Input shape:
-        3D tensor `(batch, time, features)`, optional boolean mask
-        `(batch, time)`.
-
-    Output shape:
-        2D tensor `(batch, features)`.
 
     Example:
     >>> x = keras.ops.convert_to_tensor([[[1.0], [3.0], [100.0]]])
@@ -70,7 +59,6 @@ class SequencePooling(keras.layers.Layer):
                 keras.ops.where(keras.ops.expand_dims(mask, -1), inputs, lowest), axis=1)
             has_steps = keras.ops.any(mask, axis=1, keepdims=True)
             return keras.ops.where(has_steps, pooled, keras.ops.zeros_like(pooled))
-        # Softmax in float32: in float16 exp() of typical scores overflows.
         attention = masked_softmax(self.score(inputs)[..., 0], mask, axis=1)
         attention = attention * keras.ops.cast(mask, "float32")  # fully padded -> 0
         attention = keras.ops.cast(keras.ops.expand_dims(attention, -1), inputs.dtype)

@@ -1,11 +1,6 @@
-"""The pre-LayerNorm Transformer encoder block.
+"""The pre-LayerNorm Transformer encoder block (https://arxiv.org/abs/2002.04745).
 
-Vaswani et al. 2017 (https://arxiv.org/abs/1706.03762) with the LayerNorm
-moved in front of each sublayer, inside the residual branch (Xiong et al.
-2020, https://arxiv.org/abs/2002.04745): the residual path stays an
-identity from the embeddings to the last block, which trains without the
-learning-rate warm-up post-LN needs. A stack of them wants one final
-LayerNorm after the last block (the model's).
+A stack of them wants one final LayerNorm after the last block.
 """
 
 import keras
@@ -19,33 +14,19 @@ from zoo.blocks.einsum_dense import EinsumDense
 class TransformerEncoderBlock(keras.layers.Layer):
     """`x + Dropout(Attention(LN(x)))`, then `x + Dropout(FFN(LN(x)))`.
 
-    The attention is `MultiHeadSelfAttention` (padding masked); the
-    feed-forward network is two `EinsumDense` layers over the last axis,
-    `"btd,df->btf"` with `activation`, then `"btf,fd->btd"`. A real token's
-    output never depends on the padded positions; padded positions are
-    computed and passed on with the mask.
+    The feed-forward network is `"btd,df->btf"` with `activation`, then
+    `"btf,fd->btd"`; padding is masked and the mask passes through.
 
     Args:
         num_heads: int. Attention heads.
         ff_dim: int. Width of the feed-forward network's hidden layer.
-        key_dim: int or None. Size of each head; None means
-            `width // num_heads` (which `num_heads` must then divide).
-        dropout: float in [0, 1). Dropout on each sublayer's output, before
-            it is added to the residual path.
-        attention_dropout: float in [0, 1). Dropout on the attention weights.
-        causal: bool. Each position attends only to itself and those before
-            it (see `MultiHeadSelfAttention`).
+        key_dim: int or None. Size of each head; None: `width // num_heads`.
+        dropout: float in [0, 1). On each sublayer's output, before the add.
+        attention_dropout: float in [0, 1). On the attention weights.
+        causal: bool. See `MultiHeadSelfAttention`.
         layer_norm_epsilon: float > 0. Epsilon of both LayerNorms.
-        activation: str, callable or None. Of the feed-forward hidden layer
-            (None: linear).
+        activation: str, callable or None. Of the feed-forward hidden layer.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        `(batch, time, width)`, and optionally a boolean mask
-        `(batch, time)`, True for real tokens.
-
-    Output shape:
-        `(batch, time, width)`; the mask passes through.
 
     Example:
     >>> block = TransformerEncoderBlock(num_heads=2, ff_dim=16)
@@ -55,18 +36,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
     ((2, 5, 8), (16, 8))
     """
 
-    def __init__(
-        self,
-        num_heads,
-        ff_dim,
-        key_dim=None,
-        dropout=0.0,
-        attention_dropout=0.0,
-        causal=False,
-        layer_norm_epsilon=1e-5,
-        activation="gelu",
-        **kwargs,
-    ):
+    def __init__(self, num_heads, ff_dim, key_dim=None, dropout=0.0, attention_dropout=0.0,
+                 causal=False, layer_norm_epsilon=1e-5, activation="gelu", **kwargs):
         super().__init__(**_validation.layer_kwargs(kwargs))
         self.num_heads = _validation.positive_int("num_heads", num_heads)
         self.ff_dim = _validation.positive_int("ff_dim", ff_dim)
@@ -92,15 +63,14 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.ffn_intermediate = EinsumDense(
             "btd,df->btf", (None, self.ff_dim), activation=self.activation, bias_axes="f",
             name="ffn_intermediate", dtype=policy)
-        # Its output width is the input's: made in `build`.
+        # Sized by the input width: made in `build`.
         self.ffn_output = None
         self.ffn_output_dropout = keras.layers.Dropout(
             self.dropout, name="ffn_output_dropout", dtype=policy)
 
     def build(self, input_shape):
         width = input_shape[-1]
-        # The attention's checks of the width (known, and divided by
-        # num_heads when key_dim=None), before anything is made here.
+        # The attention's width checks first.
         self.attention.head_size(width)
         self.input_spec = keras.InputSpec(ndim=3, axes={-1: width})
         self.ffn_output = EinsumDense(
@@ -124,13 +94,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "ff_dim": self.ff_dim,
-            "key_dim": self.key_dim,
-            "dropout": self.dropout,
-            "attention_dropout": self.attention_dropout,
-            "causal": self.causal,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "activation": self.activation,
+            **super().get_config(), "num_heads": self.num_heads, "ff_dim": self.ff_dim,
+            "key_dim": self.key_dim, "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout, "causal": self.causal,
+            "layer_norm_epsilon": self.layer_norm_epsilon, "activation": self.activation
         }

@@ -1,36 +1,11 @@
 """Weight ports: keras.applications and timm/torchvision weights into zoo models.
 
-A family's converter is one module here, named as its family module in
-`zoo/models/` (`zoo/convert/resnet.py`); every module whose name does not
-start with `_` is imported and registered by this package, which `import
-zoo` imports, so a converter added as a new file needs no other edit. It
-defines:
-
-- `FAMILY`: the `ZooModel` subclass it loads weights into.
-- One mapping table per source format, by zoo layer path, never by Python
-  attribute: `KERAS_APPLICATIONS` (keras.applications' layer names) and/or
-  `TORCH` (torchvision's/timm's state-dict names). A row is `(pattern,
-  names, weights)`: the zoo layer (`r"stage(\\d+)_block(\\d+)/conv(\\d+)"`),
-  the source's names for it (a tuple, or a function of the pattern's
-  groups), and the block's weights table (`TORCH_CONV_BN`, `KERAS_DENSE`,
-  ...). See `assign`.
-- `load_pretrained(model, weights)`: loads `weights` (`"imagenet"` or a
-  `StateDict`) into the built `model`, for the models the family lists in
-  `pretrained_weights`: usually finding the file (`keras_application`
-  downloads a keras.applications one) and one `assign(model, source,
-  TABLE)`, which names the file and the first tensor that does not fit.
-- Optionally `pretrained_overrides(name, weights, overrides)`: the
-  constructor keywords the weights need (from the user's `overrides`; a
-  ValueError naming an argument that contradicts them) [unchanged], and
-  `from_keras_applications(keras_model, **overrides)`: the zoo model
-  matching a keras.applications model, with its weights.
-
-`zoo.create_model(name, weights=...)` (`ZooModel.register`, through
-`zoo.models._pretrained`) checks the argument, reads a state-dict file
-(`read_state_dict`), completes the keywords with `pretrained_overrides`,
-builds the model and calls `load_pretrained`. `zoo.models` never imports
-this package (it imports `zoo.models`): each converter is registered into
-`zoo.models._pretrained` here.
+A family's converter is one module here named as its family module; each is
+imported and registered into `zoo.models._pretrained`. It defines `FAMILY`,
+mapping tables by zoo layer path (`KERAS_APPLICATIONS`, `TORCH`; see
+`assign`), `load_pretrained(model, weights)`, and optionally
+`pretrained_overrides(name, weights, overrides)`, `weight_sources(name)`
+and `from_keras_applications(keras_model, **overrides)`.
 
 Example:
 >>> import zoo
@@ -52,8 +27,7 @@ from zoo.models import _pretrained
 
 
 class Converter:
-    """A family's converter module, as `weights=` and the family's
-    `from_keras_applications` find it (`converter_for`)."""
+    """A family's converter module, as `weights=` finds it (`converter_for`)."""
 
     def __init__(self, module):
         self.module = module
@@ -74,9 +48,7 @@ class Converter:
         return model
 
     def weight_sources(self, name):
-        """`weights=` kind -> where its file comes from (`origin`, `file_name`,
-        `file_hash`), for registered model `name` (the module's
-        `weight_sources`; {} without one)."""
+        """`weights=` kind -> `origin`, `file_name`, `file_hash` for model `name`."""
         sources = getattr(self.module, "weight_sources", None)
         return sources(name) if sources is not None else {}
 

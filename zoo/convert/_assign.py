@@ -1,15 +1,7 @@
 """Mapping tables, and the one function that copies a source's tensors into a zoo model.
 
-A family's port is a mapping table (`assign`): rows that name, for each zoo
-layer path (`stem_conv`, `stage2_block1/conv3`, `classifier`), the source's
-names for that layer, and a per-block table that says which source tensor
-each of the layer's weights comes from (`TORCH_CONV_BN`, `KERAS_CONV_BN`,
-...). Tables work on layer names and variable paths, which saved files
-depend on, never on a model's Python attributes.
-
-A source is a `StateDict` (a PyTorch-style file: timm, torchvision) or a
-`KerasWeights` (a keras.applications model); each says in its own terms
-what does not fit.
+Tables work on layer names and variable paths, never on Python attributes.
+A source is a `StateDict` (timm, torchvision) or a `KerasWeights`.
 """
 
 import re
@@ -22,8 +14,7 @@ from zoo import _validation
 # State-dict entries that are no weights: BatchNorm's step counter (PyTorch).
 IGNORED_SUFFIXES = (".num_batches_tracked",)
 
-# How a source tensor becomes the Keras variable that holds it: the source
-# tensor's axes, in the Keras variable's order. None: the same layout.
+# The source tensor's axes in the Keras variable's order (None: the same).
 TORCH_LAYOUTS = {
     "conv2d": (2, 3, 1, 0),  # (out, in, kh, kw) -> (kh, kw, in, out)
     "depthwise": (2, 3, 0, 1),  # (channels, 1, kh, kw) -> (kh, kw, channels, 1)
@@ -33,15 +24,10 @@ TORCH_LAYOUTS = {
 
 
 class Tensor:
-    """Where one zoo weight comes from: a source tensor name, in a layout.
+    """Where one zoo weight comes from: a source tensor name template, in a layout.
 
-    Args:
-        name: str. A template formatted with the row's source names
-            (`"{0}.weight"`, `"{1}/moving_mean"`).
-        layout: a key of `TORCH_LAYOUTS` (None: the same layout).
-        minus: None, or a template of a second tensor subtracted from the
-            first (keras.applications' convolution bias folded into the
-            BatchNorm after it: `moving_mean - bias`).
+    `minus`: the template of a tensor subtracted from it (keras.applications'
+    conv bias folded into the BatchNorm's `moving_mean`).
     """
 
     def __init__(self, name, layout=None, minus=None):
@@ -51,24 +37,16 @@ class Tensor:
         return f"Tensor({self.name!r}, layout={self.layout!r}, minus={self.minus!r})"
 
 
-# The zoo blocks' weights in each source format: the weight's path under the
-# zoo layer -> the tensor. A `zoo.blocks.ConvBN` is two source layers,
-# (conv, bn); a Dense one.
+# Weight path under the zoo layer -> tensor; a `ConvBN` is two source layers (conv, bn).
 TORCH_CONV_BN = {
-    "conv/kernel": Tensor("{0}.weight", "conv2d"),
-    "bn/gamma": "{1}.weight",
-    "bn/beta": "{1}.bias",
-    "bn/moving_mean": "{1}.running_mean",
-    "bn/moving_variance": "{1}.running_var",
+    "conv/kernel": Tensor("{0}.weight", "conv2d"), "bn/gamma": "{1}.weight", "bn/beta": "{1}.bias",
+    "bn/moving_mean": "{1}.running_mean", "bn/moving_variance": "{1}.running_var"
 }
 TORCH_DEPTHWISE_BN = {**TORCH_CONV_BN, "conv/kernel": Tensor("{0}.weight", "depthwise")}
 TORCH_DENSE = {"kernel": Tensor("{0}.weight", "dense"), "bias": "{0}.bias"}
 KERAS_CONV_BN = {
-    "conv/kernel": "{0}/kernel",
-    "bn/gamma": "{1}/gamma",
-    "bn/beta": "{1}/beta",
-    "bn/moving_mean": "{1}/moving_mean",
-    "bn/moving_variance": "{1}/moving_variance",
+    "conv/kernel": "{0}/kernel", "bn/gamma": "{1}/gamma", "bn/beta": "{1}/beta",
+    "bn/moving_mean": "{1}/moving_mean", "bn/moving_variance": "{1}/moving_variance"
 }
 KERAS_DENSE = {"kernel": "{0}/kernel", "bias": "{0}/bias"}
 
@@ -98,33 +76,39 @@ def check_rgb(model, weights):
             f"received input_shape={shape} (data_format={data_format!r})")
 
 
+def keras_image_kwargs(keras_model, layers, stem_bn):
+    """The `ImageClassifier` arguments of a keras.applications model: head, input, BatchNorm."""
+    head = layers.get("predictions")
+    pooling = None
+    if head is None:
+        kinds = {type(x) for x in layers.values()}
+        pooling = "avg" if keras.layers.GlobalAveragePooling2D in kinds else \
+            "max" if keras.layers.GlobalMaxPooling2D in kinds else None
+    return {
+        "num_classes": head.units if head is not None else 1000, "include_top": head is not None,
+        "pooling": pooling, "input_shape": tuple(keras_model.input_shape[1:]),
+        "data_format": "channels_first" if stem_bn.axis in (1, [1]) else "channels_last",
+        "classifier_activation": _validation.activation_of(head), "bn_momentum": stem_bn.momentum,
+        "bn_epsilon": stem_bn.epsilon
+    }
+
+
 def assign(model, source, table, skip=(), unused=(), strict=True):
     """Copies `source`'s tensors into `model` as `table` maps them: all, or none.
-
-    Every weight of `model` (in the model's order) is looked up in `table`,
-    its tensor taken from `source` and checked; only when every weight fits
-    is anything assigned.
 
     Args:
         model: a built zoo model.
         source: a `StateDict` or `KerasWeights`.
-        table: the family's rows `(pattern, names, weights)`: `pattern` a
-            regular expression matching a whole zoo layer path under the
-            model (`r"stage(\\d+)_block(\\d+)/conv(\\d+)"`); `names` the
-            source's names for that layer, a tuple, or a function of the
-            pattern's groups (digits as ints) returning one; `weights` maps
-            each weight's path under the layer to a `Tensor` (or the template
-            of one) formatted with those names (`TORCH_CONV_BN`, ...).
-        skip: zoo layer paths whose weights are left as they are (a new head).
+        table: rows `(pattern, names, weights)`: a regular expression of a
+            zoo layer path, the source's names for it (a tuple, or a
+            function of the pattern's groups, digits as ints), and weight
+            path under the layer -> `Tensor` (or its template).
+        skip: zoo layer paths whose weights are left as they are.
         unused: source tensor names deliberately not loaded.
-        strict: bool. A source tensor that no weight takes is an error; False
-            for a source that is a larger model (a `features_only` backbone
-            out of a whole keras.applications model).
+        strict: bool. A source tensor that no weight takes is an error.
 
     Raises:
-        ValueError: naming the source (its file) and the first tensor that
-            does not fit: missing, of another shape, or (`strict`) in the
-            source with no place in the model. Nothing is assigned then.
+        ValueError: naming the source and the first tensor that does not fit.
 
     Example:
     >>> import zoo
@@ -197,11 +181,7 @@ def _lookup(rows, path):
 
 
 class StateDict(dict):
-    """A PyTorch-style state dict read from a file: name -> NumPy array.
-
-    Attributes:
-        path: the file it was read from (for error messages).
-    """
+    """A PyTorch-style state dict read from file `path`: name -> NumPy array."""
 
     def __init__(self, tensors, path):
         super().__init__(tensors)
@@ -209,8 +189,6 @@ class StateDict(dict):
 
     def __repr__(self):
         return f"StateDict({self.path!r}, {len(self)} tensors)"
-
-    # -- as a source of `assign` --
 
     def where(self, model):
         return f"weights file {self.path!r} does not fit {model.name}"
@@ -237,14 +215,8 @@ class StateDict(dict):
 class KerasWeights:
     """A Keras model's weights as a source of `assign`: `"<layer>/<weight>"` -> array.
 
-    Each weight goes into a zoo layer of the same Keras class (a
-    `DepthwiseConv2D`'s into a depthwise `ConvBN`'s convolution, ...).
-
-    Args:
-        keras_model: the model (anything with `.layers`).
-        application: str. What it must be, for messages
-            (`"MobileNetV2"`: "keras_model must be a keras.applications
-            MobileNetV2").
+    Each weight goes into a zoo layer of the same Keras class; `application`
+    names what `keras_model` must be, for messages.
     """
 
     def __init__(self, keras_model, application):

@@ -1,37 +1,9 @@
 """Weights files: Keras-cache downloads with their hash checks, and state-dict reading.
 
-- keras.applications' files are downloaded once into Keras' own cache by
-  `keras.utils.get_file` (`cached_file`: same file names, origins,
-  `cache_subdir="models"` and hashes as keras.applications), so a file
-  that keras.applications downloaded is reused, and the reverse.
-  `keras_application` loads one into the keras.applications model it was
-  written from.
-- A `.safetensors` or `.npz` file holding a PyTorch-style state dict
-  (`{"conv1.weight": array, ...}`, e.g. timm's `model.safetensors`) is read
-  by `read_state_dict`. Reading `.safetensors` needs the optional
-  `safetensors` package (`pip install zoo[weights]`), imported only then.
-
-Errors:
-
-- a download that fails (no network, a proxy, an HTTP error):
-  `WeightsDownloadError`, an `OSError`, at once (urllib makes one attempt;
-  a socket that stays silent times out after `DOWNLOAD_TIMEOUT` seconds).
-  Its message names the URL and the exact cache path where a copy of the
-  file, downloaded by other means, can be placed: a file at that path is
-  used as it is, without downloading.
-- a file that does not fit the model: `ValueError` naming the file (and,
-  for a state dict, `zoo.convert.assign` names the first tensor that does
-  not fit).
-
-Hashes: a downloaded file whose publisher records a hash (keras.applications'
-ResNets: md5) is checked against it; a file in the cache that differs is
-loaded with a warning, since Keras itself would delete it. keras.applications
-publishes no hash for its MobileNetV2 files, so such a file cannot be
-verified: `load_keras_weights(..., hash_published=False)` checks all it
-can (an HDF5 file in Keras' weights layout holding exactly the model's
-layers with weights, every weight's shape, every value finite), refuses
-anything else, and warns on every load that no published hash exists,
-naming the file and its SHA-256.
+keras.applications' files go into Keras' own cache with the same names, so
+either downloads once for both. A failed download is a `WeightsDownloadError`
+naming the URL and the cache path where a copy can be placed. A file
+without a published hash (MobileNetV2's) is checked by structure and warns.
 """
 
 import hashlib
@@ -45,8 +17,7 @@ import numpy as np
 
 from zoo.convert._assign import StateDict
 
-# Seconds a socket of the download may stay silent (connect or read) before
-# it fails: a firewall that drops packets must not hang `create_model`.
+# A firewall that drops packets must not hang `create_model`.
 DOWNLOAD_TIMEOUT = 30
 
 
@@ -54,16 +25,9 @@ class WeightsDownloadError(OSError):
     """Pretrained weights could not be downloaded; the message says where to put them."""
 
 
-# -- downloads (keras.utils.get_file) ------------------------------------------
-
 
 def keras_cache_dir():
-    """The folder `keras.utils.get_file(..., cache_subdir="models")` writes into.
-
-    `$KERAS_HOME/models` (read now, so a test or a user may set it late),
-    else `~/.keras/models`; `/tmp/.keras/models` when that is not
-    writable, as Keras falls back.
-    """
+    """The folder `keras.utils.get_file(..., cache_subdir="models")` writes into (read now)."""
     base = os.path.expanduser(os.environ.get("KERAS_HOME")
                               or os.path.join(os.path.expanduser("~"), ".keras"))
     if not os.access(base, os.W_OK):
@@ -91,16 +55,8 @@ def _digest(path, algorithm):
 def cached_file(file_name, origin, file_hash=None, what="weights"):
     """The local path of `origin`, downloaded into Keras' cache if it is not there yet.
 
-    A file already at the cache path is used as it is (Keras itself would
-    download it again when its hash differs, deleting it if that fails
-    offline, which would destroy a copy placed there by hand): with a known
-    `file_hash` (md5) that differs, a warning says so. Whether the file fits
-    is then checked by loading it. `file_hash=None` means that none is
-    published: nothing is verified here, so pass `hash_published=False` to
-    `load_keras_weights`.
-
-    Raises:
-        WeightsDownloadError: the download failed; names `origin` and the path.
+    A file already there is used as it is (Keras would delete it when its
+    hash differs, destroying a copy placed by hand); a differing md5 warns.
     """
     cache_dir = keras_cache_dir()
     target = os.path.join(cache_dir, file_name)
@@ -132,18 +88,8 @@ def cached_file(file_name, origin, file_hash=None, what="weights"):
 def load_keras_weights(keras_model, path, what, hash_published=True):
     """`keras_model.load_weights(path)`, failing with a message that names the file.
 
-    Args:
-        keras_model: the keras.applications model the file was written from.
-        path: str. The cached file.
-        what: str. What the file holds, for messages.
-        hash_published: bool. False for a file whose publisher records no
-            hash (`cached_file` could not check it): its structure is checked
-            first (`check_keras_file`), and each load warns that it is
-            unverified, naming the file and its SHA-256.
-
-    Raises:
-        ValueError: the file does not hold weights of `keras_model`'s
-            structure; the message names it.
+    `hash_published=False`: the structure is checked first and each load
+    warns that the file is unverified, with its SHA-256.
     """
     if not hash_published:
         check_keras_file(keras_model, path, what)
@@ -174,17 +120,9 @@ def _not_the_weights(path, what, why):
 def check_keras_file(keras_model, path, what):
     """Refuses a file that is not, by its structure, weights of `keras_model`.
 
-    All a file with no published hash can be checked for: an HDF5 file in
-    Keras' (legacy `.h5`) weights layout holding, in order, one entry per
-    layer of `keras_model` that has weights, each with exactly that layer's
-    weight shapes, every value finite. Layer names are not compared, as
-    Keras' own loader does not compare them: keras.applications' MobileNetV2
-    files were written by an earlier version of the model whose layers had
-    other names (`mobl1_conv_1_expand`, `bn1_conv_1_bn_expand`:
-    keras-team/keras#10047, JonathanCMitchell/mobilenet_v2_keras#8).
-
-    Raises:
-        ValueError: naming `path` and the first thing that does not fit.
+    One entry per layer with weights, in order, every shape and every value
+    finite. Layer names are not compared, as Keras' loader does not
+    (keras.applications' MobileNetV2 files use older names).
     """
     import h5py
 
@@ -237,29 +175,16 @@ def _strings(values):
 
 
 def keras_application(application, url, file_name, file_hash, what, **kwargs):
-    """keras.applications' `application(weights=None, **kwargs)` holding the file `file_name`.
-
-    The file comes from Keras' cache, downloaded from `url + file_name`
-    the first time (`cached_file`), and is checked against `file_hash`
-    (None: none is published; its structure is checked instead and each
-    load warns, see `load_keras_weights`).
-    """
+    """keras.applications' `application(weights=None, **kwargs)` holding `url + file_name`."""
     path = cached_file(file_name, url + file_name, file_hash, what)
     keras_model = application(weights=None, **kwargs)
     load_keras_weights(keras_model, path, what, hash_published=file_hash is not None)
     return keras_model
 
 
-# -- state dicts (.safetensors / .npz) -----------------------------------------
-
 
 def read_state_dict(path):
-    """Reads a `.safetensors` or `.npz` file into a `StateDict`.
-
-    Raises:
-        ImportError: `.safetensors` without the `safetensors` package.
-        ValueError: the file cannot be read as its suffix says.
-    """
+    """Reads a `.safetensors` or `.npz` file into a `StateDict`."""
     path = pathlib.Path(path)
     if path.suffix.lower() == ".safetensors":
         try:

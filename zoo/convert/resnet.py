@@ -1,28 +1,20 @@
-"""ResNet weights: keras.applications' ResNet50/101/152 (v1), torchvision/timm's (v1.5).
-
-`weights="imagenet"` loads keras.applications' file into its
-`ResNet50/101/152(weights=None)` and copies it (`KERAS_APPLICATIONS`); a
-`.safetensors`/`.npz` state dict loads by torchvision's and timm's names
-(`TORCH`). Both tables map zoo layer paths.
-"""
+"""ResNet weights: keras.applications' ResNet50/101/152 (v1), torchvision/timm's (v1.5)."""
 
 import re
 
 import keras
 import numpy as np
 
-from zoo import _validation
 from zoo.blocks import BasicBlock, Bottleneck
 from zoo.convert import _files
 from zoo.convert._assign import (KERAS_CONV_BN, KERAS_DENSE, TORCH_CONV_BN, TORCH_DENSE,
-                                 KerasWeights, Tensor, assign, check_rgb, layer_names)
+                                 KerasWeights, Tensor, assign, check_rgb, keras_image_kwargs,
+                                 layer_names)
 from zoo.models.resnet import RESNET_SPECS, ResNet
 
 FAMILY = ResNet
 
-# keras.applications' convolutions carry a bias that the zoo's (followed by
-# BatchNormalization) do not; since `BN(conv(x) + b)` normalizes with
-# `moving_mean`, the bias is folded exactly into the moving mean.
+# keras.applications' conv bias, folded exactly into the BatchNorm's moving mean.
 _KERAS_CONV_BN = {**KERAS_CONV_BN, "bn/moving_mean": Tensor("{1}/moving_mean", minus="{0}/bias")}
 
 
@@ -30,9 +22,7 @@ def _keras_unit(prefix):
     return f"{prefix}_conv", f"{prefix}_bn"
 
 
-# zoo layer -> keras.applications' layers: `conv1_conv`/`conv1_bn` (stem),
-# `conv<s+1>_block<b>_<n>_conv`/`_bn` (unit n of block b of stage s; 0: the
-# projection shortcut), `predictions`.
+# zoo layer -> keras.applications' layers (unit 0: the projection shortcut).
 KERAS_APPLICATIONS = [
     (r"stem_conv", _keras_unit("conv1"), _KERAS_CONV_BN),
     (r"stage(\d+)_block(\d+)/conv(\d+)",
@@ -42,9 +32,7 @@ KERAS_APPLICATIONS = [
     (r"classifier", ("predictions",), KERAS_DENSE),
 ]
 
-# zoo layer -> torchvision's and timm's modules: `conv1`/`bn1` (stem),
-# `layer<s>.<b-1>.conv<n>`/`.bn<n>`, `layer<s>.<b-1>.downsample.0`/`.1`
-# (projection shortcut), `fc`.
+# zoo layer -> torchvision's and timm's modules.
 TORCH = [
     (r"stem_conv", ("conv1", "bn1"), TORCH_CONV_BN),
     (r"stage(\d+)_block(\d+)/conv(\d+)",
@@ -55,17 +43,13 @@ TORCH = [
     (r"classifier", ("fc",), TORCH_DENSE),
 ]
 
-# keras.applications' ImageNet weights of the v1 ResNets: where its
-# `ResNet50/101/152(weights="imagenet")` downloads them from, and the md5 of
-# each file, (with top, without top), as keras/src/applications/resnet.py.
+# As keras/src/applications/resnet.py: md5 (with top, without top).
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 KERAS_WEIGHTS_HASHES = {
     50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
     101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
     152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
 }
-# BatchNormalization epsilon of each source: keras.applications' v1 and
-# torchvision/timm's v1.5 (`ResNet`'s defaults for each layout).
 _IMAGENET_EPSILON = 1.001e-5
 _TORCH_EPSILON = 1e-5
 _EXPANSION = {"basic": BasicBlock.expansion, "bottleneck": Bottleneck.expansion}
@@ -89,24 +73,10 @@ def weight_sources(name):
 
 
 def from_keras_applications(keras_model, **overrides):
-    """Builds the zoo ResNet matching a `keras.applications.ResNet*` model.
+    """The zoo ResNet (`stride_in_1x1=True`) matching a keras.applications ResNet50/101/152.
 
-    Copies every weight of `keras.applications.ResNet50`, `ResNet101` or
-    `ResNet152` (v1, not the V2 models) into a zoo `ResNet` with
-    `stride_in_1x1=True`, after which both give the same outputs. Keras'
-    convolutions carry a bias that the zoo's (followed by BatchNormalization)
-    do not; since `BN(conv(x) + b)` normalizes with `moving_mean`, the bias
-    is folded exactly into the moving mean: `moving_mean - b`.
-
-    Args:
-        keras_model: a `keras.applications.ResNet50/101/152` instance, with
-            or without its top.
-        **overrides: `ResNet` arguments to set differently (`name`,
-            `bn_momentum`, ...). Arguments that change weights make the copy
-            fail.
-
-    Returns:
-        A built `ResNet` with the same input shape, head and weights.
+    `overrides` are `ResNet` arguments to set differently; ones that change
+    weights make the copy fail.
 
     Example:
     >>> k = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
@@ -130,46 +100,20 @@ def from_keras_applications(keras_model, **overrides):
     if not depths:
         raise ValueError(f"keras_model has stage sizes {blocks}, which match no bottleneck "
                          f"ResNet in RESNET_SPECS")
-    stem_bn = layers["conv1_bn"]
-    data_format = "channels_first" if stem_bn.axis in (1, [1]) else "channels_last"
-    head = layers.get("predictions")
-    pooling = None
-    if head is None:
-        pooling = "avg" if "avg_pool" in layers else "max" if "max_pool" in layers else None
-    model = ResNet(**{
-        "depth": depths[0],
-        "num_classes": head.units if head is not None else 1000,
-        "include_top": head is not None,
-        "pooling": pooling,
-        "input_shape": tuple(keras_model.input_shape[1:]),
-        "data_format": data_format,
-        "stride_in_1x1": True,
-        "classifier_activation": _validation.activation_of(head),
-        "bn_momentum": stem_bn.momentum,
-        "bn_epsilon": stem_bn.epsilon,
-        **overrides,
-    })
+    model = ResNet(**{"depth": depths[0], "stride_in_1x1": True,
+                      **keras_image_kwargs(keras_model, layers, layers["conv1_bn"]),
+                      **overrides})
     source = KerasWeights(keras_model, "ResNet50, ResNet101 or ResNet152 (v1)")
     assign(model, source, KERAS_APPLICATIONS, strict=False)
     return model
 
 
 def pretrained_overrides(name, weights, overrides):
-    """`stride_in_1x1` (and the default `bn_epsilon`) of the weights' layout.
-
-    `weights="imagenet"` (keras.applications, v1) builds
-    `stride_in_1x1=True`, a state dict (torchvision/timm, v1.5)
-    `stride_in_1x1=False`; the other value, given explicitly for a
-    bottleneck ResNet, is a ValueError naming it. A state dict's
-    `fc.weight` sets `num_classes` when it is not given (the file's own
-    head is loaded).
-    """
+    """The `stride_in_1x1`, `bn_epsilon` (and `num_classes`) the weights need."""
     depth = int(name.removeprefix("resnet"))
     bottleneck = RESNET_SPECS[depth]["block"] == "bottleneck"
     imagenet = weights == "imagenet"
-    # keras.applications' weights are v1 (stride on the 1x1 convolution);
-    # torchvision's and timm's are v1.5 (on the 3x3). Basic blocks have no
-    # 1x1 convolution: there the argument changes nothing.
+    # Basic blocks have no 1x1 convolution: there the argument changes nothing.
     wanted = imagenet
     given = overrides.get("stride_in_1x1", wanted)
     if bottleneck and given is not wanted:
@@ -199,13 +143,7 @@ def load_pretrained(model, weights):
 
 
 def _load_imagenet(model):
-    """keras.applications' ImageNet weights into `model` (a v1 ResNet-50/101/152).
-
-    The file with the top when the model has a 1000-class head, else the
-    one without (the head stays freshly initialized); loaded into
-    `keras.applications.ResNet*` built with `weights=None`, then copied as
-    `from_keras_applications` does.
-    """
+    """keras.applications' ImageNet weights into `model`, with the top for a 1000-class head."""
     config = model.get_config()
     depth = config["depth"]
     top = "classifier" in layer_names(model) and config["num_classes"] == 1000
@@ -219,13 +157,7 @@ def _load_imagenet(model):
 
 
 def _load_state_dict(model, state_dict):
-    """A torchvision/timm ResNet state dict into `model` (ImageNet layout, v1.5).
-
-    The head (`fc.weight`, `fc.bias`) is loaded when the model has one of
-    the file's shape; otherwise (another `num_classes`, `include_top=False`,
-    `features_only`) it is left out, and so are the stages a `features_only`
-    model does not compute.
-    """
+    """A torchvision/timm state dict into `model` (the head only where it fits)."""
     config = model.get_config()
     spec = RESNET_SPECS[config["depth"]]
     layers = layer_names(model)
@@ -241,8 +173,7 @@ def _load_state_dict(model, state_dict):
     assign(model, state_dict, TORCH, skip=() if head else ("classifier",), unused=unused)
     features = spec["filters"][-1] * _EXPANSION[spec["block"]]
     if fc is not None and (np.ndim(fc) != 2 or np.shape(fc)[1] != features):
-        # A replaced head still tells the architecture: its input is the body's output.
-        # (Raised after loading: the model, never returned, is dropped.)
+        # A replaced head still tells the architecture (the model is dropped).
         raise ValueError(
             f"weights file {state_dict.path!r} does not fit {model.name}: tensor 'fc.weight' "
             f"has shape {tuple(np.shape(fc))}, expected (num_classes, {features})")

@@ -1,12 +1,4 @@
-"""Model families, one module each, found and imported here.
-
-Every module in this package whose name does not start with `_` (and is
-not `base`, the shared base class) is a family module: importing
-`zoo.models` imports each of them, which registers their constructors. A
-family added as a new file is registered with no other edit; a family
-module that fails to import fails `import zoo` loudly, never silently
-leaving its models out.
-"""
+"""Model families: each module not starting with `_` (nor `base`), imported here."""
 
 import importlib
 import pkgutil

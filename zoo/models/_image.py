@@ -1,33 +1,10 @@
 """The image task, written once: input, layout, head and feature maps.
 
-An image family subclasses `ImageClassifier` and writes only its backbone:
-
-- before `super().__init__(**kwargs)`, it checks and sets what selects its
-  variant (ResNet's `depth`, MobileNetV2's `alpha`): `stage_table()` and
-  `default_image_size` read it;
-- `stage_table()`: one row per stage of the full network, in order, as
-  data: `{"name": "stage2", "stage": 2, "channels": 512, "reduction": 8,
-  "layer": "stage2_block4"}` (the output of top-level layer `layer`, at
-  `1 / reduction` of the input's height and width, is feature map `name`);
-- after `super().__init__`, its stem and stages, up to
-  `self.last_stage_layer` (the last stage a `features_only` model returns;
-  None: the whole network), listed in order by `_body()`;
-- last, `self._add_head(channels)` with the width that enters the head.
-
-`ImageClassifier.__init__` takes and checks, once for every family, the
-head and input arguments: `num_classes`, `include_top`, `pooling`,
-`input_shape`, `data_format`, `dropout`, `classifier_activation`,
-`features_only` and `out_stages` (see the class doc). It builds, checks and
-runs the chain `_body()` + head: the input is checked against
-`input_shape_` (rank and channels, naming the model), transposed once into
-`compute_format` (channels_last where the backend has no NCHW
-convolutions), passed through every layer with `training`, and transposed
-back (for a feature-map output). `summary()` notes a layout change.
-
-Feature maps (`features_only=True`, as timm's `features_only` /
-`out_indices` and keras-hub's `pyramid_outputs`): `call` returns a dict of
-the requested stages' maps, in stage order and in `data_format`;
-`feature_info` lists their rows.
+A family subclass checks and sets its variant before `super().__init__`,
+defines `stage_table()` (one row per stage, e.g. `{"name": "stage2",
+"stage": 2, "channels": 512, "reduction": 8, "layer": "stage2_block4"}`),
+creates its layers up to `last_stage_layer`, lists them in `_body()`, and
+calls `self._add_head(channels)` last.
 """
 
 import keras
@@ -47,35 +24,20 @@ class ImageClassifier(ZooModel):
 
     Args:
         num_classes: int. Size of the classification head.
-        include_top: bool. Add global pooling and the dense head. `False`
-            returns the last feature map (or its pooling, see `pooling`).
-            Ignored with `features_only=True` (set to False: no head).
-        pooling: None, `"avg"` or `"max"`. Global pooling of the last feature
-            map when `include_top=False`; with `include_top=True` the head
-            pools with this (default `"avg"`). Must be None with
-            `features_only=True`.
-        input_shape: tuple of 3 ints (or None for height/width), in
-            `data_format` order, e.g. `(32, 32, 1)`. Any channel count.
-            `None`: 3 channels at the family's `default_image_size`.
-        data_format: str or None. `"channels_last"` or `"channels_first"`;
-            `None` uses `keras.config.image_data_format()`.
-        dropout: float in [0, 1). Dropout before the classifier (0: none).
-        classifier_activation: str or None. Activation of the head; `None`
-            returns logits (use `from_logits=True` losses).
+        include_top: bool. Add global pooling and the dense head; False
+            returns the last feature map (pooled with `pooling`).
+        pooling: None, `"avg"` or `"max"`. Global pooling (the head's
+            defaults to `"avg"`). Must be None with `features_only=True`.
+        input_shape: 3 ints (height/width may be None) in `data_format`
+            order; None: 3 channels at `default_image_size`.
+        data_format: `"channels_last"`, `"channels_first"` or None (Keras').
+        dropout: float in [0, 1). Dropout before the classifier.
+        classifier_activation: str or None. None returns logits.
         features_only: bool. Return a dict of feature maps, one per stage
-            of `out_stages`, instead of the head's output. The model then
-            has no head, and no layer after the last stage requested (nor
-            its weights).
-        out_stages: None, or a list or tuple of stage numbers in increasing
-            order, each once; only with `features_only=True`. None: every
-            stage, as timm's `features_only`.
+            of `out_stages`; the model has no head nor later layers.
+        out_stages: None (every stage) or increasing stage numbers; only
+            with `features_only=True`.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
-
-    Output shape:
-        `(batch, num_classes)` with `include_top`; otherwise the last feature
-        map `(batch, h, w, c)` (channels_last) or `(batch, c)` with pooling.
-        With `features_only=True`, a dict `{"stage<k>": (batch, h_k, w_k,
-        c_k)}` in stage order.
 
     Example:
     >>> import zoo
@@ -95,9 +57,7 @@ class ImageClassifier(ZooModel):
         self.include_top = _validation.boolean("include_top", include_top)
         self.pooling = _validation.one_of("pooling", pooling, POOLINGS)
         self.data_format = _validation.data_format(data_format)
-        # Where the backend has no NCHW convolutions (TensorFlow's own CPU
-        # kernels), the model computes in channels_last and transposes once,
-        # at its input (and back, for a feature-map output).
+        # channels_last where the backend has no NCHW convolutions; transposed once.
         self.compute_format = _layout.compute_format(self.data_format)
         self.input_shape_ = _validation.image_input_shape(input_shape, self.data_format,
                                                           self.default_image_size)
@@ -121,8 +81,7 @@ class ImageClassifier(ZooModel):
                 f"pooling={self.pooling!r} conflicts with features_only=True: a "
                 "features_only model returns unpooled feature maps; leave pooling=None "
                 "(and pool the maps you need yourself)")
-        # The default include_top=True cannot be told from an explicit one;
-        # a features_only model has no head whatever it says.
+        # The default include_top=True cannot be told from an explicit one.
         self.include_top = False
         if out_stages is None:
             return None
@@ -143,11 +102,7 @@ class ImageClassifier(ZooModel):
         raise NotImplementedError(f"{type(self).__name__} must define _body()")
 
     def _add_head(self, channels):
-        """Creates the pooling, dropout and classifier for `channels` features, then builds.
-
-        Their layer names and attributes (`avg_pool`/`max_pool`, `dropout`,
-        `classifier`, `predictions`) are what saved files hold.
-        """
+        """Creates the pooling, dropout and classifier for `channels` features, then builds."""
         head_pooling = self.pooling or ("avg" if self.include_top else None)
         self.pool = (_POOL_LAYERS[head_pooling](data_format=self.compute_format,
                                                 name=f"{head_pooling}_pool",
@@ -167,11 +122,7 @@ class ImageClassifier(ZooModel):
         self.build((None,) + self.input_shape_)
 
     def _set_batch_norm(self, momentum, epsilon, synchronized):
-        """Checks and sets `bn_momentum`, `bn_epsilon` and `bn_synchronized`.
-
-        Returns:
-            The keywords every `ConvBN` unit of the backbone takes.
-        """
+        """Checks and sets the BatchNorm arguments; returns the keywords every `ConvBN` takes."""
         self.bn_momentum = _validation.bn_momentum(momentum)
         self.bn_epsilon = _validation.bn_epsilon(epsilon)
         self.bn_synchronized = _validation.bn_synchronized(synchronized)
@@ -181,29 +132,16 @@ class ImageClassifier(ZooModel):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "num_classes": self.num_classes,
-            "include_top": self.include_top,
-            "pooling": self.pooling,
-            "input_shape": self.input_shape_,
-            "data_format": self.data_format,
-            "dropout": self.dropout,
-            "classifier_activation": self.classifier_activation,
-            "features_only": self.features_only,
-            "out_stages": self.out_stages,
+            **super().get_config(), "num_classes": self.num_classes,
+            "include_top": self.include_top, "pooling": self.pooling,
+            "input_shape": self.input_shape_, "data_format": self.data_format,
+            "dropout": self.dropout, "classifier_activation": self.classifier_activation,
+            "features_only": self.features_only, "out_stages": self.out_stages
         }
 
     @property
     def feature_info(self):
-        """The feature maps, one dict per stage, in stage order.
-
-        For a `features_only=True` model, the stages its call returns;
-        otherwise every stage it could return (what `features_only=True`
-        returns by default). Each dict: `name` (the output's key, e.g.
-        `"stage2"`), `stage` (its number), `channels`, `reduction` (input
-        height / the map's height, rounded up: a map is
-        `ceil(size / reduction)` high and wide) and `layer` (the name of
-        the top-level layer whose output it is, for `zoo.finetune`).
+        """The feature maps (returned, or returnable), one `stage_table()` row each.
 
         Example:
         >>> import zoo
@@ -249,7 +187,6 @@ class ImageClassifier(ZooModel):
         taps, features = self._feature_taps(), {}
         for layer in self._layers_in_order():
             if layer is not None:
-                # Keras passes `training` on only to layers whose call takes it.
                 x = layer(x, training=training)
                 if layer.name in taps:
                     features[taps[layer.name]] = _layout.from_compute(
@@ -261,7 +198,6 @@ class ImageClassifier(ZooModel):
     def summary_notes(self):
         notes = []
         if self.features_only:
-            # The table shows layers; the dict the model returns is not one.
             spec = self.input_signature
             outputs = self.compute_output_spec(keras.KerasTensor(spec.shape, dtype=spec.dtype))
             notes.append("features_only: returns {" + ", ".join(

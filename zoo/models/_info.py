@@ -1,29 +1,11 @@
-"""One record per registered model: what the zoo knows about it, as data.
-
-`zoo.model_info(name)` returns a `ModelInfo`; `zoo.list_models(pattern,
-pretrained=True)` filters on it. A family states its records as class
-attributes (family-wide values) and a `variant_info` table (registered name
--> the fields that differ for that model, timm's `default_cfgs`); code that
-trains, exports, tests or benchmarks a model reads the record, never the
-family's code.
-
-Example:
->>> import zoo
->>> info = zoo.model_info("resnet50")
->>> info.family, info.input_size, sorted(info.weights)
-('ResNet', (224, 224, 3), ['imagenet', 'state_dict'])
->>> info.weights["imagenet"]["preprocessing"]["mode"]
-'caffe'
-"""
+"""One record per registered model, as data (`zoo.model_info`, `zoo.list_models`)."""
 
 import copy
 import dataclasses
 
 from zoo.models import _pretrained
 
-# What `weights=` sources preprocess with: the conventions of
-# `keras.applications.imagenet_utils.preprocess_input` (`mode`), with their
-# numbers, in [0, 255] pixel units.
+# `keras.applications.imagenet_utils.preprocess_input` modes, in [0, 255] pixel units.
 PREPROCESSING = {
     # keras.applications' ResNet (v1) weights: BGR, ImageNet mean removed, no scaling.
     "caffe": {"mode": "caffe", "channel_order": "bgr", "mean": (103.939, 116.779, 123.68),
@@ -44,20 +26,10 @@ PREPROCESSING = {
 class ModelInfo:
     """What the zoo records about one registered model.
 
-    Attributes:
-        name: the registered name.
-        family: the family class's name.
-        modality: `"image"` or `"text"`.
-        input_size: the default input shape (image: height, width,
-            channels), or None where the input has no fixed size (texts).
-        weights: `weights=` source -> record: `origin` (URL or what to
-            pass), `file_hash`, `trained_on`, `preprocessing` (a
-            `PREPROCESSING` entry: what inputs the weights expect).
-        recipe: the training defaults `python -m zoo.train` uses.
-        xla: platform -> whether XLA trains faster (`preferred_jit_compile`).
-        xla_source: the results file the `xla` entries come from.
-        benchmarked: whether `python -m benchmarks` measures it by default.
-        small: constructor keywords for a small, fast instance (tests).
+    `weights` maps each `weights=` source to `origin`, `file_hash`,
+    `trained_on` and `preprocessing` (a `PREPROCESSING` entry); `xla` maps
+    platform -> whether XLA trains faster; `small` is the keywords of a
+    small instance.
     """
 
     name: str
@@ -73,13 +45,7 @@ class ModelInfo:
 
 
 def info_of(family, name):
-    """The `ModelInfo` of registered model `name` of `family` (a ZooModel class).
-
-    Each `weights` record joins what the family states (`variant_info`:
-    `trained_on`, `preprocessing`) and what its converter knows of the
-    file (`weight_sources(name)` of its zoo/convert module: `origin`,
-    `file_name`, `file_hash`).
-    """
+    """The `ModelInfo` of `name`: `variant_info` joined with the converter's sources."""
     # Copies: a caller editing its record changes no other.
     row = copy.deepcopy(family.variant_info.get(name, {}))
     stated = row.pop("weights", {})

@@ -1,36 +1,9 @@
 """Pretrained weights: what `weights=` does in every registered constructor.
 
-`ZooModel.register` wraps each registered constructor so that
-`zoo.create_model(name, weights=...)` (or `zoo.resnet.resnet50(weights=...)`)
-builds the model the other arguments describe and loads weights into it.
-A family states which weights its models have (`pretrained_weights`,
-data); its converter, `zoo/convert/<family module>.py`, maps them onto its
-layers (see `zoo.convert`). This module checks the argument and finds the
-converter: `zoo.convert` registers each one here (`register_converter`)
-when `import zoo` imports it, so `zoo.models` never imports `zoo.convert`,
-which imports `zoo.models`.
-
-`weights` is one of:
-
-- None (the default): random initialization; nothing here runs.
-- `"imagenet"`: the ImageNet weights that `keras.applications` publishes,
-  downloaded once into Keras' own cache (same file names, origins, cache
-  and hashes as keras.applications; `zoo.convert.cached_file`).
-- A path to a `.safetensors` or `.npz` file holding a PyTorch-style state
-  dict (`{"conv1.weight": array, ...}`), e.g. timm's `model.safetensors`
-  (`zoo.convert.read_state_dict`).
-
-Errors raised here:
-
-- a bad `weights` value: `ValueError` (`ArgumentTypeError` for a wrong type)
-  naming `weights`; a path that does not exist: `FileNotFoundError`.
-- a model without such weights: `ValueError` naming the model and listing
-  the models that have them.
-
-A download that fails is a `zoo.convert.WeightsDownloadError` (an
-`OSError`) naming the URL and where to put the file; a file that does not
-fit the model, a `ValueError` naming the file and the first tensor that
-does not fit (`zoo.convert.assign`).
+`weights` is None, `"imagenet"` (keras.applications' files, in Keras'
+cache) or the path of a `.safetensors` / `.npz` PyTorch state dict. The
+family's converter in `zoo/convert/` registers itself here, so that
+`zoo.models` never imports `zoo.convert`.
 """
 
 import os
@@ -48,13 +21,7 @@ _CONVERTERS = {}
 
 
 def check_weights(value):
-    """The kind of `weights` and what it names: `("imagenet", None)` or `("state_dict", path)`.
-
-    Raises:
-        ArgumentTypeError: `value` is neither a str nor an `os.PathLike`.
-        ValueError: an empty path, or a suffix other than `FILE_SUFFIXES`.
-        FileNotFoundError: the path does not exist, or is no file.
-    """
+    """The kind of `weights` and what it names: `("imagenet", None)` or `("state_dict", path)`."""
     accepted = (f"weights must be None, {IMAGENET!r} or the path of a "
                 f"{' or '.join(FILE_SUFFIXES)} file")
     if not isinstance(value, (str, os.PathLike)):
@@ -86,15 +53,7 @@ def models_with(kind):
 
 
 def build(family, name, constructor, weights, overrides):
-    """Builds `constructor(**overrides)` with `weights` loaded (`ZooModel.register`).
-
-    Args:
-        family: the `ZooModel` subclass registered for `name`.
-        name: str. The registered name.
-        constructor: callable. Builds the model from keywords.
-        weights: what the user passed as `weights` (not None).
-        overrides: dict. The other keywords the user passed.
-    """
+    """Builds `constructor(**overrides)` with `weights` (not None) loaded."""
     kind, path = check_weights(weights)
     if kind not in family.pretrained_weights.get(name, ()):
         what = {"imagenet": "weights='imagenet'",
@@ -113,12 +72,7 @@ def register_converter(family, port):
 
 
 def converter(family):
-    """The converter registered for `family` or the nearest base class of it.
-
-    Raises:
-        NotImplementedError: none is registered (no module of zoo/convert/
-            has `FAMILY` set to it).
-    """
+    """The converter registered for `family` or its nearest base class."""
     for cls in family.__mro__:
         if cls in _CONVERTERS:
             return _CONVERTERS[cls]

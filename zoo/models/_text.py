@@ -1,19 +1,8 @@
 """What every text family shares: raw strings in, token ids in between.
 
-`TextVectorization` lives inside the model, so the model owns its vocabulary:
-what you save is what you serve, with no separate tokenizer to keep in sync.
-A text family subclasses `TextClassifier`, which holds the tokenizer
-settings, the vocabulary (`adapt`, `set_vocabulary`), the input checks and
-conversions (texts as users hold them: lists, NumPy arrays, string tensors),
-and the family-contract hooks of text models (`needs_adapt`, `token_twin`
-for TFLite, `check_savable`, `example_inputs`, `input_signature`). The
-family builds what comes after the token ids and calls `self._tokens(inputs)`
-first in its `call`.
-
-Raw strings need the TensorFlow backend (`TextVectorization` runs TensorFlow
-string ops). On other backends a text model is built with
-`input_mode="tokens"` and the `TextVectorization` layer runs in the
-`tf.data` pipeline instead.
+`TextVectorization` lives inside the model, so the model owns its
+vocabulary. Raw strings need the TensorFlow backend; elsewhere build with
+`input_mode="tokens"` and vectorize in the `tf.data` pipeline.
 """
 
 import functools
@@ -33,18 +22,13 @@ STANDARDIZE = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation"
 _RESERVED_TOKENS = 2
 _OOV_ID = 1
 
-# Words for example_inputs(): any text works once the model is adapted; these
-# give sentences of varied length, so the padding and masking paths run.
+# Words for example_inputs().
 _EXAMPLE_WORDS = ("the", "film", "was", "not", "good", "bad", "but", "acting",
                   "great", "plot", "boring", "and", "very", "at", "all")
 
 
 def _taking_texts(name, keyword="x"):
-    """`keras.Model.<name>`, its inputs first through `_standardize_inputs`.
-
-    The inputs are the first positional argument or the `keyword` one; a
-    `validation_data=(inputs, ...)` tuple (`fit`) gets the same.
-    """
+    """`keras.Model.<name>`, its inputs (and `validation_data`'s) through `_standardize_inputs`."""
     @functools.wraps(getattr(keras.Model, name))
     def entry_point(self, *args, **kwargs):
         if args:
@@ -64,43 +48,25 @@ def _taking_texts(name, keyword="x"):
 class TextClassifier(ZooModel):
     """Base class of the text families: tokenizer settings, vocabulary, inputs.
 
-    Not registered and not built on its own: a family subclasses it, checks
-    its own arguments after `super().__init__(...)`, then calls
-    `self._create_vectorizer()` and creates its layers. Its `call` starts
-    with `tokens = self._tokens(inputs)`: int ids of shape
-    `(batch, time)`, 0 = padding (right-padded), 1 = out of vocabulary.
+    A family checks its own arguments after `super().__init__(...)`, calls
+    `self._create_vectorizer()`, and starts `call` with
+    `tokens = self._tokens(inputs)`: int ids `(batch, time)`, 0 = padding,
+    1 = out of vocabulary.
 
     Args:
         num_classes: int. Number of output logits.
-        max_tokens: int. Vocabulary size including the padding (0) and OOV
-            (1) tokens; also the size of the family's embedding.
+        max_tokens: int. Vocabulary size including padding and OOV.
         sequence_length: int or None. Pad/truncate every text to this many
-            tokens; `None` pads each batch to its longest text.
-        standardize: str or None. `TextVectorization` standardization:
-            `"lower_and_strip_punctuation"`, `"lower"`, `"strip_punctuation"`
-            or None.
-        ngrams: int or None. Append n-grams up to this size to the token
-            sequence (`TextVectorization(ngrams=...)`).
-        vocabulary: list of str or None. A vocabulary to start from instead
-            of `adapt()`; after `adapt()` the learned vocabulary is kept here
-            so that it travels in `get_config()`.
-        input_mode: str. `"string"`: raw text in (the model tokenizes;
-            TensorFlow backend only, any other is a ValueError when the
-            vectorizer is created); `"tokens"`: int token ids in,
-            right-padded with 0 (pre-tokenized data, what TFLite can run,
-            and the mode of other backends).
+            tokens; None pads each batch to its longest text.
+        standardize: `TextVectorization` standardization.
+        ngrams: int or None. `TextVectorization(ngrams=...)`.
+        vocabulary: list of str or None. Instead of `adapt()`; the learned
+            vocabulary is kept here so that it travels in `get_config()`.
+        input_mode: `"string"` (raw text, TensorFlow backend only) or
+            `"tokens"` (int ids right-padded with 0; out-of-range ids are a
+            ValueError when concrete and read as OOV when traced).
         classifier_activation: str or None. Head activation; None = logits.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        `input_mode="string"`: `(batch,)` strings: a list or tuple of `str`,
-            a NumPy string or object array, or a string tensor.
-        `input_mode="tokens"`: `(batch, time)` int token ids in
-            `[0, max_tokens)`, 0 = padding, at most `sequence_length` per
-            row when that is set. An id out of range is a ValueError when
-            the ids are concrete; in a traced graph it reads as OOV (1), see
-            `check_inputs`.
-        An empty batch gives an empty `(0, num_classes)` output.
 
     Example (the shared part of every text family, seen through `text_rnn`):
     >>> import zoo
@@ -116,18 +82,9 @@ class TextClassifier(ZooModel):
     # String inputs need TensorFlow's string ops; token ids run anywhere.
     portable_overrides = {"input_mode": "tokens"}
 
-    def __init__(
-        self,
-        num_classes=2,
-        max_tokens=20000,
-        sequence_length=None,
-        standardize="lower_and_strip_punctuation",
-        ngrams=None,
-        vocabulary=None,
-        input_mode="string",
-        classifier_activation=None,
-        **kwargs,
-    ):
+    def __init__(self, num_classes=2, max_tokens=20000, sequence_length=None,
+                 standardize="lower_and_strip_punctuation", ngrams=None, vocabulary=None,
+                 input_mode="string", classifier_activation=None, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = _validation.positive_int("num_classes", num_classes)
         self.max_tokens = _validation.positive_int("max_tokens", max_tokens)
@@ -147,23 +104,15 @@ class TextClassifier(ZooModel):
         self.vectorizer = None
 
     def _create_vectorizer(self):
-        """Creates `self.vectorizer` (None in token mode), refusing string
-        mode off TensorFlow before any layer exists.
-
-        A family calls it once its own arguments are checked, so that a
-        model that cannot run here is not built halfway.
-        """
+        """Creates `self.vectorizer` (None in token mode); string mode needs TensorFlow."""
         if self.input_mode == "string" and keras.backend.backend() != "tensorflow":
             raise ValueError(self._string_mode_error())
         if self.input_mode == "string":
             self.vectorizer = keras.layers.TextVectorization(
-                max_tokens=self.max_tokens,
-                standardize=self.standardize,
-                ngrams=self.ngrams,
-                output_mode="int",
-                output_sequence_length=self.sequence_length,
+                max_tokens=self.max_tokens, standardize=self.standardize, ngrams=self.ngrams,
+                output_mode="int", output_sequence_length=self.sequence_length,
                 vocabulary=None if self.vocabulary is None else list(self.vocabulary),
-                name="vectorizer",
+                name="vectorizer"
             )
 
     def _string_mode_error(self):
@@ -178,12 +127,11 @@ class TextClassifier(ZooModel):
         if self.vocabulary is not None:
             layer_args += ", vocabulary=vocabulary"
         return (
-            "input_mode='string' needs the TensorFlow backend (the model "
-            "tokenizes with keras.layers.TextVectorization, which runs TensorFlow "
-            f"string ops); the Keras backend is {backend!r}. Received "
-            f"input_mode={self.input_mode!r}. On {backend}, build the model with "
-            "input_mode='tokens' and turn texts into token ids in a tf.data "
-            f"pipeline: vectorizer = keras.layers.TextVectorization({layer_args}); "
+            "input_mode='string' needs the TensorFlow backend (the model tokenizes with "
+            "keras.layers.TextVectorization, which runs TensorFlow string ops); the Keras backend "
+            f"is {backend!r}. Received input_mode={self.input_mode!r}. On {backend}, build the "
+            "model with input_mode='tokens' and turn texts into token ids in a tf.data pipeline: "
+            f"vectorizer = keras.layers.TextVectorization({layer_args}); "
             + ("" if self.vocabulary is not None else "vectorizer.adapt(texts); ")
             + "dataset = tf.data.Dataset.from_tensor_slices((texts, labels))"
             ".batch(32).map(lambda x, y: (vectorizer(x), y)); "
@@ -191,10 +139,8 @@ class TextClassifier(ZooModel):
             f"max_tokens={self.max_tokens}, ...)."
         )
 
-
     def _check_vocabulary(self, vocabulary):
-        """A vocabulary Keras will take, as a tuple; its errors name neither
-        the argument nor, for most, the value."""
+        """A vocabulary Keras will take, as a tuple (Keras' errors name no argument)."""
         if vocabulary is None:
             return None
         shown = f"vocabulary={_validation.preview(vocabulary, 200)}"
@@ -218,32 +164,13 @@ class TextClassifier(ZooModel):
                 f"{repeated[:10]}")
         if len(words) + _RESERVED_TOKENS > self.max_tokens:
             raise ValueError(
-                f"vocabulary has {len(words)} words, more than max_tokens="
-                f"{self.max_tokens} leaves room for (the padding and OOV tokens take "
-                f"2), received {shown}")
+                f"vocabulary has {len(words)} words, more than max_tokens={self.max_tokens} leaves "
+                f"room for (the padding and OOV tokens take 2), received {shown}")
         return tuple(vocabulary)
 
-    # -- vocabulary ---------------------------------------------------------
-
     def adapt(self, data, batch_size=None, steps=None):
-        """Builds the vocabulary from texts.
-
-        Args:
-            data: strings: a list or NumPy array, or a `tf.data.Dataset` of
-                strings or of `(text, label)` pairs (the labels are ignored).
-                A lone string is refused (Keras would learn its characters).
-            batch_size: int or None. Passed to `TextVectorization.adapt`.
-            steps: int or None. Passed to `TextVectorization.adapt`.
-
-        Raises:
-            TypeError: `data` is not texts at all (None, a number), or
-                `batch_size` / `steps` is not an int.
-            ValueError: for a lone string, no texts at all, an element that
-                is not a string, texts without a single word (the
-                vocabulary would be empty: every token `[UNK]`), or a
-                `batch_size` / `steps` below 1. A failed adapt leaves the
-                vocabulary as it was.
-        """
+        """Builds the vocabulary from texts: a list, NumPy array or `tf.data.Dataset`
+        of strings or `(text, label)` pairs. A failed adapt leaves it as it was."""
         if self.vectorizer is None:
             raise ValueError(
                 f"adapt() builds the vocabulary of a string model; this model "
@@ -258,9 +185,7 @@ class TextClassifier(ZooModel):
             data = data.map(lambda text, *_: text)
         elif isinstance(data, (list, tuple)):
             data = np.asarray(data, dtype=object)
-        # Adapted on a fresh twin, then installed: Keras' adapt keeps an
-        # adapted layer's old vocabulary when the data has no words, and
-        # leaves an unadapted one with nothing but [UNK].
+        # A fresh twin: Keras keeps the old vocabulary when the data has no words.
         config = {**self.vectorizer.get_config(), "vocabulary": None}
         learner = keras.layers.TextVectorization.from_config(config)
         learner.adapt(data, batch_size=batch_size, steps=steps)
@@ -293,9 +218,8 @@ class TextClassifier(ZooModel):
                 if not isinstance(text, (str, bytes)):
                     raise ValueError(
                         "adapt() takes texts (str), received "
-                        f"data={_validation.preview(data, 200)}, "
-                        f"whose element {index} is {text!r} of type "
-                        f"{type(text).__name__}")
+                        f"data={_validation.preview(data, 200)}, whose element {index} is {text!r} "
+                        f"of type {type(text).__name__}")
         elif hasattr(data, "cardinality") and int(data.cardinality()) == 0:
             raise ValueError(
                 f"adapt() needs at least one text, received data={_validation.preview(data, 200)} "
@@ -305,10 +229,9 @@ class TextClassifier(ZooModel):
         """A string model needs its vocabulary: without one its file cannot load."""
         if self.input_mode == "string" and self.vocabulary is None:
             raise ValueError(
-                f"Cannot save {self.name!r}: it has no vocabulary yet "
-                "(input_mode='string'), and a model saved without one cannot be "
-                "loaded. Call model.adapt(texts) or model.set_vocabulary(...) "
-                "first, or build it with vocabulary=[...].")
+                f"Cannot save {self.name!r}: it has no vocabulary yet (input_mode='string'), and a "
+                "model saved without one cannot be loaded. Call model.adapt(texts) or "
+                "model.set_vocabulary(...) first, or build it with vocabulary=[...].")
 
     @property
     def needs_adapt(self):
@@ -316,18 +239,7 @@ class TextClassifier(ZooModel):
         return self.input_mode == "string"
 
     def token_twin(self, sequence_length=None, default_sequence_length=None):
-        """The same weights in a token-id model, and the tokenizer's settings.
-
-        For formats without string ops (TFLite): the twin takes the ids that
-        `TextVectorization(**tokenizer)` makes of texts, `sequence_length`
-        of them per text (the model's own if it fixes one, else
-        `default_sequence_length`, with a warning). See
-        `ZooModel.token_twin`. A token model needs no twin (None).
-
-        Raises:
-            ValueError: no vocabulary yet, or a `sequence_length` that
-                conflicts with the model's own.
-        """
+        """The same weights in a token-id model, and the tokenizer's settings (see `ZooModel`)."""
         if self.input_mode != "string":
             return None
         if self.vocabulary is None:
@@ -350,19 +262,14 @@ class TextClassifier(ZooModel):
                 f"sequence_length={sequence_length} tokens per text (longer texts are "
                 "truncated): pass sequence_length= to choose", stacklevel=4)
         with warnings.catch_warnings():
-            # The twin repeats the model's own construction warnings (e.g.
-            # text_rnn's "rules out the cuDNN kernel", about training), which
-            # the user saw when building the model with those settings.
+            # The user saw the model's construction warnings already.
             warnings.simplefilter("ignore")
             twin = self.rebuilt(input_mode="tokens", vocabulary=None,
                                 sequence_length=sequence_length)
         tokenizer = {
-            "vocabulary": [str(t) for t in self.vocabulary],
-            "standardize": self.standardize,
-            "split": "whitespace",
-            "ngrams": self.ngrams,
-            "max_tokens": self.max_tokens,
-            "sequence_length": sequence_length,
+            "vocabulary": [str(t) for t in self.vocabulary], "standardize": self.standardize,
+            "split": "whitespace", "ngrams": self.ngrams, "max_tokens": self.max_tokens,
+            "sequence_length": sequence_length
         }
         return twin, tokenizer
 
@@ -376,12 +283,7 @@ class TextClassifier(ZooModel):
         self.vectorizer.set_vocabulary(list(vocabulary))
         self.vocabulary = tuple(str(t) for t in self.vectorizer.get_vocabulary())
 
-    # -- inputs as users hold them -----------------------------------------
-
-    # Keras reads a Python list as one input per element (and fails on the
-    # first string) in `__call__` and in each data entry point, before any
-    # hook of the model sees it: one wrapper (`_taking_texts`) gives all seven
-    # their inputs through `_standardize_inputs` first.
+    # Keras reads a list as one input per element before any model hook sees it.
     __call__ = _taking_texts("__call__", "inputs")
     predict = _taking_texts("predict")
     predict_on_batch = _taking_texts("predict_on_batch")
@@ -391,13 +293,7 @@ class TextClassifier(ZooModel):
     test_on_batch = _taking_texts("test_on_batch")
 
     def _standardize_inputs(self, inputs):
-        """Texts or token ids as users hold them -> one array Keras takes.
-
-        Keras reads a list or tuple as several inputs, and its data
-        adapters reject NumPy `str_`/`bytes_` arrays ("Invalid dtype:
-        str480"); a NumPy object array of strings is what both the call and
-        `predict` take. Tensors, datasets and other inputs pass unchanged.
-        """
+        """Texts or token ids as users hold them -> one array Keras takes (object array of str)."""
         is_sequence = isinstance(inputs, (list, tuple))
         if not is_sequence and not isinstance(inputs, np.ndarray):
             return inputs
@@ -411,21 +307,16 @@ class TextClassifier(ZooModel):
                     f"length; received inputs={_validation.preview(inputs, 200)}") from None
             if array.dtype.kind in "US" or (array.dtype.kind == "O" and any(
                     isinstance(value, (str, bytes)) for value in array.flat)):
-                # Texts given to a token model: say so before a backend
-                # fails to convert them (JAX has no string arrays).
                 raise ValueError(self._token_input_error("string", array.shape))
             return array
         if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "USO":
             return inputs  # numbers: `call` names the dtype it received
         if is_sequence:
-            # One cell per element, whatever it holds: np.asarray would turn
-            # nested lists into extra dimensions (or fail on ragged ones).
+            # One cell per element: np.asarray would nest or fail on ragged lists.
             array = np.empty(len(inputs), dtype=object)
             for index, value in enumerate(inputs):
                 array[index] = value
         else:
-            # dtype=object keeps every string whole; `predict` rejects
-            # fixed-width str_/bytes_ arrays.
             array = inputs.astype(object)
         for index, value in enumerate(array.flat):
             if not isinstance(value, (str, bytes)):
@@ -435,10 +326,7 @@ class TextClassifier(ZooModel):
                     f"received inputs={_validation.preview(inputs, 200)}, whose element {index} "
                     f"is {value!r} of type {type(value).__name__}")
         if any(isinstance(value, bytes) for value in array.flat):
-            # Keras' data adapters take object arrays of `str` only, and
-            # bytes (what a string tensor's `.numpy()` holds) need not be
-            # UTF-8: a string tensor keeps them as they are. String mode runs
-            # on TensorFlow only, where this is a tf.string tensor.
+            # Keras' adapters take `str` only, and bytes need not be UTF-8.
             return keras.ops.convert_to_tensor(array, dtype="string")
         return array
 
@@ -450,11 +338,8 @@ class TextClassifier(ZooModel):
 
     def _token_input_error(self, dtype, shape):
         return (
-            f"{self.name} (input_mode='tokens') expects int token ids of "
-            f"shape (batch, time), received inputs with dtype={dtype} and "
-            f"shape={tuple(shape)}")
-
-    # -- ZooModel -----------------------------------------------------------
+            f"{self.name} (input_mode='tokens') expects int token ids of shape (batch, time), "
+            f"received inputs with dtype={dtype} and shape={tuple(shape)}")
 
     @property
     def input_signature(self):
@@ -464,11 +349,7 @@ class TextClassifier(ZooModel):
                                name="tokens")
 
     def example_inputs(self, batch_size=2, seed=0, unknown_dim=16):
-        """Seeded example texts (or right-padded token ids) of varied length.
-
-        Args are as for `ZooModel.example_inputs`; `batch_size=0` gives an
-        empty batch.
-        """
+        """Seeded example texts (or right-padded token ids) of varied length."""
         self._check_example_args(batch_size, seed, unknown_dim)
         rng = np.random.default_rng(seed)
         length = self.sequence_length or unknown_dim
@@ -480,21 +361,10 @@ class TextClassifier(ZooModel):
         return np.array([" ".join(rng.choice(_EXAMPLE_WORDS, size=n)) for n in lengths],
                         dtype=object)
 
-
     def check_inputs(self, inputs):
-        """The shared checks, then token ids: dtype, length and, when known, values.
-
-        In `input_mode="tokens"` a sequence longer than `sequence_length` is
-        a ValueError, and so is an id outside `[0, max_tokens)` whenever the
-        ids are concrete (NumPy, eager tensors). Inside a traced graph
-        (`fit`, `predict`, a `tf.function`, an export) the values are not
-        known when the model is called; there `call` maps every
-        out-of-range id to the OOV id 1, as the vectorizer maps unknown
-        words, instead of letting the embedding gather garbage (or fail).
-        """
+        """The shared checks, then token ids: dtype, length and, when concrete, values."""
         if hasattr(inputs, "dtype") and hasattr(inputs, "shape"):
-            # The family's own words for a wrong kind of input come first:
-            # they say which input_mode takes it.
+            # First: these say which input_mode takes it.
             dtype = _validation.dtype_name(inputs.dtype)
             if self.input_mode == "string" and dtype not in ("string", "object"):
                 raise ValueError(self._string_input_error(dtype, inputs.shape))
@@ -526,10 +396,8 @@ class TextClassifier(ZooModel):
                 f"{int(values[position])} at position {position}")
 
     def _tokens(self, inputs):
-        # The dtype and rank were checked at the boundary (`check_inputs`, from
-        # `ZooModel.__call__`); `functional()` and the summary trace the signature.
         if self.input_mode == "tokens":
-            # See `check_inputs`: ids the embedding has no row for become OOV.
+            # Traced ids cannot be checked: out-of-range ones become OOV.
             in_range = keras.ops.logical_and(inputs >= 0, inputs < self.max_tokens)
             return keras.ops.where(in_range, inputs, keras.ops.cast(_OOV_ID, inputs.dtype))
         if self.vocabulary is None:
@@ -538,25 +406,18 @@ class TextClassifier(ZooModel):
                 "set_vocabulary) before calling the model, or pass vocabulary=...")
         tokens = self.vectorizer(inputs)
         if inputs.shape[0] is not None and tokens.shape[0] is None:
-            # TextVectorization's graph loses the batch size it was given;
-            # restoring it gives every later op a static shape (XLA and the
-            # FLOP counter of `benchmarks.xla` need them).
+            # TextVectorization loses the static batch size; XLA wants it.
             time = tokens.shape[1] if tokens.shape[1] is not None else -1
             tokens = keras.ops.reshape(tokens, (inputs.shape[0], time))
         return tokens
 
-
     def get_config(self):
         return {
-            **super().get_config(),
-            "num_classes": self.num_classes,
-            "max_tokens": self.max_tokens,
-            "sequence_length": self.sequence_length,
-            "standardize": self.standardize,
+            **super().get_config(), "num_classes": self.num_classes, "max_tokens": self.max_tokens,
+            "sequence_length": self.sequence_length, "standardize": self.standardize,
             "ngrams": self.ngrams,
             "vocabulary": None if self.vocabulary is None else list(self.vocabulary),
-            "input_mode": self.input_mode,
-            "classifier_activation": self.classifier_activation,
+            "input_mode": self.input_mode, "classifier_activation": self.classifier_activation
         }
 
 

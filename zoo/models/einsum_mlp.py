@@ -1,18 +1,4 @@
-"""A multilayer perceptron made of `EinsumDense` layers, images in without Flatten.
-
-For image inputs the first layer is the flatten-free dense head
-(`EinsumDense.dense_head`, `"nhwc,hwck->nk"` or `"nchw,chwk->nk"`): it maps
-the whole image to the first hidden layer in one einsum, whatever the
-layout, so a channels_first model needs no transpose and no `Flatten`. The
-remaining layers are `"...i,ik->...k"`, i.e. `Dense`. Flat feature vectors
-work too (`input_shape=(features,)`).
-
-Example:
->>> from zoo import einsum_mlp
->>> model = einsum_mlp.einsum_mlp(num_classes=10, input_shape=(8, 8, 1))
->>> tuple(model(model.example_inputs(batch_size=2)).shape)
-(2, 10)
-"""
+"""A multilayer perceptron made of `EinsumDense` layers, images in without Flatten."""
 
 import keras
 
@@ -23,12 +9,10 @@ from zoo.models.base import ZooModel
 
 NORMALIZATIONS = (None, "batch", "layer")
 
-# The digits data's native grey-scale size as `zoo.data` and `zoo.train`
-# deliver it by default (image_size=32, one channel).
+# The digits data's default size in `zoo.data` (grey-scale).
 _DEFAULT_IMAGE_SIZE = 32
 
-# `Dense` as an einsum; its output label is the head's `k`, so `bias_axes="k"`
-# means "bias on the units" for every layer.
+# `Dense` as an einsum; `k` is the units axis, as in the image head.
 _DENSE_EQUATION = "...i,ik->...k"
 
 
@@ -37,36 +21,20 @@ class EinsumMLP(ZooModel):
     """MLP classifier over images or feature vectors, built from `EinsumDense`.
 
     Each hidden layer is `EinsumDense -> [BatchNorm | LayerNorm] -> activation
-    -> Dropout`; the classifier is one more `EinsumDense` to `num_classes`.
-    With `normalization="batch"` the hidden layers have no bias, since the
-    BatchNormalization right after them subtracts the batch mean.
+    -> Dropout` (no bias before BatchNorm). On images the first layer is
+    `EinsumDense.dense_head`: no transpose and no `Flatten`.
 
     Args:
         num_classes: int. Size of the classification head.
-        hidden_units: tuple of ints. Widths of the hidden layers; `()` gives
-            a linear (softmax-regression) classifier, whose only layer is
-            then the head.
+        hidden_units: tuple of ints. Hidden widths; `()` is a linear classifier.
         activation: str or None. Activation of the hidden layers.
-        dropout: float in [0, 1). Dropout rate after each hidden layer; 0
-            adds no Dropout layers.
-        normalization: None, `"batch"` or `"layer"`. Normalization of each
-            hidden layer, before its activation.
-        input_shape: tuple of ints. 3 ints in `data_format` order, e.g.
-            `(8, 8, 1)` or `(1, 8, 8)`, for images; 1 int `(features,)` for
-            flat feature vectors. Every size must be known: the first
-            layer's kernel spans the whole input. `None` means grey-scale
-            32x32 images (what `zoo.data.load("digits")` yields by default).
-        data_format: str or None. `"channels_last"` or `"channels_first"`
-            for image inputs; `None` uses `keras.config.image_data_format()`.
-        classifier_activation: str or None. Activation of the head; `None`
-            returns logits (use `from_logits=True` losses).
+        dropout: float in [0, 1). Dropout after each hidden layer.
+        normalization: None, `"batch"` or `"layer"`.
+        input_shape: 3 ints in `data_format` order (images) or `(features,)`;
+            every size known. None: grey-scale 32x32 images.
+        data_format: `"channels_last"`, `"channels_first"` or None (Keras').
+        classifier_activation: str or None. None returns logits.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        `(batch,) + input_shape`.
-
-    Output shape:
-        `(batch, num_classes)`.
 
     Example:
     >>> model = EinsumMLP(num_classes=10, hidden_units=(32,), input_shape=(1, 8, 8),
@@ -79,26 +47,13 @@ class EinsumMLP(ZooModel):
 
     modality = "image"  # and feature vectors: any input_shape
     small_overrides = {"num_classes": 5}
-    # For `python -m zoo.train` (AdamW, cosine-decayed): at 2e-3 the digits
-    # reach 96-99% in 20 epochs; at 1e-3 it is slower to converge. XLA per
-    # platform: as `python -m benchmarks.xla` measured (training; see
-    # benchmarks/results/xla_<device>.md).
     xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 2e-3,
                          "weight_decay": 1e-4, "epochs": 20}
 
-    def __init__(
-        self,
-        num_classes=10,
-        hidden_units=(256, 128),
-        activation="relu",
-        dropout=0.1,
-        normalization=None,
-        input_shape=None,
-        data_format=None,
-        classifier_activation=None,
-        **kwargs,
-    ):
+    def __init__(self, num_classes=10, hidden_units=(256, 128), activation="relu", dropout=0.1,
+                 normalization=None, input_shape=None, data_format=None,
+                 classifier_activation=None, **kwargs):
         kwargs.setdefault("name", "einsum_mlp")
         super().__init__(**kwargs)
         self.num_classes = _validation.positive_int("num_classes", num_classes)
@@ -196,8 +151,7 @@ class EinsumMLP(ZooModel):
         return [*self.hidden, self.classifier, self.predictions]
 
     def _check_input(self, input_shape):
-        # The first layer's kernel spans the whole input, so every size must
-        # match; this names the model and the expected shape.
+        # The first kernel spans the whole input: every size must match.
         shape = tuple(input_shape)
         if len(shape) != len(self.input_shape_) + 1 or any(
                 d is not None and d != e for d, e in zip(shape[1:], self.input_shape_)):
@@ -215,22 +169,16 @@ class EinsumMLP(ZooModel):
         self._check_input(inputs.shape)
         x = inputs
         for layer in self._layers_in_order():
-            # Keras passes `training` on only to layers whose call takes it
-            # (Dropout, BatchNormalization).
             x = layer(x, training=training)
         return x
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "num_classes": self.num_classes,
-            "hidden_units": self.hidden_units,
-            "activation": self.activation,
-            "dropout": self.dropout,
-            "normalization": self.normalization,
-            "input_shape": self.input_shape_,
-            "data_format": self.data_format,
-            "classifier_activation": self.classifier_activation,
+            **super().get_config(), "num_classes": self.num_classes,
+            "hidden_units": self.hidden_units, "activation": self.activation,
+            "dropout": self.dropout, "normalization": self.normalization,
+            "input_shape": self.input_shape_, "data_format": self.data_format,
+            "classifier_activation": self.classifier_activation
         }
 
 

@@ -1,16 +1,4 @@
-"""ResNet (He et al. 2015, "Deep Residual Learning for Image Recognition",
-https://arxiv.org/abs/1512.03385), ImageNet and CIFAR variants.
-
-Variants are data (`RESNET_SPECS`); the public constructors are three lines
-each and registered, so `zoo.create_model("resnet50")` and
-`zoo.resnet.resnet50()` build the same model.
-
-Example:
->>> from zoo import resnet
->>> model = resnet.resnet20(num_classes=10)
->>> tuple(model(model.example_inputs(batch_size=2)).shape)
-(2, 10)
-"""
+"""ResNet (He et al. 2015, https://arxiv.org/abs/1512.03385), ImageNet and CIFAR variants."""
 
 import keras
 
@@ -22,9 +10,7 @@ from zoo.models._info import PREPROCESSING
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
-# depth -> how the network is laid out. "imagenet": 7x7/2 conv + 3x3/2 max-pool
-# stem, four stages; "cifar": one 3x3 conv stem and three stages of 6n+2 layers
-# (section 4.2 of the paper).
+# depth -> layout. "cifar": 3x3 stem, three stages of 6n+2 layers (paper section 4.2).
 RESNET_SPECS = {
     18: {"stem": "imagenet", "block": "basic", "blocks": (2, 2, 2, 2), "filters": (64, 128, 256, 512)},
     34: {"stem": "imagenet", "block": "basic", "blocks": (3, 4, 6, 3), "filters": (64, 128, 256, 512)},
@@ -38,12 +24,10 @@ RESNET_SPECS = {
     110: {"stem": "cifar", "block": "basic", "blocks": (18, 18, 18), "filters": (16, 32, 64)},
 }
 
-# The image size each stem was designed for; any size works, this one only
-# makes `summary()` and `example_inputs()` concrete when none is given.
+# The image size each stem was designed for (any size works).
 _DEFAULT_IMAGE_SIZE = {"imagenet": 224, "cifar": 32}
 
-# Per layout (`RESNET_SPECS[depth]["stem"]`): whether XLA is the faster train
-# path on each platform (`ResNet.xla_defaults`, measured).
+# Per layout: whether XLA trains faster on each platform (measured).
 _XLA_DEFAULTS = {
     "imagenet": {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True},
     "cifar": {"cpu/onednn": False, "cpu/eigen": True, "gpu": True, "tpu": True},
@@ -57,80 +41,41 @@ class ResNet(ImageClassifier):
     Args:
         depth: int. One of `RESNET_SPECS`: 18, 34, 50, 101, 152 (ImageNet
             layout) or 20, 32, 44, 56, 110 (CIFAR layout).
-        stride_in_1x1: bool. For bottleneck blocks, put the stride on the
-            first 1x1 conv (`True`: original ResNet v1, `keras.applications`)
-            or on the 3x3 conv (`False`: v1.5, torchvision and timm default).
+        stride_in_1x1: bool. Bottleneck stride on the first 1x1 conv (True:
+            v1, `keras.applications`) or on the 3x3 (False: v1.5, timm).
         zero_init_residual: bool. Zero-initialize the last BN gamma of every
             residual branch so each block starts as identity.
         bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float or None. BatchNormalization epsilon; None takes
-            the reference value of the layout: 1e-5 for v1.5
-            (`stride_in_1x1=False`, as torchvision, timm and keras-hub),
-            1.001e-5 for v1 (`stride_in_1x1=True`, as `keras.applications`).
-        bn_synchronized: bool. Batch statistics over all replicas of a
-            `tf.distribute` strategy (SyncBatchNorm); `python -m zoo.train`
-            turns it on when it trains on more than one replica.
-            TensorFlow backend only; True on another backend is a
-            ValueError.
-        **kwargs: the head and input arguments of
-            `zoo.models._image.ImageClassifier` (`num_classes`,
-            `include_top`, `pooling`, `input_shape`, `data_format`,
-            `dropout`, `classifier_activation`, `features_only`,
-            `out_stages`), and base `keras.Model` arguments (`name`,
-            `dtype`, ...). `input_shape=None` is 3 channels at the stem's
-            native size (224 or 32).
+        bn_epsilon: float or None. None: 1e-5 for v1.5, 1.001e-5 for v1.
+        bn_synchronized: bool. SyncBatchNorm across `tf.distribute`
+            replicas (TensorFlow only).
+        **kwargs: `ImageClassifier` arguments and base `keras.Model` ones.
 
-    Feature maps:
-        Stages are numbered as timm's `out_indices`. ImageNet layout: stage
-        0 is the stem convolution's output before the max-pool (64
-        channels, 1/2 of the input size), stages 1-4 the outputs of the
-        four residual stages (`stage1_block*` ... `stage4_block*`; 1/4,
-        1/8, 1/16 and 1/32). CIFAR layout: stage 0 is the stem's output
-        (full size), stages 1-3 the residual stages (1/1, 1/2, 1/4). A
-        stage's map is `ceil(size / reduction)` high and wide, in
-        `data_format`, keyed `"stage<k>"`; `feature_info` lists channels
-        and reductions.
-
-    Output shape:
-        See `ImageClassifier`.
+    Feature maps (timm's `out_indices`): stage 0 is the stem convolution's
+    output (before the ImageNet max-pool), stages 1-4 (CIFAR: 1-3) the
+    residual stages.
 
     Example:
     >>> model = ResNet(depth=20, num_classes=10, input_shape=(32, 32, 1))
     >>> tuple(model(keras.ops.zeros((4, 32, 32, 1))).shape)
     (4, 10)
-    >>> backbone = ResNet(depth=18, input_shape=(64, 64, 3), features_only=True,
-    ...                   out_stages=(2, 3, 4))
-    >>> {name: tuple(x.shape) for name, x in backbone(keras.ops.zeros((1, 64, 64, 3))).items()}
-    {'stage2': (1, 8, 8, 128), 'stage3': (1, 4, 4, 256), 'stage4': (1, 2, 2, 512)}
-    >>> backbone.feature_info[0]
-    {'name': 'stage2', 'stage': 2, 'channels': 128, 'reduction': 8, 'layer': 'stage2_block2'}
     """
 
     # 32x32 suits the ImageNet variants too (their last stage is then 1x1).
     small_overrides = {"num_classes": 5, "input_shape": (32, 32, 3)}
-    # Keras 3 creates BatchNorm's moving statistics with no cross-replica
-    # aggregation: unsynchronized, each worker of a multi-worker run would
-    # end with the statistics of its own shard.
+    # Unsynchronized, each worker would keep its own shard's moving statistics.
     distributed_overrides = {"bn_synchronized": True}
     benchmark_models = ("resnet20", "resnet50")  # one per layout (CIFAR, ImageNet)
-    # SGD with Nesterov momentum at 0.1, cosine-decayed, is the paper's
-    # recipe; README records what it reaches on the digits data.
+    # The paper's recipe.
     training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
                          "weight_decay": 5e-4, "epochs": 15}
-    # `weights=` (README "Pretrained weights"): keras.applications publishes
-    # ImageNet weights of the v1 ResNet-50/101/152 ("imagenet": built with
-    # stride_in_1x1=True); every ImageNet-layout depth loads a torchvision/
-    # timm state dict ("state_dict": v1.5, stride_in_1x1=False).
+    # "imagenet": keras.applications' v1 weights; "state_dict": torchvision/timm v1.5.
     pretrained_weights = {
-        "resnet18": ("state_dict",),
-        "resnet34": ("state_dict",),
-        "resnet50": ("imagenet", "state_dict"),
-        "resnet101": ("imagenet", "state_dict"),
-        "resnet152": ("imagenet", "state_dict"),
+        "resnet18": ("state_dict",), "resnet34": ("state_dict",),
+        "resnet50": ("imagenet", "state_dict"), "resnet101": ("imagenet", "state_dict"),
+        "resnet152": ("imagenet", "state_dict")
     }
 
-    # Per registered model (`zoo.model_info`): its layout's input size and
-    # measured XLA defaults; what its weights were trained on and expect.
     variant_info = {
         f"resnet{depth}": {
             "input_size": (_DEFAULT_IMAGE_SIZE[spec["stem"]],) * 2 + (3,),
@@ -144,8 +89,7 @@ class ResNet(ImageClassifier):
 
     @property
     def xla_defaults(self):
-        """Whether XLA trains faster, per platform, for this model's layout
-        (`xla_source`; on GPU, NVIDIA's published ResNet-50 v1.5 figures)."""
+        """Whether XLA trains faster, per platform, for this model's layout."""
         return _XLA_DEFAULTS[RESNET_SPECS[self.depth]["stem"]]
 
     @property
@@ -161,9 +105,6 @@ class ResNet(ImageClassifier):
         self.stride_in_1x1 = _validation.boolean("stride_in_1x1", stride_in_1x1)
         self.zero_init_residual = _validation.boolean("zero_init_residual",
                                                       zero_init_residual)
-        # Each layout's reference value: 1e-5 for v1.5 (torchvision, timm,
-        # keras-hub), 1.001e-5 for v1 (keras.applications, whose weights
-        # from_keras_applications copies).
         if bn_epsilon is None:
             bn_epsilon = 1.001e-5 if self.stride_in_1x1 else 1e-5
         unit_args = self._set_batch_norm(bn_momentum, bn_epsilon, bn_synchronized)
@@ -172,9 +113,7 @@ class ResNet(ImageClassifier):
             self.stem = [ConvBN(64, 7, strides=2, name="stem_conv", **unit_args)]
             if last != "stem_conv":  # stage 0 is the map before the max-pool
                 self.stem += [
-                    # Zero padding before the max-pool equals -inf padding here
-                    # because the input is post-ReLU (>= 0); keras.applications
-                    # and torchvision agree.
+                    # Zero padding equals -inf padding here: the input is post-ReLU.
                     keras.layers.ZeroPadding2D(1, data_format=self.compute_format,
                                                name="stem_pool_pad", dtype=self.dtype_policy),
                     keras.layers.MaxPooling2D(3, strides=2, data_format=self.compute_format,
@@ -199,7 +138,7 @@ class ResNet(ImageClassifier):
         self._add_head(self._stages[-1]["channels"])
 
     def stage_table(self):
-        """Every stage's feature map (see "Feature maps"), from `RESNET_SPECS`."""
+        """Every stage's feature map, from `RESNET_SPECS`."""
         spec = RESNET_SPECS[self.depth]
         imagenet = spec["stem"] == "imagenet"
         stem_channels = 64 if imagenet else spec["filters"][0]
@@ -220,21 +159,14 @@ class ResNet(ImageClassifier):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "depth": self.depth,
-            "stride_in_1x1": self.stride_in_1x1,
-            "zero_init_residual": self.zero_init_residual,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "bn_synchronized": self.bn_synchronized,
+            **super().get_config(), "depth": self.depth, "stride_in_1x1": self.stride_in_1x1,
+            "zero_init_residual": self.zero_init_residual, "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized
         }
 
 
 def from_keras_applications(keras_model, **overrides):
-    """The zoo ResNet matching a keras.applications ResNet50/101/152, its weights copied.
-
-    `zoo.convert.resnet.from_keras_applications` (the port lives in zoo/convert/).
-    """
+    """The zoo ResNet matching a keras.applications ResNet50/101/152, its weights copied."""
     return _pretrained.converter(ResNet).from_keras_applications(keras_model, **overrides)
 
 

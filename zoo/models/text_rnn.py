@@ -1,29 +1,6 @@
 """Text classifier: raw strings in, logits out, masked LSTM/GRU in between.
 
-`TextVectorization` lives inside the model, so the model owns its vocabulary:
-what you save is what you serve, with no separate tokenizer to keep in sync
-(the text machinery every text family shares: `zoo.models._text`).
-Padding is masked from the embedding onwards (`Embedding(mask_zero=True)`),
-so a sentence gets the same logits however much padding its batch carries.
-
-The defaults meet every condition of the cuDNN kernels of `keras.layers.LSTM`
-and `GRU` (tanh, sigmoid recurrent activation, bias, `recurrent_dropout=0`,
-no unroll, GRU `reset_after=True`, right-padded masks, which
-`TextVectorization` produces), so on a GPU training takes the fast path.
-
-Raw strings need the TensorFlow backend (`TextVectorization` runs TensorFlow
-string ops). On JAX, build the model with `input_mode="tokens"` and run the
-`TextVectorization` layer in the `tf.data` pipeline instead (`TextRNN`'s
-example); the recurrent part is the same on every backend.
-
-Example:
->>> from zoo.models import text_rnn
->>> model = text_rnn.text_rnn(num_classes=2, max_tokens=100)
->>> model.adapt(["a good film", "not a good film", "bad"])
->>> tuple(model(model.example_inputs(batch_size=3)).shape)
-(3, 2)
->>> model.cudnn_eligible
-True
+The defaults meet every condition of Keras' cuDNN LSTM/GRU kernels.
 """
 
 import warnings
@@ -46,23 +23,9 @@ class TextRNN(TextClassifier):
     """Embedding -> (bidirectional) LSTM/GRU stack -> head -> logits.
 
     Args:
-        num_classes: int. Number of output logits.
-        max_tokens: int. Vocabulary size including the padding (0) and OOV
-            (1) tokens; also the embedding's input size.
-        sequence_length: int or None. Pad/truncate every text to this many
-            tokens; `None` pads each batch to its longest text.
-        standardize: str or None. `TextVectorization` standardization:
-            `"lower_and_strip_punctuation"`, `"lower"`, `"strip_punctuation"`
-            or None.
-        ngrams: int or None. Append n-grams up to this size to the token
-            sequence (`TextVectorization(ngrams=...)`).
-        vocabulary: list of str or None. A vocabulary to start from instead
-            of `adapt()`; after `adapt()` the learned vocabulary is kept here
-            so that it travels in `get_config()`.
-        input_mode: str. `"string"`: raw text in (the model tokenizes;
-            TensorFlow backend only, any other is a ValueError here);
-            `"tokens"`: int token ids in, right-padded with 0 (pre-tokenized
-            data, what TFLite can run, and the mode of other backends).
+        num_classes, max_tokens, sequence_length, standardize, ngrams,
+            vocabulary, input_mode, classifier_activation: as for
+            `zoo.models._text.TextClassifier`.
         embedding_dim: int. Embedding width.
         rnn: str. `"lstm"` or `"gru"`.
         units: int. Units per direction of each recurrent layer.
@@ -72,29 +35,12 @@ class TextRNN(TextClassifier):
             recurrent layer (does not affect cuDNN eligibility).
         recurrent_dropout: float in [0, 1). Dropout on the recurrent state;
             any value above 0 rules out the cuDNN kernel (a warning says so).
-        head: str. How the sequence becomes one vector: `"last"` (final
-            state of the last layer; for the backward direction, its state
-            after the first token), or `"avg"`, `"max"`, `"attention"`
-            pooling over the real (unmasked) steps.
-        use_cudnn: `"auto"`, True or False. Passed to the Keras layers;
-            False forces the generic kernel.
-        unroll: bool. Unroll the recurrence (short sequences only); rules
-            out cuDNN.
-        classifier_activation: str or None. Head activation; None = logits.
+        head: str. `"last"` (final state; the backward direction's after
+            the first token), or `"avg"`, `"max"`, `"attention"` pooling
+            over the unmasked steps.
+        use_cudnn: `"auto"`, True or False. Passed to the Keras layers.
+        unroll: bool. Unroll the recurrence; rules out cuDNN.
         **kwargs: base `keras.Model` arguments (`name`, `dtype`, ...).
-
-    Input shape:
-        `input_mode="string"`: `(batch,)` strings: a list or tuple of `str`,
-            a NumPy string or object array, or a string tensor.
-        `input_mode="tokens"`: `(batch, time)` int token ids in
-            `[0, max_tokens)`, 0 = padding, at most `sequence_length` per
-            row when that is set. An id out of range is a ValueError when
-            the ids are concrete; in a traced graph it reads as OOV (1), see
-            `check_inputs`.
-        An empty batch gives an empty `(0, num_classes)` output.
-
-    Output shape:
-        `(batch, num_classes)`.
 
     Example (token ids, on any backend; the vectorizer can run in a
     `tf.data` pipeline whatever the Keras backend):
@@ -107,37 +53,16 @@ class TextRNN(TextClassifier):
     """
 
     small_overrides = {"num_classes": 5, "max_tokens": 100, "units": 8, "embedding_dim": 8}
-    # AdamW at 3e-3 (cosine-decayed) on the sentiment data: at 1e-3 the LSTM
-    # stays on its plateau for many epochs. XLA off on GPU: a jit-compiled
-    # train step cannot call the cuDNN kernel (Keras falls back to the
-    # generic loop). On CPU graph mode: Keras refuses XLA for the model
-    # anyway (TextVectorization cannot compile), as benchmarks.xla records.
+    # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel.
     xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": True}
     training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
                          "weight_decay": 1e-4, "epochs": 10}
 
-    def __init__(
-        self,
-        num_classes=2,
-        max_tokens=20000,
-        sequence_length=None,
-        standardize="lower_and_strip_punctuation",
-        ngrams=None,
-        vocabulary=None,
-        input_mode="string",
-        embedding_dim=64,
-        rnn="lstm",
-        units=64,
-        bidirectional=True,
-        num_layers=1,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        head="last",
-        use_cudnn="auto",
-        unroll=False,
-        classifier_activation=None,
-        **kwargs,
-    ):
+    def __init__(self, num_classes=2, max_tokens=20000, sequence_length=None,
+                 standardize="lower_and_strip_punctuation", ngrams=None, vocabulary=None,
+                 input_mode="string", embedding_dim=64, rnn="lstm", units=64, bidirectional=True,
+                 num_layers=1, dropout=0.0, recurrent_dropout=0.0, head="last", use_cudnn="auto",
+                 unroll=False, classifier_activation=None, **kwargs):
         kwargs.setdefault("name", "text_rnn")
         super().__init__(
             num_classes=num_classes, max_tokens=max_tokens, sequence_length=sequence_length,
@@ -161,8 +86,6 @@ class TextRNN(TextClassifier):
         _validation.weight_fits("num_classes", self.num_classes,
                                 (features + 1) * self.num_classes, self.dtype_policy,
                                 "classifier")
-        # Before any sublayer exists: a model that cannot run here is not
-        # built halfway.
         self._create_vectorizer()
         if self.use_cudnn is True:
             self._check_cudnn_can_run()
@@ -193,8 +116,7 @@ class TextRNN(TextClassifier):
         self.build(self.input_signature.shape)
 
     def _check_cudnn_can_run(self):
-        # Keras finds out at the first call, from inside the recurrent layer;
-        # here the user learns it from the argument they set.
+        # Keras would find out at the first call, deep inside the layer.
         problems = [b for b in self.cudnn_blockers if not b.startswith("use_cudnn")]
         device = ops.accelerator_type()
         if device != "gpu":
@@ -203,29 +125,21 @@ class TextRNN(TextClassifier):
         if problems:
             raise ValueError(
                 "use_cudnn=True asks for the cuDNN kernel, which cannot run here: "
-                f"{'; '.join(problems)}. Received use_cudnn=True; pass "
-                "use_cudnn='auto' (cuDNN wherever it can run, the generic kernel "
-                "elsewhere) or use_cudnn=False.")
+                f"{'; '.join(problems)}. Received use_cudnn=True; pass use_cudnn='auto' (cuDNN "
+                "wherever it can run, the generic kernel elsewhere) or use_cudnn=False.")
 
     def _recurrent_layer(self, index):
-        # The last layer returns only its final state when the head is "last";
-        # every other layer feeds a sequence onward.
         return_sequences = index < self.num_layers or self.head != "last"
         layer = RNN_LAYERS[self.rnn](
-            self.units,
-            return_sequences=return_sequences,
-            recurrent_dropout=self.recurrent_dropout,
-            use_cudnn=self.use_cudnn,
-            unroll=self.unroll,
+            self.units, return_sequences=return_sequences,
+            recurrent_dropout=self.recurrent_dropout, use_cudnn=self.use_cudnn, unroll=self.unroll,
             name=f"rnn{index}" if not self.bidirectional else f"{self.rnn}",
-            dtype=self.dtype_policy,
+            dtype=self.dtype_policy
         )
         if self.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"rnn{index}",
                                                dtype=self.dtype_policy)
         return layer
-
-    # -- cuDNN --------------------------------------------------------------
 
     @property
     def cudnn_blockers(self):
@@ -241,14 +155,8 @@ class TextRNN(TextClassifier):
 
     @property
     def cudnn_eligible(self):
-        """True when the configuration can take the cuDNN kernel on a GPU.
-
-        Masks from `TextVectorization` are right-padded, as cuDNN requires;
-        in `input_mode="tokens"` keep the padding (0) at the end.
-        """
+        """True when the configuration can take the cuDNN kernel on a GPU (right-padded inputs)."""
         return not self.cudnn_blockers
-
-    # -- ZooModel -----------------------------------------------------------
 
     def build(self, input_shape):
         recurrent = [layer for pair in zip(self.rnn_layers, self.rnn_dropouts) for layer in pair]
@@ -257,8 +165,6 @@ class TextRNN(TextClassifier):
 
     def call(self, inputs, training=None):
         tokens = self._tokens(inputs)
-        # Computed once and passed explicitly (rather than relying on Keras'
-        # implicit propagation) so every consumer visibly gets the same mask.
         mask = self.embedding.compute_mask(tokens)
         x = self.embedding_dropout(self.embedding(tokens), training=training)
         for rnn, dropout in zip(self.rnn_layers, self.rnn_dropouts):
@@ -269,17 +175,11 @@ class TextRNN(TextClassifier):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "embedding_dim": self.embedding_dim,
-            "rnn": self.rnn,
-            "units": self.units,
-            "bidirectional": self.bidirectional,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "head": self.head,
-            "use_cudnn": self.use_cudnn,
-            "unroll": self.unroll,
+            **super().get_config(), "embedding_dim": self.embedding_dim, "rnn": self.rnn,
+            "units": self.units, "bidirectional": self.bidirectional,
+            "num_layers": self.num_layers, "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout, "head": self.head,
+            "use_cudnn": self.use_cudnn, "unroll": self.unroll
         }
 
 

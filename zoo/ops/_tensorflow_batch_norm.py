@@ -1,8 +1,4 @@
-"""TensorFlow's fused batch normalization kernel (`FusedBatchNormV3`).
-
-Imported only on the TensorFlow backend, by `zoo.ops.batch_norm`, whose
-Keras version is the reference these functions are tested against.
-"""
+"""TensorFlow's fused batch normalization kernel (`FusedBatchNormV3`), for `zoo.ops.batch_norm`."""
 
 import tensorflow as tf
 
@@ -11,22 +7,14 @@ _NO_STATISTICS = ()
 
 
 def training(inputs, gamma, beta, epsilon, data_format):
-    """Normalized inputs (their dtype) and the batch mean and biased variance (float32).
-
-    One forward kernel, and TensorFlow's registered gradient
-    (`FusedBatchNormGradV3`) for backpropagation.
-    """
+    """Normalized inputs (their dtype) and the batch mean and biased variance (float32)."""
     empty = tf.constant(_NO_STATISTICS, tf.float32)
-    # The raw op rather than tf.compat.v1.nn.fused_batch_norm: that wrapper
-    # raises epsilon to at least 1.001e-5 (cuDNN's floor plus a margin), which
-    # would change the zoo's 1e-5 (torchvision's) by 1e-8.
+    # The raw op: tf.compat.v1.nn.fused_batch_norm raises epsilon to >= 1.001e-5.
     outputs, mean, unbiased_variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
         x=inputs, scale=tf.cast(gamma, tf.float32), offset=tf.cast(beta, tf.float32),
         mean=empty, variance=empty, epsilon=float(epsilon), exponential_avg_factor=1.0,
         data_format=data_format, is_training=True)
-    # The kernel normalizes with the biased variance but returns the unbiased
-    # one (n / (n - 1) times it, for moving averages as cuDNN keeps them);
-    # Keras averages the biased one into its moving variance.
+    # The kernel returns the unbiased variance; Keras averages the biased one.
     shape = tf.shape(inputs)
     channels = shape[1] if data_format == "NCHW" else shape[3]
     count = tf.cast(tf.reduce_prod(shape) // tf.maximum(channels, 1), tf.float32)

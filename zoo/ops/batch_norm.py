@@ -1,23 +1,8 @@
 """Batch normalization of an image batch: Keras' ops, or one fused kernel on TensorFlow.
 
-Keras 3 normalizes on TensorFlow with separate ops: `ops.moments` (a mean,
-a squared difference, another mean) and then `tf.nn.batch_normalization`
-(rsqrt, two multiplies, a subtract, an add), in training and in inference,
-and their gradients op by op. tf.keras 2 used TensorFlow's
-`FusedBatchNormV3`: one kernel forward (statistics and normalization in two
-passes over the data) and one backward (`FusedBatchNormGradV3`), which
-oneDNN and cuDNN implement. These functions take that kernel on TensorFlow
-for 4D inputs normalized over their channel axis (1 or 3), and Keras' ops
-everywhere else: on every other backend, and for any other rank or axis.
-The Keras path is the reference, and tests/ops/test_batch_norm_ops.py holds the
-fused one to it.
-
-Both return what `keras.layers.BatchNormalization` computes, in the inputs'
-dtype; the arithmetic and the statistics are in float32 on both paths (the
-fused kernel takes float16 and bfloat16 inputs with float32 scale, offset
-and statistics, as Keras' layer casts them to float32). The batch
-statistics in training are the biased (population) mean and variance that
-Keras averages into its moving statistics.
+Keras 3 normalizes op by op; TensorFlow's `FusedBatchNormV3` does it in one
+kernel forward and one backward. Both paths compute in float32 and return
+the inputs' dtype, with the biased batch variance Keras averages.
 """
 
 import keras
@@ -27,16 +12,7 @@ _FUSED_FORMATS = {1: "NCHW", 3: "NHWC", -1: "NHWC"}
 
 
 def fused_batch_norm_applies(inputs, axis):
-    """Whether `batch_norm_*` run TensorFlow's fused kernel for these arguments.
-
-    Args:
-        inputs: a tensor (or anything with `shape` and `dtype`).
-        axis: int. The channel axis normalized over.
-
-    Returns:
-        bool. True on the TensorFlow backend for 4D float16, bfloat16 or
-        float32 inputs with `axis` 1 or 3 (-1); False otherwise (Keras'
-        ops then run, with the same results).
+    """Whether `batch_norm_*` run TensorFlow's fused kernel: 4D float inputs, `axis` 1 or 3.
 
     Example:
     >>> fused_batch_norm_applies(keras.ops.ones((2, 3, 3, 4)), axis=1) == (
@@ -53,17 +29,9 @@ def fused_batch_norm_applies(inputs, axis):
 def batch_norm_training(inputs, gamma, beta, epsilon, axis):
     """Normalizes `inputs` with their own batch statistics (training mode).
 
-    Args:
-        inputs: float tensor. Any rank; the fused kernel needs 4D.
-        gamma: float32 tensor `(channels,)`. Scale.
-        beta: float32 tensor `(channels,)`. Offset.
-        epsilon: float. Added to the variance.
-        axis: int. The channel axis; every other axis is reduced.
-
     Returns:
-        `(outputs, mean, variance)`: the normalized inputs, in their own
-        dtype, and the batch mean and biased
-        variance over the reduced axes (float32, shape `(channels,)`).
+        `(outputs, mean, variance)`: outputs in the inputs' dtype, the batch
+        mean and biased variance in float32, shape `(channels,)`.
 
     Example:
     >>> x = keras.ops.convert_to_tensor([[[[1.0]], [[3.0]]]])  # (1, 2, 1, 1)
@@ -81,19 +49,7 @@ def batch_norm_training(inputs, gamma, beta, epsilon, axis):
 
 
 def batch_norm_inference(inputs, mean, variance, gamma, beta, epsilon, axis):
-    """Normalizes `inputs` with given statistics (inference mode).
-
-    Args:
-        inputs: float tensor.
-        mean: float32 tensor `(channels,)`. The moving mean.
-        variance: float32 tensor `(channels,)`. The moving variance.
-        gamma: float32 tensor `(channels,)`. Scale.
-        beta: float32 tensor `(channels,)`. Offset.
-        epsilon: float. Added to the variance.
-        axis: int. The channel axis.
-
-    Returns:
-        The normalized inputs, in their own dtype.
+    """Normalizes `inputs` with given statistics (inference mode), in their own dtype.
 
     Example:
     >>> x = keras.ops.full((1, 2, 2, 1), 5.0)
@@ -124,6 +80,5 @@ def _keras_training(inputs, gamma, beta, epsilon, axis):
 
 
 def _to_float32(inputs):
-    """float16/bfloat16 inputs in float32 (wider dtypes unchanged), as Keras'
-    layer computes: half-precision statistics overflow and lose digits."""
+    """Half-precision inputs in float32, as Keras' layer computes (wider dtypes unchanged)."""
     return keras.ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))

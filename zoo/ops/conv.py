@@ -1,44 +1,20 @@
 """2D convolution: Keras' op, or one matrix multiply where TensorFlow's CPU kernels are slow.
 
-A convolution is a matrix multiply of image patches with the kernel
-(im2col): a 1x1 convolution at stride 1 is exactly one, and a k x k one is
-one after the k*k shifted views of the (padded) input are concatenated on
-the channel axis. TensorFlow's CPU convolution kernels, oneDNN's and even
-more its own (Eigen), compute the gradients of convolutions with many
-channels and few pixels slowly: the deep stages of a ResNet on small images
-(2x2 or 1x1 pixels on 64x64 or 32x32 inputs), where Eigen's
-`Conv2DBackpropInput` alone took over half of a ResNet-50 train step.
-TensorFlow's `MatMul` and its gradients (two more matrix multiplies) do not
-have that problem.
-
-`conv2d` computes through the matrix multiply where
-`conv2d_as_matmul_applies` says the measured rule favours it
-(`MATMUL_RULES`, from `python -m benchmarks.conv_paths`), and through
-`keras.ops.conv` everywhere else: on every other backend, on GPUs and TPUs
-(not measured), for channels_first, grouped or dilated convolutions, and for
-inputs whose height or width is not known when the graph is built. Both
-give the same outputs (to float rounding: the sums are ordered differently),
-which tests/ops/test_conv_ops.py checks, gradients included.
+TensorFlow's CPU kernels compute the gradients of convolutions with many
+channels and few pixels slowly (the deep stages of a ResNet on small
+images); as an im2col matrix multiply they are fast. `conv2d` takes it where
+`MATMUL_RULES` (measured by `python -m benchmarks.conv_paths`) favours it,
+and `keras.ops.conv` everywhere else.
 """
 
 import keras
 
 from zoo.ops.platform import tensorflow_platform
 
-# TensorFlow platform (zoo.ops.tensorflow_platform()) -> when a
-# convolution's train step (forward pass and both gradients) is faster as a
-# matrix multiply, for "1": convolutions one of whose kernel taps reads the
-# image (1x1 kernels, and larger ones on images so small that the other taps
-# read only padding), and "k": the others (several taps, concatenated
-# patches). Each: at most `max_pixels` output pixels (height * width) and at
-# least `min_channel_product` (input channels * filters). Chosen from
-# `python -m benchmarks.conv_paths` (benchmarks/results/conv_paths_cpu_*.md,
-# which also scores the rule against every measured shape): oneDNN's
-# convolutions lose only on 1x1 kernels at 1-4 pixels (1.04-6.5x faster as a
-# matmul there), larger kernels as matmuls were slower (0.3-0.7x) but for
-# one shape; Eigen's convolution gradients slow down with the channel count
-# (up to 38x slower than the matmul), its small ones (MobileNetV2's) are as
-# fast as a matmul.
+# Platform -> when a convolution's train step is faster as a matrix multiply:
+# "1" for one kernel tap reading the image, "k" for several; at most
+# `max_pixels` output pixels and at least `min_channel_product` (in * out).
+# From benchmarks/results/conv_paths_cpu_*.md.
 MATMUL_RULES = {
     "cpu/onednn": {"1": {"max_pixels": 4, "min_channel_product": 1},
                    "k": {"max_pixels": 0, "min_channel_product": 1}},
@@ -60,9 +36,8 @@ def output_size(size, kernel_size, strides, padding):
 
 
 def _axis_plan(size, kernel_size, stride, padding):
-    """Along one axis: output size, padding before and after, the kernel
-    offsets that read the image (the others read only padding), and whether
-    any of those also reads padding."""
+    """Along one axis: output size, padding before and after, the taps that read
+    the image, and whether any of those also reads padding."""
     out = output_size(size, kernel_size, stride, padding)
     before = after = 0
     if padding == "same":
@@ -76,17 +51,7 @@ def _axis_plan(size, kernel_size, stride, padding):
 
 
 def image_taps(input_size, kernel_size, strides=1, padding="valid"):
-    """How many of a kernel's taps read the image, and the output pixels.
-
-    Args:
-        input_size: `(height, width)`.
-        kernel_size: `(kernel_height, kernel_width)`.
-        strides: int. The same along both axes.
-        padding: `"valid"` or `"same"`.
-
-    Returns:
-        `(taps, output_pixels)`: a 3x3 kernel on a 1x1 image with "same"
-        padding reads it with its centre tap only, `(1, 1)`.
+    """`(taps, output_pixels)`: how many of a kernel's taps read the image, and the output pixels.
 
     Example:
     >>> image_taps((1, 1), (3, 3), 1, "same"), image_taps((8, 8), (3, 3), 2, "same")
@@ -101,35 +66,14 @@ def conv2d_as_matmul_applies(input_shape, kernel_shape, strides=1, padding="vali
                              data_format="channels_last", dilation_rate=1, platform="auto"):
     """Whether `conv2d` computes these arguments as one matrix multiply.
 
-    Args:
-        input_shape: tuple `(batch, height, width, channels)`.
-        kernel_shape: tuple `(kernel_height, kernel_width, in, out)`.
-        strides: int or pair. Both must be equal.
-        padding: `"valid"` or `"same"`.
-        data_format: `"channels_last"` or `"channels_first"`.
-        dilation_rate: int or pair.
-        platform: `"auto"` (this process: `tensorflow_platform()`), or a
-            key of `MATMUL_RULES` (for tests and benchmarks), or None.
-
-    Returns:
-        bool. True where the platform has a measured rule (TensorFlow on a
-        CPU), for an ungrouped, undilated channels_last convolution with
-        equal strides and a known height and width, within the rule for
-        its number of taps reading the image (`image_taps`): at most
-        `max_pixels` output pixels, at least `min_channel_product` input
-        channels times filters.
+    Only for a platform in `MATMUL_RULES` (`platform="auto"`: this process),
+    an undilated channels_last convolution with equal strides and a known
+    height and width, within the rule for its `image_taps`.
 
     Example:
     >>> conv2d_as_matmul_applies((8, 2, 2, 512), (1, 1, 512, 2048), platform="cpu/onednn")
     True
-    >>> conv2d_as_matmul_applies((8, 1, 1, 512), (3, 3, 512, 512), padding="same",
-    ...                          platform="cpu/onednn")
-    True
     >>> conv2d_as_matmul_applies((8, 16, 16, 64), (1, 1, 64, 256), platform="cpu/onednn")
-    False
-    >>> conv2d_as_matmul_applies((8, 2, 2, 64), (1, 1, 64, 384), platform="cpu/eigen")
-    False
-    >>> conv2d_as_matmul_applies((8, 2, 2, 512), (1, 1, 512, 2048), platform=None)
     False
     """
     if platform == "auto":
@@ -150,21 +94,7 @@ def conv2d_as_matmul_applies(input_shape, kernel_shape, strides=1, padding="vali
 def conv2d_as_matmul(inputs, kernel, strides=1, padding="valid"):
     """A channels_last 2D convolution as one matrix multiply (im2col), in `keras.ops`.
 
-    The image patches each kernel tap sees (strided views of the padded
-    image) are concatenated on the channel axis and multiplied by the
-    kernel's matching rows. Taps that would read only padding (a 3x3
-    kernel's outer taps on a 1x1 image) are left out with their rows: they
-    add zeros. Where the taps kept read no padding, nothing is padded.
-
-    Args:
-        inputs: tensor `(batch, height, width, channels)`, height and width
-            known.
-        kernel: tensor `(kernel_height, kernel_width, channels, filters)`.
-        strides: int, or a pair of equal ints.
-        padding: `"valid"` or `"same"` (TensorFlow's: the larger half after).
-
-    Returns:
-        `(batch, out_height, out_width, filters)`, as `keras.ops.conv`.
+    Taps that would read only padding are left out with their kernel rows.
 
     Example:
     >>> import numpy as np
@@ -202,12 +132,6 @@ def conv2d_as_matmul(inputs, kernel, strides=1, padding="valid"):
 def conv2d(inputs, kernel, strides=1, padding="valid", data_format="channels_last",
            dilation_rate=1):
     """`keras.ops.conv` for 2D inputs, as one matrix multiply where that is measured faster.
-
-    Args: as `keras.ops.conv` (`data_format` spelled out; `padding`
-        `"valid"` or `"same"`).
-
-    Returns:
-        The convolution's output, as `keras.ops.conv`'s.
 
     Example:
     >>> tuple(conv2d(keras.ops.ones((2, 4, 4, 8)), keras.ops.ones((1, 1, 8, 16))).shape)

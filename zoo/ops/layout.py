@@ -1,13 +1,7 @@
 """The data layout a 2D convolution can run in on this backend and device.
 
-TensorFlow's own CPU kernels implement Conv2D only for NHWC
-(`channels_last`): with oneDNN off (TensorFlow's default on CPUs without
-AVX-512 VNNI/BF16 or AMX) a `channels_first` convolution fails at its first
-call with `UnimplementedError`. oneDNN, cuDNN and XLA (the JAX backend) run
-both layouts. Blocks ask `conv_data_format` once, when built, and where the
-answer differs from what they were given they compute in `channels_last` and
-transpose at their edges: same weights, same outputs, the layout the caller
-asked for.
+TensorFlow's own (Eigen) CPU kernels run only NHWC convolutions; oneDNN,
+cuDNN and XLA run both.
 """
 
 import functools
@@ -17,13 +11,6 @@ import keras
 
 def conv_data_format(data_format):
     """The layout to compute a `data_format` convolution in, here.
-
-    Args:
-        data_format: `"channels_last"` or `"channels_first"`.
-
-    Returns:
-        `data_format` itself, or `"channels_last"` where this backend and
-        device cannot run `channels_first` convolutions.
 
     Example:
     >>> conv_data_format("channels_last")
@@ -36,16 +23,7 @@ def conv_data_format(data_format):
 
 @functools.cache
 def channels_first_conv_supported(cpu_only=False):
-    """Whether a `channels_first` Conv2D runs on the device Keras uses.
-
-    Args:
-        cpu_only: bool. Ask about the CPU even when a GPU is visible.
-
-    Returns:
-        bool. True on every backend but TensorFlow; on TensorFlow, True with
-        a GPU (cuDNN) and on a CPU where a one-pixel NCHW convolution runs
-        (oneDNN kernels), found by trying one, once per process.
-    """
+    """Whether a `channels_first` Conv2D runs on the device Keras uses (tried once)."""
     if keras.backend.backend() != "tensorflow":
         return True
     import tensorflow as tf

@@ -1,10 +1,7 @@
 """Where the Keras backend runs: device type and, on TensorFlow, kernel library.
 
-The fastest execution path depends on both. On a CPU, TensorFlow runs either
-oneDNN's kernels or its own (Eigen) ones: it turns oneDNN on by default only
-on CPUs with AVX-512 VNNI/BF16 or AMX, or when `TF_ENABLE_ONEDNN_OPTS=1` is
-set before it is imported. The two differ in speed by up to 2x and disagree
-on whether XLA pays off (`benchmarks/results/xla_cpu.md`).
+TensorFlow's oneDNN and Eigen CPU kernels differ in speed by up to 2x and
+disagree on whether XLA pays off (`benchmarks/results/xla_cpu.md`).
 """
 
 import functools
@@ -27,10 +24,7 @@ def accelerator_type():
 
 
 def onednn_enabled():
-    """Whether TensorFlow runs its oneDNN CPU kernels in this process.
-
-    Settled when TensorFlow starts (from `TF_ENABLE_ONEDNN_OPTS` and the
-    CPU's features); always False on other Keras backends.
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (False on other backends).
 
     Example:
     >>> isinstance(onednn_enabled(), bool)
@@ -54,11 +48,7 @@ def _tensorflow_onednn_enabled():
 
 
 def tensorflow_platform():
-    """Device and kernel library TensorFlow runs on, or None on another backend.
-
-    Returns:
-        `"gpu"`, `"tpu"`, `"cpu/onednn"` or `"cpu/eigen"`: the keys of a
-        model family's measured `xla_defaults`.
+    """`"gpu"`, `"tpu"`, `"cpu/onednn"` or `"cpu/eigen"` (`xla_defaults` keys), or None.
 
     Example:
     >>> tensorflow_platform() in ("gpu", "tpu", "cpu/onednn", "cpu/eigen", None)
