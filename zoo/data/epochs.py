@@ -1,16 +1,10 @@
 """Epochs whose order is a pure function of `(seed, epoch)`: exact resume.
 
-A dataset shuffled with `reshuffle_each_iteration=True` gives epoch k the
-k-th order drawn from its seed, counted per Python process: a training run
-resumed at epoch 3 in a new process would see epoch 0's order again, and
-its weights would drift from those of an uninterrupted run.
-
-With `start_epoch` set, a loader returns instead an endless stream of
-epochs, `start_epoch, start_epoch + 1, ...`, each batched on its own (no
-batch spans two epochs) and shuffled and augmented with seeds derived from
-`(seed, epoch)` alone. A run resumed at epoch e, step s reads the stream from
-`start_epoch=e` and skips s batches: it sees exactly the batches the
-uninterrupted run saw, at the cost of at most one epoch of input work.
+With `reshuffle_each_iteration=True`, epoch k's order is the k-th drawn in
+this process, so a run resumed in a new process would replay epoch 0's.
+With `start_epoch` set, a loader returns instead the endless stream of
+epochs from `start_epoch`, each batched on its own and shuffled (and
+augmented) by `(seed, epoch)` alone.
 
 Example:
 
@@ -30,8 +24,7 @@ import tensorflow as tf
 # Seeds of epoch k: seed * _EPOCH_STRIDE + k, distinct for every (seed, k)
 # with k below the stride; int64 holds them for any seed below 9e12.
 _EPOCH_STRIDE = 1_000_003
-# Graph-level seed inside each epoch's dataset function (any nonzero value).
-_EPOCH_GRAPH_SEED = 1
+_EPOCH_GRAPH_SEED = 1  # any nonzero value
 
 
 def epoch_seed(seed, epoch):
@@ -40,25 +33,18 @@ def epoch_seed(seed, epoch):
 
 
 def shuffle(ds, buffer_size, seed, epoch):
-    """Seeded shuffle: reshuffled per iteration (`epoch=None`) or per `epoch`.
-
-    Args:
-        ds: `tf.data.Dataset` of examples.
-        buffer_size: int. Shuffle buffer.
-        seed: int >= 0. The run's seed.
-        epoch: None, or a scalar int64 tensor: the epoch being built.
-    """
+    """Seeded shuffle: reshuffled per iteration (`epoch=None`) or per `epoch`."""
     if epoch is None:
         return ds.shuffle(buffer_size, seed=int(seed), reshuffle_each_iteration=True)
     return ds.shuffle(buffer_size, seed=epoch_seed(seed, epoch),
                       reshuffle_each_iteration=False)
 
 
-def random_seed_pairs(seed, epoch):
-    """An endless dataset of int64 `(2,)` stateless seeds, one per example.
+_shuffle = shuffle  # for `batches`, whose argument `shuffle` hides it
 
-    Fresh on every iteration (`epoch=None`) or a function of `(seed, epoch)`.
-    """
+
+def random_seed_pairs(seed, epoch):
+    """An endless dataset of int64 `(2,)` stateless seeds, per iteration or per epoch."""
     if epoch is None:
         return tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True).batch(2)
     return tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2)
@@ -68,24 +54,39 @@ def epoch_stream(one_epoch, start_epoch):
     """One epoch (`start_epoch=None`) or the endless stream from `start_epoch`.
 
     Args:
-        one_epoch: callable `epoch -> tf.data.Dataset` of batches, where
-            epoch is None (reshuffle per iteration) or a scalar int64 tensor.
+        one_epoch: callable `epoch -> tf.data.Dataset` of batches, epoch None
+            (reshuffle per iteration) or a scalar int64 tensor.
         start_epoch: None or int >= 0.
-
-    Returns:
-        A prefetched `tf.data.Dataset` of batches.
     """
     if start_epoch is None:
         return one_epoch(None).prefetch(tf.data.AUTOTUNE)
 
     def seeded_epoch(epoch):
-        # Runs while the epoch's dataset function is traced, so it sets that
-        # function graph's seed only. Fixed here, the op seeds alone, pure
-        # functions of (seed, epoch), decide the order, whatever the caller's
-        # global seed; and with a global seed of 0 TensorFlow's seed logic
-        # would otherwise test a tensor seed for truth and fail.
+        # Sets the traced function graph's seed only, so that the op seeds
+        # alone decide the order whatever the global seed (a global seed of
+        # 0 would make TensorFlow test a tensor seed for truth and fail).
         tf.random.set_seed(_EPOCH_GRAPH_SEED)
         return one_epoch(epoch)
 
     ds = tf.data.Dataset.range(int(start_epoch), tf.int64.max).flat_map(seeded_epoch)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def batches(ds, batch_size, *, shuffle, seed, drop_remainder=False, start_epoch=None,
+            buffer=None, default_buffer=1024, transform=None):
+    """Shuffled (`shuffle`), `transform`ed, batched epochs of `ds`: `epoch_stream`.
+
+    `buffer` None is the dataset's size, or `default_buffer` when unknown;
+    `transform(examples, epoch)` runs after the shuffle.
+    """
+    if buffer is None:
+        count = int(ds.cardinality())
+        buffer = count if count > 0 else default_buffer
+
+    def one_epoch(epoch):
+        examples = _shuffle(ds, buffer, seed, epoch) if shuffle else ds
+        if transform is not None:
+            examples = transform(examples, epoch)
+        return examples.batch(int(batch_size), drop_remainder=bool(drop_remainder))
+
+    return epoch_stream(one_epoch, start_epoch)

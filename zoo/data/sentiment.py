@@ -1,52 +1,27 @@
 """A generated, seeded sentiment dataset that bag-of-words cannot solve.
 
-Every example is a short English movie-review sentence (lowercase, 4 to 40
-words, with punctuation) and a label, 1 positive or 0 negative. It needs no
-download: the sentences are generated from a small grammar with a seeded
-numpy generator, so the same `seed` gives the same data in every process.
-The train and test splits come from two independent random streams of the
-same seed (`numpy.random.SeedSequence(seed, spawn_key=(stream,))`).
+Short lowercase movie-review sentences, label 1 positive or 0 negative,
+generated offline from a small grammar by a seeded numpy generator (train
+and test: two streams of one seed). A clause is `subject verb [intensifier]
+adjective`; a negated verb flips it. The label is the winning clause's:
 
-The grammar. A *clause* is `subject verb [intensifier] adjective`, e.g.
-"the acting was really great"; 32 positive and 32 negative adjectives. A
-negation in the verb ("was not", "is never", "did not feel", "was hardly")
-flips the clause's polarity ("not bad" is positive). Sentences are built
-from clauses, and the label is the polarity of the clause that wins:
+- contrast: the clause after "but", "yet", "; however," wins; with
+  "although/even though/while X, Y" the main clause Y, with "X,
+  although/though Y" the main clause X.
+- agreement: "X and Y", one negated, adjectives of opposite polarity.
+- one clause, two adjectives: "A rather than B", "A, not B" are A's,
+  "not A but B" is B's.
 
-- contrast, two clauses of opposite polarity: the clause after "but",
-  "yet" or "; however," wins; "although/even though/while X, Y": the main
-  clause Y wins; "X, although/even though/though Y": the main clause X wins.
-- agreement: "X and Y", exactly one of them negated, adjectives of opposite
-  polarity, so both clauses (and the label) have the same polarity.
-- one clause, two adjectives of opposite polarity: "A rather than B" and
-  "A, not B" are A's polarity, "not A but B" is B's.
-
-Filler phrases before ("honestly,", "i have to say"), after (", in the
-end"), inside subjects ("the score of the sequel") and after contrast words
-vary the length; they hold no adjective, negation or contrast word.
-
-Why bag-of-words fails: every sentence has a twin made of exactly the same
-words with the opposite label (swap the two clauses of a contrast, or the
-two adjectives of the other forms), and the twin is generated with exactly
-the same probability. So the word counts of a sentence carry no information
-about its label: a classifier that sees only the counts is at chance (about
-50% on held-out data), with or without hidden layers. The label is still a
-deterministic function of the word sequence, which a left-to-right reader
-computes with a few bits of memory: the polarity of the latest adjective
-(flipped by a negation or "than" just before it) wins, unless a main clause
-is followed by "although", "though" or "while", which freezes it.
-Punctuation is decoration: the rule needs only the words, so a model may
-strip it (as `keras.layers.TextVectorization` does by default).
+Every sentence has an equally likely twin of the same words and the other
+label, so word counts carry no information; a left-to-right reader needs a
+few bits. Punctuation is decoration: a model may strip it.
 
 Example:
 
 >>> texts, labels = generate(3, seed=0)
->>> len(texts), sorted(set(labels)) <= [0, 1]
-(3, True)
->>> texts == generate(3, seed=0)[0]
-True
->>> ds = load(split="test", batch_size=8)
->>> text, label = next(iter(ds))
+>>> len(texts), sorted(set(labels)) <= [0, 1], texts == generate(3, seed=0)[0]
+(3, True, True)
+>>> text, label = next(iter(load(split="test", batch_size=8)))
 >>> text.dtype.name, tuple(text.shape), label.dtype.name, tuple(label.shape)
 ('string', (8,), 'int32', (8,))
 """
@@ -61,89 +36,71 @@ from zoo.data.text import text_pipeline
 
 SPLITS = ("train", "test")
 NUM_CLASSES = 2
-# Label id -> name: 0 negative, 1 positive.
 CLASS_NAMES = ("negative", "positive")
-# Default examples per split; `num_examples` overrides it.
 NUM_EXAMPLES = {"train": 4000, "test": 1000}
-# Independent random streams of one seed: disjoint generation for the splits.
 STREAMS = {"train": 0, "test": 1}
 MAX_WORDS = 40
 
 POSITIVE = (
-    "good", "great", "excellent", "wonderful", "brilliant", "superb",
-    "fantastic", "enjoyable", "charming", "delightful", "moving", "clever",
-    "funny", "beautiful", "gripping", "engaging", "impressive", "solid",
-    "fresh", "memorable", "touching", "thrilling", "stunning", "smart",
-    "lovely", "powerful", "witty", "entertaining", "compelling", "inventive",
-    "polished", "heartfelt")
+    "good", "great", "excellent", "wonderful", "brilliant", "superb", "fantastic", "enjoyable",
+    "charming", "delightful", "moving", "clever", "funny", "beautiful", "gripping", "engaging",
+    "impressive", "solid", "fresh", "memorable", "touching", "thrilling", "stunning", "smart",
+    "lovely", "powerful", "witty", "entertaining", "compelling", "inventive", "polished",
+    "heartfelt")
 NEGATIVE = (
-    "bad", "awful", "terrible", "boring", "dull", "weak", "poor", "bland",
-    "tedious", "clumsy", "messy", "predictable", "forgettable", "lifeless",
-    "shallow", "silly", "painful", "dreadful", "flat", "stale", "mediocre",
-    "confusing", "sloppy", "annoying", "pointless", "lazy", "cheap",
+    "bad", "awful", "terrible", "boring", "dull", "weak", "poor", "bland", "tedious", "clumsy",
+    "messy", "predictable", "forgettable", "lifeless", "shallow", "silly", "painful", "dreadful",
+    "flat", "stale", "mediocre", "confusing", "sloppy", "annoying", "pointless", "lazy", "cheap",
     "tiresome", "ugly", "disappointing", "forced", "overlong")
 # Words that flip the polarity of the next adjective.
 NEGATIONS = ("not", "never", "hardly")
 
 # Subjects that take no modifier, and nouns that follow "the" and may.
 SUBJECTS = (
-    "it", "this film", "this movie", "this sequel", "her performance",
-    "his performance", "their chemistry", "the whole thing")
+    "it", "this film", "this movie", "this sequel", "her performance", "his performance",
+    "their chemistry", "the whole thing")
 NOUNS = (
-    "film", "movie", "plot", "story", "script", "screenplay", "dialogue",
-    "acting", "cast", "lead actor", "lead actress", "supporting cast",
-    "villain", "hero", "main character", "direction", "editing", "pacing",
-    "ending", "finale", "opening scene", "final act", "twist", "premise",
-    "soundtrack", "score", "music", "sound design", "cinematography",
-    "camera work", "lighting", "set design", "costume design", "makeup",
-    "animation", "voice acting", "humor", "romance", "action",
-    "chase sequence", "narration", "remake", "documentary", "series",
+    "film", "movie", "plot", "story", "script", "screenplay", "dialogue", "acting", "cast",
+    "lead actor", "lead actress", "supporting cast", "villain", "hero", "main character",
+    "direction", "editing", "pacing", "ending", "finale", "opening scene", "final act", "twist",
+    "premise", "soundtrack", "score", "music", "sound design", "cinematography", "camera work",
+    "lighting", "set design", "costume design", "makeup", "animation", "voice acting", "humor",
+    "romance", "action", "chase sequence", "narration", "remake", "documentary", "series",
     "pilot episode", "performance", "chemistry between the leads")
 MODIFIERS = (
     "of this film", "of the sequel", "in the second half", "in this version",
-    "in the last episode", "by the new director", "from the trailer",
-    "at the start", "of the first season", "in the theatrical cut",
-    "on the big screen", "of the whole production", "in the opening minutes",
-    "of the remake", "in the extended edition")
+    "in the last episode", "by the new director", "from the trailer", "at the start",
+    "of the first season", "in the theatrical cut", "on the big screen", "of the whole production",
+    "in the opening minutes", "of the remake", "in the extended edition")
 VERBS = (
-    "was", "is", "felt", "seemed", "looked", "sounded", "turned out to be",
-    "remains", "came across as")
+    "was", "is", "felt", "seemed", "looked", "sounded", "turned out to be", "remains",
+    "came across as")
 NEGATED_VERBS = (
-    "was not", "is not", "was never", "is never", "was hardly", "is hardly",
-    "did not feel", "did not seem", "never felt", "never seemed",
-    "does not look", "did not come across as")
+    "was not", "is not", "was never", "is never", "was hardly", "is hardly", "did not feel",
+    "did not seem", "never felt", "never seemed", "does not look", "did not come across as")
 INTENSIFIERS = (
-    "very", "really", "quite", "so", "truly", "pretty", "extremely",
-    "genuinely", "surprisingly", "incredibly", "remarkably", "somewhat",
-    "fairly", "utterly", "a bit", "a little")
-# Prefixes that end in a comma may start any sentence; the others need a
-# clause to follow.
+    "very", "really", "quite", "so", "truly", "pretty", "extremely", "genuinely", "surprisingly",
+    "incredibly", "remarkably", "somewhat", "fairly", "utterly", "a bit", "a little")
 PREFIXES = (
-    "honestly", "frankly", "to be honest", "in my opinion", "for the record",
-    "all in all", "overall", "in short", "to put it simply",
-    "from start to finish", "as far as i am concerned", "after all the hype",
-    "having seen it twice now", "as a longtime fan of the series",
+    "honestly", "frankly", "to be honest", "in my opinion", "for the record", "all in all",
+    "overall", "in short", "to put it simply", "from start to finish", "as far as i am concerned",
+    "after all the hype", "having seen it twice now", "as a longtime fan of the series",
     "after waiting two years for this release", "on a second viewing",
     "for a saturday night at the cinema", "believe me")
 LEAD_INS = (
-    "i think", "i feel", "i have to say", "i must admit", "i felt that",
-    "my wife thought", "my friends agreed that",
-    "everyone in the theater agreed that", "the critics said",
-    "we all thought", "i watched it last night and",
-    "we saw it on opening night and",
-    "i went in knowing nothing about it and", "my brother told me",
-    "it seems to me that")
+    "i think", "i feel", "i have to say", "i must admit", "i felt that", "my wife thought",
+    "my friends agreed that", "everyone in the theater agreed that", "the critics said",
+    "we all thought", "i watched it last night and", "we saw it on opening night and",
+    "i went in knowing nothing about it and", "my brother told me", "it seems to me that")
 SUFFIXES = (
-    "overall", "in the end", "if you ask me", "for a film of this budget",
-    "at least for me", "as far as i can tell",
-    "for most of the running time", "by the standards of the genre",
-    "to be fair", "all things considered", "compared to the first one",
-    "from what i remember", "for a debut", "in my humble view",
-    "for a family film", "given the source material")
+    "overall", "in the end", "if you ask me", "for a film of this budget", "at least for me",
+    "as far as i can tell", "for most of the running time", "by the standards of the genre",
+    "to be fair", "all things considered", "compared to the first one", "from what i remember",
+    "for a debut", "in my humble view", "for a family film", "given the source material")
 # Fillers right after "but", "yet" and "however".
 ASIDES = (
-    "to be fair", "at the same time", "in the end", "on the other hand",
-    "honestly", "in fairness", "if i am being honest")
+    "to be fair", "at the same time", "in the end", "on the other hand", "honestly", "in fairness",
+    "if i am being honest")
 
 # Two-clause contrasts: (words before clause 1, between, after; winner).
 _CONTRASTS = (
@@ -169,9 +126,7 @@ def _words(phrase):
 
 
 def _adjective(rng, polarity):
-    # Both lists have the same size and are sampled uniformly: a positive
-    # and a negative adjective are equally likely, which the twin argument
-    # of the module docstring relies on.
+    # Equally likely polarities: the twin argument relies on it.
     return _pick(rng, POSITIVE if polarity else NEGATIVE)
 
 
@@ -217,8 +172,6 @@ def _contrast(rng):
 
 
 def _agreement(rng):
-    # One clause negated, the adjectives of opposite polarity: both clauses
-    # mean the same; which adjective the negation precedes decides.
     label = int(rng.random() < 0.5)
     negated_first = bool(rng.random() < 0.5)
     first_adjective = _adjective(rng, label != negated_first)
@@ -230,7 +183,6 @@ def _agreement(rng):
 
 
 def _single(rng):
-    # One clause, two adjectives of opposite polarity.
     form = int(rng.integers(3))
     polarity = int(rng.random() < 0.5)
     winner = _adjective(rng, polarity)
@@ -282,8 +234,7 @@ def _generate(n, seed, stream):
     texts, labels = [], []
     while len(texts) < n:
         text, label = _sentence(rng)
-        # Rejecting by length keeps every sentence's twin (same words, same
-        # length) exactly as likely, so word counts stay label-free.
+        # A twin has the same length: rejecting by length keeps it as likely.
         if len(text.split()) <= MAX_WORDS:
             texts.append(text)
             labels.append(label)
@@ -291,24 +242,9 @@ def _generate(n, seed, stream):
 
 
 def generate(n, seed=0, stream=0):
-    """Generates `n` labelled sentences (see the module docstring).
+    """`(texts, labels)`: `n` sentences (str) and labels (int) from stream `stream` of `seed`.
 
-    Sentences are drawn one after another from one random stream, so the
-    first `k` of `generate(n, ...)` are `generate(k, ...)`. Only numpy is
-    involved: the result is the same in every process.
-
-    Args:
-        n: int >= 1. Number of sentences.
-        seed: int >= 0. Seed of the random stream.
-        stream: int >= 0. Index of an independent stream of the same seed;
-            `load` uses 0 for train and 1 for test.
-
-    Returns:
-        (texts, labels): two lists of length `n`, python `str` and `int`
-        (1 positive, 0 negative).
-
-    Raises:
-        ValueError: for a bad argument.
+    The first `k` of `generate(n, ...)` are `generate(k, ...)`.
 
     Example:
 
@@ -329,26 +265,9 @@ def _check_num_examples(num_examples):
 
 
 def load_arrays(split, seed=0, num_examples=None):
-    """One split as numpy arrays.
+    """One split as numpy arrays: str objects `(n,)` and int64 `(n,)`, in generation order.
 
-    Args:
-        split: str. `"train"` or `"test"`.
-        seed: int >= 0. Seed of the generation.
-        num_examples: int >= 1 or None. Examples in the split; None means
-            `NUM_EXAMPLES[split]` (4,000 train, 1,000 test).
-
-    Returns:
-        (texts, labels): object array of python `str` `(n,)` and int64
-        `(n,)` with values 0 and 1, in generation order.
-
-    Raises:
-        ValueError: for a bad argument.
-
-    Example:
-
-    >>> texts, labels = load_arrays("test")
-    >>> texts.shape, labels.shape, labels.dtype.name
-    ((1000,), (1000,), 'int64')
+    `num_examples` None is `NUM_EXAMPLES[split]`.
     """
     _validation.one_of("split", split, SPLITS)
     _validation.non_negative_int("seed", seed)
@@ -360,30 +279,7 @@ def load_arrays(split, seed=0, num_examples=None):
 
 def load(split="train", batch_size=32, shuffle=None, seed=0,
          drop_remainder=False, num_examples=None, start_epoch=None):
-    """One split as a batched, prefetched `tf.data.Dataset`.
-
-    Goes through `zoo.data.text.text_pipeline`, the same path as the TFDS
-    text datasets.
-
-    Args:
-        split: str. `"train"` or `"test"`.
-        batch_size: int >= 1. Examples per batch.
-        shuffle: bool or None. None shuffles the train split and not the
-            test split. Shuffling reshuffles every epoch, seeded by `seed`.
-        seed: int >= 0. Seed of the generation and of the shuffle.
-        drop_remainder: bool. Drop the last batch when it is short.
-        start_epoch: None or int >= 0. None: one epoch per iteration. An
-            int: the endless, exactly resumable stream from that epoch
-            (`zoo.data.epochs`).
-        num_examples: int >= 1 or None. Examples in the split; None means
-            `NUM_EXAMPLES[split]` (4,000 train, 1,000 test).
-
-    Returns:
-        A `tf.data.Dataset` of `(text, label)`: text string `(batch,)`, one
-        sentence each, label int32 `(batch,)` in {0, 1}.
-
-    Raises:
-        ValueError: for a bad argument.
+    """One split as string `(batch,)`, int32 `(batch,)` batches (`zoo.data.text.text_pipeline`).
 
     Example:
 
@@ -396,10 +292,8 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
     _check_num_examples(num_examples)
 
     texts, labels = load_arrays(split, seed=seed, num_examples=num_examples)
-    if shuffle is None:
-        shuffle = split == "train"
-    ds = tf.data.Dataset.from_tensor_slices(
-        (texts.astype(str), labels.astype(np.int32)))
-    return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle,
+    ds = tf.data.Dataset.from_tensor_slices((texts.astype(str), labels.astype(np.int32)))
+    return text_pipeline(ds, batch_size=batch_size,
+                         shuffle=split == "train" if shuffle is None else shuffle,
                          seed=seed, drop_remainder=drop_remainder,
                          start_epoch=start_epoch)

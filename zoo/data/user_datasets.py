@@ -1,34 +1,15 @@
 """Users' own data under a dataset name: `"folder:PATH"` and `"csv:PATH"`.
 
-`zoo.data.info` and `zoo.data.load` (and so `python -m zoo.train
---dataset=folder:PATH`) take these names besides the registered ones. PATH
-is absolute, relative to the working directory, or starts with `~`.
+- `folder:PATH` (RGB images): one subfolder of images per class, or a
+  `train/` folder and one `test/`, `validation/` or `val/` folder beside it.
+- `csv:PATH` (text): a file of `label,text` rows (`.csv`: commas, else
+  tabs), or a directory with `train.csv` and one of `test.csv`,
+  `validation.csv`, `val.csv` (or `.tsv`, `.txt`); the test file's labels
+  take the training file's ids.
 
-- `folder:PATH` (images): PATH holds one subfolder of images per class
-  (`PATH/cat/1.png`, `PATH/dog/2.jpg`; see
-  `zoo.data.user_data.list_image_folder`), or a `train/` folder and one
-  `test/`, `validation/` or `val/` folder next to it, each with the same
-  class subfolders. Images are RGB, decoded and resized to `image_size`
-  by `zoo.data.images.decode_image`. Every file of a split is decoded once
-  when the split is loaded, so a bad file fails then, by name, and not
-  during training.
-- `csv:PATH` (text): PATH is a file of `label,text` rows (`.csv`: commas;
-  `.tsv`, `.txt` or anything else: tabs; quoting and header as in
-  `zoo.data.user_data.read_text_file`), or a directory holding `train.csv`
-  and one of `test.csv`, `validation.csv`, `val.csv` (or `.tsv`, `.txt`).
-  The test file's labels are mapped by the training file's class names.
-
-The splits are `"train"` and `"test"`, as for every dataset. With one
-folder or one file, `"test"` is a stratified, seeded share of every class
-(`validation_fraction`, default 0.2; `zoo.data.user_data.stratified_split`)
-and `"train"` the rest, the same for the same `seed` in every process.
-`load(..., start_epoch=e)` is the exactly resumable stream of epochs of
-`zoo.data.epochs`, as for the registered datasets.
-
-Every problem is a `ValueError` naming the dataset and what is wrong: a
-missing path, a file where a directory is expected, no class subfolder, a
-class without examples, a single class, an empty split, an unreadable image
-or a malformed row (by file and line).
+With one folder or file, `"test"` is a seeded, stratified share of every
+class (`validation_fraction`). Every problem is a `ValueError` naming the
+dataset and what is wrong.
 """
 
 import functools
@@ -60,9 +41,7 @@ def _path(name):
     """`(kind, expanded path)` of a user dataset name."""
     kind, _, path = name.partition(":")
     if not path.strip():
-        raise ValueError(
-            f"dataset {name!r} names no path: use {kind}:PATH, received "
-            f"name={name!r}")
+        raise ValueError(f"dataset {name!r} names no path: use {kind}:PATH, received name={name!r}")
     if "\0" in path:
         raise ValueError(f"dataset {name!r}: the path contains a NUL character")
     return kind, os.path.expanduser(path)
@@ -74,8 +53,7 @@ def _fail(name, problem):
 
 def _existing(name, path, want_dir, what):
     if not os.path.exists(path):
-        raise _fail(name, f"{path!r} does not exist "
-                          f"(working directory {os.getcwd()!r})")
+        raise _fail(name, f"{path!r} does not exist (working directory {os.getcwd()!r})")
     if want_dir is True and not os.path.isdir(path):
         raise _fail(name, f"{path!r} is a file, not a directory of {what}")
 
@@ -84,27 +62,20 @@ def _held_out(name, path, candidates):
     """The one held-out split among `candidates` present, or None."""
     found = [c for c in candidates if os.path.exists(os.path.join(path, c))]
     if len(found) > 1:
-        raise _fail(name, f"{path!r} has {len(found)} held-out splits, "
-                          f"{found}: keep one")
+        raise _fail(name, f"{path!r} has {len(found)} held-out splits, {found}: keep one")
     return found[0] if found else None
 
 
 def _check_classes(name, class_names, where):
     if len(class_names) < 2:
-        hint = (" (separate splits: put a test/, validation/ or val/ folder "
-                "next to train/)" if class_names[0] == "train" else "")
+        hint = (" (separate splits: put a test/, validation/ or val/ folder next to train/)"
+                if class_names[0] == "train" else "")
         raise _fail(name, f"only one class, {class_names[0]!r}, in {where}: "
                           f"a classifier needs at least two{hint}")
 
 
-# -- folder: --------------------------------------------------------------------
-
-
 def _folder_layout(name):
-    """`(class_names, {"train": (paths, labels), "test": ... or None})`.
-
-    `"test"` is None when the held-out share must be split off `"train"`.
-    """
+    """`(class_names, {"train": (paths, labels), "test": ... or None: split off train})`."""
     _, path = _path(name)
     _existing(name, path, True, "class subfolders (for a CSV file use "
                                 f"'csv:{name.partition(':')[2]}')")
@@ -112,28 +83,20 @@ def _folder_layout(name):
     if os.path.isdir(os.path.join(path, "train")):
         held = _held_out(name, path, [d for d in HELD_OUT_NAMES
                                       if os.path.isdir(os.path.join(path, d))])
-    if held is not None:
-        dirs = {"train": os.path.join(path, "train"),
-                "test": os.path.join(path, held)}
-    else:
-        dirs = {"train": path}
+    dirs = ({"train": os.path.join(path, "train"), "test": os.path.join(path, held)}
+            if held is not None else {"train": path})
     splits, classes = {}, {}
     for split, directory in dirs.items():
         where = f"in dataset {name!r} (directory {directory!r})"
-        class_names, files = user_data.list_image_folder(directory, where)
-        classes[split] = class_names
-        splits[split] = ([p for group in files for p in group],
-                         [label for label, group in enumerate(files)
-                          for _ in group])
+        classes[split], files = user_data.list_image_folder(directory, where)
+        splits[split] = user_data.examples_of(files)
     if "test" in dirs and classes["train"] != classes["test"]:
         only_train = sorted(set(classes["train"]) - set(classes["test"]))
         only_test = sorted(set(classes["test"]) - set(classes["train"]))
-        raise _fail(name, f"the class folders of {dirs['train']!r} and "
-                          f"{dirs['test']!r} differ: only in train "
-                          f"{only_train}, only in {held} {only_test}")
+        raise _fail(name, f"the class folders of {dirs['train']!r} and {dirs['test']!r} "
+                          f"differ: only in train {only_train}, only in {held} {only_test}")
     _check_classes(name, classes["train"], repr(dirs["train"]))
-    return classes["train"], {"train": splits["train"],
-                              "test": splits.get("test")}
+    return classes["train"], {"train": splits["train"], "test": splits.get("test")}
 
 
 def _split(name, class_names, layout, split, validation_fraction, seed):
@@ -141,28 +104,18 @@ def _split(name, class_names, layout, split, validation_fraction, seed):
     if layout["test"] is not None:
         return layout[split]
     examples, labels = layout["train"]
-    kept, held = user_data.stratified_split(labels, len(class_names),
-                                            validation_fraction, seed)
+    kept, held = user_data.stratified_split(labels, len(class_names), validation_fraction, seed)
     rows = kept if split == "train" else held
     if not len(rows):
-        raise _fail(name, f"validation_fraction={validation_fraction!r} "
-                          f"leaves the {split!r} split empty (each class "
-                          "gives round(validation_fraction * its size) "
-                          "examples to 'test'): add examples, or give the "
-                          "test split its own folder or file")
+        raise _fail(name, f"validation_fraction={validation_fraction!r} leaves the {split!r} "
+                          "split empty (each class gives round(validation_fraction * its "
+                          "size) examples to 'test'): add examples, or give the test split "
+                          "its own folder or file")
     return [examples[i] for i in rows], [labels[i] for i in rows]
 
 
-def _folder_info(name):
-    class_names, layout = _folder_layout(name)
-    _split(name, class_names, layout, "test", DEFAULT_VALIDATION_FRACTION, 0)
-    return {"modality": "image", "num_classes": len(class_names),
-            "channels": CHANNELS, "class_names": list(class_names),
-            "splits": SPLITS}
-
-
-def _check_common(split, batch_size, shuffle, seed, drop_remainder,
-                  start_epoch, validation_fraction):
+def _check_common(split, batch_size, shuffle, seed, drop_remainder, start_epoch,
+                  validation_fraction):
     _validation.loader_arguments(split, SPLITS, batch_size, shuffle, seed, drop_remainder,
                                  start_epoch)
     _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
@@ -173,54 +126,32 @@ def load_folder(name, split="train", batch_size=32, shuffle=None, seed=0,
                 drop_remainder=False, start_epoch=None,
                 image_size=DEFAULT_IMAGE_SIZE,
                 validation_fraction=DEFAULT_VALIDATION_FRACTION):
-    """One split of a `"folder:PATH"` dataset (module docstring).
+    """One split of a `"folder:PATH"` dataset: float32 `(batch, size, size, 3)`, int32 labels.
 
-    Args:
-        name: str. `"folder:PATH"`.
-        split, batch_size, shuffle, seed, drop_remainder, start_epoch: as
-            for `zoo.data.load`; `seed` also seeds the held-out split.
-        image_size: int >= 1. Height and width of the output images.
-        validation_fraction: float in (0, 1). Share of each class held out
-            as `"test"` when there is no test folder.
-
-    Returns:
-        A `tf.data.Dataset` of `(image, label)`: float32 `(batch,
-        image_size, image_size, 3)` in [0, 1] and int32 `(batch,)`.
-
-    Raises:
-        ValueError: for a bad argument, a bad folder or an image file that
-            cannot be decoded (named).
+    Arguments as in `zoo.data.load`; `seed` also seeds the held-out split.
     """
-    _check_common(split, batch_size, shuffle, seed, drop_remainder,
-                  start_epoch, validation_fraction)
+    _check_common(split, batch_size, shuffle, seed, drop_remainder, start_epoch,
+                  validation_fraction)
     _validation.positive_int("image_size", image_size)
     _validation.images_fit(image_size, batch_size, CHANNELS)
     class_names, layout = _folder_layout(name)
-    paths, labels = _split(name, class_names, layout, split,
-                           validation_fraction, seed)
+    paths, labels = _split(name, class_names, layout, split, validation_fraction, seed)
     try:
         images.check_image_files(paths, CHANNELS)
     except ValueError as error:
         raise _fail(name, str(error)) from None
-    if shuffle is None:
-        shuffle = split == "train"
     size = (int(image_size), int(image_size))
 
-    def to_example(path, label):
-        return images.decode_image(tf.io.read_file(path), size, CHANNELS), label
+    def decode(examples, epoch):
+        return examples.map(
+            lambda path, label: (images.decode_image(tf.io.read_file(path), size, CHANNELS), label),
+            num_parallel_calls=tf.data.AUTOTUNE)
 
+    # Shuffle the paths, not the images: the buffer then costs bytes.
     ds = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
-
-    def one_epoch(epoch):
-        # Shuffle the paths, not the images: the buffer then costs bytes.
-        examples = epochs.shuffle(ds, len(paths), seed, epoch) if shuffle else ds
-        examples = examples.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
-        return examples.batch(int(batch_size), drop_remainder=bool(drop_remainder))
-
-    return epochs.epoch_stream(one_epoch, start_epoch)
-
-
-# -- csv: -------------------------------------------------------------------------
+    return epochs.batches(ds, batch_size, shuffle=split == "train" if shuffle is None else shuffle,
+                          seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch,
+                          transform=decode)
 
 
 @functools.lru_cache(maxsize=8)
@@ -268,53 +199,34 @@ def _csv_layout(name):
                          "test": (test_texts, test_labels)}
 
 
-def _csv_info(name):
-    class_names, layout = _csv_layout(name)
-    _split(name, class_names, layout, "test", DEFAULT_VALIDATION_FRACTION, 0)
-    return {"modality": "text", "num_classes": len(class_names),
-            "class_names": list(class_names), "splits": SPLITS}
-
-
 def load_csv(name, split="train", batch_size=32, shuffle=None, seed=0,
              drop_remainder=False, start_epoch=None,
              validation_fraction=DEFAULT_VALIDATION_FRACTION):
-    """One split of a `"csv:PATH"` dataset (module docstring).
+    """One split of a `"csv:PATH"` dataset: raw string `(batch,)`, int32 labels.
 
-    Args:
-        name: str. `"csv:PATH"`.
-        split, batch_size, shuffle, seed, drop_remainder, start_epoch: as
-            for `zoo.data.load`; `seed` also seeds the held-out split.
-        validation_fraction: float in (0, 1). Share of each class held out
-            as `"test"` when there is no test file.
-
-    Returns:
-        A `tf.data.Dataset` of `(text, label)`: string `(batch,)`, raw, and
-        int32 `(batch,)`.
-
-    Raises:
-        ValueError: for a bad argument, a bad path or a malformed row (named
-            by file and line).
+    Arguments as in `zoo.data.load`; `seed` also seeds the held-out split.
     """
     _check_common(split, batch_size, shuffle, seed, drop_remainder,
                   start_epoch, validation_fraction)
     class_names, layout = _csv_layout(name)
     texts, labels = _split(name, class_names, layout, split,
                            validation_fraction, seed)
-    if shuffle is None:
-        shuffle = split == "train"
     ds = tf.data.Dataset.from_tensor_slices(
         (tf.constant(list(texts), tf.string), tf.constant(labels, tf.int32)))
-    return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
+    return text_pipeline(ds, batch_size=batch_size,
+                         shuffle=split == "train" if shuffle is None else shuffle, seed=seed,
                          drop_remainder=drop_remainder, start_epoch=start_epoch)
-
-
-# -- dispatch ---------------------------------------------------------------------
 
 
 def info(name):
     """`zoo.data.info` of a user dataset (without decoding any image)."""
     kind, _ = _path(name)
-    return _folder_info(name) if kind == "folder" else _csv_info(name)
+    class_names, layout = (_folder_layout if kind == "folder" else _csv_layout)(name)
+    _split(name, class_names, layout, "test", DEFAULT_VALIDATION_FRACTION, 0)
+    channels = {"channels": CHANNELS} if kind == "folder" else {}
+    return {"modality": "image" if kind == "folder" else "text",
+            "num_classes": len(class_names), **channels,
+            "class_names": list(class_names), "splits": SPLITS}
 
 
 def loader(name):

@@ -1,22 +1,9 @@
 """Training: `zoo.train.train(...)` and its CLI, `python -m zoo.train`.
 
-`train()` takes a `TrainConfig` (`zoo.train.config`: every option, its
-default, help text and check) or its fields as keywords, and runs four
-steps, in order:
-
-1. `_build`: the model sized for the dataset (`build_model`), frozen
-   (`freeze_upto`), adapted to the training split, started from
-   `init_from`, compiled with the run's recipe (options left None take the
-   family's `training_defaults`) and restored from `model_dir`'s latest
-   checkpoint, all under a `tf.distribute` strategy (`zoo.train.distribute`).
-2. `_fit`: Keras `fit` (`loop="fit"`) or the explicit GradientTape loop
-   (`loop="custom"`, `zoo.train.loops`), checkpointing into `model_dir`
-   (`zoo.train.checkpoints`).
-3. `_evaluate`: accuracy on the test split.
-4. `_export`: the trained model to every `export` path (`zoo.export`).
-
-The CLI (`zoo/train/__main__.py`) generates its flags from `TrainConfig`;
-`python -m zoo.train --helpfull` lists them.
+`train()` takes a `TrainConfig` (`zoo.train.config`) or its fields as
+keywords and runs `_build` (model, data, recipe, checkpoint, under a
+`tf.distribute` strategy), `_fit` (Keras `fit` or `loops.CustomLoop`),
+`_evaluate` and `_export`.
 """
 
 import contextlib
@@ -33,23 +20,12 @@ __all__ = ["TrainConfig", "build_model", "data_options", "train"]
 def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
     """Creates the model sized for the dataset; rejects a modality mismatch.
 
-    What the model needs is read from its family's contract
-    (`zoo.registry.model_family`) before it is built, so it is built once:
-    `modality` must be the dataset's, an image model is given the data's
-    size and channels (it learns its input shape at construction), and with
-    more than one replica it takes the family's `distributed_overrides`
-    (ResNet: BatchNorm synchronized across replicas, without which each
-    worker of a multi-worker run would end with moving statistics of its
-    own shard). A model registered without a family is taken with the
-    contract's defaults (`ZooModel`: an image model, no overrides).
-
-    `num_classes` (default: the dataset's) sets the classifier's width; it
-    may exceed the dataset's classes (a head meant for more labels later),
-    never fall short of them.
-
-    A zoo model also gets the dataset's `class_names` and, for images, the
-    `preprocessing` that `zoo.data` applies (`zoo.data.images`), which it
-    saves and `zoo.predict` reads.
+    The family's contract (`zoo.registry.model_family`) is read first, so
+    the model is built once: image models get the data's size and channels,
+    and with several replicas the family's `distributed_overrides`.
+    `num_classes` (default: the dataset's) may exceed the dataset's
+    classes, never fall short. A zoo model also gets the dataset's
+    `class_names` and image `preprocessing`, saved with it for `zoo.predict`.
     """
     import zoo
     import zoo.data
@@ -75,9 +51,7 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
                          data_format="channels_last")  # what zoo.data yields
     model = zoo.create_model(model_name, **overrides)
     if isinstance(model, ZooModel):
-        # What the model must remember to name its predictions on new inputs,
-        # saved with it in every format (a plain registered Keras model has
-        # no place for them).
+        # Saved with the model in every format (a plain Keras model has no place for them).
         model.class_names = info.get("class_names")
         if info["modality"] == "image":
             model.preprocessing = zoo.data.images.preprocessing(size, info["channels"])
@@ -87,8 +61,7 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
 def progress_verbosity(verbose, stream=None):
     """`verbose` for Keras: "auto" is a progress bar on a terminal, else one line an epoch.
 
-    A progress bar redraws itself with carriage returns and ANSI codes: in a
-    piped log or a CI console it becomes thousands of characters an epoch.
+    A progress bar in a piped log becomes thousands of characters an epoch.
 
     Example:
     >>> import io
@@ -115,12 +88,9 @@ def train(model_name=None, dataset=None, *, config=None, **options):
     """Builds, trains, evaluates and exports a model; returns a dict of results.
 
     Args:
-        model_name, dataset: registered names (`zoo.list_models()`,
-            `zoo.data.DATASETS`); None keeps `config`'s.
+        model_name, dataset: registered names; None keeps `config`'s.
         config: a `TrainConfig` (default: every option at its default).
-        **options: any other `TrainConfig` field (`epochs=5`,
-            `loop="custom"`, ...), replacing `config`'s. See `TrainConfig`
-            for each option.
+        **options: any other `TrainConfig` field, replacing `config`'s.
 
     Returns:
         dict: model, dataset, epochs, test_accuracy, train_seconds,
@@ -128,19 +98,15 @@ def train(model_name=None, dataset=None, *, config=None, **options):
         jit_compile, replicas.
 
     Raises:
-        ValueError: naming the option (`learning_rate=nan`; as its flag,
-            `--learning_rate=nan`, within `zoo.train.config.naming_flags()`) and the
-            value, for a bad value or combination, before any work.
+        ValueError: naming the option and the value, before any work.
         TypeError: a keyword that is no option.
 
     Example (not run here: it trains for a few seconds):
 
         zoo.train.train("einsum_mlp", "digits", image_size=8, epochs=1)
-        zoo.train.train(config=TrainConfig(model_name="resnet20", epochs=5))
     """
     names = {"model_name": model_name, "dataset": dataset}
     options.update({k: v for k, v in names.items() if v is not None})
-    # Checked before anything starts: a TrainConfig checks every option.
     config = dataclasses.replace(config or TrainConfig(), **options)
     import keras
     import tensorflow as tf
@@ -167,8 +133,7 @@ def train(model_name=None, dataset=None, *, config=None, **options):
 
 @contextlib.contextmanager
 def _dtype_policy(policy):
-    # Set for this run only: the global policy decides the dtype of every
-    # layer built meanwhile, and a library call must not leak it.
+    # For this run only: a library call must not leak a global policy.
     import keras
 
     previous = keras.config.dtype_policy()
@@ -213,15 +178,12 @@ def _build(config, strategy):
     with strategy.scope():
         model = build_model(c.model_name, c.dataset, c.image_size,
                             replicas=strategy.num_replicas_in_sync, num_classes=c.num_classes)
-        # Frozen first, before any data is read: a freeze_upto that names no
-        # layer of this model fails in seconds.
+        # Before any data is read: a freeze_upto naming no layer fails in seconds.
         frozen = _freeze(model, c.freeze_upto) if c.freeze_upto is not None else []
         train_data = zoo.data.load(c.dataset, split="train", batch_size=c.batch_size,
                                    seed=c.seed, **options)
         test_data = zoo.data.load(c.dataset, split="test", batch_size=c.batch_size,
                                   seed=c.seed, **options)
-        # What the model learns from its inputs (a text model's vocabulary)
-        # comes from the training split only.
         if getattr(model, "needs_adapt", False):  # a plain Keras model has no contract
             model.adapt(train_data)
         new_head = checkpoints.initialize_from(model, c.init_from) if c.init_from else []
@@ -304,15 +266,12 @@ def _compile(config, model, strategy, optimizer, loss, notes, probe):
           f"{jit.explain(config.jit_compile, model, use_xla, device_type, replicas)}")
     for note in notes:
         print(note)
-    # Compiled after freezing: Keras fixes the trainable set at compile
-    # time. The custom loop compiles too: compile supplies the optimizer
-    # (loss-scaled under mixed_float16) that it and the callbacks use.
+    # After freezing: Keras fixes the trainable set at compile time. The custom
+    # loop takes compile's optimizer (loss-scaled under mixed_float16) too.
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                   jit_compile=use_xla)
-    # The optimizer makes its slots on first use; made here, under the
-    # strategy's scope, they are mirrored like the weights (made inside the
-    # custom loop's tf.function they would not be).
+    # Slots made here, under the strategy's scope, are mirrored like the weights.
     model.optimizer.build(model.trainable_variables)
     return use_xla
 
@@ -363,8 +322,7 @@ def _callbacks(run):
         if chief:  # the other workers' summaries would repeat the chief's
             callbacks.append(keras.callbacks.TensorBoard(
                 log_dir=os.path.join(c.model_dir, "logs"), histogram_freq=c.histogram_freq,
-                # The graph comes from Keras' own train function, which the
-                # custom loop does not have.
+                # The graph is Keras' own train function's.
                 write_graph=c.loop == "fit"))
     return callbacks
 
@@ -383,8 +341,7 @@ def _fit(run):
     import zoo.data
 
     c = run.config
-    # The data stream from the resumed epoch on: epoch e is shuffled and
-    # augmented by (seed, e) alone, so resumed runs read what unbroken ones do.
+    # From the resumed epoch on: a resumed run reads what an unbroken one did.
     stream = zoo.data.load(c.dataset, split="train", batch_size=c.batch_size, seed=c.seed,
                            start_epoch=run.initial_epoch, **data_options(c.dataset, c.image_size))
     fit_options = {"epochs": run.epochs, "initial_epoch": run.initial_epoch,

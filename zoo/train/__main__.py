@@ -3,22 +3,11 @@
 Example:
 
     python -m zoo.train --model=resnet20 --dataset=digits --epochs=15
-    python -m zoo.train --model=text_rnn --dataset=sentiment --loop=custom
     python -m zoo.train --flagfile=runs/resnet20.flags --model_dir=runs/r20
 
-Trains with Keras `fit` or the explicit GradientTape loop, evaluates on the
-test split and prints one summary line. Flags left unset (epochs, optimizer,
-learning rate, weight decay) take the model family's `training_defaults`.
-Text models build their vocabulary from the training split first
-(`model.adapt`). `--helpfull` lists every flag; `--flagfile` reads flags
-from a file, one per line.
-
-Every flag but `--cpu_devices` and `--log_device_placement` (which act on
-the process) is an option of `zoo.train.TrainConfig`, generated from it,
-and checked before any work (`check_flags`: the config's own checks, as
-`zoo.train.train` runs them); a bad one, or a bad combination, prints a
-usage line and the error, naming the flag, and exits with status 2
-(`zoo._cli`).
+Every flag but `--cpu_devices` and `--log_device_placement` is a
+`TrainConfig` option; a bad one prints a usage line naming the flag and
+exits with status 2.
 """
 
 import sys
@@ -33,11 +22,9 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=FLAGS):
     """Defines a flag for every `TrainConfig` option, and the two of the process.
 
-    Called by `run()`, not at import: tests parse flags into a fresh
-    `flags.FlagValues`, and a module that defined them on the global FLAGS at
-    import would clash with other programs' flags of the same names. Defined
-    here, not in `zoo.train.config`: absl lists under `--help` the flags the
-    main module defines.
+    Called by `run()`, not at import, so as not to clash with other
+    programs' flags; here, not in `config`, because `--help` lists the main
+    module's flags.
     """
     for field, default, option in train_config.options():
         define, keywords = option.kind.flag()
@@ -47,7 +34,6 @@ def define_flags(flag_values=FLAGS):
             default = str(default)
         define(option.flag or field, default=default, help=option.help, flag_values=flag_values,
                **keywords)
-    # Both act on the process before TensorFlow initializes its devices.
     flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try "
                          "--strategy=mirrored on a host without GPUs).", lower_bound=1,
                          flag_values=flag_values)
@@ -56,17 +42,12 @@ def define_flags(flag_values=FLAGS):
 
 
 def check_flags(flag_values=FLAGS):
-    """The `TrainConfig` the parsed flags ask for, checked before any work.
+    """The checked `TrainConfig` the parsed flags ask for; `app.UsageError` names a bad flag.
 
-    Its checks are `zoo.train.train`'s own, run here first so that a bad
-    value costs a second, not a run; they name options as flags. An
-    explicitly empty list (`--export=`) is refused here: as a list it is the
-    same as no flag. Without `--loop`, `--strategy=multi_worker` runs the
-    custom loop (the only one it can run).
-
-    Raises:
-        app.UsageError: naming the flag and the value.
+    Without `--loop`, `--strategy=multi_worker` runs the custom loop (the
+    only one it can run).
     """
+    # As a list, `--export=` would be the same as no flag.
     if flag_values["export"].present and not flag_values.export:
         raise app.UsageError("--export must name at least one path, received --export=''")
     values = {}
@@ -90,8 +71,7 @@ def main(argv):
     from zoo.data.tfds_common import DatasetNotPreparedError
     from zoo.train import distribute, train
 
-    # TensorFlow's checkpoint saver logs every save at INFO level, through
-    # absl logging.
+    # TensorFlow's checkpoint saver logs every save at INFO level.
     logging.set_verbosity(logging.WARNING)
     # Both must happen before TensorFlow initializes its devices.
     if FLAGS.cpu_devices > 1:
@@ -102,14 +82,11 @@ def main(argv):
         with train_config.naming_flags():
             result = train(config=config)
     except (FloatingPointError, DatasetNotPreparedError) as error:
-        # A divergence, or data not on disk offline: the message says what
-        # to do; a traceback would add nothing.
+        # The message says what to do; a traceback would add nothing.
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
     except ValueError as error:
-        # A bad combination of valid flags found in the run (e.g. an image
-        # too small for the model) reaches the user as a usage error, not a
-        # traceback.
+        # A bad combination found in the run (an image too small for the model).
         raise app.UsageError(str(error)) from None
     print(
         f"model={result['model']} dataset={result['dataset']} epochs={result['epochs']} "

@@ -1,16 +1,10 @@
 """Checkpoints of a training run: save often, resume exactly, never lose one.
 
 `TrainingCheckpoint` holds every model variable (by path), the optimizer
-(slots and step counter, hence the learning-rate schedule's position), and
-the data position: the epoch and the steps done in it. The input pipeline
-is a pure function of `(seed, epoch)` (`zoo.data.epochs`), so restoring
-`epoch` and `step` and skipping `step` batches puts the data iterator exactly
-where the interrupted run left it.
-
-`tf.train.CheckpointManager` writes the files first and the `checkpoint`
-index last, so a kill at any moment leaves the previous checkpoint intact.
-A checkpoint damaged afterwards (flipped bytes, a truncated file) is found
-by its checksums on restore, and the run resumes from the newest intact one.
+(hence the schedule's position) and the data position (epoch, step): the
+input pipeline is a pure function of `(seed, epoch)`, so skipping `step`
+batches resumes the data exactly. A damaged checkpoint is found by its
+checksums on restore, and the run resumes from the newest intact one.
 """
 
 import contextlib
@@ -35,12 +29,7 @@ class DamagedCheckpointWarning(UserWarning):
 
 
 def _checkpoints_newest_first(model_dir):
-    """The checkpoints the `checkpoint` index of `model_dir` lists, newest first.
-
-    `tf.train.get_checkpoint_state` already joins the index's relative
-    entries onto `model_dir` (joining again doubled a relative `model_dir`:
-    `runs/demo/runs/demo/ckpt-3`); `model_dir` is absolute here anyway.
-    """
+    """The checkpoints the `checkpoint` index of `model_dir` lists (joined to it), newest first."""
     state = tf.train.get_checkpoint_state(model_dir)
     if state is None:
         return []
@@ -51,13 +40,7 @@ def _checkpoints_newest_first(model_dir):
 
 
 def checkpoint_damage(path):
-    """None if every tensor of checkpoint `path` reads back intact, else why not.
-
-    TensorFlow's bundle reader checks each tensor's CRC as it reads it, and
-    the index is an sstable with its own checksums and magic number: reading
-    everything once finds flipped bytes, truncation and missing shards
-    before any of it reaches the model.
-    """
+    """None if every tensor of checkpoint `path` reads back intact (CRCs checked), else why not."""
     try:
         reader = tf.train.load_checkpoint(path)
         for key in reader.get_variable_to_shape_map():
@@ -79,12 +62,9 @@ def _tensorflow_logging_silenced():
 
 
 def _variables_by_path(model):
-    # `model.variables`, not `model=model`: TensorFlow's object tracking does
-    # not see layers that Keras 3 keeps in lists (our stages and blocks), so
-    # `tf.train.Checkpoint(model=model)` would silently drop every BatchNorm
-    # moving statistic inside the blocks. `variables` (unlike `weights`)
-    # also holds the SeedGenerator states of dropout: restoring them makes
-    # a resumed run draw the same masks as an uninterrupted one.
+    # Not `model=model`: TF's object tracking misses layers Keras 3 keeps in
+    # lists (BatchNorm statistics in blocks). `variables`, unlike `weights`,
+    # holds dropout's seed states: a resumed run draws the same masks.
     found = {}
     for variable in model.variables:
         if variable.path in found and found[variable.path] is not variable:
@@ -93,32 +73,48 @@ def _variables_by_path(model):
     return found
 
 
+def _restore(trackables, path):
+    """`(checkpoint, None)` restored from `path`, or `(None, the first line of why not)`.
+
+    A failed restore's coordinator logs hundreds of lines when collected, so
+    each attempt uses a fresh `Checkpoint`, and a failed one is collected
+    here with TensorFlow's logger silenced.
+    """
+    attempt = tf.train.Checkpoint(**trackables)
+    try:
+        status = attempt.restore(path)
+        status.expect_partial()  # values this run no longer tracks are no error
+        status.assert_existing_objects_matched()
+        return attempt, None
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        mismatch = str(error).strip().splitlines()[0] or type(error).__name__
+    with _tensorflow_logging_silenced():
+        del attempt
+        status = None
+        gc.collect()
+    return None, mismatch
+
+
 class TrainingCheckpoint:
     """Model, optimizer and data position of a run, managed in `model_dir`.
 
     Args:
-        model: the compiled `keras.Model` (its optimizer is checkpointed).
-        model_dir: str or path. Where checkpoints are read from: relative
-            to the working directory, absolute, or starting with `~`.
+        model: the compiled `keras.Model`.
         keep: int >= 1. How many checkpoints to keep.
-        write_dir: str or None. Where this process writes (None: model_dir).
-            A non-chief worker of a multi-worker run writes to a scratch
-            directory: every worker must take part in a save, but only the
-            chief's copy is kept.
+        write_dir: str or None. Where this process writes (None:
+            `model_dir`; a non-chief worker's scratch directory).
         extra: dict of further trackables (e.g. the best metric so far).
     """
 
     def __init__(self, model, model_dir, keep, write_dir=None, extra=None):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
-        # Optimizer slots are created lazily; build them now so that a
-        # restore fills them instead of silently skipping them.
+        # Slots built now are filled by a restore, not silently skipped.
         model.optimizer.build(model.trainable_variables)
         self._trackables = dict(
             weights=_variables_by_path(model), optimizer=model.optimizer,
             epoch=self.epoch, step_in_epoch=self.step, **(extra or {}))
-        # Absolute once, here: every path the index yields is then absolute,
-        # whatever the working directory when the run is rerun.
+        # Absolute: the index's paths then hold from any working directory.
         self.model_dir = _absolute(model_dir)
         self._given_dir = os.fspath(model_dir)  # as the caller wrote it, for messages
         self.write_dir = _absolute(write_dir or model_dir)
@@ -136,19 +132,13 @@ class TrainingCheckpoint:
         return tf.train.latest_checkpoint(self.model_dir)
 
     def restore(self):
-        """Restores the newest intact checkpoint, if any.
+        """Restores the newest intact checkpoint, if any; returns `(epoch, step)` done.
 
-        A damaged checkpoint (a checksum that does not match, a truncated
-        index, a missing data file) is skipped with one
-        `DamagedCheckpointWarning` naming it and the one resumed from: a
-        kill or a full disk must cost an epoch, not the run.
-
-        Returns:
-            `(epoch, step)`: completed epochs and steps done in the next one.
+        Damaged ones are skipped with a `DamagedCheckpointWarning`.
 
         Raises:
-            ValueError: when the checkpoint is of another model or setup, or
-                when every checkpoint in `model_dir` is damaged.
+            ValueError: a checkpoint of another model or setup, or every
+                checkpoint damaged.
         """
         candidates = _checkpoints_newest_first(self.model_dir)
         damaged = []
@@ -178,30 +168,10 @@ class TrainingCheckpoint:
         return int(self.epoch.numpy()), int(self.step.numpy())
 
     def _restore_quietly(self, path):
-        """Restores `path`; returns None, or the first line of why it does not fit.
-
-        A failed restore leaves TensorFlow's restore coordinator attached to
-        the `tf.train.Checkpoint` it ran on, and its `__del__` logs every
-        unmatched value: hundreds of lines, at interpreter exit, after the
-        zoo's own message. So each attempt runs on a fresh `Checkpoint` over
-        the same variables; a failed one is dropped and collected here with
-        TensorFlow's logger silenced, a successful one becomes the run's.
-        """
-        attempt = tf.train.Checkpoint(**self._trackables)
-        mismatch = None
-        try:
-            status = attempt.restore(path)
-            status.expect_partial()  # values this run no longer tracks are no error
-            status.assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as error:
-            mismatch = str(error).strip().splitlines()[0] or type(error).__name__
-        if mismatch is None:
+        """Restores `path`; returns None, or the first line of why it does not fit."""
+        attempt, mismatch = _restore(self._trackables, path)
+        if attempt is not None:
             self._use(attempt)
-            return None
-        with _tensorflow_logging_silenced():
-            del attempt
-            status = None
-            gc.collect()
         return mismatch
 
     def save(self, epoch, step, global_step):
@@ -217,13 +187,9 @@ class TrainingCheckpoint:
 def initialize_from(model, source):
     """Copies weights from a saved model or a checkpoint directory into `model`.
 
-    Variables are matched by their path inside the model (the model's own
-    name stripped). Only the classifier may differ in shape (fine-tuning to
-    a new number of classes): it keeps its fresh initialization. Any other
-    mismatch is an error naming `init_from`.
-
-    Returns:
-        The names of the variables left at their initialization.
+    Variables match by path (the model's name stripped). Only the classifier
+    may differ in shape (a new head): it stays fresh, and its names are
+    returned. Any other mismatch is a ValueError naming `init_from`.
     """
     import keras
 
@@ -237,16 +203,8 @@ def initialize_from(model, source):
     if latest:
         # A --model_dir of this same architecture: restore into a twin.
         donor = type(model).from_config(model.get_config())
-        mismatch = None
-        try:
-            tf.train.Checkpoint(weights=_variables_by_path(donor)).restore(
-                latest).expect_partial().assert_existing_objects_matched()
-        except (AssertionError, ValueError) as error:
-            mismatch = str(error).splitlines()[0]
+        _, mismatch = _restore({"weights": _variables_by_path(donor)}, latest)
         if mismatch:
-            # Collected now, quietly: see `TrainingCheckpoint._restore_quietly`.
-            with _tensorflow_logging_silenced():
-                gc.collect()
             raise ValueError(f"{shown('init_from', source)}: its checkpoint {latest} does not "
                              f"fit {shown('model_name', model.name)}: {mismatch}")
     else:

@@ -1,15 +1,9 @@
 """`TrainConfig`: every option of a training run, defined once.
 
-Each field of `TrainConfig` is an option: its default, its type (`Int`,
-`Float`, `Choice`, ...: how it is checked and how its flag parses) and its
-help text. `zoo.train.train()` takes a `TrainConfig` or its fields as
-keywords; `python -m zoo.train` generates its flags from the fields
-(`zoo/train/__main__.py`). A `TrainConfig` checks every option when it is
-made, before any work, and an error names the option in the caller's
-terms: `loop='keras'` from Python, `--loop=keras` on the command line, where
-the CLI makes its config inside `naming_flags()`. Errors found later in a
-run (a `--freeze_upto` the model lacks, a warm-up longer than the run) name
-options the same way, through `name()` and `shown()`.
+Each field is an option: default, kind (`Int`, `Float`, `Choice`, ...: its
+check and its flag) and help; `python -m zoo.train` generates its flags from
+them. Errors name options as the caller wrote them: `loop='keras'` from
+Python, `--loop=keras` within `naming_flags()` (the CLI).
 
 Example:
 >>> TrainConfig(model_name="einsum_mlp", epochs=2).epochs
@@ -41,8 +35,7 @@ SCHEDULES = ("constant", "cosine", "step", "warmup")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 JIT_SETTINGS = ("auto", "on", "off", "probe")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
-# The log keys a run has: the compiled loss and metric, and with validation
-# their `val_` twins (zoo.train compiles exactly one metric, "accuracy").
+# The log keys of a run (zoo.train compiles one metric), `val_` ones with validation.
 TRAINING_METRICS = ("loss", "accuracy")
 
 _AS_FLAGS = contextvars.ContextVar("zoo_train_options_as_flags", default=False)
@@ -88,18 +81,11 @@ def _flag(field):
 
 
 class Kind:
-    """The type of an option: how a value is checked and how its flag parses.
-
-    `check(field, value)` raises a `ValueError` naming the option as the
-    caller does; `flag()` returns the absl `DEFINE_*` function and its
-    keywords; `from_flag(value)` turns the parsed flag into the option's value.
-    """
-
-    def check(self, field, value):
-        raise NotImplementedError
+    """An option's type: `check(field, value)`, `flag()` (absl `DEFINE_*`, kwargs), `from_flag`."""
+    define = staticmethod(flags.DEFINE_string)
 
     def flag(self):
-        raise NotImplementedError
+        return self.define, {}
 
     def from_flag(self, value):
         return value
@@ -142,8 +128,7 @@ class Float(Kind):
 class Choice(Kind):
     """One of `choices` (None too if `optional`); the flag takes their `str`.
 
-    `enum_flag=False` makes the flag a string checked here, not by absl
-    (whose message for an empty value does not show it).
+    `enum_flag=False`: a string flag checked here (absl's message hides an empty value).
     """
     choices: tuple
     optional: bool = False
@@ -155,7 +140,7 @@ class Choice(Kind):
 
     def flag(self):
         if not self.enum_flag:
-            return flags.DEFINE_string, {}
+            return super().flag()
         return flags.DEFINE_enum, {"enum_values": [str(c) for c in self.choices]}
 
     def from_flag(self, text):
@@ -166,20 +151,15 @@ class Choice(Kind):
 @dataclasses.dataclass(frozen=True)
 class Bool(Kind):
     """True or False (a real bool: "no" is not False)."""
+    define = staticmethod(flags.DEFINE_bool)
 
     def check(self, field, value):
         _validation.boolean(name(field), value)
 
-    def flag(self):
-        return flags.DEFINE_bool, {}
-
 
 @dataclasses.dataclass(frozen=True)
 class Text(Kind):
-    """A non-empty string (`what` it names); None too if `optional`.
-
-    An empty one is refused: it would silently mean "not given".
-    """
+    """A non-empty string (`what` it names); None too if `optional`."""
     what: str
     optional: bool = False
 
@@ -192,13 +172,11 @@ class Text(Kind):
             raise ValueError(f"{name(field)} must be a non-empty {self.what}, "
                              f"received {name(field)}={value!r}")
 
-    def flag(self):
-        return flags.DEFINE_string, {}
-
 
 @dataclasses.dataclass(frozen=True)
 class Paths(Kind):
     """A list or tuple of non-empty paths (a lone string is refused: it is no list)."""
+    define = staticmethod(flags.DEFINE_list)
 
     def check(self, field, value):
         if not isinstance(value, (list, tuple)):
@@ -209,20 +187,12 @@ class Paths(Kind):
                 raise ValueError(f"{name(field)} must be a list of non-empty paths, received "
                                  f"{shown(field, list(map(str, value)))} (an empty entry)")
 
-    def flag(self):
-        return flags.DEFINE_list, {}
-
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """How an option is checked and documented (a `TrainConfig` field's metadata).
+    """A `TrainConfig` field's metadata: `kind`, `help`, `flag` name if not the field's, `check`.
 
-    Args:
-        kind: `Int`, `Float`, `Choice`, `Bool`, `Text` or `Paths`.
-        help: str. The flag's help text.
-        flag: str or None. The flag's name, where it is not the field's.
-        check: callable or None. `check(field, value)`: what the option
-            needs beyond its type (a registered name, a writable place).
+    `check(field, value)` checks what the kind does not (a registered name).
     """
     kind: object
     help: str
@@ -257,11 +227,7 @@ def _registered(field, value):
 
 
 def _writable(field, path, directory=False):
-    """Fails unless `path` can be written: checked before training, not after it.
-
-    `directory`: the target is itself a directory to create or fill
-    (`model_dir`); otherwise only its parent must take it.
-    """
+    """Fails unless `path` (a `directory` to fill, or a file) can be written."""
     target = os.path.abspath(os.fspath(path))
     if directory and os.path.exists(target) and not os.path.isdir(target):
         raise ValueError(f"{shown(field, path)} is a file, not a directory")
@@ -275,18 +241,11 @@ def _writable(field, path, directory=False):
         raise ValueError(f"{shown(field, path)} cannot be written: {existing} is not writable")
 
 
-def _model_dir(field, path):
-    if path is not None:
-        _writable(field, path, directory=True)
-
-
 def _export_targets(field, paths):
     import zoo.export
 
     for path in paths:
-        # Exports replace what is there (overwrite=True), but only a model
-        # file of the same kind: zoo.export refuses, before training, a
-        # user's directory or a file where a SavedModel goes.
+        # Before training: zoo.export replaces only a model file of the same kind.
         try:
             zoo.export.check_save_target(path, overwrite=True)
         except (TypeError, ValueError) as error:
@@ -297,14 +256,11 @@ def _export_targets(field, paths):
 class TrainConfig:
     """Every option of `zoo.train.train()` and of `python -m zoo.train`'s flags.
 
-    Options left None take the model family's `training_defaults` (epochs,
-    optimizer, learning_rate, weight_decay) or the dataset's (num_classes).
-    Each field's help is in its metadata (`options()`), and `python -m
-    zoo.train --helpfull` prints it.
+    Options left None take the model family's `training_defaults` or the
+    dataset's (num_classes); each field's help is in `options()`.
 
     Raises:
-        ValueError: naming the option and the value (`naming_flags()`: as
-            its flag), for a bad value or combination.
+        ValueError: naming the option and the value, for a bad value or combination.
     """
 
     model_name: str = _option("resnet20", Text("name"),
@@ -349,21 +305,20 @@ class TrainConfig:
     seed: int = _option(0, Int(0), "Seed of weights, data split, shuffling and augmentation.")
     verbose: object = _option("auto", Choice(("auto", 0, 1, 2)),
                               "Progress: 1 = progress bar, 2 = one line per epoch, 0 = "
-                              "silent; auto: 1 on a terminal, 2 when the output is piped "
-                              "or redirected.")
+                              "silent; auto: 1 on a terminal, else 2.")
     export: tuple = _option((), Paths(), "Paths to save the trained model to, format from each "
                             f"suffix ({export_formats.describe()}); existing files are "
                             "replaced.", check=_export_targets)
     model_dir: str = _option(None, Text("name or path", optional=True),
                              "Checkpoints (tf.train.CheckpointManager, every epoch), TensorBoard "
                              "logs and best.keras go here; rerunning the same command resumes "
-                             "from the latest checkpoint.", check=_model_dir)
+                             "from the latest checkpoint.",
+                             check=lambda field, path: path and _writable(field, path, True))
     keep_checkpoints: int = _option(3, Int(1), "How many checkpoints --model_dir keeps.")
     checkpoint_steps: int = _option(0, Int(0), "Also checkpoint every this many steps inside "
                                     "an epoch (--loop=custom; 0: epoch ends only).")
     validate: bool = _option(True, Bool(), "Evaluate on the test split after every epoch "
-                             "(val_loss, val_accuracy; these datasets have no separate "
-                             "validation split).")
+                             "(val_loss, val_accuracy).")
     early_stopping_patience: int = _option(0, Int(0), "Stop after this many epochs without "
                                            "improvement of --monitor (0: never).")
     monitor: str = _option("val_accuracy", Choice(tuple(metrics_of_run(True)), enum_flag=False),
@@ -374,9 +329,8 @@ class TrainConfig:
                                   "epochs (0: none).")
     init_from: str = _option(None, Text("name or path", optional=True),
                              "Start from the weights of a saved model (.keras or zoo .h5) or of "
-                             "a --model_dir's latest checkpoint, instead of random weights; a "
-                             "classifier of another size is left freshly initialized (a new "
-                             "head).")
+                             "a --model_dir's latest checkpoint; a classifier of another size "
+                             "is a new head.")
     num_classes: int = _option(None, Int(1, optional=True),
                                "Classifier width (default: the dataset's classes); with "
                                "--init_from, another width than the source's is a new head.")
@@ -386,18 +340,15 @@ class TrainConfig:
                                "zoo.finetune.freeze.")
 
     def __post_init__(self):
-        if isinstance(self.export, list):  # the flag's list; a tuple keeps the config frozen
-            object.__setattr__(self, "export", tuple(self.export))
-        # `~` as a shell would expand it: a quoted or `--flag=~/x` path
-        # reaches us unexpanded, and would otherwise make a folder named "~".
-        for field in ("model_dir", "init_from"):
-            value = getattr(self, field)
+        def expand(value):  # `~` as a shell would: `--flag=~/x` reaches us unexpanded
             if isinstance(value, (str, os.PathLike)):
-                object.__setattr__(self, field, os.path.expanduser(os.fspath(value)))
-        if isinstance(self.export, tuple) and all(
-                isinstance(p, (str, os.PathLike)) for p in self.export):
-            object.__setattr__(self, "export",
-                               tuple(os.path.expanduser(os.fspath(p)) for p in self.export))
+                return os.path.expanduser(os.fspath(value))
+            return value
+
+        for field in ("model_dir", "init_from"):
+            object.__setattr__(self, field, expand(getattr(self, field)))
+        if isinstance(self.export, (list, tuple)):  # the flag's list; a tuple keeps it frozen
+            object.__setattr__(self, "export", tuple(map(expand, self.export)))
         for field, _, option in options():
             value = getattr(self, field)
             option.kind.check(field, value)
@@ -406,7 +357,6 @@ class TrainConfig:
         self._check_combinations()
 
     def _check_combinations(self):
-        """Options valid one by one that do not go together."""
         if self.strategy == "multi_worker" and self.loop == "fit":
             raise ValueError(
                 f"{shown('strategy', 'multi_worker')} runs on {shown('loop', 'custom')}: Keras 3 "

@@ -1,14 +1,8 @@
 """`--strategy`: one device, all local devices, several hosts, or a TPU.
 
-- `default`: TensorFlow's default strategy (one device, no-op).
-- `mirrored`: `MirroredStrategy` over every local GPU, or, on a host without
-  GPUs, over the logical CPU devices (`--cpu_devices=N` makes N of them:
-  how the tests check that two replicas give the one-device result).
-- `multi_worker`: `MultiWorkerMirroredStrategy`; every host runs the same
-  command with its own `TF_CONFIG` (cluster and task). In TF 2.21 / Keras 3.15
-  Keras `fit` fails under it (`Attempt to convert a value (PerReplica:...)`),
-  so it runs on the custom loop.
-- `tpu`: `TPUStrategy` on the TPU named by `--tpu` (`local` on a TPU VM).
+`mirrored` runs over every local GPU or, without GPUs, the logical CPUs
+(`--cpu_devices`); `multi_worker` needs each host's `TF_CONFIG` and runs on
+the custom loop (Keras 3 `fit` fails under it).
 """
 
 import json
@@ -28,12 +22,7 @@ def split_cpu(num_devices):
 
 
 def make_strategy(name, tpu="local"):
-    """Creates the `tf.distribute.Strategy` named by `--strategy`.
-
-    Raises:
-        ValueError: `tpu` with no TPU reachable, `multi_worker` without a
-            usable TF_CONFIG; the message names the flag.
-    """
+    """The `tf.distribute.Strategy` named by `--strategy`; ValueError if it cannot run here."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -85,8 +74,7 @@ def _tpu_strategy(tpu):
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
-    # OSError: a TPU name is looked up on the GCE metadata server, which
-    # does not answer off Google Cloud (urllib's URLError).
+    # OSError: off Google Cloud, the metadata server lookup of a TPU name fails.
     except (ValueError, OSError, tf.errors.OpError) as error:
         raise ValueError(f"{shown('strategy', 'tpu')}: cannot reach {shown('tpu', tpu)}: "
                          f"{str(error).splitlines()[0]}") from None
@@ -119,9 +107,7 @@ def is_chief(strategy):
 
 
 def worker_write_dir(strategy, directory):
-    """Where this process writes `directory`'s files: itself for the chief,
-    a scratch folder for the other workers (which must take part in saves
-    but whose copies are discarded)."""
+    """`directory` for the chief; a scratch folder for the others (they must save too)."""
     if is_chief(strategy):
         return directory
     resolver = strategy.cluster_resolver

@@ -1,16 +1,8 @@
 """`--jit_compile`: XLA on, off, the measured default (`auto`), or timed (`probe`).
 
-- `auto`: the model family's `xla_defaults` for this device and kernel
-  library (`zoo.ops.tensorflow_platform()`: `cpu/onednn`, `cpu/eigen`,
-  `gpu`, `tpu`), set from what `python -m benchmarks.xla` measured
-  (`ZooModel.preferred_jit_compile`). A table, not a probe: it costs
-  nothing at start-up, gives the same answer on every run, and XLA's
-  compile time (up to a minute for ResNet-50 on a CPU) would make a probe
-  the slowest part of a short run. `probe` is there for machines unlike
-  the measured ones.
-- `probe`: a few train steps of each path on a real batch, timed on twins
-  of the model (same config and weights) so the model itself is untouched;
-  the faster path wins (`choose_faster`).
+`auto` reads the family's `xla_defaults` for this device (measured by
+`benchmarks.xla`): free at start-up and the same every run. `probe` times a
+few train steps of each path on twins of the model, for unmeasured machines.
 
 Example:
 
@@ -21,6 +13,7 @@ Example:
 import math
 import time
 
+from zoo import _validation
 from zoo.train.config import JIT_SETTINGS, shown
 
 # Path names, in the order that breaks ties: graph mode needs no compile.
@@ -28,17 +21,9 @@ PATHS = {"graph": False, "xla": True}
 
 
 def choose_faster(timings):
-    """The path with the lowest time per step.
+    """The key of `timings` (path -> positive seconds per step) with the lowest time.
 
-    Args:
-        timings: dict path name -> seconds per step (finite, > 0). Ties go
-            to the first of `PATHS` (graph), then to dict order.
-
-    Returns:
-        The key of the fastest path.
-
-    Raises:
-        ValueError: for an empty dict or a time that is not a positive finite number.
+    Ties go to the first of `PATHS` (graph), then to dict order.
     """
     if not timings:
         raise ValueError("timings must name at least one path, received timings={}")
@@ -53,20 +38,11 @@ def choose_faster(timings):
 
 
 def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
-    """Times train steps of graph and XLA on twins of `model`.
-
-    Args:
-        model: a built zoo model (left untouched).
-        batch: `(inputs, labels)`, one real training batch.
-        make_optimizer: callable returning a fresh optimizer.
-        loss: the training loss.
-        steps, warmup: timed and untimed steps per path (the first untimed
-            step traces and, for XLA, compiles).
+    """Times train steps of graph and XLA on twins of `model` (left untouched).
 
     Returns:
         `(jit_compile, timings, errors)`: the faster path as a bool, median
-        seconds per step by path, and the error of any path that failed
-        (XLA cannot compile every op; then graph wins).
+        seconds per step by path, and the error of a path that failed.
     """
     import numpy as np
 
@@ -91,13 +67,7 @@ def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
 
 
 def xla_cannot_run(device_type, replicas):
-    """Why XLA cannot train on this setup, or None when it can.
-
-    XLA on CPU has no collectives (TensorFlow: "Collectives are not yet
-    implemented for CPU devices when compiling with XLA"), and a
-    `MirroredStrategy` over logical CPUs fails in XLA with "Trying to access
-    resource ... located in device CPU:1 from device CPU:0": a step that
-    all-reduces gradients across CPU replicas runs in graph mode only.
+    """Why XLA cannot train on this setup (CPU replicas: no collectives), or None.
 
     Example:
     >>> xla_cannot_run("cpu/eigen", 2)[:31]
@@ -114,18 +84,13 @@ def xla_cannot_run(device_type, replicas):
 def resolve(setting, model, device_type=None, log=print, replicas=1, **probe_args):
     """`--jit_compile` -> bool; `probe` takes `probe()`'s batch, make_optimizer, loss.
 
-    `device_type` is a key of the family's `xla_defaults` (`"cpu"` meaning
-    this process's CPU kernels); None means where this process runs.
-    `replicas` is the strategy's replica count: over CPU replicas `auto`
-    is graph mode and `on` an error (`xla_cannot_run`). `log` receives the
-    probe's timings.
+    `device_type` is a key of the family's `xla_defaults` (None: here);
+    `log` receives the probe's timings.
 
     Raises:
         ValueError: an unknown setting, or `on` where XLA cannot run.
     """
-    if setting not in JIT_SETTINGS:
-        raise ValueError(f"jit_compile must be one of {list(JIT_SETTINGS)}, "
-                         f"received jit_compile={setting!r}")
+    _validation.one_of("jit_compile", setting, JIT_SETTINGS)
     blocker = xla_cannot_run(device_type, replicas)
     if setting == "on" and blocker:
         raise ValueError(f"{shown('jit_compile', 'on')} cannot train here: {blocker}; use "

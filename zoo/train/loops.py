@@ -1,13 +1,8 @@
 """The explicit training loop (`--loop=custom`) and the callbacks both loops share.
 
-`CustomLoop` is what Keras `fit` does, written out: a `tf.GradientTape` in a
-`tf.function`, `optimizer.apply_gradients`, `training=True` for the step and
-`training=False` for evaluation (so BatchNorm and Dropout behave), metrics
-updated every step and reset every epoch, and the same Keras callbacks
-(`keras.callbacks.CallbackList`). It runs under any `tf.distribute`
-strategy: the step runs on every replica with `strategy.run`, the loss is
-averaged over the global batch with `tf.nn.compute_average_loss`, and the
-sums behind the metrics are reduced across replicas and workers.
+`CustomLoop` is Keras `fit` written out (GradientTape, the same callbacks)
+under any `tf.distribute` strategy: the loss is averaged over the global
+batch, and the sums behind the metrics are reduced across replicas.
 """
 
 import keras
@@ -24,12 +19,8 @@ class CustomLoop:
     """Trains and evaluates a compiled model with an explicit GradientTape loop.
 
     Args:
-        model: a `keras.Model`, built and compiled under `strategy.scope()`
-            (compile supplies the optimizer, wrapped for loss scaling under
-            `mixed_float16`).
-        loss: a `keras.losses.Loss` with `reduction=None` (one value per
-            example); the global mean comes from `tf.nn.compute_average_loss`.
-        strategy: the `tf.distribute.Strategy` the model was built under.
+        model: a `keras.Model` built and compiled under `strategy.scope()`.
+        loss: a `keras.losses.Loss` with `reduction=None`.
         jit_compile: bool. Compile the per-replica step with XLA.
     """
 
@@ -37,8 +28,7 @@ class CustomLoop:
         self.model = model
         self.loss = loss
         self.strategy = strategy
-        # Metrics live outside the strategy: they are updated with sums that
-        # are already reduced across replicas, in cross-replica context.
+        # Updated with sums already reduced across replicas.
         self.metrics = {"loss": keras.metrics.Mean(name="loss"),
                         "accuracy": keras.metrics.Mean(name="accuracy")}
         replica_train = tf.function(self._replica_train_step, jit_compile=jit_compile)
@@ -56,9 +46,8 @@ class CustomLoop:
         self.train_step, self.eval_step = train_step, eval_step
 
     def _sums(self, labels, logits, per_example_loss, regularization=0.0):
-        # Sums, not means: reduced across replicas they give global means.
-        # The regularization term counts once per example, so the reported
-        # loss is cross-entropy + regularization, as Keras fit reports it.
+        # Sums: reduced across replicas they give global means. Regularization
+        # counts once per example, so the loss reads as Keras fit reports it.
         correct = keras.ops.cast(
             keras.ops.equal(keras.ops.argmax(logits, axis=-1),
                             keras.ops.cast(labels, "int64")), "float32")
@@ -72,14 +61,12 @@ class CustomLoop:
         with tf.GradientTape() as tape:
             logits = model(inputs, training=True)
             per_example_loss = self.loss(labels, logits)
-            # Divided by the *global* batch size: the replicas' gradients
-            # are summed, so their sum is the gradient of the global mean.
+            # By the *global* batch size: the replicas' gradients are summed.
             loss = tf.nn.compute_average_loss(per_example_loss)
             regularization = tf.add_n(model.losses) if model.losses else 0.0
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(regularization)
-            # Identity unless the optimizer is a LossScaleOptimizer
-            # (mixed_float16), which also unscales in apply_gradients.
+            # Identity unless a LossScaleOptimizer (which unscales in apply_gradients).
             scaled_loss = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
@@ -107,31 +94,26 @@ class CustomLoop:
 
     def evaluate(self, dataset):
         """Mean loss and accuracy over `dataset`; returns a dict."""
+        return self._results_of(dataset)
+
+    def _results_of(self, dataset, prefix=""):
         self._reset()
         for batch in self.strategy.experimental_distribute_dataset(dataset):
             self.eval_step(batch)
-        return self._results()
+        return self._results(prefix)
 
     def fit(self, stream, *, epochs, steps_per_epoch, initial_epoch=0, initial_step=0,
             callbacks=(), verbose=1, validation_data=None, checkpoint_steps=0,
             on_checkpoint_step=None):
-        """Trains from `(initial_epoch, initial_step)` to the end of `epochs`.
+        """Trains from `(initial_epoch, initial_step)` to `epochs`; returns the `History`.
 
         Args:
-            stream: endless `tf.data.Dataset` of batches whose first batch is
-                epoch `initial_epoch`'s first (`zoo.data.load(...,
-                start_epoch=initial_epoch)`); `initial_step` batches are
-                skipped here.
-            epochs: int. Train up to (not including) this epoch index.
-            steps_per_epoch: int. Batches per epoch.
-            callbacks: Keras callbacks (TerminateOnNaN, EarlyStopping, ...).
-            verbose: 0, 1 (progress bar) or 2 (one line per epoch).
+            stream: endless dataset of batches from epoch `initial_epoch`'s
+                first (`zoo.data.load(..., start_epoch=...)`); `initial_step`
+                batches are skipped here.
             validation_data: dataset evaluated after each epoch (`val_*` logs).
             checkpoint_steps: int. Call `on_checkpoint_step(epoch, step)`
                 every this many steps inside an epoch (0: never).
-
-        Returns:
-            The `keras.callbacks.History`.
         """
         history = keras.callbacks.History()
         callback_list = keras.callbacks.CallbackList(
@@ -157,9 +139,7 @@ class CustomLoop:
                 if checkpoint_steps and done % checkpoint_steps == 0 and done < steps_per_epoch:
                     on_checkpoint_step(epoch, done)
             if validation_data is not None and not self.model.stop_training:
-                train_logs = logs
-                logs = {**train_logs, **{f"val_{k}": v
-                                         for k, v in self.evaluate(validation_data).items()}}
+                logs = {**logs, **self._results_of(validation_data, "val_")}
             callback_list.on_epoch_end(epoch, logs)
             if self.model.stop_training:
                 break
@@ -168,8 +148,7 @@ class CustomLoop:
 
 
 class SaveEachEpoch(keras.callbacks.Callback):
-    """Checkpoints at every epoch end, unless the loss went NaN (the last
-    good checkpoint must survive a divergence)."""
+    """Checkpoints at every epoch end, unless the loss went NaN (keeping the last good one)."""
 
     def __init__(self, checkpoint, steps_per_epoch):
         super().__init__()
@@ -185,17 +164,10 @@ class SaveEachEpoch(keras.callbacks.Callback):
 class SaveBest(keras.callbacks.Callback):
     """Saves the model whenever `monitor` improves, atomically (`zoo.export`).
 
-    Keras' `ModelCheckpoint(save_best_only=True)` writes in place, so a kill
-    mid-write would corrupt the best model; `zoo.export.save` writes aside and
-    renames. The best value so far is a variable the run's checkpoint holds,
-    so a resumed run compares against the true best.
-
-    Args:
-        path: str. Any `zoo.export` path (`.keras`, `.weights.h5`, ...).
-        monitor: str. A log key, e.g. `val_accuracy`.
-        best: scalar float `tf.Variable`, the best value so far (±inf first).
-        mode: `"max"` or `"min"`.
-        write: bool. False on a non-chief worker: it tracks but never writes.
+    Not Keras' `ModelCheckpoint`, which writes in place (a kill mid-write
+    corrupts it). `best` is a scalar `tf.Variable` the run's checkpoint
+    holds, so a resumed run compares against the true best; `write=False`
+    (a non-chief worker) tracks without writing.
     """
 
     def __init__(self, path, monitor, best, mode, write=True):

@@ -1,9 +1,7 @@
 """Optimizers and learning-rate schedules of `python -m zoo.train`.
 
-Schedules are Keras `LearningRateSchedule`s of the optimizer's step counter,
-not per-epoch callbacks: the rate is a pure function of
-`optimizer.iterations`, which checkpoints hold, so a resumed run continues
-on exactly the curve an uninterrupted run follows, mid-epoch included.
+Schedules are functions of `optimizer.iterations`, which checkpoints hold,
+so a resumed run follows the uninterrupted run's curve, mid-epoch included.
 
 Example:
 
@@ -16,31 +14,20 @@ Example:
 
 import keras
 
+from zoo import _validation
 from zoo.train.config import OPTIMIZERS, SCHEDULES
 
-# The step schedule divides the rate by 10 at these fractions of training
-# (He et al. 2016 train CIFAR ResNets this way).
+# The step schedule divides the rate by 10 here (He et al. 2016, CIFAR ResNets).
 STEP_FRACTIONS = (0.5, 0.75)
 
 
 def make_schedule(name, learning_rate, total_steps, warmup_steps=0):
-    """The learning rate as a function of the step.
+    """The learning rate: a float (`constant`) or a Keras `LearningRateSchedule`.
 
-    Args:
-        name: str. One of `SCHEDULES`: `constant`; `cosine` (decay to 0 over
-            `total_steps`); `step` (divided by 10 at 50% and 75% of
-            `total_steps`); `warmup` (linear from 0 over `warmup_steps`, then
-            cosine to 0).
-        learning_rate: float >= 0. The peak rate.
-        total_steps: int >= 1. Training steps of the whole run.
-        warmup_steps: int >= 0. Warm-up steps (`warmup` only).
-
-    Returns:
-        A float (constant) or a `keras.optimizers.schedules.LearningRateSchedule`.
+    `cosine` decays to 0 over `total_steps`; `step` divides by 10 at 50% and
+    75%; `warmup` rises linearly over `warmup_steps`, then decays as cosine.
     """
-    if name not in SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {list(SCHEDULES)}, "
-                         f"received lr_schedule={name!r}")
+    _validation.one_of("lr_schedule", name, SCHEDULES)
     total_steps = max(int(total_steps), 1)
     if name == "constant":
         return float(learning_rate)
@@ -62,18 +49,8 @@ def make_schedule(name, learning_rate, total_steps, warmup_steps=0):
 
 
 def make_optimizer(name, learning_rate, weight_decay=0.0):
-    """SGD with Nesterov momentum 0.9, Adam, or AdamW (decoupled decay).
-
-    Args:
-        name: str. One of `OPTIMIZERS`.
-        learning_rate: float or `LearningRateSchedule` (`make_schedule`).
-        weight_decay: float >= 0. Decoupled weight decay (SGD, AdamW); Adam
-            has none: it must be 0 there, as coupled L2 would be a different
-            optimizer.
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, "
-                         f"received optimizer={name!r}")
+    """SGD with Nesterov momentum 0.9, Adam (no weight decay), or AdamW (decoupled decay)."""
+    _validation.one_of("optimizer", name, OPTIMIZERS)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True,
                                     weight_decay=weight_decay or None)
