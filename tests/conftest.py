@@ -29,10 +29,6 @@ collect_ignore = ["fixtures"]
 # Docstring examples that need TensorFlow, by doctest name (a doctest cannot
 # carry a marker): why, as for `tensorflow_only`.
 TENSORFLOW_ONLY_DOCTESTS = {
-    "zoo.models.text_rnn": "string-mode text_rnn tokenizes with TextVectorization "
-                           "(TensorFlow string ops)",
-    "zoo.models.transformer": "string-mode transformer tokenizes with TextVectorization "
-                              "(TensorFlow string ops)",
     "zoo.models._text.TextClassifier": "its example is a string-mode text_rnn "
                                        "(TextVectorization: TensorFlow string ops)",
 }
