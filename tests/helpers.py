@@ -671,15 +671,12 @@ def run_in_fresh_process(code, *, timeout=600, cwd=None, env=None):
 
 def small_overrides(name):
     """Constructor overrides that keep registered model `name` small (and
-    runnable on the session's Keras backend): the family contract's
-    `small_overrides`, plus its `portable_overrides` off TensorFlow."""
-    family = zoo.registry.model_family(name)
-    if family is None:  # registered without a family: no contract to read
+    runnable on the session's Keras backend): its record's `small`, plus
+    its `portable` keywords off TensorFlow (`zoo.model_info`)."""
+    if zoo.registry.model_family(name) is None:  # registered without a family: no record
         return {"num_classes": 5}
-    overrides = dict(family.small_overrides)
-    if keras.backend.backend() != "tensorflow":
-        overrides.update(family.portable_overrides)
-    return overrides
+    info = zoo.model_info(name)
+    return {**info.small, **(info.portable if keras.backend.backend() != "tensorflow" else {})}
 
 
 def small_model(name, seed=0):

@@ -207,8 +207,11 @@ def test_model_info_is_one_record_per_registered_model():
         assert (info.name, info.family, info.modality) == (name, family.__name__,
                                                            family.modality)
         assert info.recipe == family.training_defaults and info.small == family.small_overrides
+        assert info.portable == family.portable_overrides
+        assert info.distributed == family.distributed_overrides
         assert set(info.weights) == set(family.pretrained_weights.get(name, ()))
         assert set(info.xla) == {"cpu/onednn", "cpu/eigen", "gpu", "tpu"}
+    assert zoo.model_info("resnet50").distributed == {"bn_synchronized": True}
     resnet50 = zoo.model_info("resnet50")
     assert resnet50.input_size == (224, 224, 3) and zoo.model_info("resnet20").input_size == (
         32, 32, 3)

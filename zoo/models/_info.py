@@ -28,8 +28,9 @@ class ModelInfo:
 
     `weights` maps each `weights=` source to `origin`, `file_hash`,
     `trained_on` and `preprocessing` (a `PREPROCESSING` entry); `xla` maps
-    platform -> whether XLA trains faster; `small` is the keywords of a
-    small instance.
+    platform -> whether XLA trains faster; `small`, `portable` and
+    `distributed` are the keywords of a small instance, of one that runs on
+    every Keras backend, and of one that trains on several replicas.
     """
 
     name: str
@@ -42,6 +43,8 @@ class ModelInfo:
     xla_source: str = None
     benchmarked: bool = False
     small: dict = dataclasses.field(default_factory=dict)
+    portable: dict = dataclasses.field(default_factory=dict)
+    distributed: dict = dataclasses.field(default_factory=dict)
 
 
 def info_of(family, name):
@@ -62,4 +65,5 @@ def info_of(family, name):
         name=name, family=family.__name__, modality=family.modality,
         recipe=dict(family.training_defaults), xla=dict(xla),
         xla_source=getattr(family, "xla_source", None), benchmarked=benchmarked,
-        small=dict(family.small_overrides), **row)
+        small=dict(family.small_overrides), portable=dict(family.portable_overrides),
+        distributed=dict(family.distributed_overrides), **row)

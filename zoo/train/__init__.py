@@ -33,18 +33,21 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
     from zoo.models.base import ZooModel
 
     info = zoo.data.info(dataset)
-    family = zoo.registry.model_family(model_name) or ZooModel
+    # A model registered without a family has no record: an image model.
+    record = (zoo.model_info(model_name) if zoo.registry.model_family(model_name)
+              else None)
+    modality = record.modality if record else "image"
     if num_classes is None:
         num_classes = info["num_classes"]
     elif num_classes < info["num_classes"]:
         raise ValueError(f"{shown('num_classes', num_classes)} is fewer than the "
                          f"{info['num_classes']} classes of {shown('dataset', dataset)}")
-    if family.modality != info["modality"]:
-        raise ValueError(f"{shown('model_name', model_name)} trains on {family.modality} data, "
+    if modality != info["modality"]:
+        raise ValueError(f"{shown('model_name', model_name)} trains on {modality} data, "
                          f"not the {info['modality']} that {shown('dataset', dataset)} yields")
     overrides = {"num_classes": num_classes}
-    if replicas > 1:
-        overrides.update(family.distributed_overrides)
+    if replicas > 1 and record:
+        overrides.update(record.distributed)
     if info["modality"] == "image":
         size = info.get("image_size", image_size)  # MNIST/CIFAR come at a fixed size
         overrides.update(input_shape=(size, size, info["channels"]),
