@@ -168,6 +168,7 @@ def test_encoder_layer_contract(kwargs, shape):
 @pytest.mark.parametrize("causal", [False, True])
 def test_encoder_real_positions_ignore_padding(causal):
     rng = np.random.default_rng(3)
+    keras.utils.set_random_seed(3)
     block = TransformerEncoderBlock(num_heads=2, ff_dim=12, dropout=0.1, causal=causal)
     x = rng.standard_normal((3, 5, 8)).astype("float32")
     lengths = [5, 3, 1]
@@ -179,7 +180,10 @@ def test_encoder_real_positions_ignore_padding(causal):
     x2[~mask2] = rng.standard_normal((int((~mask2).sum()), 8)) * 50
     after = helpers.to_numpy(block(x2, mask=mask2))
     for row, length in enumerate(lengths):
-        np.testing.assert_allclose(after[row, :length], before[row, :length], atol=1e-6, rtol=0)
+        # A longer padded axis may sum in another order: a few float32 ulps
+        # (3.5e-7 relative measured on JAX), never more.
+        np.testing.assert_allclose(after[row, :length], before[row, :length], atol=1e-6,
+                                   rtol=1e-6)
 
 
 def test_encoder_takes_the_mask_from_an_embedding():
