@@ -241,3 +241,15 @@ def test_list_models_filters_on_pretrained_weights():
         zoo.list_models(pretrained="yes")
     with pytest.raises(ValueError, match="resnet5000"):
         zoo.model_info("resnet5000")
+
+
+def test_list_models_pretrained_counts_a_familyless_model_as_without_weights():
+    name = "zoo_test_plain_for_pretrained"
+    registry.register_model(types.FunctionType(
+        (lambda **kwargs: None).__code__, {}, name))
+    try:
+        assert name not in zoo.list_models(pretrained=True)
+        assert name in zoo.list_models(pretrained=False)
+    finally:
+        registry._MODEL_CONSTRUCTORS.pop(name, None)
+        registry._MODEL_FAMILIES.pop(name, None)

@@ -52,7 +52,9 @@ def list_models(pattern="*", pretrained=None):
     names = sorted(n for n in _MODEL_CONSTRUCTORS if fnmatch.fnmatchcase(n, pattern))
     if pretrained is None:
         return names
-    return [n for n in names if bool(model_info(n).weights) == pretrained]
+    # A model registered without a family has no record, hence no weights.
+    return [n for n in names
+            if bool(_MODEL_FAMILIES.get(n) and model_info(n).weights) == pretrained]
 
 
 def model_info(name):
