@@ -26,8 +26,9 @@ import functools
 import inspect
 import os
 
-from zoo.data import (digits, images, sentiment, tfds_images, tfds_text,
-                      user_datasets)
+from zoo import _validation
+from zoo.data import (digits, images, sentiment, tfds_common, tfds_images,
+                      tfds_text, user_datasets)
 from zoo.data.user_data import (from_generator, from_image_folder,
                                 from_text_file)
 
@@ -59,9 +60,8 @@ _INFO = {
 
 def _loader(name):
     """The loader of a checked name."""
-    if user_datasets.is_user_dataset(name):
-        return user_datasets.loader(name)
-    return _LOADERS[name]
+    user = user_datasets.is_user_dataset(name)
+    return user_datasets.loader(name) if user else _LOADERS[name]
 
 
 def _options(name):
@@ -85,25 +85,22 @@ def info(name):
      'class_names': ['negative', 'positive'], 'options': ('num_examples',)}
     """
     _check_name(name)
-    if user_datasets.is_user_dataset(name):
-        description = user_datasets.info(name)
-    else:
-        description = dict(_INFO[name])
-    description["class_names"] = list(description["class_names"])
-    return {**description, "options": _options(name)}
+    user = user_datasets.is_user_dataset(name)
+    described = user_datasets.info(name) if user else _INFO[name]
+    return {**described, "class_names": list(described["class_names"]),
+            "options": _options(name)}
 
 
 def _check_name(name):
     if user_datasets.is_user_dataset(name):
         return
-    # isinstance first: an unhashable name would raise TypeError.
-    if not isinstance(name, str) or name not in _LOADERS:
-        hint = ""
-        if isinstance(name, str) and name and (
-                "/" in name or os.sep in name or os.path.exists(os.path.expanduser(name))):
-            hint = (f"; for your own data name it 'folder:{name}' (a folder of class "
-                    f"subfolders of images) or 'csv:{name}' (a label,text file)")
-        raise ValueError(f"name must be one of {list(DATASETS)}, received name={name!r}" + hint)
+    hint = ""
+    if isinstance(name, str) and name and (
+            "/" in name or os.sep in name
+            or os.path.exists(os.path.expanduser(name))):
+        hint = (f"; for your own data name it 'folder:{name}' (a folder of "
+                f"class subfolders of images) or 'csv:{name}' (a CSV file)")
+    tfds_common.check_name(name, _LOADERS, hint)
 
 
 def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
@@ -144,9 +141,15 @@ def load(name, split="train", batch_size=32, *, shuffle=None, seed=0,
         plural = "s" if len(unknown) > 1 else ""
         raise ValueError(f"dataset {name!r} takes no option{plural} {given}; its options "
                          f"are {list(accepted)}")
+    splits = (user_datasets.SPLITS if user_datasets.is_user_dataset(name)
+              else _INFO[name]["splits"])
+    _validation.loader_arguments(split, splits, batch_size, shuffle, seed,
+                                 drop_remainder, start_epoch)
+    if shuffle is None:
+        shuffle = split == "train"
     return _loader(name)(split=split, batch_size=batch_size, shuffle=shuffle,
-                          seed=seed, drop_remainder=drop_remainder,
-                          start_epoch=start_epoch, **options)
+                         seed=seed, drop_remainder=drop_remainder,
+                         start_epoch=start_epoch, **options)
 
 
 __all__ = ["DATASETS", "from_generator", "from_image_folder",

@@ -44,21 +44,15 @@ def _read_csv():
     raw = (resources.files("zoo.data") / FILENAME).read_bytes()
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",",
                        dtype=np.int64, ndmin=2)
-    if table.shape != (NUM_EXAMPLES, RAW_SIZE * RAW_SIZE + 1):
-        raise ValueError(
-            f"{FILENAME} is corrupt: expected shape "
-            f"{(NUM_EXAMPLES, RAW_SIZE * RAW_SIZE + 1)}, got {table.shape}")
+    expected = (NUM_EXAMPLES, RAW_SIZE * RAW_SIZE + 1)
+    if table.shape != expected:
+        raise ValueError(f"{FILENAME} is corrupt: expected shape {expected}, "
+                         f"got {table.shape}")
     images = table[:, :-1].astype(np.uint8).reshape(-1, RAW_SIZE, RAW_SIZE)
     labels = table[:, -1].copy()
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
-
-
-def _check_split_args(seed, test_fraction):
-    _validation.non_negative_int("seed", seed)
-    _validation.finite_float("test_fraction", test_fraction, 0, 1,
-                             low_open=True, high_open=True)
 
 
 def split_indices(seed=0, test_fraction=0.2):
@@ -73,7 +67,9 @@ def split_indices(seed=0, test_fraction=0.2):
     >>> len(train), len(test), len(set(train) & set(test))
     (1438, 359, 0)
     """
-    _check_split_args(seed, test_fraction)
+    _validation.non_negative_int("seed", seed)
+    _validation.finite_float("test_fraction", test_fraction, 0, 1,
+                             low_open=True, high_open=True)
     train, test = stratified_split(_read_csv()[1], NUM_CLASSES, test_fraction, seed)
     if not len(train) or not len(test):
         raise ValueError(
@@ -91,12 +87,12 @@ def load_arrays(split, seed=0, test_fraction=0.2):
     return images[rows], labels[rows]  # fancy indexing copies
 
 
-def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
+def load(split="train", batch_size=32, image_size=32, shuffle=False, seed=0,
          test_fraction=0.2, drop_remainder=False, start_epoch=None):
     """One split as float32 `(batch, image_size, image_size, 1)` images in [0, 1], int32 labels.
 
     Images are scaled from 0..16 to [0, 1] and resized bilinearly; the work
-    is cached in memory. Common arguments as in `zoo.data.load`.
+    is cached in memory. Common arguments as in `zoo.data.load` (checked there).
 
     Example:
 
@@ -105,15 +101,8 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
     >>> tuple(x.shape), float(x.numpy().min()), float(x.numpy().max()) <= 1.0
     ((4, 8, 8, 1), 0.0, True)
     """
-    _validation.one_of("split", split, SPLITS)
-    _validation.positive_int("batch_size", batch_size)
     _validation.positive_int("image_size", image_size)
-    _validation.boolean("shuffle", shuffle, optional=True)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.non_negative_int("start_epoch", start_epoch, optional=True)
-    _check_split_args(seed, test_fraction)
     _validation.images_fit(image_size, batch_size, channels=1, max_examples=NUM_EXAMPLES)
-
     images, labels = load_arrays(split, seed=seed, test_fraction=test_fraction)
     image_size = int(image_size)
 
@@ -126,5 +115,6 @@ def load(split="train", batch_size=32, image_size=32, shuffle=None, seed=0,
 
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).cache()
-    return epochs.batches(ds, batch_size, shuffle=split == "train" if shuffle is None else shuffle,
-                          seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch)
+    return epochs.batches(ds, batch_size, shuffle=shuffle, seed=seed,
+                          drop_remainder=drop_remainder,
+                          start_epoch=start_epoch)

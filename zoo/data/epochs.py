@@ -1,10 +1,9 @@
 """Epochs whose order is a pure function of `(seed, epoch)`: exact resume.
 
-With `reshuffle_each_iteration=True`, epoch k's order is the k-th drawn in
-this process, so a run resumed in a new process would replay epoch 0's.
-With `start_epoch` set, a loader returns instead the endless stream of
-epochs from `start_epoch`, each batched on its own and shuffled (and
-augmented) by `(seed, epoch)` alone.
+`reshuffle_each_iteration=True` draws epoch k's order k-th in this process,
+so a resumed run would replay epoch 0's. With `start_epoch`, a loader returns
+the endless stream of epochs from it, each shuffled (and augmented) by
+`(seed, epoch)` alone.
 
 Example:
 
@@ -62,9 +61,8 @@ def epoch_stream(one_epoch, start_epoch):
         return one_epoch(None).prefetch(tf.data.AUTOTUNE)
 
     def seeded_epoch(epoch):
-        # Sets the traced function graph's seed only, so that the op seeds
-        # alone decide the order whatever the global seed (a global seed of
-        # 0 would make TensorFlow test a tensor seed for truth and fail).
+        # The traced graph's seed only: the op seeds alone decide the order
+        # (a global seed of 0 would make TF test a tensor seed for truth).
         tf.random.set_seed(_EPOCH_GRAPH_SEED)
         return one_epoch(epoch)
 

@@ -126,16 +126,15 @@ def load_image_files(paths, image_size, channels=3):
     paths = _check_paths(paths)
     size = check_image_size(image_size)
     channels = check_channels(channels)
-    images = []
-    for path in paths:
+    pixels = []
+    for path in paths:  # decoded once: a failure is explained after the fact
         try:
-            image = decode_image(tf.io.read_file(path), size, channels)
+            pixels.append(decode_image(tf.io.read_file(path), size, channels).numpy())
         except (tf.errors.OpError, ValueError):
             raise _bad_file_error(path, _decode_error(path, channels)) from None
-        images.append(image.numpy())
-    if not images:
+    if not pixels:
         return np.zeros((0, *size, channels), np.float32)
-    return np.stack(images)
+    return np.stack(pixels)
 
 
 # (path, size, mtime_ns, channels) of files that decoded: the train CLI loads
@@ -166,6 +165,6 @@ def check_image_files(paths, channels=3):
     for path in todo:
         if path not in good:
             raise _bad_file_error(path, _decode_error(path, channels)
-                                  or "it failed to decode in tf.data")
+                                  or "it failed in tf.data")
         if stamps[path] is not None:
             _CHECKED.add(stamps[path])

@@ -1,9 +1,9 @@
 """A generated, seeded sentiment dataset that bag-of-words cannot solve.
 
-Short lowercase movie-review sentences, label 1 positive or 0 negative,
-generated offline from a small grammar by a seeded numpy generator (train
-and test: two streams of one seed). A clause is `subject verb [intensifier]
-adjective`; a negated verb flips it. The label is the winning clause's:
+Short movie-review sentences, label 1 positive or 0 negative, from a small
+grammar and a seeded numpy generator (train and test: two streams of one
+seed). A clause is `subject verb [intensifier] adjective`; a negated verb
+flips it. The label is the winning clause's:
 
 - contrast: the clause after "but", "yet", "; however," wins; with
   "although/even though/while X, Y" the main clause Y, with "X,
@@ -13,8 +13,7 @@ adjective`; a negated verb flips it. The label is the winning clause's:
   "not A but B" is B's.
 
 Every sentence has an equally likely twin of the same words and the other
-label, so word counts carry no information; a left-to-right reader needs a
-few bits. Punctuation is decoration: a model may strip it.
+label, so word counts carry no information. Punctuation is decoration.
 
 Example:
 
@@ -27,6 +26,7 @@ Example:
 """
 
 import functools
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -114,7 +114,6 @@ _CONTRASTS = (
     ((), (",", "even", "though"), (), 1),
     ((), (",", "though"), (), 1),
 )
-_PUNCTUATION = frozenset(",;.!")
 
 
 def _pick(rng, options):
@@ -200,24 +199,14 @@ def _single(rng):
 
 
 def _render(words):
-    text = ""
-    for word in words:
-        if word in _PUNCTUATION:
-            text += word
-        else:
-            text += (" " if text else "") + word
-    return text
+    return re.sub(r" ([,;.!])", r"\1", " ".join(words))  # "a , b" -> "a, b"
 
 
 def _sentence(rng):
     """(text, label) for one sentence; may exceed MAX_WORDS (caller rejects)."""
     kind = rng.random()
-    if kind < 0.55:
-        words, label, starts_with_clause = _contrast(rng)
-    elif kind < 0.7:
-        words, label, starts_with_clause = _agreement(rng)
-    else:
-        words, label, starts_with_clause = _single(rng)
+    form = _contrast if kind < 0.55 else _agreement if kind < 0.7 else _single
+    words, label, starts_with_clause = form(rng)
     if starts_with_clause and rng.random() < 0.25:
         words = _words(_pick(rng, LEAD_INS)) + words
     if rng.random() < 0.25:
@@ -259,27 +248,23 @@ def generate(n, seed=0, stream=0):
     return list(texts), list(labels)
 
 
-def _check_num_examples(num_examples):
-    if num_examples is not None:
-        _validation.positive_int("num_examples", num_examples)
-
-
 def load_arrays(split, seed=0, num_examples=None):
     """One split as numpy arrays: str objects `(n,)` and int64 `(n,)`, in generation order.
 
     `num_examples` None is `NUM_EXAMPLES[split]`.
     """
     _validation.one_of("split", split, SPLITS)
-    _validation.non_negative_int("seed", seed)
-    _check_num_examples(num_examples)
+    _validation.positive_int("num_examples", num_examples, optional=True)
     n = NUM_EXAMPLES[split] if num_examples is None else num_examples
     texts, labels = generate(n, seed=seed, stream=STREAMS[split])
     return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
 
 
-def load(split="train", batch_size=32, shuffle=None, seed=0,
+def load(split="train", batch_size=32, shuffle=False, seed=0,
          drop_remainder=False, num_examples=None, start_epoch=None):
     """One split as string `(batch,)`, int32 `(batch,)` batches (`zoo.data.text.text_pipeline`).
+
+    Common arguments as in `zoo.data.load`, which checks them.
 
     Example:
 
@@ -287,13 +272,7 @@ def load(split="train", batch_size=32, shuffle=None, seed=0,
     >>> [int(labels.shape[0]) for _, labels in ds]
     [4, 2]
     """
-    _validation.loader_arguments(split, SPLITS, batch_size, shuffle, seed, drop_remainder,
-                                 start_epoch)
-    _check_num_examples(num_examples)
-
     texts, labels = load_arrays(split, seed=seed, num_examples=num_examples)
     ds = tf.data.Dataset.from_tensor_slices((texts.astype(str), labels.astype(np.int32)))
-    return text_pipeline(ds, batch_size=batch_size,
-                         shuffle=split == "train" if shuffle is None else shuffle,
-                         seed=seed, drop_remainder=drop_remainder,
-                         start_epoch=start_epoch)
+    return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                         drop_remainder=drop_remainder, start_epoch=start_epoch)

@@ -1,7 +1,6 @@
 """The one preprocessing path of every text dataset: `(text, label)` -> batches.
 
-Text stays a raw `tf.string`: models own their tokenization, so the
-vocabulary travels with an exported model.
+Text stays a raw `tf.string`: models own their tokenization (and export it).
 
 Example:
 
@@ -29,10 +28,9 @@ def _to_example(text, label):
 
 def text_pipeline(ds, *, batch_size, shuffle, seed=0, drop_remainder=False,
                   cache=True, start_epoch=None):
-    """Scalar `(text, label)` pairs -> prefetched string `(batch,)`, int32 `(batch,)` batches.
+    """Scalar `(text, label)` pairs -> string and int32 `(batch,)` batches.
 
-    Arguments are checked by the caller. `cache` caches before shuffling;
-    `start_epoch` as in `zoo.data.load`.
+    Arguments are checked by the caller; `cache` caches before shuffling.
     """
     ds = ds.map(_to_example, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:

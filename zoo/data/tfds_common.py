@@ -2,6 +2,8 @@
 
 import os
 
+from zoo import _validation
+
 
 class DatasetNotPreparedError(RuntimeError):
     """The TFDS dataset is not on disk and was not downloaded."""
@@ -18,16 +20,17 @@ def how_to_prepare(name, data_dir_root):
 
 
 def supervised_split(name, split, data_dir=None, download=False):
-    """One split of a prepared TFDS dataset as unbatched `(feature, label)` pairs, in file order.
+    """One split of a prepared TFDS dataset: `(feature, label)`s, in file order.
 
     Raises:
+        ValueError: for a bad `data_dir` or `download`.
         DatasetNotPreparedError: the data is not in `data_dir` (None: the
             TFDS default) and `download` is False, or the download failed.
     """
+    data_dir = _validation.directory("data_dir", data_dir, optional=True)
+    _validation.boolean("download", download)
     import tensorflow_datasets as tfds  # slow import, needed only here
 
-    if data_dir is not None:
-        data_dir = os.fspath(data_dir)
     # Not tfds.load: to tell "not prepared" from other failures and say
     # where TFDS looked.
     builder = tfds.builder(name, data_dir=data_dir)
@@ -51,7 +54,9 @@ def supervised_split(name, split, data_dir=None, download=False):
         ) from error
 
 
-def check_name(name, datasets):
-    """Fails unless `name` is a key of `datasets`."""
+def check_name(name, datasets, hint=""):
+    """Fails unless `name` is a key of `datasets`; `hint` ends the error."""
+    # isinstance first: an unhashable name would raise TypeError.
     if not isinstance(name, str) or name not in datasets:
-        raise ValueError(f"name must be one of {sorted(datasets)}, received name={name!r}")
+        raise ValueError(f"name must be one of {sorted(datasets)}, "
+                         f"received name={name!r}{hint}")

@@ -1,13 +1,9 @@
 """Image classification datasets of TensorFlow Datasets (TFDS).
 
-Pipeline: TFDS uint8 images -> cache (uint8: 4x smaller than float32) ->
-seeded shuffle -> optional augmentation -> scale / normalize / one-hot ->
-batch -> prefetch. The cache sits before the augmentation, so every epoch
-sees new crops and flips. CIFAR augmentation is He et al. (2016)'s: pad 4,
-random 32x32 crop, random left-right flip, with stateless ops seeded by
-`(seed, epoch)`. `normalize=True` uses the per-channel train statistics in
-`DATASETS` (the usual published figures).
-
+Pipeline: uint8 images -> cache (4x smaller than float32) -> seeded shuffle
+-> augmentation (after the cache: new crops every epoch) -> scale /
+normalize / one-hot -> batch. CIFAR augmentation is He et al. (2016)'s: pad
+4, random crop, random flip, stateless ops seeded by `(seed, epoch)`.
 Nothing is downloaded unless `download=True` (`zoo.data.tfds_common`).
 
 Example:
@@ -41,7 +37,7 @@ _CIFAR100_NAMES = tuple((
     "streetcar sunflower sweet_pepper table tank telephone television tiger tractor train "
     "trout tulip turtle wardrobe whale willow_tree wolf woman worm").split())
 
-# name -> what `zoo.data.info` reports, plus the normalization statistics.
+# name -> what `zoo.data.info` reports, plus the published train statistics.
 DATASETS = {
     "mnist": {"num_classes": 10, "channels": 1, "image_size": 28, "splits": ("train", "test"),
               "mean": (0.1307,), "std": (0.3081,), "class_names": _MNIST_NAMES},
@@ -75,12 +71,12 @@ def augment_image(image, seed):
     return tf.image.stateless_random_flip_left_right(image, seed=seeds[1])
 
 
-def load(name, split="train", batch_size=32, shuffle=None, seed=0,
+def load(name, split="train", batch_size=32, shuffle=False, seed=0,
          drop_remainder=False, data_dir=None, download=False, one_hot=False,
          augment=None, normalize=False, cache=True, start_epoch=None):
     """One split of a TFDS image dataset as a batched `tf.data.Dataset`.
 
-    Common arguments as in `zoo.data.load`.
+    Common arguments as in `zoo.data.load`, which checks them.
 
     Args:
         data_dir: str, path or None. None: the TFDS default.
@@ -97,19 +93,13 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
     """
     check_name(name, DATASETS)
     spec = DATASETS[name]
-    _validation.loader_arguments(split, spec["splits"], batch_size, shuffle, seed,
-                                 drop_remainder, start_epoch)
-    _validation.directory("data_dir", data_dir, optional=True)
-    for option, value in (("download", download), ("one_hot", one_hot), ("augment", augment),
+    for option, value in (("one_hot", one_hot), ("augment", augment),
                           ("normalize", normalize), ("cache", cache)):
         _validation.boolean(option, value, optional=option == "augment")
     if augment and split != "train":
         raise ValueError(
             "augment=True applies to the train split only, received "
             f"augment={augment!r} with split={split!r}")
-
-    if shuffle is None:
-        shuffle = split == "train"
     if augment is None:
         augment = split == "train" and name in AUGMENTED_BY_DEFAULT
     size, channels = spec["image_size"], spec["channels"]
@@ -138,8 +128,7 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
 
     ds = supervised_split(name, split, data_dir=data_dir, download=download)
     ds = ds.map(to_uint8, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        ds = ds.cache()
-    return epochs.batches(ds, batch_size, shuffle=shuffle, seed=seed,
+    return epochs.batches(ds.cache() if cache else ds, batch_size,
+                          shuffle=shuffle, seed=seed, transform=transform,
                           drop_remainder=drop_remainder, start_epoch=start_epoch,
-                          default_buffer=DEFAULT_SHUFFLE_BUFFER, transform=transform)
+                          default_buffer=DEFAULT_SHUFFLE_BUFFER)

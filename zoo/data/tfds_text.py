@@ -9,7 +9,6 @@ Example:
 (['imdb_reviews'], 2)
 """
 
-from zoo import _validation
 # Re-exported: callers catch tfds_text.DatasetNotPreparedError.
 from zoo.data.tfds_common import DatasetNotPreparedError, check_name, supervised_split  # noqa: F401
 from zoo.data.text import text_pipeline
@@ -21,11 +20,12 @@ DATASETS = {
 }
 
 
-def load(name, split="train", batch_size=32, shuffle=None, seed=0,
+def load(name, split="train", batch_size=32, shuffle=False, seed=0,
          drop_remainder=False, data_dir=None, download=False, start_epoch=None):
     """One split of a TFDS text dataset: raw string `(batch,)`, int32 `(batch,)` batches.
 
-    Arguments as in `zoo.data.load`; `data_dir` None is the TFDS default
+    Arguments as in `zoo.data.load`, which checks the common ones;
+    `data_dir` None is the TFDS default
     (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
 
     Raises:
@@ -34,12 +34,6 @@ def load(name, split="train", batch_size=32, shuffle=None, seed=0,
             `data_dir` and `download` is False, or the download failed.
     """
     check_name(name, DATASETS)
-    _validation.loader_arguments(split, DATASETS[name]["splits"], batch_size, shuffle, seed,
-                                 drop_remainder, start_epoch)
-    _validation.directory("data_dir", data_dir, optional=True)
-    _validation.boolean("download", download)
-
     ds = supervised_split(name, split, data_dir=data_dir, download=download)
-    return text_pipeline(ds, batch_size=batch_size,
-                         shuffle=split == "train" if shuffle is None else shuffle,
-                         seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch)
+    return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                         drop_remainder=drop_remainder, start_epoch=start_epoch)

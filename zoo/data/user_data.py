@@ -1,10 +1,9 @@
 """Users' own data as batched `tf.data.Dataset`s, like `zoo.data.load`'s.
 
-`from_image_folder` (one subfolder of images per class) and `from_text_file`
-(`label,text` CSV or TSV rows) return `(dataset, class_names)` and take
-`split="train"` or `"validation"`, a seeded stratified split; bad input is a
-`ValueError` naming the argument or the file (and line), raised before any
-`tf.data` work. `from_generator` wraps `tf.data.Dataset.from_generator`.
+`from_image_folder` (a subfolder of images per class) and `from_text_file`
+(`label,text` rows) return `(dataset, class_names)`; `split="train"` or
+`"validation"` is a seeded stratified split. Bad input is a `ValueError`
+naming the argument or the file (and line), raised before any `tf.data` work.
 
 Example:
 
@@ -28,6 +27,7 @@ import tensorflow as tf
 from zoo import _validation
 from zoo.data import epochs, images
 from zoo.data.images import IMAGE_EXTENSIONS
+from zoo.data.text import text_pipeline
 
 SPLITS = ("train", "validation")
 # A first row whose label is one of these (any case) is a header.
@@ -39,17 +39,22 @@ __all__ = ["HEADER_LABELS", "IMAGE_EXTENSIONS", "from_generator",
            "read_text_file", "stratified_split"]
 
 
-def _check_existing(name, value, want_dir):
+def check_existing(name, value, want_dir):
+    """`value` as a str path to an existing directory, file or either (None)."""
     path = _validation.path(name, value)
-    kind = "directory" if want_dir else "file"
-    if not (tf.io.gfile.isdir(path) if want_dir else
-            tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path)):
-        raise ValueError(f"{name} must be an existing {kind}, received {name}={value!r}")
-    return path
+    kind = {True: "directory", False: "file"}.get(want_dir, "file or directory")
+    if not tf.io.gfile.exists(path):
+        problem = f"does not exist (working directory {os.getcwd()!r})"
+    elif want_dir is None or tf.io.gfile.isdir(path) == want_dir:
+        return path
+    else:
+        problem = f"is a {'file' if want_dir else 'directory'}, not a {kind}"
+    raise ValueError(f"{name} must be an existing {kind}: {name}={value!r} "
+                     + problem)
 
 
 def list_image_folder(directory, where=None):
-    """`(class_names, files_per_class)`: sorted subfolders (but ".*"), their images sorted.
+    """`(class_names, paths, labels)`: the sorted class subfolders (not ".*").
 
     `where` is what errors say was received (None: `directory=...`).
     """
@@ -60,22 +65,17 @@ def list_image_folder(directory, where=None):
     if not class_names:
         raise ValueError("directory must hold one subfolder of images per class; it has "
                          f"no subfolder, {where}")
-    files = []
-    for class_name in class_names:
+    paths, labels = [], []
+    for label, class_name in enumerate(class_names):
         found = images.find_image_files(os.path.join(directory, class_name))
         if not found:
             # Almost always a mistake; a silent extra logit would hide it.
             raise ValueError(f"class folder {class_name!r} has no image files "
                              f"({', '.join(IMAGE_EXTENSIONS)}) under "
                              f"{os.path.join(directory, class_name)!r}, {where}")
-        files.append(found)
-    return class_names, files
-
-
-def examples_of(files_per_class):
-    """`(paths, labels)` of `list_image_folder`'s files, class by class."""
-    return ([path for files in files_per_class for path in files],
-            [label for label, files in enumerate(files_per_class) for _ in files])
+        paths += found
+        labels += [label] * len(found)
+    return class_names, paths, labels
 
 
 def stratified_split(labels, num_classes, fraction, seed):
@@ -100,31 +100,34 @@ def stratified_split(labels, num_classes, fraction, seed):
             np.sort(np.concatenate(held)).astype(np.int64))
 
 
-def _select(split, labels, num_classes, fraction, seed, where):
-    """Indices of `split` (None: all) of the data `where` names; an empty split fails."""
+def select_split(split, labels, num_classes, fraction, seed, where=""):
+    """Indices of `split`: None all, `"train"` the kept, else the held-out.
+
+    An empty split fails; `where` follows "split" in the error.
+    """
     if split is None:
         return np.arange(len(labels), dtype=np.int64)
     kept, held = stratified_split(labels, num_classes, fraction, seed)
-    rows = held if split == "validation" else kept
+    rows = kept if split == "train" else held
     if not len(rows):
-        raise ValueError(f"validation_fraction={fraction!r} leaves the {split!r} split of "
-                         f"{where} empty")
+        raise ValueError(
+            f"validation_fraction={fraction!r} leaves the {split!r} "
+            f"split{where} empty (each class holds out "
+            "round(validation_fraction * its size))")
     return rows
 
 
-def _batch(ds, *, batch_size, shuffle, seed, drop_remainder, cache, buffer):
-    """cache -> seeded shuffle reshuffled each epoch -> batch -> prefetch."""
-    return epochs.batches(ds.cache() if cache else ds, batch_size, shuffle=shuffle, seed=seed,
-                          drop_remainder=drop_remainder, buffer=buffer)
-
-
-def _check_split_args(split, validation_fraction, seed, shuffle):
+def _check_common(batch_size, split, validation_fraction, seed, shuffle,
+                  drop_remainder, cache):
+    _validation.positive_int("batch_size", batch_size)
     if split is not None:
         _validation.one_of("split", split, SPLITS)
     _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
                              low_open=True, high_open=True)
     _validation.non_negative_int("seed", seed)
-    _validation.boolean("shuffle", shuffle, optional=True)
+    for option, value in (("shuffle", shuffle), ("cache", cache),
+                          ("drop_remainder", drop_remainder)):
+        _validation.boolean(option, value, optional=option == "shuffle")
 
 
 def from_image_folder(directory, image_size, batch_size=32, *, split=None,
@@ -133,45 +136,55 @@ def from_image_folder(directory, image_size, batch_size=32, *, split=None,
                       cache=False):
     """Class-named subfolders of images as `(image, label)` batches, and the class names.
 
-    Every file of the split is decoded once first: a bad file fails here, by
-    name. `split` is None (all), `"train"` or `"validation"`
-    (`stratified_split`); `shuffle` None shuffles unless `"validation"`.
+    `split` is None (all), `"train"` or `"validation"` (`stratified_split`);
+    `shuffle` None shuffles unless `"validation"`.
     """
-    directory = _check_existing("directory", directory, want_dir=True)
+    directory = check_existing("directory", directory, want_dir=True)
     size = images.check_image_size(image_size)
-    _validation.positive_int("batch_size", batch_size)
-    _check_split_args(split, validation_fraction, seed, shuffle)
+    _check_common(batch_size, split, validation_fraction, seed, shuffle,
+                  drop_remainder, cache)
     channels = images.check_channels(channels)
     _validation.images_fit(image_size, batch_size, channels)
     _validation.boolean("one_hot", one_hot)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.boolean("cache", cache)
+    class_names, all_paths, all_labels = list_image_folder(directory)
+    where = f" of directory={directory!r}"
+    rows = select_split(split, all_labels, len(class_names),
+                        validation_fraction, seed, where)
+    ds = image_batches(
+        [all_paths[i] for i in rows], [all_labels[i] for i in rows], size,
+        channels, batch_size, cache=cache, seed=seed,
+        shuffle=split != "validation" if shuffle is None else shuffle,
+        drop_remainder=drop_remainder,
+        num_classes=len(class_names) if one_hot else None)
+    return ds, class_names
 
-    class_names, files_per_class = list_image_folder(directory)
-    all_paths, all_labels = examples_of(files_per_class)
-    rows = _select(split, all_labels, len(class_names), validation_fraction, seed,
-                   f"directory={directory!r}")
-    paths = [all_paths[i] for i in rows]
-    labels = [all_labels[i] for i in rows]
+
+def image_batches(paths, labels, image_size, channels, batch_size, *, shuffle,
+                  seed, drop_remainder, start_epoch=None, cache=False,
+                  num_classes=None):
+    """Decoded `(image, label)` batches of image files (`epochs.batches`).
+
+    Every file is decoded once first (`images.check_image_files`): a bad
+    one fails here, by name. `num_classes` one-hot encodes the labels.
+    """
     images.check_image_files(paths, channels)
-    if shuffle is None:
-        shuffle = split != "validation"
 
     def to_example(path, label):
-        image = images.decode_image(tf.io.read_file(path), size, channels)
-        if one_hot:
-            label = tf.one_hot(label, len(class_names), dtype=tf.float32)
+        image = images.decode_image(tf.io.read_file(path), image_size, channels)
+        if num_classes:
+            label = tf.one_hot(label, num_classes, dtype=tf.float32)
         return image, label
 
     def decode(examples, epoch=None):
         return examples.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
 
     ds = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, np.int32)))
-    # Uncached, the paths are shuffled, not the images: the buffer then costs bytes.
-    ds = epochs.batches(decode(ds).cache() if cache else ds, batch_size, shuffle=shuffle,
-                        seed=seed, drop_remainder=drop_remainder,
-                        transform=None if cache else decode)
-    return ds, class_names
+    # Uncached, the paths are shuffled, not the images: a buffer of bytes.
+    return epochs.batches(decode(ds).cache() if cache else ds, batch_size,
+                          shuffle=shuffle, seed=seed,
+                          drop_remainder=drop_remainder,
+                          start_epoch=start_epoch,
+                          transform=None if cache else decode)
 
 
 _INT_LABEL = re.compile(r"[0-9]+")
@@ -179,7 +192,7 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def _check_text_args(path, delimiter, header, class_names):
-    path = _check_existing("path", path, want_dir=False)
+    path = check_existing("path", path, want_dir=False)
     if delimiter is None:
         delimiter = "," if path.lower().endswith(".csv") else "\t"
     if (not isinstance(delimiter, str) or len(delimiter) != 1
@@ -189,13 +202,7 @@ def _check_text_args(path, delimiter, header, class_names):
             f"a line break, received delimiter={delimiter!r}")
     if not (header is True or header is False or header == "auto"):
         raise ValueError(f"header must be 'auto', True or False, received header={header!r}")
-    if class_names is not None:
-        if (isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names)
-                or len(set(class_names)) != len(class_names) or not class_names):
-            raise ValueError("class_names must be None or a sequence of distinct str, "
-                             f"received class_names={class_names!r}")
-        class_names = list(class_names)
-    return path, delimiter, class_names
+    return path, delimiter, _validation.class_names(class_names)
 
 
 def _decode(raw, path):
@@ -213,31 +220,28 @@ def _rows(path, delimiter):
         content = _decode(f.read(), path)
     # strict: a misplaced quote is an error, not text silently swallowed.
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
-    rows = []
+    rows, start = [], 1  # the first line of the next row
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # long documents are fine here
     try:
-        while True:
-            first_line = reader.line_num + 1
-            where = f"line {first_line} of path={path!r}"
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                raise ValueError(
-                    f"{where} is not valid CSV ({error}); quote a text that "
-                    f"holds the delimiter {delimiter!r}, a quote or a line "
-                    'break with double quotes, doubling the quotes inside: '
-                    f'label{delimiter}"say ""hi"""') from None
+        for fields in reader:
+            line, start = start, reader.line_num + 1
             if not any(field.strip() for field in fields):
                 continue  # blank lines are skipped
             label = fields[0].strip()
             if len(fields) < 2 or not label:
-                raise ValueError(f"{where} is not 'label{delimiter}text' (delimiter="
-                                 f"{delimiter!r}): {delimiter.join(fields)[:80]!r}")
+                raise ValueError(
+                    f"line {line} of path={path!r} is not "
+                    f"'label{delimiter}text' (delimiter={delimiter!r}): "
+                    f"{delimiter.join(fields)[:80]!r}")
             # Unquoted delimiters in the text are the text's own: put back.
-            rows.append((first_line, label, delimiter.join(fields[1:]).strip()))
+            rows.append((line, label, delimiter.join(fields[1:]).strip()))
+    except csv.Error as error:
+        raise ValueError(
+            f"line {start} of path={path!r} is not valid CSV ({error}); "
+            f"quote a text that holds the delimiter {delimiter!r}, a quote or "
+            "a line break with double quotes, doubling the quotes inside: "
+            f'label{delimiter}"say ""hi"""') from None
     finally:
         csv.field_size_limit(limit)
     return rows
@@ -316,28 +320,24 @@ def from_text_file(path, batch_size=32, *, delimiter=None, class_names=None,
     pass the training file's `class_names` to keep its ids. `split` and
     `shuffle` as in `from_image_folder`.
     """
-    path, delimiter, class_names = _check_text_args(path, delimiter, header,
-                                                    class_names)
-    _validation.positive_int("batch_size", batch_size)
-    _check_split_args(split, validation_fraction, seed, shuffle)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.boolean("cache", cache)
-
-    given = class_names
-    texts, labels, class_names = read_text_file(path, delimiter, header, class_names)
-    if given is None and len(class_names) < 2:
+    _check_common(batch_size, split, validation_fraction, seed, shuffle,
+                  drop_remainder, cache)
+    texts, labels, names = read_text_file(path, delimiter, header, class_names)
+    path = os.fspath(path)
+    if class_names is None and len(names) < 2:
         # Its one label would become id 0, whatever id training gave it.
         raise ValueError(
-            f"path={path!r} has a single label, {class_names[0]!r}: a training file needs two "
-            "or more; to read a test file, pass the training file's class_names= so that its "
-            "labels keep their ids")
-    rows = _select(split, labels, len(class_names), validation_fraction, seed, f"path={path!r}")
+            f"path={path!r} has a single label, {names[0]!r}: a training file "
+            "needs two or more; to read a test file, pass the training file's "
+            "class_names= so that its labels keep their ids")
+    rows = select_split(split, labels, len(names), validation_fraction, seed,
+                        f" of path={path!r}")
     ds = tf.data.Dataset.from_tensor_slices(
         (tf.constant([texts[i] for i in rows], tf.string), labels[rows]))
-    ds = _batch(ds, batch_size=batch_size, seed=seed, drop_remainder=drop_remainder,
-                shuffle=split != "validation" if shuffle is None else shuffle, cache=cache,
-                buffer=len(rows))
-    return ds, class_names
+    return text_pipeline(
+        ds, batch_size=batch_size, seed=seed, drop_remainder=drop_remainder,
+        shuffle=split != "validation" if shuffle is None else shuffle,
+        cache=cache), names
 
 
 def from_generator(generator_fn, output_signature, batch_size=32, *,
@@ -354,11 +354,12 @@ def from_generator(generator_fn, output_signature, batch_size=32, *,
         raise ValueError("output_signature must be a nested structure of tf.TypeSpec, "
                          f"received output_signature={output_signature!r}")
     _validation.positive_int("batch_size", batch_size)
-    _validation.boolean("shuffle", shuffle)
     _validation.positive_int("shuffle_buffer", shuffle_buffer)
     _validation.non_negative_int("seed", seed)
-    _validation.boolean("drop_remainder", drop_remainder)
-    _validation.boolean("cache", cache)
+    for option, value in (("shuffle", shuffle), ("cache", cache),
+                          ("drop_remainder", drop_remainder)):
+        _validation.boolean(option, value)
     ds = tf.data.Dataset.from_generator(generator_fn, output_signature=output_signature)
-    return _batch(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                  drop_remainder=drop_remainder, cache=cache, buffer=int(shuffle_buffer))
+    return epochs.batches(ds.cache() if cache else ds, batch_size,
+                          shuffle=shuffle, seed=seed, buffer=shuffle_buffer,
+                          drop_remainder=drop_remainder)

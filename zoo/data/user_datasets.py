@@ -18,7 +18,7 @@ import os
 import tensorflow as tf
 
 from zoo import _validation
-from zoo.data import epochs, images, user_data
+from zoo.data import user_data
 from zoo.data.text import text_pipeline
 
 KINDS = ("folder", "csv")
@@ -37,25 +37,21 @@ def is_user_dataset(name):
             and name.partition(":")[0] in KINDS)
 
 
-def _path(name):
-    """`(kind, expanded path)` of a user dataset name."""
-    kind, _, path = name.partition(":")
-    if not path.strip():
-        raise ValueError(f"dataset {name!r} names no path: use {kind}:PATH, received name={name!r}")
-    if "\0" in path:
-        raise ValueError(f"dataset {name!r}: the path contains a NUL character")
-    return kind, os.path.expanduser(path)
-
-
 def _fail(name, problem):
     return ValueError(f"dataset {name!r}: {problem}")
 
 
-def _existing(name, path, want_dir, what):
-    if not os.path.exists(path):
-        raise _fail(name, f"{path!r} does not exist (working directory {os.getcwd()!r})")
-    if want_dir is True and not os.path.isdir(path):
-        raise _fail(name, f"{path!r} is a file, not a directory of {what}")
+def _path(name, want_dir=None, hint=""):
+    """The existing path of a user dataset (`want_dir`: `check_existing`'s)."""
+    kind, _, path = name.partition(":")
+    if not path.strip():
+        raise _fail(name, f"names no path: use {kind}:PATH, "
+                          f"received name={name!r}")
+    try:
+        path = os.path.expanduser(path)
+        return user_data.check_existing("path", path, want_dir)
+    except ValueError as error:
+        raise _fail(name, f"{error}{hint}") from None
 
 
 def _held_out(name, path, candidates):
@@ -76,9 +72,8 @@ def _check_classes(name, class_names, where):
 
 def _folder_layout(name):
     """`(class_names, {"train": (paths, labels), "test": ... or None: split off train})`."""
-    _, path = _path(name)
-    _existing(name, path, True, "class subfolders (for a CSV file use "
-                                f"'csv:{name.partition(':')[2]}')")
+    csv_name = name.replace("folder:", "csv:", 1)
+    path = _path(name, True, f" (for a CSV file use {csv_name!r})")
     held = None
     if os.path.isdir(os.path.join(path, "train")):
         held = _held_out(name, path, [d for d in HELD_OUT_NAMES
@@ -88,8 +83,8 @@ def _folder_layout(name):
     splits, classes = {}, {}
     for split, directory in dirs.items():
         where = f"in dataset {name!r} (directory {directory!r})"
-        classes[split], files = user_data.list_image_folder(directory, where)
-        splits[split] = user_data.examples_of(files)
+        names, paths, labels = user_data.list_image_folder(directory, where)
+        classes[split], splits[split] = names, (paths, labels)
     if "test" in dirs and classes["train"] != classes["test"]:
         only_train = sorted(set(classes["train"]) - set(classes["test"]))
         only_test = sorted(set(classes["test"]) - set(classes["train"]))
@@ -99,59 +94,44 @@ def _folder_layout(name):
     return classes["train"], {"train": splits["train"], "test": splits.get("test")}
 
 
-def _split(name, class_names, layout, split, validation_fraction, seed):
-    """`(examples, labels)` of `split`: its own, or a stratified share."""
-    if layout["test"] is not None:
-        return layout[split]
-    examples, labels = layout["train"]
-    kept, held = user_data.stratified_split(labels, len(class_names), validation_fraction, seed)
-    rows = kept if split == "train" else held
-    if not len(rows):
-        raise _fail(name, f"validation_fraction={validation_fraction!r} leaves the {split!r} "
-                          "split empty (each class gives round(validation_fraction * its "
-                          "size) examples to 'test'): add examples, or give the test split "
-                          "its own folder or file")
-    return [examples[i] for i in rows], [labels[i] for i in rows]
-
-
-def _check_common(split, batch_size, shuffle, seed, drop_remainder, start_epoch,
-                  validation_fraction):
-    _validation.loader_arguments(split, SPLITS, batch_size, shuffle, seed, drop_remainder,
-                                 start_epoch)
+def _split(name, split, validation_fraction, seed):
+    """`(class_names, examples, labels)` of `split`: its own, or a share."""
     _validation.finite_float("validation_fraction", validation_fraction, 0, 1,
                              low_open=True, high_open=True)
+    layout_of = _folder_layout if name.startswith("folder:") else _csv_layout
+    class_names, layout = layout_of(name)
+    if layout["test"] is not None:
+        return class_names, *layout[split]
+    examples, labels = layout["train"]
+    try:
+        rows = user_data.select_split(split, labels, len(class_names),
+                                      validation_fraction, seed)
+    except ValueError as error:
+        raise _fail(name, f"{error}: add examples, or give the test split "
+                          "its own folder or file") from None
+    return class_names, [examples[i] for i in rows], [labels[i] for i in rows]
 
 
-def load_folder(name, split="train", batch_size=32, shuffle=None, seed=0,
+def load_folder(name, split="train", batch_size=32, shuffle=False, seed=0,
                 drop_remainder=False, start_epoch=None,
                 image_size=DEFAULT_IMAGE_SIZE,
                 validation_fraction=DEFAULT_VALIDATION_FRACTION):
     """One split of a `"folder:PATH"` dataset: float32 `(batch, size, size, 3)`, int32 labels.
 
-    Arguments as in `zoo.data.load`; `seed` also seeds the held-out split.
+    Arguments as in `zoo.data.load`, which checks the common ones; `seed`
+    also seeds the held-out split.
     """
-    _check_common(split, batch_size, shuffle, seed, drop_remainder, start_epoch,
-                  validation_fraction)
     _validation.positive_int("image_size", image_size)
     _validation.images_fit(image_size, batch_size, CHANNELS)
-    class_names, layout = _folder_layout(name)
-    paths, labels = _split(name, class_names, layout, split, validation_fraction, seed)
-    try:
-        images.check_image_files(paths, CHANNELS)
-    except ValueError as error:
-        raise _fail(name, str(error)) from None
+    _, paths, labels = _split(name, split, validation_fraction, seed)
     size = (int(image_size), int(image_size))
-
-    def decode(examples, epoch):
-        return examples.map(
-            lambda path, label: (images.decode_image(tf.io.read_file(path), size, CHANNELS), label),
-            num_parallel_calls=tf.data.AUTOTUNE)
-
-    # Shuffle the paths, not the images: the buffer then costs bytes.
-    ds = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
-    return epochs.batches(ds, batch_size, shuffle=split == "train" if shuffle is None else shuffle,
-                          seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch,
-                          transform=decode)
+    try:
+        return user_data.image_batches(
+            paths, labels, size, CHANNELS, batch_size, seed=seed,
+            shuffle=shuffle, drop_remainder=drop_remainder,
+            start_epoch=start_epoch)
+    except ValueError as error:  # a file that does not decode
+        raise _fail(name, str(error)) from None
 
 
 @functools.lru_cache(maxsize=8)
@@ -174,8 +154,7 @@ def _read(name, path, class_names=None):
 
 def _csv_layout(name):
     """`(class_names, {"train": (texts, labels), "test": ... or None})`."""
-    _, path = _path(name)
-    _existing(name, path, None, None)
+    path = _path(name)
     if not os.path.isdir(path):
         texts, labels, class_names = _read(name, path)
         _check_classes(name, class_names, repr(path))
@@ -199,37 +178,32 @@ def _csv_layout(name):
                          "test": (test_texts, test_labels)}
 
 
-def load_csv(name, split="train", batch_size=32, shuffle=None, seed=0,
+def load_csv(name, split="train", batch_size=32, shuffle=False, seed=0,
              drop_remainder=False, start_epoch=None,
              validation_fraction=DEFAULT_VALIDATION_FRACTION):
     """One split of a `"csv:PATH"` dataset: raw string `(batch,)`, int32 labels.
 
-    Arguments as in `zoo.data.load`; `seed` also seeds the held-out split.
+    Arguments as in `zoo.data.load`, which checks the common ones; `seed`
+    also seeds the held-out split.
     """
-    _check_common(split, batch_size, shuffle, seed, drop_remainder,
-                  start_epoch, validation_fraction)
-    class_names, layout = _csv_layout(name)
-    texts, labels = _split(name, class_names, layout, split,
-                           validation_fraction, seed)
+    _, texts, labels = _split(name, split, validation_fraction, seed)
     ds = tf.data.Dataset.from_tensor_slices(
         (tf.constant(list(texts), tf.string), tf.constant(labels, tf.int32)))
-    return text_pipeline(ds, batch_size=batch_size,
-                         shuffle=split == "train" if shuffle is None else shuffle, seed=seed,
+    return text_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
                          drop_remainder=drop_remainder, start_epoch=start_epoch)
 
 
 def info(name):
     """`zoo.data.info` of a user dataset (without decoding any image)."""
-    kind, _ = _path(name)
-    class_names, layout = (_folder_layout if kind == "folder" else _csv_layout)(name)
-    _split(name, class_names, layout, "test", DEFAULT_VALIDATION_FRACTION, 0)
-    channels = {"channels": CHANNELS} if kind == "folder" else {}
-    return {"modality": "image" if kind == "folder" else "text",
-            "num_classes": len(class_names), **channels,
+    class_names, _, _ = _split(name, "test", DEFAULT_VALIDATION_FRACTION, 0)
+    image = name.startswith("folder:")
+    return {"modality": "image" if image else "text",
+            "num_classes": len(class_names),
+            **({"channels": CHANNELS} if image else {}),
             "class_names": list(class_names), "splits": SPLITS}
 
 
 def loader(name):
     """`load`'s function for a user dataset, its name bound."""
-    kind, _ = _path(name)
-    return functools.partial(load_folder if kind == "folder" else load_csv, name)
+    load = load_folder if name.startswith("folder:") else load_csv
+    return functools.partial(load, name)

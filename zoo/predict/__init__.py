@@ -2,8 +2,7 @@
 
 A model trained by `zoo.train` keeps its class names and image
 preprocessing in every format that loads as a model; `predict` reads image
-files with that preprocessing and returns each input's top classes by
-name. `python -m zoo.predict` is its command line.
+files with that preprocessing. `python -m zoo.predict` is its command line.
 
 Example:
 >>> import numpy as np, zoo, zoo.predict
@@ -23,6 +22,7 @@ import pathlib
 import numpy as np
 
 from zoo import _validation
+from zoo.data import images
 
 __all__ = ["Prediction", "image_files", "is_text_model", "load_model", "predict", "scores_to_predictions"]
 
@@ -77,8 +77,6 @@ def is_text_model(model):
 
 def _image_preprocessing(model):
     """The model's preprocessing, or the zoo's default for its input shape."""
-    import zoo.data.images
-
     if getattr(model, "preprocessing", None):
         return model.preprocessing
     shape = None
@@ -93,44 +91,42 @@ def _image_preprocessing(model):
             f"the model records no preprocessing and its input shape {shape} does not say "
             "what size to read image files at; pass the images as a preprocessed array")
     # The zoo's convention for image inputs, which zoo.train's data follows.
-    return zoo.data.images.preprocessing(shape[:2], shape[2])
+    return images.preprocessing(shape[:2], shape[2])
 
 
 def image_files(inputs):
     """The image files a path or list of paths names, in order (directories searched, sorted)."""
-    from zoo.data.images import IMAGE_EXTENSIONS, find_image_files
-
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    suffixes = f"({', '.join(images.IMAGE_EXTENSIONS)})"
     files = []
-    for given in paths:
-        path = os.path.expanduser(os.fspath(given))
+    for given in map(os.fspath, paths):
+        path = os.path.expanduser(given)
+        if not os.path.exists(path):
+            raise ValueError(f"inputs: {given!r} does not exist")
         if os.path.isdir(path):
-            found = find_image_files(path)
+            found = images.find_image_files(path)
             if not found:
-                raise ValueError(f"inputs: directory {os.fspath(given)!r} holds no image files "
-                                 f"({', '.join(IMAGE_EXTENSIONS)})")
+                raise ValueError(f"inputs: directory {given!r} holds no image "
+                                 f"files {suffixes}")
             files += found
-        elif os.path.isfile(path):
-            if not path.lower().endswith(IMAGE_EXTENSIONS):
-                raise ValueError(f"inputs: {os.fspath(given)!r} is not an image file by its "
-                                 f"suffix ({', '.join(IMAGE_EXTENSIONS)})")
+        elif path.lower().endswith(images.IMAGE_EXTENSIONS):
             files.append(path)
         else:
-            raise ValueError(f"inputs: {os.fspath(given)!r} does not exist")
+            raise ValueError(f"inputs: {given!r} is not an image file by its "
+                             f"suffix {suffixes}")
     return files
 
 
 def _preprocessed_images(model, files):
     """Reads `files` as the model's training data was read."""
-    import zoo.data.images
-
     spec = _image_preprocessing(model)
-    images = zoo.data.images.load_image_files(files, spec["image_size"], spec["channels"])
+    size, channels = spec["image_size"], spec["channels"]
+    pixels = images.load_image_files(files, size, channels)
     scale, offset = spec.get("scale", 1 / 255), spec.get("offset", 0.0)
     if not (np.isclose(scale, 1 / 255, rtol=0, atol=1e-12) and offset == 0.0):
         # load_image_files yields pixels / 255; anything else is rescaled from there.
-        images = (images * 255.0 * scale + offset).astype(np.float32)
-    return images
+        pixels = (pixels * 255.0 * scale + offset).astype(np.float32)
+    return pixels
 
 
 def _scores(outputs, logits):
@@ -140,8 +136,7 @@ def _scores(outputs, logits):
         logits = not (np.all(outputs >= 0) and np.allclose(outputs.sum(-1), 1, atol=1e-3))
     if not logits:
         return outputs
-    shifted = outputs - outputs.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
+    exp = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
@@ -157,12 +152,10 @@ def scores_to_predictions(scores, class_names=None, top=5):
         raise ValueError(f"scores must be 2-D (inputs, classes), received shape {scores.shape}")
     top = min(_validation.positive_int("top", top), scores.shape[1])
     names = list(class_names or [])
-    results = []
-    for row in scores:
-        order = np.argsort(-row, kind="stable")[:top]
-        results.append([Prediction(names[i] if i < len(names) else str(int(i)),
-                                   float(row[i]), int(i)) for i in order])
-    return results
+    orders = np.argsort(-scores, axis=-1, kind="stable")[:, :top]
+    return [[Prediction(names[i] if i < len(names) else str(int(i)),
+                        float(row[i]), int(i)) for i in order]
+            for row, order in zip(scores, orders)]
 
 
 def predict(model, inputs, top=5, batch_size=32):
