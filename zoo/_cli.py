@@ -9,15 +9,11 @@ import sys
 USAGE_EXIT_CODE = 2
 
 
-def usage_message(prog, message):
-    """The two lines a usage error prints (argparse's layout)."""
-    return (f"usage: python -m {prog} [--flag=value ...] (--helpfull lists the flags)\n"
-            f"{prog}: error: {message}")
-
-
 def usage_exit(prog, message):
-    """Prints the usage error to stderr and exits with status 2."""
-    print(usage_message(prog, message), file=sys.stderr)
+    """Prints the usage error (argparse's two lines) to stderr; exits with 2."""
+    print(f"usage: python -m {prog} [--flag=value ...] "
+          "(--helpfull lists the flags)", f"{prog}: error: {message}",
+          sep="\n", file=sys.stderr)
     sys.exit(USAGE_EXIT_CODE)
 
 

@@ -1,11 +1,9 @@
 """The zoo's command lines pick TensorFlow's faster CPU kernels before it loads.
 
-TensorFlow chooses oneDNN or Eigen CPU kernels once, at import; oneDNN
-trains the ResNets 1.3-3.2x faster on x86 (README, "Measured performance").
-So the CLIs (recognised from the interpreter's command line, by
-`zoo/__init__.py`, before anything else is imported) set
-`TF_ENABLE_ONEDNN_OPTS=1` on x86-64 unless the user set it. A library
-user's `import zoo` changes nothing. Standard library only.
+TensorFlow picks oneDNN or Eigen kernels once, at import; oneDNN trains the
+ResNets faster on x86 (README, "Measured performance"). So a CLI, known by
+the interpreter's command line, sets `TF_ENABLE_ONEDNN_OPTS=1` on x86-64
+unless the user set it; `import zoo` in a library changes nothing.
 """
 
 import os
@@ -25,34 +23,25 @@ decision = None
 
 
 def launched_cli(argv=None):
-    """The zoo command this process was started as (`"zoo.train"`, `"zoo-train"`...), or None.
-    """
+    """The zoo CLI that started this process ("zoo.train"...), or None."""
     argv = list(getattr(sys, "orig_argv", sys.argv) if argv is None else argv)
-    index = 1
-    while index < len(argv):
-        arg = argv[index]
+    args = iter(argv[1:])
+    for arg in args:  # the interpreter's options, as Python reads them
         if arg == "--check-hash-based-pycs":
-            index += 2
-            continue
-        if arg in ("-", "--") or not arg.startswith("-"):
+            next(args, None)
+        elif arg in ("-", "--"):
             break
+        elif not arg.startswith("-"):
+            return _cli_script(arg)  # python path/to/zoo-train ...
         # A cluster of one-letter options, e.g. -u, -OO, -Bm MODULE, -Xdev.
         for position, letter in enumerate(arg[1:], 1):
             if letter in "cmWX":
-                value = arg[position + 1:]
-                if not value:
-                    index += 1
-                    value = argv[index] if index < len(argv) else ""
+                value = arg[position + 1:] or next(args, "")
                 if letter == "c":
                     return None
                 if letter == "m":
                     return value if _is_cli_module(value) else None
                 break
-        index += 1
-    else:
-        return _cli_script(argv[0]) if argv else None
-    if index < len(argv) and argv[index] not in ("-", "--"):
-        return _cli_script(argv[index])  # python path/to/zoo-train ...
     return _cli_script(argv[0]) if argv else None
 
 

@@ -1,9 +1,8 @@
 """Freeze and unfreeze a model's top-level layers, by stage, name or depth.
 
-The selection is over `top_level_layers(model)`; `trainable` reaches every
-nested sublayer. Recompile after changing it (Keras traces the train step
-with the trainable variables of compile time); a frozen BatchNormalization
-runs in inference mode and keeps its statistics.
+`trainable` reaches every nested sublayer. Recompile after a change (Keras
+traces the train step with compile time's trainable variables); a frozen
+BatchNormalization runs in inference mode and keeps its statistics.
 """
 
 import numbers
@@ -12,8 +11,6 @@ import keras
 import numpy as np
 
 __all__ = ["freeze", "unfreeze", "top_level_layers"]
-
-_SELECTORS = ("upto", "names", "depth", "predicate")
 
 
 def top_level_layers(model):
@@ -58,8 +55,8 @@ def freeze(model, upto=None, *, names=None, depth=None, predicate=None):
 def unfreeze(model, upto=None, *, names=None, depth=None, predicate=None):
     """Makes top-level sublayers of `model` trainable; returns their names.
 
-    Takes the selectors of `freeze` (at most one); with none, the whole
-    model. On a frozen model only the selection becomes trainable.
+    Takes the selectors of `freeze` (at most one; none: the whole model).
+    On a frozen model only the selection becomes trainable.
 
     Example:
     >>> model = keras.Sequential([keras.Input((4,)),
@@ -74,14 +71,12 @@ def unfreeze(model, upto=None, *, names=None, depth=None, predicate=None):
     selected = _select(model, "unfreeze", upto=upto, names=names, depth=depth,
                        predicate=predicate, allow_none=True)
     if selected is None:
-        _set_trainable(model, True)
-        return [layer.name for layer in top_level_layers(model)]
+        selected = top_level_layers(model)
     if not model.trainable:
-        # Unfreezing the model reaches every sublayer: re-freeze the unselected.
+        # Unfreezing the model reaches every sublayer: re-freeze the others.
         _set_trainable(model, True)
-        chosen = {id(layer) for layer in selected}
         for layer in top_level_layers(model):
-            if id(layer) not in chosen:
+            if not any(layer is chosen for chosen in selected):
                 _set_trainable(layer, False)
     for layer in selected:
         _set_trainable(layer, True)
@@ -91,8 +86,7 @@ def unfreeze(model, upto=None, *, names=None, depth=None, predicate=None):
 def _set_trainable(layer, value):
     """`layer.trainable = value` for `layer` and every nested sublayer.
 
-    Through the property's setter: TensorFlow's `__setattr__` skips a value
-    the attribute already has, which would never reach a frozen inner BN.
+    Through the setter: TensorFlow's `__setattr__` skips an unchanged value.
     """
     for sub in layer._flatten_layers(include_self=True, recursive=True):
         prop = getattr(type(sub), "trainable", None)
@@ -109,21 +103,16 @@ def _check_model(model, caller):
 
 
 def _select(model, caller, *, upto, names, depth, predicate, allow_none=False):
-    """Top-level sublayers chosen by the one given selector (None: no selector)."""
+    """Top-level sublayers chosen by the one selector given (None: none)."""
     _check_model(model, caller)
-    given = {key: value for key, value in
-             zip(_SELECTORS, (upto, names, depth, predicate)) if value is not None}
-    if len(given) > 1:
-        shown = ", ".join(f"{key}={value!r}" for key, value in given.items())
-        raise ValueError(f"{caller}() takes exactly one of upto, names, depth, predicate; "
-                         f"received {shown}")
+    selectors = dict(upto=upto, names=names, depth=depth, predicate=predicate)
+    given = [key for key, value in selectors.items() if value is not None]
+    if len(given) > 1 or not (given or allow_none):
+        received = ", ".join(f"{k}={v!r}" for k, v in selectors.items())
+        raise ValueError(f"{caller}() takes exactly one selector, received "
+                         f"{len(given) or 'none'}: {received}")
     if not given:
-        if allow_none:
-            return None
-        raise ValueError(f"{caller}() needs one selector: upto, names, depth or "
-                         f"predicate; received none (upto=None, names=None, depth=None, "
-                         f"predicate=None)")
-
+        return None
     layers = top_level_layers(model)
     available = [layer.name for layer in layers]
 
@@ -131,11 +120,8 @@ def _select(model, caller, *, upto, names, depth, predicate, allow_none=False):
         if not isinstance(upto, str):
             raise TypeError(f"upto must be a layer name or name prefix (str), "
                             f"received upto={upto!r}")
-        if not upto:
-            raise ValueError(f"upto must be a non-empty layer name or name prefix, "
-                             f"received upto={upto!r}; available layers: {available}")
         matches = [i for i, name in enumerate(available)
-                   if name == upto or name.startswith(upto + "_")]
+                   if upto and (name == upto or name.startswith(upto + "_"))]
         if not matches:
             raise ValueError(f"upto matches no top-level layer of {model.name!r}, "
                              f"received upto={upto!r}; available layers: {available}")

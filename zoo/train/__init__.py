@@ -1,18 +1,18 @@
 """Training: `zoo.train.train(...)` and its CLI, `python -m zoo.train`.
 
-`train()` takes a `TrainConfig` (`zoo.train.config`) or its fields as
-keywords and runs `_build` (model, data, recipe, checkpoint, under a
+`train()` runs `_build` (model, data, recipe and checkpoint, under a
 `tf.distribute` strategy), `_fit` (Keras `fit` or `loops.CustomLoop`),
 `_evaluate` and `_export`.
 """
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
 import time
 
-from zoo.train.config import TrainConfig, name, shown
+from zoo.train.config import TrainConfig, about_option, name, shown
 
 __all__ = ["TrainConfig", "build_model", "data_options", "train"]
 
@@ -20,12 +20,9 @@ __all__ = ["TrainConfig", "build_model", "data_options", "train"]
 def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
     """Creates the model sized for the dataset; rejects a modality mismatch.
 
-    The family's contract (`zoo.registry.model_family`) is read first, so
-    the model is built once: image models get the data's size and channels,
-    and with several replicas the family's `distributed_overrides`.
-    `num_classes` (default: the dataset's) may exceed the dataset's
-    classes, never fall short. A zoo model also gets the dataset's
-    `class_names` and image `preprocessing`, saved with it for `zoo.predict`.
+    `num_classes` (default: the dataset's) may exceed the dataset's classes,
+    never fall short. A zoo model keeps the dataset's `class_names` and
+    image `preprocessing`, saved with it for `zoo.predict`.
     """
     import zoo
     import zoo.data
@@ -64,8 +61,6 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
 def progress_verbosity(verbose, stream=None):
     """`verbose` for Keras: "auto" is a progress bar on a terminal, else one line an epoch.
 
-    A progress bar in a piped log becomes thousands of characters an epoch.
-
     Example:
     >>> import io
     >>> progress_verbosity("auto", io.StringIO()), progress_verbosity(1, io.StringIO())
@@ -76,8 +71,7 @@ def progress_verbosity(verbose, stream=None):
     if verbose != "auto":
         return verbose
     stream = sys.stdout if stream is None else stream
-    isatty = getattr(stream, "isatty", None)
-    return 1 if isatty is not None and isatty() else 2
+    return 1 if getattr(stream, "isatty", lambda: False)() else 2
 
 
 def data_options(dataset, image_size):
@@ -167,7 +161,7 @@ class _Run:
 
 def _build(config, strategy):
     """The model, data, recipe and checkpoint of a run, made under `strategy`."""
-    import zoo.data
+    import zoo.finetune
     from zoo import losses
     from zoo.train import checkpoints, loops
 
@@ -177,16 +171,14 @@ def _build(config, strategy):
         notes.append(f"{shown('strategy', 'multi_worker')}: training with "
                      f"{shown('loop', 'custom')} (Keras fit does not run under "
                      "MultiWorkerMirroredStrategy)")
-    options = data_options(c.dataset, c.image_size)
     with strategy.scope():
         model = build_model(c.model_name, c.dataset, c.image_size,
                             replicas=strategy.num_replicas_in_sync, num_classes=c.num_classes)
         # Before any data is read: a freeze_upto naming no layer fails in seconds.
-        frozen = _freeze(model, c.freeze_upto) if c.freeze_upto is not None else []
-        train_data = zoo.data.load(c.dataset, split="train", batch_size=c.batch_size,
-                                   seed=c.seed, **options)
-        test_data = zoo.data.load(c.dataset, split="test", batch_size=c.batch_size,
-                                  seed=c.seed, **options)
+        with about_option("freeze_upto", c.freeze_upto):
+            frozen = (zoo.finetune.freeze(model, upto=c.freeze_upto)
+                      if c.freeze_upto is not None else [])
+        train_data, test_data = (_load(c, split) for split in ("train", "test"))
         if getattr(model, "needs_adapt", False):  # a plain Keras model has no contract
             model.adapt(train_data)
         new_head = checkpoints.initialize_from(model, c.init_from) if c.init_from else []
@@ -198,17 +190,17 @@ def _build(config, strategy):
                          f"({len(frozen)} layers)")
         steps_per_epoch = int(train_data.cardinality())
         epochs, make_optimizer = _recipe(c, model, steps_per_epoch)
-        loss = losses.SparseCrossentropy(model.num_classes, c.label_smoothing)
+        make_loss = functools.partial(losses.SparseCrossentropy, model.num_classes,
+                                      c.label_smoothing)
         # Only a probe needs a batch: drawing one fills the shuffle buffer.
         probe = ({"batch": next(iter(train_data)), "make_optimizer": make_optimizer,
-                  "loss": loss} if c.jit_compile == "probe" else {})
-        use_xla = _compile(c, model, strategy, make_optimizer(), loss, notes, probe)
-        runner = None
+                  "loss": make_loss()} if c.jit_compile == "probe" else {})
+        use_xla = _compile(c, model, strategy, make_optimizer(), make_loss(),
+                           notes, probe)
+        runner = None  # Keras fit
         if c.loop == "custom":
-            runner = loops.CustomLoop(
-                model, losses.SparseCrossentropy(model.num_classes, c.label_smoothing,
-                                                 reduction=None),
-                strategy, jit_compile=use_xla)
+            runner = loops.CustomLoop(model, make_loss(reduction=None), strategy,
+                                      jit_compile=use_xla)
         run = _Run(c, strategy, model, test_data, steps_per_epoch, epochs, use_xla, runner,
                    # Keras' rule for EarlyStopping/ModelCheckpoint "auto" mode.
                    mode="max" if "acc" in c.monitor else "min")
@@ -216,14 +208,14 @@ def _build(config, strategy):
     return run
 
 
-def _freeze(model, upto):
-    """`zoo.finetune.freeze(model, upto=upto)`, its error naming `freeze_upto`."""
-    import zoo.finetune
+def _load(config, split, **kwargs):
+    """The batches of `config`'s `split`; `kwargs` go to `zoo.data.load`."""
+    import zoo.data
 
-    try:
-        return zoo.finetune.freeze(model, upto=upto)
-    except ValueError as error:
-        raise ValueError(f"{shown('freeze_upto', upto)}: {error}") from None
+    options = data_options(config.dataset, config.image_size)
+    return zoo.data.load(config.dataset, split=split,
+                         batch_size=config.batch_size, seed=config.seed,
+                         **options, **kwargs)
 
 
 def _recipe(config, model, steps_per_epoch):
@@ -283,11 +275,12 @@ def _restore(run):
     """Makes `model_dir`'s checkpoint and resumes from its latest save, if any."""
     import tensorflow as tf
 
-    from zoo.train import checkpoints, distribute, loops
+    from zoo.train import checkpoints, distribute
 
     c = run.config
-    run.best = tf.Variable(loops.SaveBest.initial_value(run.mode), dtype=tf.float64,
-                           trainable=False, name="best_" + c.monitor)
+    worst = -math.inf if run.mode == "max" else math.inf
+    run.best = tf.Variable(worst, dtype=tf.float64, trainable=False,
+                           name="best_" + c.monitor)
     if not c.model_dir:
         return
     run.checkpoint = checkpoints.TrainingCheckpoint(
@@ -337,16 +330,12 @@ def _best_path(config):
 def _fit(run):
     """Trains from where the checkpoint left off; returns `{"seconds", "best"}`.
 
-    Raises:
-        FloatingPointError: the loss went NaN or infinite (the last good
-            checkpoint is kept, and named).
+    A NaN or infinite loss raises FloatingPointError, naming the last good
+    checkpoint.
     """
-    import zoo.data
-
     c = run.config
     # From the resumed epoch on: a resumed run reads what an unbroken one did.
-    stream = zoo.data.load(c.dataset, split="train", batch_size=c.batch_size, seed=c.seed,
-                           start_epoch=run.initial_epoch, **data_options(c.dataset, c.image_size))
+    stream = _load(c, "train", start_epoch=run.initial_epoch)
     fit_options = {"epochs": run.epochs, "initial_epoch": run.initial_epoch,
                    "steps_per_epoch": run.steps_per_epoch, "callbacks": _callbacks(run),
                    "verbose": progress_verbosity(c.verbose),

@@ -22,9 +22,7 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=FLAGS):
     """Defines a flag for every `TrainConfig` option, and the two of the process.
 
-    Called by `run()`, not at import, so as not to clash with other
-    programs' flags; here, not in `config`, because `--help` lists the main
-    module's flags.
+    Called by `run()`, not at import: other programs' flags would clash.
     """
     for field, default, option in train_config.options():
         define, keywords = option.kind.flag()
@@ -44,8 +42,8 @@ def define_flags(flag_values=FLAGS):
 def check_flags(flag_values=FLAGS):
     """The checked `TrainConfig` the parsed flags ask for; `app.UsageError` names a bad flag.
 
-    Without `--loop`, `--strategy=multi_worker` runs the custom loop (the
-    only one it can run).
+    Without `--loop`, `--strategy=multi_worker` runs the custom loop, the
+    only one it can run.
     """
     # As a list, `--export=` would be the same as no flag.
     if flag_values["export"].present and not flag_values.export:

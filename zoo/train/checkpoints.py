@@ -1,13 +1,11 @@
 """Checkpoints of a training run: save often, resume exactly, never lose one.
 
-`TrainingCheckpoint` holds every model variable (by path), the optimizer
-(hence the schedule's position) and the data position (epoch, step): the
-input pipeline is a pure function of `(seed, epoch)`, so skipping `step`
-batches resumes the data exactly. A damaged checkpoint is found by its
-checksums on restore, and the run resumes from the newest intact one.
+`TrainingCheckpoint` holds the model's variables, the optimizer (hence the
+schedule's position) and the data position (epoch, step): the input
+pipeline is a pure function of `(seed, epoch)`, so skipping `step` batches
+resumes it exactly. A damaged checkpoint is skipped for an older one.
 """
 
-import contextlib
 import gc
 import logging
 import os
@@ -17,7 +15,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from zoo.train.config import name, shown
+from zoo.train.config import about_option, name, shown
 
 
 def _absolute(path):
@@ -46,19 +44,8 @@ def checkpoint_damage(path):
         for key in reader.get_variable_to_shape_map():
             reader.get_tensor(key)
     except (tf.errors.OpError, ValueError) as error:
-        return str(error).strip().splitlines()[0] or type(error).__name__
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
     return None
-
-
-@contextlib.contextmanager
-def _tensorflow_logging_silenced():
-    logger = logging.getLogger("tensorflow")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
 
 
 def _variables_by_path(model):
@@ -76,9 +63,8 @@ def _variables_by_path(model):
 def _restore(trackables, path):
     """`(checkpoint, None)` restored from `path`, or `(None, the first line of why not)`.
 
-    A failed restore's coordinator logs hundreds of lines when collected, so
-    each attempt uses a fresh `Checkpoint`, and a failed one is collected
-    here with TensorFlow's logger silenced.
+    A failed attempt logs hundreds of lines when collected: it is collected
+    here, with TensorFlow's logger silenced.
     """
     attempt = tf.train.Checkpoint(**trackables)
     try:
@@ -87,11 +73,16 @@ def _restore(trackables, path):
         status.assert_existing_objects_matched()
         return attempt, None
     except (AssertionError, ValueError, tf.errors.OpError) as error:
-        mismatch = str(error).strip().splitlines()[0] or type(error).__name__
-    with _tensorflow_logging_silenced():
+        mismatch = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    logger = logging.getLogger("tensorflow")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
         del attempt
-        status = None
+        status = None  # it holds the attempt too
         gc.collect()
+    finally:
+        logger.setLevel(previous)
     return None, mismatch
 
 
@@ -134,15 +125,11 @@ class TrainingCheckpoint:
     def restore(self):
         """Restores the newest intact checkpoint, if any; returns `(epoch, step)` done.
 
-        Damaged ones are skipped with a `DamagedCheckpointWarning`.
-
-        Raises:
-            ValueError: a checkpoint of another model or setup, or every
-                checkpoint damaged.
+        Skips a damaged one with a `DamagedCheckpointWarning`; ValueError for a
+        checkpoint of another model or setup, or when every one is damaged.
         """
-        candidates = _checkpoints_newest_first(self.model_dir)
         damaged = []
-        for path in candidates:
+        for path in _checkpoints_newest_first(self.model_dir):
             problem = checkpoint_damage(path)
             if problem is None:
                 break
@@ -153,7 +140,7 @@ class TrainingCheckpoint:
                 raise ValueError(f"{shown('model_dir', self._given_dir)} holds no intact "
                                  f"checkpoint ({found}); move it aside to start afresh")
             return 0, 0
-        mismatch = self._restore_quietly(path)
+        attempt, mismatch = _restore(self._trackables, path)
         if mismatch:
             raise ValueError(
                 f"{shown('model_dir', self._given_dir)} holds a checkpoint ({path}) of another "
@@ -164,15 +151,9 @@ class TrainingCheckpoint:
                 f"{shown('model_dir', self._given_dir)}: the latest checkpoint {bad} is damaged "
                 f"({problem}); resuming from {path}, the newest intact one",
                 DamagedCheckpointWarning, stacklevel=2)
+        self._use(attempt)
         self.restored = path
         return int(self.epoch.numpy()), int(self.step.numpy())
-
-    def _restore_quietly(self, path):
-        """Restores `path`; returns None, or the first line of why it does not fit."""
-        attempt, mismatch = _restore(self._trackables, path)
-        if attempt is not None:
-            self._use(attempt)
-        return mismatch
 
     def save(self, epoch, step, global_step):
         """Saves the position `(epoch, step)`; returns the checkpoint path."""
@@ -208,10 +189,8 @@ def initialize_from(model, source):
             raise ValueError(f"{shown('init_from', source)}: its checkpoint {latest} does not "
                              f"fit {shown('model_name', model.name)}: {mismatch}")
     else:
-        try:
+        with about_option("init_from", source, (ValueError, FileNotFoundError)):
             donor = zoo.export.load(source)
-        except (ValueError, FileNotFoundError) as error:
-            raise ValueError(f"{shown('init_from', source)}: {error}") from None
         if not isinstance(donor, keras.Model):
             whole = formats.describe(formats.of_kind(formats.MODEL))
             raise ValueError(f"{shown('init_from', source)} is not a Keras model file or "

@@ -76,13 +76,31 @@ def shown(field, value):
     return f"--{_flag(field)}={text or repr(text)}"
 
 
+@contextlib.contextmanager
+def about_option(field, value, errors=ValueError):
+    """Within it, `errors` become a ValueError led by `shown(field, value)`."""
+    try:
+        yield
+    except errors as error:
+        raise ValueError(f"{shown(field, value)}: {error}") from None
+
+
 def _flag(field):
     return TrainConfig.__dataclass_fields__[field].metadata["option"].flag or field
 
 
+@dataclasses.dataclass(frozen=True)
 class Kind:
-    """An option's type: `check(field, value)`, `flag()` (absl `DEFINE_*`, kwargs), `from_flag`."""
+    """An option's type: its `check`, its absl `flag()`, how a flag value reads.
+
+    With `optional`, None passes; a subclass's `_check` sees the other values.
+    """
+    optional: bool = dataclasses.field(default=False, kw_only=True)
     define = staticmethod(flags.DEFINE_string)
+
+    def check(self, field, value):
+        if value is not None or not self.optional:
+            self._check(field, value)
 
     def flag(self):
         return self.define, {}
@@ -93,11 +111,10 @@ class Kind:
 
 @dataclasses.dataclass(frozen=True)
 class Int(Kind):
-    """An int >= `low` (1 or 0); None too if `optional`."""
+    """An int >= `low` (1 or 0)."""
     low: int
-    optional: bool = False
 
-    def check(self, field, value):
+    def _check(self, field, value):
         check = _validation.positive_int if self.low == 1 else _validation.non_negative_int
         check(name(field), value, optional=self.optional)
 
@@ -112,12 +129,10 @@ class Float(Kind):
     high: float = None
     low_open: bool = False
     high_open: bool = False
-    optional: bool = False
 
-    def check(self, field, value):
-        if value is not None or not self.optional:
-            _validation.finite_float(name(field), value, self.low, self.high,
-                                     low_open=self.low_open, high_open=self.high_open)
+    def _check(self, field, value):
+        _validation.finite_float(name(field), value, self.low, self.high,
+                                 low_open=self.low_open, high_open=self.high_open)
 
     def flag(self):
         # absl's bounds are closed; the check above refines them.
@@ -126,17 +141,12 @@ class Float(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Choice(Kind):
-    """One of `choices` (None too if `optional`); the flag takes their `str`.
-
-    `enum_flag=False`: a string flag checked here (absl's message hides an empty value).
-    """
+    """One of `choices`; the flag takes their `str`."""
     choices: tuple
-    optional: bool = False
-    enum_flag: bool = True
+    enum_flag: bool = True  # False: a string flag (absl's enum message hides '')
 
-    def check(self, field, value):
-        if value is not None or not self.optional:
-            _validation.one_of(name(field), value, self.choices)
+    def _check(self, field, value):
+        _validation.one_of(name(field), value, self.choices)
 
     def flag(self):
         if not self.enum_flag:
@@ -153,19 +163,16 @@ class Bool(Kind):
     """True or False (a real bool: "no" is not False)."""
     define = staticmethod(flags.DEFINE_bool)
 
-    def check(self, field, value):
+    def _check(self, field, value):
         _validation.boolean(name(field), value)
 
 
 @dataclasses.dataclass(frozen=True)
 class Text(Kind):
-    """A non-empty string (`what` it names); None too if `optional`."""
+    """A non-empty string (`what` it names)."""
     what: str
-    optional: bool = False
 
-    def check(self, field, value):
-        if value is None and self.optional:
-            return
+    def _check(self, field, value):
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         if not isinstance(value, str) or not value.strip():
@@ -178,7 +185,7 @@ class Paths(Kind):
     """A list or tuple of non-empty paths (a lone string is refused: it is no list)."""
     define = staticmethod(flags.DEFINE_list)
 
-    def check(self, field, value):
+    def _check(self, field, value):
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{name(field)} must be a list of paths, "
                              f"received {name(field)}={value!r}")
@@ -190,19 +197,16 @@ class Paths(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """A `TrainConfig` field's metadata: `kind`, `help`, `flag` name if not the field's, `check`.
-
-    `check(field, value)` checks what the kind does not (a registered name).
-    """
-    kind: object
+    """A field's `kind`, `help`, `flag` (None: the field's name), extra `check`."""
+    kind: Kind
     help: str
     flag: str = None
     check: object = None
 
 
 def _option(default, kind, help, flag=None, check=None):
-    return dataclasses.field(default=default,
-                             metadata={"option": Option(kind, help, flag, check)})
+    option = Option(kind, help, flag, check)
+    return dataclasses.field(default=default, metadata={"option": option})
 
 
 def options():
@@ -220,18 +224,15 @@ def _registered(field, value):
     import zoo.registry
 
     lookup = zoo.registry.get_constructor if field == "model_name" else zoo.data.info
-    try:
+    with about_option(field, value):
         lookup(value)
-    except ValueError as error:
-        raise ValueError(f"{shown(field, value)}: {error}") from None
 
 
-def _writable(field, path, directory=False):
-    """Fails unless `path` (a `directory` to fill, or a file) can be written."""
-    target = os.path.abspath(os.fspath(path))
-    if directory and os.path.exists(target) and not os.path.isdir(target):
+def _writable_dir(field, path):
+    """Fails unless the directory `path` can be made or filled."""
+    existing = os.path.abspath(os.fspath(path))
+    if os.path.exists(existing) and not os.path.isdir(existing):
         raise ValueError(f"{shown(field, path)} is a file, not a directory")
-    existing = target if directory else os.path.dirname(target)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
@@ -246,10 +247,8 @@ def _export_targets(field, paths):
 
     for path in paths:
         # Before training: zoo.export replaces only a model file of the same kind.
-        try:
+        with about_option(field, path, (TypeError, ValueError)):
             zoo.export.check_save_target(path, overwrite=True)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{shown(field, path)}: {error}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,8 +311,7 @@ class TrainConfig:
     model_dir: str = _option(None, Text("name or path", optional=True),
                              "Checkpoints (tf.train.CheckpointManager, every epoch), TensorBoard "
                              "logs and best.keras go here; rerunning the same command resumes "
-                             "from the latest checkpoint.",
-                             check=lambda field, path: path and _writable(field, path, True))
+                             "from the latest checkpoint.", check=_writable_dir)
     keep_checkpoints: int = _option(3, Int(1), "How many checkpoints --model_dir keeps.")
     checkpoint_steps: int = _option(0, Int(0), "Also checkpoint every this many steps inside "
                                     "an epoch (--loop=custom; 0: epoch ends only).")
@@ -352,7 +350,7 @@ class TrainConfig:
         for field, _, option in options():
             value = getattr(self, field)
             option.kind.check(field, value)
-            if option.check is not None:
+            if option.check is not None and value is not None:
                 option.check(field, value)
         self._check_combinations()
 

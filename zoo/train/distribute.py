@@ -11,7 +11,7 @@ import tempfile
 
 import tensorflow as tf
 
-from zoo.train.config import STRATEGIES, shown
+from zoo.train.config import shown
 
 
 def split_cpu(num_devices):
@@ -26,15 +26,13 @@ def make_strategy(name, tpu="local"):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = gpus or tf.config.list_logical_devices("CPU")
+        devices = (tf.config.list_logical_devices("GPU")
+                   or tf.config.list_logical_devices("CPU"))
         return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
     if name == "multi_worker":
         check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        return _tpu_strategy(tpu)
-    raise ValueError(f"{shown('strategy', name)} is not one of {list(STRATEGIES)}")
+    return _tpu_strategy(tpu)  # TrainConfig allows no other name
 
 
 def check_tf_config():
@@ -77,7 +75,7 @@ def _tpu_strategy(tpu):
     # OSError: off Google Cloud, the metadata server lookup of a TPU name fails.
     except (ValueError, OSError, tf.errors.OpError) as error:
         raise ValueError(f"{shown('strategy', 'tpu')}: cannot reach {shown('tpu', tpu)}: "
-                         f"{str(error).splitlines()[0]}") from None
+                         f"{(str(error).splitlines() or [type(error).__name__])[0]}") from None
     return tf.distribute.TPUStrategy(resolver)
 
 

@@ -1,8 +1,8 @@
 """`--jit_compile`: XLA on, off, the measured default (`auto`), or timed (`probe`).
 
 `auto` reads the family's `xla_defaults` for this device (measured by
-`benchmarks.xla`): free at start-up and the same every run. `probe` times a
-few train steps of each path on twins of the model, for unmeasured machines.
+`benchmarks.xla`); `probe` times a few train steps of each path on twins
+of the model, for unmeasured machines.
 
 Example:
 
@@ -32,9 +32,9 @@ def choose_faster(timings):
                 or not math.isfinite(seconds) or seconds <= 0):
             raise ValueError(f"timings must be positive finite seconds, received "
                              f"timings[{path!r}]={seconds!r}")
-    order = list(PATHS) + [p for p in timings if p not in PATHS]
-    candidates = [p for p in order if p in timings]
-    return min(candidates, key=lambda p: (timings[p], candidates.index(p)))
+    order = [p for p in PATHS if p in timings]
+    order += [p for p in timings if p not in PATHS]
+    return min(order, key=timings.get)  # the first of equal times
 
 
 def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
@@ -53,16 +53,14 @@ def probe(model, batch, make_optimizer, loss, steps=3, warmup=2):
         twin.set_weights(model.get_weights())
         twin.compile(optimizer=make_optimizer(), loss=loss, jit_compile=jit_compile)
         try:
-            for _ in range(warmup):
-                twin.train_on_batch(inputs, labels)
             seconds = []
-            for _ in range(steps):
+            for _ in range(warmup + steps):
                 start = time.perf_counter()
                 twin.train_on_batch(inputs, labels)
                 seconds.append(time.perf_counter() - start)
-            timings[path] = float(np.median(seconds))
+            timings[path] = float(np.median(seconds[warmup:]))
         except Exception as error:  # an op XLA cannot compile: not a candidate
-            errors[path] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            errors[path] = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
     return PATHS[choose_faster(timings)], timings, errors
 
 
@@ -84,8 +82,8 @@ def xla_cannot_run(device_type, replicas):
 def resolve(setting, model, device_type=None, log=print, replicas=1, **probe_args):
     """`--jit_compile` -> bool; `probe` takes `probe()`'s batch, make_optimizer, loss.
 
-    `device_type` is a key of the family's `xla_defaults` (None: here);
-    `log` receives the probe's timings.
+    `device_type`: a key of the family's `xla_defaults` (None: here); `log`
+    receives the probe's timings.
 
     Raises:
         ValueError: an unknown setting, or `on` where XLA cannot run.
@@ -117,12 +115,8 @@ def explain(setting, model, use_xla, platform, replicas=1):
     """
     path = "XLA" if use_xla else "graph mode"
     blocker = xla_cannot_run(platform, replicas)
-    if setting == "auto" and blocker and not use_xla:
-        why = blocker
-    elif setting == "auto":
-        why = f"the measured default of {type(model).__name__} on {platform}"
-    elif setting == "probe":
-        why = "the faster of both, timed on this machine"
-    else:
-        why = "as asked"
-    return f"jit_compile={use_xla} ({path}: {shown('jit_compile', setting)}, {why})"
+    measured = f"the measured default of {type(model).__name__} on {platform}"
+    why = {"auto": blocker if blocker and not use_xla else measured,
+           "probe": "the faster of both, timed on this machine"}
+    return (f"jit_compile={use_xla} ({path}: {shown('jit_compile', setting)}, "
+            f"{why.get(setting, 'as asked')})")

@@ -29,8 +29,8 @@ class CustomLoop:
         self.loss = loss
         self.strategy = strategy
         # Updated with sums already reduced across replicas.
-        self.metrics = {"loss": keras.metrics.Mean(name="loss"),
-                        "accuracy": keras.metrics.Mean(name="accuracy")}
+        self.metrics = {name: keras.metrics.Mean(name=name)
+                        for name in ("loss", "accuracy")}
         replica_train = tf.function(self._replica_train_step, jit_compile=jit_compile)
         replica_eval = tf.function(self._replica_eval_step, jit_compile=jit_compile)
 
@@ -55,15 +55,21 @@ class CustomLoop:
         loss_sum = keras.ops.sum(per_example_loss) + regularization * count
         return loss_sum, keras.ops.sum(correct), count
 
-    def _replica_train_step(self, batch):
+    def _forward(self, batch, training):
+        """Labels, logits, per-example loss, regularization: `_sums`' args."""
         inputs, labels = batch
+        logits = self.model(inputs, training=training)
+        losses = self.model.losses
+        regularization = tf.add_n(losses) if losses else 0.0
+        return labels, logits, self.loss(labels, logits), regularization
+
+    def _replica_train_step(self, batch):
         model, optimizer = self.model, self.model.optimizer
         with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            per_example_loss = self.loss(labels, logits)
+            labels, logits, per_example_loss, regularization = self._forward(
+                batch, training=True)
             # By the *global* batch size: the replicas' gradients are summed.
             loss = tf.nn.compute_average_loss(per_example_loss)
-            regularization = tf.add_n(model.losses) if model.losses else 0.0
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(regularization)
             # Identity unless a LossScaleOptimizer (which unscales in apply_gradients).
@@ -73,10 +79,7 @@ class CustomLoop:
         return self._sums(labels, logits, per_example_loss, regularization)
 
     def _replica_eval_step(self, batch):
-        inputs, labels = batch
-        logits = self.model(inputs, training=False)
-        regularization = tf.add_n(self.model.losses) if self.model.losses else 0.0
-        return self._sums(labels, logits, self.loss(labels, logits), regularization)
+        return self._sums(*self._forward(batch, training=False))
 
     def _update_metrics(self, per_replica_sums):
         loss_sum, correct, count = (
@@ -92,11 +95,8 @@ class CustomLoop:
         for metric in self.metrics.values():
             metric.reset_state()
 
-    def evaluate(self, dataset):
-        """Mean loss and accuracy over `dataset`; returns a dict."""
-        return self._results_of(dataset)
-
-    def _results_of(self, dataset, prefix=""):
+    def evaluate(self, dataset, prefix=""):
+        """Mean loss and accuracy over `dataset`, keys led by `prefix`."""
         self._reset()
         for batch in self.strategy.experimental_distribute_dataset(dataset):
             self.eval_step(batch)
@@ -139,7 +139,7 @@ class CustomLoop:
                 if checkpoint_steps and done % checkpoint_steps == 0 and done < steps_per_epoch:
                     on_checkpoint_step(epoch, done)
             if validation_data is not None and not self.model.stop_training:
-                logs = {**logs, **self._results_of(validation_data, "val_")}
+                logs = {**logs, **self.evaluate(validation_data, "val_")}
             callback_list.on_epoch_end(epoch, logs)
             if self.model.stop_training:
                 break
@@ -164,20 +164,15 @@ class SaveEachEpoch(keras.callbacks.Callback):
 class SaveBest(keras.callbacks.Callback):
     """Saves the model whenever `monitor` improves, atomically (`zoo.export`).
 
-    Not Keras' `ModelCheckpoint`, which writes in place (a kill mid-write
-    corrupts it). `best` is a scalar `tf.Variable` the run's checkpoint
-    holds, so a resumed run compares against the true best; `write=False`
-    (a non-chief worker) tracks without writing.
+    (Keras' `ModelCheckpoint` writes in place.) `best` is a `tf.Variable` in
+    the run's checkpoint: a resumed run compares against the true best.
+    `write=False` (a non-chief worker) tracks without writing.
     """
 
     def __init__(self, path, monitor, best, mode, write=True):
         super().__init__()
         self.path, self.monitor, self.best, self.mode = path, monitor, best, mode
         self.write = write
-
-    @staticmethod
-    def initial_value(mode):
-        return -np.inf if mode == "max" else np.inf
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
