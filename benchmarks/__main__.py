@@ -3,7 +3,6 @@
 Usage: `python -m benchmarks [--quick] [--output_dir=DIR] [--benchmarks=xla,cudnn]`.
 """
 
-import os
 import shlex
 import sys
 import time
@@ -19,46 +18,35 @@ MIN_REPEATS = 5
 LAUNCH = False
 
 
-def command(name, output_dir, quick=False, repeats=None):
-    return ([sys.executable, "-m", common.BENCHMARKS[name], f"--output_dir={output_dir}"]
-            + ["--quick"] * quick + ([f"--repeats={repeats}"] if repeats is not None else []))
-
-
 def run(benchmarks, output_dir, quick, repeats):
     """Runs the benchmarks and writes the report; returns the exit code."""
     # This process only starts the others: it leaves the devices (a GPU's memory) alone.
     print(common.launch_line("benchmarks", initialize_devices=False), flush=True)
     start, runs, failed, devices = time.perf_counter(), {}, {}, []
     for i, name in enumerate(benchmarks, 1):
-        cmd = command(name, output_dir, quick, repeats)
+        cmd = common.command_line(common.BENCHMARKS[name], output_dir=output_dir, quick=quick,
+                                  repeats=repeats)
         print(f"[{i}/{len(benchmarks)}] {name}: {shlex.join(['python'] + cmd[1:])}", flush=True)
-        started = time.time()
         try:
-            record = runs[name] = common.run_process(cmd)
+            record, wrote = runs[name] = common.run_benchmark(cmd, output_dir, name)
         except KeyboardInterrupt:
             failed[name] = {"returncode": None, "reason": "interrupted", "stderr_tail": []}
             print(f"[{i}/{len(benchmarks)}] {name}: interrupted; writing the report", flush=True)
             break
-        wrote = [d for d in common.DEVICES  # the result files it wrote
-                 if os.path.isfile(path := os.path.join(output_dir, f"{name}_{d}.json"))
-                 and os.path.getmtime(path) >= started - 1.0]
-        if record["returncode"] != 0:
-            failed[name] = {**record, "reason": f"exit code {record['returncode']}"}
-        elif not wrote:
-            failed[name] = {**record, "reason": f"exited 0 but wrote no {name}_<device>.json"}
+        if "reason" in record:
+            failed[name] = record
         devices += [d for d in wrote if d not in devices]
-        status = "ok" if name not in failed else (
-            "FAILED (no result file written)" if record["returncode"] == 0
-            else f"FAILED (exit code {record['returncode']})")
+        status = "ok" if name not in failed else "FAILED ({})".format(
+            "no result file written" if record["returncode"] == 0 else record["reason"])
         print(f"[{i}/{len(benchmarks)}] {name}: {status} in {record['wall_s']:.1f} s", flush=True)
     total_s = time.perf_counter() - start
     print("\nwall time per benchmark:\n" + "".join(
         f"  {name:<16} {r['wall_s']:7.1f} s"
         + (f"  FAILED: {failed[name]['reason']}" if name in failed else "") + "\n"
-        for name, r in runs.items()) + f"  {'total':<16} {total_s:7.1f} s", flush=True)
+        for name, (r, _) in runs.items()) + f"  {'total':<16} {total_s:7.1f} s", flush=True)
     runner = {"command": " ".join(["python", "-m", "benchmarks"] + sys.argv[1:]),
               "benchmarks": benchmarks, "quick": quick, "repeats": repeats,
-              "wall_s": {name: r["wall_s"] for name, r in runs.items()}, "total_s": total_s}
+              "wall_s": {name: r["wall_s"] for name, (r, _) in runs.items()}, "total_s": total_s}
     # Failures belong to this machine's device: the first one results were written for.
     devices = devices or [common.device_info()["kind"]]
     for device in devices:

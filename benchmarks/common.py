@@ -30,10 +30,13 @@ import time
 import types
 import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+import zoo
+from zoo import _cli, _launch, ops
 from zoo.export._atomic import write_bytes, write_text  # the one atomic writer
 
 # name -> module, in the order `python -m benchmarks` runs them and the report shows them.
@@ -55,8 +58,6 @@ def _cpu_name():
 
 def device_info():
     """The device TensorFlow runs on, its threads and convolution library (cuDNN, oneDNN, Eigen)."""
-    from zoo import ops
-
     gpus, setting = tf.config.list_physical_devices("GPU"), os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
              for g in gpus]
@@ -83,8 +84,6 @@ def tf_device(device):
 
 def versions():
     """Versions of Python and the libraries a result depends on."""
-    import keras
-
     build = dict(tf.sysconfig.get_build_info())
     return {"python": platform.python_version(), "tensorflow": tf.__version__,
             "keras": keras.__version__, "keras_backend": keras.backend.backend(),
@@ -94,10 +93,6 @@ def versions():
 
 def launch_line(module, why=None, initialize_devices=True):
     """The first line a benchmark prints: backend, device, kernel library and who chose them."""
-    import keras
-
-    from zoo import _launch, ops
-
     why = why or _launch.decision or f"{_launch.ONEDNN_VARIABLE} as the caller left it"
     if initialize_devices:
         return f"{module}: {ops.describe()} ({why})"
@@ -116,9 +111,23 @@ def child_env(**extra):
     return env
 
 
-def run_process(cmd, env=None, stdout=None):
-    """Runs `cmd` from the repository root, echoing its stderr; returns its record."""
-    tail, start = collections.deque(maxlen=STDERR_TAIL_LINES), time.perf_counter()
+def command_line(module, **flag_values):
+    """`python -m module --flag=value ...`: lists comma-joined, True as `--flag`, None and False
+    left out.
+
+    >>> command_line("m", a=[1, 2], quick=True, b=None)[1:]
+    ['-m', 'm', '--a=1,2', '--quick']
+    """
+    return [sys.executable, "-m", module] + [
+        f"--{k}" if v is True else f"--{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in flag_values.items() if v is not None and v is not False]
+
+
+def run_benchmark(cmd, output_dir, name, env=None, stdout=None):
+    """Runs `cmd` from the repository root, echoing its stderr. Returns its record (a failure
+    sets "reason") and the devices it wrote a fresh `<name>_<device>.json` for."""
+    tail, started = collections.deque(maxlen=STDERR_TAIL_LINES), time.time()
+    start = time.perf_counter()
     sys.stdout.flush()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env or child_env(), stdin=subprocess.DEVNULL,
                             stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace")
@@ -131,8 +140,19 @@ def run_process(cmd, env=None, stdout=None):
         proc.kill()
         proc.wait()
         raise
-    return {"command": shlex.join(["python"] + cmd[1:]), "returncode": returncode,
-            "wall_s": time.perf_counter() - start, "stderr_tail": list(tail)}
+    record = {"command": shlex.join(["python"] + cmd[1:]), "returncode": returncode,
+              "wall_s": time.perf_counter() - start, "stderr_tail": list(tail)}
+    wrote = [d for d in DEVICES if os.path.isfile(path := result_path(output_dir, name, d))
+             and os.path.getmtime(path) >= started - 1.0]
+    if returncode != 0:
+        record["reason"] = f"exit code {returncode}"
+    elif not wrote:
+        record["reason"] = f"exited 0 but wrote no {name}_<device>.json"
+    return record, wrote
+
+
+def result_path(output_dir, name, device, suffix=".json"):
+    return os.path.join(output_dir, f"{name}_{device}{suffix}")
 
 
 def utc_timestamp():
@@ -185,6 +205,12 @@ def time_repeats(candidates, *, steps, repeats, warmup, min_repeat_s=0.0, sync=_
             results[name]["repeat_s"].append(clock() - start)
             log(f"repeat {repeat + 1}/{repeats} {name}: {results[name]['repeat_s'][-1]:.3f} s")
     return results
+
+
+def timed(fn, *args, **kwargs):
+    """`(fn(*args, **kwargs), the seconds it took)`."""
+    start = time.perf_counter()
+    return fn(*args, **kwargs), time.perf_counter() - start
 
 
 def throughputs(seconds, items):
@@ -244,6 +270,18 @@ def recording_warnings(into):
                 line = f"{w.category.__name__}: {str(w.message).strip().split(chr(10))[0]}"
                 if line.rstrip(": ") not in into:
                     into.append(line.rstrip(": "))
+
+
+def attempt(fn, key="error", **fallback):
+    """`fn()`, or `fallback` with the first line of what it raised as `key`.
+
+    >>> attempt(lambda: 1 / 0, kernel=None)
+    {'kernel': None, 'error': 'ZeroDivisionError: division by zero'}
+    """
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - evidence, not the measurement
+        return {**fallback, key: first_line(exc)}
 
 
 class GuardedStep:
@@ -372,10 +410,7 @@ def path_evidence(model, x, y, requested_jit, recurrent):
         except Exception as exc:  # noqa: BLE001
             evidence["predict_error"] = first_line(exc)
     if recurrent:
-        try:
-            evidence["rnn_kernel"] = detect_rnn_kernel(model, x, y)
-        except Exception as exc:  # noqa: BLE001
-            evidence["rnn_kernel"] = {"kernel": None, "error": first_line(exc)}
+        evidence["rnn_kernel"] = attempt(lambda: detect_rnn_kernel(model, x, y), kernel=None)
     return evidence
 
 
@@ -446,37 +481,27 @@ def trace_kernels(step, steps):
 
 
 def modality(name):
-    import zoo
-
     return zoo.model_info(name).modality if zoo.registry.model_family(name) else "image"
 
 
 def registered_models():
-    import zoo
-
     return zoo.list_models()
 
 
 def default_models():
     """What the model families put forward (`model_info(name).benchmarked`), in registry order."""
-    import zoo
-
     return [n for n in registered_models() if zoo.registry.model_family(n)
             and zoo.model_info(n).benchmarked]
 
 
 def model_size(name, model=None):
     """`(weight tensors, parameters)` of model `name` as built."""
-    import zoo
-
     model = model or zoo.create_model(name)
     return len(model.weights), int(model.count_params())
 
 
 def smallest_models(names=None, also=()):
     """--quick's models: the smallest of each modality (and of each predicate of `also`)."""
-    import zoo
-
     names = list(default_models() if names is None else names)
     models = {name: zoo.create_model(name) for name in names}
     size = {n: model_size(n, m) for n, m in models.items()}
@@ -614,8 +639,6 @@ def run_module_in_process(module, argv):
 
 def main(name):
     """A benchmark's command line: bad flags exit 2 with a usage line."""
-    from zoo import _cli
-
     module = sys.modules[name]
     command = f"benchmarks.{module.NAME}" if hasattr(module, "NAME") else "benchmarks"
     define_flags(flags.FLAGS, module)
@@ -656,7 +679,7 @@ def publish(name, result, output_dir, markdown, summary, kind=None):
     text = markdown(result)
     print(text)
     for suffix, write, data in ((".json", write_json, result), (".md", write_text, text)):
-        print("wrote", write(os.path.join(output_dir, f"{name}_{kind}{suffix}"), data))
+        print("wrote", write(result_path(output_dir, name, kind, suffix), data))
     return result
 
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import zoo
 from benchmarks import common
 
 NAME = "cudnn"
@@ -43,12 +44,6 @@ def cudnn_available():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def zoo_text_rnn_available():
-    import zoo
-
-    return "text_rnn" in zoo.list_models()
-
-
 def expected_kernel(config, have_cudnn):
     """What Keras' rules predict: cuDNN for use_cudnn "auto" without recurrent dropout."""
     kwargs = CONFIGS[config][1]
@@ -56,12 +51,14 @@ def expected_kernel(config, have_cudnn):
     return "cudnn" if eligible and have_cudnn else "generic"
 
 
+def zoo_text_rnn_available():
+    return "text_rnn" in common.registered_models()
+
+
 def build_model(cell, masked, config, sequence_length, units, seed):
     """The seeded classifier of Keras layers (or zoo's text_rnn)."""
     keras.utils.set_random_seed(seed)
     if config == "zoo_text_rnn":
-        import zoo
-
         return zoo.create_model("text_rnn", num_classes=NUM_CLASSES, max_tokens=VOCAB_SIZE,
                                 sequence_length=sequence_length, embedding_dim=EMBED_DIM,
                                 rnn=cell, units=units, **ZOO_KWARGS)
@@ -137,10 +134,8 @@ def run(output_dir, cells, batch_size, sequence_length, units, repeats, steps, w
             sps[v["name"]] = common.throughputs(t["repeat_s"], batch_size * steps)
         kernel = {"kernel": None, "source": None, "ops": {}}
         if model is not None and model.train_function is not None:
-            try:
-                kernel = common.detect_rnn_kernel(model, x, labels)
-            except Exception as exc:  # noqa: BLE001
-                kernel["error"] = common.first_line(exc)
+            kernel = common.attempt(
+                lambda: common.detect_rnn_kernel(model, x, labels), **kernel)
         v.update({
             # Observed, not assumed: Keras may refuse XLA (cuDNN layers on a GPU).
             "xla": bool(model.jit_compile) if model is not None else None,

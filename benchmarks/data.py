@@ -12,7 +12,10 @@ import keras
 import tensorflow as tf
 from absl import app
 
+import zoo.data
 from benchmarks import common
+from zoo.data.tfds_common import DatasetNotPreparedError
+from zoo.train import optim
 
 NAME = "data"
 DATASETS = ("digits", "cifar10")
@@ -48,9 +51,6 @@ def resolve_cifar_source(requested, seed=0):
     if requested == "mock":
         return "mock", None
     import tensorflow_datasets as tfds
-
-    import zoo.data
-    from zoo.data.tfds_common import DatasetNotPreparedError
 
     data_dir = str(tfds.builder("cifar10").data_dir_root)
     try:
@@ -95,9 +95,6 @@ def iterate_epochs(dataset, epochs):
 
 def build_model(channels, seed):
     """`(resnet20 compiled as zoo.train does on a CPU, the call)`."""
-    import zoo
-    from zoo.train import optim
-
     keras.utils.set_random_seed(seed)
     model = zoo.create_model(MODEL, num_classes=NUM_CLASSES, data_format="channels_last",
                              input_shape=(IMAGE_SIZE, IMAGE_SIZE, channels))
@@ -133,18 +130,13 @@ def _stats(values):
 def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_steps,
                     fit_steps, warmup, seed, tf_device):
     """Times one dataset's pipeline, resnet20's train step, and fit on both."""
-    import zoo.data
-
     kwargs, call = load_call(name, batch_size, seed)
-    start = time.perf_counter()
-    dataset = zoo.data.load(name, **kwargs)
-    build_s = time.perf_counter() - start
+    dataset, build_s = common.timed(zoo.data.load, name, **kwargs)
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise ValueError(f"{call} is endless; this benchmark times whole epochs")
-    start = time.perf_counter()
-    epoch_images = iterate_epochs(dataset, 1)  # fills the cache: never in the repeats
-    first_epoch_s = time.perf_counter() - start
+    # The first epoch fills the cache: never in the repeats.
+    epoch_images, first_epoch_s = common.timed(iterate_epochs, dataset, 1)
     if epoch_images == 0:
         raise ValueError(f"{call} yielded no images")
     epochs, full_batches = math.ceil(pipeline_images / epoch_images), epoch_images // batch_size
@@ -153,12 +145,8 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
     images, labels = next(iter(dataset))
     with tf.device(tf_device):  # the model's batch, held on its device
         images, labels = tf.identity(images), tf.identity(labels)
-    start = time.perf_counter()
-    model, compiled = build_model(int(images.shape[-1]), seed)
-    model_build_s = time.perf_counter() - start
-    start = time.perf_counter()
-    model.train_on_batch(images, labels)  # traces the train step
-    first_step_s = time.perf_counter() - start
+    (model, compiled), model_build_s = common.timed(build_model, int(images.shape[-1]), seed)
+    _, first_step_s = common.timed(model.train_on_batch, images, labels)  # traces the step
 
     fit_steps = min(fit_steps, full_batches)  # full batches only
     step_times, fit_steady = StepTimes(), []
@@ -222,8 +210,6 @@ def run(output_dir, datasets, batch_size, repeats, pipeline_images, train_steps,
         warmup, cifar_source, mock_examples, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
     config, device = common.arguments(locals()), common.device_info()
-    from zoo.data.tfds_common import DatasetNotPreparedError
-
     try:
         source, data_dir = (resolve_cifar_source(cifar_source, seed) if "cifar10" in datasets
                             else (None, None))
@@ -252,18 +238,15 @@ def markdown(result):
     """The report: context, the pipeline and the fit tables."""
     cfg, rows, fit_rows = result["config"], [], []
     for name, case in result["results"].items():
+        fit, model_ips = case["fit"], common.ratio_cell(case["model"]["images_per_second"], 0)
         rows.append([name, _source_label(case["source"]), "x".join(map(str, case["image_shape"])),
                      case["epoch_images"], f"{case['first_epoch_seconds']:.2f}",
-                     common.ratio_cell(case["pipeline"]["images_per_second"], 0),
-                     common.ratio_cell(case["model"]["images_per_second"], 0),
+                     common.ratio_cell(case["pipeline"]["images_per_second"], 0), model_ips,
                      common.ratio_cell(case["ratio_pipeline_to_model"], 1),
                      "yes" if case["meets_10x_goal"] else "no"])
-        fit = case["fit"]
-        fit_rows.append([name, fit["steps_per_call"], common.ratio_cell(
-            fit["images_per_second"], 0), common.ratio_cell(case["model"]["images_per_second"],
-                                                            0),
-            common.ratio_cell(fit["ratio_to_train_on_batch"])] if fit else
-            [name, "", f"skipped: {case['fit_skipped']}", "", ""])
+        fit_rows.append([name, "", f"skipped: {case['fit_skipped']}", "", ""] if not fit else [
+            name, fit["steps_per_call"], common.ratio_cell(fit["images_per_second"], 0),
+            model_ips, common.ratio_cell(fit["ratio_to_train_on_batch"])])
     return "\n".join(common.header(
         f"Input pipeline vs {cfg['model']} train step", result,
         f"- model on {cfg['tf_device']}, tf.data on the CPU; batch size {cfg['batch_size']}; "

@@ -14,8 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import zoo.export
 from benchmarks import common
-from zoo.export import formats
+from zoo.data import sentiment
+from zoo.export import fold, formats
 
 NAME = "export"
 TITLE = "Inference latency: Keras vs SavedModel vs TFLite"
@@ -64,9 +66,6 @@ log = common.logger(NAME)
 
 def build_model(name, image_size, sequence_length, seed):
     """A seeded zoo model; a text model with its vocabulary adapted."""
-    import zoo
-    from zoo.data import sentiment
-
     keras.utils.set_random_seed(seed)
     kind = common.modality(name)
     if kind == "image":
@@ -81,17 +80,12 @@ def build_model(name, image_size, sequence_length, seed):
 def make_inputs(model, batch_size, seed):
     """Images from `example_inputs`, or sentiment sentences the vocabulary never saw."""
     if model.modality == "text":
-        from zoo.data import sentiment
-
         return np.array(sentiment.generate(batch_size, seed=seed, stream=1)[0], dtype=object)
     return np.asarray(model.example_inputs(batch_size=batch_size, seed=seed))
 
 
 def export_model(model, name, workdir, batch_sizes, tflite_threads, warnings, folds):
     """`(records, loaded)`: per export its save and load record, and what loads."""
-    import zoo.export
-    from zoo.export import fold
-
     exports, loaded = {}, {}
     for key in [f.name for f in formats.of_kind(formats.INFERENCE)] + [*UNFOLDED.values()] * folds:
         record = exports[key] = {"save_s": None, "load_s": None, "size_bytes": None,
@@ -100,20 +94,16 @@ def export_model(model, name, workdir, batch_sizes, tflite_threads, warnings, fo
         target = workdir / (f"{name}_{key}" + (fmt.suffixes[0] if fmt.suffixes else ""))
         try:
             with common.recording_warnings(warnings):
-                start = time.perf_counter()
-                written = pathlib.Path(zoo.export.save(model, target, **(
-                    {"fold_batchnorm": False} if key in UNFOLDED.values() else {})))
-                record["save_s"] = time.perf_counter() - start
+                written, record["save_s"] = common.timed(zoo.export.save, model, target, **(
+                    {"fold_batchnorm": False} if key in UNFOLDED.values() else {}))
+                written = pathlib.Path(written)
                 record["size_bytes"] = sum(p.stat().st_size for p in [written, *written.rglob("*")]
                                            if p.is_file())
-                start = time.perf_counter()
-                if fmt.directory:
-                    loaded[key] = first = fmt.load(written)
-                else:  # one interpreter per batch size
-                    loaded[key] = {b: fmt.load(written, num_threads=tflite_threads or None)
-                                   for b in batch_sizes}
-                    first = loaded[key][batch_sizes[0]]
-                record["load_s"] = time.perf_counter() - start
+                loaded[key], record["load_s"] = common.timed(  # a file: an interpreter per batch
+                    lambda: fmt.load(written) if fmt.directory else {
+                        b: fmt.load(written, num_threads=tflite_threads or None)
+                        for b in batch_sizes})
+                first = loaded[key] if fmt.directory else loaded[key][batch_sizes[0]]
                 counts = first.op_counts()
                 record.update(op_counts=dict(sorted(counts.items())),
                               total_ops=sum(counts.values()))
@@ -141,8 +131,6 @@ def export_model(model, name, workdir, batch_sizes, tflite_threads, warnings, fo
 
 def folding_evidence(exports):
     """Per format, the ops folding changed in the files; None without BatchNorm."""
-    from zoo.export import fold
-
     if not any(key in exports for key in UNFOLDED.values()):
         return None
     evidence = {}
@@ -195,11 +183,10 @@ def measure_model(name, batch_sizes, repeats, iterations, warmup, image_size, se
     folds = model is not None and has_batchnorm_to_fold(model)
     paths = PATHS + tuple(UNFOLDED.values()) * folds + (
         ("tflite_token_ids",) if common.modality(name) == "text" else ())
-    cells = {p: {str(b): {"path": p, "batch_size": b, "latency_ms": None,
-                          "latency_ms_per_repeat": None, "per_example_ms": None,
-                          "first_call_ms": None, "warmup_ms": None, "ratio_vs_keras": None,
-                          "ratio_vs_tf_function": None, "ratio_folded_vs_unfolded": None,
-                          "max_abs_diff_vs_keras": None,
+    blank = dict.fromkeys(("latency_ms", "latency_ms_per_repeat", "per_example_ms",
+                           "first_call_ms", "warmup_ms", "ratio_vs_keras", "ratio_vs_tf_function",
+                           "ratio_folded_vs_unfolded", "max_abs_diff_vs_keras"))
+    cells = {p: {str(b): {"path": p, "batch_size": b, **blank,
                           "error": info["error"] and f"model: {info['error']}"}
                  for b in batch_sizes} for p in paths}
     if model is None:

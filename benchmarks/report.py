@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import pathlib
 import re
 import sys
 
@@ -58,13 +59,12 @@ def merge(output_dir, device, names=None, failed=None, runner=None):
     failed = {name: dict(record) for name, record in (failed or {}).items()}
     benchmarks, sections, missing = {}, {}, []
     for name in names or common.BENCHMARKS:
-        path = os.path.join(output_dir, f"{name}_{device}.json")
+        path = common.result_path(output_dir, name, device)
         if not os.path.isfile(path):
             missing += [] if name in failed else [name]
             continue
         try:
-            with open(path, encoding="utf-8") as f:
-                result = json.load(f)
+            result = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
             if not isinstance(result, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
@@ -75,8 +75,7 @@ def merge(output_dir, device, names=None, failed=None, runner=None):
             continue
         benchmarks[name] = result
         try:
-            with open(path[:-len(".json")] + ".md", encoding="utf-8") as f:
-                sections[name] = f.read()
+            sections[name] = pathlib.Path(path[:-len(".json")] + ".md").read_text(encoding="utf-8")
         except OSError:
             sections[name] = f"# {name}\n\n(no {name}_{device}.md)\n"
     newest = max(benchmarks.values(), key=lambda r: str(r.get("timestamp", "")), default={})
@@ -280,7 +279,7 @@ def write_charts(merged, output_dir, device):
             buffer = io.BytesIO()
             draw_chart(name, panels, kind).savefig(buffer, format="png", dpi=100)
             charts[name] = common.write_bytes(
-                os.path.join(output_dir, f"{name}_{device}.png"), buffer.getvalue())
+                common.result_path(output_dir, name, device, ".png"), buffer.getvalue())
         except Exception as exc:  # noqa: BLE001 - a chart is optional
             errors.append(f"{name}: {common.first_line(exc)}")
     if not charts and not errors:
@@ -315,7 +314,7 @@ def check(flag_values):
 def run(output_dir, device):
     """Writes the report of each device asked for that has results; 1 when none has."""
     found = [d for d in common.DEVICES if any(
-        os.path.isfile(os.path.join(output_dir, f"{n}_{d}.json")) for n in common.BENCHMARKS)]
+        os.path.isfile(common.result_path(output_dir, n, d)) for n in common.BENCHMARKS)]
     devices = found if device == "all" else [d for d in found if d == device]
     if not devices:
         print(f"no benchmark results (<name>_<cpu|gpu>.json, name in "

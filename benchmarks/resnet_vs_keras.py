@@ -1,7 +1,5 @@
 """Train-step throughput (graph mode) of the zoo's resnet50 vs keras.applications'."""
 
-import time
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -79,12 +77,11 @@ def run(output_dir, batch_size, image_size, repeats, steps, warmup, seed):
     models, candidates = {}, {}
     for key, label, build in MODELS:
         keras.utils.set_random_seed(seed)
-        start = time.perf_counter()
-        model = build((image_size, image_size, 3))
+        model, build_s = common.timed(build, (image_size, image_size, 3))
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=False)
-        models[key] = (model, label, time.perf_counter() - start)
+        models[key] = (model, label, build_s)
         candidates[key] = lambda m=model: m.train_on_batch(images, labels)
         log(f"built {key}: {model.count_params():,} params")
     timings = common.time_repeats(candidates, steps=steps, repeats=repeats, warmup=warmup, log=log)

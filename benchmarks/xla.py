@@ -10,7 +10,6 @@ import math
 import os
 import pathlib
 import platform
-import sys
 import tempfile
 import time
 
@@ -19,7 +18,9 @@ import numpy as np
 import opt_einsum
 import tensorflow as tf
 
+import zoo
 from benchmarks import common
+from zoo import _launch
 from zoo.train import jit
 from zoo.train.jit import choose_faster  # the trainer's rule for the faster path
 
@@ -162,10 +163,15 @@ def op_time_shares(events):
             "convolution_share": conv, "other_share": 1.0 - conv}
 
 
+def op_time_profile(step, steps):
+    """`op_time_shares` of `steps` profiled calls of `step`."""
+    events, wall = common.read_trace(step, steps)
+    return {**op_time_shares((n, s) for n, s, is_xla in events if not is_xla),
+            "steps": steps, "wall_s": wall}
+
+
 def build_model(name, overrides, seed):
     """A seeded zoo model, as `zoo.train` builds it."""
-    import zoo
-
     keras.utils.set_random_seed(seed)
     return zoo.create_model(name, num_classes=NUM_CLASSES, **overrides)
 
@@ -251,10 +257,8 @@ def run_model(name, args, matmul, device):
     flops = dict.fromkeys(("forward_flops_per_example", "train_flops_per_example",
                            "train_graph_flops_per_example", "flops_method", "flops_by_op_type"))
     if flops_model is not None:
-        try:
-            flops = flops_per_example(flops_model, x, y, batch_size, args["sequence_length"])
-        except Exception as exc:  # noqa: BLE001
-            flops["flops_error"] = common.first_line(exc)
+        flops = common.attempt(lambda: flops_per_example(
+            flops_model, x, y, batch_size, args["sequence_length"]), "flops_error", **flops)
     tfl = flops["train_flops_per_example"]
 
     rows = {}
@@ -279,21 +283,13 @@ def run_model(name, args, matmul, device):
                    utilization_same_repeat=same or None, evidence=evidence,
                    error=cells[path]["error"])
         if args["kernel_trace_steps"] and path != "eager" and row["train"] and not row["error"]:
-            try:
-                evidence["kernels"] = common.trace_kernels(
-                    lambda m=model: m.train_on_batch(x, y), args["kernel_trace_steps"])
-            except Exception as exc:  # noqa: BLE001 - evidence, not the measurement
-                evidence["kernels"] = {"library": None, "error": common.first_line(exc)}
+            evidence["kernels"] = common.attempt(lambda: common.trace_kernels(
+                lambda: model.train_on_batch(x, y), args["kernel_trace_steps"]), library=None)
 
     profile, goal = None, cells.get(GOAL_PATH) or {}
     if name == GOAL_MODEL and args["profile_steps"] and goal.get("model") and not goal["error"]:
-        try:
-            events, wall = common.read_trace(lambda m=goal["model"]: m.train_on_batch(x, y),
-                                             args["profile_steps"])
-            profile = {**op_time_shares((n, s) for n, s, is_xla in events if not is_xla),
-                       "steps": args["profile_steps"], "wall_s": wall}
-        except Exception as exc:  # noqa: BLE001 - an explanation, not the measurement
-            profile = {"error": common.first_line(exc)}
+        profile = common.attempt(lambda: op_time_profile(
+            lambda: goal["model"].train_on_batch(x, y), args["profile_steps"]))
 
     def median(path):
         row = rows.get(path)
@@ -368,8 +364,6 @@ def measure(args):
 
 
 def current_setting():
-    import zoo
-
     return "on" if zoo.ops.onednn_enabled() else "off"
 
 
@@ -424,15 +418,9 @@ def kernel_mismatch(setting, read_back, seen):
 
 def setting_record(setting, measured, process):
     """One setting's record: what was measured, the kernels read back and seen."""
-    import zoo
-    from zoo import _launch
-
-    seen = dict.fromkeys(("onednn", "eigen", "xla", "onednn_ops"), 0)
-    for entry in measured["models"].values():
-        for row in entry["paths"].values():
-            counts = row["evidence"].get("kernels") or {}
-            if counts.get("library") is not None:
-                seen = {k: n + counts.get(k, 0) for k, n in seen.items()}
+    traced = [c for e in measured["models"].values() for r in e["paths"].values()
+              if (c := r["evidence"].get("kernels") or {}).get("library") is not None]
+    seen = {k: sum(c.get(k, 0) for c in traced) for k in ("onednn", "eigen", "xla", "onednn_ops")}
     read_back = zoo.ops.tensorflow_platform()
     return {"setting": setting, "label": ONEDNN_SETTINGS.get(setting, {}).get(
                 "label", read_back or measured["device"]["kind"]),
@@ -450,22 +438,19 @@ def run_child(cmd, env, workdir):
     """Runs one child; returns `(the result it wrote or None, its process record)`."""
     stdout_path = pathlib.Path(workdir) / "stdout.txt"
     with open(stdout_path, "w", encoding="utf-8") as stdout:
-        record = common.run_process(cmd, env=env, stdout=stdout)
-    tail, problem, result = record.pop("stderr_tail"), None, None
+        record, wrote = common.run_benchmark(cmd, workdir, NAME, env=env, stdout=stdout)
+    tail, result = record.pop("stderr_tail"), None
     record.update(mode="child", env={k: env.get(k) for k in (ONEDNN_VARIABLE, CHILD_VARIABLE)},
                   first_line=(stdout_path.read_text(errors="replace").splitlines() or [None])[0])
-    written = sorted(pathlib.Path(workdir).glob(f"{NAME}_*.json"))
     try:
-        result = json.loads(written[0].read_text()) if written else None
+        result = wrote and json.loads(pathlib.Path(common.result_path(
+            workdir, NAME, wrote[0])).read_text())
     except ValueError as exc:
-        problem = f"unreadable result {written[0].name}: {exc}"
-    if not written and record["returncode"] == 0:
-        problem = f"exited 0 but wrote no {NAME}_<device>.json"
-    if record["returncode"] != 0:
-        problem = f"exit code {record['returncode']}" + (f"; {problem}" if problem else "")
-    if problem:
-        record.update(reason=problem, stderr_tail=tail)
-    return result, record
+        unreadable = f"unreadable result {NAME}_{wrote[0]}.json: {exc}"
+        record["reason"] = f"{record['reason']}; {unreadable}" if "reason" in record else unreadable
+    if "reason" in record:
+        record["stderr_tail"] = tail
+    return result or None, record
 
 
 def meets_default_goal(zoo_default_vs_best):
@@ -552,9 +537,8 @@ def run(output_dir, models, paths, batch_size, repeats, steps, warmup, min_repea
     for setting in [] if here else plan["settings"]:
         with tempfile.TemporaryDirectory(prefix="xla_onednn_") as workdir:
             child, record = run_child(
-                [sys.executable, "-m", f"benchmarks.{NAME}", f"--onednn={setting}",
-                 f"--output_dir={workdir}", *(f"--{k}={','.join(v) if isinstance(v, list) else v}"
-                                              for k, v in args.items()), *["--quick"] * quick],
+                common.command_line(f"benchmarks.{NAME}", onednn=setting, output_dir=workdir,
+                                    **args, quick=quick),
                 common.child_env(**{ONEDNN_VARIABLE: ONEDNN_SETTINGS[setting]["env"],
                                     CHILD_VARIABLE: setting}), workdir)
         entry = (child or {}).get("settings", {}).get(setting)
