@@ -1,20 +1,11 @@
 """Save and load zoo models in every TensorFlow format; nothing else knows formats.
 
 Each format is one `Format` in `zoo.export.formats.FORMATS`, chosen by
-`format=` or the path's suffix:
-
-| format | path | `load` returns |
-|---|---|---|
-| `keras` | `*.keras` | a Keras model |
-| `h5` | `*.h5` | a Keras model |
-| `weights` | `*.weights.h5` | nothing: use `load_weights(model, path)` |
-| `saved_model` | a directory | a `ServingModel` callable |
-| `tflite` | `*.tflite` | a `TFLiteModel` callable |
-
-SavedModel and TFLite exports fold each BatchNorm into its convolution
-(`fold_batchnorm=True`, on a copy). Saves are atomic (written beside the
-target, renamed into place); loads read regular files only and verify the
-checksums the zoo wrote.
+`format=` or the path's suffix. `load` returns a Keras model (`.keras`,
+`.h5`), a `ServingModel` (a SavedModel directory) or a `TFLiteModel`
+(`.tflite`); a `.weights.h5` goes through `load_weights(model, path)`.
+Saves are atomic (written beside the target, renamed into place); loads
+read regular files only and verify the checksums the zoo wrote.
 
 Example:
 >>> import tempfile, pathlib, numpy as np, zoo

@@ -2,17 +2,13 @@
 
 The source is `--model_file=PATH` (a `.keras` or zoo `.h5`), or
 `--weights=PATH` (a `.weights.h5`) with `--model=NAME` and the constructor
-flags it was trained with. The format comes from `--out`'s suffix unless
-`--format` is given. Every flag is checked before anything is loaded; a bad
-one exits with status 2 and the reason.
+flags it was trained with; the format comes from `--out` unless `--format`
+is given. Every flag is checked before anything is loaded (exit status 2).
 
 Examples:
 
     python -m zoo.export --model=resnet20 --num_classes=10 --input_shape=32,32,1 \\
         --weights=out/resnet20.weights.h5 --out=out/resnet20_serving --version=1
-    python -m zoo.export --model_file=out/text_rnn.keras --out=out/text_rnn.tflite \\
-        --quantization=float16
-    # int8, calibrated on a folder of images or a .npy array of inputs
     python -m zoo.export --model_file=out/resnet20.keras --out=out/resnet20_int8.tflite \\
         --quantization=int8 --representative_data=data/train
 """
@@ -21,6 +17,7 @@ import collections
 import json
 import sys
 
+import numpy as np
 from absl import app, flags
 
 from zoo.export import _files, formats
@@ -64,10 +61,8 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_enum("quantization", None, ["float16", "int8"],
                       "TFLite post-training quantization (default: float).", **on)
     flags.DEFINE_string("representative_data", None, "--quantization=int8: calibrate on "
-                        "these inputs instead of random ones: a folder of images (searched "
-                        "recursively; read at the model's input size, scaled to [0, 1]) or "
-                        "a .npy array of inputs shaped like the model's, batch first. At "
-                        f"most {MAX_CALIBRATION_EXAMPLES} examples are used.", **on)
+                        "a folder of images (read as in training) or a .npy "
+                        f"array, at most {MAX_CALIBRATION_EXAMPLES} examples.", **on)
     flags.DEFINE_integer("sequence_length", None, "TFLite, text models: the static token "
                          "length of the exported integer-token model.", lower_bound=1, **on)
     flags.DEFINE_boolean("fold_batchnorm", True, f"{_taking('fold_batchnorm', ' and ')}: "
@@ -91,24 +86,23 @@ def _taking(option, joiner=" or "):
 
 def model_arguments(flag_values=FLAGS):
     """Constructor overrides from --num_classes, --input_shape and --model_args."""
-    arguments = {}
-    if flag_values.model_args is not None:
-        try:
-            arguments = json.loads(flag_values.model_args)
-        except json.JSONDecodeError as error:
-            raise app.UsageError(f"--model_args is not valid JSON ({error}): "
-                                 f"--model_args={flag_values.model_args!r}") from None
-        if not isinstance(arguments, dict):
-            raise app.UsageError(f"--model_args must be a JSON object, received "
-                                 f"--model_args={flag_values.model_args!r}")
+    text = flag_values.model_args
+    try:
+        arguments = {} if text is None else json.loads(text)
+    except json.JSONDecodeError as error:
+        raise app.UsageError(f"--model_args is not valid JSON ({error}): "
+                             f"--model_args={text!r}") from None
+    if not isinstance(arguments, dict):
+        raise app.UsageError(f"--model_args must be a JSON object, received "
+                             f"--model_args={text!r}")
     for name in ("num_classes", "input_shape"):
-        if name in arguments and getattr(flag_values, name) is not None:
+        value = getattr(flag_values, name)
+        if value is not None and name in arguments:
             raise app.UsageError(f"--model_args sets {name!r} and so does --{name}: "
                                  "give it once")
-    if flag_values.num_classes is not None:
-        arguments["num_classes"] = flag_values.num_classes
-    if flag_values.input_shape is not None:
-        arguments["input_shape"] = _input_shape(flag_values.input_shape)
+        if value is not None:
+            read = _input_shape if name == "input_shape" else int
+            arguments[name] = read(value)
     return arguments
 
 
@@ -138,20 +132,16 @@ def check_flags(flag_values=FLAGS):
         source_format = zoo.export.format_from_path(source)
     except ValueError as error:
         raise app.UsageError(f"{given}: {error}") from None
-    kind, takes = formats.FORMATS[source_format].kind, _takes(flag_name)
-    if kind not in SOURCE_FLAGS.values():
-        raise app.UsageError(f"--{flag_name} takes {takes}, received {given} (a "
-                             f"{source_format} file)")
+    kind = formats.FORMATS[source_format].kind
+    if kind != SOURCE_FLAGS[flag_name]:
+        holds = {
+            formats.MODEL: f"a whole model: pass it as --model_file={source}",
+            formats.WEIGHTS: f"weights only: pass it as --weights={source} "
+                             "with --model=NAME (and its constructor flags)",
+        }.get(kind, f"a {source_format} model")
+        raise app.UsageError(
+            f"--{flag_name} takes {_takes(flag_name)}, but {given} holds {holds}")
     whole_model = kind == formats.MODEL
-    if flag_name == "weights" and whole_model:
-        raise app.UsageError(
-            f"--weights takes {takes}, but {given} is a whole model "
-            f"(.{source_format}): pass it as --model_file={source}")
-    if flag_name == "model_file" and not whole_model:
-        raise app.UsageError(
-            f"--model_file takes {takes}, but {given} holds weights "
-            f"only: pass it as --weights={source} with --model=NAME (and its constructor "
-            "flags)")
     try:
         _files.check_regular_file(source, f"{source_format} file")
     except (ValueError, FileNotFoundError) as error:
@@ -207,8 +197,6 @@ def _source_flag(flag_values):
 
 def check_representative_data(flag_values=FLAGS):
     """Checks --representative_data without the model; a `Calibration` or None."""
-    import numpy as np
-
     path = flag_values.representative_data
     if path is None:
         return None
@@ -222,8 +210,7 @@ def check_representative_data(flag_values=FLAGS):
                              f".npy file, received --representative_data={path!r}")
     found = _files.kind(path)
     if found == "directory":
-        items = _image_files(given, path)
-        return Calibration("images", path, items)
+        return Calibration("images", path, _image_files(given, path))
     if not path.lower().endswith(".npy"):
         what = "nothing" if found is None else f"a {found}"
         raise app.UsageError(f"{given}: there is {what} there; --representative_data takes "
@@ -238,7 +225,7 @@ def check_representative_data(flag_values=FLAGS):
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiuUS":
         raise app.UsageError(f"{given} must hold numbers (or strings for a text model), "
                              f"received dtype {getattr(array, 'dtype', type(array))}")
-    if array.ndim == 0 or array.shape[0] == 0 or array.size == 0:
+    if array.ndim == 0 or array.size == 0:
         raise app.UsageError(f"{given} holds no examples (shape {array.shape}): it must be "
                              "a batch of inputs, batch first")
     return Calibration("npy", path, None)
@@ -262,8 +249,6 @@ def _image_files(given, folder):
 
 def representative_inputs(calibration, model, limit=MAX_CALIBRATION_EXAMPLES):
     """At most `limit` inputs for `model`, evenly spaced (not the first class folder only)."""
-    import numpy as np
-
     from zoo.export import saved_model
 
     given = f"--representative_data={calibration.path}"
@@ -293,11 +278,8 @@ def representative_inputs(calibration, model, limit=MAX_CALIBRATION_EXAMPLES):
 
 def _spread(count, limit):
     """At most `limit` indices of `range(count)`, evenly spaced, first and last included."""
-    import numpy as np
-
-    if count <= limit:
-        return np.arange(count)
-    return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
+    spaced = np.linspace(0, count - 1, min(count, limit))
+    return np.unique(spaced.round().astype(int))
 
 
 def _read_images(given, paths, model, shape, dtype, takes, limit):

@@ -11,9 +11,12 @@ Traceback (most recent call last):
 ValueError: path must be a non-empty path, received path=''
 """
 
+import hashlib
 import os
 import pathlib
 import stat
+
+import numpy as np
 
 from zoo import _validation
 
@@ -23,6 +26,13 @@ MAX_IN_MEMORY_BYTES = 2**31
 
 def check_path(name, value):
     return pathlib.Path(_validation.path(name, value))
+
+
+def sha256(data):
+    """The hex SHA-256 of bytes, or of an array's raw bytes."""
+    if not isinstance(data, (bytes, bytearray)):
+        data = np.ascontiguousarray(data).tobytes()
+    return hashlib.sha256(data).hexdigest()
 
 
 def kind(path):

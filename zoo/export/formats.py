@@ -1,10 +1,8 @@
 """The export formats: one `Format` object each, registered here and nowhere else.
 
-`zoo.export`, its CLI, `zoo.train`'s `--export` and the tests read
-`FORMATS`. A format's handler (a module or a class) has `save(model, path,
-**options)` and `load(path)`, and optionally `load_weights(model, path)`,
-`verify(path)`, `target_path(path, **options)` and
-`check_replaceable(target, found)`.
+A format's handler (a module or a class) has `save(model, path, **options)`
+and `load(path)`, and optionally `load_weights(model, path)`, `verify(path)`,
+`target_path(path, **options)` and `check_replaceable(target, found)`.
 
 Example:
 >>> from_path("m.weights.h5").name, from_path("export_dir").name
@@ -71,12 +69,11 @@ class Format:
 
     def check_options(self, options):
         unknown = sorted(set(options) - set(self.options))
-        if not unknown:
-            return
-        if not self.options:
+        if unknown and not self.options:
             raise ValueError(f"format {self.name!r} takes no options, received {unknown}")
-        raise ValueError(f"Unknown {self.name} option(s) {unknown}: the options are "
-                         f"{', '.join(self.options)}")
+        if unknown:
+            raise ValueError(f"Unknown {self.name} option(s) {unknown}: the options are "
+                             f"{', '.join(self.options)}")
 
     def target_path(self, path, **options):
         handler = self._handler()

@@ -1,19 +1,14 @@
 """`.keras`, whole-model `.h5` and `.weights.h5`.
 
-`.keras` and `.weights.h5` are Keras' own formats. Whole-model `.h5` is the
-zoo's, because Keras 3 cannot round-trip a subclassed model through HDF5
-(`load_model` fails with `Unknown layer`). It holds a `config` dataset (the
-JSON of `keras.saving.serialize_keras_object(model)`), one dataset per
-variable under `weights/` (attribute `path`), and a SHA-256 of each
-dataset as attribute `sha256`. `.weights.h5` files get the same checksums
-after Keras writes them (`zoo_sha256`), plus the model's labels
-(`zoo_labels`). Flipped bytes pass HDF5's own checks, so every load
-verifies the checksums first; a file without them loads with a warning.
-Configs deserialize in Keras' safe mode: a file is data, never code.
+`.keras` and `.weights.h5` are Keras' own. Whole-model `.h5` is the zoo's,
+as Keras 3 cannot round-trip a subclassed model through HDF5: a `config`
+dataset (the model's serialized JSON) and one dataset per variable under
+`weights/` (attribute `path`). Every dataset of both HDF5 formats carries
+its SHA-256, checked on load (flipped bytes pass HDF5's own checks); a
+file without them loads with a warning. Configs deserialize in safe mode.
 """
 
 import contextlib
-import hashlib
 import io
 import json
 import pathlib
@@ -34,6 +29,7 @@ CHECKSUM = "sha256"
 _H5_DIGEST, _H5_MARK = "sha256", "checksums"
 _WEIGHTS_DIGEST, _WEIGHTS_MARK = "zoo_sha256", "zoo_checksums"
 _WEIGHTS_LABELS = "zoo_labels"
+_LABELS_DIGEST = f"{_WEIGHTS_LABELS}_{CHECKSUM}"
 
 
 class _KerasFile:
@@ -72,61 +68,61 @@ class _H5File:
             file.attrs[_H5_MARK] = CHECKSUM
             # A dataset: attributes stop at 64 KiB, and a vocabulary travels in the config.
             config_dataset = file.create_dataset("config", data=np.bytes_(config))
-            config_dataset.attrs[_H5_DIGEST] = _digest(config_dataset[()])
+            config_dataset.attrs[_H5_DIGEST] = _files.sha256(config_dataset[()])
             weights = file.create_group("weights")
             for index, variable in enumerate(model.weights):
                 value = keras.ops.convert_to_numpy(variable)
                 dataset = weights.create_dataset(f"{index:05d}", data=value)
                 dataset.attrs["path"] = variable.path
-                dataset.attrs[_H5_DIGEST] = _digest(dataset[()])
+                dataset.attrs[_H5_DIGEST] = _files.sha256(dataset[()])
 
     @staticmethod
     def load(path):
-        with _open_h5(path, "zoo .h5 model") as file:
-            if file.attrs.get("zoo_format") != H5_FORMAT:
-                raise ValueError(
-                    f"{str(path)!r} is an HDF5 file but not a zoo .h5 model (no "
-                    f"zoo_format={H5_FORMAT!r} attribute); a Keras .weights.h5 file "
-                    "loads with zoo.export.load_weights(model, path)")
-            version = int(file.attrs.get("format_version", 0))
-            if version > H5_VERSION:
-                raise ValueError(f"{str(path)!r} has format_version={version}; this zoo "
-                                 f"reads up to {H5_VERSION}")
-            try:
-                raw_config = file["config"][()]
-                entries = [("config", "config", file["config"], raw_config)]
-                values = []
-                for key in sorted(file["weights"]):
-                    dataset = file["weights"][key]
-                    values.append((dataset.attrs["path"], dataset[()]))
-                    entries.append((f"weights/{key}", values[-1][0], dataset, values[-1][1]))
-            except (KeyError, OSError, ValueError) as error:
-                raise ValueError(f"{str(path)!r} is a truncated or corrupt zoo .h5 "
-                                 f"model: {error}") from None
-            _verify(path, file.attrs.get(_H5_MARK), _H5_DIGEST, entries)
-            try:
-                config = json.loads(raw_config.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as error:
-                raise ValueError(f"{str(path)!r} is a corrupt zoo .h5 model: its config is "
-                                 f"not JSON ({error})") from None
+        config, values = _read_h5(path)
         try:
             model = keras.saving.deserialize_keras_object(config, safe_mode=True)
         except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f"Cannot load {str(path)!r} as a zoo .h5 model: its config "
                              f"does not deserialize in safe mode ({error})") from None
-        _assign(model, values, path)
-        return model
+        return _assign(model, values, path)
 
     @staticmethod
     def load_weights(model, path):
-        _files.check_regular_file(path, "weights file")
         with _open_h5(path, "zoo .h5 model") as file:
             is_zoo_h5 = file.attrs.get("zoo_format") == H5_FORMAT
         if not is_zoo_h5:  # a Keras HDF5 weights file named .h5
             return _keras_load_weights(model, path)
-        source = _H5File.load(path)
-        _assign(model, [(v.path, keras.ops.convert_to_numpy(v)) for v in source.weights], path)
-        return model
+        return _assign(model, _read_h5(path)[1], path)
+
+
+def _read_h5(path):
+    """`(config, [(variable path, array), ...])` of a zoo `.h5`, verified."""
+    with _open_h5(path, "zoo .h5 model") as file:
+        if file.attrs.get("zoo_format") != H5_FORMAT:
+            raise ValueError(
+                f"{str(path)!r} is an HDF5 file but not a zoo .h5 model (no "
+                f"zoo_format={H5_FORMAT!r} attribute); a Keras .weights.h5 file "
+                "loads with zoo.export.load_weights(model, path)")
+        version = int(file.attrs.get("format_version", 0))
+        if version > H5_VERSION:
+            raise ValueError(f"{str(path)!r} has format_version={version}; this zoo "
+                             f"reads up to {H5_VERSION}")
+        try:
+            entries = [("config", "config", file["config"])]
+            weights = file["weights"]
+            entries += [(f"weights/{key}", weights[key].attrs["path"], weights[key])
+                        for key in sorted(weights)]
+            entries = [(*entry, entry[2][()]) for entry in entries]
+        except (KeyError, OSError, ValueError) as error:
+            raise ValueError(f"{str(path)!r} is a truncated or corrupt zoo .h5 "
+                             f"model: {error}") from None
+        _verify(path, file.attrs.get(_H5_MARK), _H5_DIGEST, entries)
+    try:
+        config = json.loads(entries[0][3].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{str(path)!r} is a corrupt zoo .h5 model: its config is "
+                         f"not JSON ({error})") from None
+    return config, [(weight, value) for _, weight, _, value in entries[1:]]
 
 
 class _WeightsFile:
@@ -137,14 +133,14 @@ class _WeightsFile:
         model.save_weights(path)
         with h5py.File(path, "a") as file:
             for _, dataset in _datasets(file):
-                dataset.attrs[_WEIGHTS_DIGEST] = _digest(dataset[()])
+                dataset.attrs[_WEIGHTS_DIGEST] = _files.sha256(dataset[()])
             file.attrs[_WEIGHTS_MARK] = CHECKSUM
             record = {key: value for key, value in labels.of_model(model).items()
                       if key != "outputs_logits"}  # the config's to say, not the weights'
             if any(value is not None for value in record.values()):
                 text = json.dumps(record)
                 file.attrs[_WEIGHTS_LABELS] = text
-                file.attrs[_WEIGHTS_LABELS + "_" + CHECKSUM] = _digest(text.encode())
+                file.attrs[_LABELS_DIGEST] = _files.sha256(text.encode())
 
     @staticmethod
     def verify(path):
@@ -166,7 +162,7 @@ def _read_labels(path, file):
     if text is None:
         return None
     text = text.decode() if isinstance(text, bytes) else str(text)
-    if file.attrs.get(_WEIGHTS_LABELS + "_" + CHECKSUM) != _digest(text.encode()):
+    if file.attrs.get(_LABELS_DIGEST) != _files.sha256(text.encode()):
         raise ValueError(f"{str(path)!r}: its {_WEIGHTS_LABELS} attribute does not match "
                          "the SHA-256 written with it (edited since it was saved)")
     try:
@@ -204,13 +200,6 @@ def _keras_load_weights(model, path, record=None):
     return model
 
 
-def _digest(value):
-    """SHA-256 (hex) of a dataset's value: its raw bytes (or the bytes of a string)."""
-    if isinstance(value, bytes):
-        return hashlib.sha256(value).hexdigest()
-    return hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-
-
 def _datasets(file):
     """`(name, dataset)` of every dataset in an open HDF5 file, sorted by name."""
     found = []
@@ -233,16 +222,16 @@ def _verify(path, mark, attribute, entries):
         if stored is None:
             raise ValueError(f"{str(path)!r} is corrupt: weight {weight!r} (dataset "
                              f"{dataset_name!r}) lacks the checksum its file declares")
-        if _digest(value) != stored:
+        if _files.sha256(value) != stored:
             raise ValueError(f"{str(path)!r} is corrupt: weight {weight!r} (dataset "
                              f"{dataset_name!r}) does not match the SHA-256 saved with it")
 
 
 def _first_difference(model, path):
-    """Where a Keras weights file and `model` differ, in words, or None.
+    """The first weight whose shape differs in a Keras file and `model`, or None.
 
-    Keras' message only counts variables; the model's own weights, saved to
-    a scratch `.weights.h5`, compare with the file's dataset by dataset.
+    Keras' message only counts variables: the model's own weights, saved to
+    a scratch file, are compared with the file's dataset by dataset.
     """
     try:
         with tempfile.TemporaryDirectory(prefix="zoo-weights-") as scratch:
@@ -253,21 +242,15 @@ def _first_difference(model, path):
     except Exception:  # noqa: BLE001 -- a diagnosis must never hide the real error
         return None
     for name in sorted(set(expected) | set(found)):
-        if name not in found:
-            return (f"the model's weight {name!r} of shape {expected[name]} is not in the "
-                    "file (another architecture?)")
-        if name not in expected:
-            return (f"the file's weight {name!r} of shape {found[name]} is not in the model "
-                    "(another architecture?)")
-        if expected[name] != found[name]:
-            return (f"weight {name!r} has shape {found[name]} in the file and "
-                    f"{expected[name]} in the model")
+        if expected.get(name) != found.get(name):
+            in_file, in_model = found.get(name, "absent"), expected.get(name, "absent")
+            return f"weight {name!r} is {in_file} in the file and {in_model} in the model"
     return None
 
 
 def _file_shapes(path):
     """`{dataset name: shape}` of a `.weights.h5`, or of the weights inside a `.keras`."""
-    if path.name.lower().endswith(".keras"):
+    if zipfile.is_zipfile(path):  # a .keras archive
         with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as member:
             path = io.BytesIO(member.read())
     with h5py.File(path, "r") as file:
@@ -275,23 +258,21 @@ def _file_shapes(path):
 
 
 def _assign(model, values, path):
-    """Assigns `(variable path, array)` pairs after checking they all fit."""
+    """Assigns `(variable path, array)` pairs to `model`'s weights if all fit."""
     variables = model.weights
-    expected = [(v.path, tuple(v.shape)) for v in variables]
-    found = [(p, tuple(a.shape)) for p, a in values]
-    if [s for _, s in expected] != [s for _, s in found]:
-        for (model_path, model_shape), (file_path, file_shape) in zip(expected, found):
-            if model_shape != file_shape:
-                why = (f"weight {file_path!r} has shape {file_shape} in the file, and the "
-                       f"model's weight {model_path!r} at its place has shape {model_shape}")
-                break
-        else:
-            why = (f"the file holds {len(found)} weights, the model {len(expected)} "
-                   "(another architecture?)")
+    why = next((f"weight {name!r} has shape {value.shape} in the file, and the "
+                f"model's weight {v.path!r} at its place has shape "
+                f"{tuple(v.shape)}" for v, (name, value) in zip(variables, values)
+                if tuple(v.shape) != value.shape), None)
+    if why is None and len(values) != len(variables):
+        why = (f"the file holds {len(values)} weights, the model "
+               f"{len(variables)} (another architecture?)")
+    if why is not None:
         raise ValueError(
             f"The weights in {str(path)!r} do not fit model {model.name!r}: {why}")
     for variable, (_, value) in zip(variables, values):
         variable.assign(value)
+    return model
 
 
 @contextlib.contextmanager

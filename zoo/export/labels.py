@@ -20,11 +20,7 @@ KEYS = ("class_names", "preprocessing", "outputs_logits")
 
 def of_model(model):
     """The labels record of a Keras model (None values where it has none)."""
-    return {
-        "class_names": getattr(model, "class_names", None),
-        "preprocessing": getattr(model, "preprocessing", None),
-        "outputs_logits": getattr(model, "outputs_logits", None),
-    }
+    return {key: getattr(model, key, None) for key in KEYS}
 
 
 def write_saved_model(model, directory):

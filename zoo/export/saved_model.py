@@ -32,7 +32,9 @@ from zoo import _validation
 from zoo.export import _atomic, _files, labels
 
 SIGNATURE_KEY = "serving_default"
-_PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+# The output key of each classifier activation; any other is "predictions".
+_OUTPUT_NAMES = {None: "logits", "linear": "logits", "softmax": "probabilities",
+                 "sigmoid": "probabilities"}
 # Output names of a single tensor (`output_name`'s and Keras' own); any other
 # name is a key of a dict the model returned, and `ServingModel` returns a dict.
 _TENSOR_OUTPUT_NAMES = ("logits", "probabilities", "predictions", "output_0")
@@ -54,11 +56,7 @@ def output_name(model):
     activation = model.classifier_activation
     if activation is not None and not isinstance(activation, str):
         activation = keras.activations.serialize(activation)
-    if activation in (None, "linear"):
-        return "logits"
-    if activation in _PROBABILITY_ACTIVATIONS:
-        return "probabilities"
-    return "predictions"
+    return _OUTPUT_NAMES.get(activation, "predictions")
 
 
 def input_spec(model):
@@ -67,28 +65,23 @@ def input_spec(model):
     From `model.input_signature`, else a functional model's single input.
     """
     spec = getattr(model, "input_signature", None)
-    if spec is not None:
-        shape, dtype, name = spec.shape, spec.dtype, spec.name
-    elif len(getattr(model, "inputs", None) or []) == 1:
-        tensor = model.inputs[0]
-        shape, dtype, name = tensor.shape, tensor.dtype, tensor.name
-    else:
+    if spec is None and len(getattr(model, "inputs", None) or []) == 1:
+        spec = model.inputs[0]
+    if spec is None:
         raise ValueError(
             f"Cannot build a SavedModel signature for {getattr(model, 'name', model)!r}: "
             "it has no `input_signature` (zoo models) and is not a functional model "
             "with one input")
-    shape = (None,) + tuple(shape[1:])  # any batch size
-    return tf.TensorSpec(shape=shape, dtype=tf.as_dtype(dtype or "float32"),
-                         name=name or "inputs")
+    return tf.TensorSpec(shape=(None, *spec.shape[1:]),  # any batch size
+                         dtype=tf.as_dtype(spec.dtype or "float32"),
+                         name=spec.name or "inputs")
 
 
 def save(model, path, version=None):
     """Writes `model` as a SavedModel into the new directory `path`.
 
-    `version` is only checked: `zoo.export.save` put it into `path`.
+    `version` is already in `path` (`target_path`, checked there).
     """
-    if version is not None:
-        _validation.positive_int("version", version)
     spec = input_spec(model)
     key = output_name(model)
 
@@ -114,30 +107,26 @@ def _is_saved_model_dir(path):
     return any((path / name).is_file() for name in _SAVED_MODEL_FILES)
 
 
+def _versions(path):
+    """The version numbers of `path`'s SavedModel subdirectories, sorted."""
+    return sorted(int(child.name) for child in path.iterdir()
+                  if child.name.isdigit() and _is_saved_model_dir(child))
+
+
 def check_replaceable(target, found):
-    """Refuses to replace `target` (a `found`) unless it is a SavedModel (`is_replaceable`)."""
+    """Refuses to replace `target` (a `found`) unless it holds SavedModels only.
+
+    Any other directory may hold a user's files, which overwrite must never delete.
+    """
     if found != "directory":
         raise ValueError(f"Not saving a SavedModel to {str(target)!r}: it is a {found}, not "
                          "a SavedModel directory; remove it yourself or choose another path")
-    if not is_replaceable(target):
+    visible = [c for c in target.iterdir() if not c.name.startswith(".")]
+    if not (_is_saved_model_dir(target) or 0 < len(visible) == len(_versions(target))):
         raise ValueError(
             f"Not saving a SavedModel to {str(target)!r}: it is a directory but not a "
             "SavedModel (nor version subdirectories of one), and overwrite=True only "
             "replaces a SavedModel; nothing was deleted")
-
-
-def is_replaceable(path):
-    """True for a SavedModel directory, or version subdirectories holding only SavedModels.
-
-    Any other directory may hold a user's files, which overwrite must never delete.
-    """
-    path = pathlib.Path(path)
-    if _is_saved_model_dir(path):
-        return True
-    children = [child for child in path.iterdir() if not child.name.startswith(".")]
-    return bool(children) and all(
-        child.name.isdigit() and child.is_dir() and _is_saved_model_dir(child)
-        for child in children)
 
 
 def resolve(path):
@@ -148,9 +137,7 @@ def resolve(path):
     _atomic.recover_versions(path)
     if _is_saved_model_dir(path):
         return path, None
-    versions = sorted(
-        int(child.name) for child in path.iterdir()
-        if child.name.isdigit() and child.is_dir() and _is_saved_model_dir(child))
+    versions = _versions(path)
     if not versions:
         raise ValueError(f"{str(path)!r} is not a SavedModel directory: it has no "
                          "saved_model.pb, nor version subdirectories (1/, 2/, ...) holding one")
@@ -218,7 +205,7 @@ class ServingModel:
 
     def __call__(self, inputs):
         """Runs the signature on an array, strings or `{input_name: ...}`; NumPy out."""
-        _check_inputs(inputs)
+        check_inputs(inputs, "an array, a tensor or a dict of one")
         if isinstance(inputs, dict):
             if set(inputs) != {self.input_name}:
                 raise ValueError(f"inputs must be keyed by {self.input_name!r}, received "
@@ -244,9 +231,6 @@ class ServingModel:
                         f"{type(next(iter(inputs.flat))).__name__} values")
             tensor = tf.convert_to_tensor(inputs, dtype=tf.string)
         else:
-            if isinstance(inputs, (str, bytes)):
-                raise ValueError(f"{self.input_name!r} takes {spec.dtype.name} values, "
-                                 f"received a string inputs={_validation.preview(inputs)}")
             try:
                 tensor = tf.convert_to_tensor(inputs)
             except (ValueError, TypeError) as error:
@@ -254,8 +238,9 @@ class ServingModel:
                     f"{self.input_name!r} takes a {spec.dtype.name} array, received "
                     f"inputs={_validation.preview(inputs)} ({str(error)[:200]})") from None
             if tensor.dtype == tf.string:
-                raise ValueError(f"{self.input_name!r} takes {spec.dtype.name} values, "
-                                 "received strings")
+                raise ValueError(
+                    f"{self.input_name!r} takes {spec.dtype.name} values, received "
+                    f"strings: inputs={_validation.preview(inputs)}")
             if not (tensor.dtype.is_floating or tensor.dtype.is_integer or tensor.dtype.is_bool):
                 raise ValueError(f"{self.input_name!r} takes real {spec.dtype.name} values, "
                                  f"received dtype={tensor.dtype.name}")
@@ -266,10 +251,10 @@ class ServingModel:
         return tensor
 
 
-def _check_inputs(inputs):
+def check_inputs(inputs, takes):
+    """TypeError for `inputs=None`, naming what the model `takes`."""
     if inputs is None:
-        raise TypeError("inputs must be an array, a tensor or a dict of one, received "
-                        "inputs=None")
+        raise TypeError(f"inputs must be {takes}, received inputs=None")
 
 
 def _shape_str(shape):

@@ -1,30 +1,16 @@
 """TensorFlow Lite export: one self-contained `.tflite` flatbuffer per model.
 
-The model goes through `keras.export.ExportArchive` (a `serve` endpoint,
-`training=False`) and `tf.lite.TFLiteConverter` with builtin ops only, so
-the stock interpreter runs it without the Flex delegate.
+Converted from a `keras.export.ExportArchive` with builtin ops only (no
+Flex delegate). Models with recurrent loops get a static batch of 1 (a
+masked RNN with a dynamic batch does not lower to builtin ops), others a
+dynamic one; `TFLiteModel(x)` takes any batch size either way.
 
-Models with recurrent loops are exported with a static batch of 1 (a masked
-RNN with a dynamic batch does not lower to builtin ops); others get a
-dynamic batch. `TFLiteModel(x)` takes any batch size either way. Spatial
-dimensions must be known: pass `input_shape=(H, W, C)` to `save` otherwise.
-
-Text models: TFLite cannot run `TextVectorization`, so the file holds the
-model's `token_twin` (integer tokens, `sequence_length` from the option,
-the model, else 64), and the vocabulary and tokenizer settings travel
-inside the file as JSON metadata (`read_metadata(path)["text"]`); `load`
-rebuilds the tokenizer from it, so `TFLiteModel(["some text"])` works.
-
-`quantization=`: None, `"float16"` (float16 weights) or `"int8"` (full
-integer, calibrated on `representative_data`, else on random
-`example_inputs()` with a warning; float inputs and outputs unless
-`int8_io=True`). `"int8"` is refused for models with recurrent loops.
-
-Every zoo `.tflite` carries a SHA-256 of its own bytes in its metadata, so
-`load` rejects a corrupted, truncated or foreign file with a `ValueError`
-naming the file. The interpreter is `ai_edge_litert`'s when installed,
-else `tf.lite`'s; each `TFLiteModel` runs one call at a time (an
-interpreter is not thread-safe).
+A text model is exported as its `token_twin` (TFLite cannot run
+`TextVectorization`); the vocabulary travels in the file's JSON metadata
+(`read_metadata(path)["text"]`), so `TFLiteModel(["some text"])` works.
+`quantization="int8"` calibrates on `representative_data` (else random
+`example_inputs()`, with a warning) and is refused for recurrent loops.
+The metadata carries a SHA-256 of the file, which `load` checks.
 
 Example:
 >>> import tempfile, pathlib, numpy as np, zoo
@@ -40,7 +26,6 @@ True
 """
 
 import collections
-import hashlib
 import json
 import pathlib
 import tempfile
@@ -67,6 +52,7 @@ _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).item
                   if not name.startswith("_")}
 _DIGEST_KEY = "sha256"
 _ZERO_DIGEST = "0" * 64
+_TAKES = "an array or a tensor (strings for a text model)"
 
 
 def save(model, path, quantization=None, representative_data=None, sequence_length=None,
@@ -83,9 +69,7 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
         int8_io: bool. With `quantization="int8"`, int8 inputs and outputs.
         representative_samples: int. The most calibration examples used.
     """
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of {list(QUANTIZATIONS)}, received "
-                         f"quantization={quantization!r}")
+    _validation.one_of("quantization", quantization, QUANTIZATIONS)
     int8_io = _validation.boolean("int8_io", int8_io)
     if int8_io and quantization != "int8":
         raise ValueError(
@@ -296,7 +280,7 @@ def _first_lines(message, count=3):
 
 
 def _with_metadata(flatbuffer, metadata):
-    """`flatbuffer` with `metadata` as JSON, carrying the file's SHA-256 (digest zeroed)."""
+    """`flatbuffer` with `metadata` as JSON, carrying the file's SHA-256."""
     payload = json.dumps({**metadata, _DIGEST_KEY: _ZERO_DIGEST}, ensure_ascii=True,
                          sort_keys=True).encode("ascii")
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
@@ -311,14 +295,13 @@ def _with_metadata(flatbuffer, metadata):
     builder = flatbuffers.Builder(len(flatbuffer) + len(payload) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
     data = bytearray(builder.Output())
-    start = _payload_offset(data, payload)
-    digest = hashlib.sha256(data).hexdigest().encode("ascii")
-    data[start:start + len(digest)] = digest
+    start = _digest_offset(data, payload)
+    data[start:start + 64] = _digest(data, start).encode("ascii")
     return bytes(data)
 
 
-def _payload_offset(data, payload):
-    """Where the digest of `payload` (found once in `data`) starts."""
+def _digest_offset(data, payload):
+    """Where the digest inside `payload` (found once in `data`) starts."""
     at = data.find(payload)
     if at < 0 or data.find(payload, at + 1) >= 0:
         raise RuntimeError("zoo metadata not found exactly once in the flatbuffer")
@@ -326,26 +309,33 @@ def _payload_offset(data, payload):
     return at + payload.index(marker) + len(marker)
 
 
-def _parse_metadata(data):
-    """`(metadata dict, its raw bytes)` of a flatbuffer, or `(None, None)`."""
-    model = schema.Model.GetRootAs(data, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if entry.Name() == METADATA_NAME.encode("ascii"):
-            raw = bytes(model.Buffers(entry.Buffer()).DataAsNumpy())
-            return json.loads(raw.decode("ascii")), raw
-    return None, None
-
-
-def _check_digest(data, metadata, payload):
-    """True when the file's bytes hash to the digest its metadata carries."""
-    stored = metadata.get(_DIGEST_KEY)
-    if not isinstance(stored, str) or len(stored) != 64:
-        return False
-    start = _payload_offset(data, payload)
+def _digest(data, start):
+    """The SHA-256 of `data` with the 64 digest characters at `start` zeroed."""
     zeroed = bytearray(data)
     zeroed[start:start + 64] = _ZERO_DIGEST.encode("ascii")
-    return hashlib.sha256(zeroed).hexdigest() == stored
+    return _files.sha256(zeroed)
+
+
+def _metadata(path, data):
+    """The zoo metadata of a flatbuffer (None if none), its SHA-256 checked."""
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        entries = [model.Metadata(i) for i in range(model.MetadataLength())]
+        payload = next((bytes(model.Buffers(entry.Buffer()).DataAsNumpy())
+                        for entry in entries
+                        if entry.Name() == METADATA_NAME.encode("ascii")), None)
+        if payload is None:
+            return None
+        metadata = json.loads(payload.decode("ascii"))
+        start = _digest_offset(data, payload)
+        intact = metadata.get(_DIGEST_KEY) == _digest(data, start)
+    except Exception as error:
+        why = f"its zoo metadata cannot be read ({error})"
+        raise _invalid(path, why) from error
+    if not intact:
+        raise _invalid(path, "its bytes do not match the SHA-256 written with "
+                       "it (corrupted since it was saved)")
+    return metadata
 
 
 def read_metadata(path):
@@ -354,15 +344,12 @@ def read_metadata(path):
     For a text model, `["text"]` holds the vocabulary and tokenizer settings.
 
     Raises:
-        ValueError: the file is not a valid TFLite flatbuffer.
+        ValueError: the file is not a valid, intact TFLite flatbuffer.
     """
     path = pathlib.Path(path)
     data = _read_checked(path)
     _interpreter(path, data)  # runs the flatbuffer verifier
-    try:
-        return _parse_metadata(data)[0]
-    except Exception as error:
-        raise _invalid(path, f"its metadata cannot be read ({error})") from error
+    return _metadata(path, data)
 
 
 def _invalid(path, why):
@@ -435,28 +422,20 @@ class TFLiteModel:
         self.runtime = _interpreter_class()[1]
         # Construction runs the flatbuffer verifier before anything reads the model.
         interpreter = self._new_interpreter(delegates=True)
-        try:
-            metadata, payload = _parse_metadata(data)
-            intact = metadata is None or _check_digest(data, metadata, payload)
-        except Exception as error:
-            raise _invalid(self.path, f"its zoo metadata cannot be read ({error})") from error
-        if not intact:
-            raise _invalid(self.path, "its bytes do not match the SHA-256 written with it "
-                           "(corrupted since it was saved)")
+        metadata = _metadata(self.path, data)
         if len(interpreter.get_input_details()) != 1:
             raise _invalid(self.path, "TFLiteModel runs models with exactly one input, "
                            f"this one has {len(interpreter.get_input_details())}")
         self._interpreter, self.delegate = interpreter, "xnnpack"
-        # A model the runtime cannot execute fails here, naming the file.
-        try:
-            self._invoke_zeros()
-        except RuntimeError:
-            self._interpreter, self.delegate = self._new_interpreter(delegates=False), None
-            try:
-                self._invoke_zeros()
-            except RuntimeError as error:
-                raise _invalid(self.path, f"the interpreter cannot run it "
-                               f"({_first_lines(str(error))})") from error
+        detail = interpreter.get_input_details()[0]
+        signature = detail.get("shape_signature", detail["shape"])
+        self._dynamic_batch = int(signature[0]) == -1
+        self._batch = int(detail["shape"][0])
+        try:  # a model the runtime cannot execute fails here, naming the file
+            self._run(np.zeros(detail["shape"], detail["dtype"]))
+        except RuntimeError as error:
+            raise _invalid(self.path, "the interpreter cannot run it "
+                           f"({_first_lines(str(error))})") from error
         self.metadata = metadata
         self.quantization = (metadata or {}).get("quantization")
         self._text = (metadata or {}).get("text")
@@ -467,18 +446,9 @@ class TFLiteModel:
         except ValueError as error:
             raise _invalid(self.path, str(error)) from None
         self._vectorizer = None if self._text is None else _vectorizer(self._text)
-        detail = interpreter.get_input_details()[0]
-        signature = detail.get("shape_signature", detail["shape"])
-        self._dynamic_batch = int(signature[0]) == -1
-        self._batch = int(detail["shape"][0])
 
     def _new_interpreter(self, delegates):
         return _interpreter(self.path, self._data, self._num_threads, delegates)
-
-    def _invoke_zeros(self):
-        detail = self._interpreter.get_input_details()[0]
-        self._interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-        self._interpreter.invoke()
 
     def __repr__(self):
         return (f"TFLiteModel({str(self.path)!r}, quantization={self.quantization!r}, "
@@ -515,14 +485,14 @@ class TFLiteModel:
         """Token ids `(batch, sequence_length)` int32, as the Keras model makes them."""
         if self._vectorizer is None:
             raise ValueError(f"{str(self.path)!r} is not a text model: nothing to tokenize")
-        _check_inputs(texts)
+        saved_model.check_inputs(texts, _TAKES)
         with self._lock:
             return _tokens(self._vectorizer, _numpy(texts), self.sequence_length,
                            self._text["max_tokens"] or len(self.vocabulary))
 
     def __call__(self, inputs):
         """Runs a batch of any size (strings or token ids for a text model); float32 out."""
-        _check_inputs(inputs)
+        saved_model.check_inputs(inputs, _TAKES)
         with self._lock:
             return self._call(inputs)
 
@@ -548,16 +518,12 @@ class TFLiteModel:
                        for o in self.output_details]
         elif self._dynamic_batch:
             outputs = self._run(x)
-        else:
-            chunks = []
-            for start in range(0, len(x), self._batch):
-                chunk = x[start:start + self._batch]
-                real = len(chunk)
-                if real < self._batch:  # pad the last chunk of a static batch
-                    chunk = np.concatenate(
-                        [chunk, np.repeat(chunk[-1:], self._batch - real, axis=0)])
-                chunks.append([o[:real] for o in self._run(chunk)])
-            outputs = [np.concatenate(parts) for parts in zip(*chunks)]
+        else:  # a static batch: chunks of it, the last one padded
+            pad = np.repeat(x[-1:], -len(x) % self._batch, axis=0)
+            padded = np.concatenate([x, pad])
+            chunks = [self._run(padded[start:start + self._batch])
+                      for start in range(0, len(padded), self._batch)]
+            outputs = [np.concatenate(parts)[:len(x)] for parts in zip(*chunks)]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _run(self, x):
@@ -580,12 +546,6 @@ class TFLiteModel:
         interpreter.invoke()
         return [_from_output(interpreter.get_tensor(o["index"]), o)
                 for o in interpreter.get_output_details()]
-
-
-def _check_inputs(inputs):
-    if inputs is None:
-        raise TypeError("inputs must be an array or a tensor (strings for a text model), "
-                        "received inputs=None")
 
 
 def _quant(detail):
