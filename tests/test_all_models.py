@@ -44,10 +44,11 @@ def _image_family_params():
     """Each image family's benchmarked models (one per layout: the code path
     is the family's, the variants differ only in their spec rows)."""
     from zoo.models._image import ImageClassifier
+    from zoo.models._info import family_table
     families = {zoo.registry.model_family(name) for name in zoo.list_models()}
     return sorted(name for family in families
                   if isinstance(family, type) and issubclass(family, ImageClassifier)
-                  for name in (family.benchmark_models or [
+                  for name in (family_table(family)["benchmarked"] or [
                       name for name in zoo.list_models()
                       if zoo.registry.model_family(name) is family][:1]))
 

@@ -18,6 +18,7 @@ import pytest
 
 import helpers
 import zoo
+from zoo.models._info import DEFAULTS, family_table
 from zoo.models.base import ZooModel
 
 FAMILY = pathlib.Path(helpers.REPO_ROOT, "tests", "fixtures", "family", "zoo_tiny_family.py")
@@ -54,17 +55,18 @@ def test_every_family_states_its_contract():
         family = zoo.registry.model_family(name)
         assert family is not None and issubclass(family, ZooModel), name
         assert family.modality in ("image", "text"), name
-        for attribute in ("small_overrides", "portable_overrides", "distributed_overrides",
-                          "training_defaults"):
-            assert isinstance(getattr(family, attribute), dict), (name, attribute)
-        assert family.benchmark_models is None or set(family.benchmark_models) <= \
+        table = family_table(family)
+        assert set(table) == set(DEFAULTS), name  # no key the zoo does not read
+        for key in ("recipe", "xla", "small", "portable", "distributed", "variants"):
+            assert isinstance(table[key], dict), (name, key)
+        assert set(table["variants"]) <= set(zoo.list_models()), name
+        assert table["benchmarked"] is None or set(table["benchmarked"]) <= \
             set(zoo.list_models()), name
 
 
 def test_the_contract_is_documented_on_the_base_class():
     doc = ZooModel.__doc__
-    for item in ("modality", "small_overrides", "portable_overrides", "distributed_overrides",
-                 "training_defaults", "xla_defaults", "benchmark_models", "needs_adapt",
+    for item in ("modality", "info", "gradient_free_weights", "needs_adapt",
                  "token_twin", "check_inputs", "check_savable", "summary_notes",
                  "input_signature", "example_inputs", "@Family.register"):
         assert f"`{item}" in doc, item

@@ -201,15 +201,17 @@ def test_registry_is_populated_by_import_in_a_fresh_process():
 
 
 def test_model_info_is_one_record_per_registered_model():
+    from zoo.models._info import family_table
+
     for name in zoo.list_models():
         info = zoo.model_info(name)
         family = registry.model_family(name)
         assert (info.name, info.family, info.modality) == (name, family.__name__,
                                                            family.modality)
-        assert info.recipe == family.training_defaults and info.small == family.small_overrides
-        assert info.portable == family.portable_overrides
-        assert info.distributed == family.distributed_overrides
-        assert set(info.weights) == set(family.pretrained_weights.get(name, ()))
+        table = family_table(family)
+        for field in ("recipe", "small", "portable", "distributed", "xla_source"):
+            assert getattr(info, field) == table[field], (name, field)
+        assert set(info.weights) == set(table["variants"].get(name, {}).get("weights", ()))
         assert set(info.xla) == {"cpu/onednn", "cpu/eigen", "gpu", "tpu"}
     assert zoo.model_info("resnet50").distributed == {"bn_synchronized": True}
     resnet50 = zoo.model_info("resnet50")

@@ -508,8 +508,7 @@ def test_models_come_from_the_registry_and_the_contract(tmp_path):
     defaults = common.default_models()
     assert defaults and set(defaults) <= set(zoo.list_models())
     for name in zoo.list_models():
-        wanted = registry.model_family(name).benchmark_models
-        assert (name in defaults) == (wanted is None or name in wanted), name
+        assert (name in defaults) == zoo.model_info(name).benchmarked, name
         assert common.modality(name) == registry.model_family(name).modality
     fv, _ = _flag_values({}, [f"--output_dir={tmp_path}"], models=True)
     assert fv.models == defaults
@@ -563,7 +562,7 @@ def test_a_family_registered_later_is_benchmarked_by_default(monkeypatch):
 
     class Probe(ZooModel):
         modality = "text"
-        benchmark_models = ("probe_small",)
+        info = {"benchmarked": ("probe_small",)}
 
     def probe_small(**kwargs):
         return Probe(**kwargs)

@@ -16,7 +16,7 @@ from helpers import run_module
 from benchmarks import common, xla
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-# What the families put forward for benchmarks (`benchmark_models`).
+# What the families put forward for benchmarks (their table's `benchmarked`).
 MODELS = common.default_models()
 PATHS = ["eager", "graph", "xla"]
 QUICK_BATCH = 8

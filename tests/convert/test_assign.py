@@ -222,9 +222,7 @@ def test_keras_weights_name_the_layer_that_does_not_fit():
 
 
 def test_every_family_with_pretrained_weights_has_a_converter():
-    families = {zoo.registry.model_family(name) for name in zoo.list_models()}
-    for family in families:
-        if family.pretrained_weights:
+    for family in {zoo.registry.model_family(name) for name in zoo.list_models(pretrained=True)}:
             port = convert.converter_for(family)
             assert port.family is family and port.module.FAMILY is family
             assert callable(port.module.load_pretrained), family

@@ -55,7 +55,8 @@ for name in names:
     keras.utils.set_random_seed(0)
     model = zoo.create_model(name, **overrides)
     entry = {"class": type(model).__name__}
-    if model.portable_overrides:
+    portable = zoo.model_info(name).portable
+    if portable:
         # The model as built on TensorFlow, then its portable twin with the
         # same weights (a text model's token twin: the vectorizer has none),
         # fed the same texts' ids.
@@ -63,7 +64,7 @@ for name in names:
         texts = model.example_inputs(batch_size=3, seed=1)
         strings_logits = keras.ops.convert_to_numpy(model(texts, training=False))
         model.save(os.path.join(out, f"{name}.string.keras"))
-        twin = model.rebuilt(**model.portable_overrides)
+        twin = model.rebuilt(**portable)
         x = keras.ops.convert_to_numpy(model.vectorizer(texts))
         model, entry["twin"] = twin, True
     else:

@@ -488,13 +488,13 @@ def test_features_only_backbone_loads_the_stages_it_has(tmp_path):
 def test_the_contract_documents_pretrained_weights():
     from zoo.models.base import ZooModel
 
-    for item in ("pretrained_weights", "pretrained_overrides", "load_pretrained"):
-        assert f"`{item}" in ZooModel.__doc__, item
+    for item in ("info", "variants", "weights"):
+        assert f"`{item}`" in ZooModel.__doc__, item
     # The registered constructors keep their identity (registry keys, docs).
     constructor = zoo.registry.get_constructor("resnet50")
     assert constructor is zoo.resnet.resnet50
     assert (constructor.__name__, constructor.__module__, constructor.__qualname__) == \
         ("resnet50", "zoo.models.resnet", "resnet50")
     assert constructor.__doc__.startswith("ResNet-50")
-    assert zoo.registry.model_family("resnet50").pretrained_weights["resnet50"] == \
-        ("imagenet", "state_dict")
+    family = zoo.registry.model_family("resnet50")
+    assert family.info["variants"]["resnet50"]["weights"].keys() == {"imagenet", "state_dict"}

@@ -186,12 +186,11 @@ def test_registered_once_with_its_contract():
     assert zoo.list_models("transformer*") == ["transformer"]
     family = zoo.registry.model_family("transformer")
     assert family is Transformer and family.modality == "text"
-    assert family.portable_overrides == {"input_mode": "tokens"}
+    info = zoo.model_info("transformer")
+    assert info.portable == {"input_mode": "tokens"}
     assert isinstance(family.xla_defaults, property)  # per input mode, tested below
-    assert set(family.training_defaults) == {"optimizer", "learning_rate", "weight_decay",
-                                             "epochs"}
-    small = zoo.create_model("transformer", **family.small_overrides,
-                             **family.portable_overrides)
+    assert set(info.recipe) == {"optimizer", "learning_rate", "weight_decay", "epochs"}
+    small = zoo.create_model("transformer", **info.small, **info.portable)
     assert small.name == "transformer" and small.count_params() < 10_000
     assert tuple(small(small.example_inputs(batch_size=3)).shape) == (3, 5)
 

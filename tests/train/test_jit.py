@@ -73,14 +73,14 @@ def _compiled(jit_compile=None, keras_default=False):
     return model
 
 
-def test_compile_resolves_auto_to_the_zoo_default_not_keras():
+def test_compile_resolves_auto_to_the_zoo_default_not_keras(monkeypatch):
     # On a CPU-only host both the zoo's and Keras' "auto" are graph mode;
-    # the zoo's comes from the family's xla_defaults (monkeypatched here to
+    # the zoo's comes from the family's table (monkeypatched here to
     # show it is the one used), Keras' from the host.
     assert _compiled().jit_compile is _compiled().preferred_jit_compile() is False
     assert _compiled(keras_default=True).jit_compile is False
     model = zoo.create_model("einsum_mlp", num_classes=3, input_shape=(4, 4, 1))
-    model.xla_defaults = {"cpu/onednn": True, "cpu/eigen": True}
+    monkeypatch.setitem(type(model).info, "xla", {"cpu/onednn": True, "cpu/eigen": True})
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     assert model.jit_compile is True
     assert _compiled(jit_compile=True).jit_compile is True  # explicit wins

@@ -14,8 +14,40 @@ from zoo.blocks.conv2d import Conv2D
 PADDINGS = ("symmetric", "same")
 
 
+class BatchNormBlock(keras.layers.Layer):
+    """Base of the blocks made of BatchNorm units: their layout and BatchNorm arguments.
+
+    Checks and keeps `data_format` (and the `compute_format` it runs in),
+    `bn_momentum`, `bn_epsilon` and `bn_synchronized`, puts them in the
+    config, and makes the block's `ConvBN` units with them (`_unit`).
+    """
+
+    def __init__(self, data_format=None, bn_momentum=0.9, bn_epsilon=1.001e-5,
+                 bn_synchronized=False, **kwargs):
+        super().__init__(**_validation.layer_kwargs(kwargs))
+        self.data_format = _validation.data_format(data_format)
+        self.compute_format = _layout.compute_format(self.data_format)
+        self.bn_momentum = _validation.bn_momentum(bn_momentum)
+        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
+        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
+        # So that Keras' rank error names this block, not an inner layer.
+        self.input_spec = keras.InputSpec(ndim=4)
+
+    def _unit(self, filters, kernel_size, name, **kwargs):
+        """A `ConvBN` unit of this block, in its compute format, with its BatchNorm."""
+        return ConvBN(filters, kernel_size, data_format=self.compute_format,
+                      bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon,
+                      bn_synchronized=self.bn_synchronized, name=name,
+                      dtype=self.dtype_policy, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format,
+                "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
+                "bn_synchronized": self.bn_synchronized}
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class ConvBN(keras.layers.Layer):
+class ConvBN(BatchNormBlock):
     """Conv2D (no bias) -> BatchNormalization -> optional activation.
 
     The convolution has no bias: the BatchNorm's mean would cancel it.
@@ -50,22 +82,15 @@ class ConvBN(keras.layers.Layer):
     def __init__(self, filters, kernel_size, strides=1, activation="relu", data_format=None,
                  bn_momentum=0.9, bn_epsilon=1.001e-5, gamma_initializer="ones",
                  bn_synchronized=False, depthwise=False, padding="symmetric", **kwargs):
-        super().__init__(**_validation.layer_kwargs(kwargs))
+        super().__init__(data_format, bn_momentum, bn_epsilon, bn_synchronized, **kwargs)
         self.depthwise = _validation.boolean("depthwise", depthwise)
         self.filters = _validation.positive_int("filters", filters, optional=self.depthwise)
         self.kernel_size = _validation.positive_int("kernel_size", kernel_size)
         self.strides = _validation.positive_int("strides", strides)
         self.activation = _validation.activation(activation)
-        self.data_format = _validation.data_format(data_format)
-        self.compute_format = _layout.compute_format(self.data_format)
-        self.bn_momentum = _validation.bn_momentum(bn_momentum)
-        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
-        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.gamma_initializer = _validation.initializer("gamma_initializer",
                                                          gamma_initializer)
         self.padding = _validation.one_of("padding", padding, PADDINGS)
-        # So that Keras' rank error names this block, not the inner "conv".
-        self.input_spec = keras.InputSpec(ndim=4)
 
         explicit_padding = (self.padding == "symmetric" and self.strides > 1
                             and self.kernel_size > 1)
@@ -197,8 +222,6 @@ class ConvBN(keras.layers.Layer):
         return {
             **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
             "strides": self.strides, "activation": self.activation,
-            "data_format": self.data_format, "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized,
             "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
             "depthwise": self.depthwise, "padding": self.padding
         }

@@ -5,11 +5,11 @@ import keras
 from zoo import _validation
 from zoo.blocks import _layout
 from zoo.blocks._chain import build_chain
-from zoo.blocks.conv import PADDINGS, ConvBN
+from zoo.blocks.conv import PADDINGS, BatchNormBlock
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class InvertedResidual(keras.layers.Layer):
+class InvertedResidual(BatchNormBlock):
     """1x1 expand -> 3x3 depthwise -> 1x1 linear projection, plus identity.
 
     "expand" is left out when `expansion == 1`; "project" is linear (the
@@ -37,26 +37,13 @@ class InvertedResidual(keras.layers.Layer):
     def __init__(self, filters, strides=1, expansion=6, data_format=None, bn_momentum=0.9,
                  bn_epsilon=1e-3, bn_synchronized=False, activation="relu6", padding="same",
                  **kwargs):
-        super().__init__(**_validation.layer_kwargs(kwargs))
+        super().__init__(data_format, bn_momentum, bn_epsilon, bn_synchronized, **kwargs)
         self.filters = _validation.positive_int("filters", filters)
         self.strides = _validation.positive_int("strides", strides)
         self.expansion = _validation.positive_int("expansion", expansion)
-        self.data_format = _validation.data_format(data_format)
-        self.compute_format = _layout.compute_format(self.data_format)
-        self.bn_momentum = _validation.bn_momentum(bn_momentum)
-        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
-        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.activation = _validation.activation(activation)
         self.padding = _validation.one_of("padding", padding, PADDINGS)
         self.expand = self.depthwise = self.project = self.add = None
-        self.input_spec = keras.InputSpec(ndim=4)
-
-    def _unit(self, filters, kernel_size, name, strides=1, activation=None, depthwise=False):
-        return ConvBN(
-            filters, kernel_size, strides=strides, activation=activation,
-            data_format=self.compute_format, bn_momentum=self.bn_momentum,
-            bn_epsilon=self.bn_epsilon, bn_synchronized=self.bn_synchronized,
-            depthwise=depthwise, padding=self.padding, name=name, dtype=self.dtype_policy)
 
     @property
     def residual(self):
@@ -71,10 +58,12 @@ class InvertedResidual(keras.layers.Layer):
         # Created in call order, so the weights are listed in it too.
         if self.expansion != 1:
             self.expand = self._unit(self.expansion * in_channels, 1, "expand",
-                                     activation=self.activation)
+                                     activation=self.activation, padding=self.padding)
         self.depthwise = self._unit(None, 3, "depthwise", strides=self.strides,
-                                    activation=self.activation, depthwise=True)
-        self.project = self._unit(self.filters, 1, "project")
+                                    activation=self.activation, depthwise=True,
+                                    padding=self.padding)
+        self.project = self._unit(self.filters, 1, "project", activation=None,
+                                  padding=self.padding)
         if self.strides == 1 and in_channels == self.filters:
             self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
         shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
@@ -106,8 +95,6 @@ class InvertedResidual(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(), "filters": self.filters, "strides": self.strides,
-            "expansion": self.expansion, "data_format": self.data_format,
-            "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
-            "bn_synchronized": self.bn_synchronized, "activation": self.activation,
+            "expansion": self.expansion, "activation": self.activation,
             "padding": self.padding
         }

@@ -5,10 +5,10 @@ import keras
 from zoo import _validation
 from zoo.blocks import _layout
 from zoo.blocks._chain import build_chain
-from zoo.blocks.conv import ConvBN
+from zoo.blocks.conv import BatchNormBlock
 
 
-class _ResidualBlock(keras.layers.Layer):
+class _ResidualBlock(BatchNormBlock):
     """Shared wiring: `relu(branch(x) + shortcut(x))`; subclasses create `self.branch`.
 
     The projection shortcut is made in `build`, once the input width is known.
@@ -16,33 +16,22 @@ class _ResidualBlock(keras.layers.Layer):
 
     expansion = 1
 
-    def __init__(self, filters, strides=1, data_format=None, zero_init_residual=False,
-                 bn_momentum=0.9, bn_epsilon=1.001e-5, bn_synchronized=False, **kwargs):
-        super().__init__(**_validation.layer_kwargs(kwargs))
+    def __init__(self, filters, strides=1, zero_init_residual=False, **kwargs):
+        super().__init__(**kwargs)
         self.filters = _validation.positive_int("filters", filters)
         self.strides = _validation.positive_int("strides", strides)
-        self.data_format = _validation.data_format(data_format)
-        self.compute_format = _layout.compute_format(self.data_format)
         self.zero_init_residual = _validation.boolean("zero_init_residual",
                                                       zero_init_residual)
-        self.bn_momentum = _validation.bn_momentum(bn_momentum)
-        self.bn_epsilon = _validation.bn_epsilon(bn_epsilon)
-        self.bn_synchronized = _validation.bn_synchronized(bn_synchronized)
         self.output_channels = self.filters * self.expansion
         self.shortcut = None
         self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
         self.out_act = keras.layers.Activation("relu", name="out_act", dtype=self.dtype_policy)
-        self.input_spec = keras.InputSpec(ndim=4)
 
     def _conv_bn(self, filters, kernel_size, strides, name, activation="relu",
                  last=False):
-        return ConvBN(
-            filters, kernel_size, strides=strides, activation=activation,
-            data_format=self.compute_format, bn_momentum=self.bn_momentum,
-            bn_epsilon=self.bn_epsilon, bn_synchronized=self.bn_synchronized,
-            gamma_initializer="zeros" if last and self.zero_init_residual else "ones", name=name,
-            dtype=self.dtype_policy
-        )
+        return self._unit(
+            filters, kernel_size, name, strides=strides, activation=activation,
+            gamma_initializer="zeros" if last and self.zero_init_residual else "ones")
 
     def build(self, input_shape):
         in_channels = _layout.fix_channels(self, input_shape)
@@ -76,9 +65,7 @@ class _ResidualBlock(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(), "filters": self.filters, "strides": self.strides,
-            "data_format": self.data_format, "zero_init_residual": self.zero_init_residual,
-            "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
-            "bn_synchronized": self.bn_synchronized
+            "zero_init_residual": self.zero_init_residual
         }
 
 

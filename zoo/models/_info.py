@@ -1,9 +1,18 @@
-"""One record per registered model, as data (`zoo.model_info`, `zoo.list_models`)."""
+"""Metadata as data: one table per family, one record per model (`zoo.model_info`).
+
+A family states its table as the class attribute `info`: values for every
+model of the family, and `variants`, a row per registered model of what
+differs for it. A subclass's table adds to its base class's, key by key.
+
+Example:
+>>> import zoo
+>>> record = zoo.model_info("resnet50")
+>>> record.recipe["optimizer"], sorted(record.weights), record.input_size
+('sgd', ['imagenet', 'state_dict'], (224, 224, 3))
+"""
 
 import copy
 import dataclasses
-
-from zoo.models import _pretrained
 
 # `keras.applications.imagenet_utils.preprocess_input` modes, in [0, 255] pixel units.
 PREPROCESSING = {
@@ -21,17 +30,28 @@ PREPROCESSING = {
            "interpolation": "bilinear"},
 }
 
+# What a family's table holds, with the values of a family that states none.
+DEFAULTS = {
+    # The known-good training recipe (`zoo.train` fills the options left None).
+    "recipe": {"optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 1e-4,
+               "epochs": 10},
+    # Platform -> whether XLA trains faster. Keras' own "auto" is on for every
+    # model on a GPU host, where RNNs then lose cuDNN.
+    "xla": {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True},
+    "xla_source": None,  # the results file the `xla` values come from
+    "small": {"num_classes": 5},  # the keywords of a small instance (tests)
+    "portable": {},  # ... of one that runs on every Keras backend
+    "distributed": {},  # ... of one that trains on several replicas
+    "benchmarked": None,  # the models benchmarks put forward; None: all
+    # Registered name -> `input_size`, `xla`, `weights` (the `weights=` kinds
+    # it loads -> `trained_on`, `preprocessing`; the converter adds the rest).
+    "variants": {},
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
-    """What the zoo records about one registered model.
-
-    `weights` maps each `weights=` source to `origin`, `file_hash`,
-    `trained_on` and `preprocessing` (a `PREPROCESSING` entry); `xla` maps
-    platform -> whether XLA trains faster; `small`, `portable` and
-    `distributed` are the keywords of a small instance, of one that runs on
-    every Keras backend, and of one that trains on several replicas.
-    """
+    """What the zoo records about one registered model (see `DEFAULTS`)."""
 
     name: str
     family: str
@@ -47,23 +67,28 @@ class ModelInfo:
     distributed: dict = dataclasses.field(default_factory=dict)
 
 
-def info_of(family, name):
-    """The `ModelInfo` of `name`: `variant_info` joined with the converter's sources."""
-    # Copies: a caller editing its record changes no other.
-    row = copy.deepcopy(family.variant_info.get(name, {}))
-    stated = row.pop("weights", {})
-    sources = {}
-    if family.pretrained_weights.get(name):
-        sources = _pretrained.converter(family).weight_sources(name)
-    row["weights"] = {kind: {**stated.get(kind, {}), **copy.deepcopy(sources.get(kind, {}))}
-                      for kind in family.pretrained_weights.get(name, ())}
-    xla = row.pop("xla", None)
-    if xla is None:
-        xla = family.xla_defaults if isinstance(family.xla_defaults, dict) else {}
-    benchmarked = family.benchmark_models is None or name in family.benchmark_models
+def family_table(family):
+    """`family`'s table: `DEFAULTS`, then each class's `info` from the base down (a copy)."""
+    table = dict(DEFAULTS)
+    for cls in reversed(family.__mro__):
+        table.update(vars(cls).get("info", {}))
+    return copy.deepcopy(table)
+
+
+def weight_kinds(family, name):
+    """The `weights=` kinds (`"imagenet"`, `"state_dict"`) model `name` loads."""
+    return tuple(family_table(family)["variants"].get(name, {}).get("weights", ()))
+
+
+def info_of(family, name, sources):
+    """The `ModelInfo` of `name`: its family's table, its row, the converter's `sources`."""
+    table = family_table(family)
+    row = table.pop("variants").get(name, {})
+    weights = row.pop("weights", {})
+    benchmarked = table.pop("benchmarked")
     return ModelInfo(
         name=name, family=family.__name__, modality=family.modality,
-        recipe=dict(family.training_defaults), xla=dict(xla),
-        xla_source=getattr(family, "xla_source", None), benchmarked=benchmarked,
-        small=dict(family.small_overrides), portable=dict(family.portable_overrides),
-        distributed=dict(family.distributed_overrides), **row)
+        benchmarked=benchmarked is None or name in benchmarked,
+        weights={kind: {**stated, **sources.get(kind, {})}
+                 for kind, stated in weights.items()},
+        **{**table, **row})

@@ -10,10 +10,11 @@ import os
 import pathlib
 
 from zoo import _validation, registry
+from zoo.models import _info
 
 IMAGENET = "imagenet"
 FILE_SUFFIXES = (".safetensors", ".npz")
-# The kinds a family lists per model in `pretrained_weights`.
+# The kinds a family's table lists in a model's row (`weights`).
 KINDS = ("imagenet", "state_dict")
 
 # family class -> its `zoo.convert.Converter` (`register_converter`).
@@ -47,7 +48,7 @@ def models_with(kind):
     names = []
     for name in registry.list_models():
         family = registry.model_family(name)
-        if family is not None and kind in getattr(family, "pretrained_weights", {}).get(name, ()):
+        if family is not None and kind in _info.weight_kinds(family, name):
             names.append(name)
     return names
 
@@ -55,7 +56,7 @@ def models_with(kind):
 def build(family, name, constructor, weights, overrides):
     """Builds `constructor(**overrides)` with `weights` (not None) loaded."""
     kind, path = check_weights(weights)
-    if kind not in family.pretrained_weights.get(name, ()):
+    if kind not in _info.weight_kinds(family, name):
         what = {"imagenet": "weights='imagenet'",
                 "state_dict": f"a PyTorch state dict ({' or '.join(FILE_SUFFIXES)} file)"}
         raise ValueError(

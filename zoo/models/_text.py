@@ -80,7 +80,7 @@ class TextClassifier(ZooModel):
 
     modality = "text"
     # String inputs need TensorFlow's string ops; token ids run anywhere.
-    portable_overrides = {"input_mode": "tokens"}
+    info = {"portable": {"input_mode": "tokens"}}
 
     def __init__(self, num_classes=2, max_tokens=20000, sequence_length=None,
                  standardize="lower_and_strip_punctuation", ngrams=None, vocabulary=None,

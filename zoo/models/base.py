@@ -125,18 +125,15 @@ class ZooModel(keras.Model):
     `input_signature` (a `keras.InputSpec`, batch None), from which
     `example_inputs()` draws inputs.
 
-    Class attributes, readable unbuilt through `zoo.registry.model_family`:
-    `modality` ("image" or "text"); `small_overrides`, `portable_overrides`
-    (every backend), `distributed_overrides` (several replicas);
-    `training_defaults`, `xla_defaults` (measured per platform; either may
-    be a property); `benchmark_models` (None: all); `gradient_free_weights`
-    (fnmatch patterns of weights with zero gradient by construction);
-    `pretrained_weights` (name -> "imagenet" / "state_dict"), loaded by the
-    `load_pretrained` (and `pretrained_overrides`) of the family's converter
-    in `zoo/convert/`; `variant_info` (name -> what differs per model: input
-    size, XLA defaults, each weight source's training data and
-    preprocessing) and `xla_source` (the results file). `zoo.model_info(name)`
-    joins them into one record (`zoo.models._info`).
+    Metadata, readable unbuilt through `zoo.registry.model_family`: `info`,
+    the family's table (`zoo.models._info.DEFAULTS` lists its keys: `recipe`,
+    `xla`, `small`, `portable`, `distributed`, `benchmarked`, and `variants`,
+    a row per model whose `weights` lists what `weights=` loads);
+    `zoo.model_info(name)` joins it with the weight files of the family's
+    converter in `zoo/convert/`. Class attributes: `modality` ("image" or
+    "text"); `gradient_free_weights` (fnmatch patterns of weights with zero
+    gradient by construction). `xla_defaults` reads the table (a family may
+    make it depend on the model's arguments).
 
     Hooks [default]: `needs_adapt` / `adapt(data)` [False / nothing];
     `token_twin(...)` for formats without string ops [None];
@@ -153,26 +150,22 @@ class ZooModel(keras.Model):
     """
 
     modality = "image"
-    small_overrides = {"num_classes": 5}
-    portable_overrides = {}
-    distributed_overrides = {}
-    benchmark_models = None
+    info = {}  # the family's metadata table (`zoo.models._info`)
     gradient_free_weights = ()
-    # A family's known-good recipe (overridden per family).
-    training_defaults = {"optimizer": "adamw", "learning_rate": 1e-3,
-                         "weight_decay": 1e-4, "epochs": 10}
-    # Keras' own "auto" is on for every model on a GPU host, RNNs losing cuDNN.
-    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
     needs_adapt = False
-    pretrained_weights = {}
-    # Registered name -> its `model_info` fields that differ from the family's.
-    variant_info = {}
-    xla_source = None
 
     @classmethod
     def model_info(cls, name):
         """The `zoo.models._info.ModelInfo` of registered model `name` of this family."""
-        return _info.info_of(cls, name)
+        sources = {}
+        if _info.weight_kinds(cls, name):
+            sources = _pretrained.converter(cls).weight_sources(name)
+        return _info.info_of(cls, name, sources)
+
+    @property
+    def xla_defaults(self):
+        """Platform -> whether XLA trains this model faster (its table's `xla`)."""
+        return _info.family_table(type(self))["xla"]
 
     @classmethod
     def register(cls, constructor):
@@ -180,7 +173,7 @@ class ZooModel(keras.Model):
 
         The registered function takes one more keyword, `weights` (None,
         `"imagenet"` or a `.safetensors` / `.npz` state dict path) for the
-        models in `pretrained_weights`.
+        models whose row in `info["variants"]` lists `weights`.
         """
         @functools.wraps(constructor)  # name, module, qualname: registry keys
         def build(*args, weights=None, **overrides):

@@ -46,10 +46,8 @@ class EinsumMLP(ZooModel):
     """
 
     modality = "image"  # and feature vectors: any input_shape
-    small_overrides = {"num_classes": 5}
-    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True}
-    training_defaults = {"optimizer": "adamw", "learning_rate": 2e-3,
-                         "weight_decay": 1e-4, "epochs": 20}
+    info = {"recipe": {"optimizer": "adamw", "learning_rate": 2e-3, "weight_decay": 1e-4,
+                       "epochs": 20}}
 
     def __init__(self, num_classes=10, hidden_units=(256, 128), activation="relu", dropout=0.1,
                  normalization=None, input_shape=None, data_format=None,

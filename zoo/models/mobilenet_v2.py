@@ -85,21 +85,22 @@ class MobileNetV2(ImageClassifier):
      ('stage4', 320, 32, 'stage7_block1')]
     """
 
-    # The narrowest width at CIFAR size: the last stage is then 1x1.
-    small_overrides = {"alpha": 0.35, "num_classes": 5, "input_shape": (32, 32, 3)}
-    distributed_overrides = {"bn_synchronized": True}
-    benchmark_models = ("mobilenet_v2",)
+    # The family's metadata (`zoo.models._info`).
+    info = {
+        "recipe": {"optimizer": "sgd", "learning_rate": 0.1, "weight_decay": 5e-4,
+                   "epochs": 40},
+        "xla_source": "benchmarks/results/extra/xla_cpu_epyc_avx2.md",
+        # The narrowest width at CIFAR size: the last stage is then 1x1.
+        "small": {"alpha": 0.35, "num_classes": 5, "input_shape": (32, 32, 3)},
+        "distributed": {"bn_synchronized": True},
+        "benchmarked": ("mobilenet_v2",),
+        "variants": {"mobilenet_v2": {
+            "input_size": (224, 224, 3),
+            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
+                                     "preprocessing": PREPROCESSING["tf"]}}}},
+    }
     # The next BatchNorm's batch mean removes a projection beta's constant shift.
     gradient_free_weights = ("*/project/bn/beta",)
-    training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
-                         "weight_decay": 5e-4, "epochs": 40}
-    xla_source = "benchmarks/results/extra/xla_cpu_epyc_avx2.md"
-    xla_defaults = ImageClassifier.xla_defaults
-    pretrained_weights = {"mobilenet_v2": ("imagenet",)}
-    variant_info = {"mobilenet_v2": {
-        "input_size": (224, 224, 3),
-        "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
-                                 "preprocessing": PREPROCESSING["tf"]}}}}
 
     def __init__(
         self,

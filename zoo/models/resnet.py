@@ -33,6 +33,17 @@ _XLA_DEFAULTS = {
     "cifar": {"cpu/onednn": False, "cpu/eigen": True, "gpu": True, "tpu": True},
 }
 
+# The weights each depth loads: keras.applications' v1 ("imagenet") and
+# torchvision/timm v1.5 ("state_dict") files.
+_WEIGHT_KINDS = {18: ("state_dict",), 34: ("state_dict",), 50: ("imagenet", "state_dict"),
+                 101: ("imagenet", "state_dict"), 152: ("imagenet", "state_dict")}
+_WEIGHTS = {
+    "imagenet": {"trained_on": "ImageNet-1k (keras.applications, v1)",
+                 "preprocessing": PREPROCESSING["caffe"]},
+    "state_dict": {"trained_on": "ImageNet-1k (torchvision/timm, v1.5)",
+                   "preprocessing": PREPROCESSING["torch"]},
+}
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class ResNet(ImageClassifier):
@@ -61,31 +72,24 @@ class ResNet(ImageClassifier):
     (4, 10)
     """
 
-    # 32x32 suits the ImageNet variants too (their last stage is then 1x1).
-    small_overrides = {"num_classes": 5, "input_shape": (32, 32, 3)}
-    # Unsynchronized, each worker would keep its own shard's moving statistics.
-    distributed_overrides = {"bn_synchronized": True}
-    benchmark_models = ("resnet20", "resnet50")  # one per layout (CIFAR, ImageNet)
-    # The paper's recipe.
-    training_defaults = {"optimizer": "sgd", "learning_rate": 0.1,
-                         "weight_decay": 5e-4, "epochs": 15}
-    # "imagenet": keras.applications' v1 weights; "state_dict": torchvision/timm v1.5.
-    pretrained_weights = {
-        "resnet18": ("state_dict",), "resnet34": ("state_dict",),
-        "resnet50": ("imagenet", "state_dict"), "resnet101": ("imagenet", "state_dict"),
-        "resnet152": ("imagenet", "state_dict")
+    # The family's metadata (`zoo.models._info`).
+    info = {
+        # The paper's recipe.
+        "recipe": {"optimizer": "sgd", "learning_rate": 0.1, "weight_decay": 5e-4,
+                   "epochs": 15},
+        "xla_source": "benchmarks/results/xla_cpu.md",
+        # 32x32 suits the ImageNet variants too (their last stage is then 1x1).
+        "small": {"num_classes": 5, "input_shape": (32, 32, 3)},
+        # Unsynchronized, each worker would keep its own shard's moving statistics.
+        "distributed": {"bn_synchronized": True},
+        "benchmarked": ("resnet20", "resnet50"),  # one per layout (CIFAR, ImageNet)
+        "variants": {
+            f"resnet{depth}": {
+                "input_size": (_DEFAULT_IMAGE_SIZE[spec["stem"]],) * 2 + (3,),
+                "xla": _XLA_DEFAULTS[spec["stem"]],
+                "weights": {kind: _WEIGHTS[kind] for kind in _WEIGHT_KINDS.get(depth, ())},
+            } for depth, spec in RESNET_SPECS.items()},
     }
-
-    variant_info = {
-        f"resnet{depth}": {
-            "input_size": (_DEFAULT_IMAGE_SIZE[spec["stem"]],) * 2 + (3,),
-            "xla": _XLA_DEFAULTS[spec["stem"]],
-            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications, v1)",
-                                     "preprocessing": PREPROCESSING["caffe"]},
-                        "state_dict": {"trained_on": "ImageNet-1k (torchvision/timm, v1.5)",
-                                       "preprocessing": PREPROCESSING["torch"]}},
-        } for depth, spec in RESNET_SPECS.items()}
-    xla_source = "benchmarks/results/xla_cpu.md"
 
     @property
     def xla_defaults(self):

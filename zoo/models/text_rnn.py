@@ -52,11 +52,13 @@ class TextRNN(TextClassifier):
     (2, 2)
     """
 
-    small_overrides = {"num_classes": 5, "max_tokens": 100, "units": 8, "embedding_dim": 8}
-    # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel.
-    xla_defaults = {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": True}
-    training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
-                         "weight_decay": 1e-4, "epochs": 10}
+    info = {
+        "recipe": {"optimizer": "adamw", "learning_rate": 3e-3, "weight_decay": 1e-4,
+                   "epochs": 10},
+        # XLA off on GPU: a jit-compiled train step cannot call the cuDNN kernel.
+        "xla": {"cpu/onednn": False, "cpu/eigen": False, "gpu": False, "tpu": True},
+        "small": {"num_classes": 5, "max_tokens": 100, "units": 8, "embedding_dim": 8},
+    }
 
     def __init__(self, num_classes=2, max_tokens=20000, sequence_length=None,
                  standardize="lower_and_strip_punctuation", ngrams=None, vocabulary=None,

@@ -51,19 +51,22 @@ class Transformer(TextClassifier):
     (8, 2, 4)
     """
 
-    small_overrides = {"num_classes": 5, "max_tokens": 100, "sequence_length": 16,
-                       "embedding_dim": 8, "num_heads": 2, "num_layers": 1, "ff_dim": 16}
-    variant_info = {"transformer": {"xla": _STRING_MODE_XLA}}
-    # Weight decay 0.05 against memorizing the sentiment data.
-    training_defaults = {"optimizer": "adamw", "learning_rate": 3e-3,
-                         "weight_decay": 0.05, "epochs": 30}
+    info = {
+        # Weight decay 0.05 against memorizing the sentiment data.
+        "recipe": {"optimizer": "adamw", "learning_rate": 3e-3, "weight_decay": 0.05,
+                   "epochs": 30},
+        "small": {"num_classes": 5, "max_tokens": 100, "sequence_length": 16,
+                  "embedding_dim": 8, "num_heads": 2, "num_layers": 1, "ff_dim": 16},
+        # The registered model takes strings (its default input_mode).
+        "variants": {"transformer": {"xla": _STRING_MODE_XLA}},
+    }
 
     @property
     def xla_defaults(self):
         """Whether XLA trains faster, per platform: never in string mode (Keras refuses it)."""
         if self.input_mode == "string":
             return _STRING_MODE_XLA
-        return TextClassifier.xla_defaults
+        return super().xla_defaults
 
     def __init__(self, num_classes=2, max_tokens=20000, sequence_length=64,
                  standardize="lower_and_strip_punctuation", ngrams=None, vocabulary=None,
@@ -82,21 +85,23 @@ class Transformer(TextClassifier):
                 "learned position embedding has one vector per position, so the "
                 "number of positions must be fixed; received sequence_length=None")
         self.embedding_dim = _validation.positive_int("embedding_dim", embedding_dim)
-        self.num_heads = _validation.positive_int("num_heads", num_heads)
-        self.key_dim = _validation.positive_int("key_dim", key_dim, optional=True)
+        self.num_layers = _validation.positive_int("num_layers", num_layers)
+        # The blocks check their own arguments; the model keeps the checked values.
+        encoders = [
+            TransformerEncoderBlock(
+                num_heads, ff_dim, key_dim=key_dim, dropout=dropout,
+                attention_dropout=attention_dropout, causal=causal,
+                layer_norm_epsilon=layer_norm_epsilon, activation=activation,
+                name=f"encoder{index}", dtype=self.dtype_policy)
+            for index in range(1, self.num_layers + 1)]
+        for name in ("num_heads", "key_dim", "ff_dim", "dropout", "attention_dropout",
+                     "causal", "layer_norm_epsilon", "activation"):
+            setattr(self, name, getattr(encoders[0], name))
         if self.key_dim is None and self.embedding_dim % self.num_heads:
             raise ValueError(
                 "num_heads must divide embedding_dim when key_dim=None (each head is embedding_dim "
                 f"// num_heads wide), received num_heads={num_heads!r} and "
                 f"embedding_dim={embedding_dim!r}; pass key_dim= for heads of another size")
-        self.num_layers = _validation.positive_int("num_layers", num_layers)
-        self.ff_dim = _validation.positive_int("ff_dim", ff_dim)
-        self.dropout = _validation.fraction("dropout", dropout)
-        self.attention_dropout = _validation.fraction("attention_dropout", attention_dropout)
-        self.causal = _validation.boolean("causal", causal)
-        self.layer_norm_epsilon = _validation.finite_float(
-            "layer_norm_epsilon", layer_norm_epsilon, 0, low_open=True)
-        self.activation = _validation.activation(activation)
         self.pooling = _validation.one_of("pooling", pooling, POOLING)
         policy = self.dtype_policy
         for name, value, parameters, weight in (
@@ -116,13 +121,7 @@ class Transformer(TextClassifier):
             self.sequence_length, name="position_embedding", dtype=policy)
         self.embedding_dropout = keras.layers.Dropout(
             self.dropout, name="embedding_dropout", dtype=policy)
-        self.encoders = [
-            TransformerEncoderBlock(
-                self.num_heads, self.ff_dim, key_dim=self.key_dim, dropout=self.dropout,
-                attention_dropout=self.attention_dropout, causal=self.causal,
-                layer_norm_epsilon=self.layer_norm_epsilon, activation=self.activation,
-                name=f"encoder{index}", dtype=policy)
-            for index in range(1, self.num_layers + 1)]
+        self.encoders = encoders
         # Pre-LN blocks leave the residual stream unnormalized.
         self.final_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, name="final_norm", dtype=policy)
