@@ -6,6 +6,7 @@ and shows the value received. `weights` is checked before the model is
 built, so these rows cost milliseconds; none reaches the network.
 """
 
+import functools
 import pathlib
 
 import pytest
@@ -153,3 +154,140 @@ def test_bad_mobilenet_v2_file_in_the_cache(tmp_path, monkeypatch, write, fragme
                                             include_top=False, input_shape=(96, 96, 3)),
                    ValueError, str(path), "ImageNet weights", "Delete or replace", *fragments)
     assert path.exists()  # a file placed by hand is never deleted
+
+
+# -- state dicts whose values would make a wrong model --------------------------
+# For every family with state-dict weights, a valid file of its smallest model
+# (its own weights, written under the converter's names), then one tensor
+# spoiled per row, in each file format. Each is refused naming the file and
+# the tensor; none would fail later, as the model would load and be wrong.
+
+
+def _state_dict_models():
+    """{family name: its registered models with state-dict weights} (nothing built)."""
+    families = {}
+    for name in zoo.list_models(pretrained=True):
+        if "state_dict" in zoo.model_info(name).weights:
+            families.setdefault(zoo.model_info(name).family, []).append(name)
+    return families
+
+
+STATE_DICT_MODELS_BY_FAMILY = _state_dict_models()
+
+
+@functools.cache
+def _valid_state_dict(family):
+    """(the family's smallest state-dict model, a valid state dict of it): its own
+    weights, written under its converter's names."""
+    import re
+
+    import keras
+    import numpy as np
+
+    from zoo.convert import _assign, converter_for
+
+    model = min((zoo.create_model(name, num_classes=1000, input_shape=(32, 32, 3))
+                 for name in STATE_DICT_MODELS_BY_FAMILY[family]),
+                key=lambda m: m.count_params())
+    table = converter_for(type(model)).module.TORCH
+    rows = [(re.compile(f"(?:{p})/(.+)"), n, w) for p, n, w in table]
+    tensors = {}
+    for variable in model.weights:
+        tensor, names = _assign._lookup(rows, _assign._relative(model, variable))
+        axes = _assign.TORCH_LAYOUTS[tensor.layout]
+        value = keras.ops.convert_to_numpy(variable)
+        tensors[tensor.name.format(*names)] = (
+            value if axes is None else value.transpose(np.argsort(axes)))
+    return model.name, tensors
+
+
+def _first(tensors, suffix):
+    return next(name for name in tensors if name.endswith(suffix))
+
+
+def _spoil(kind):
+    """(how to spoil a state dict, the tensor it names, what the message says)."""
+    import numpy as np
+
+    def nan(t):
+        name = next(iter(t))
+        t[name] = t[name].copy()
+        t[name].flat[3] = np.nan
+        return name
+
+    def inf_mean(t):
+        name = _first(t, "running_mean")
+        t[name] = np.full_like(t[name], np.inf)
+        return name
+
+    def negative_variance(t):
+        name = _first(t, "running_var")
+        t[name] = -t[name] - 1.0
+        return name
+
+    def cast(dtype):
+        def spoil(t):
+            name = next(iter(t))
+            t[name] = t[name].astype(dtype)
+            return name
+        return spoil
+
+    def strings(t):
+        name = next(iter(t))
+        t[name] = np.full(t[name].shape, "0.5")
+        return name
+
+    def no_classifier(t):
+        names = [n for n in t if n.startswith("fc.")]
+        for name in names:
+            del t[name]
+        return "fc.weight"
+
+    return {
+        "nan": (nan, "non-finite"), "inf-running-mean": (inf_mean, "non-finite"),
+        "negative-variance": (negative_variance, "negative variances"),
+        "int32": (cast("int32"), "int32 values, not floats"),
+        "uint8": (cast("uint8"), "uint8 values, not floats"),
+        "bool": (cast("bool"), "bool values, not floats"),
+        "complex": (cast("complex64"), "complex64 values, not floats"),
+        "strings": (strings, "not floats"),
+        "no-classifier": (no_classifier, "num_classes="),
+    }[kind]
+
+
+SPOILED = ["nan", "inf-running-mean", "negative-variance", "int32", "uint8", "bool",
+           "complex", "strings", "no-classifier"]
+
+
+@pytest.mark.parametrize("kind, suffix", [
+    (kind, suffix) for kind in SPOILED for suffix in (".safetensors", ".npz")
+    # safetensors holds neither strings nor complex numbers.
+    if suffix == ".npz" or kind not in ("strings", "complex")])
+@pytest.mark.parametrize("family", sorted(STATE_DICT_MODELS_BY_FAMILY))
+def test_state_dict_that_would_make_a_wrong_model(tmp_path, family, kind, suffix):
+    import numpy as np
+
+    name, valid = _valid_state_dict(family)
+    tensors = dict(valid)
+    spoil, says = _spoil(kind)
+    tensor = spoil(tensors)
+    path = tmp_path / f"spoiled{suffix}"
+    if suffix == ".npz":
+        np.savez(path, **tensors)
+    else:
+        from safetensors.numpy import save_file
+
+        save_file(tensors, str(path))
+    assert_rejects(lambda: zoo.create_model(name, weights=path, input_shape=(32, 32, 3)),
+                   ValueError, str(path), repr(tensor), says)
+
+
+@pytest.mark.parametrize("family", sorted(STATE_DICT_MODELS_BY_FAMILY))
+def test_the_valid_state_dict_of_these_rows_loads(tmp_path, family):
+    import numpy as np
+
+    name, tensors = _valid_state_dict(family)
+    np.savez(tmp_path / "valid.npz", **tensors)
+    model = zoo.create_model(name, weights=tmp_path / "valid.npz", input_shape=(32, 32, 3))
+    reference = zoo.create_model(name, num_classes=1000, input_shape=(32, 32, 3))
+    assert model.num_classes == 1000 and len(model.weights) == len(reference.weights)

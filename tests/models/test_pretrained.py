@@ -14,6 +14,7 @@ import hashlib
 import json
 import socket
 import time
+import warnings
 
 import h5py
 import keras
@@ -76,6 +77,14 @@ def place(keras_model, path):
     return path
 
 
+def publish(monkeypatch, depth, path, top=True):
+    """Makes the file at `path` the published ResNet-`depth` weights (their md5)."""
+    hashes = dict(convert.resnet.KERAS_WEIGHTS_HASHES)
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    hashes[depth] = (md5, hashes[depth][1]) if top else (hashes[depth][0], md5)
+    monkeypatch.setattr(convert.resnet, "KERAS_WEIGHTS_HASHES", hashes)
+
+
 def images(shape, seed=1):
     return np.random.default_rng(seed).standard_normal((2, *shape)).astype("float32")
 
@@ -92,7 +101,7 @@ def assert_close(actual, expected, tolerance=1e-4):
 
 
 @pytest.mark.slow
-def test_resnet50_imagenet_offline_then_placed_file(cache, offline):
+def test_resnet50_imagenet_offline_then_placed_file(cache, offline, monkeypatch):
     # Offline, at once: the URL and the exact path to put the file at.
     start = time.perf_counter()
     with pytest.raises(OSError) as info:
@@ -106,40 +115,40 @@ def test_resnet50_imagenet_offline_then_placed_file(cache, offline):
     assert time.perf_counter() - start < 60
     assert not (cache / name).exists()
 
-    # A file placed at that path is used as it is: the same logits as Keras.
+    # A file placed at that path is used when it is the published one (its
+    # md5; random weights here, so the test publishes their md5): the same
+    # logits as Keras.
     reference = randomize(keras.applications.ResNet50(
         weights=None, input_shape=(64, 64, 3), classifier_activation=None))
     place(reference, cache / name)
-    with pytest.warns(UserWarning, match="not the file Keras publishes"):
-        model = zoo.create_model("resnet50", weights="imagenet", input_shape=(64, 64, 3))
+    publish(monkeypatch, 50, cache / name)
+    model = zoo.create_model("resnet50", weights="imagenet", input_shape=(64, 64, 3))
     assert type(model) is zoo.resnet.ResNet and model.stride_in_1x1 is True
     assert (model.num_classes, model.bn_epsilon) == (1000, 1.001e-5)
     x = images((64, 64, 3))
     assert_close(model(x), reference(x))
     # The same through the family module, softmax head included.
-    with pytest.warns(UserWarning, match="not the file Keras publishes"):
-        model = zoo.resnet.resnet50(weights="imagenet", input_shape=(64, 64, 3),
-                                    classifier_activation="softmax")
+    model = zoo.resnet.resnet50(weights="imagenet", input_shape=(64, 64, 3),
+                                classifier_activation="softmax")
     assert_close(model(x), keras.activations.softmax(reference(x)))
     assert len(offline) == 1  # the cached file needed no network
 
 
 @pytest.mark.slow
-def test_resnet50_imagenet_new_head_and_no_top(cache):
+def test_resnet50_imagenet_new_head_and_no_top(cache, monkeypatch):
     # num_classes != 1000 and include_top=False load keras' "notop" file.
     name = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     reference = randomize(keras.applications.ResNet50(
         weights=None, include_top=False, pooling="avg", input_shape=(48, 48, 3)))
     place(reference, cache / name)
-    with pytest.warns(UserWarning):
-        features = zoo.create_model("resnet50", weights="imagenet", include_top=False,
-                                    pooling="avg", input_shape=(48, 48, 3))
+    publish(monkeypatch, 50, cache / name, top=False)
+    features = zoo.create_model("resnet50", weights="imagenet", include_top=False,
+                                pooling="avg", input_shape=(48, 48, 3))
     x = images((48, 48, 3))
     assert_close(features(x), reference(x))
 
-    with pytest.warns(UserWarning):
-        model = zoo.create_model("resnet50", weights="imagenet", num_classes=10,
-                                 input_shape=(40, 56, 3))  # any size: convolutional weights
+    model = zoo.create_model("resnet50", weights="imagenet", num_classes=10,
+                             input_shape=(40, 56, 3))  # any size: convolutional weights
     layers = {layer.name: layer for layer in reference.layers}
     np.testing.assert_array_equal(model.stem[0].conv.kernel.numpy(),
                                   layers["conv1_conv"].kernel.numpy())
@@ -166,26 +175,42 @@ def test_imagenet_for_a_model_without_it(name):
 
 @pytest.mark.parametrize("kind", ["another-model", "random-bytes"])
 def test_a_resnet_file_that_is_not_the_weights(cache, kind):
-    # A ResNet file has a published md5: one that differs warns, naming the
-    # md5 and the URL, and is then checked by loading; a file that does not
-    # load is an error naming it. Never the unverified-hash warning.
+    # A ResNet file has a published md5: a file that differs is refused,
+    # naming it, both md5s and the URL, and is left where it is.
     name = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     if kind == "another-model":
         place(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), cache / name)
     else:
         cache.mkdir(parents=True)
         (cache / name).write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.warns(UserWarning) as caught, pytest.raises(ValueError) as info:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError) as info:
+            zoo.create_model("resnet50", weights="imagenet", include_top=False,
+                             input_shape=(32, 32, 3))
+    message = str(info.value)
+    md5 = hashlib.md5((cache / name).read_bytes()).hexdigest()
+    for fragment in (str(cache / name), "Delete or replace", md5, RESNET_URL + name,
+                     "4d473c1dd8becc155b73f8504c6f6626"):
+        assert fragment in message, (fragment, message)
+    assert (cache / name).exists()  # a file placed by hand is never deleted
+
+
+@pytest.mark.slow
+def test_a_published_resnet_file_with_nan_weights(cache, monkeypatch):
+    # The md5 says which file it is, not that its values make a model.
+    name = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    reference = keras.applications.ResNet50(weights=None, include_top=False,
+                                            input_shape=(32, 32, 3))
+    place(reference, cache / name)
+    with h5py.File(cache / name, "r+") as file:
+        file["model_weights/conv3_block2_2_bn/conv3_block2_2_bn/moving_variance"][5] = -1.0
+    publish(monkeypatch, 50, cache / name, top=False)
+    with pytest.raises(ValueError) as info:
         zoo.create_model("resnet50", weights="imagenet", include_top=False,
                          input_shape=(32, 32, 3))
     message = str(info.value)
-    assert str(cache / name) in message and "Delete or replace" in message, message
-    assert (cache / name).exists()  # a file placed by hand is never deleted
-    warned = [str(w.message) for w in caught]
-    assert len(warned) == 1 and "not the file Keras publishes" in warned[0], warned
-    assert RESNET_URL + name in warned[0] and "4d473c1dd8becc155b73f8504c6f6626" in warned[0]
-    assert not any(issubclass(w.category, convert.UnverifiedWeightsWarning)
-                   for w in caught)
+    assert "'conv3_block2_2_bn/moving_variance'" in message and "negative" in message, message
 
 
 def test_imagenet_needs_rgb(cache):

@@ -152,6 +152,10 @@ def assign(model, source, table, skip=(), unused=(), strict=True):
             array = source.tensor(name, variable, kind_of, model)
             if tuple(np.shape(array)) != expected:
                 raise source.misfit(name, tuple(np.shape(array)), expected, variable, model)
+            problem = _value_problem(array, path)
+            if problem:
+                raise ValueError(f"{source.where(model)}: tensor {name!r} (for "
+                                 f"{variable.path}) {problem}")
             used.add(name)
             value = np.asarray(array) if value is None else value - np.asarray(array)
         values.append((variable, value if axes is None else np.transpose(value, axes)))
@@ -162,6 +166,24 @@ def assign(model, source, table, skip=(), unused=(), strict=True):
             raise source.extra(extra, model)
     for variable, value in values:
         variable.assign(value.astype(variable.dtype))
+
+
+def _value_problem(array, path):
+    """Why `array` cannot be the weight at `path` (a wrong model if loaded), or None."""
+    dtype = np.asarray(array).dtype
+    # A cast would turn ids, masks or a quantized tensor into plausible floats.
+    if not (np.issubdtype(dtype, np.floating) or dtype.name == "bfloat16"):
+        return f"holds {dtype.name} values, not floats"
+    values = np.asarray(array, dtype="float64")
+    if not np.isfinite(values).all():
+        return f"holds non-finite values (NaN or inf), e.g. at {_first(~np.isfinite(values))}"
+    if path.endswith("moving_variance") and (values < 0).any():
+        return f"holds negative variances, e.g. at {_first(values < 0)}"
+    return None
+
+
+def _first(mask):
+    return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
 def _lookup(rows, path):

@@ -55,16 +55,17 @@ def _digest(path, algorithm):
 def cached_file(file_name, origin, file_hash=None, what="weights"):
     """The local path of `origin`, downloaded into Keras' cache if it is not there yet.
 
-    A file already there is used as it is (Keras would delete it when its
-    hash differs, destroying a copy placed by hand); a differing md5 warns.
+    A file already there is used when its md5 is `file_hash`, and refused
+    otherwise, but never deleted (Keras would delete it, destroying a copy
+    placed by hand).
     """
     cache_dir = keras_cache_dir()
     target = os.path.join(cache_dir, file_name)
     if os.path.isfile(target):
-        if file_hash is not None and _md5(target) != file_hash:
-            warnings.warn(
-                f"{target} is not the file Keras publishes at {origin} (md5 "
-                f"{file_hash}); loading it as {what} anyway", stacklevel=2)
+        actual = file_hash and _md5(target)
+        if file_hash is not None and actual != file_hash:
+            raise _not_the_weights(target, what, f"its md5 is {actual}, not {file_hash}, that "
+                                   f"of the file Keras publishes at {origin}")
         return target
     previous = socket.getdefaulttimeout()
     if previous is None:

@@ -130,11 +130,25 @@ def pretrained_overrides(name, weights, overrides):
     if fc is not None and head and "num_classes" not in overrides and np.ndim(fc) == 2:
         # The file's own head, whatever its classes (a fine-tuned checkpoint).
         overrides["num_classes"] = int(np.shape(fc)[0])
+    if not imagenet and fc is None and head and "num_classes" not in overrides:
+        # Else a random 1000-class head would pass for the pretrained one.
+        raise ValueError(
+            f"weights file {weights.path!r} has no classifier ('fc.weight'), and {name} "
+            f"has one: pass num_classes=... for a new head of your classes, or "
+            f"include_top=False for the backbone alone")
     return overrides
 
 
 def load_pretrained(model, weights):
     """Loads `"imagenet"` (keras.applications) or a torchvision/timm `StateDict`."""
+    config = model.get_config()
+    v1 = weights == "imagenet"
+    if RESNET_SPECS[config["depth"]]["block"] == "bottleneck" and config["stride_in_1x1"] != v1:
+        # Same shapes, another network: the strides would sit on the wrong convolutions.
+        source = "'imagenet' (ResNet v1)" if v1 else f"{weights.path!r} (ResNet v1.5)"
+        raise ValueError(f"{model.name} has stride_in_1x1={config['stride_in_1x1']}, which "
+                         f"the weights {source} do not fit: build it with "
+                         f"stride_in_1x1={v1}")
     if weights == "imagenet":
         check_rgb(model, "imagenet")
         _load_imagenet(model)
