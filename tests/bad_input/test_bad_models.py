@@ -196,6 +196,9 @@ def test_numpy_scalars_are_real_values():
     config = model.get_config()
     assert (config["num_classes"], config["include_top"], config["bn_momentum"]) == (3, True, 0.0)
     assert type(config["num_classes"]) is int and type(config["include_top"]) is bool
+    # A float32 width is the width it rounds from (np.float32(0.35) != 0.35).
+    assert zoo.create_model("mobilenet_v2", alpha=np.float32(0.35),
+                            input_shape=(32, 32, 3)).get_config()["alpha"] == 0.35
 
 
 @pytest.mark.parametrize("call, error, fragments", [
@@ -206,6 +209,9 @@ def test_numpy_scalars_are_real_values():
     pytest.param(lambda: zoo.create_model("resnet20", no_such_argument=1), BOTH,
                  ("no_such_argument",), id="create-unknown-override"),
     pytest.param(lambda: zoo.list_models(3), ValueError, ("pattern=3",), id="list-pattern-int"),
+    pytest.param(lambda: zoo.ops.conv2d_as_matmul_applies(
+        (8, 2, 2, 8), (1, 1, 8, 8), platform="warp9"), ValueError,
+        ("platform='warp9'", "cpu/onednn"), id="ops-unknown-platform"),
 ])
 def test_bad_registry_call(call, error, fragments):
     assert_rejects(call, error, *fragments)
@@ -274,6 +280,9 @@ CALLS = [
     pytest.param("strings", np.ones((2, 3), np.float32), ValueError,
                  ("inputs", "dtype=float32"), id="strings-float", marks=STRING_MODE),
     pytest.param("strings", None, TypeError, ("inputs=None",), id="strings-none", marks=STRING_MODE),
+    pytest.param("strings", ["a good film", "bad \ud800 film"], ValueError,
+                 ("inputs", "element 1", "'\\ud800'", "surrogate"), id="strings-lone-surrogate",
+                 marks=STRING_MODE),
 ]
 
 
@@ -292,6 +301,24 @@ EXAMPLE_INPUTS = [
     pytest.param("tokens", {"batch_size": -1}, ValueError, ("batch_size", "-1"), id="tokens-batch-negative"),
     pytest.param("tokens", {"seed": NAN}, TypeError, ("seed", "nan"), id="tokens-seed-nan"),
 ]
+
+
+def _one_model_per_family():
+    names = {}
+    for name in zoo.list_models():
+        names.setdefault(zoo.model_info(name).family, name)
+    return sorted(names.values())
+
+
+@pytest.mark.parametrize("training", ["yes", "no", 1, 0.0, [True]])
+@pytest.mark.parametrize("name", _one_model_per_family())
+def test_training_is_a_bool(name, training):
+    # Keras reads any truthy value as True: training="no" would train BatchNorm.
+    info = zoo.model_info(name)
+    model = zoo.create_model(name, **info.small, **info.portable)
+    x = model.example_inputs(batch_size=1)
+    assert_rejects(lambda: model(x, training=training), BOTH, "training",
+                   f"training={training!r}")
 
 
 @pytest.mark.parametrize("family, kwargs, error, fragments", EXAMPLE_INPUTS)

@@ -76,6 +76,15 @@ def test_weights_path_is_a_directory(tmp_path):
                    "weights", str(folder), "is a directory")
 
 
+def test_weights_path_is_a_fifo(tmp_path):
+    import os
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    assert_rejects(lambda: resnet(weights=fifo), FileNotFoundError,
+                   "weights", str(fifo), "is not a regular file")
+
+
 @pytest.mark.parametrize("suffix, kind", [(".npz", ".npz"), (".safetensors", ".safetensors")])
 def test_weights_file_that_is_not_of_its_format(tmp_path, suffix, kind):
     path = tmp_path / f"model{suffix}"

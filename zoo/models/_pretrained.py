@@ -38,7 +38,8 @@ def check_weights(value):
             f"(convert a PyTorch .pth/.bin file with safetensors.torch.save_file; "
             f"see README 'Pretrained weights')")
     if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
+        what = ("is a directory" if path.is_dir() else
+                "is not a regular file" if path.exists() else "does not exist")
         raise FileNotFoundError(f"weights file {text!r} {what}, received weights={text!r}")
     return "state_dict", path
 

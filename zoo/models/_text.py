@@ -325,6 +325,15 @@ class TextClassifier(ZooModel):
                     "tuple of str, a NumPy string array or a string tensor; "
                     f"received inputs={_validation.preview(inputs, 200)}, whose element {index} "
                     f"is {value!r} of type {type(value).__name__}")
+            if isinstance(value, str) and not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as error:  # a lone surrogate: no UTF-8 exists
+                    raise ValueError(
+                        f"{self.name} takes texts that UTF-8 can encode, received inputs whose "
+                        f"element {index} holds {value[error.start]!r} at position "
+                        f"{error.start} (a lone surrogate; decode bytes with "
+                        f"errors='replace')") from None
         if any(isinstance(value, bytes) for value in array.flat):
             # Keras' adapters take `str` only, and bytes need not be UTF-8.
             return keras.ops.convert_to_tensor(array, dtype="string")

@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import math
+import numbers
 
 import keras
 import numpy as np
@@ -226,6 +227,10 @@ class ZooModel(keras.Model):
 
     def __call__(self, *args, **kwargs):
         # Override: no Keras hook sees the inputs before Keras converts them.
+        training = kwargs.get("training")
+        if isinstance(training, (str, bytes, numbers.Number, list, tuple, dict)):
+            # Keras reads any truthy value as True: "no" would train BatchNorm.
+            _validation.boolean("training", training, optional=True)
         inputs = args[0] if args else kwargs.get("inputs", _MISSING)
         if inputs is not _MISSING:
             self.check_inputs(inputs)

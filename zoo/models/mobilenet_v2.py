@@ -54,9 +54,11 @@ def _alpha(value):
     message = f"alpha must be one of {list(ALPHAS)}, received alpha={value!r}"
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         raise _validation.ArgumentTypeError(message)
-    if float(value) not in ALPHAS:  # NaN too: it equals nothing
+    # Within float32's precision: np.float32(0.35) is 0.3499999940395355.
+    close = [alpha for alpha in ALPHAS if abs(float(value) - alpha) <= 1e-6]
+    if not close:  # NaN too: it is close to nothing
         raise ValueError(message)
-    return float(value)
+    return close[0]
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -23,6 +23,10 @@ MATMUL_RULES = {
 }
 
 
+# Where a platform is named: `tensorflow_platform()`'s answers (None: another backend).
+PLATFORMS = ("cpu/onednn", "cpu/eigen", "gpu", "tpu", None)
+
+
 def output_size(size, kernel_size, strides, padding):
     """Output length of a convolution along one axis (Keras' rule).
 
@@ -78,6 +82,9 @@ def conv2d_as_matmul_applies(input_shape, kernel_shape, strides=1, padding="vali
     """
     if platform == "auto":
         platform = tensorflow_platform()
+    elif platform not in PLATFORMS:
+        raise ValueError(f"platform must be 'auto' or one of {list(PLATFORMS)}, received "
+                         f"platform={platform!r}")
     rule = MATMUL_RULES.get(platform)
     strides, dilation_rate = _pair(strides), _pair(dilation_rate)
     if (rule is None or data_format != "channels_last" or dilation_rate != (1, 1)
