@@ -536,7 +536,7 @@ COMMON_FLAGS = {
     "quick": flag(False, "Smoke run"),
 }
 MODELS_FLAG = flag(default_models, "Models to measure: any registered name; default: what "
-                   "each family puts forward (`benchmark_models`).", kind="list",
+                   "each family puts forward (`benchmarked` in its metadata).", kind="list",
                    choices=registered_models)
 
 

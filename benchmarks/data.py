@@ -98,7 +98,7 @@ def build_model(channels, seed):
     keras.utils.set_random_seed(seed)
     model = zoo.create_model(MODEL, num_classes=NUM_CLASSES, data_format="channels_last",
                              input_shape=(IMAGE_SIZE, IMAGE_SIZE, channels))
-    d = model.training_defaults
+    d = zoo.model_info(MODEL).recipe
     args = (d["optimizer"], d["learning_rate"], d["weight_decay"])
     model.compile(optimizer=optim.make_optimizer(*args), metrics=["accuracy"], jit_compile=False,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -163,10 +163,15 @@ class ZooModel(keras.Model):
             sources = _pretrained.converter(cls).weight_sources(name)
         return _info.info_of(cls, name, sources)
 
+    @classmethod
+    def family_table(cls):
+        """The family's metadata table, its base classes' filled in (a copy)."""
+        return _info.family_table(cls)
+
     @property
     def xla_defaults(self):
         """Platform -> whether XLA trains this model faster (its table's `xla`)."""
-        return _info.family_table(type(self))["xla"]
+        return self.family_table()["xla"]
 
     @classmethod
     def register(cls, constructor):

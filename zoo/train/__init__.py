@@ -222,7 +222,7 @@ def _recipe(config, model, steps_per_epoch):
     """`(epochs, make_optimizer)`: the options, the family's defaults for those left None."""
     from zoo.train import optim
 
-    defaults = model.training_defaults
+    defaults = model.family_table()["recipe"]
     epochs = config.epochs or defaults["epochs"]
     optimizer = config.optimizer or defaults["optimizer"]
     learning_rate = (defaults["learning_rate"] if config.learning_rate is None

@@ -255,7 +255,7 @@ def _export_targets(field, paths):
 class TrainConfig:
     """Every option of `zoo.train.train()` and of `python -m zoo.train`'s flags.
 
-    Options left None take the model family's `training_defaults` or the
+    Options left None take the model family's recipe (`zoo.model_info`) or the
     dataset's (num_classes); each field's help is in `options()`.
 
     Raises:
