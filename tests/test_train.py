@@ -226,7 +226,7 @@ def test_build_model_reads_the_family_contract_and_builds_once(monkeypatch):
 
     monkeypatch.setattr(zoo, "create_model", counting)
     model = train.build_model("resnet20", "digits", image_size=8, replicas=2)
-    # Sized for the data, with the family's distributed_overrides, in one build.
+    # Sized for the data, with the family's distributed keywords (its metadata), in one build.
     assert built == [{"num_classes": 10, "input_shape": (8, 8, 1),
                       "data_format": "channels_last", "bn_synchronized": True}]
     assert model.input_signature.shape == (None, 8, 8, 1)

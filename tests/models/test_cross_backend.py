@@ -18,7 +18,7 @@ import pytest
 import helpers
 import zoo
 
-# Smaller than the families' small_overrides: the weights of the ImageNet ResNets
+# Smaller than the families' small keywords: the weights of the ImageNet ResNets
 # (up to 60M parameters) cross the process boundary twice, and building them
 # is what takes the time. 16x16 still leaves their last stage 1x1.
 IMAGE_SIZE = 16
