@@ -79,14 +79,61 @@ class Files:
         return path
 
     def zoo_h5_with_config(self, path, config):
-        """A file claiming to be a zoo `.h5`, holding `config` (crafted by an attacker)."""
+        """A file claiming to be a zoo `.h5`, holding `config` (crafted by an attacker,
+        who can write the checksums too: safe mode is what stops it)."""
         import json
         import h5py
+        from zoo.export import _files
         with h5py.File(path, "w") as file:
             file.attrs["zoo_format"] = "zoo.h5"
             file.attrs["format_version"] = 1
-            file.create_dataset("config", data=np.bytes_(json.dumps(config)))
+            file.attrs["checksums"] = "sha256"
+            dataset = file.create_dataset("config", data=np.bytes_(json.dumps(config)))
+            dataset.attrs["sha256"] = _files.sha256(dataset[()])
             file.create_group("weights")
+        return path
+
+    def crafted_keras(self, name, edit):
+        """A copy of a `.keras` archive whose config `edit(config)` changed."""
+        import json
+        import zipfile
+        source = self.dir / "crafted_source.keras"
+        if not source.exists():
+            zoo.export.save(self.mlp, source)
+        with zipfile.ZipFile(source) as archive:
+            members = {member: archive.read(member) for member in archive.namelist()}
+        config = json.loads(members["config.json"])
+        edit(config)
+        members["config.json"] = json.dumps(config).encode()
+        path = self.dir / name
+        with zipfile.ZipFile(path, "w") as archive:
+            for member, data in members.items():
+                archive.writestr(member, data)
+        return path
+
+    def unmarked(self, name, source, mark):
+        """A copy of zoo file `source` whose checksums attribute `mark` was deleted and
+        one weight edited since: the integrity check must not turn off with it."""
+        import shutil
+
+        import h5py
+        path = self.dir / name
+        shutil.copy(source, path)
+        with h5py.File(path, "r+") as file:
+            del file.attrs[mark]
+            datasets = []
+            file.visititems(lambda key, item: datasets.append(item)
+                            if isinstance(item, h5py.Dataset) and item.dtype.kind == "f"
+                            else None)
+            datasets[0][...] = datasets[0][()] + 1.0
+        return path
+
+    def edited_tflite(self, name):
+        """A copy of the TFLite file with its metadata's model name edited."""
+        data = self.tflite.path.read_bytes()
+        path = self.dir / name
+        path.write_bytes(data.replace(b'"model_name": "einsum_mlp"',
+                                      b'"model_name": "einsum_mlq"'))
         return path
 
     def saved_model_with_fifo(self):
@@ -244,6 +291,23 @@ CASES = [
     P(lambda f: L(f.zoo_h5_with_config(f.path("crafted.h5"), {
         "module": "os", "class_name": "system", "config": {"command": "true"}})),
       ValueError, ["crafted.h5", "safe mode"], id="load-h5-crafted-config"),
+    # Keras raises a bare TypeError for these, naming no file.
+    P(lambda f: L(f.crafted_keras("list_config.keras",
+                                  lambda c: c.__setitem__("config", [1, 2]))),
+      ValueError, ["list_config.keras", "dict"], id="load-keras-crafted-config-list"),
+    P(lambda f: L(f.crafted_keras("bad_argument.keras",
+                                  lambda c: c["config"].__setitem__("num_classes", [3]))),
+      ValueError, ["bad_argument.keras", "deserialized"], id="load-keras-crafted-argument"),
+    # ---- integrity that a deleted attribute must not switch off
+    P(lambda f: L(f.unmarked("unmarked.h5", f.h5, "checksums")), ValueError,
+      ["unmarked.h5", "zoo_format='zoo.h5'", "lost its checksums"], id="load-h5-mark-deleted"),
+    P(lambda f: W(f.resnet, f.unmarked("unmarked2.h5", f.h5, "checksums")), ValueError,
+      ["unmarked2.h5", "lost its checksums"], id="load_weights-h5-mark-deleted"),
+    P(lambda f: W(f.resnet, f.unmarked("unmarked.weights.h5", f.weights, "zoo_checksums")),
+      ValueError, ["unmarked.weights.h5", "zoo_sha256", "lost its checksums"],
+      id="load_weights-weights-h5-mark-deleted"),
+    P(lambda f: tflite.read_metadata(f.edited_tflite("edited.tflite")), ValueError,
+      ["edited.tflite", "SHA-256"], id="read_metadata-edited"),
     # ---- load_weights
     P(lambda f: W(None, f.weights), TypeError, ["model=None"], id="load_weights-model-None"),
     P(lambda f: W(f.resnet, None), TypeError, ["path=None"], id="load_weights-path-None"),
@@ -330,3 +394,86 @@ def test_bad_export_call(files, call, error_types, fragments):
 
 def test_the_table_is_big_enough():
     assert len(CASES) >= 60
+
+
+# ---- int8 calibration data that would make a wrong model, for every family:
+# refused before the converter sees it (inf once crashed the process).
+
+def _one_model_per_family():
+    names = {}
+    for name in zoo.list_models():
+        names.setdefault(zoo.model_info(name).family, name)
+    return sorted(names.values())
+
+
+def _small(name):
+    model = zoo.create_model(name, **zoo.model_info(name).small)
+    if model.needs_adapt:  # a text model learns its vocabulary first
+        model.adapt(model.example_inputs(batch_size=8))
+    return model, model.example_inputs(batch_size=4)
+
+
+FLOAT_CALIBRATION = [
+    ("nan", lambda x: np.full_like(x, np.nan), ["batch 0", "non-finite"]),
+    ("inf", lambda x: np.where(x > 0, np.inf, x), ["batch 0", "non-finite"]),
+    ("huge", lambda x: x * 1e30, ["batch 0", "input range"]),
+    ("int", lambda x: x.astype("int64"), ["batch 0", "int64", "floats"]),
+    ("bool", lambda x: x > 0, ["batch 0", "bool"]),
+    ("complex", lambda x: x.astype("complex64"), ["batch 0", "complex64"]),
+    ("second-batch-nan", lambda x: [x, np.full_like(x, np.nan)], ["batch 1", "non-finite"]),
+]
+TOKEN_CALIBRATION = [
+    ("id-out-of-range", lambda x: np.where(x > 0, 10**6, x), ["batch 0", "token ids"]),
+    ("floats", lambda x: x.astype("float32"), ["batch 0", "float32"]),
+]
+ANY_CALIBRATION = [
+    ("int-scalar", lambda x: 5, ["representative_data=5", "iterable"]),
+    ("string", lambda x: "images/", ["representative_data='images/'"]),
+]
+
+
+@pytest.mark.parametrize("name", _one_model_per_family())
+def test_bad_calibration_data(tmp_path, name):
+    model, x = _small(name)
+    path = tmp_path / "m.tflite"
+    twin = model.token_twin(None, 8)
+    loops = any(type(layer).__name__ in ("LSTM", "GRU", "SimpleRNN", "RNN")
+                for layer in model._flatten_layers(include_self=False, recursive=True))
+    if loops:  # int8 is refused for recurrent loops, whatever the data
+        helpers.assert_rejects(
+            lambda: S(model, path, quantization="int8", representative_data=x), ValueError,
+            "quantization='int8'", "recurrent")
+        return
+    data = x if twin is None else twin[0].example_inputs(batch_size=4)
+    rows = ANY_CALIBRATION + (FLOAT_CALIBRATION if data.dtype.kind == "f"
+                              else TOKEN_CALIBRATION)
+    for kind, spoil, fragments in rows:
+        helpers.assert_rejects(
+            lambda: S(model, path, quantization="int8", representative_data=spoil(data)),
+            ValueError, "representative_data", *fragments)
+        assert not path.exists(), kind
+    # Given where nothing uses it: an error, as int8_io is.
+    for quantization in (None, "float16"):
+        helpers.assert_rejects(
+            lambda: S(model, path, quantization=quantization, representative_data=data),
+            ValueError, "representative_data", f"quantization={quantization!r}")
+
+
+def test_an_int8_file_that_is_float_inside_is_refused(files, tmp_path, monkeypatch):
+    # Backstop behind the data checks: a conversion that calibrated nothing.
+    monkeypatch.setattr(tflite, "_calibration_problem", lambda batch, model: None)
+    x = files.mlp.example_inputs(batch_size=4)
+    helpers.assert_rejects(
+        lambda: S(files.mlp, tmp_path / "nan.tflite", quantization="int8",
+                  representative_data=np.full_like(x, np.nan)),
+        ValueError, "float32 weight tensors", "representative_data")
+    assert not (tmp_path / "nan.tflite").exists()
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".weights.h5", ".tflite", ""])
+def test_a_save_where_nothing_can_be_written_names_the_target(files, suffix):
+    # /proc takes no new files, for root too; the error named the hidden scratch.
+    target = f"/proc/zoo_model{suffix}"
+    with pytest.raises(OSError) as info:
+        S(files.mlp, target)
+    assert target in str(info.value) and ".partial" not in str(info.value), str(info.value)

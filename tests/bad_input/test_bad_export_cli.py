@@ -36,6 +36,15 @@ def folder(tmp_path_factory):
     model = zoo.create_model("resnet20", num_classes=3, input_shape=(16, 16, 1))
     zoo.export.save(model, folder / "r.weights.h5")
     zoo.export.save(model, folder / "r.keras")
+    # The zoo's checksums mark deleted, then a weight edited.
+    import shutil
+
+    import h5py
+    shutil.copy(folder / "r.weights.h5", folder / "unmarked.weights.h5")
+    with h5py.File(folder / "unmarked.weights.h5", "r+") as file:
+        del file.attrs["zoo_checksums"]
+        kernel = file["classifier/vars/0"]
+        kernel[...] = kernel[()] + 1.0
     os.mkfifo(folder / "pipe.weights.h5")
     (folder / "dir.keras").mkdir()
     (folder / "dir.weights.h5").mkdir()
@@ -231,6 +240,8 @@ LOAD_CASES = [
     # Built for 3 channels by default, the weights are for 1.
     P([WEIGHTS, "--model=resnet20", "--num_classes=3", "--out={d}/x.keras"],
       ["r.weights.h5", "(3, 3, 1, 16)", "(3, 3, 3, 16)"], id="weights-of-another-input-shape"),
+    P(["--weights={d}/unmarked.weights.h5", *RESNET, "--num_classes=3", "--out={d}/x.keras"],
+      ["unmarked.weights.h5", "lost its checksums"], id="weights-checksums-mark-deleted"),
 ]
 
 

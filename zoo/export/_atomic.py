@@ -21,8 +21,11 @@ def replacing(target):
     """
     target = pathlib.Path(target)
     remove_stale(target)
-    scratch_dir = tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.",
-                                   suffix=".partial", dir=target.parent)
+    try:
+        scratch_dir = tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.",
+                                       suffix=".partial", dir=target.parent)
+    except OSError as error:  # it would name the hidden scratch, not what was asked
+        raise type(error)(error.errno, error.strerror, str(target)) from None
     scratch = pathlib.Path(scratch_dir) / target.name
     try:
         yield scratch

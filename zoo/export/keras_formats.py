@@ -47,7 +47,8 @@ class _KerasFile:
                              "it is truncated, corrupt or of another format")
         try:
             return keras.saving.load_model(path, safe_mode=True)
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
+        # TypeError: a crafted config names a class Keras cannot deserialize.
+        except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
             raise ValueError(f"Cannot load {str(path)!r} as a .keras model: {error}") from None
 
     @staticmethod
@@ -116,7 +117,8 @@ def _read_h5(path):
         except (KeyError, OSError, ValueError) as error:
             raise ValueError(f"{str(path)!r} is a truncated or corrupt zoo .h5 "
                              f"model: {error}") from None
-        _verify(path, file.attrs.get(_H5_MARK), _H5_DIGEST, entries)
+        _verify(path, file.attrs.get(_H5_MARK), _H5_DIGEST, entries,
+                f"zoo_format={H5_FORMAT!r}")
     try:
         config = json.loads(entries[0][3].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
@@ -146,8 +148,14 @@ class _WeightsFile:
     def verify(path):
         """Checks the file's checksums; returns its labels record (or None)."""
         with _open_h5(path, "Keras .weights.h5") as file:
+            datasets = _datasets(file)
+            signed = [key for key, dataset in datasets if _WEIGHTS_DIGEST in dataset.attrs]
+            zoo_written = (f"dataset {signed[0]!r} carries a {_WEIGHTS_DIGEST}" if signed else
+                           f"it carries {_WEIGHTS_LABELS}" if _WEIGHTS_LABELS in file.attrs
+                           else None)
             _verify(path, file.attrs.get(_WEIGHTS_MARK), _WEIGHTS_DIGEST,
-                    [(key, key, dataset, dataset[()]) for key, dataset in _datasets(file)])
+                    [(key, key, dataset, dataset[()]) for key, dataset in datasets],
+                    zoo_written)
             return _read_labels(path, file)
 
     @staticmethod
@@ -208,11 +216,21 @@ def _datasets(file):
     return sorted(found, key=lambda pair: pair[0])
 
 
-def _verify(path, mark, attribute, entries):
-    """Checks each `(dataset name, weight name, dataset, value)` against its digest."""
+def _verify(path, mark, attribute, entries, zoo_written):
+    """Checks each `(dataset name, weight name, dataset, value)` against its digest.
+
+    `zoo_written`: what shows the zoo wrote the file (refused without its
+    mark), or None (a plain Keras file: loaded with a warning).
+    """
     if mark is None:
-        warnings.warn(f"{str(path)!r} carries no zoo checksums (written by plain Keras or "
-                      "an older zoo): its weights load unverified", stacklevel=4)
+        # A zoo file still says so (its format, a dataset's digest, its labels):
+        # a deleted mark must not turn the checks off.
+        if zoo_written:
+            raise ValueError(f"{str(path)!r} was written by the zoo ({zoo_written}) but has "
+                             "lost its checksums attribute: it was edited since it was "
+                             "saved, and is not loaded unverified")
+        warnings.warn(f"{str(path)!r} carries no zoo checksums (written by plain Keras): "
+                      "its weights load unverified", stacklevel=4)
         return
     if mark != CHECKSUM:
         raise ValueError(f"{str(path)!r} declares checksums {mark!r}; this zoo verifies "

@@ -71,9 +71,11 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     """
     _validation.one_of("quantization", quantization, QUANTIZATIONS)
     int8_io = _validation.boolean("int8_io", int8_io)
-    if int8_io and quantization != "int8":
-        raise ValueError(
-            f"int8_io=True needs quantization='int8', received quantization={quantization!r}")
+    for given, name in ((int8_io, "int8_io=True"),
+                        (representative_data is not None, "representative_data")):
+        if given and quantization != "int8":  # else given and silently unused
+            raise ValueError(f"{name} needs quantization='int8' (nothing else uses it), "
+                             f"received quantization={quantization!r}")
     representative_samples = _validation.positive_int("representative_samples",
                                                       representative_samples)
 
@@ -115,6 +117,12 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     else:
         raise ValueError(f"TFLite cannot convert {model.name!r} with builtin ops "
                          f"(quantization={quantization!r}): " + " | ".join(errors))
+    floats = _float_constants(flatbuffer) if quantization == "int8" else []
+    if floats:  # never a file labelled int8 that is float inside
+        raise ValueError(
+            f"int8 conversion of {model.name!r} left {len(floats)} float32 weight tensors "
+            f"(e.g. {floats[:3]}): calibration found no usable ranges in "
+            "representative_data; pass real inputs, preprocessed as for the model")
 
     metadata = {
         "format": _FORMAT_TAG, "version": 1, "model_class": type(model).__name__,
@@ -171,6 +179,47 @@ def _vectorizer(text):
         **{key: text[key] for key in ("max_tokens", "standardize", "split", "ngrams")})
 
 
+def _float_constants(flatbuffer):
+    """The names of the float32 constant tensors of a flatbuffer (none in a true int8 file)."""
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    return [tensor.name.decode() for graph in model.subgraphs for tensor in graph.tensors
+            if tensor.type == schema.TensorType.FLOAT32
+            and model.buffers[tensor.buffer].data is not None
+            and len(model.buffers[tensor.buffer].data)]
+
+
+# Where no preprocessing is recorded: no image preprocessing gives larger
+# values, and int8 ranges that wide quantize every ordinary input to zero.
+_CALIBRATION_LIMIT = 1e4
+
+
+def _input_range(model):
+    """`(low, high, why)`: the values the model's inputs can take."""
+    spec = getattr(model, "preprocessing", None) or {}
+    if "scale" in spec and "offset" in spec:  # input = pixel * scale + offset
+        ends = sorted((spec["offset"], 255 * spec["scale"] + spec["offset"]))
+        slack = 1e-3 * (ends[1] - ends[0])
+        return (ends[0] - slack, ends[1] + slack,
+                f"pixels in [0, 255] * scale {spec['scale']:.6g} + offset {spec['offset']:.6g}")
+    return -_CALIBRATION_LIMIT, _CALIBRATION_LIMIT, f"|x| <= {_CALIBRATION_LIMIT:g}"
+
+
+def _calibration_problem(batch, model):
+    """Why a float model's calibration batch would make a wrong int8 model, or None."""
+    if batch.dtype.kind != "f":  # a cast would turn 0.5 into 0, a mask into 1.0
+        return (f"holds {batch.dtype} values; the model takes floats, so pass its inputs "
+                "as floats, preprocessed as for the model")
+    finite = np.isfinite(batch)
+    if not finite.all():
+        at = tuple(int(i) for i in np.argwhere(~finite)[0])
+        return f"holds non-finite values (NaN or inf), e.g. at {at}"
+    low, high, why = _input_range(model)
+    if batch.size and (batch.min() < low or batch.max() > high):
+        return (f"holds values from {batch.min():.6g} to {batch.max():.6g}, outside the "
+                f"model's input range ({why})")
+    return None
+
+
 def _calibration_examples(model, text, data, shape, dtype, limit):
     """Up to `limit` single examples `(1,) + shape`; `model` is the model as given."""
     if data is None:
@@ -182,14 +231,25 @@ def _calibration_examples(model, text, data, shape, dtype, limit):
         data = [model.example_inputs(batch_size=count)]
     elif isinstance(data, np.ndarray) or _is_tensor(data) or _is_strings(data):
         data = [data]
+    elif isinstance(data, (str, bytes, dict)) or not hasattr(data, "__iter__"):
+        raise ValueError(
+            "representative_data must be an array, a tensor, or an iterable of batches "
+            f"(or of (inputs, labels) batches), received representative_data="
+            f"{_validation.preview(data)}")
     vectorizer = _vectorizer(text) if text is not None else None
     examples = []
-    for batch in data:
+    for index, batch in enumerate(data):
         if isinstance(batch, (tuple, list)) and len(batch) == 2 and not _is_strings(batch):
             batch = batch[0]  # (inputs, labels)
-        batch = _numpy(batch)
-        if vectorizer is not None:
-            batch = _tokens(vectorizer, batch, text["sequence_length"])
+        try:
+            batch = _numpy(batch)
+            if vectorizer is not None:
+                batch = _tokens(vectorizer, batch, text["sequence_length"], text["max_tokens"])
+        except ValueError as error:
+            raise ValueError(f"representative_data batch {index}: {error}") from None
+        problem = None if vectorizer is not None else _calibration_problem(batch, model)
+        if problem:
+            raise ValueError(f"representative_data batch {index} {problem}")
         batch = np.asarray(batch).astype(dtype)
         if batch.shape[1:] != shape:
             raise ValueError(
