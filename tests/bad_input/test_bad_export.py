@@ -468,6 +468,13 @@ def test_an_int8_file_that_is_float_inside_is_refused(files, tmp_path, monkeypat
                   representative_data=np.full_like(x, np.nan)),
         ValueError, "float32 weight tensors", "representative_data")
     assert not (tmp_path / "nan.tflite").exists()
+    # inf ends TensorFlow's calibrator with SIGSEGV ("scale out of expressed type
+    # range"); it runs in a child process, so this one gets a ValueError.
+    helpers.assert_rejects(
+        lambda: S(files.mlp, tmp_path / "inf.tflite", quantization="int8",
+                  representative_data=np.where(x > 0, np.inf, x)),
+        ValueError, "representative_data", "int8")
+    assert not (tmp_path / "inf.tflite").exists()
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5", ".weights.h5", ".tflite", ""])

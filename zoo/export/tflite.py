@@ -27,7 +27,11 @@ True
 
 import collections
 import json
+import os
 import pathlib
+import re
+import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -39,7 +43,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from zoo import _validation
-from zoo.export import _files, labels, saved_model
+from zoo.export import _files, _tflite_converter, labels, saved_model
 
 QUANTIZATIONS = (None, "float16", "int8")
 METADATA_NAME = "zoo_export"
@@ -314,24 +318,39 @@ def _convert(model, shape, dtype, name, quantization, calibration, int8_io):
         archive.add_endpoint(
             "serve", lambda inputs: model(inputs, training=False),
             input_signature=[tf.TensorSpec(shape, dtype, name=name)])
-        archive.write_out(scratch, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["serve"])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantization == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantization == "int8":
-            converter.representative_dataset = lambda: ([x] for x in calibration)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if int8_io:
-                if str(dtype).startswith("float"):
-                    converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
+        saved = str(pathlib.Path(scratch) / "saved_model")
+        archive.write_out(saved, verbose=False)
+        float_input = str(dtype).startswith("float")
+        if quantization == "int8":
+            return _calibrated_in_child(model, scratch, saved, calibration, float_input,
+                                        int8_io)
         try:
-            return converter.convert()
+            return _tflite_converter.convert(saved, quantization, float_input, int8_io)
         except Exception as error:  # ConverterError and friends
             raise _ConversionError(_first_lines(str(error))) from error
+
+
+def _calibrated_in_child(model, scratch, saved, calibration, float_input, int8_io):
+    """int8 conversion in a child process: a calibrator crash cannot end this one."""
+    examples, output = pathlib.Path(scratch) / "calibration.npy", pathlib.Path(scratch) / "out"
+    np.save(examples, np.stack(calibration))
+    child = subprocess.run(
+        [sys.executable, _tflite_converter.__file__, saved, str(examples), str(output),
+         str(int(float_input)), str(int(int8_io))],
+        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    # TensorFlow's start-up logging first; what the converter said last.
+    said = [line for line in child.stderr.splitlines()
+            if line.strip() and not re.match(r"[IWE]\d{4} |WARNING: All log", line)]
+    if child.returncode == _tflite_converter.REFUSED:
+        raise _ConversionError(_first_lines("\n".join(said)))
+    if child.returncode != 0:
+        how = (f"was killed by signal {-child.returncode}" if child.returncode < 0
+               else f"exited with status {child.returncode}")
+        raise ValueError(
+            f"TFLite's int8 converter {how} calibrating {model.name!r} on "
+            f"representative_data (run apart, so this process lives on; nothing was "
+            f"written){': ' + ' '.join(said[-2:])[:300] if said else ''}")
+    return output.read_bytes()
 
 
 def _first_lines(message, count=3):
