@@ -8,8 +8,11 @@ is an exit status. Float and float16 conversions run in the caller.
 
 import sys
 
-import numpy as np
-import tensorflow as tf
+if __name__ == "__main__":  # a script: its folder (zoo/export) must not shadow any import
+    del sys.path[0]
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 # The child's exit status when the converter refused the model (not a crash).
 REFUSED = 3
