@@ -174,7 +174,9 @@ def _value_problem(array, path):
     # A cast would turn ids, masks or a quantized tensor into plausible floats.
     if not (np.issubdtype(dtype, np.floating) or dtype.name == "bfloat16"):
         return f"holds {dtype.name} values, not floats"
-    values = np.asarray(array, dtype="float64")
+    values = np.asarray(array)
+    if dtype.name == "bfloat16":  # ml_dtypes' type, which NumPy's ufuncs may not take
+        values = values.astype("float32")
     if not np.isfinite(values).all():
         return f"holds non-finite values (NaN or inf), e.g. at {_first(~np.isfinite(values))}"
     if path.endswith("moving_variance") and (values < 0).any():

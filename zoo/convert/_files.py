@@ -62,8 +62,8 @@ def cached_file(file_name, origin, file_hash=None, what="weights"):
     cache_dir = keras_cache_dir()
     target = os.path.join(cache_dir, file_name)
     if os.path.isfile(target):
-        actual = file_hash and _md5(target)
-        if file_hash is not None and actual != file_hash:
+        actual = None if file_hash is None else _md5(target)
+        if actual != file_hash:
             raise _not_the_weights(target, what, f"its md5 is {actual}, not {file_hash}, that "
                                    f"of the file Keras publishes at {origin}")
         return target
