@@ -679,6 +679,13 @@ def small_overrides(name):
     return {**info.small, **(info.portable if keras.backend.backend() != "tensorflow" else {})}
 
 
+def params_over(name, limit):
+    """Whether registered model `name`'s record counts more than `limit` parameters."""
+    if zoo.registry.model_family(name) is None:
+        return False
+    return (zoo.model_info(name).params or 0) > limit
+
+
 def small_model(name, seed=0):
     """A small, ready-to-call instance of a registered model (vocabulary adapted)."""
     keras.utils.set_random_seed(seed)

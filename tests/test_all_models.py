@@ -18,9 +18,14 @@ SLOW_MODELS = {
 }.get(keras.backend.backend(), set())
 
 
+# And any model whose record counts more parameters (1,000 classes) than this.
+SLOW_PARAMS = {"tensorflow": 60_000_000}.get(keras.backend.backend(), 40_000_000)
+
+
 def _registered_params():
     return [
-        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_MODELS else name
+        pytest.param(name, marks=pytest.mark.slow)
+        if name in SLOW_MODELS or helpers.params_over(name, SLOW_PARAMS) else name
         for name in zoo.list_models()
     ]
 

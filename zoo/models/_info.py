@@ -44,7 +44,9 @@ DEFAULTS = {
     "distributed": {},  # ... of one that trains on several replicas
     "benchmarked": None,  # the models benchmarks put forward; None: all
     # Registered name -> `input_size`, `xla`, `weights` (the `weights=` kinds
-    # it loads -> `trained_on`, `preprocessing`; the converter adds the rest).
+    # it loads -> `trained_on`, `preprocessing`; the converter adds the rest),
+    # `reference` (the network it is provably equal to) and `params` (its
+    # parameter count with the 1,000-class head, equal to the reference's).
     "variants": {},
 }
 
@@ -57,6 +59,8 @@ class ModelInfo:
     family: str
     modality: str
     input_size: tuple = None
+    reference: str = None
+    params: int = None
     weights: dict = dataclasses.field(default_factory=dict)
     recipe: dict = dataclasses.field(default_factory=dict)
     xla: dict = dataclasses.field(default_factory=dict)
