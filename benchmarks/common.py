@@ -59,13 +59,10 @@ def _cpu_name():
 def device_info():
     """The device TensorFlow runs on, its threads and convolution library (cuDNN, oneDNN, Eigen)."""
     gpus, setting = tf.config.list_physical_devices("GPU"), os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-             for g in gpus]
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     build, cpu = dict(tf.sysconfig.get_build_info()), _cpu_name()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count() or 1
+    usable = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)
     return {"kind": "gpu" if gpus else "cpu", "name": names[0] if gpus else cpu, "cpu": cpu,
         "gpu_found": bool(gpus), "gpus": names, "platform": platform.platform(),
         "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -252,10 +249,10 @@ def ratio_stats(numerators, denominators):
             "of_medians": statistics.median(numerators) / statistics.median(denominators)}
 
 
-def first_line(exc):
-    """How a failure is reported: `"TypeName: first line of message"`."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+def first_line(exc, kind=None):
+    """How a failure (or a warning of `kind`) is reported: `"TypeName: first line of message"`."""
+    lines, name = str(exc).strip().splitlines(), (kind or type(exc)).__name__
+    return f"{name}: {lines[0]}" if lines else name
 
 
 @contextlib.contextmanager
@@ -267,9 +264,9 @@ def recording_warnings(into):
             yield
         finally:
             for w in caught:
-                line = f"{w.category.__name__}: {str(w.message).strip().split(chr(10))[0]}"
-                if line.rstrip(": ") not in into:
-                    into.append(line.rstrip(": "))
+                line = first_line(w.message, w.category).rstrip(": ")
+                if line not in into:
+                    into.append(line)
 
 
 def attempt(fn, key="error", **fallback):
@@ -299,11 +296,10 @@ class GuardedStep:
         if self.error:
             return None
         self.calls += 1
+        first = self.calls == 1 and self.warnings is not None  # only the first call's warnings
         try:
-            if self.calls == 1 and self.warnings is not None:
-                with recording_warnings(self.warnings):
-                    return self.step()
-            return self.step()
+            with recording_warnings(self.warnings) if first else contextlib.nullcontext():
+                return self.step()
         except Exception as exc:  # noqa: BLE001 - reported, not hidden
             self.error = first_line(exc)
             return None
@@ -414,8 +410,9 @@ def path_evidence(model, x, y, requested_jit, recurrent):
     return evidence
 
 
-def read_trace(step, steps):
-    """`(events, wall_s)` of `steps` calls of `step` profiled: `(name, seconds, is_xla)` events."""
+def read_trace(step, steps, digest):
+    """`digest(events)` of `steps` profiled calls of `step` (`(name, seconds, is_xla)` events),
+    with `steps` and their `wall_s`."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     with tempfile.TemporaryDirectory(prefix="bench_profile_") as logdir:
@@ -440,21 +437,21 @@ def read_trace(step, steps):
                 is_xla = e.metadata_id in xla or any(s.metadata_id in hlo for s in e.stats)
                 events.append((plane.event_metadata[e.metadata_id].name,
                                e.duration_ps * 1e-12, is_xla))
-    return events, wall
+    return {**digest(events), "steps": steps, "wall_s": wall}
 
 
 def kernel_counts(events):
-    """Convolution and matmul executions of `(event_name, is_xla)` events by library: `onednn`
-    (`_Mkl*` ops), `eigen` (TensorFlow's own), `xla` (HLO); `onednn_ops` (any `_Mkl*` op),
-    `xla_events`, `op_types` and `library` ("xla+onednn", ..., "none").
+    """Convolution and matmul executions of `(event_name, seconds, is_xla)` events by library:
+    `onednn` (`_Mkl*` ops), `eigen` (TensorFlow's own), `xla` (HLO); `onednn_ops` (any `_Mkl*`
+    op), `xla_events`, `op_types` and `library` ("xla+onednn", ..., "none").
 
-    >>> kernel_counts([("c/Conv2D:_MklNativeConv2D", False), ("d/MatMul:MatMul", False),
-    ...                ("convolution.3", True)])["library"]
+    >>> kernel_counts([("c/Conv2D:_MklNativeConv2D", 1.0, False), ("d/MatMul:MatMul", 1.0, False),
+    ...                ("convolution.3", 1.0, True)])["library"]
     'xla+onednn+eigen'
     """
     counts = {"onednn": 0, "eigen": 0, "xla": 0, "onednn_ops": 0, "xla_events": 0}
     op_types = collections.Counter()
-    for name, is_xla in events:
+    for name, _, is_xla in events:
         if is_xla:
             counts["xla_events"] += 1
             op = re.sub(r"\.\d+$", "", name.strip())
@@ -472,12 +469,6 @@ def kernel_counts(events):
     counts["library"] = "+".join(k for k in ("xla", "onednn", "eigen") if counts[k]) or "none"
     counts["op_types"] = dict(op_types.most_common())
     return counts
-
-
-def trace_kernels(step, steps):
-    events, wall = read_trace(step, steps)
-    return {**kernel_counts((name, is_xla) for name, _, is_xla in events),
-            "steps": steps, "wall_s": wall}
 
 
 def modality(name):
@@ -515,15 +506,12 @@ def smallest_models(names=None, also=()):
 
 
 Flag = collections.namedtuple("Flag", "kind default help kwargs")
+FLAG_KINDS = {bool: "boolean", int: "integer", float: "float", list: "list"}  # absl's DEFINE_*
 
 
 def flag(default, help, kind=None, **kwargs):
     """A flag's spec, its kind from `default` (or `enum_values=`)."""
-    if kind is None:
-        kind = ("enum" if "enum_values" in kwargs else "boolean" if isinstance(default, bool)
-                else "integer" if isinstance(default, int) else "float"
-                if isinstance(default, float) else "list" if isinstance(default, list)
-                else "string")
+    kind = kind or ("enum" if "enum_values" in kwargs else FLAG_KINDS.get(type(default), "string"))
     return Flag(kind, default, help, kwargs)
 
 
@@ -633,8 +621,7 @@ def invoke(module, flag_values, output_dir):
 
 
 def run_module_in_process(module, argv):
-    flag_values, output_dir = parse_flags(module, argv)
-    return invoke(module, flag_values, output_dir)
+    return invoke(module, *parse_flags(module, argv))
 
 
 def main(name):
@@ -729,15 +716,10 @@ def stats_of(value):
     >>> stats_of(2) == {"median": 2.0, "min": 2.0, "max": 2.0}, stats_of({"median": None})
     (True, None)
     """
-    if isinstance(value, dict):
-        median = _finite(value.get("median"))
-        if median is None:
-            return None
-        low, high = _finite(value.get("min")), _finite(value.get("max"))
-        return {"median": median, "min": median if low is None else low,
-                "max": median if high is None else high}
-    number = _finite(value)
-    return None if number is None else {"median": number, "min": number, "max": number}
+    value = value if isinstance(value, dict) else {"median": value}
+    median, low, high = (_finite(value.get(k)) for k in ("median", "min", "max"))
+    return None if median is None else {"median": median, "min": median if low is None else low,
+                                        "max": median if high is None else high}
 
 
 def number_cell(value, digits=2, like=None):

@@ -76,7 +76,7 @@ def measure_shape(shape, repeats, steps, warmup, seed):
     max_error = max(float(tf.reduce_max(tf.abs(a - b)) / (tf.reduce_max(tf.abs(a)) + 1e-30))
                     for a, b in zip(paths["conv"](), paths["matmul"]()))
     timings = common.time_repeats(paths, steps=steps, repeats=repeats, warmup=warmup)
-    ms = {p: [1e3 * s / steps for s in timings[p]["repeat_s"]] for p in paths}
+    ms = {p: common.latencies_ms(timings[p]["repeat_s"], steps) for p in paths}
     taps, pixels = conv_ops.image_taps(shape["input_shape"][1:3], shape["kernel_shape"][:2],
                                        strides, padding)
     speedup = common.per_repeat_ratios(ms["conv"], ms["matmul"])
@@ -112,8 +112,7 @@ def score_rule(rows):
         if pick != faster:
             misses.append({"shape": shape_label(row), "speedup": row["speedup"]["median"],
                            "picked": "matmul" if pick else "conv"})
-    return {"shapes": len(rows), "faster_path_picked": picked, "misses": misses,
-            "total_ms": total}
+    return {"shapes": len(rows), "faster_path_picked": picked, "misses": misses, "total_ms": total}
 
 
 def run(output_dir, models, image_sizes, batch_size, repeats, steps, warmup, seed):

@@ -33,8 +33,7 @@ FLAGS = {
     "units": common.flag(128, "Units of the LSTM/GRU layer."),
     "steps": common.flag(5, "Timed train steps per repeat."),
 }
-QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "batch_size": 8, "sequence_length": 16,
-         "units": 16}
+QUICK = {"repeats": 2, "steps": 2, "warmup": 1, "batch_size": 8, "sequence_length": 16, "units": 16}
 NO_GPU_NOTE = "no GPU: cuDNN unavailable; generic kernels measured"
 log = common.logger(NAME)
 
@@ -78,8 +77,8 @@ def variant_grid(cells, with_zoo):
 
 
 def baseline_name(variant):
-    return f"{variant['cell']}_{'masked' if variant['masked'] else 'unmasked'}" \
-           "_use_cudnn_false_graph"
+    masking = "masked" if variant["masked"] else "unmasked"
+    return f"{variant['cell']}_{masking}_use_cudnn_false_graph"
 
 
 def run(output_dir, cells, batch_size, sequence_length, units, repeats, steps, warmup, seed):
@@ -101,14 +100,13 @@ def run(output_dir, cells, batch_size, sequence_length, units, repeats, steps, w
         labels = tf.constant(rng.integers(0, NUM_CLASSES, size=(batch_size,)), tf.int32)
 
     with_zoo = zoo_text_rnn_available()
-    variants, candidates, models = [], {}, {}
-    for v in variant_grid(cells, with_zoo):
+    variants, candidates, models = variant_grid(cells, with_zoo), {}, {}
+    for v in variants:
         label, kwargs = CONFIGS[v["config"]]
         x, start = batches[v["masked"]], time.perf_counter()
         v.update(label=label, use_cudnn=kwargs.get("use_cudnn", "auto"),
                  recurrent_dropout=kwargs.get("recurrent_dropout", 0.0), warnings=[], error=None,
                  build_s=None, expected_kernel=expected_kernel(v["config"], have_cudnn))
-        variants.append(v)
         try:
             with common.recording_warnings(v["warnings"]):
                 model = build_model(v["cell"], v["masked"], v["config"], sequence_length, units,
@@ -134,8 +132,7 @@ def run(output_dir, cells, batch_size, sequence_length, units, repeats, steps, w
             sps[v["name"]] = common.throughputs(t["repeat_s"], batch_size * steps)
         kernel = {"kernel": None, "source": None, "ops": {}}
         if model is not None and model.train_function is not None:
-            kernel = common.attempt(
-                lambda: common.detect_rnn_kernel(model, x, labels), **kernel)
+            kernel = common.attempt(lambda: common.detect_rnn_kernel(model, x, labels), **kernel)
         v.update({
             # Observed, not assumed: Keras may refuse XLA (cuDNN layers on a GPU).
             "xla": bool(model.jit_compile) if model is not None else None,

@@ -28,16 +28,15 @@ FLAGS = {
                                    "whole epochs."),
     "train_steps": common.flag(20, "train_on_batch steps per timed repeat."),
     "fit_steps": common.flag(20, "Steps of each model.fit call, capped at the full batches of "
-                             "one epoch; the steady state times all but the first.",
-                             lower_bound=2),
+                             "one epoch; the steady state times all but the first.", lower_bound=2),
     "cifar_source": common.flag("auto", "cifar10 data: auto (the prepared TFDS dataset, else "
                                 "mock data), mock (tfds.testing.mock_data), tfds (or fail).",
                                 enum_values=["auto", "mock", "tfds"]),
     "mock_examples": common.flag(50_000, "Train examples of the mock cifar10 (the real "
                                  "split has 50,000)."),
 }
-QUICK = {"repeats": 3, "pipeline_images": 4096, "train_steps": 3, "fit_steps": 4,
-         "warmup": 1, "mock_examples": 1024}
+QUICK = {"repeats": 3, "pipeline_images": 4096, "train_steps": 3, "fit_steps": 4, "warmup": 1,
+         "mock_examples": 1024}
 MOCK_NOTE = ("tfds.testing.mock_data(policy=USE_CODE): random uint8 images of the real shape "
              "32x32x3 and random labels in place of the prepared TFDS files; everything after "
              "reading is the real zoo.data pipeline (cache, shuffle, pad-4 crop + flip "
@@ -164,8 +163,7 @@ def measure_dataset(name, source, batch_size, repeats, pipeline_images, train_st
     if fit_steps >= 2:
         candidates["fit"] = fit
     with tf.device(tf_device):
-        timings = common.time_repeats(candidates, steps=1, repeats=repeats, warmup=warmup,
-                                      log=log)
+        timings = common.time_repeats(candidates, steps=1, repeats=repeats, warmup=warmup, log=log)
     pipe, train = timings["pipeline"], timings["train_on_batch"]
     pipe_ips = common.throughputs(pipe["repeat_s"], epochs * epoch_images)
     train_ips = common.throughputs(train["repeat_s"], train_steps * int(images.shape[0]))

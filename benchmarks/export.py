@@ -306,8 +306,7 @@ def markdown(result):
             for path, by_batch in paths.items():
                 cell, label = by_batch[str(b)], PATH_TIMES[path][0]
                 if cell["error"]:
-                    rows.append([name, label, b, f"error: {common.cut(cell['error'])}",
-                                 *[""] * 6])
+                    rows.append([name, label, b, f"error: {common.cut(cell['error'])}", *[""] * 6])
                     continue
                 lat, diff = cell["latency_ms"], cell["max_abs_diff_vs_keras"]
                 rows.append([name, label, b, _ms(lat["median"]),

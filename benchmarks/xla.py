@@ -137,18 +137,18 @@ def flops_per_example(model, x, y, batch_size, time_steps):
 
 
 def op_time_shares(events):
-    """Shares of op (thread) time by op type, `_Mkl*` prefixes stripped, of `(event_name, seconds)`;
-    calls and executor bookkeeping skipped.
+    """Shares of op (thread) time by op type, `_Mkl*` prefixes stripped, of `(event_name,
+    seconds, is_xla)`; XLA, calls and executor bookkeeping skipped.
 
-    >>> shares = op_time_shares([("c:_MklNativeConv2D", 3.0), ("m:Mul", 1.0),
-    ...                          ("ExecutorState::Process", 9.0)])
+    >>> shares = op_time_shares([("c:_MklNativeConv2D", 3.0, False), ("m:Mul", 1.0, False),
+    ...                          ("ExecutorState::Process", 9.0, False), ("dot.1", 5.0, True)])
     >>> shares["by_op_type"], shares["convolution_share"]
     ({'Conv2D': 0.75, 'Mul': 0.25}, 0.75)
     """
     seconds = collections.Counter()
-    for name, duration in events:
+    for name, duration, is_xla in events:
         op = name.rsplit(":", 1)[-1].strip()
-        if "::" not in name and ":" in name and not op.startswith("__") \
+        if not is_xla and "::" not in name and ":" in name and not op.startswith("__") \
                 and not op.endswith("PartitionedCall"):
             for prefix in common.ONEDNN_PREFIXES:
                 op = op[len(prefix):] if op.startswith(prefix) else op
@@ -161,13 +161,6 @@ def op_time_shares(events):
                if k in CONV_AND_MATMUL_OPS or k.startswith("FusedConv2D"))
     return {"op_seconds": total, "by_op_type": dict(list(shares.items())[:12]),
             "convolution_share": conv, "other_share": 1.0 - conv}
-
-
-def op_time_profile(step, steps):
-    """`op_time_shares` of `steps` profiled calls of `step`."""
-    events, wall = common.read_trace(step, steps)
-    return {**op_time_shares((n, s) for n, s, is_xla in events if not is_xla),
-            "steps": steps, "wall_s": wall}
 
 
 def build_model(name, overrides, seed):
@@ -207,8 +200,7 @@ def run_model(name, args, matmul, device):
     inputs = probe.example_inputs(batch_size=batch_size, seed=seed)
     with tf.device(device):
         x = tf.constant(inputs)
-        y = tf.constant(np.random.default_rng(seed).integers(0, NUM_CLASSES, batch_size),
-                        tf.int32)
+        y = tf.constant(np.random.default_rng(seed).integers(0, NUM_CLASSES, batch_size), tf.int32)
     probe.adapt(inputs)
     defaults_warnings = []
     with common.recording_warnings(defaults_warnings):  # what compile() picks, unasked
@@ -283,13 +275,14 @@ def run_model(name, args, matmul, device):
                    utilization_same_repeat=same or None, evidence=evidence,
                    error=cells[path]["error"])
         if args["kernel_trace_steps"] and path != "eager" and row["train"] and not row["error"]:
-            evidence["kernels"] = common.attempt(lambda: common.trace_kernels(
-                lambda: model.train_on_batch(x, y), args["kernel_trace_steps"]), library=None)
+            evidence["kernels"] = common.attempt(lambda: common.read_trace(
+                lambda: model.train_on_batch(x, y), args["kernel_trace_steps"],
+                common.kernel_counts), library=None)
 
     profile, goal = None, cells.get(GOAL_PATH) or {}
     if name == GOAL_MODEL and args["profile_steps"] and goal.get("model") and not goal["error"]:
-        profile = common.attempt(lambda: op_time_profile(
-            lambda: goal["model"].train_on_batch(x, y), args["profile_steps"]))
+        profile = common.attempt(lambda: common.read_trace(
+            lambda: goal["model"].train_on_batch(x, y), args["profile_steps"], op_time_shares))
 
     def median(path):
         row = rows.get(path)
@@ -329,12 +322,11 @@ def measure(args):
             raise RuntimeError(f"the matmul peak could not be measured: {guard.error}")
         return matmul_gflops(args["matmul_n"], t["steps"], t["repeat_s"]), t["steps"]
 
-    (before, steps), models = peak(), {}
-    for name in args["models"]:
-        models[name] = run_model(name, args, matmul, common.tf_device(device))
+    before, steps = peak()
+    models = {name: run_model(name, args, matmul, common.tf_device(device))
+              for name in args["models"]}
     after = peak()[0]
-    during = [g for e in models.values() for g in e["matmul_gflops_same_repeats_per_repeat"]
-              or []]
+    during = [g for e in models.values() for g in e["matmul_gflops_same_repeats_per_repeat"] or []]
     pooled = common.summarize(before + during + after)
     for name, entry in models.items():  # utilization against the pooled peak
         tfl, ffl = entry["train_flops_per_example"], entry["forward_flops_per_example"]
@@ -459,9 +451,8 @@ def meets_default_goal(zoo_default_vs_best):
     >>> meets_default_goal(0.95), meets_default_goal(0.9), meets_default_goal(None)
     (True, False, None)
     """
-    if zoo_default_vs_best is None:
-        return None
-    return bool(zoo_default_vs_best >= GOAL_DEFAULT_VS_BEST - 1e-12)
+    return None if zoo_default_vs_best is None else bool(
+        zoo_default_vs_best >= GOAL_DEFAULT_VS_BEST - 1e-12)
 
 
 def headline_rows(settings, failed):
@@ -569,9 +560,8 @@ def run(output_dir, models, paths, batch_size, repeats, steps, warmup, min_repea
     return common.publish(NAME, result, output_dir, markdown, summary)
 
 
-def _cell(stats, fmt="{:.1f}"):
-    return (f"{fmt.format(stats['median'])} ({fmt.format(stats['min'])}–"
-            f"{fmt.format(stats['max'])})") if stats else "n/a"
+def _cell(stats):
+    return "{median:.1f} ({min:.1f}–{max:.1f})".format(**stats) if stats else "n/a"
 
 
 def render_headline(result):
