@@ -41,7 +41,7 @@ from zoo.export._atomic import write_bytes, write_text  # the one atomic writer
 
 # name -> module, in the order `python -m benchmarks` runs them and the report shows them.
 BENCHMARKS = {name: f"benchmarks.{name}"
-              for name in ("xla", "resnet_vs_keras", "cudnn", "export", "data")}
+              for name in ("xla", "resnet_vs_keras", "vs_keras", "cudnn", "export", "data")}
 DEVICES = ("cpu", "gpu")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 STDERR_TAIL_LINES = 20

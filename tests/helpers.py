@@ -679,11 +679,13 @@ def small_overrides(name):
     return {**info.small, **(info.portable if keras.backend.backend() != "tensorflow" else {})}
 
 
-def params_over(name, limit):
-    """Whether registered model `name`'s record counts more than `limit` parameters."""
+def is_slow(name, kind, params_limit):
+    """Whether test `kind` of registered model `name` is slow: its record says so
+    (`slow_tests`), or counts more than `params_limit` parameters."""
     if zoo.registry.model_family(name) is None:
         return False
-    return (zoo.model_info(name).params or 0) > limit
+    info = zoo.model_info(name)
+    return name in info.slow_tests.get(kind, ()) or (info.params or 0) > params_limit
 
 
 def small_model(name, seed=0):

@@ -7,25 +7,17 @@ import pytest
 import helpers
 import zoo
 
-# Models whose battery takes more than ~20 s on 2 CPU cores, per backend.
-# TensorFlow: none so far (resnet152 ~8 s, resnet101 ~6 s, resnet110 ~4 s,
-# TF 2.21). JAX runs the forward passes op by op, compiling each op for each
-# new shape, and compiles the train step whole: the deepest variants take
-# 30-45 s there (the same blocks as resnet50 and resnet56, which stay in).
-SLOW_MODELS = {
-    "tensorflow": set(),
-    "jax": {"resnet101", "resnet110", "resnet152"},
-}.get(keras.backend.backend(), set())
-
-
-# And any model whose record counts more parameters (1,000 classes) than this.
+# Models whose battery takes more than ~20 s on 2 CPU cores, per backend: the
+# family's record names them (`slow_tests`), or counts more parameters than this.
+# JAX runs the forward passes op by op, compiling each op for each new shape.
+SLOW_KIND = {"tensorflow": "battery"}.get(keras.backend.backend(), "battery_jax")
 SLOW_PARAMS = {"tensorflow": 60_000_000}.get(keras.backend.backend(), 40_000_000)
 
 
 def _registered_params():
     return [
         pytest.param(name, marks=pytest.mark.slow)
-        if name in SLOW_MODELS or helpers.params_over(name, SLOW_PARAMS) else name
+        if helpers.is_slow(name, SLOW_KIND, SLOW_PARAMS) else name
         for name in zoo.list_models()
     ]
 

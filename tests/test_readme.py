@@ -90,7 +90,8 @@ CHECKS = {
     'zoo.list_models("resnet*")': (
         "import keras as _keras, numpy as _np\n"
         "_names = zoo.list_models('resnet*')\n"
-        "assert _names[:2] == ['resnet101', 'resnet110'] and _names[-1] == 'resnet56', _names\n"
+        "assert _names[:3] == ['resnet101', 'resnet101_v2', 'resnet110'], _names\n"
+        "assert _names[-1] == 'resnet56', _names\n"
         "assert _names == sorted(_names) and all(n.startswith('resnet') for n in _names), _names\n"
         "assert isinstance(model, _keras.Model) and type(model) is resnet.ResNet, type(model)\n"
         "assert isinstance(view, _keras.Model), type(view)\n"

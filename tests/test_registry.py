@@ -13,6 +13,7 @@ from zoo.models import resnet
 
 RESNETS = ["resnet101", "resnet110", "resnet152", "resnet18", "resnet20",
            "resnet32", "resnet34", "resnet44", "resnet50", "resnet56"]
+RESNETS_V2 = ["resnet101_v2", "resnet152_v2", "resnet50_v2"]
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def _suggestions(message):
 
 
 @pytest.mark.parametrize("pattern, expected", [
-    ("resnet*", RESNETS),
+    ("resnet*", sorted(RESNETS + RESNETS_V2)),
     ("resnet1??", ["resnet101", "resnet110", "resnet152"]),
     ("resnet1?", ["resnet18"]),
     ("resnet[235]?", ["resnet20", "resnet32", "resnet34", "resnet50", "resnet56"]),
@@ -163,7 +164,7 @@ def test_reregistering_the_same_function_is_harmless(clean_registry):
         (original.__module__, original.__qualname__)
     assert registry.register_model(original) is original
     assert registry.register_model(reloaded) is reloaded
-    assert zoo.list_models("resnet*") == RESNETS
+    assert zoo.list_models("resnet*") == sorted(RESNETS + RESNETS_V2)
     assert registry.model_family("resnet20") is resnet.ResNet  # still known
 
 
@@ -234,10 +235,15 @@ def test_model_info_is_one_record_per_registered_model():
 
 def test_list_models_filters_on_pretrained_weights():
     with_weights = zoo.list_models(pretrained=True)
-    assert with_weights == ["mobilenet_v2", "resnet101", "resnet152", "resnet18", "resnet34",
-                            "resnet50"]
+    # The records that list a weights source, and the known ones among them.
+    assert with_weights == [name for name in zoo.list_models()
+                            if zoo.registry.model_family(name) and zoo.model_info(name).weights]
+    assert {"mobilenet_v2", "resnet101", "resnet152", "resnet18", "resnet34",
+            "resnet50"} <= set(with_weights)
+    assert not {"resnet20", "text_rnn", "einsum_mlp"} & set(with_weights)
     assert sorted(with_weights + zoo.list_models(pretrained=False)) == zoo.list_models()
-    assert zoo.list_models("resnet1*", pretrained=True) == ["resnet101", "resnet152",
+    assert zoo.list_models("resnet1*", pretrained=True) == ["resnet101", "resnet101_v2",
+                                                           "resnet152", "resnet152_v2",
                                                            "resnet18"]
     with pytest.raises(ValueError, match="pretrained='yes'"):
         zoo.list_models(pretrained="yes")

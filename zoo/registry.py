@@ -42,7 +42,8 @@ def list_models(pattern="*", pretrained=None):
 
     Example:
     >>> list_models("resnet*", pretrained=True)
-    ['resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50']
+    ['resnet101', 'resnet101_v2', 'resnet152', 'resnet152_v2', 'resnet18', 'resnet34',
+     'resnet50', 'resnet50_v2']
     """
     if not isinstance(pattern, str):
         raise ValueError(f"pattern must be a string, received pattern={pattern!r}")

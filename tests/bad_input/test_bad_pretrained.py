@@ -16,8 +16,16 @@ from helpers import assert_rejects
 
 BOTH = (TypeError, ValueError)
 FORMATS = ("'imagenet'", ".safetensors", ".npz")
-IMAGENET_MODELS = "['mobilenet_v2', 'resnet101', 'resnet152', 'resnet50']"
-STATE_DICT_MODELS = "['resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50']"
+
+
+def _models_with(kind):
+    """The registered names whose record lists weights of `kind`, as a message lists them."""
+    return str([name for name in zoo.list_models() if zoo.registry.model_family(name)
+                and kind in zoo.model_info(name).weights])
+
+
+IMAGENET_MODELS = _models_with("imagenet")
+STATE_DICT_MODELS = _models_with("state_dict")
 
 
 def resnet(**kwargs):

@@ -8,14 +8,13 @@ import zoo
 
 # Whose full round-trip (SavedModel and TFLite conversion of tens of millions
 # of parameters) takes more than ~20 s on 2 cores.
-SLOW_MODELS = {"resnet101", "resnet152"}
-SLOW_PARAMS = 40_000_000  # and any model whose record counts more parameters
+# The family's record names them (`slow_tests["export"]`), or counts more parameters than:
+SLOW_PARAMS = 40_000_000
 
 
 def _registered():
     return [pytest.param(n, marks=pytest.mark.slow)
-            if n in SLOW_MODELS or helpers.params_over(n, SLOW_PARAMS) else n
-            for n in zoo.list_models()]
+            if helpers.is_slow(n, "export", SLOW_PARAMS) else n for n in zoo.list_models()]
 
 
 @pytest.mark.parametrize("name", _registered())

@@ -9,8 +9,8 @@ and `from_keras_applications(keras_model, **overrides)`.
 
 Example:
 >>> import zoo
->>> sorted(CONVERTER_MODULES)
-['mobilenet_v2', 'resnet']
+>>> {"mobilenet_v2", "resnet"} <= set(CONVERTER_MODULES)
+True
 >>> converter_for(zoo.resnet.ResNet).module is CONVERTER_MODULES["resnet"]
 True
 """

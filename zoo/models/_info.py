@@ -40,6 +40,9 @@ DEFAULTS = {
     "xla": {"cpu/onednn": False, "cpu/eigen": False, "gpu": True, "tpu": True},
     "xla_source": None,  # the results file the `xla` values come from
     "small": {"num_classes": 5},  # the keywords of a small instance (tests)
+    # Test kind ("battery", "battery_jax", "export") -> the models whose test of
+    # that kind takes over ~20 s on 2 cores (measured): slow in the suite.
+    "slow_tests": {},
     "portable": {},  # ... of one that runs on every Keras backend
     "distributed": {},  # ... of one that trains on several replicas
     "benchmarked": None,  # the models benchmarks put forward; None: all
@@ -67,6 +70,7 @@ class ModelInfo:
     xla_source: str = None
     benchmarked: bool = False
     small: dict = dataclasses.field(default_factory=dict)
+    slow_tests: dict = dataclasses.field(default_factory=dict)
     portable: dict = dataclasses.field(default_factory=dict)
     distributed: dict = dataclasses.field(default_factory=dict)
 

@@ -98,6 +98,7 @@ class MobileNetV2(ImageClassifier):
         "benchmarked": ("mobilenet_v2",),
         "variants": {"mobilenet_v2": {
             "input_size": (224, 224, 3),
+            "reference": "keras.applications.MobileNetV2", "params": 3_538_984,
             "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
                                      "preprocessing": PREPROCESSING["tf"]}}}},
     }

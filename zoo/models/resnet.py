@@ -83,6 +83,9 @@ class ResNet(ImageClassifier):
         # Unsynchronized, each worker would keep its own shard's moving statistics.
         "distributed": {"bn_synchronized": True},
         "benchmarked": ("resnet20", "resnet50"),  # one per layout (CIFAR, ImageNet)
+        # JAX compiles each op for each new shape: the deepest take 30-45 s there.
+        "slow_tests": {"battery_jax": ("resnet101", "resnet110", "resnet152"),
+                       "export": ("resnet101", "resnet152")},
         "variants": {
             f"resnet{depth}": {
                 "input_size": (_DEFAULT_IMAGE_SIZE[spec["stem"]],) * 2 + (3,),
