@@ -15,7 +15,7 @@ import warnings
 import keras
 import numpy as np
 
-from zoo.convert._assign import StateDict
+from zoo.convert._assign import KerasWeights, StateDict, assign, check_rgb, layer_names
 
 # A firewall that drops packets must not hang `create_model`.
 DOWNLOAD_TIMEOUT = 30
@@ -181,6 +181,26 @@ def keras_application(application, url, file_name, file_hash, what, **kwargs):
     keras_model = application(weights=None, **kwargs)
     load_keras_weights(keras_model, path, what, hash_published=file_hash is not None)
     return keras_model
+
+
+def imagenet_top(model):
+    """Whether `model` (RGB, else a ValueError) takes the file with the top: a 1000-class head."""
+    check_rgb(model, "imagenet")
+    return "classifier" in layer_names(model) and model.get_config()["num_classes"] == 1000
+
+
+def load_keras_imagenet(model, table, application, url, file_name, file_hash, top, detail="",
+                        **kwargs):
+    """keras.applications' ImageNet file of `application` (a class name) into `model`.
+
+    `table` maps the zoo's layers to keras' (`assign`); without the top, the
+    classifier keeps its own weights. `kwargs` go to the keras constructor.
+    """
+    what = f"ImageNet weights of keras.applications.{application}{detail}"
+    keras_model = keras_application(getattr(keras.applications, application), url, file_name,
+                                    file_hash, what, include_top=top, **kwargs)
+    assign(model, KerasWeights(keras_model, application), table,
+           skip=() if top else ("classifier",), strict=False)
 
 
 

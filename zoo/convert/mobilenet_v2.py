@@ -6,8 +6,8 @@ import keras
 
 from zoo import _validation
 from zoo.convert import _files
-from zoo.convert._assign import KERAS_CONV_BN, KERAS_DENSE, KerasWeights, assign, check_rgb, \
-    keras_image_kwargs, layer_names
+from zoo.convert._assign import KERAS_CONV_BN, KERAS_DENSE, KerasWeights, assign, \
+    keras_image_kwargs
 from zoo.models.mobilenet_v2 import ALPHAS, MOBILENET_V2_SPECS, MobileNetV2, channel_widths
 
 FAMILY = MobileNetV2
@@ -98,16 +98,10 @@ def from_keras_applications(keras_model, **overrides):
 
 def load_pretrained(model, weights):
     """keras.applications' ImageNet weights for the model's alpha and size."""
-    check_rgb(model, "imagenet")
-    config = model.get_config()
+    config, top = model.get_config(), _files.imagenet_top(model)
     alpha = config["alpha"]
-    top = "classifier" in layer_names(model) and config["num_classes"] == 1000
     size = imagenet_size(config["input_shape"], config["data_format"])
     file_name = keras_weights_file(alpha, size, top)
-    keras_model = _files.keras_application(
-        keras.applications.MobileNetV2, KERAS_WEIGHTS_URL, file_name,
-        KERAS_WEIGHTS_HASHES.get(file_name),
-        f"ImageNet weights of keras.applications.MobileNetV2 (alpha={alpha}, {size}x{size})",
-        alpha=alpha, include_top=top)
-    assign(model, KerasWeights(keras_model, "MobileNetV2"), KERAS_APPLICATIONS,
-           skip=() if top else ("classifier",), strict=False)
+    _files.load_keras_imagenet(model, KERAS_APPLICATIONS, "MobileNetV2", KERAS_WEIGHTS_URL,
+                               file_name, KERAS_WEIGHTS_HASHES.get(file_name), top,
+                               f" (alpha={alpha}, {size}x{size})", alpha=alpha)

@@ -8,8 +8,7 @@ import numpy as np
 from zoo.blocks import BasicBlock, Bottleneck
 from zoo.convert import _files
 from zoo.convert._assign import (KERAS_CONV_BN, KERAS_DENSE, TORCH_CONV_BN, TORCH_DENSE,
-                                 KerasWeights, Tensor, assign, check_rgb, keras_image_kwargs,
-                                 layer_names)
+                                 KerasWeights, Tensor, assign, keras_image_kwargs, layer_names)
 from zoo.models.resnet import RESNET_SPECS, ResNet
 
 FAMILY = ResNet
@@ -150,24 +149,12 @@ def load_pretrained(model, weights):
                          f"the weights {source} do not fit: build it with "
                          f"stride_in_1x1={v1}")
     if weights == "imagenet":
-        check_rgb(model, "imagenet")
-        _load_imagenet(model)
+        depth, top = config["depth"], _files.imagenet_top(model)
+        _files.load_keras_imagenet(model, KERAS_APPLICATIONS, f"ResNet{depth}", KERAS_WEIGHTS_URL,
+                                   keras_weights_file(depth, top),
+                                   KERAS_WEIGHTS_HASHES[depth][0 if top else 1], top)
     else:
         _load_state_dict(model, weights)
-
-
-def _load_imagenet(model):
-    """keras.applications' ImageNet weights into `model`, with the top for a 1000-class head."""
-    config = model.get_config()
-    depth = config["depth"]
-    top = "classifier" in layer_names(model) and config["num_classes"] == 1000
-    file_name = keras_weights_file(depth, top)
-    keras_model = _files.keras_application(
-        getattr(keras.applications, f"ResNet{depth}"), KERAS_WEIGHTS_URL, file_name,
-        KERAS_WEIGHTS_HASHES[depth][0 if top else 1],
-        f"ImageNet weights of keras.applications.ResNet{depth}", include_top=top)
-    assign(model, KerasWeights(keras_model, f"ResNet{depth}"), KERAS_APPLICATIONS,
-           skip=() if top else ("classifier",), strict=False)
 
 
 def _load_state_dict(model, state_dict):

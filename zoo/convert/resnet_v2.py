@@ -6,8 +6,8 @@ import keras
 
 from zoo import _validation
 from zoo.convert import _files
-from zoo.convert._assign import KERAS_CONV_BN, KERAS_DENSE, KerasWeights, assign, check_rgb, \
-    keras_image_kwargs, layer_names
+from zoo.convert._assign import KERAS_CONV_BN, KERAS_DENSE, KerasWeights, assign, \
+    keras_image_kwargs
 from zoo.models.resnet_v2 import RESNET_V2_SPECS, ResNetV2
 
 FAMILY = ResNetV2
@@ -96,14 +96,7 @@ def from_keras_applications(keras_model, **overrides):
 
 def load_pretrained(model, weights):
     """keras.applications' ImageNet weights (the top file for a 1000-class head)."""
-    check_rgb(model, "imagenet")
-    config = model.get_config()
-    depth = config["depth"]
-    top = "classifier" in layer_names(model) and config["num_classes"] == 1000
-    file_name = keras_weights_file(depth, top)
-    keras_model = _files.keras_application(
-        getattr(keras.applications, f"ResNet{depth}V2"), KERAS_WEIGHTS_URL, file_name,
-        KERAS_WEIGHTS_HASHES[depth][0 if top else 1],
-        f"ImageNet weights of keras.applications.ResNet{depth}V2", include_top=top)
-    assign(model, KerasWeights(keras_model, f"ResNet{depth}V2"), KERAS_APPLICATIONS,
-           skip=() if top else ("classifier",), strict=False)
+    depth, top = model.get_config()["depth"], _files.imagenet_top(model)
+    _files.load_keras_imagenet(model, KERAS_APPLICATIONS, f"ResNet{depth}V2", KERAS_WEIGHTS_URL,
+                               keras_weights_file(depth, top),
+                               KERAS_WEIGHTS_HASHES[depth][0 if top else 1], top)
