@@ -258,7 +258,7 @@ def test_channels_first_matches_channels_last(gray):
 def test_defaults_and_config(gray):
     config = gray.get_config()
     assert (config["depth"], config["bn_momentum"], config["bn_epsilon"]) == \
-        (121, 0.99, 1.001e-5)  # keras.applications' BatchNorm
+        (121, 0.9, 1.001e-5)  # keras.applications' epsilon, the zoo's momentum
     assert type(DenseNet.from_config(config)) is DenseNet
     assert gray.name == "densenet121" and gray.dropout_layer is None
     assert zoo.create_model("densenet201", input_shape=(32, 32, 3)).name == "densenet201"

@@ -7,13 +7,15 @@ from zoo.blocks.conv2d import Conv2D
 from zoo.blocks.dense import DenseBlock, DenseLayer, Transition
 from zoo.blocks.einsum_dense import EinsumDense
 from zoo.blocks.inverted_residual import InvertedResidual
+from zoo.blocks.mbconv import MBConv
 from zoo.blocks.position_embedding import PositionEmbedding
 from zoo.blocks.preact_bottleneck import PreActBottleneck
 from zoo.blocks.residual import BasicBlock, Bottleneck
 from zoo.blocks.sequence_pooling import SequencePooling
+from zoo.blocks.squeeze_excite import SqueezeExcite
 from zoo.blocks.transformer_encoder import TransformerEncoderBlock
 
 __all__ = ["BasicBlock", "BatchNorm", "Bottleneck", "Conv2D", "ConvBN", "DenseBlock",
-           "DenseLayer", "EinsumDense", "InvertedResidual", "MultiHeadSelfAttention",
-           "PositionEmbedding", "PreActBottleneck", "SequencePooling", "Transition",
-           "TransformerEncoderBlock"]
+           "DenseLayer", "EinsumDense", "InvertedResidual", "MBConv", "MultiHeadSelfAttention",
+           "PositionEmbedding", "PreActBottleneck", "SequencePooling", "SqueezeExcite",
+           "Transition", "TransformerEncoderBlock"]

@@ -19,6 +19,17 @@ _POOL_LAYERS = {"avg": keras.layers.GlobalAveragePooling2D,
                 "max": keras.layers.GlobalMaxPooling2D}
 
 
+def make_divisible(value, divisor=8):
+    """`value` rounded to the nearest multiple of `divisor`, never 10% lower.
+
+    Example:
+    >>> make_divisible(32 * 0.35), make_divisible(16 * 0.35), make_divisible(1280 * 1.3)
+    (16, 8, 1664)
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 class ImageClassifier(ZooModel):
     """Base of the image families: the head and feature maps every one shares.
 

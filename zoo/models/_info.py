@@ -28,6 +28,12 @@ PREPROCESSING = {
     "tf": {"mode": "tf", "channel_order": "rgb", "mean": (127.5, 127.5, 127.5),
            "std": (127.5, 127.5, 127.5), "resize": 256, "crop_fraction": 0.875,
            "interpolation": "bilinear"},
+    # keras.applications' EfficientNet (inside its model): Rescaling(1/255),
+    # Normalization(ImageNet mean, "variance" = std, tensorflow/tensorflow#49930),
+    # Rescaling(1/sqrt(std)): torch's numbers. The paper's bicubic crop (B0's here).
+    "efficientnet": {"mode": "torch", "channel_order": "rgb", "mean": (123.675, 116.28, 103.53),
+                     "std": (58.395, 57.12, 57.375), "resize": 256, "crop_fraction": 0.875,
+                     "interpolation": "bicubic"},
 }
 
 # What a family's table holds, with the values of a family that states none.
@@ -49,7 +55,8 @@ DEFAULTS = {
     # Registered name -> `input_size`, `xla`, `weights` (the `weights=` kinds
     # it loads -> `trained_on`, `preprocessing`; the converter adds the rest),
     # `reference` (the network it is provably equal to) and `params` (its
-    # parameter count with the 1,000-class head, equal to the reference's).
+    # parameter count with the 1,000-class head: the reference's, less any
+    # in-model preprocessing constants the zoo states as `preprocessing`).
     "variants": {},
 }
 

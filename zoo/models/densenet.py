@@ -42,7 +42,7 @@ class DenseNet(ImageClassifier):
 
     Args:
         depth: int. One of `DENSENET_SPECS`: 121, 169 or 201.
-        bn_momentum: float. BatchNormalization momentum (Keras' default).
+        bn_momentum: float. BatchNormalization momentum.
         bn_epsilon: float. BatchNormalization epsilon (keras.applications').
         bn_synchronized: bool. SyncBatchNorm across `tf.distribute`
             replicas (TensorFlow only).
@@ -77,7 +77,8 @@ class DenseNet(ImageClassifier):
         } for depth in DENSENET_SPECS},
     }
 
-    def __init__(self, depth=121, bn_momentum=0.99, bn_epsilon=1.001e-5, bn_synchronized=False,
+    # Not Keras' 0.99: its moving statistics lag for epochs in short runs from scratch.
+    def __init__(self, depth=121, bn_momentum=0.9, bn_epsilon=1.001e-5, bn_synchronized=False,
                  **kwargs):
         self.depth = _validation.one_of("depth", depth, list(DENSENET_SPECS))
         kwargs.setdefault("name", f"densenet{depth}")

@@ -11,7 +11,7 @@ import numpy as np
 from zoo import _validation
 from zoo.blocks import ConvBN, InvertedResidual
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier
+from zoo.models._image import ImageClassifier, make_divisible
 from zoo.models._info import PREPROCESSING
 
 # The paper's Table 2, one row per stage of bottleneck blocks:
@@ -24,17 +24,6 @@ STEM_FILTERS = 32
 HEAD_FILTERS = 1280
 # The width multipliers of the paper (and of keras.applications' weights).
 ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-
-
-def make_divisible(value, divisor=8):
-    """`value` rounded to the nearest multiple of `divisor`, never 10% lower.
-
-    Example:
-    >>> make_divisible(32 * 0.35), make_divisible(16 * 0.35), make_divisible(1280 * 1.3)
-    (16, 8, 1664)
-    """
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def _block_widths(alpha):

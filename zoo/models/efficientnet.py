@@ -1,0 +1,212 @@
+"""EfficientNet B0-B7 (Tan & Le 2019, https://arxiv.org/abs/1905.11946): the network of
+`keras.applications.EfficientNetB0..B7` less its in-model preprocessing, which the records state."""
+
+import math
+
+import keras
+
+from zoo import _validation
+from zoo.blocks import ConvBN, MBConv
+from zoo.models import _pretrained
+from zoo.models._image import ImageClassifier, make_divisible
+from zoo.models._info import PREPROCESSING
+
+# keras.applications' DEFAULT_BLOCKS_ARGS, one row per stage (each block's squeeze-excite
+# takes SE_RATIO of its input channels): (kernel size, repeats, output channels,
+# expansion, stride of the first block); a stage's input is the stage before's output.
+BLOCK_ARGS = ((3, 1, 16, 1, 1), (3, 2, 24, 6, 2), (5, 2, 40, 6, 2), (3, 3, 80, 6, 2),
+              (5, 3, 112, 6, 1), (5, 4, 192, 6, 2), (3, 1, 320, 6, 1))
+SE_RATIO = 0.25
+STEM_FILTERS, HEAD_FILTERS = 32, 1280
+# variant -> (width, depth, resolution, dropout), as keras.applications' EfficientNetB0..B7.
+EFFICIENTNET_SPECS = {
+    "b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3),
+    "b3": (1.2, 1.4, 300, 0.3), "b4": (1.4, 1.8, 380, 0.4), "b5": (1.6, 2.2, 456, 0.4),
+    "b6": (1.8, 2.6, 528, 0.5), "b7": (2.0, 3.1, 600, 0.5)}
+# With 1,000 classes: keras.applications' counts less the 7 of its Normalization layer
+# (mean, variance, count), which is preprocessing here.
+PARAMS = {"b0": 5_330_564, "b1": 7_856_232, "b2": 9_177_562, "b3": 12_320_528,
+          "b4": 19_466_816, "b5": 30_562_520, "b6": 43_265_136, "b7": 66_658_680}
+# keras' in-model preprocessing (see `_info.PREPROCESSING`), at the paper's crop:
+# size / (size + 32), bicubic.
+IMAGENET_PREPROCESSING = PREPROCESSING["efficientnet"]
+
+
+def stages(variant):
+    """Per stage: (kernel size, repeats, output channels, expansion, stride) of `variant`.
+
+    Example:
+    >>> [row[1:3] for row in stages("b3")][:3]
+    [(2, 24), (3, 32), (3, 48)]
+    """
+    width, depth = EFFICIENTNET_SPECS[variant][:2]
+    return [(kernel, int(math.ceil(depth * repeats)), make_divisible(filters * width),
+             expansion, stride) for kernel, repeats, filters, expansion, stride in BLOCK_ARGS]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class EfficientNet(ImageClassifier):
+    """EfficientNet classifier or feature extractor: a 3x3/2 stem, MBConv stages, a 1x1 head conv.
+
+    Args:
+        variant: str. One of `EFFICIENTNET_SPECS` ("b0" ... "b7").
+        drop_connect_rate: float in [0, 1). Block `b` of `n` drops its residual
+            branch with rate `drop_connect_rate * b / n` in training.
+        dropout: float in [0, 1) or None (the variant's, as keras.applications).
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon (keras.applications').
+        bn_synchronized: bool. SyncBatchNorm across `tf.distribute` replicas.
+        **kwargs: `ImageClassifier` arguments and base `keras.Model` ones.
+
+    Strided convolutions pad as TensorFlow's "same", which is exactly the
+    `correct_pad` zero padding of keras.applications at every known input
+    size. Feature maps, as timm's `feature_info`: stage k is the last block
+    at `1 / 2**(k+1)` of the input size.
+
+    Example:
+    >>> backbone = EfficientNet("b0", input_shape=(64, 96, 3), features_only=True)
+    >>> [(f["name"], f["channels"], f["reduction"], f["layer"]) for f in backbone.feature_info]
+    [('stage0', 16, 2, 'stage1_block1'), ('stage1', 24, 4, 'stage2_block2'),
+     ('stage2', 40, 8, 'stage3_block2'), ('stage3', 112, 16, 'stage5_block3'),
+     ('stage4', 320, 32, 'stage7_block1')]
+    """
+
+    info = {
+        # adamw's default decay (1e-4) lets a 4M-parameter network overfit small data.
+        "recipe": {"optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 0.05,
+                   "epochs": 15},
+        "small": {"num_classes": 5, "input_shape": (32, 32, 3),
+                  # One train step on 2 examples: a branch dropped for both gets no gradient.
+                  "drop_connect_rate": 0.0},
+        "distributed": {"bn_synchronized": True},
+        "benchmarked": ("efficientnet_b0",),
+        # Every format of efficientnet_b0 takes ~26 s on 2 cores; the JAX battery ~60 s.
+        "slow_tests": {"export": tuple(f"efficientnet_{v}" for v in EFFICIENTNET_SPECS),
+                       "battery_jax": tuple(f"efficientnet_{v}" for v in EFFICIENTNET_SPECS)},
+        "variants": {f"efficientnet_{variant}": {
+            "input_size": (size, size, 3), "params": PARAMS[variant],
+            "reference": f"keras.applications.EfficientNetB{variant[1]}",
+            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
+                                     "preprocessing": {**IMAGENET_PREPROCESSING,
+                                                       "resize": size + 32,
+                                                       "crop_fraction": size / (size + 32)}}},
+        } for variant, (_, _, size, _) in EFFICIENTNET_SPECS.items()},
+    }
+
+    # bn_momentum: not keras.applications' 0.99, too slow for short runs from scratch (the
+    # moving statistics lag, and 49 BatchNorms compound it in inference).
+    def __init__(self, variant="b0", drop_connect_rate=0.2, dropout=None, bn_momentum=0.9,
+                 bn_epsilon=1e-3, bn_synchronized=False, **kwargs):
+        self.variant = _validation.one_of("variant", variant, list(EFFICIENTNET_SPECS))
+        self.drop_connect_rate = _validation.fraction("drop_connect_rate", drop_connect_rate)
+        width, _, _, default_dropout = EFFICIENTNET_SPECS[variant]
+        kwargs.setdefault("name", f"efficientnet_{variant}")
+        super().__init__(dropout=default_dropout if dropout is None else dropout, **kwargs)
+        unit_args = self._set_batch_norm(bn_momentum, bn_epsilon, bn_synchronized)
+        self.stem = ConvBN(make_divisible(STEM_FILTERS * width), 3, strides=2, activation="swish",
+                           padding="same", name="stem_conv", **unit_args)
+        rows, last = stages(variant), self.last_stage_layer
+        total = sum(row[1] for row in rows)
+        self.blocks = []
+        for stage, (kernel, repeats, filters, expansion, stride) in enumerate(rows, 1):
+            for index in range(1, repeats + 1):
+                if self.blocks and self.blocks[-1].name == last:
+                    break  # (and at once in every later stage)
+                self.blocks.append(MBConv(
+                    filters, kernel, stride if index == 1 else 1, expansion, SE_RATIO,
+                    drop_rate=self.drop_connect_rate * len(self.blocks) / total,
+                    name=f"stage{stage}_block{index}", **unit_args))
+        head_filters = make_divisible(HEAD_FILTERS * width)
+        self.head_conv = None if self.features_only else ConvBN(
+            head_filters, 1, activation="swish", name="head_conv", **unit_args)
+        self._add_head(head_filters)
+
+    @property
+    def default_image_size(self):
+        return EFFICIENTNET_SPECS[self.variant][2]
+
+    @property
+    def gradient_free_weights(self):
+        """Projection betas whose shift the next 1x1 convolution's batch statistics remove."""
+        # Not before a depthwise convolution (zero-padded: stage 1's blocks), nor in a
+        # residual block with drop-connect, which drops the shift for some examples only.
+        first = stages(self.variant)[0][1]
+        blocks = "block1" if self.drop_connect_rate > 0 else "block*"
+        last_first = first == 1 or self.drop_connect_rate == 0
+        return (f"*/stage[2-7]_{blocks}/project/bn/beta",) + (
+            (f"*/stage1_block{first}/project/bn/beta",) if last_first else ())
+
+    def stage_table(self):
+        """The last block of each resolution, as the blocks' widths and strides give."""
+        rows, reduction = [], 2  # the stem halves the size
+        for stage, (_, repeats, filters, _, stride) in enumerate(stages(self.variant), 1):
+            reduction *= stride
+            row = {"name": f"stage{len(rows)}", "stage": len(rows), "channels": filters,
+                   "reduction": reduction, "layer": f"stage{stage}_block{repeats}"}
+            if rows and rows[-1]["reduction"] == reduction:  # extends the stage before
+                row.update(name=rows[-1]["name"], stage=rows[-1]["stage"])
+                rows[-1] = row
+            else:
+                rows.append(row)
+        return rows
+
+    def _body(self):
+        return [self.stem, *self.blocks, self.head_conv]
+
+    def get_config(self):
+        return {**super().get_config(), "variant": self.variant,
+                "drop_connect_rate": self.drop_connect_rate, "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized}
+
+
+def from_keras_applications(keras_model, **overrides):
+    """The zoo EfficientNet matching a keras.applications EfficientNetB0..B7, weights copied."""
+    return _pretrained.converter(EfficientNet).from_keras_applications(keras_model, **overrides)
+
+
+@EfficientNet.register
+def efficientnet_b0(**kwargs):
+    """EfficientNet-B0: width 1.0, depth 1.0, 224x224 (keras.applications.EfficientNetB0)."""
+    return EfficientNet("b0", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b1(**kwargs):
+    """EfficientNet-B1: width 1.0, depth 1.1, 240x240 (keras.applications.EfficientNetB1)."""
+    return EfficientNet("b1", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b2(**kwargs):
+    """EfficientNet-B2: width 1.1, depth 1.2, 260x260 (keras.applications.EfficientNetB2)."""
+    return EfficientNet("b2", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b3(**kwargs):
+    """EfficientNet-B3: width 1.2, depth 1.4, 300x300 (keras.applications.EfficientNetB3)."""
+    return EfficientNet("b3", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b4(**kwargs):
+    """EfficientNet-B4: width 1.4, depth 1.8, 380x380 (keras.applications.EfficientNetB4)."""
+    return EfficientNet("b4", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b5(**kwargs):
+    """EfficientNet-B5: width 1.6, depth 2.2, 456x456 (keras.applications.EfficientNetB5)."""
+    return EfficientNet("b5", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b6(**kwargs):
+    """EfficientNet-B6: width 1.8, depth 2.6, 528x528 (keras.applications.EfficientNetB6)."""
+    return EfficientNet("b6", **kwargs)
+
+
+@EfficientNet.register
+def efficientnet_b7(**kwargs):
+    """EfficientNet-B7: width 2.0, depth 3.1, 600x600 (keras.applications.EfficientNetB7)."""
+    return EfficientNet("b7", **kwargs)
