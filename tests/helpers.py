@@ -688,6 +688,22 @@ def is_slow(name, kind, params_limit):
     return name in info.slow_tests.get(kind, ()) or (info.params or 0) > params_limit
 
 
+def family_representatives():
+    """Each family's benchmarked models (else its first), in registry order: the
+    family's code path, once (its variants differ only in their spec rows)."""
+    from zoo.models._info import family_table
+
+    chosen, seen = [], set()
+    for name in zoo.list_models():
+        family = zoo.registry.model_family(name)
+        if family is None or family in seen:
+            continue
+        seen.add(family)
+        names = [n for n in zoo.list_models() if zoo.registry.model_family(n) is family]
+        chosen += family_table(family)["benchmarked"] or names[:1]
+    return [name for name in zoo.list_models() if name in chosen]
+
+
 def small_model(name, seed=0):
     """A small, ready-to-call instance of a registered model (vocabulary adapted)."""
     keras.utils.set_random_seed(seed)

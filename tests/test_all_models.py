@@ -38,16 +38,10 @@ def test_every_registered_model(name):
 
 
 def _image_family_params():
-    """Each image family's benchmarked models (one per layout: the code path
-    is the family's, the variants differ only in their spec rows)."""
+    """Each image family's benchmarked models (`helpers.family_representatives`)."""
     from zoo.models._image import ImageClassifier
-    from zoo.models._info import family_table
-    families = {zoo.registry.model_family(name) for name in zoo.list_models()}
-    return sorted(name for family in families
-                  if isinstance(family, type) and issubclass(family, ImageClassifier)
-                  for name in (family_table(family)["benchmarked"] or [
-                      name for name in zoo.list_models()
-                      if zoo.registry.model_family(name) is family][:1]))
+    return [name for name in helpers.family_representatives()
+            if issubclass(zoo.registry.model_family(name), ImageClassifier)]
 
 
 @pytest.mark.parametrize("name", _image_family_params())

@@ -85,6 +85,13 @@ REWRITES = {
 
 # distinctive line of a block -> assertions run after it, in its namespace.
 CHECKS = {
+    # [f["reduction"] for f in backbone.feature_info]   # [2, 4, 8, 16, 32]
+    'backbone = zoo.create_model("densenet121", features_only=True': (
+        "assert [f['reduction'] for f in backbone.feature_info] == [2, 4, 8, 16, 32]\n"
+        "assert zoo.model_info('resnet50_v2').reference == 'keras.applications.ResNet50V2'\n"
+        "assert tuple(model(model.example_inputs(batch_size=2)).shape) == (2, 10)\n"
+        "assert model.input_shape_ == (64, 96, 3)\n"
+    ),
     # zoo.list_models("resnet*")  # ['resnet101', 'resnet110', ..., 'resnet56']
     # logits = model(model.example_inputs(batch_size=4))  # (4, 10); logits by default
     'zoo.list_models("resnet*")': (

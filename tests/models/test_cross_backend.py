@@ -1,6 +1,8 @@
 """The same model on TensorFlow and JAX: same summary, same files, same logits.
 
-Every registered model is built and saved by a fresh TensorFlow process
+Each family's benchmarked models (`helpers.family_representatives()`: the
+family's code path; its variants differ only in spec rows) are built and saved
+by a fresh TensorFlow process
 (BatchNorm statistics randomized, so a mis-mapped BN shows), then loaded by a
 fresh JAX process (`KERAS_BACKEND` is read once, at import), which compares
 its logits with TensorFlow's on the same inputs. A string-mode model cannot
@@ -16,12 +18,10 @@ import numpy as np
 import pytest
 
 import helpers
-import zoo
 
-# Smaller than the families' small keywords: the weights of the ImageNet ResNets
-# (up to 60M parameters) cross the process boundary twice, and building them
-# is what takes the time. 16x16 still leaves their last stage 1x1.
-IMAGE_SIZE = 16
+# The families' small keywords (32x32 images: every family's last stage 1x1 or more).
+MODELS = helpers.family_representatives()
+IMAGE_SIZE = 32
 
 # Shared by both processes: summaries of models whose shapes have unknown
 # dimensions (JAX traces them as symbols; both must print None), in both
@@ -151,7 +151,7 @@ def tolerance(expected):
 def saved_and_loaded(tmp_path_factory):
     """(folder, manifest written by TensorFlow, results read back by JAX)."""
     out = tmp_path_factory.mktemp("cross_backend")
-    names = ",".join(zoo.list_models())
+    names = ",".join(MODELS)
     helpers.run_in_fresh_process(
         f"import sys; sys.argv = ['save', {str(out)!r}, {names!r}, '{IMAGE_SIZE}']\n"
         + SAVE_ON_TENSORFLOW, env={"KERAS_BACKEND": "tensorflow"})
@@ -169,7 +169,7 @@ def saved_and_loaded(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", zoo.list_models())
+@pytest.mark.parametrize("name", MODELS)
 def test_tensorflow_files_give_the_same_logits_on_jax(saved_and_loaded, name):
     out, manifest, results = saved_and_loaded
     expected = np.load(out / f"{name}.y.npy")
@@ -198,7 +198,7 @@ def test_summary_text_is_the_same_on_tensorflow_and_jax(saved_and_loaded):
     _, manifest, results = saved_and_loaded
     tf_lines, jax_lines = manifest["summaries"], results["summaries"]
     titles = [line for line in tf_lines if line.startswith("Model: ")]
-    assert len(titles) == len(zoo.list_models()) + 4, titles
+    assert len(titles) == len(MODELS) + 4, titles
     assert any("(None, None, None, 16)" in line for line in tf_lines)  # unknown: None
     # Where TensorFlow has no NCHW convolutions (oneDNN off), a channels_first
     # ResNet computes in NHWC, and its table says so under its totals; JAX's
