@@ -51,6 +51,11 @@ def synthetic_results():
             {"name": "keras_resnet50", "label": "keras ResNet50", "images_per_s": _s(100.0)},
             {"name": "zoo_resnet50_v1", "label": "zoo v1", "images_per_s": _s(104.0)}],
             "ratios": {"zoo_resnet50_v1/keras_resnet50": _s(1.04, 1.01, 1.2)}},
+        "vs_keras": {**_common("vs_keras"), "models": [
+            {"name": "keras/densenet121", "label": "keras.applications.DenseNet121",
+             "images_per_s": _s(50.0)},
+            {"name": "zoo/densenet121", "label": "zoo densenet121", "images_per_s": _s(55.0)}],
+            "ratios": {"densenet121": _s(1.1, 1.05, 1.15)}},
         "cudnn": {**_common("cudnn"), "variants": [
             {"name": f"lstm_unmasked_{c}_{m}", "cell": "lstm", "masked": False,
              "kernel": "generic"}
@@ -106,6 +111,7 @@ def test_merged_json_holds_every_benchmark_and_a_summary(full_report):
     assert summary[("xla", "resnet20/graph")]["median"] == 1.0
     assert summary[("xla", "resnet20/zoo_default_vs_keras_default")]["median"] == 1.5
     assert summary[("resnet_vs_keras", "zoo_resnet50_v1/keras_resnet50")]["max"] == 1.2
+    assert summary[("vs_keras", "densenet121")]["median"] == 1.1
     assert summary[("data", "digits/pipeline_to_model")]["meets_10x_goal"] is True
     assert ("export", "resnet20@1/saved_model/ratio_vs_tf_function") in summary
     assert ("export", "resnet20@1/tflite/ratio_vs_keras") not in summary  # it failed
@@ -171,7 +177,7 @@ def test_without_matplotlib_the_report_says_so_and_writes_the_rest(tmp_path, mon
     assert md.count("matplotlib is not installed") == 1
     assert report.NO_MATPLOTLIB in lines
     merged = json.loads((tmp_path / "cpu.json").read_text())
-    assert merged["charts"] == {} and len(merged["benchmarks"]) == 5
+    assert merged["charts"] == {} and len(merged["benchmarks"]) == len(common.BENCHMARKS)
     assert paths["charts"] == {} and not list(tmp_path.glob("*.png"))
 
 
@@ -184,12 +190,12 @@ def test_missing_benchmarks_and_keys_leave_gaps_not_errors(tmp_path):
     report.write_report(str(tmp_path), "cpu", log=lambda line: None)
     merged = json.loads((tmp_path / "cpu.json").read_text())
     assert list(merged["benchmarks"]) == ["xla", "resnet_vs_keras"]
-    assert merged["missing"] == ["export", "data"]
+    assert merged["missing"] == ["vs_keras", "export", "data"]
     assert "unreadable_result" in merged["failed"]["cudnn"]
     md = (tmp_path / "cpu.md").read_text()
     assert "No per-model paths in the result." in md
     assert "| keras ResNet50 | 100 | 1 (baseline) |" in md
-    assert "- not run (no result file): export, data" in md
+    assert "- not run (no result file): vs_keras, export, data" in md
 
 
 def test_a_failed_benchmarks_older_result_is_left_out(tmp_path):
