@@ -40,10 +40,6 @@ def keras_cache_dir():
     return os.path.join(base, "models")
 
 
-def _md5(path):
-    return _digest(path, "md5")
-
-
 def _digest(path, algorithm):
     digest = hashlib.new(algorithm)
     with open(path, "rb") as file:
@@ -62,10 +58,12 @@ def cached_file(file_name, origin, file_hash=None, what="weights"):
     cache_dir = keras_cache_dir()
     target = os.path.join(cache_dir, file_name)
     if os.path.isfile(target):
-        actual = None if file_hash is None else _md5(target)
+        # As keras.utils.get_file: a 64-digit hash is a sha256 (ConvNeXt's), else an md5.
+        algorithm = "sha256" if file_hash is not None and len(file_hash) == 64 else "md5"
+        actual = None if file_hash is None else _digest(target, algorithm)
         if actual != file_hash:
-            raise _not_the_weights(target, what, f"its md5 is {actual}, not {file_hash}, that "
-                                   f"of the file Keras publishes at {origin}")
+            raise _not_the_weights(target, what, f"its {algorithm} is {actual}, not "
+                                   f"{file_hash}, that of the file Keras publishes at {origin}")
         return target
     previous = socket.getdefaulttimeout()
     if previous is None:
@@ -190,16 +188,17 @@ def imagenet_top(model):
 
 
 def load_keras_imagenet(model, table, application, url, file_name, file_hash, top, detail="",
-                        **kwargs):
+                        source=KerasWeights, **kwargs):
     """keras.applications' ImageNet file of `application` (a class name) into `model`.
 
-    `table` maps the zoo's layers to keras' (`assign`); without the top, the
-    classifier keeps its own weights. `kwargs` go to the keras constructor.
+    `table` maps the zoo's layers to keras' (`assign`) as `source` (a
+    `KerasWeights` class) reads them; without the top, the classifier keeps
+    its own weights. `kwargs` go to the keras constructor.
     """
     what = f"ImageNet weights of keras.applications.{application}{detail}"
     keras_model = keras_application(getattr(keras.applications, application), url, file_name,
                                     file_hash, what, include_top=top, **kwargs)
-    assign(model, KerasWeights(keras_model, application), table,
+    assign(model, source(keras_model, application), table,
            skip=() if top else ("classifier",), strict=False)
 
 

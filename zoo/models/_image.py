@@ -119,6 +119,7 @@ class ImageClassifier(ZooModel):
                                                 name=f"{head_pooling}_pool",
                                                 dtype=self.dtype_policy)
                      if head_pooling else None)
+        self.head_norm = self._head_norm()
         self.dropout_layer = self.classifier = self.predictions = None
         if self.include_top:
             _validation.weight_fits("num_classes", self.num_classes,
@@ -131,6 +132,10 @@ class ImageClassifier(ZooModel):
                                                  dtype=self.dtype_policy)
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
+
+    def _head_norm(self):
+        """A layer after the pooling (made after `self.pool`), before the classifier; None: none."""
+        return None
 
     def _set_batch_norm(self, momentum, epsilon, synchronized):
         """Checks and sets the BatchNorm arguments; returns the keywords every `ConvBN` takes."""
@@ -182,7 +187,7 @@ class ImageClassifier(ZooModel):
 
     def _layers_in_order(self):
         """The model's layers from input to output (None entries are skipped)."""
-        return [*self._body(), self.pool, self.dropout_layer, self.classifier,
+        return [*self._body(), self.pool, self.head_norm, self.dropout_layer, self.classifier,
                 self.predictions]
 
     def build(self, input_shape):

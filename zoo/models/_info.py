@@ -34,6 +34,11 @@ PREPROCESSING = {
     "efficientnet": {"mode": "torch", "channel_order": "rgb", "mean": (123.675, 116.28, 103.53),
                      "std": (58.395, 57.12, 57.375), "resize": 256, "crop_fraction": 0.875,
                      "interpolation": "bicubic"},
+    # keras.applications' ConvNeXt (inside its model, include_preprocessing=True):
+    # Normalization(255 * ImageNet mean, (255 * std) ** 2); the paper's bicubic crop.
+    "convnext": {"mode": "torch", "channel_order": "rgb", "mean": (123.675, 116.28, 103.53),
+                 "std": (58.395, 57.12, 57.375), "resize": 256, "crop_fraction": 0.875,
+                 "interpolation": "bicubic"},
 }
 
 # What a family's table holds, with the values of a family that states none.
