@@ -11,6 +11,7 @@ from zoo.blocks.einsum_dense import EinsumDense
 from zoo.blocks.inverted_residual import InvertedResidual
 from zoo.blocks.layer_scale import LayerScale
 from zoo.blocks.mbconv import MBConv
+from zoo.blocks.patch_embedding import PatchEmbedding, TokenPooling
 from zoo.blocks.position_embedding import PositionEmbedding
 from zoo.blocks.preact_bottleneck import PreActBottleneck
 from zoo.blocks.residual import BasicBlock, Bottleneck
@@ -20,5 +21,6 @@ from zoo.blocks.transformer_encoder import TransformerEncoderBlock
 
 __all__ = ["BasicBlock", "BatchNorm", "Bottleneck", "Conv2D", "ConvBN", "ConvNeXtBlock",
            "DenseBlock", "DenseLayer", "DropPath", "EinsumDense", "InvertedResidual", "LayerScale",
-           "MBConv", "MultiHeadSelfAttention", "PositionEmbedding", "PreActBottleneck",
-           "SequencePooling", "SqueezeExcite", "Transition", "TransformerEncoderBlock"]
+           "MBConv", "MultiHeadSelfAttention", "PatchEmbedding", "PositionEmbedding",
+           "PreActBottleneck", "SequencePooling", "SqueezeExcite", "TokenPooling", "Transition",
+           "TransformerEncoderBlock"]

@@ -114,11 +114,7 @@ class ImageClassifier(ZooModel):
 
     def _add_head(self, channels):
         """Creates the pooling, dropout and classifier for `channels` features, then builds."""
-        head_pooling = self.pooling or ("avg" if self.include_top else None)
-        self.pool = (_POOL_LAYERS[head_pooling](data_format=self.compute_format,
-                                                name=f"{head_pooling}_pool",
-                                                dtype=self.dtype_policy)
-                     if head_pooling else None)
+        self.pool = self._pool_layer()
         self.head_norm = self._head_norm()
         self.dropout_layer = self.classifier = self.predictions = None
         if self.include_top:
@@ -132,6 +128,16 @@ class ImageClassifier(ZooModel):
                                                  dtype=self.dtype_policy)
             self.predictions = self._predictions_layer(self.classifier_activation)
         self.build((None,) + self.input_shape_)
+
+    def _pool_layer(self):
+        """The head's global pooling (the head's defaults to `"avg"`); None: none."""
+        mode = self.pooling or ("avg" if self.include_top else None)
+        return _POOL_LAYERS[mode](data_format=self.compute_format, name=f"{mode}_pool",
+                                  dtype=self.dtype_policy) if mode else None
+
+    def _feature_map(self, x):
+        """A tapped layer's output as the feature map `call` returns (in `data_format`)."""
+        return _layout.from_compute(x, self.data_format, self.compute_format)
 
     def _head_norm(self):
         """A layer after the pooling (made after `self.pool`), before the classifier; None: none."""
@@ -205,8 +211,7 @@ class ImageClassifier(ZooModel):
             if layer is not None:
                 x = layer(x, training=training)
                 if layer.name in taps:
-                    features[taps[layer.name]] = _layout.from_compute(
-                        x, self.data_format, self.compute_format)
+                    features[taps[layer.name]] = self._feature_map(x)
         if self.features_only:
             return features
         return _layout.from_compute(x, self.data_format, self.compute_format)
