@@ -704,6 +704,14 @@ def family_representatives():
     return [name for name in zoo.list_models() if name in chosen]
 
 
+def one_per_family():
+    """The first of each family's `family_representatives()`: its smallest benchmarked model."""
+    chosen = {}
+    for name in family_representatives():
+        chosen.setdefault(zoo.registry.model_family(name), name)
+    return sorted(chosen.values())
+
+
 def small_model(name, seed=0):
     """A small, ready-to-call instance of a registered model (vocabulary adapted)."""
     keras.utils.set_random_seed(seed)

@@ -400,10 +400,7 @@ def test_the_table_is_big_enough():
 # refused before the converter sees it (inf once crashed the process).
 
 def _one_model_per_family():
-    names = {}
-    for name in zoo.list_models():
-        names.setdefault(zoo.model_info(name).family, name)
-    return sorted(names.values())
+    return helpers.one_per_family()
 
 
 def _small(name):

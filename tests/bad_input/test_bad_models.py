@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import zoo
+import helpers
 from helpers import assert_rejects
 from zoo.blocks import BasicBlock, Bottleneck, ConvBN, EinsumDense, SequencePooling
 from zoo.models.einsum_mlp import EinsumMLP
@@ -304,10 +305,7 @@ EXAMPLE_INPUTS = [
 
 
 def _one_model_per_family():
-    names = {}
-    for name in zoo.list_models():
-        names.setdefault(zoo.model_info(name).family, name)
-    return sorted(names.values())
+    return helpers.one_per_family()
 
 
 @pytest.mark.parametrize("training", ["yes", "no", 1, 0.0, [True]])
