@@ -37,9 +37,11 @@ class PatchEmbedding(keras.layers.Layer):
         self.width = _validation.positive_int("width", width)
         self.patch_size = _validation.positive_int("patch_size", patch_size)
         self.data_format = _validation.data_format(data_format)
+        # channels_last where the backend has no NCHW convolutions; transposed once.
+        self.compute_format = _layout.compute_format(self.data_format)
         self.input_spec = keras.InputSpec(ndim=4)
         self.projection = Conv2D(self.width, self.patch_size, strides=self.patch_size,
-                                 data_format=self.data_format, name="projection",
+                                 data_format=self.compute_format, name="projection",
                                  dtype=self.dtype_policy)
         # Sized by the grid: made in `build`.
         self.class_token = self.position_embedding = self.grid_shape = None
@@ -56,7 +58,8 @@ class PatchEmbedding(keras.layers.Layer):
     def build(self, input_shape):
         rows, columns = self.grid_shape = self.grid(input_shape)
         _layout.fix_channels(self, input_shape)
-        self.projection.build(input_shape)
+        self.projection.build(_layout.shape_to_compute(input_shape, self.data_format,
+                                                       self.compute_format))
         # timm's initializations: the class token near zero, positions truncated normal.
         self.class_token = self.add_weight(
             shape=(1, 1, self.width), initializer=keras.initializers.RandomNormal(stddev=1e-6),
@@ -73,8 +76,9 @@ class PatchEmbedding(keras.layers.Layer):
             raise ValueError(
                 f"{self.name} was built for {self.grid_shape[0]}x{self.grid_shape[1]} patches "
                 f"of {self.patch_size} pixels, received inputs with shape={tuple(inputs.shape)}")
-        x = self.projection(inputs, training=training)
-        if self.data_format == "channels_first":
+        x = _layout.to_compute(inputs, self.data_format, self.compute_format)
+        x = self.projection(x, training=training)
+        if self.compute_format == "channels_first":
             x = keras.ops.transpose(x, (0, 2, 3, 1))
         x = keras.ops.reshape(x, (-1, grid[0] * grid[1], self.width))
         token = keras.ops.cast(self.class_token, x.dtype)
