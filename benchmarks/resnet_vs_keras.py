@@ -66,22 +66,25 @@ def batchnorm_kernels(model, images):
             "convolutions_as_matmul": convs - ops.count("Conv2D")}
 
 
-def run(output_dir, batch_size, image_size, repeats, steps, warmup, seed):
-    """Runs the benchmark and writes the results; returns the result dict."""
-    config, device = common.arguments(locals()), common.device_info()
+def time_train_steps(models, device, batch_size, image_size, repeats, steps, warmup, seed,
+                     log):
+    """Rows (one per `(key, label, build)` of `models`) and images/s per repeat, by key.
+
+    Each model trains on the same batch on `device`, graph mode, in interleaved repeats.
+    """
     rng = np.random.default_rng(seed)
     with tf.device(common.tf_device(device)):
         images = tf.constant(rng.standard_normal((batch_size, image_size, image_size, 3)),
                              tf.float32)
         labels = tf.constant(rng.integers(0, NUM_CLASSES, size=(batch_size,)), tf.int32)
-    models, candidates = {}, {}
-    for key, label, build in MODELS:
+    built, candidates = {}, {}
+    for key, label, build in models:
         keras.utils.set_random_seed(seed)
         model, build_s = common.timed(build, (image_size, image_size, 3))
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=False)
-        models[key] = (model, label, build_s)
+        built[key] = (model, label, build_s)
         candidates[key] = lambda m=model: m.train_on_batch(images, labels)
         log(f"built {key}: {model.count_params():,} params")
     timings = common.time_repeats(candidates, steps=steps, repeats=repeats, warmup=warmup, log=log)
@@ -92,13 +95,21 @@ def run(output_dir, batch_size, image_size, repeats, steps, warmup, seed):
              **batchnorm_kernels(model, images), "build_s": build_s,
              "compile_s": timings[key]["first_step_s"], "repeat_s": timings[key]["repeat_s"],
              "images_per_s": common.summarize(ips[key]), "images_per_s_per_repeat": ips[key]}
-            for key, (model, label, build_s) in models.items()]
+            for key, (model, label, build_s) in built.items()]
+    return rows, ips
+
+
+def run(output_dir, batch_size, image_size, repeats, steps, warmup, seed):
+    """Runs the benchmark and writes the results; returns the result dict."""
+    config, device = common.arguments(locals()), common.device_info()
+    rows, ips = time_train_steps(MODELS, device, batch_size, image_size, repeats, steps, warmup,
+                                 seed, log)
     config["mode"] = ("Model.train_on_batch, graph mode, no XLA (jit_compile=False); "
                       "SGD(0.01, momentum=0.9)")
     result = {**common.envelope(NAME, "train-step throughput of zoo resnet50 vs "
                                 "keras.applications.ResNet50", config, device), "models": rows,
               "ratios": {f"{key}/{BASELINE}": common.ratio_stats(ips[key], ips[BASELINE])
-                         for key in list(models)[1:]}}
+                         for key, _, _ in MODELS[1:]}}
     return common.publish(NAME, result, output_dir, markdown, summary)
 
 

@@ -6,12 +6,10 @@ the same architecture, proven by the family's parameter-count and port tests.
 """
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 import zoo
 from benchmarks import common
-from benchmarks.resnet_vs_keras import batchnorm_kernels
+from benchmarks.resnet_vs_keras import time_train_steps
 
 NAME = "vs_keras"
 TITLE = "zoo vs keras.applications, per family"
@@ -64,33 +62,12 @@ def _builders(name):
 def run(output_dir, models, batch_size, image_size, repeats, steps, warmup, seed):
     """Runs the benchmark and writes the results; returns the result dict."""
     config, device = common.arguments(locals()), common.device_info()
-    rng = np.random.default_rng(seed)
-    with tf.device(common.tf_device(device)):
-        images = tf.constant(rng.standard_normal((batch_size, image_size, image_size, 3)),
-                             tf.float32)
-        labels = tf.constant(rng.integers(0, NUM_CLASSES, size=(batch_size,)), tf.int32)
-    built, candidates = {}, {}
+    pairs = []
     for name in models:
         reference, twin, ours = _builders(name)
-        for key, label, build in ((f"keras/{name}", reference, twin),
-                                  (f"zoo/{name}", f"zoo {name}", ours)):
-            keras.utils.set_random_seed(seed)
-            model, build_s = common.timed(build, (image_size, image_size, 3))
-            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          jit_compile=False)
-            built[key] = (model, label, build_s)
-            candidates[key] = lambda m=model: m.train_on_batch(images, labels)
-            log(f"built {key}: {model.count_params():,} params")
-    timings = common.time_repeats(candidates, steps=steps, repeats=repeats, warmup=warmup, log=log)
-    ips = {key: common.throughputs(t["repeat_s"], batch_size * steps) for key, t in timings.items()}
-    rows = [{"name": key, "label": label, "params": int(model.count_params()),
-             # Observed after the run, not assumed from the compile() call.
-             "jit_compile": bool(model.jit_compile), "run_eagerly": bool(model.run_eagerly),
-             **batchnorm_kernels(model, images), "build_s": build_s,
-             "compile_s": timings[key]["first_step_s"], "repeat_s": timings[key]["repeat_s"],
-             "images_per_s": common.summarize(ips[key]), "images_per_s_per_repeat": ips[key]}
-            for key, (model, label, build_s) in built.items()]
+        pairs += [(f"keras/{name}", reference, twin), (f"zoo/{name}", f"zoo {name}", ours)]
+    rows, ips = time_train_steps(pairs, device, batch_size, image_size, repeats, steps, warmup,
+                                 seed, log)
     config["mode"] = ("Model.train_on_batch, graph mode, no XLA (jit_compile=False); "
                       "SGD(0.01, momentum=0.9)")
     result = {**common.envelope(NAME, "train-step throughput of each zoo family vs its "
