@@ -700,7 +700,8 @@ def family_representatives():
             continue
         seen.add(family)
         names = [n for n in zoo.list_models() if zoo.registry.model_family(n) is family]
-        chosen += family_table(family)["benchmarked"] or names[:1]
+        chosen += family_table(family)["benchmarked"] or [
+            min(names, key=lambda n: zoo.model_info(n).params or 0)]
     return [name for name in zoo.list_models() if name in chosen]
 
 

@@ -536,7 +536,7 @@ def test_quick_runs_measure_the_smallest_model_of_each_modality(tmp_path):
         assert size[name] == min(s for n, s in size.items()
                                  if common.modality(n) == common.modality(name))
     # A path only some models take: the smallest of those is added.
-    biggest = max(defaults, key=size.__getitem__)
+    biggest = max(defaults, key=lambda n: size[n][1])  # the most parameters
     also = common.smallest_models(also=[lambda m: m.count_params() >= size[biggest][1]])
     assert also == [n for n in defaults if n in chosen or n == biggest]
     assert common.smallest_models(names=["resnet18", "resnet34"]) == ["resnet18"]
