@@ -237,6 +237,23 @@ def test_build_model_reads_the_family_contract_and_builds_once(monkeypatch):
     assert len(built) == 1
 
 
+def test_model_args_reach_the_constructor():
+    from absl import flags
+
+    from zoo import train
+    from zoo.train import __main__ as train_cli
+
+    flag_values = flags.FlagValues()
+    train_cli.define_flags(flag_values)
+    flag_values(["zoo.train", "--model=resnet20", '--model_args={"dropout": 0.25}'])
+    config = train_cli.check_flags(flag_values)
+    assert config.model_args == {"dropout": 0.25}
+    model = train.build_model(config.model_name, "digits", image_size=8,
+                              model_args=config.model_args)
+    assert model.dropout == 0.25 and model.num_classes == 10
+    assert model.input_signature.shape == (None, 8, 8, 1)
+
+
 def test_a_finished_run_resumes_to_the_same_model(pretrained_run, tmp_path):
     # Every variable must be in the checkpoint, BatchNorm moving statistics
     # inside the blocks included: a rerun after the last epoch trains nothing

@@ -129,6 +129,12 @@ CLI_ROWS = [
     row(["--jit_compile=probe", "--strategy=mirrored"], "--jit_compile=probe",
         "--strategy=mirrored"),
     row(["--optimizer=adam", "--weight_decay=0.1"], "--optimizer=adam", "--weight_decay=0.1"),
+    # Constructor arguments: a JSON object, without what the run sets itself.
+    row(["--model_args={dropout: 0.1}"], "--model_args='{dropout: 0.1}'", "JSON object"),
+    row(["--model_args=[0.1]"], "--model_args=[0.1]", "JSON object"),
+    row(['--model_args={"num_classes": 3}'], '--model_args={"num_classes": 3}',
+        "--num_classes"),
+    row(['--model_args={"input_shape": [8, 8, 1]}'], "'input_shape'", "--image_size"),
 ]
 
 
@@ -161,6 +167,9 @@ RUN_ROWS = [
         "--freeze_upto=stage9", "stage9"),
     row(["--model=resnet20", "--image_size=16", "--init_from={base}", "--num_classes=5"],
         "--num_classes=5", "10 classes", "--dataset=digits"),
+    # The constructor's own errors, named as the flag that passed the argument.
+    row(['--model_args={"dropout": 1.5}'], '--model_args={"dropout": 1.5}', "dropout=1.5"),
+    row(['--model_args={"no_such_argument": 1}'], "--model_args=", "no_such_argument"),
 ]
 
 
@@ -232,7 +241,7 @@ def test_the_flags_are_the_config_options():
     train_cli.define_flags(flag_values)
     defined = set(flag_values) - {"cpu_devices", "log_device_placement"}
     options = {option.flag or field for field, _, option in zoo.train.config.options()}
-    assert defined == options and len(options) == 31
+    assert defined == options and len(options) == 32
 
 
 # `zoo.train.train(...)`: the same checks, as ValueErrors naming the keyword.
@@ -262,6 +271,10 @@ LIBRARY_ROWS = [
     lib({"export": ["out.keras", ""]}, "export=['out.keras', '']", "an empty entry",
         id="export=['out.keras', '']"),
     lib({"loop": None}, "loop=None", id="loop=None"),
+    lib({"model_args": "dropout=0.1"}, "model_args='dropout=0.1'", "a dict",
+        id="model_args='dropout=0.1'"),
+    lib({"model_args": {"num_classes": 3}}, "model_args={'num_classes': 3}", "num_classes",
+        id="model_args={'num_classes': 3}"),
     lib({"model_name": "resnet51"}, "model_name='resnet51'", "resnet50",
         id="model_name='resnet51'"),
     # Valid one by one, not together: each option named as a keyword.

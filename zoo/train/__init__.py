@@ -17,11 +17,13 @@ from zoo.train.config import TrainConfig, about_option, name, shown
 __all__ = ["TrainConfig", "build_model", "data_options", "train"]
 
 
-def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
+def build_model(model_name, dataset, image_size, replicas=1, num_classes=None,
+                model_args=None):
     """Creates the model sized for the dataset; rejects a modality mismatch.
 
     `num_classes` (default: the dataset's) may exceed the dataset's classes,
-    never fall short. A zoo model keeps the dataset's `class_names` and
+    never fall short. `model_args` are more constructor arguments (a
+    constructor's error names them, as `model_args`). A zoo model keeps the dataset's `class_names` and
     image `preprocessing`, saved with it for `zoo.predict`.
     """
     import zoo
@@ -49,7 +51,11 @@ def build_model(model_name, dataset, image_size, replicas=1, num_classes=None):
         size = info.get("image_size", image_size)  # MNIST/CIFAR come at a fixed size
         overrides.update(input_shape=(size, size, info["channels"]),
                          data_format="channels_last")  # what zoo.data yields
-    model = zoo.create_model(model_name, **overrides)
+    if model_args:
+        with about_option("model_args", model_args, (TypeError, ValueError)):
+            model = zoo.create_model(model_name, **model_args, **overrides)
+    else:
+        model = zoo.create_model(model_name, **overrides)
     if isinstance(model, ZooModel):
         # Saved with the model in every format (a plain Keras model has no place for them).
         model.class_names = info.get("class_names")
@@ -173,7 +179,8 @@ def _build(config, strategy):
                      "MultiWorkerMirroredStrategy)")
     with strategy.scope():
         model = build_model(c.model_name, c.dataset, c.image_size,
-                            replicas=strategy.num_replicas_in_sync, num_classes=c.num_classes)
+                            replicas=strategy.num_replicas_in_sync, num_classes=c.num_classes,
+                            model_args=c.model_args)
         # Before any data is read: a freeze_upto naming no layer fails in seconds.
         with about_option("freeze_upto", c.freeze_upto):
             frozen = (zoo.finetune.freeze(model, upto=c.freeze_upto)

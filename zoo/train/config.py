@@ -22,6 +22,7 @@ ValueError: --checkpoint_steps=5 needs --loop=custom (Keras fit checkpoints at e
 import contextlib
 import contextvars
 import dataclasses
+import json
 import os
 
 from absl import flags
@@ -72,6 +73,8 @@ def shown(field, value):
         return f"--{'' if value else 'no'}{_flag(field)}"
     if isinstance(value, (list, tuple)):
         value = ",".join(map(os.fspath, value))
+    elif isinstance(value, dict):
+        value = json.dumps(value)
     text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else repr(value)
     return f"--{_flag(field)}={text or repr(text)}"
 
@@ -193,6 +196,30 @@ class Paths(Kind):
             if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
                 raise ValueError(f"{name(field)} must be a list of non-empty paths, received "
                                  f"{shown(field, list(map(str, value)))} (an empty entry)")
+
+
+@dataclasses.dataclass(frozen=True)
+class JsonObject(Kind):
+    """A dict with string keys; the flag takes it as a JSON object."""
+    reserved: tuple = ()  # keys the run sets otherwise
+
+    def _check(self, field, value):
+        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+            what = "a JSON object" if _AS_FLAGS.get() else "a dict with string keys"
+            raise ValueError(f"{name(field)} must be {what}, received {name(field)}={value!r}")
+        for key in self.reserved:
+            if key in value:
+                source = name(key) if key == "num_classes" else "the dataset and " + name(
+                    "image_size")
+                raise ValueError(f"{shown(field, value)} sets {key!r}, which the run sets from "
+                                 f"{source}")
+
+    def from_flag(self, text):
+        # Text that is no JSON object stays text, for the check to show as received.
+        try:
+            return text if text is None else json.loads(text)
+        except json.JSONDecodeError:
+            return text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,6 +359,10 @@ class TrainConfig:
     num_classes: int = _option(None, Int(1, optional=True),
                                "Classifier width (default: the dataset's classes); with "
                                "--init_from, another width than the source's is a new head.")
+    model_args: dict = _option(None, JsonObject(("num_classes", "input_shape", "data_format"),
+                                                optional=True),
+                               "More constructor arguments of --model, as a JSON object, e.g. "
+                               '\'{"drop_path_rate": 0.1}\' (see zoo.model_info(--model)).')
     freeze_upto: str = _option(None, Text("name or path", optional=True),
                                "Freeze the model up to and including this layer or stage (e.g. "
                                "stage3: the stem and stages 1-3) before training; see "
