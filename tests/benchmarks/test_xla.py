@@ -287,6 +287,20 @@ def test_graph_flops_counts_matmul_and_einsum():
     assert total == sum(by_type.values())
 
 
+def test_graph_flops_counts_batch_matmuls_by_their_contraction():
+    # A Dense on (batch, tokens, width) inputs: its kernel gradient is a batched matmul with
+    # adj_x, contracting the tokens; the profiler's count took `a`'s last axis (the width).
+    @tf.function
+    def f(a, b, c):
+        return tf.linalg.matmul(a, b, adjoint_a=True), tf.linalg.matmul(a, c)
+
+    graph = f.get_concrete_function(tf.TensorSpec([2, 17, 192]), tf.TensorSpec([2, 17, 768]),
+                                    tf.TensorSpec([2, 192, 5])).graph
+    total, by_type = xla.graph_flops(graph)
+    assert by_type["BatchMatMulV2"] == 2 * 17 * (2 * 192 * 768) + 2 * 192 * (2 * 17 * 5)
+    assert total == by_type["BatchMatMulV2"]
+
+
 def test_rnn_forward_flops_counts_every_step_and_direction():
     import keras
 
