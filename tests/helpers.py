@@ -7,6 +7,8 @@
   and functional view.
 - `run_in_fresh_process(code)`: runs Python in a new interpreter, because an
   in-process load can silently reuse registered objects.
+- Ports: `randomize_reference`, `assert_close` and `publish_keras_file`
+  (with the `offline` and `cache` fixtures of tests/models/conftest.py).
 
 Everything here runs on the Keras backend of the test session
 (`KERAS_BACKEND`): tensors are handled with `keras.ops` and NumPy, and the one
@@ -18,6 +20,7 @@ Tests import this module as `helpers` (`tests/` is on `sys.path` through
 
 import collections
 import fnmatch
+import hashlib
 import inspect
 import json
 import os
@@ -85,6 +88,51 @@ def randomize_batchnorm(layer, seed=0):
             rng.normal(0.0, 0.2, mean.shape).astype(mean.dtype),
             rng.uniform(0.5, 1.5, variance.shape).astype(variance.dtype),
         ])
+
+
+def randomize_reference(keras_model, seed=0):
+    """Random BatchNorm statistics and parameters, and random convolution and Dense biases.
+
+    Kernels are random already; at their initial values (BatchNorm 1, 0, 0, 1,
+    biases 0) a mis-mapped weight would go unseen by a port test.
+    """
+    randomize_batchnorm(keras_model, seed)
+    rng = np.random.default_rng(seed)
+    for layer in keras_model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
+    return keras_model
+
+
+def assert_close(actual, expected, tolerance=1e-4):
+    """Equal within `tolerance`, relative to the outputs' scale (at least 1)."""
+    actual, expected = to_numpy(actual), to_numpy(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert np.abs(expected).max() > 1e-2  # not a degenerate output
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
+
+
+def publish_keras_file(monkeypatch, converter, key, keras_model, path, top=True, also=()):
+    """Saves `keras_model` as the keras.applications file at `path` (in Keras' cache) and
+    makes its hash the published one of `key` in `converter.KERAS_WEIGHTS_HASHES`.
+
+    keras.applications' files are legacy HDF5 (`.h5`), which `save` writes.
+    The hash is an md5 or a sha256, as the one it replaces. `also`: more
+    modules whose `WEIGHTS_HASHES` get the same table (keras.applications').
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keras_model.save(str(path))
+    hashes = dict(converter.KERAS_WEIGHTS_HASHES)
+    pair = list(hashes[key])
+    algorithm = hashlib.sha256 if len(pair[0 if top else 1]) == 64 else hashlib.md5
+    pair[0 if top else 1] = algorithm(path.read_bytes()).hexdigest()
+    hashes[key] = tuple(pair)
+    monkeypatch.setattr(converter, "KERAS_WEIGHTS_HASHES", hashes)
+    for module in also:
+        monkeypatch.setattr(module, "WEIGHTS_HASHES", hashes)
+    return path
 
 
 def init_parameter_names(cls):

@@ -1,8 +1,6 @@
 """Tests for `zoo.models.convnext` and `zoo.convert.convnext` (the registry battery:
 tests/test_all_models.py)."""
 
-import hashlib
-import socket
 
 import keras
 import numpy as np
@@ -55,15 +53,6 @@ def randomize(keras_model, seed):
                                      weight.shape).astype("float32"))
 
 
-def assert_close(actual, expected, tolerance=1e-4):
-    """Equal within `tolerance`, relative to the outputs' scale (at least 1)."""
-    actual, expected = helpers.to_numpy(actual), helpers.to_numpy(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    assert np.abs(expected).max() > 1e-2  # not a degenerate output
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
-
-
 # --------------------------------------------------------------------------
 # Parameter counts: keras.applications' with the 1000-class head, and the record's
 
@@ -111,11 +100,11 @@ def test_from_keras_applications_same_logits_non_square(keras_tiny):
     # keras takes raw pixels (its model normalizes); the zoo model the normalized ones.
     x = pixels((2, 64, 96, 3), seed=11)
     expected = k(x, training=False)
-    assert_close(model(preprocess(x), training=False), expected)
+    helpers.assert_close(model(preprocess(x), training=False), expected)
     # Overrides that change no weight keep the logits.
     tuned = convnext.from_keras_applications(k, dropout=0.2, drop_path_rate=0.1, name="tuned")
     assert (tuned.dropout, tuned.drop_path_rate, tuned.name) == (0.2, 0.1, "tuned")
-    assert_close(tuned(preprocess(x), training=False), expected)
+    helpers.assert_close(tuned(preprocess(x), training=False), expected)
 
 
 @pytest.mark.parametrize("pooling, shape", [("max", (2, 768)), (None, (2, 1, 2, 768))])
@@ -128,7 +117,7 @@ def test_from_keras_applications_without_top(pooling, shape):
     assert (model.include_top, model.pooling, model.head_norm.axis) == (False, pooling, [-1])
     x = pixels((2, 40, 75, 3), seed=13)
     assert tuple(model(preprocess(x)).shape) == shape
-    assert_close(model(preprocess(x), training=False), k(x, training=False))
+    helpers.assert_close(model(preprocess(x), training=False), k(x, training=False))
 
 
 @pytest.mark.parametrize("bad, fragments", [
@@ -146,28 +135,6 @@ def test_from_keras_applications_rejects_other_models(bad, fragments):
 
 # --------------------------------------------------------------------------
 # weights="imagenet": keras.applications' files, offline
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty Keras cache of this test's own, and no network: lookups fail."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-
-    def getaddrinfo(host, *args, **kwargs):
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (test: offline)")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return tmp_path / "keras_home" / "models"
-
-
-def place_and_publish(monkeypatch, keras_model, path, top):
-    """Saves `keras_model`'s weights as Keras' cached file and publishes its sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keras_model.save(str(path))  # legacy HDF5, as keras.applications' files
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    hashes = dict(convert.convnext.KERAS_WEIGHTS_HASHES)
-    hashes["tiny"] = (sha256, hashes["tiny"][1]) if top else (hashes["tiny"][0], sha256)
-    monkeypatch.setattr(convert.convnext, "KERAS_WEIGHTS_HASHES", hashes)
 
 
 def test_imagenet_offline_names_the_url_and_the_cache_path(cache):
@@ -196,10 +163,11 @@ def test_imagenet_file_placed_in_the_cache_gives_keras_logits(cache, monkeypatch
     reference = keras.applications.ConvNeXtTiny(weights=None, input_shape=(64, 64, 3),
                                                 classifier_activation=None)
     randomize(reference, seed=3)
-    place_and_publish(monkeypatch, reference, cache / "convnext_tiny.h5", top=True)
+    helpers.publish_keras_file(monkeypatch, convert.convnext, "tiny", reference,
+                               cache / "convnext_tiny.h5", top=True)
     model = zoo.create_model("convnext_tiny", weights="imagenet", input_shape=(64, 64, 3))
     x = pixels((2, 64, 64, 3), seed=14)
-    assert_close(model(preprocess(x)), reference(x))
+    helpers.assert_close(model(preprocess(x)), reference(x))
 
 
 @pytest.mark.slow
@@ -207,11 +175,12 @@ def test_imagenet_no_top_file_for_a_new_head(cache, monkeypatch):
     reference = keras.applications.ConvNeXtTiny(weights=None, include_top=False,
                                                 pooling="avg", input_shape=(48, 48, 3))
     randomize(reference, seed=4)
-    place_and_publish(monkeypatch, reference, cache / "convnext_tiny_notop.h5", top=False)
+    helpers.publish_keras_file(monkeypatch, convert.convnext, "tiny", reference,
+                               cache / "convnext_tiny_notop.h5", top=False)
     features = zoo.create_model("convnext_tiny", weights="imagenet", include_top=False,
                                 pooling="avg", input_shape=(48, 48, 3))
     x = pixels((2, 48, 48, 3), seed=15)
-    assert_close(features(preprocess(x)), reference(x))
+    helpers.assert_close(features(preprocess(x)), reference(x))
     model = zoo.create_model("convnext_tiny", weights="imagenet", num_classes=7,
                              input_shape=(40, 56, 3))
     assert tuple(model.classifier.kernel.shape) == (768, 7)  # a new head

@@ -1,8 +1,6 @@
 """Tests for `zoo.models.densenet` and `zoo.convert.densenet` (the registry battery:
 tests/test_all_models.py)."""
 
-import hashlib
-import socket
 
 import keras
 import numpy as np
@@ -31,15 +29,6 @@ def small(seed=0, **kwargs):
 @pytest.fixture(scope="module")
 def gray():
     return small()
-
-
-def assert_close(actual, expected, tolerance=1e-4):
-    """Equal within `tolerance`, relative to the outputs' scale (at least 1)."""
-    actual, expected = helpers.to_numpy(actual), helpers.to_numpy(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    assert np.abs(expected).max() > 1e-2  # not a degenerate output
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
 
 
 # --------------------------------------------------------------------------
@@ -90,11 +79,11 @@ def test_from_keras_applications_same_logits_non_square(keras_densenet121):
     assert (model.bn_momentum, model.bn_epsilon) == (0.99, 1.001e-5)  # Keras' own
     assert model.count_params() == k.count_params()
     x = helpers.random_inputs((2, 64, 96, 3), seed=11)
-    assert_close(model(x, training=False), k(x, training=False))
+    helpers.assert_close(model(x, training=False), k(x, training=False))
     # Overrides that change no weight keep the logits.
     tuned = densenet.from_keras_applications(k, dropout=0.2, name="tuned")
     assert (tuned.dropout, tuned.name) == (0.2, "tuned")
-    assert_close(tuned(x, training=False), k(x, training=False))
+    helpers.assert_close(tuned(x, training=False), k(x, training=False))
 
 
 def test_from_keras_applications_without_top_odd_size():
@@ -105,7 +94,7 @@ def test_from_keras_applications_without_top_odd_size():
     model = densenet.from_keras_applications(k)
     assert (model.include_top, model.pooling) == (False, "max")
     x = helpers.random_inputs((2, 67, 75, 3), seed=13)
-    assert_close(model(x, training=False), k(x, training=False))
+    helpers.assert_close(model(x, training=False), k(x, training=False))
     assert tuple(model(x).shape) == (2, 1024)
 
 
@@ -125,28 +114,6 @@ def test_from_keras_applications_rejects_other_models(bad, fragments):
 # weights="imagenet": keras.applications' files, offline
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty Keras cache of this test's own, and no network: lookups fail."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-
-    def getaddrinfo(host, *args, **kwargs):
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (test: offline)")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return tmp_path / "keras_home" / "models"
-
-
-def place_and_publish(monkeypatch, keras_model, path, depth, top):
-    """Saves `keras_model`'s weights as Keras' cached file and publishes its md5."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keras_model.save(str(path))  # legacy HDF5, as keras.applications' files
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    hashes = dict(convert.densenet.KERAS_WEIGHTS_HASHES)
-    hashes[depth] = (md5, hashes[depth][1]) if top else (hashes[depth][0], md5)
-    monkeypatch.setattr(convert.densenet, "KERAS_WEIGHTS_HASHES", hashes)
-
-
 def test_imagenet_offline_names_the_url_and_the_cache_path(cache):
     name = "densenet121_weights_tf_dim_ordering_tf_kernels.h5"
     with pytest.raises(convert.WeightsDownloadError) as info:
@@ -163,10 +130,11 @@ def test_imagenet_file_placed_in_the_cache_gives_keras_logits(cache, monkeypatch
     reference = keras.applications.DenseNet121(weights=None, input_shape=(64, 64, 3),
                                                classifier_activation=None)
     helpers.randomize_batchnorm(reference, seed=3)
-    place_and_publish(monkeypatch, reference, cache / name, 121, top=True)
+    helpers.publish_keras_file(monkeypatch, convert.densenet, 121, reference, cache / name,
+                               top=True)
     model = zoo.create_model("densenet121", weights="imagenet", input_shape=(64, 64, 3))
     x = helpers.random_inputs((2, 64, 64, 3), seed=14)
-    assert_close(model(x), reference(x))
+    helpers.assert_close(model(x), reference(x))
 
 
 @pytest.mark.slow
@@ -175,11 +143,12 @@ def test_imagenet_no_top_file_for_a_new_head(cache, monkeypatch):
     reference = keras.applications.DenseNet121(weights=None, include_top=False,
                                                pooling="avg", input_shape=(48, 48, 3))
     helpers.randomize_batchnorm(reference, seed=4)
-    place_and_publish(monkeypatch, reference, cache / name, 121, top=False)
+    helpers.publish_keras_file(monkeypatch, convert.densenet, 121, reference, cache / name,
+                               top=False)
     features = zoo.create_model("densenet121", weights="imagenet", include_top=False,
                                 pooling="avg", input_shape=(48, 48, 3))
     x = helpers.random_inputs((2, 48, 48, 3), seed=15)
-    assert_close(features(x), reference(x))
+    helpers.assert_close(features(x), reference(x))
     model = zoo.create_model("densenet121", weights="imagenet", num_classes=7,
                              input_shape=(40, 56, 3))
     assert tuple(model.classifier.kernel.shape) == (1024, 7)  # a new head

@@ -6,8 +6,6 @@ does not, so every comparison feeds keras raw pixels in [0, 255] and the zoo
 the same pixels preprocessed as the variant's record says.
 """
 
-import hashlib
-import socket
 
 import keras
 import numpy as np
@@ -60,25 +58,6 @@ def set_normalization(keras_model, variance):
     layer.set_weights([IMAGENET_MEAN, variance, np.array(0)])
     layer.finalize_state()  # Normalization reads its weights here, as after a load
     return keras_model
-
-
-def randomize(keras_model, seed=1):
-    """Random BatchNorm statistics and squeeze-excite biases: a mis-mapped one shows."""
-    helpers.randomize_batchnorm(keras_model, seed=seed)
-    rng = np.random.default_rng(seed)
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
-    return keras_model
-
-
-def assert_close(actual, expected, tolerance=1e-4):
-    """Equal within `tolerance` relative to the outputs' scale (at least 1)."""
-    actual, expected = helpers.to_numpy(actual), helpers.to_numpy(expected)
-    assert actual.shape == expected.shape and np.abs(expected).max() > 1e-2
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
 
 
 # --------------------------------------------------------------------------
@@ -139,7 +118,7 @@ def keras_b0():
     k = keras.applications.EfficientNetB0(weights=None, input_shape=(64, 96, 3), classes=10,
                                           classifier_activation=None)
     # keras' Rescaling(1/255) and Normalization make the zoo's preprocessing exactly.
-    return set_normalization(randomize(k), IMAGENET_STD ** 2)
+    return set_normalization(helpers.randomize_reference(k, seed=1), IMAGENET_STD ** 2)
 
 
 def test_from_keras_applications_same_logits_non_square(keras_b0):
@@ -152,7 +131,7 @@ def test_from_keras_applications_same_logits_non_square(keras_b0):
     assert (model.dropout, model.drop_connect_rate, model.classifier_activation) == \
         (0.2, 0.2, None)
     x = pixels((2, 64, 96, 3), seed=11)
-    assert_close(model(preprocess(x), training=False), k(x, training=False))
+    helpers.assert_close(model(preprocess(x), training=False), k(x, training=False))
     # The family module's shortcut is the same port.
     assert efficientnet.from_keras_applications(k, name="port").name == "port"
 
@@ -176,14 +155,14 @@ def test_from_keras_applications_odd_size_without_top_and_depth():
     # every strided layer sees odd sizes, where keras' correct_pad pads 1/1 (2/2).
     k = keras.applications.EfficientNetB1(weights=None, input_shape=(63, 95, 3),
                                           include_top=False, pooling="avg")
-    set_normalization(randomize(k, seed=2), IMAGENET_STD ** 2)
+    set_normalization(helpers.randomize_reference(k, seed=2), IMAGENET_STD ** 2)
     model = converter.from_keras_applications(k)
     assert (model.variant, model.include_top, model.pooling) == ("b1", False, "avg")
     assert len(model.blocks) == 23
     x = pixels((2, 63, 95, 3), seed=13)
     got, expected = model(preprocess(x), training=False), k(x, training=False)
     assert tuple(got.shape) == (2, 1280)
-    assert_close(got, expected)
+    helpers.assert_close(got, expected)
 
 
 def test_keras_padding_without_a_known_size_differs_from_every_sized_one():
@@ -216,40 +195,6 @@ def test_from_keras_applications_rejects_other_models(bad, fragment):
 # weights="imagenet": keras.applications' files, offline, stood in for by random ones
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    lookups = []
-
-    def getaddrinfo(host, *args, **kwargs):
-        lookups.append(host)
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (test: offline)")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return lookups
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty Keras cache of this test's own, for the zoo and keras.applications."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    # keras.utils.get_file read KERAS_HOME once, at import.
-    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path / "keras_home"))
-    return tmp_path / "keras_home" / "models"
-
-
-def place_and_publish(monkeypatch, keras_model, path, top):
-    """Saves `keras_model`'s weights at `path` and makes its md5 the published one,
-    for the zoo and for keras.applications alike."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keras_model.save(str(path))  # legacy HDF5, as keras.applications' files
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    hashes = {k: list(v) for k, v in converter.KERAS_WEIGHTS_HASHES.items()}
-    hashes["b0"][0 if top else 1] = md5
-    hashes = {k: tuple(v) for k, v in hashes.items()}
-    monkeypatch.setattr(converter, "KERAS_WEIGHTS_HASHES", hashes)
-    monkeypatch.setattr(keras_efficientnet, "WEIGHTS_HASHES", hashes)
-
-
 @pytest.mark.parametrize("top", [pytest.param(True, marks=SLOW_ON_JAX, id="top"),
                                  pytest.param(False, id="no_top")])
 def test_imagenet_offline_then_a_placed_file(cache, offline, monkeypatch, top):
@@ -268,14 +213,16 @@ def test_imagenet_offline_then_a_placed_file(cache, offline, monkeypatch, top):
         weights=None, classifier_activation=None,
         **{key: value for key, value in kwargs.items() if key != "include_top"},
         include_top=top)
-    place_and_publish(monkeypatch, set_normalization(randomize(writer), IMAGENET_STD),
-                      cache / name, top)
+    helpers.publish_keras_file(
+        monkeypatch, converter, "b0",
+        set_normalization(helpers.randomize_reference(writer, seed=1), IMAGENET_STD),
+        cache / name, top, also=[keras_efficientnet])
     reference = keras.applications.EfficientNetB0(
         weights="imagenet", classifier_activation=None, include_top=top,
         **{key: value for key, value in kwargs.items() if key != "include_top"})
     model = zoo.create_model("efficientnet_b0", weights="imagenet", **kwargs)
     x = pixels((2, *model.input_shape_), seed=3)
-    assert_close(model(preprocess(x)), reference(x))
+    helpers.assert_close(model(preprocess(x)), reference(x))
     assert len(offline) == 1  # the cached file needed no network
 
 

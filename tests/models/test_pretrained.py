@@ -45,27 +45,6 @@ def offline(monkeypatch):
     return lookups
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty Keras cache (`$KERAS_HOME/models`) of this test's own."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    return tmp_path / "keras_home" / "models"
-
-
-def randomize(keras_model, seed=0):
-    """Random BatchNorm statistics and convolution biases (kernels are random already)."""
-    rng = np.random.default_rng(seed)
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
-                               rng.normal(0, 0.2, c), rng.uniform(0.5, 1.5, c)])
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
-    return keras_model
-
-
 def place(keras_model, path):
     """Writes `keras_model`'s weights where Keras' cache keeps a downloaded file.
 
@@ -89,14 +68,6 @@ def images(shape, seed=1):
     return np.random.default_rng(seed).standard_normal((2, *shape)).astype("float32")
 
 
-def assert_close(actual, expected, tolerance=1e-4):
-    """Equal within `tolerance`, relative to the outputs' scale (at least 1)."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
-
-
 # -- weights="imagenet" (keras.applications) ------------------------------------
 
 
@@ -118,7 +89,7 @@ def test_resnet50_imagenet_offline_then_placed_file(cache, offline, monkeypatch)
     # A file placed at that path is used when it is the published one (its
     # md5; random weights here, so the test publishes their md5): the same
     # logits as Keras.
-    reference = randomize(keras.applications.ResNet50(
+    reference = helpers.randomize_reference(keras.applications.ResNet50(
         weights=None, input_shape=(64, 64, 3), classifier_activation=None))
     place(reference, cache / name)
     publish(monkeypatch, 50, cache / name)
@@ -126,11 +97,11 @@ def test_resnet50_imagenet_offline_then_placed_file(cache, offline, monkeypatch)
     assert type(model) is zoo.resnet.ResNet and model.stride_in_1x1 is True
     assert (model.num_classes, model.bn_epsilon) == (1000, 1.001e-5)
     x = images((64, 64, 3))
-    assert_close(model(x), reference(x))
+    helpers.assert_close(model(x), reference(x))
     # The same through the family module, softmax head included.
     model = zoo.resnet.resnet50(weights="imagenet", input_shape=(64, 64, 3),
                                 classifier_activation="softmax")
-    assert_close(model(x), keras.activations.softmax(reference(x)))
+    helpers.assert_close(model(x), keras.activations.softmax(reference(x)))
     assert len(offline) == 1  # the cached file needed no network
 
 
@@ -138,14 +109,14 @@ def test_resnet50_imagenet_offline_then_placed_file(cache, offline, monkeypatch)
 def test_resnet50_imagenet_new_head_and_no_top(cache, monkeypatch):
     # num_classes != 1000 and include_top=False load keras' "notop" file.
     name = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    reference = randomize(keras.applications.ResNet50(
+    reference = helpers.randomize_reference(keras.applications.ResNet50(
         weights=None, include_top=False, pooling="avg", input_shape=(48, 48, 3)))
     place(reference, cache / name)
     publish(monkeypatch, 50, cache / name, top=False)
     features = zoo.create_model("resnet50", weights="imagenet", include_top=False,
                                 pooling="avg", input_shape=(48, 48, 3))
     x = images((48, 48, 3))
-    assert_close(features(x), reference(x))
+    helpers.assert_close(features(x), reference(x))
 
     model = zoo.create_model("resnet50", weights="imagenet", num_classes=10,
                              input_shape=(40, 56, 3))  # any size: convolutional weights
@@ -233,7 +204,7 @@ def test_mobilenet_v2_imagenet(cache, offline, top):
         zoo.create_model("mobilenet_v2", weights="imagenet", include_top=top, **kwargs)
     assert MOBILENET_URL + name in str(info.value) and str(cache / name) in str(info.value)
 
-    reference = randomize(keras.applications.MobileNetV2(
+    reference = helpers.randomize_reference(keras.applications.MobileNetV2(
         weights=None, include_top=top, classifier_activation=None, **kwargs))
     place(reference, cache / name)
     # The file fits, but no published hash can say it is ImageNet's: it loads
@@ -244,7 +215,7 @@ def test_mobilenet_v2_imagenet(cache, offline, top):
             model = zoo.create_model("mobilenet_v2", weights="imagenet", include_top=top,
                                      **kwargs)
         assert_unverified(caught, cache / name)
-        assert_close(model(x), reference(x))
+        helpers.assert_close(model(x), reference(x))
     assert len(offline) == 1
 
 
@@ -276,7 +247,7 @@ def test_mobilenet_v2_imagenet_file_with_its_published_layer_names(cache):
     # compare names, or it would refuse the real file.
     name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5"
     kwargs = {"alpha": 0.35, "input_shape": (96, 96, 3)}
-    reference = randomize(keras.applications.MobileNetV2(
+    reference = helpers.randomize_reference(keras.applications.MobileNetV2(
         weights=None, classifier_activation=None, **kwargs))
     rename_layers(place(reference, cache / name), {
         "block_1_expand": "mobl1_conv_1_expand", "block_1_expand_BN": "bn1_conv_1_bn_expand",
@@ -285,7 +256,7 @@ def test_mobilenet_v2_imagenet_file_with_its_published_layer_names(cache):
         model = zoo.create_model("mobilenet_v2", weights="imagenet", **kwargs)
     assert_unverified(caught, cache / name)
     x = images((96, 96, 3))
-    assert_close(model(x), reference(x))
+    helpers.assert_close(model(x), reference(x))
 
 
 # -- weights="....safetensors" / ".npz" (timm / torchvision state dicts) --------
@@ -372,11 +343,11 @@ def test_state_dict_matches_keras_hub_timm_converter(tmp_path, depth):
     model = zoo.create_model(f"resnet{depth}", weights=path, input_shape=(64, 64, 3))
     assert model.stride_in_1x1 is False and model.bn_epsilon == 1e-5
     x = images((64, 64, 3))
-    assert_close(model(x), reference(x))
+    helpers.assert_close(model(x), reference(x))
     # Feature maps too: keras-hub's backbone against the zoo without its top.
     body = zoo.create_model(f"resnet{depth}", weights=str(path), include_top=False,
                             input_shape=(64, 64, 3))
-    assert_close(body(x), reference.backbone(x))
+    helpers.assert_close(body(x), reference.backbone(x))
 
 
 def test_npz_and_safetensors_give_the_same_model(tmp_path):
@@ -513,7 +484,7 @@ def test_features_only_backbone_loads_the_stages_it_has(tmp_path):
     y = full.stem[0](keras.ops.convert_to_tensor(x))
     for layer in full.stem[1:] + full.blocks[:4]:  # stem, then stages 1 and 2
         y = layer(y)
-    assert_close(features, y)
+    helpers.assert_close(features, y)
 
 
 def test_the_contract_documents_pretrained_weights():

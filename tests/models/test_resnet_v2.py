@@ -1,8 +1,6 @@
 """Tests for `zoo.models.resnet_v2` and `zoo.convert.resnet_v2` (the registry battery:
 tests/test_all_models.py; bad arguments: tests/bad_input/test_bad_resnet_v2.py)."""
 
-import hashlib
-import socket
 
 import keras
 import numpy as np
@@ -26,29 +24,6 @@ def small(seed=0, **kwargs):
 @pytest.fixture(scope="module")
 def gray():
     return small()
-
-
-def randomize(keras_model, seed=0):
-    """Random BatchNorm statistics, gammas, betas and convolution biases."""
-    rng = np.random.default_rng(seed)
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
-                               rng.normal(0, 0.2, c), rng.uniform(0.5, 1.5, c)])
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
-    return keras_model
-
-
-def assert_close(actual, expected, tolerance=1e-4):
-    """Equal within `tolerance`, relative to the outputs' scale (at least 1)."""
-    actual, expected = helpers.to_numpy(actual), helpers.to_numpy(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    assert np.abs(expected).max() > 1e-2  # not a degenerate output
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
 
 
 # --------------------------------------------------------------------------
@@ -107,7 +82,7 @@ def test_stages_follow_keras_applications():
 @pytest.fixture(scope="module")
 def keras_model():
     keras.utils.set_random_seed(0)
-    return randomize(keras.applications.ResNet50V2(
+    return helpers.randomize_reference(keras.applications.ResNet50V2(
         weights=None, input_shape=(64, 96, 3), classes=10, classifier_activation=None), seed=1)
 
 
@@ -124,7 +99,7 @@ def test_from_keras_applications_same_logits(keras_model, ported):
     assert ported.classifier_activation is None
     assert ported.count_params() == keras_model.count_params()
     x = helpers.random_inputs((2, 64, 96, 3), seed=11)
-    assert_close(ported(x, training=False), keras_model(x, training=False))
+    helpers.assert_close(ported(x, training=False), keras_model(x, training=False))
 
 
 def test_feature_maps_are_keras_applications_layers(keras_model, ported):
@@ -142,7 +117,7 @@ def test_feature_maps_are_keras_applications_layers(keras_model, ported):
         ("stage4", 32, 2048)]
     for (name, got), expected in zip(maps.items(), reference(x)):
         assert tuple(got.shape) == tuple(expected.shape), name
-        assert_close(got, expected)
+        helpers.assert_close(got, expected)
     assert tuple(maps["stage3"].shape) == (2, 4, 6, 1024)
 
 
@@ -154,12 +129,12 @@ def _weight(model, variable):
 
 def test_from_keras_applications_without_top_odd_size():
     # 63x75: every stride-2 layer sees an odd size.
-    k = randomize(keras.applications.ResNet50V2(weights=None, input_shape=(63, 75, 3),
-                                                include_top=False, pooling="avg"), seed=2)
+    k = helpers.randomize_reference(keras.applications.ResNet50V2(
+        weights=None, input_shape=(63, 75, 3), include_top=False, pooling="avg"), seed=2)
     model = resnet_v2.from_keras_applications(k, name="odd")  # the family module's door
     assert (model.include_top, model.pooling, model.name) == (False, "avg", "odd")
     x = helpers.random_inputs((2, 63, 75, 3), seed=13)
-    assert_close(model(x, training=False), k(x, training=False))
+    helpers.assert_close(model(x, training=False), k(x, training=False))
     assert tuple(model(x).shape) == (2, 2048)
 
 
@@ -191,32 +166,6 @@ def test_from_keras_applications_names_what_does_not_fit(keras_model):
 # weights="imagenet", offline: keras.applications' file stood in for by random weights.
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    lookups = []
-
-    def getaddrinfo(host, *args, **kwargs):
-        lookups.append(host)
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (test: offline)")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return lookups
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    return tmp_path / "keras_home" / "models"
-
-
-def publish(monkeypatch, path, top):
-    """Makes the file at `path` the published ResNet50V2 weights (their md5)."""
-    hashes = dict(port.KERAS_WEIGHTS_HASHES)
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    hashes[50] = (md5, hashes[50][1]) if top else (hashes[50][0], md5)
-    monkeypatch.setattr(port, "KERAS_WEIGHTS_HASHES", hashes)
-
-
 @pytest.mark.slow  # ~17 s on 2 shared cores: a 100 MB file written, hashed, read twice
 def test_imagenet_offline_then_placed_files(cache, offline, monkeypatch):
     name = "resnet50v2_weights_tf_dim_ordering_tf_kernels.h5"
@@ -227,21 +176,18 @@ def test_imagenet_offline_then_placed_files(cache, offline, monkeypatch):
     assert URL + name in message and str(cache / name) in message, message
     assert offline == ["storage.googleapis.com"]
 
-    reference = randomize(keras.applications.ResNet50V2(
+    reference = helpers.randomize_reference(keras.applications.ResNet50V2(
         weights=None, input_shape=(64, 64, 3), classifier_activation=None), seed=3)
-    cache.mkdir(parents=True, exist_ok=True)  # (Keras' failed download made it)
-    reference.save(str(cache / name))
-    publish(monkeypatch, cache / name, top=True)
+    helpers.publish_keras_file(monkeypatch, port, 50, reference, cache / name, top=True)
     model = zoo.create_model("resnet50_v2", weights="imagenet", input_shape=(64, 64, 3))
     x = helpers.random_inputs((2, 64, 64, 3), seed=14)
-    assert_close(model(x), reference(x))
+    helpers.assert_close(model(x), reference(x))
 
     # Another head (or none): keras' "notop" file.
     notop = "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    backbone = randomize(keras.applications.ResNet50V2(
+    backbone = helpers.randomize_reference(keras.applications.ResNet50V2(
         weights=None, include_top=False, pooling="avg", input_shape=(64, 64, 3)), seed=4)
-    backbone.save(str(cache / notop))
-    publish(monkeypatch, cache / notop, top=False)
+    helpers.publish_keras_file(monkeypatch, port, 50, backbone, cache / notop, top=False)
     model = zoo.create_model("resnet50_v2", weights="imagenet", num_classes=10,
                              input_shape=(48, 80, 3))
     stem = {layer.name: layer for layer in backbone.layers}["conv1_conv"]
@@ -250,7 +196,7 @@ def test_imagenet_offline_then_placed_files(cache, offline, monkeypatch):
     assert tuple(model(helpers.random_inputs((2, 48, 80, 3))).shape) == (2, 10)
     features = zoo.create_model("resnet50_v2", weights="imagenet", include_top=False,
                                 pooling="avg", input_shape=(64, 64, 3))
-    assert_close(features(x), backbone(x))
+    helpers.assert_close(features(x), backbone(x))
     assert len(offline) == 1  # the cached files needed no network
 
 
@@ -303,8 +249,8 @@ def test_channels_first_matches_channels_last(gray):
     first.set_weights(gray.get_weights())
     x = gray.example_inputs(batch_size=2, seed=3)
     # Within 1e-5 of the logits' scale (about 75 here: an untrained 50-layer net).
-    assert_close(first(np.transpose(x, (0, 3, 1, 2)), training=False), gray(x, training=False),
-                 tolerance=1e-5)
+    helpers.assert_close(first(np.transpose(x, (0, 3, 1, 2)), training=False),
+                         gray(x, training=False), tolerance=1e-5)
 
 
 def test_defaults_and_config():

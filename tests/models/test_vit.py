@@ -36,15 +36,6 @@ def model():
     return small()
 
 
-def assert_close(actual, expected, tolerance=1e-4):
-    """Equal within `tolerance`, relative to the outputs' scale (at least 1)."""
-    actual, expected = helpers.to_numpy(actual), helpers.to_numpy(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    assert np.abs(expected).max() > 1e-2  # not a degenerate output
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
-
-
 def keras_hub_vit(image_shape=(32, 48, 3), num_classes=7, seed=0, **spec):
     """A keras-hub ViTBackbone and classifier, every weight random (biases, norms included)."""
     spec = {"patch_size": 8, "num_layers": 2, "num_heads": 3, "hidden_dim": 24, "mlp_dim": 40,
@@ -100,11 +91,11 @@ def test_from_keras_hub_same_logits_non_square():
     assert (model.width, model.depth, model.num_heads, model.patch_size) == (24, 2, 3, 8)
     assert model.input_shape_ == (32, 48, 3) and model.num_classes == 7
     x = helpers.random_inputs((2, 32, 48, 3), seed=1)
-    assert_close(model(x), classifier(x))
+    helpers.assert_close(model(x), classifier(x))
     # Without the head: the class token after the final LayerNorm.
     headless = convert_vit.from_keras_hub(backbone)
     assert headless.include_top is False
-    assert_close(headless(x), helpers.to_numpy(backbone(x))[:, 0])
+    helpers.assert_close(headless(x), helpers.to_numpy(backbone(x))[:, 0])
 
 
 @pytest.mark.parametrize("bad, fragment", [
@@ -191,7 +182,7 @@ def test_state_dict_gives_the_logits_of_keras_hub_with_the_same_tensors(tmp_path
     model = zoo.create_model("vit_tiny_patch16_224", weights=str(path), input_shape=(32, 32, 3),
                              **TINY)
     x = helpers.random_inputs((2, 32, 32, 3), seed=2)
-    assert_close(model(x), classifier(x))
+    helpers.assert_close(model(x), classifier(x))
 
 
 def test_to_state_dict_round_trips(tmp_path, model):
@@ -405,4 +396,4 @@ def test_state_dict_mapping_agrees_with_keras_hubs_own_converter(tmp_path):
     ours = zoo.create_model("vit_tiny_patch16_224", weights=str(timm_file), include_top=False,
                             input_shape=(32, 32, 3), **TINY)
     x = helpers.random_inputs((2, 32, 32, 3), seed=7)
-    assert_close(ours(x), helpers.to_numpy(backbone(x))[:, 0])
+    helpers.assert_close(ours(x), helpers.to_numpy(backbone(x))[:, 0])
