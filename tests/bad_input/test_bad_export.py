@@ -399,9 +399,6 @@ def test_the_table_is_big_enough():
 # ---- int8 calibration data that would make a wrong model, for every family:
 # refused before the converter sees it (inf once crashed the process).
 
-def _one_model_per_family():
-    return helpers.one_per_family()
-
 
 def _small(name):
     model = zoo.create_model(name, **zoo.model_info(name).small)
@@ -429,7 +426,7 @@ ANY_CALIBRATION = [
 ]
 
 
-@pytest.mark.parametrize("name", _one_model_per_family())
+@pytest.mark.parametrize("name", helpers.one_per_family())
 def test_bad_calibration_data(tmp_path, name):
     model, x = _small(name)
     path = tmp_path / "m.tflite"

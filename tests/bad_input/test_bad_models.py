@@ -304,12 +304,8 @@ EXAMPLE_INPUTS = [
 ]
 
 
-def _one_model_per_family():
-    return helpers.one_per_family()
-
-
 @pytest.mark.parametrize("training", ["yes", "no", 1, 0.0, [True]])
-@pytest.mark.parametrize("name", _one_model_per_family())
+@pytest.mark.parametrize("name", helpers.one_per_family())
 def test_training_is_a_bool(name, training):
     # Keras reads any truthy value as True: training="no" would train BatchNorm.
     info = zoo.model_info(name)
