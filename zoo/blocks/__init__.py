@@ -8,6 +8,7 @@ from zoo.blocks.convnext_block import ConvNeXtBlock
 from zoo.blocks.dense import DenseBlock, DenseLayer, Transition
 from zoo.blocks.drop_path import DropPath
 from zoo.blocks.einsum_dense import EinsumDense
+from zoo.blocks.fused_mbconv import FusedMBConv
 from zoo.blocks.inverted_residual import InvertedResidual
 from zoo.blocks.layer_scale import LayerScale
 from zoo.blocks.mbconv import MBConv
@@ -20,7 +21,7 @@ from zoo.blocks.squeeze_excite import SqueezeExcite
 from zoo.blocks.transformer_encoder import TransformerEncoderBlock
 
 __all__ = ["BasicBlock", "BatchNorm", "Bottleneck", "Conv2D", "ConvBN", "ConvNeXtBlock",
-           "DenseBlock", "DenseLayer", "DropPath", "EinsumDense", "InvertedResidual", "LayerScale",
-           "MBConv", "MultiHeadSelfAttention", "PatchEmbedding", "PositionEmbedding",
+           "DenseBlock", "DenseLayer", "DropPath", "EinsumDense", "FusedMBConv", "InvertedResidual",
+           "LayerScale", "MBConv", "MultiHeadSelfAttention", "PatchEmbedding", "PositionEmbedding",
            "PreActBottleneck", "SequencePooling", "SqueezeExcite", "TokenPooling", "Transition",
            "TransformerEncoderBlock"]

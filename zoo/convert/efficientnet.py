@@ -22,7 +22,7 @@ _UNITS = {"expand": ("expand_conv", "expand_bn"), "depthwise": ("dwconv", "bn"),
           "project": ("project_conv", "project_bn")}
 
 
-def _prefix(stage, block):
+def block_prefix(stage, block):
     """keras.applications' name prefix of block `block` (1, 2, ...) of stage `stage`."""
     return f"block{stage}{chr(96 + block)}_"
 
@@ -31,9 +31,9 @@ def _prefix(stage, block):
 KERAS_APPLICATIONS = [
     (r"stem_conv", ("stem_conv", "stem_bn"), KERAS_CONV_BN),
     (r"stage(\d+)_block(\d+)/(expand|depthwise|project)",
-     lambda s, b, unit: tuple(_prefix(s, b) + name for name in _UNITS[unit]), KERAS_CONV_BN),
+     lambda s, b, unit: tuple(block_prefix(s, b) + name for name in _UNITS[unit]), KERAS_CONV_BN),
     (r"stage(\d+)_block(\d+)/se/(reduce|expand)",
-     lambda s, b, conv: (f"{_prefix(s, b)}se_{conv}",), KERAS_DENSE),  # kernel and bias
+     lambda s, b, conv: (f"{block_prefix(s, b)}se_{conv}",), KERAS_DENSE),  # kernel and bias
     (r"head_conv", ("top_conv", "top_bn"), KERAS_CONV_BN),
     (r"classifier", ("predictions",), KERAS_DENSE),
 ]
@@ -98,7 +98,7 @@ def from_keras_applications(keras_model, **overrides):
     blocks = [name for name in source.layers if re.fullmatch(r"block\d+[a-z]_project_conv", name)]
     found = (source.layer("stem_conv", keras.layers.Conv2D).filters,
              [sum(name.startswith(f"block{s}") for name in blocks) for s in range(1, 8)],
-             [source.layer(f"{_prefix(s, 1)}project_conv", keras.layers.Conv2D).filters
+             [source.layer(f"{block_prefix(s, 1)}project_conv", keras.layers.Conv2D).filters
               for s in range(1, 8)],
              source.layer("top_conv", keras.layers.Conv2D).filters)
     variants = [v for v in EFFICIENTNET_SPECS if _widths(v) == found]

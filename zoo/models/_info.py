@@ -39,6 +39,11 @@ PREPROCESSING = {
     "convnext": {"mode": "torch", "channel_order": "rgb", "mean": (123.675, 116.28, 103.53),
                  "std": (58.395, 57.12, 57.375), "resize": 256, "crop_fraction": 0.875,
                  "interpolation": "bicubic"},
+    # keras.applications' EfficientNetV2-S/M/L (inside its model): Rescaling(1/128, offset=-1),
+    # [-1, 1) as "tf" but by 128, not 127.5 (V2-B0..B3 use "efficientnet"'s numbers).
+    "efficientnet_v2": {"mode": "efficientnet_v2", "channel_order": "rgb",
+                        "mean": (128.0, 128.0, 128.0), "std": (128.0, 128.0, 128.0),
+                        "resize": 256, "crop_fraction": 0.875, "interpolation": "bicubic"},
 }
 
 # What a family's table holds, with the values of a family that states none.
