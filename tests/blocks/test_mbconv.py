@@ -102,3 +102,31 @@ def test_no_identity_no_drop_connect():
     block.build((None, 4, 4, 4))
     assert block.drop is None and not block.residual
     assert MBConv.from_config(block.get_config()).drop_rate == 0.3
+
+
+def test_constructor_and_config_are_unchanged_by_the_generalised_base():
+    # Positional: filters, kernel_size, strides, expansion, se_ratio, drop_rate, data_format.
+    block = MBConv(8, 5, 2, 4, 0.5, 0.1, "channels_last", 0.9, 1e-2)
+    assert (block.kernel_size, block.strides, block.expansion, block.se_ratio, block.drop_rate,
+            block.bn_momentum, block.bn_epsilon) == (5, 2, 4, 0.5, 0.1, 0.9, 1e-2)
+    config = block.get_config()
+    assert {"kernel_size", "se_ratio", "drop_rate", "expansion", "activation", "padding"} <= \
+        set(config) and config["expanded_filters"] is None
+    # A config saved before expanded_filters existed loads with the same weights.
+    old = {key: value for key, value in config.items() if key != "expanded_filters"}
+    for saved in (config, old):
+        loaded = MBConv.from_config(saved)
+        loaded.build((None, 8, 8, 6))
+        assert [tuple(w.shape) for w in loaded.weights][:2] == [(1, 1, 6, 24), (24,)]
+        assert loaded.se.squeeze_filters == 3  # 0.5 of the 6 *input* channels
+
+
+def test_squeeze_excite_is_efficientnets_not_mobilenet_v3s():
+    block = MBConv(16, expansion=6, se_ratio=0.25)
+    block.build((None, 4, 4, 16))
+    # int(0.25 * 16) = 4 (of the input), where InvertedResidual's would be _depth(0.25 * 96) = 24.
+    assert (block.se.squeeze_filters, block.se.activation, block.se.gate_activation) == \
+        (4, "silu", "sigmoid")
+    twin = InvertedResidual(16, expansion=6, se_ratio=0.25)
+    twin.build((None, 4, 4, 16))
+    assert (twin.se.squeeze_filters, twin.se.gate_activation) == (24, "hard_sigmoid")

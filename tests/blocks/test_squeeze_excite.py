@@ -6,6 +6,7 @@ import pytest
 
 import helpers
 from zoo.blocks import SqueezeExcite
+from zoo.blocks.squeeze_excite import squeeze_width
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -79,3 +80,30 @@ def test_keeps_the_compute_dtype():
     y = layer(keras.ops.ones((1, 3, 3, 4)))
     assert helpers.dtype_name(y) == "float16"
     assert {helpers.dtype_name(w) for w in layer.weights} == {"float32"}
+
+
+def test_mobilenet_v3_gates_are_relu_then_hard_sigmoid():
+    # MobileNetV3 (keras.applications' _se_block): gates = relu6(W2 relu(W1 mean(x) + b1)
+    # + b2 + 3) / 6, written in NumPy.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 4, 8)).astype("float32")
+    w1, b1 = rng.standard_normal((8, 8)), rng.standard_normal(8)
+    w2, b2 = 2 * rng.standard_normal((8, 8)), rng.standard_normal(8)
+    layer = SqueezeExcite(8, activation="relu", gate_activation="hard_sigmoid")
+    layer(x)
+    layer.set_weights([w1.reshape(1, 1, 8, 8), b1, w2.reshape(1, 1, 8, 8), b2])
+    logits = np.maximum(x.mean(axis=(1, 2)) @ w1 + b1, 0) @ w2 + b2
+    gates = np.clip(logits + 3, 0, 6) / 6
+    assert (gates == 0).any() and (gates == 1).any()  # both flat ends of the gate reached
+    np.testing.assert_allclose(helpers.to_numpy(layer(x)), x * gates[:, None, None, :],
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels, ratio, divisor, width", [
+    (10, 0.25, None, 2), (3, 0.25, None, 1), (1152, 0.25 / 6, None, 48),  # EfficientNet's
+    # MobileNetV3's `_depth(hidden * 0.25)`: nearest multiple of 8, never 10% lower, >= 8.
+    (72, 0.25, 8, 24), (120, 0.25, 8, 32), (16, 0.25, 8, 8), (88, 0.25, 8, 24),
+    (144, 0.25, 8, 40), (72 * 0.75, 0.25, 8, 16),
+])
+def test_squeeze_width(channels, ratio, divisor, width):
+    assert squeeze_width(channels, ratio, divisor) == width

@@ -6,7 +6,6 @@ import keras
 from zoo.blocks import _layout
 from zoo.blocks._chain import build_chain
 from zoo.blocks.mbconv import MBConv
-from zoo.blocks.squeeze_excite import SqueezeExcite
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -53,24 +52,19 @@ class FusedMBConv(MBConv):
 
     def build(self, input_shape):
         in_channels = _layout.fix_channels(self, input_shape)
+        hidden = self.expanded_filters or self.expansion * in_channels
         fused = {"strides": self.strides, "activation": self.activation,
                  "padding": self.padding}
-        if self.expansion != 1:
-            self.expand = self._unit(self.expansion * in_channels, self.kernel_size, "expand",
-                                     **fused)
+        if hidden != in_channels:
+            self.expand = self._unit(hidden, self.kernel_size, "expand", **fused)
         if self.se_ratio > 0:
-            self.se = SqueezeExcite(max(1, int(in_channels * self.se_ratio)),
-                                    activation=self.activation, name="se",
-                                    data_format=self.compute_format, dtype=self.dtype_policy)
+            self.se = self._squeeze_excite(in_channels, hidden)
         # Without expansion the projection is the block's only (kxk, strided) convolution.
         self.project = (self._unit(self.filters, 1, "project", activation=None)
-                        if self.expansion != 1 else
+                        if self.expand is not None else
                         self._unit(self.filters, self.kernel_size, "project", **fused))
         if self.strides == 1 and in_channels == self.filters:
-            if self.drop_rate > 0:
-                self.drop = keras.layers.Dropout(self.drop_rate, noise_shape=(None, 1, 1, 1),
-                                                 name="drop", dtype=self.dtype_policy)
-            self.add = keras.layers.Add(name="add", dtype=self.dtype_policy)
+            self._make_identity()
         shape = _layout.shape_to_compute(input_shape, self.data_format, self.compute_format)
         output_shape = build_chain(self._units(), shape)
         if self.add is not None:

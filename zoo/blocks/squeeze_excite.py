@@ -7,6 +7,24 @@ from zoo.blocks import _layout
 from zoo.blocks.conv2d import Conv2D
 
 
+def squeeze_width(channels, ratio, divisor=None):
+    """The reduced width of a squeeze-excite: `ratio` of `channels`, at least 1.
+
+    Truncated (EfficientNet's, of a block's input channels), or with `divisor`
+    rounded to the nearest multiple of it, never 10% lower (MobileNetV3's
+    `_depth`, of a block's hidden channels).
+
+    Example:
+    >>> squeeze_width(10, 0.25), squeeze_width(72, 0.25, divisor=8), squeeze_width(120, 0.25, 8)
+    (2, 24, 32)
+    """
+    if divisor is None:
+        return max(1, int(channels * ratio))
+    value = channels * ratio
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class SqueezeExcite(keras.layers.Layer):
     """Channel gates from the global average: mean -> 1x1 reduce -> 1x1 expand -> gate.
