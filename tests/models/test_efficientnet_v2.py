@@ -397,3 +397,12 @@ def test_freeze_all_but_the_last_stage_is_bit_identical_after_training():
     moving = {v.path for v in model.trainable_weights}
     still = sorted(p for p in moving if np.array_equal(before[p], after[p]))
     assert moving and not still, f"unfrozen weights did not move: {still}"
+
+
+def test_module_constructors_are_the_registered_variants():
+    for variant in VARIANTS:
+        name = f"efficientnet_v2_{variant}"
+        constructor = getattr(efficientnet_v2, name)
+        assert constructor.__name__ == name
+        assert constructor(input_shape=(32, 32, 3), num_classes=2,
+                           features_only=True, out_stages=(0,)).variant == variant
