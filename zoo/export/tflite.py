@@ -96,8 +96,6 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
     spec = saved_model.input_spec(model)
     shape = _concrete_shape(model, spec, input_shape)
     dtype = spec.dtype.name
-    _check_single_output(model, shape, dtype)
-
     loops = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
              if isinstance(layer, keras.layers.RNN) and not layer.unroll]
     if quantization == "int8" and loops:
@@ -106,8 +104,10 @@ def save(model, path, quantization=None, representative_data=None, sequence_leng
             f"layers {[layer.name for layer in loops]} run as a loop, which TensorFlow's "
             "int8 calibrator crashes on (and unrolled, int8 loses accuracy). Use "
             "quantization='float16' or None")
+    # The data first: checking it needs no trace of the model (seconds for a DenseNet).
     calibration = _calibration_examples(source, text, representative_data, shape, dtype,
                                         representative_samples) if quantization == "int8" else None
+    _check_single_output(model, shape, dtype)
     # A masked RNN with a dynamic batch does not lower to builtin ops.
     batches = [1] if loops else [None, 1]
     errors = []

@@ -82,8 +82,10 @@ class MobileNetV3(ImageClassifier):
         "small": {"num_classes": 5, "input_shape": (32, 32, 3)},
         "distributed": {"bn_synchronized": True},
         "benchmarked": ("mobilenet_v3_large_100",),
-        # The JAX battery of each non-minimalistic variant takes 22-43 s on 2 cores.
-        "slow_tests": {"battery_jax": tuple(n for n, row in VARIANTS.items() if not row[2])},
+        # On 2 cores: the JAX battery of a non-minimalistic variant 22-43 s; every format of a
+        # variant 9-14 s, which small_100 alone runs in the quick suite.
+        "slow_tests": {"battery_jax": tuple(n for n, row in VARIANTS.items() if not row[2]),
+                       "export": tuple(VARIANTS)[1:]},
         "variants": {name: {
             "input_size": (224, 224, 3), "params": params,
             "reference": f"keras.applications.MobileNetV3{size.title()}",
