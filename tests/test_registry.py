@@ -187,6 +187,23 @@ def test_a_family_registration_records_the_class(clean_registry):
     assert registry.model_family("zoo_test_plain") is None
 
 
+def test_a_spec_row_variant_registers_a_named_documented_constructor(clean_registry):
+    fixed = resnet.ResNet.variant("zoo_test_resnet20", "ResNet-20.", depth=20)
+    assert (fixed.__name__, fixed.__qualname__, fixed.__module__, fixed.__doc__) == (
+        "zoo_test_resnet20", "zoo_test_resnet20", "zoo.models.resnet", "ResNet-20.")
+    assert registry.get_constructor("zoo_test_resnet20") is fixed
+    assert registry.model_family("zoo_test_resnet20") is resnet.ResNet
+    model = zoo.create_model("zoo_test_resnet20", num_classes=3, input_shape=(8, 8, 1))
+    assert (model.depth, model.name, model.num_classes) == (20, "zoo_test_resnet20", 3)
+    assert zoo.create_model("zoo_test_resnet20", input_shape=(8, 8, 1), name="mine").name == "mine"
+    # The row's arguments are the variant: repeating one is refused, not silently honoured.
+    with pytest.raises(TypeError, match="depth"):
+        zoo.create_model("zoo_test_resnet20", depth=32)
+    # Unless the family replaces them (timm's rule, ViT's).
+    wide = resnet.ResNet.variant("zoo_test_resnet20r", "ResNet-20.", replaceable=True, depth=20)
+    assert wide(depth=32, input_shape=(8, 8, 1)).depth == 32
+
+
 @pytest.mark.parametrize("name", ["no_such_model", None])
 def test_model_family_of_an_unknown_name_is_a_value_error(name):
     with pytest.raises(ValueError, match="Unknown model"):

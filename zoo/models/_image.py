@@ -59,6 +59,8 @@ class ImageClassifier(ZooModel):
 
     modality = "image"
     default_image_size = 224
+    # The smallest height and width the network takes (its last map then 1x1); None: any.
+    min_image_size = None
 
     def __init__(self, num_classes=1000, include_top=True, pooling=None, input_shape=None,
                  data_format=None, dropout=0.0, classifier_activation=None,
@@ -72,12 +74,22 @@ class ImageClassifier(ZooModel):
         self.compute_format = _layout.compute_format(self.data_format)
         self.input_shape_ = _validation.image_input_shape(input_shape, self.data_format,
                                                           self.default_image_size)
+        least = self.min_image_size
+        if least and min(side or least for side in self.image_sides) < least:
+            raise ValueError(f"input_shape must have height and width of at least {least}, "
+                             f"received input_shape={self.input_shape_}")
         self.dropout = _validation.fraction("dropout", dropout)
         self.classifier_activation = _validation.activation(
             classifier_activation, "classifier_activation")
         self.features_only = _validation.boolean("features_only", features_only)
         self._stages = tuple(dict(row) for row in self.stage_table())
         self.out_stages = self._check_out_stages(out_stages)
+
+    @property
+    def image_sides(self):
+        """`(height, width)` of `input_shape` (None where any size goes)."""
+        shape = self.input_shape_
+        return shape[:2] if self.data_format == "channels_last" else shape[1:]
 
     def _check_out_stages(self, out_stages):
         """`out_stages` checked against `stage_table()` and `features_only`."""

@@ -190,6 +190,26 @@ class ZooModel(keras.Model):
 
         return registry.register_model(build, family=cls)
 
+
+    @classmethod
+    def variant(cls, name, doc, replaceable=False, **arguments):
+        """Registers `name(**kwargs)`: this family built with `arguments` (a spec row).
+
+        The spec-table form of `register`, for families whose variants differ
+        only in constructor arguments. `kwargs` add to `arguments`; repeating
+        one is a TypeError unless `replaceable` (timm's rule: ViT's width,
+        depth...). The model's `name` defaults to the registered one.
+
+        Example: `resnet50_v2 = ResNetV2.variant("resnet50_v2", "ResNet-50 v2.", depth=50)`.
+        """
+        def constructor(**kwargs):
+            if replaceable:
+                return cls(**{"name": name, **arguments, **kwargs})
+            return cls(**arguments, **{"name": name, **kwargs})
+
+        constructor.__name__ = constructor.__qualname__ = name
+        constructor.__module__, constructor.__doc__ = cls.__module__, doc
+        return cls.register(constructor)
     def __init__(self, *args, class_names=None, preprocessing=None, **kwargs):
         _validation.layer_kwargs(kwargs)
         super().__init__(*args, **kwargs)

@@ -56,6 +56,7 @@ class ConvNeXt(ImageClassifier):
      ('stage3', 384, 16, 'stage3_block9'), ('stage4', 768, 32, 'stage4_block3')]
     """
 
+    min_image_size = MIN_IMAGE_SIZE
     # The family's metadata (`zoo.models._info`).
     info = {
         # Digits from scratch: 97.5% with --batch_size=32 --label_smoothing=0.1 (the paper's).
@@ -88,11 +89,6 @@ class ConvNeXt(ImageClassifier):
             high_open=True)
         kwargs.setdefault("name", f"convnext_{variant}")
         super().__init__(**kwargs)
-        shape = self.input_shape_
-        sides = shape[:2] if self.data_format == "channels_last" else shape[1:]
-        if min(side or MIN_IMAGE_SIZE for side in sides) < MIN_IMAGE_SIZE:
-            raise ValueError(f"input_shape must have height and width of at least "
-                             f"{MIN_IMAGE_SIZE}, received input_shape={shape}")
         self.blocks = []
         for layer in self._layers_of():  # made lazily: none after the last stage
             self.blocks.append(layer)
@@ -151,31 +147,18 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(ConvNeXt).from_keras_applications(keras_model, **overrides)
 
 
-@ConvNeXt.register
-def convnext_tiny(**kwargs):
-    """ConvNeXt-T: blocks (3, 3, 9, 3), widths 96-768: 28.6M parameters."""
-    return ConvNeXt(variant="tiny", **kwargs)
-
-
-@ConvNeXt.register
-def convnext_small(**kwargs):
-    """ConvNeXt-S: blocks (3, 3, 27, 3), widths 96-768: 50.2M parameters."""
-    return ConvNeXt(variant="small", **kwargs)
-
-
-@ConvNeXt.register
-def convnext_base(**kwargs):
-    """ConvNeXt-B: blocks (3, 3, 27, 3), widths 128-1024: 88.6M parameters."""
-    return ConvNeXt(variant="base", **kwargs)
-
-
-@ConvNeXt.register
-def convnext_large(**kwargs):
-    """ConvNeXt-L: blocks (3, 3, 27, 3), widths 192-1536: 197.8M parameters."""
-    return ConvNeXt(variant="large", **kwargs)
-
-
-@ConvNeXt.register
-def convnext_xlarge(**kwargs):
-    """ConvNeXt-XL: blocks (3, 3, 27, 3), widths 256-2048: 350.2M parameters."""
-    return ConvNeXt(variant="xlarge", **kwargs)
+convnext_tiny = ConvNeXt.variant(
+    "convnext_tiny", "ConvNeXt-T: blocks (3, 3, 9, 3), widths 96-768: 28.6M parameters.",
+    variant="tiny")
+convnext_small = ConvNeXt.variant(
+    "convnext_small", "ConvNeXt-S: blocks (3, 3, 27, 3), widths 96-768: 50.2M parameters.",
+    variant="small")
+convnext_base = ConvNeXt.variant(
+    "convnext_base", "ConvNeXt-B: blocks (3, 3, 27, 3), widths 128-1024: 88.6M parameters.",
+    variant="base")
+convnext_large = ConvNeXt.variant(
+    "convnext_large", "ConvNeXt-L: blocks (3, 3, 27, 3), widths 192-1536: 197.8M parameters.",
+    variant="large")
+convnext_xlarge = ConvNeXt.variant(
+    "convnext_xlarge", "ConvNeXt-XL: blocks (3, 3, 27, 3), widths 256-2048: 350.2M parameters.",
+    variant="xlarge")

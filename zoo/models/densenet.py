@@ -60,6 +60,7 @@ class DenseNet(ImageClassifier):
      ('stage3', 1024, 16, 'stage3'), ('stage4', 1024, 32, 'final_act')]
     """
 
+    min_image_size = MIN_IMAGE_SIZE
     # The family's metadata (`zoo.models._info`).
     info = {
         # SGD at 0.1 diverged in its first epochs on the digits (val loss ~1e5).
@@ -85,11 +86,6 @@ class DenseNet(ImageClassifier):
         self.depth = _validation.one_of("depth", depth, list(DENSENET_SPECS))
         kwargs.setdefault("name", f"densenet{depth}")
         super().__init__(**kwargs)
-        shape = self.input_shape_
-        sides = shape[:2] if self.data_format == "channels_last" else shape[1:]
-        if min(side or MIN_IMAGE_SIZE for side in sides) < MIN_IMAGE_SIZE:
-            raise ValueError(f"input_shape must have height and width of at least "
-                             f"{MIN_IMAGE_SIZE}, received input_shape={shape}")
         unit_args = self._set_batch_norm(bn_momentum, bn_epsilon, bn_synchronized)
         self.blocks = []
         for layer in self._layers_of(unit_args):  # made lazily: none after the last stage
@@ -138,19 +134,12 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(DenseNet).from_keras_applications(keras_model, **overrides)
 
 
-@DenseNet.register
-def densenet121(**kwargs):
-    """DenseNet-121: dense blocks (6, 12, 24, 16), growth rate 32: 8.1M parameters."""
-    return DenseNet(depth=121, **kwargs)
-
-
-@DenseNet.register
-def densenet169(**kwargs):
-    """DenseNet-169: dense blocks (6, 12, 32, 32), growth rate 32: 14.3M parameters."""
-    return DenseNet(depth=169, **kwargs)
-
-
-@DenseNet.register
-def densenet201(**kwargs):
-    """DenseNet-201: dense blocks (6, 12, 48, 32), growth rate 32: 20.2M parameters."""
-    return DenseNet(depth=201, **kwargs)
+densenet121 = DenseNet.variant(
+    "densenet121", "DenseNet-121: dense blocks (6, 12, 24, 16), growth rate 32: 8.1M parameters.",
+    depth=121)
+densenet169 = DenseNet.variant(
+    "densenet169", "DenseNet-169: dense blocks (6, 12, 32, 32), growth rate 32: 14.3M parameters.",
+    depth=169)
+densenet201 = DenseNet.variant(
+    "densenet201", "DenseNet-201: dense blocks (6, 12, 48, 32), growth rate 32: 20.2M parameters.",
+    depth=201)

@@ -164,49 +164,8 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(EfficientNet).from_keras_applications(keras_model, **overrides)
 
 
-@EfficientNet.register
-def efficientnet_b0(**kwargs):
-    """EfficientNet-B0: width 1.0, depth 1.0, 224x224 (keras.applications.EfficientNetB0)."""
-    return EfficientNet("b0", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b1(**kwargs):
-    """EfficientNet-B1: width 1.0, depth 1.1, 240x240 (keras.applications.EfficientNetB1)."""
-    return EfficientNet("b1", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b2(**kwargs):
-    """EfficientNet-B2: width 1.1, depth 1.2, 260x260 (keras.applications.EfficientNetB2)."""
-    return EfficientNet("b2", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b3(**kwargs):
-    """EfficientNet-B3: width 1.2, depth 1.4, 300x300 (keras.applications.EfficientNetB3)."""
-    return EfficientNet("b3", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b4(**kwargs):
-    """EfficientNet-B4: width 1.4, depth 1.8, 380x380 (keras.applications.EfficientNetB4)."""
-    return EfficientNet("b4", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b5(**kwargs):
-    """EfficientNet-B5: width 1.6, depth 2.2, 456x456 (keras.applications.EfficientNetB5)."""
-    return EfficientNet("b5", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b6(**kwargs):
-    """EfficientNet-B6: width 1.8, depth 2.6, 528x528 (keras.applications.EfficientNetB6)."""
-    return EfficientNet("b6", **kwargs)
-
-
-@EfficientNet.register
-def efficientnet_b7(**kwargs):
-    """EfficientNet-B7: width 2.0, depth 3.1, 600x600 (keras.applications.EfficientNetB7)."""
-    return EfficientNet("b7", **kwargs)
+efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, \
+    efficientnet_b5, efficientnet_b6, efficientnet_b7 = (EfficientNet.variant(
+        f"efficientnet_{variant}", f"EfficientNet-{variant.upper()}: width {width}, depth "
+        f"{depth}, {size}x{size} (keras.applications.EfficientNet{variant.upper()}).",
+        variant=variant) for variant, (width, depth, size, _) in EFFICIENTNET_SPECS.items())

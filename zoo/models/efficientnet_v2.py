@@ -167,16 +167,8 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(EfficientNetV2).from_keras_applications(keras_model, **overrides)
 
 
-def _register(variant):
-    """Registers `efficientnet_v2_<variant>()`."""
-    def constructor(**kwargs):
-        return EfficientNetV2(variant, **kwargs)
-    constructor.__name__ = constructor.__qualname__ = f"efficientnet_v2_{variant}"
-    table, _, width, depth, size = EFFICIENTNET_V2_SPECS[variant]
-    constructor.__doc__ = (f"EfficientNetV2-{variant.upper()}: width {width}, depth {depth}, "
-                           f"{size}x{size} (keras.applications.EfficientNetV2{variant.upper()}).")
-    return EfficientNetV2.register(constructor)
-
-
 efficientnet_v2_b0, efficientnet_v2_b1, efficientnet_v2_b2, efficientnet_v2_b3, \
-    efficientnet_v2_s, efficientnet_v2_m, efficientnet_v2_l = map(_register, EFFICIENTNET_V2_SPECS)
+    efficientnet_v2_s, efficientnet_v2_m, efficientnet_v2_l = (EfficientNetV2.variant(
+        f"efficientnet_v2_{variant}", f"EfficientNetV2-{variant.upper()}: width {width}, depth "
+        f"{depth}, {size}x{size} (keras.applications.EfficientNetV2{variant.upper()}).",
+        variant=variant) for variant, (_, _, width, depth, size) in EFFICIENTNET_V2_SPECS.items())

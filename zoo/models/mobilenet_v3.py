@@ -156,17 +156,9 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(MobileNetV3).from_keras_applications(keras_model, **overrides)
 
 
-def _register(name, size, alpha, minimalistic, params):
-    """Registers `<name>()`, the MobileNetV3 of one `VARIANTS` row."""
-    def constructor(**kwargs):
-        return MobileNetV3(size, alpha, minimalistic, **kwargs)
-
-    constructor.__name__ = constructor.__qualname__ = name
-    constructor.__doc__ = (f"MobileNetV3-{size.title()}{', minimalistic' * minimalistic}, alpha "
-                           f"{alpha}: {params / 1e6:.2f}M parameters (keras.applications').")
-    return MobileNetV3.register(constructor)
-
-
 (mobilenet_v3_small_100, mobilenet_v3_small_075, mobilenet_v3_large_100, mobilenet_v3_large_075,
  mobilenet_v3_small_minimal_100, mobilenet_v3_small_minimal_075, mobilenet_v3_large_minimal_100,
- mobilenet_v3_large_minimal_075) = (_register(name, *row) for name, row in VARIANTS.items())
+ mobilenet_v3_large_minimal_075) = (MobileNetV3.variant(
+     name, f"MobileNetV3-{size.title()}{', minimalistic' * minimal}, alpha {alpha}: "
+     f"{params / 1e6:.2f}M parameters (keras.applications').", size=size, alpha=alpha,
+     minimalistic=minimal) for name, (size, alpha, minimal, params) in VARIANTS.items())

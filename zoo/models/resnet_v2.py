@@ -135,19 +135,12 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(ResNetV2).from_keras_applications(keras_model, **overrides)
 
 
-@ResNetV2.register
-def resnet50_v2(**kwargs):
-    """ResNet-50 v2: pre-activation bottlenecks (3, 4, 6, 3), 25.6M parameters."""
-    return ResNetV2(depth=50, **kwargs)
-
-
-@ResNetV2.register
-def resnet101_v2(**kwargs):
-    """ResNet-101 v2: pre-activation bottlenecks (3, 4, 23, 3), 44.7M parameters."""
-    return ResNetV2(depth=101, **kwargs)
-
-
-@ResNetV2.register
-def resnet152_v2(**kwargs):
-    """ResNet-152 v2: pre-activation bottlenecks (3, 8, 36, 3), 60.4M parameters."""
-    return ResNetV2(depth=152, **kwargs)
+resnet50_v2 = ResNetV2.variant(
+    "resnet50_v2", "ResNet-50 v2: pre-activation bottlenecks (3, 4, 6, 3), 25.6M parameters.",
+    depth=50)
+resnet101_v2 = ResNetV2.variant(
+    "resnet101_v2", "ResNet-101 v2: pre-activation bottlenecks (3, 4, 23, 3), 44.7M parameters.",
+    depth=101)
+resnet152_v2 = ResNetV2.variant(
+    "resnet152_v2", "ResNet-152 v2: pre-activation bottlenecks (3, 8, 36, 3), 60.4M parameters.",
+    depth=152)

@@ -12,7 +12,8 @@ from zoo.blocks import PatchEmbedding, TokenPooling, TransformerEncoderBlock, _l
 from zoo.models._image import ImageClassifier
 from zoo.models._info import PREPROCESSING
 
-# timm's names -> width, blocks, heads and MLP width (the paper's Table 1; tiny/small: DeiT's).
+# timm's names -> width, blocks, heads and MLP width (the paper's Table 1; tiny/small: DeiT's);
+# 16x16 patches, `ViT`'s default. A variant's arguments replace these (timm's rule).
 VIT_SPECS = {
     "vit_tiny_patch16_224": {"width": 192, "depth": 12, "num_heads": 3, "mlp_dim": 768},
     "vit_small_patch16_224": {"width": 384, "depth": 12, "num_heads": 6, "mlp_dim": 1536},
@@ -95,12 +96,11 @@ class ViT(ImageClassifier):
             "layer_norm_epsilon", layer_norm_epsilon, 0, low_open=True)
         kwargs.setdefault("name", "vit")
         super().__init__(**kwargs)
-        shape = self.input_shape_
-        sides = shape[:2] if self.data_format == "channels_last" else shape[1:]
+        sides = self.image_sides
         if None in sides or any(side % self.patch_size for side in sides):
             raise ValueError(f"patch_size={self.patch_size} must divide the image height and "
                              f"width (a learned position per patch), received "
-                             f"input_shape={shape}")
+                             f"input_shape={self.input_shape_}")
         policy = self.dtype_policy
         self.patch_embed = PatchEmbedding(self.width, self.patch_size, name="patch_embed",
                                           data_format=self.compute_format, dtype=policy)
@@ -145,23 +145,12 @@ class ViT(ImageClassifier):
                 "layer_norm_epsilon": self.layer_norm_epsilon}
 
 
-def _vit(name, kwargs):
-    return ViT(**{**VIT_SPECS[name], "patch_size": 16, "name": name, **kwargs})
-
-
-@ViT.register
-def vit_tiny_patch16_224(**kwargs):
-    """ViT-Ti/16: width 192, 12 blocks of 3 heads, 16x16 patches: 5.7M parameters."""
-    return _vit("vit_tiny_patch16_224", kwargs)
-
-
-@ViT.register
-def vit_small_patch16_224(**kwargs):
-    """ViT-S/16: width 384, 12 blocks of 6 heads, 16x16 patches: 22.1M parameters."""
-    return _vit("vit_small_patch16_224", kwargs)
-
-
-@ViT.register
-def vit_base_patch16_224(**kwargs):
-    """ViT-B/16: width 768, 12 blocks of 12 heads, 16x16 patches: 86.6M parameters."""
-    return _vit("vit_base_patch16_224", kwargs)
+vit_tiny_patch16_224 = ViT.variant(
+    "vit_tiny_patch16_224", "ViT-Ti/16: width 192, 12 blocks of 3 heads, 16x16 patches: 5.7M "
+    "parameters.", replaceable=True, **VIT_SPECS["vit_tiny_patch16_224"])
+vit_small_patch16_224 = ViT.variant(
+    "vit_small_patch16_224", "ViT-S/16: width 384, 12 blocks of 6 heads, 16x16 patches: 22.1M "
+    "parameters.", replaceable=True, **VIT_SPECS["vit_small_patch16_224"])
+vit_base_patch16_224 = ViT.variant(
+    "vit_base_patch16_224", "ViT-B/16: width 768, 12 blocks of 12 heads, 16x16 patches: 86.6M "
+    "parameters.", replaceable=True, **VIT_SPECS["vit_base_patch16_224"])
