@@ -30,6 +30,20 @@ def make_divisible(value, divisor=8):
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+def last_at_each_reduction(taps):
+    """Stage rows from `(reduction, channels, layer)` taps in call order: the last
+    tap at each reduction, numbered from 0 (timm's MobileNet/EfficientNet taps).
+
+    Example:
+    >>> [(r["name"], r["reduction"], r["layer"]) for r in last_at_each_reduction(
+    ...     [(2, 16, "stem"), (4, 24, "block1"), (4, 24, "block2"), (8, 40, "block3")])]
+    [('stage0', 2, 'stem'), ('stage1', 4, 'block2'), ('stage2', 8, 'block3')]
+    """
+    last = {reduction: (channels, layer) for reduction, channels, layer in taps}
+    return [{"name": f"stage{i}", "stage": i, "channels": channels, "reduction": reduction,
+             "layer": layer} for i, (reduction, (channels, layer)) in enumerate(last.items())]
+
+
 class ImageClassifier(ZooModel):
     """Base of the image families: the head and feature maps every one shares.
 

@@ -66,6 +66,8 @@ class ConvNeXt(ImageClassifier):
         # hide from output comparisons, and a train step cannot move what they scale.
         "small": {"num_classes": 5, "input_shape": (32, 32, 3), "layer_scale_init_value": 0.1},
         "benchmarked": ("convnext_tiny",),
+        # Graph mode measured faster than XLA on both CPU kernel libraries, twice.
+        "xla_source": "benchmarks/results/extra/xla_cpu_families.md",
         # Measured on 2 cores: every format of convnext_tiny 36 s; JAX battery 26 s; TF
         # battery 6 s (tiny) .. 49 s (xlarge).
         "slow_tests": {"export": tuple(f"convnext_{v}" for v in CONVNEXT_SPECS),

@@ -69,6 +69,8 @@ class DenseNet(ImageClassifier):
         "small": {"num_classes": 5, "input_shape": (32, 32, 3)},  # the last block then 1x1
         "distributed": {"bn_synchronized": True},
         "benchmarked": ("densenet121",),
+        # Graph mode measured faster than XLA on both CPU kernel libraries, twice.
+        "xla_source": "benchmarks/results/extra/xla_cpu_families.md",
         # Measured on 2 cores: every format of densenet121 ~60-120 s; JAX ~190 s.
         "slow_tests": {"export": tuple(f"densenet{d}" for d in DENSENET_SPECS),
                        "battery_jax": tuple(f"densenet{d}" for d in DENSENET_SPECS)},

@@ -8,7 +8,7 @@ import keras
 from zoo import _validation
 from zoo.blocks import ConvBN, MBConv
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier, make_divisible
+from zoo.models._image import ImageClassifier, last_at_each_reduction, make_divisible
 from zoo.models._info import PREPROCESSING
 
 # keras.applications' DEFAULT_BLOCKS_ARGS, one row per stage (each block's squeeze-excite
@@ -80,6 +80,8 @@ class EfficientNet(ImageClassifier):
                   "drop_connect_rate": 0.0},
         "distributed": {"bn_synchronized": True},
         "benchmarked": ("efficientnet_b0",),
+        # Graph mode measured faster than XLA on both CPU kernel libraries, twice.
+        "xla_source": "benchmarks/results/extra/xla_cpu_families.md",
         # Every format of efficientnet_b0 takes ~26 s on 2 cores; the JAX battery ~60 s.
         "slow_tests": {"export": tuple(f"efficientnet_{v}" for v in EFFICIENTNET_SPECS),
                        "battery_jax": tuple(f"efficientnet_{v}" for v in EFFICIENTNET_SPECS)},
@@ -137,18 +139,12 @@ class EfficientNet(ImageClassifier):
             (f"*/stage1_block{first}/project/bn/beta",) if last_first else ())
 
     def stage_table(self):
-        """The last block of each resolution, as the blocks' widths and strides give."""
-        rows, reduction = [], 2  # the stem halves the size
+        """The last block at each resolution, as the blocks' widths and strides give."""
+        taps, reduction = [], 2  # the stem halves the size
         for stage, (_, repeats, filters, _, stride) in enumerate(stages(self.variant), 1):
             reduction *= stride
-            row = {"name": f"stage{len(rows)}", "stage": len(rows), "channels": filters,
-                   "reduction": reduction, "layer": f"stage{stage}_block{repeats}"}
-            if rows and rows[-1]["reduction"] == reduction:  # extends the stage before
-                row.update(name=rows[-1]["name"], stage=rows[-1]["stage"])
-                rows[-1] = row
-            else:
-                rows.append(row)
-        return rows
+            taps.append((reduction, filters, f"stage{stage}_block{repeats}"))
+        return last_at_each_reduction(taps)
 
     def _body(self):
         return [self.stem, *self.blocks, self.head_conv]

@@ -8,7 +8,7 @@ import keras
 from zoo import _validation
 from zoo.blocks import ConvBN, FusedMBConv, MBConv
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier
+from zoo.models._image import ImageClassifier, last_at_each_reduction
 from zoo.models._info import PREPROCESSING
 
 # keras.applications' DEFAULT_BLOCKS_ARGS, every kernel 3x3. Per stage: the block (fused
@@ -91,6 +91,8 @@ class EfficientNetV2(ImageClassifier):
                   "drop_connect_rate": 0.0},
         "distributed": {"bn_synchronized": True},
         "benchmarked": ("efficientnet_v2_b0",),
+        # Graph mode measured faster than XLA on both CPU kernel libraries, twice.
+        "xla_source": "benchmarks/results/extra/xla_cpu_families.md",
         # On 2 cores: every format of B0 ~20 s; the TF battery 11-18 s past B0 (L: by its size).
         "slow_tests": {"export": NAMES, "battery_jax": NAMES, "battery": NAMES[1:]},
         "variants": {f"efficientnet_v2_{variant}": {
@@ -145,13 +147,12 @@ class EfficientNetV2(ImageClassifier):
                 f"*/stage3_block{stages(self.variant)[2][1]}/project/bn/beta")
 
     def stage_table(self):
-        """The last block of each resolution, as the blocks' widths and strides give."""
-        rows, reduction = {}, 2  # the stem halves the size; a later row at a size replaces
+        """The last block at each resolution, as the blocks' widths and strides give."""
+        taps, reduction = [], 2  # the stem halves the size
         for stage, (_, repeats, filters, _, stride) in enumerate(stages(self.variant), 1):
             reduction *= stride
-            rows[reduction] = {"channels": filters, "reduction": reduction,
-                               "layer": f"stage{stage}_block{repeats}"}
-        return [{"name": f"stage{i}", "stage": i, **row} for i, row in enumerate(rows.values())]
+            taps.append((reduction, filters, f"stage{stage}_block{repeats}"))
+        return last_at_each_reduction(taps)
 
     def _body(self):
         return [self.stem, *self.blocks, self.head_conv]

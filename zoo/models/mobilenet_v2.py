@@ -11,7 +11,7 @@ import numpy as np
 from zoo import _validation
 from zoo.blocks import ConvBN, InvertedResidual
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier, make_divisible
+from zoo.models._image import ImageClassifier, last_at_each_reduction, make_divisible
 from zoo.models._info import PREPROCESSING
 
 # The paper's Table 2, one row per stage of bottleneck blocks:
@@ -127,22 +127,14 @@ class MobileNetV2(ImageClassifier):
         self._add_head(head_filters)
 
     def stage_table(self):
-        """Every stage's feature map, from the blocks' widths."""
+        """The last block at each resolution, from the blocks' widths and strides."""
         block_widths = _block_widths(self.alpha)
-        rows, reduction, block = [], 2, 0  # the stem halves the size
+        taps, reduction, block = [], 2, 0  # the stem halves the size
         for stage, (_, _, repeats, stride) in enumerate(MOBILENET_V2_SPECS, 1):
             reduction *= stride
             block += repeats
-            row = {"name": f"stage{len(rows)}", "stage": len(rows),
-                   "channels": block_widths[block - 1], "reduction": reduction,
-                   "layer": f"stage{stage}_block{repeats}"}
-            # A paper stage at the resolution of the one before extends it.
-            if rows and rows[-1]["reduction"] == reduction:
-                row.update(name=rows[-1]["name"], stage=rows[-1]["stage"])
-                rows[-1] = row
-            else:
-                rows.append(row)
-        return rows
+            taps.append((reduction, block_widths[block - 1], f"stage{stage}_block{repeats}"))
+        return last_at_each_reduction(taps)
 
     def _body(self):
         return [self.stem, *self.blocks, self.head_conv]

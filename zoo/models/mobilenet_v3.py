@@ -6,7 +6,7 @@ import keras
 from zoo import _validation
 from zoo.blocks import ConvBN, InvertedResidual
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier, make_divisible
+from zoo.models._image import ImageClassifier, last_at_each_reduction, make_divisible
 from zoo.models._info import PREPROCESSING
 
 # keras.applications' stack_fn, one row per stage of equal widths: (kernel size, squeeze-excite,
@@ -82,6 +82,8 @@ class MobileNetV3(ImageClassifier):
         "small": {"num_classes": 5, "input_shape": (32, 32, 3)},
         "distributed": {"bn_synchronized": True},
         "benchmarked": ("mobilenet_v3_large_100",),
+        # Graph mode measured faster than XLA on both CPU kernel libraries, twice.
+        "xla_source": "benchmarks/results/extra/xla_cpu_families.md",
         # On 2 cores: the JAX battery of a non-minimalistic variant 22-43 s; every format of a
         # variant 9-14 s, which small_100 alone runs in the quick suite.
         "slow_tests": {"battery_jax": tuple(n for n, row in VARIANTS.items() if not row[2]),
@@ -138,9 +140,7 @@ class MobileNetV3(ImageClassifier):
             reduction *= stride
             taps.append((reduction, filters, name))
         taps.append((reduction, make_divisible(taps[-1][1] * 6), "head_conv"))
-        last = {reduction: (channels, layer) for reduction, channels, layer in taps}
-        return [{"name": f"stage{i}", "stage": i, "channels": channels, "reduction": reduction,
-                 "layer": layer} for i, (reduction, (channels, layer)) in enumerate(last.items())]
+        return last_at_each_reduction(taps)
 
     def _body(self):
         return [self.stem, *self.blocks, self.head_conv]
