@@ -190,7 +190,6 @@ class ZooModel(keras.Model):
 
         return registry.register_model(build, family=cls)
 
-
     @classmethod
     def variant(cls, name, doc, replaceable=False, **arguments):
         """Registers `name(**kwargs)`: this family built with `arguments` (a spec row).
