@@ -149,18 +149,7 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(ConvNeXt).from_keras_applications(keras_model, **overrides)
 
 
-convnext_tiny = ConvNeXt.variant(
-    "convnext_tiny", "ConvNeXt-T: blocks (3, 3, 9, 3), widths 96-768: 28.6M parameters.",
-    variant="tiny")
-convnext_small = ConvNeXt.variant(
-    "convnext_small", "ConvNeXt-S: blocks (3, 3, 27, 3), widths 96-768: 50.2M parameters.",
-    variant="small")
-convnext_base = ConvNeXt.variant(
-    "convnext_base", "ConvNeXt-B: blocks (3, 3, 27, 3), widths 128-1024: 88.6M parameters.",
-    variant="base")
-convnext_large = ConvNeXt.variant(
-    "convnext_large", "ConvNeXt-L: blocks (3, 3, 27, 3), widths 192-1536: 197.8M parameters.",
-    variant="large")
-convnext_xlarge = ConvNeXt.variant(
-    "convnext_xlarge", "ConvNeXt-XL: blocks (3, 3, 27, 3), widths 256-2048: 350.2M parameters.",
-    variant="xlarge")
+convnext_tiny, convnext_small, convnext_base, convnext_large, convnext_xlarge = (ConvNeXt.variant(
+    f"convnext_{variant}", f"{KERAS_NAMES[variant]}: blocks {depths}, widths {widths[0]}-"
+    f"{widths[-1]}: {_PARAMS[variant] / 1e6:.1f}M parameters.", variant=variant)
+    for variant, (depths, widths) in CONVNEXT_SPECS.items())

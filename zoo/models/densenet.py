@@ -136,12 +136,7 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(DenseNet).from_keras_applications(keras_model, **overrides)
 
 
-densenet121 = DenseNet.variant(
-    "densenet121", "DenseNet-121: dense blocks (6, 12, 24, 16), growth rate 32: 8.1M parameters.",
-    depth=121)
-densenet169 = DenseNet.variant(
-    "densenet169", "DenseNet-169: dense blocks (6, 12, 32, 32), growth rate 32: 14.3M parameters.",
-    depth=169)
-densenet201 = DenseNet.variant(
-    "densenet201", "DenseNet-201: dense blocks (6, 12, 48, 32), growth rate 32: 20.2M parameters.",
-    depth=201)
+densenet121, densenet169, densenet201 = (DenseNet.variant(
+    f"densenet{depth}", f"DenseNet-{depth}: dense blocks {blocks}, growth rate {GROWTH_RATE}: "
+    f"{_PARAMS[depth] / 1e6:.1f}M parameters.", depth=depth)
+    for depth, blocks in DENSENET_SPECS.items())

@@ -139,12 +139,7 @@ def from_keras_applications(keras_model, **overrides):
     return _pretrained.converter(ResNetV2).from_keras_applications(keras_model, **overrides)
 
 
-resnet50_v2 = ResNetV2.variant(
-    "resnet50_v2", "ResNet-50 v2: pre-activation bottlenecks (3, 4, 6, 3), 25.6M parameters.",
-    depth=50)
-resnet101_v2 = ResNetV2.variant(
-    "resnet101_v2", "ResNet-101 v2: pre-activation bottlenecks (3, 4, 23, 3), 44.7M parameters.",
-    depth=101)
-resnet152_v2 = ResNetV2.variant(
-    "resnet152_v2", "ResNet-152 v2: pre-activation bottlenecks (3, 8, 36, 3), 60.4M parameters.",
-    depth=152)
+resnet50_v2, resnet101_v2, resnet152_v2 = (ResNetV2.variant(
+    f"resnet{depth}_v2", f"ResNet-{depth} v2: pre-activation bottlenecks {blocks}, "
+    f"{KERAS_PARAMS[depth] / 1e6:.1f}M parameters.", depth=depth)
+    for depth, blocks in RESNET_V2_SPECS.items())
