@@ -62,7 +62,6 @@ CONSTRUCTION = [
     row(efficientnet_v2, {"dropout": 1.0}, ValueError, "dropout", "1.0", id="dropout-one"),
     row(efficientnet_v2, {"dropout": NAN}, ValueError, "dropout", "nan", id="dropout-nan"),
     row(efficientnet_v2, {"dropout": "0.2"}, TypeError, "dropout", "'0.2'", id="dropout-str"),
-    row(efficientnet_v2, {"dropout": None}, TypeError, "dropout", "None", id="dropout-none"),
     row(efficientnet_v2, {"dropout": False}, TypeError, "dropout", "False", id="dropout-bool"),
     row(efficientnet_v2, {"bn_momentum": 1.0}, ValueError, "bn_momentum", "1.0",
         id="bn_momentum-one"),

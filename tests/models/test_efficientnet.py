@@ -82,7 +82,7 @@ def test_widths_and_depths_follow_keras_applications():
     # round_filters / round_repeats of keras.applications at width 1.4, depth 1.8 (B4).
     model = EfficientNet("b4", input_shape=(32, 32, 3))
     assert model.stem.filters == 48 and model.head_conv.filters == 1792
-    assert [row[1:3] for row in efficientnet.stages("b4")] == [
+    assert [row[2:4] for row in efficientnet.architecture("b4")["stages"]] == [
         (2, 24), (4, 32), (4, 56), (6, 112), (6, 160), (8, 272), (2, 448)]
     assert len(model.blocks) == 32 and model.dropout == 0.4
     assert [(b.kernel_size, b.strides, b.expansion) for b in model.blocks][:4] == \
@@ -235,8 +235,8 @@ def test_layer_names_are_stages_and_blocks(gray):
     assert names[0] == "stem_conv" and names[-5:] == ["head_conv", "avg_pool", "dropout",
                                                       "classifier", "predictions"]
     assert names[1:-5] == [f"stage{s}_block{i}" for s, row in
-                           enumerate(efficientnet.stages("b0"), 1)
-                           for i in range(1, row[1] + 1)]
+                           enumerate(efficientnet.architecture("b0")["stages"], 1)
+                           for i in range(1, row[2] + 1)]
     paths = {w.path.split("/", 1)[1] for w in gray.weights}
     assert {"stage2_block1/expand/conv/kernel", "stage2_block2/se/reduce/bias",
             "stage7_block1/project/bn/gamma", "head_conv/conv/kernel"} <= paths

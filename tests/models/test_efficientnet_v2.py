@@ -94,9 +94,10 @@ def test_param_counts_equal_keras_applications(variant):
 @slow_on_jax
 def test_widths_and_depths_follow_keras_applications():
     # keras' V2 round_filters has no 10% floor: B3's stage 1 keeps 16 (V1's rule: 24).
-    assert [row[1:3] for row in efficientnet_v2.stages("b3")] == [
+    assert [row[2:4] for row in efficientnet_v2.architecture("b3")["stages"]] == [
         (2, 16), (3, 40), (3, 56), (5, 112), (7, 136), (12, 232)]
-    assert [row[1:3] for row in efficientnet_v2.stages("l")][-2:] == [(25, 384), (7, 640)]
+    assert [row[2:4] for row in efficientnet_v2.architecture("l")["stages"]][-2:] == [
+        (25, 384), (7, 640)]
     model = EfficientNetV2("b3", input_shape=(32, 32, 3))
     assert model.stem.filters == 40 and model.head_conv.filters == 1536
     assert len(model.blocks) == 32 and model.dropout == 0.2
@@ -251,8 +252,8 @@ def test_layer_names_are_stages_and_blocks(gray):
     assert names[0] == "stem_conv" and names[-5:] == ["head_conv", "avg_pool", "dropout",
                                                       "classifier", "predictions"]
     assert names[1:-5] == [f"stage{s}_block{i}" for s, row in
-                           enumerate(efficientnet_v2.stages("b0"), 1)
-                           for i in range(1, row[1] + 1)]
+                           enumerate(efficientnet_v2.architecture("b0")["stages"], 1)
+                           for i in range(1, row[2] + 1)]
     paths = {w.path.split("/", 1)[1] for w in gray.weights}
     assert {"stage1_block1/project/conv/kernel", "stage2_block1/expand/conv/kernel",
             "stage4_block2/se/reduce/bias", "stage4_block2/depthwise/conv/kernel",

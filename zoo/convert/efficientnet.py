@@ -1,7 +1,7 @@
 """EfficientNet weights: keras.applications' `EfficientNetB0` .. `EfficientNetB7`.
 
 keras' Rescaling and Normalization layers have no zoo twin: their work is
-the records' preprocessing (`zoo.models.efficientnet.IMAGENET_PREPROCESSING`).
+the records' preprocessing (`zoo.models._efficientnet.imagenet_preprocessing`).
 """
 
 import re
@@ -12,9 +12,7 @@ from zoo import _validation
 from zoo.convert import _files
 from zoo.convert._assign import KERAS_CONV_BN, KERAS_DENSE, KerasWeights, assign, \
     keras_image_kwargs
-from zoo.models.efficientnet import (EFFICIENTNET_SPECS, HEAD_FILTERS, STEM_FILTERS,
-                                     EfficientNet, stages)
-from zoo.models._image import make_divisible
+from zoo.models.efficientnet import EFFICIENTNET_SPECS, EfficientNet, architecture
 
 FAMILY = EfficientNet
 
@@ -70,11 +68,11 @@ def weight_sources(name):
                          "file_hash": KERAS_WEIGHTS_HASHES[variant][0]}}
 
 
-def _widths(variant):
+def widths(architecture, variant):
     """(stem, blocks per stage, stage widths, head) of `variant`: what a keras model shows."""
-    width, rows = EFFICIENTNET_SPECS[variant][0], stages(variant)
-    return (make_divisible(STEM_FILTERS * width), [row[1] for row in rows],
-            [row[2] for row in rows], make_divisible(HEAD_FILTERS * width))
+    spec = architecture(variant)
+    return (spec["stem"], [row[2] for row in spec["stages"]],
+            [row[3] for row in spec["stages"]], spec["head"])
 
 
 def from_keras_applications(keras_model, **overrides):
@@ -101,7 +99,7 @@ def from_keras_applications(keras_model, **overrides):
              [source.layer(f"{block_prefix(s, 1)}project_conv", keras.layers.Conv2D).filters
               for s in range(1, 8)],
              source.layer("top_conv", keras.layers.Conv2D).filters)
-    variants = [v for v in EFFICIENTNET_SPECS if _widths(v) == found]
+    variants = [v for v in EFFICIENTNET_SPECS if widths(architecture, v) == found]
     if not variants:
         raise ValueError(
             f"keras_model's widths and depths (stem {found[0]}, blocks per stage {found[1]}, "

@@ -1,7 +1,7 @@
 """EfficientNetV2 weights: keras.applications' `EfficientNetV2B0` .. `B3`, `S`, `M`, `L`.
 
 keras' Rescaling (and, for B0-B3, Normalization) layers hold no weights: their work is the
-records' preprocessing (`zoo.models.efficientnet_v2._preprocessing`).
+records' preprocessing (`zoo.models._efficientnet.imagenet_preprocessing`).
 """
 
 import re
@@ -12,9 +12,8 @@ from zoo import _validation
 from zoo.convert import _files
 from zoo.convert._assign import KERAS_CONV_BN, KERAS_DENSE, KerasWeights, assign, \
     keras_image_kwargs
-from zoo.convert.efficientnet import block_prefix
-from zoo.models.efficientnet_v2 import (BLOCK_ARGS, EFFICIENTNET_V2_SPECS, HEAD_FILTERS,
-                                        EfficientNetV2, round_filters, stages)
+from zoo.convert.efficientnet import block_prefix, widths
+from zoo.models.efficientnet_v2 import EFFICIENTNET_V2_SPECS, EfficientNetV2, architecture
 
 FAMILY = EfficientNetV2
 
@@ -66,14 +65,6 @@ def weight_sources(name):
                          "file_hash": KERAS_WEIGHTS_HASHES[variant][0]}}
 
 
-def _widths(variant):
-    """(stem, blocks per stage, stage widths, head) of `variant`: what a keras model shows."""
-    _, stem, width, _, _ = EFFICIENTNET_V2_SPECS[variant]
-    rows = stages(variant)
-    return (round_filters(stem, width), [row[1] for row in rows], [row[2] for row in rows],
-            round_filters(HEAD_FILTERS, width))
-
-
 def from_keras_applications(keras_model, **overrides):
     """Builds the zoo EfficientNetV2 matching a keras.applications EfficientNetV2*, weights copied.
 
@@ -99,7 +90,7 @@ def from_keras_applications(keras_model, **overrides):
              [source.layer(f"{block_prefix(s, 1)}project_conv", keras.layers.Conv2D).filters
               for s in range(1, len(counts) + 1)],
              source.layer("top_conv", keras.layers.Conv2D).filters)
-    variants = [v for v in EFFICIENTNET_V2_SPECS if _widths(v) == found]
+    variants = [v for v in EFFICIENTNET_V2_SPECS if widths(architecture, v) == found]
     if not variants:
         raise ValueError(
             f"keras_model's widths and depths (stem {found[0]}, blocks per stage {found[1]}, "
@@ -110,7 +101,7 @@ def from_keras_applications(keras_model, **overrides):
     drops = [(blocks.index(name.replace("_drop", "_project_conv")), layer.rate)
              for name, layer in source.layers.items() if re.fullmatch(r"block\d+[a-z]_drop", name)]
     # Block b drops with rate `drop_connect_rate * b / n`, n the blocks before depth scaling.
-    unscaled = sum(BLOCK_ARGS[EFFICIENTNET_V2_SPECS[variants[0]][0]][0])
+    unscaled = architecture(variants[0])["drop_divisor"]
     kwargs["drop_connect_rate"] = drops[-1][1] * unscaled / drops[-1][0] if drops else 0.0
     if kwargs["include_top"]:
         top = source.layers.get("top_dropout")

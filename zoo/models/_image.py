@@ -30,18 +30,39 @@ def make_divisible(value, divisor=8):
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def last_at_each_reduction(taps):
-    """Stage rows from `(reduction, channels, layer)` taps in call order: the last
-    tap at each reduction, numbered from 0 (timm's MobileNet/EfficientNet taps).
+def last_at_each_reduction(taps, reduction=1):
+    """Stage rows from `(stride, channels, layer)` taps in call order: the last tap at
+    each reduction (the strides' running product from `reduction`), numbered from 0
+    (timm's MobileNet/EfficientNet taps).
 
     Example:
     >>> [(r["name"], r["reduction"], r["layer"]) for r in last_at_each_reduction(
-    ...     [(2, 16, "stem"), (4, 24, "block1"), (4, 24, "block2"), (8, 40, "block3")])]
+    ...     [(2, 16, "stem"), (2, 24, "block1"), (1, 24, "block2"), (2, 40, "block3")])]
     [('stage0', 2, 'stem'), ('stage1', 4, 'block2'), ('stage2', 8, 'block3')]
     """
-    last = {reduction: (channels, layer) for reduction, channels, layer in taps}
+    last = {}
+    for stride, channels, layer in taps:
+        reduction *= stride
+        last[reduction] = (channels, layer)
     return [{"name": f"stage{i}", "stage": i, "channels": channels, "reduction": reduction,
              "layer": layer} for i, (reduction, (channels, layer)) in enumerate(last.items())]
+
+
+def chain_until(layers, last):
+    """The layers of iterable `layers` up to the one named `last` (None: all); a
+    lazy `layers` makes none after it (a `features_only` model's truncated body).
+
+    Example:
+    >>> [layer.name for layer in chain_until(
+    ...     (keras.layers.ReLU(name=f"relu{i}") for i in range(9)), "relu2")]
+    ['relu0', 'relu1', 'relu2']
+    """
+    kept = []
+    for layer in layers:
+        kept.append(layer)
+        if layer.name == last:
+            break
+    return kept
 
 
 class ImageClassifier(ZooModel):
@@ -170,13 +191,20 @@ class ImageClassifier(ZooModel):
         return None
 
     def _set_batch_norm(self, momentum, epsilon, synchronized):
-        """Checks and sets the BatchNorm arguments; returns the keywords every `ConvBN` takes."""
+        """Checks and sets the family's BatchNorm arguments (`bn_momentum`, `bn_epsilon`,
+        `bn_synchronized`, then in `get_config`); returns the keywords every `ConvBN` takes."""
         self.bn_momentum = _validation.bn_momentum(momentum)
         self.bn_epsilon = _validation.bn_epsilon(epsilon)
         self.bn_synchronized = _validation.bn_synchronized(synchronized)
-        return {"data_format": self.compute_format, "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized,
+        return {"data_format": self.compute_format, **self._batch_norm_config(),
                 "dtype": self.dtype_policy}
+
+    def _batch_norm_config(self):
+        """The BatchNorm arguments `_set_batch_norm` set ({} for a family without them)."""
+        if not hasattr(self, "bn_momentum"):
+            return {}
+        return {"bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
+                "bn_synchronized": self.bn_synchronized}
 
     def get_config(self):
         return {
@@ -184,7 +212,8 @@ class ImageClassifier(ZooModel):
             "include_top": self.include_top, "pooling": self.pooling,
             "input_shape": self.input_shape_, "data_format": self.data_format,
             "dropout": self.dropout, "classifier_activation": self.classifier_activation,
-            "features_only": self.features_only, "out_stages": self.out_stages
+            "features_only": self.features_only, "out_stages": self.out_stages,
+            **self._batch_norm_config(),
         }
 
     @property

@@ -46,6 +46,20 @@ PREPROCESSING = {
                         "resize": 256, "crop_fraction": 0.875, "interpolation": "bicubic"},
 }
 
+
+
+def keras_imagenet(preprocessing, trained_on="ImageNet-1k"):
+    """A model row's `weights` for keras.applications' ImageNet file (its converter adds
+    the file's origin and hash).
+
+    Example:
+    >>> keras_imagenet(PREPROCESSING["tf"])["imagenet"]["trained_on"]
+    'ImageNet-1k (keras.applications)'
+    """
+    return {"imagenet": {"trained_on": f"{trained_on} (keras.applications)",
+                         "preprocessing": preprocessing}}
+
+
 # What a family's table holds, with the values of a family that states none.
 DEFAULTS = {
     # The known-good training recipe (`zoo.train` fills the options left None).

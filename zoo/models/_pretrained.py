@@ -81,3 +81,18 @@ def converter(family):
     raise NotImplementedError(
         f"{family.__name__} has no converter: pretrained weights load through a module "
         f"of zoo/convert/ whose FAMILY is {family.__name__} (see zoo.convert)")
+
+
+def keras_port(family, reference):
+    """`family`'s `from_keras_applications(keras_model, **overrides)`, its converter's.
+
+    Example: `from_keras_applications = keras_port(DenseNet, "DenseNet121/169/201")`.
+    """
+    def from_keras_applications(keras_model, **overrides):
+        return converter(family).from_keras_applications(keras_model, **overrides)
+
+    from_keras_applications.__module__ = family.__module__
+    from_keras_applications.__doc__ = (
+        f"The zoo {family.__name__} matching a keras.applications {reference}, its weights "
+        f"copied (see `zoo.convert.{family.__module__.rsplit('.', 1)[-1]}`).")
+    return from_keras_applications

@@ -209,6 +209,7 @@ class ZooModel(keras.Model):
         constructor.__name__ = constructor.__qualname__ = name
         constructor.__module__, constructor.__doc__ = cls.__module__, doc
         return cls.register(constructor)
+
     def __init__(self, *args, class_names=None, preprocessing=None, **kwargs):
         _validation.layer_kwargs(kwargs)
         super().__init__(*args, **kwargs)

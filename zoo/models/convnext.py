@@ -6,7 +6,7 @@ from zoo import _validation
 from zoo.blocks import Conv2D, ConvNeXtBlock
 from zoo.blocks.convnext_block import LAYER_NORM_EPSILON
 from zoo.models import _info, _pretrained
-from zoo.models._image import ImageClassifier
+from zoo.models._image import ImageClassifier, chain_until
 
 # variant -> (blocks per stage, channels per stage): keras.applications' MODEL_CONFIGS.
 CONVNEXT_SPECS = {
@@ -76,9 +76,8 @@ class ConvNeXt(ImageClassifier):
         "variants": {f"convnext_{variant}": {
             "input_size": (224, 224, 3), "params": _PARAMS[variant],
             "reference": f"keras.applications.{KERAS_NAMES[variant]}",
-            "weights": {"imagenet": {
-                "trained_on": _TRAINED_ON.get(variant, "ImageNet-21k, fine-tuned on ImageNet-1k")
-                + " (keras.applications)", "preprocessing": PREPROCESSING}},
+            "weights": _info.keras_imagenet(PREPROCESSING, _TRAINED_ON.get(
+                variant, "ImageNet-21k, fine-tuned on ImageNet-1k")),
         } for variant in CONVNEXT_SPECS},
     }
 
@@ -91,11 +90,8 @@ class ConvNeXt(ImageClassifier):
             high_open=True)
         kwargs.setdefault("name", f"convnext_{variant}")
         super().__init__(**kwargs)
-        self.blocks = []
-        for layer in self._layers_of():  # made lazily: none after the last stage
-            self.blocks.append(layer)
-            if layer.name == self.last_stage_layer:
-                break
+        # Made lazily: none after the last stage a features_only model returns.
+        self.blocks = chain_until(self._layers_of(), self.last_stage_layer)
         self._add_head(self._stages[-1]["channels"])
 
     def _norm(self, name, axis=None):
@@ -144,9 +140,7 @@ class ConvNeXt(ImageClassifier):
                 "layer_scale_init_value": self.layer_scale_init_value}
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo ConvNeXt matching a keras.applications ConvNeXt*, its weights copied."""
-    return _pretrained.converter(ConvNeXt).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(ConvNeXt, "ConvNeXt*")
 
 
 convnext_tiny, convnext_small, convnext_base, convnext_large, convnext_xlarge = (ConvNeXt.variant(

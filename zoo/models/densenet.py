@@ -6,7 +6,7 @@ from zoo import _validation
 from zoo.blocks import BatchNorm, ConvBN, DenseBlock, Transition
 from zoo.models import _pretrained
 from zoo.models._image import ImageClassifier
-from zoo.models._info import PREPROCESSING
+from zoo.models._info import PREPROCESSING, keras_imagenet
 
 # depth -> dense layers per block (the paper's Table 1).
 DENSENET_SPECS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32)}
@@ -77,8 +77,7 @@ class DenseNet(ImageClassifier):
         "variants": {f"densenet{depth}": {
             "input_size": (224, 224, 3), "reference": f"keras.applications.DenseNet{depth}",
             "params": _PARAMS[depth],
-            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
-                                     "preprocessing": PREPROCESSING["torch"]}},
+            "weights": keras_imagenet(PREPROCESSING["torch"]),
         } for depth in DENSENET_SPECS},
     }
 
@@ -127,13 +126,10 @@ class DenseNet(ImageClassifier):
         return self.blocks
 
     def get_config(self):
-        return {**super().get_config(), "depth": self.depth, "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized}
+        return {**super().get_config(), "depth": self.depth}
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo DenseNet matching a keras.applications DenseNet121/169/201, its weights copied."""
-    return _pretrained.converter(DenseNet).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(DenseNet, "DenseNet121/169/201")
 
 
 densenet121, densenet169, densenet201 = (DenseNet.variant(

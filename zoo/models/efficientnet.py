@@ -5,11 +5,11 @@ import math
 
 import keras
 
-from zoo import _validation
-from zoo.blocks import ConvBN, MBConv
+from zoo.blocks import MBConv
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier, last_at_each_reduction, make_divisible
-from zoo.models._info import PREPROCESSING
+from zoo.models._efficientnet import EfficientNetBase, imagenet_preprocessing
+from zoo.models._image import make_divisible
+from zoo.models._info import keras_imagenet
 
 # keras.applications' DEFAULT_BLOCKS_ARGS, one row per stage (each block's squeeze-excite
 # takes SE_RATIO of its input channels): (kernel size, repeats, output channels,
@@ -27,25 +27,28 @@ EFFICIENTNET_SPECS = {
 # (mean, variance, count), which is preprocessing here.
 PARAMS = {"b0": 5_330_564, "b1": 7_856_232, "b2": 9_177_562, "b3": 12_320_528,
           "b4": 19_466_816, "b5": 30_562_520, "b6": 43_265_136, "b7": 66_658_680}
-# keras' in-model preprocessing (see `_info.PREPROCESSING`), at the paper's crop:
-# size / (size + 32), bicubic.
-IMAGENET_PREPROCESSING = PREPROCESSING["efficientnet"]
 
 
-def stages(variant):
-    """Per stage: (kernel size, repeats, output channels, expansion, stride) of `variant`.
+def architecture(variant):
+    """`variant`'s network (see `zoo.models._efficientnet`): keras.applications' rounding
+    of widths (`make_divisible`) and depths; drop-connect over every block.
 
     Example:
-    >>> [row[1:3] for row in stages("b3")][:3]
-    [(2, 24), (3, 32), (3, 48)]
+    >>> spec = architecture("b3")
+    >>> spec["stem"], [row[2:4] for row in spec["stages"]][:3], spec["head"]
+    (40, [(2, 24), (3, 32), (3, 48)], 1536)
     """
-    width, depth = EFFICIENTNET_SPECS[variant][:2]
-    return [(kernel, int(math.ceil(depth * repeats)), make_divisible(filters * width),
-             expansion, stride) for kernel, repeats, filters, expansion, stride in BLOCK_ARGS]
+    width, depth, size, dropout = EFFICIENTNET_SPECS[variant]
+    rows = [(MBConv, kernel, int(math.ceil(depth * repeats)), make_divisible(filters * width),
+             expansion, stride, SE_RATIO) for kernel, repeats, filters, expansion, stride
+            in BLOCK_ARGS]
+    return {"stem": make_divisible(STEM_FILTERS * width), "stages": rows, "size": size,
+            "head": make_divisible(HEAD_FILTERS * width), "dropout": dropout,
+            "drop_divisor": sum(row[2] for row in rows)}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class EfficientNet(ImageClassifier):
+class EfficientNet(EfficientNetBase):
     """EfficientNet classifier or feature extractor: a 3x3/2 stem, MBConv stages, a 1x1 head conv.
 
     Args:
@@ -53,9 +56,7 @@ class EfficientNet(ImageClassifier):
         drop_connect_rate: float in [0, 1). Block `b` of `n` drops its residual
             branch with rate `drop_connect_rate * b / n` in training.
         dropout: float in [0, 1) or None (the variant's, as keras.applications).
-        bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float. BatchNormalization epsilon (keras.applications').
-        bn_synchronized: bool. SyncBatchNorm across `tf.distribute` replicas.
+        bn_momentum, bn_epsilon, bn_synchronized: BatchNormalization's (as `ConvBN`).
         **kwargs: `ImageClassifier` arguments and base `keras.Model` ones.
 
     Strided convolutions pad as TensorFlow's "same", which is exactly the
@@ -88,76 +89,27 @@ class EfficientNet(ImageClassifier):
         "variants": {f"efficientnet_{variant}": {
             "input_size": (size, size, 3), "params": PARAMS[variant],
             "reference": f"keras.applications.EfficientNetB{variant[1]}",
-            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
-                                     "preprocessing": {**IMAGENET_PREPROCESSING,
-                                                       "resize": size + 32,
-                                                       "crop_fraction": size / (size + 32)}}},
+            "weights": keras_imagenet(imagenet_preprocessing("efficientnet", size)),
         } for variant, (_, _, size, _) in EFFICIENTNET_SPECS.items()},
     }
 
-    # bn_momentum: not keras.applications' 0.99, too slow for short runs from scratch (the
-    # moving statistics lag, and 49 BatchNorms compound it in inference).
-    def __init__(self, variant="b0", drop_connect_rate=0.2, dropout=None, bn_momentum=0.9,
-                 bn_epsilon=1e-3, bn_synchronized=False, **kwargs):
-        self.variant = _validation.one_of("variant", variant, list(EFFICIENTNET_SPECS))
-        self.drop_connect_rate = _validation.fraction("drop_connect_rate", drop_connect_rate)
-        width, _, _, default_dropout = EFFICIENTNET_SPECS[variant]
-        kwargs.setdefault("name", f"efficientnet_{variant}")
-        super().__init__(dropout=default_dropout if dropout is None else dropout, **kwargs)
-        unit_args = self._set_batch_norm(bn_momentum, bn_epsilon, bn_synchronized)
-        self.stem = ConvBN(make_divisible(STEM_FILTERS * width), 3, strides=2, activation="swish",
-                           padding="same", name="stem_conv", **unit_args)
-        rows, last = stages(variant), self.last_stage_layer
-        total = sum(row[1] for row in rows)
-        self.blocks = []
-        for stage, (kernel, repeats, filters, expansion, stride) in enumerate(rows, 1):
-            for index in range(1, repeats + 1):
-                if self.blocks and self.blocks[-1].name == last:
-                    break  # (and at once in every later stage)
-                self.blocks.append(MBConv(
-                    filters, kernel, stride if index == 1 else 1, expansion, SE_RATIO,
-                    drop_rate=self.drop_connect_rate * len(self.blocks) / total,
-                    name=f"stage{stage}_block{index}", **unit_args))
-        head_filters = make_divisible(HEAD_FILTERS * width)
-        self.head_conv = None if self.features_only else ConvBN(
-            head_filters, 1, activation="swish", name="head_conv", **unit_args)
-        self._add_head(head_filters)
-
-    @property
-    def default_image_size(self):
-        return EFFICIENTNET_SPECS[self.variant][2]
+    # The variants, each one's network (`zoo.models._efficientnet`) and registered names.
+    specs, architecture = EFFICIENTNET_SPECS, staticmethod(architecture)
+    name_prefix = "efficientnet_"
 
     @property
     def gradient_free_weights(self):
         """Projection betas whose shift the next 1x1 convolution's batch statistics remove."""
         # Not before a depthwise convolution (zero-padded: stage 1's blocks), nor in a
         # residual block with drop-connect, which drops the shift for some examples only.
-        first = stages(self.variant)[0][1]
+        first = architecture(self.variant)["stages"][0][2]
         blocks = "block1" if self.drop_connect_rate > 0 else "block*"
         last_first = first == 1 or self.drop_connect_rate == 0
         return (f"*/stage[2-7]_{blocks}/project/bn/beta",) + (
             (f"*/stage1_block{first}/project/bn/beta",) if last_first else ())
 
-    def stage_table(self):
-        """The last block at each resolution, as the blocks' widths and strides give."""
-        taps, reduction = [], 2  # the stem halves the size
-        for stage, (_, repeats, filters, _, stride) in enumerate(stages(self.variant), 1):
-            reduction *= stride
-            taps.append((reduction, filters, f"stage{stage}_block{repeats}"))
-        return last_at_each_reduction(taps)
 
-    def _body(self):
-        return [self.stem, *self.blocks, self.head_conv]
-
-    def get_config(self):
-        return {**super().get_config(), "variant": self.variant,
-                "drop_connect_rate": self.drop_connect_rate, "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized}
-
-
-def from_keras_applications(keras_model, **overrides):
-    """The zoo EfficientNet matching a keras.applications EfficientNetB0..B7, weights copied."""
-    return _pretrained.converter(EfficientNet).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(EfficientNet, "EfficientNetB0..B7")
 
 
 efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, \

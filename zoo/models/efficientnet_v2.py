@@ -5,11 +5,10 @@ import math
 
 import keras
 
-from zoo import _validation
-from zoo.blocks import ConvBN, FusedMBConv, MBConv
+from zoo.blocks import FusedMBConv, MBConv
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier, last_at_each_reduction
-from zoo.models._info import PREPROCESSING
+from zoo.models._efficientnet import EfficientNetBase, imagenet_preprocessing
+from zoo.models._info import keras_imagenet
 
 # keras.applications' DEFAULT_BLOCKS_ARGS, every kernel 3x3. Per stage: the block (fused
 # ones have no squeeze-excite; MBConv ones take SE_RATIOS of each block's input channels),
@@ -42,26 +41,26 @@ def round_filters(filters, width):
     return max(8, int(filters * width + 4) // 8 * 8)
 
 
-def stages(variant):
-    """Per stage: (block, repeats, output channels, expansion, stride) of `variant`.
+def architecture(variant):
+    """`variant`'s network (see `zoo.models._efficientnet`): keras' V2 rounding; block `b`
+    drops with `drop_connect_rate * b / n`, `n` the blocks before depth scaling, as keras'.
 
-    >>> [row[1:3] for row in stages("b3")][:4]
-    [(2, 16), (3, 40), (3, 56), (5, 112)]
+    Example:
+    >>> spec = architecture("b3")
+    >>> spec["stem"], [row[2:4] for row in spec["stages"]][:4], spec["head"]
+    (40, [(2, 16), (3, 40), (3, 56), (5, 112)], 1536)
     """
-    table, _, width, depth, _ = EFFICIENTNET_V2_SPECS[variant]
-    return [(block, int(math.ceil(depth * repeats)), round_filters(filters, width), expansion,
-             stride) for block, repeats, filters, expansion, stride in zip(
-                 STAGE_BLOCKS, *BLOCK_ARGS[table], EXPANSIONS, STRIDES)]
-
-
-def _preprocessing(variant, size):
-    # keras' Rescaling(1/255) + Normalization(ImageNet) for B0-B3, Rescaling(1/128, -1) else.
-    mode = "efficientnet" if variant.startswith("b") else "efficientnet_v2"
-    return {**PREPROCESSING[mode], "resize": size + 32, "crop_fraction": size / (size + 32)}
+    table, stem, width, depth, size = EFFICIENTNET_V2_SPECS[variant]
+    rows = [(BLOCKS[block], 3, int(math.ceil(depth * repeats)), round_filters(filters, width),
+             expansion, stride, SE_RATIOS[block]) for block, repeats, filters, expansion, stride
+            in zip(STAGE_BLOCKS, *BLOCK_ARGS[table], EXPANSIONS, STRIDES)]
+    return {"stem": round_filters(stem, width), "stages": rows, "size": size,
+            "head": round_filters(HEAD_FILTERS, width), "dropout": 0.2,
+            "drop_divisor": sum(BLOCK_ARGS[table][0])}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class EfficientNetV2(ImageClassifier):
+class EfficientNetV2(EfficientNetBase):
     """EfficientNetV2: a 3x3/2 stem, FusedMBConv then MBConv stages, a 1x1 head conv.
 
     Args:
@@ -69,9 +68,9 @@ class EfficientNetV2(ImageClassifier):
         drop_connect_rate: float in [0, 1). Block `b` (from 0) drops its residual
             branch with rate `drop_connect_rate * b / n` in training, `n` the blocks
             before depth scaling, as keras' (B1-B3's last blocks: over the rate).
-        bn_momentum, bn_epsilon: float. BatchNormalization's (keras.applications').
-        bn_synchronized: bool. SyncBatchNorm across `tf.distribute` replicas.
-        **kwargs: `ImageClassifier` arguments (`dropout`: keras' 0.2) and `keras.Model` ones.
+        dropout: float in [0, 1) or None (keras.applications' 0.2).
+        bn_momentum, bn_epsilon, bn_synchronized: BatchNormalization's (as `ConvBN`).
+        **kwargs: `ImageClassifier` arguments and base `keras.Model` ones.
 
     Strided convolutions pad as TensorFlow's "same", as keras.applications'. Feature maps
     (timm's): stage k is the last block at `1 / 2**(k+1)` of the input size.
@@ -98,43 +97,14 @@ class EfficientNetV2(ImageClassifier):
         "variants": {f"efficientnet_v2_{variant}": {
             "input_size": (size, size, 3), "params": PARAMS[variant],
             "reference": f"keras.applications.EfficientNetV2{variant.upper()}",
-            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
-                                     "preprocessing": _preprocessing(variant, size)}},
+            "weights": keras_imagenet(imagenet_preprocessing(
+                "efficientnet" if variant[0] == "b" else "efficientnet_v2", size)),
         } for variant, (*_, size) in EFFICIENTNET_V2_SPECS.items()},
     }
 
-    def __init__(self, variant="b0", drop_connect_rate=0.2, dropout=0.2, bn_momentum=0.9,
-                 bn_epsilon=1e-3, bn_synchronized=False, **kwargs):
-        self.variant = _validation.one_of("variant", variant, list(EFFICIENTNET_V2_SPECS))
-        self.drop_connect_rate = _validation.fraction("drop_connect_rate", drop_connect_rate)
-        table, stem_filters, width, _, _ = EFFICIENTNET_V2_SPECS[variant]
-        rows, unscaled = stages(variant), sum(BLOCK_ARGS[table][0])
-        if self.drop_connect_rate * (deepest := sum(row[1] for row in rows) - 1) >= unscaled:
-            raise ValueError(f"drop_connect_rate must be below {unscaled}/{deepest} for {variant} "
-                             f"(the last block's rate is drop_connect_rate * {deepest} / "
-                             f"{unscaled}), received drop_connect_rate={drop_connect_rate!r}")
-        kwargs.setdefault("name", f"efficientnet_v2_{variant}")
-        super().__init__(dropout=dropout, **kwargs)
-        unit_args = self._set_batch_norm(bn_momentum, bn_epsilon, bn_synchronized)
-        self.stem = ConvBN(round_filters(stem_filters, width), 3, strides=2, activation="swish",
-                           padding="same", name="stem_conv", **unit_args)
-        last, self.blocks = self.last_stage_layer, []
-        for stage, (block, repeats, filters, expansion, stride) in enumerate(rows, 1):
-            for index in range(1, repeats + 1):
-                if self.blocks and self.blocks[-1].name == last:
-                    break  # (and at once in every later stage)
-                self.blocks.append(BLOCKS[block](
-                    filters, 3, stride if index == 1 else 1, expansion, SE_RATIOS[block],
-                    drop_rate=self.drop_connect_rate * len(self.blocks) / unscaled,
-                    name=f"stage{stage}_block{index}", **unit_args))
-        head_filters = round_filters(HEAD_FILTERS, width)
-        self.head_conv = None if self.features_only else ConvBN(
-            head_filters, 1, activation="swish", name="head_conv", **unit_args)
-        self._add_head(head_filters)
-
-    @property
-    def default_image_size(self):
-        return EFFICIENTNET_V2_SPECS[self.variant][4]
+    # The variants, each one's network (`zoo.models._efficientnet`) and registered names.
+    specs, architecture = EFFICIENTNET_V2_SPECS, staticmethod(architecture)
+    name_prefix = "efficientnet_v2_"
 
     @property
     def gradient_free_weights(self):
@@ -144,28 +114,10 @@ class EfficientNetV2(ImageClassifier):
         if self.drop_connect_rate > 0:
             return ("*/stage[4-7]_block1/project/bn/beta",)
         return ("*/stage[4-7]_block*/project/bn/beta",
-                f"*/stage3_block{stages(self.variant)[2][1]}/project/bn/beta")
-
-    def stage_table(self):
-        """The last block at each resolution, as the blocks' widths and strides give."""
-        taps, reduction = [], 2  # the stem halves the size
-        for stage, (_, repeats, filters, _, stride) in enumerate(stages(self.variant), 1):
-            reduction *= stride
-            taps.append((reduction, filters, f"stage{stage}_block{repeats}"))
-        return last_at_each_reduction(taps)
-
-    def _body(self):
-        return [self.stem, *self.blocks, self.head_conv]
-
-    def get_config(self):
-        return {**super().get_config(), "variant": self.variant,
-                "drop_connect_rate": self.drop_connect_rate, "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized}
+                f"*/stage3_block{architecture(self.variant)['stages'][2][2]}/project/bn/beta")
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo EfficientNetV2 matching a keras.applications EfficientNetV2*, weights copied."""
-    return _pretrained.converter(EfficientNetV2).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(EfficientNetV2, "EfficientNetV2*")
 
 
 efficientnet_v2_b0, efficientnet_v2_b1, efficientnet_v2_b2, efficientnet_v2_b3, \

@@ -12,7 +12,7 @@ from zoo import _validation
 from zoo.blocks import ConvBN, InvertedResidual
 from zoo.models import _pretrained
 from zoo.models._image import ImageClassifier, last_at_each_reduction, make_divisible
-from zoo.models._info import PREPROCESSING
+from zoo.models._info import PREPROCESSING, keras_imagenet
 
 # The paper's Table 2, one row per stage of bottleneck blocks:
 # (expansion t, output channels c, repeats n, stride s of the first block).
@@ -88,8 +88,7 @@ class MobileNetV2(ImageClassifier):
         "variants": {"mobilenet_v2": {
             "input_size": (224, 224, 3),
             "reference": "keras.applications.MobileNetV2", "params": 3_538_984,
-            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
-                                     "preprocessing": PREPROCESSING["tf"]}}}},
+            "weights": keras_imagenet(PREPROCESSING["tf"])}},
     }
     # The next BatchNorm's batch mean removes a projection beta's constant shift.
     gradient_free_weights = ("*/project/bn/beta",)
@@ -128,27 +127,20 @@ class MobileNetV2(ImageClassifier):
 
     def stage_table(self):
         """The last block at each resolution, from the blocks' widths and strides."""
-        block_widths = _block_widths(self.alpha)
-        taps, reduction, block = [], 2, 0  # the stem halves the size
+        block_widths, taps, block = _block_widths(self.alpha), [], 0
         for stage, (_, _, repeats, stride) in enumerate(MOBILENET_V2_SPECS, 1):
-            reduction *= stride
             block += repeats
-            taps.append((reduction, block_widths[block - 1], f"stage{stage}_block{repeats}"))
-        return last_at_each_reduction(taps)
+            taps.append((stride, block_widths[block - 1], f"stage{stage}_block{repeats}"))
+        return last_at_each_reduction(taps, reduction=2)  # the stem halves the size
 
     def _body(self):
         return [self.stem, *self.blocks, self.head_conv]
 
     def get_config(self):
-        return {
-            **super().get_config(), "alpha": self.alpha, "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized
-        }
+        return {**super().get_config(), "alpha": self.alpha}
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo MobileNetV2 matching a keras.applications MobileNetV2, its weights copied."""
-    return _pretrained.converter(MobileNetV2).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(MobileNetV2, "MobileNetV2")
 
 
 @MobileNetV2.register

@@ -6,12 +6,12 @@ import keras
 from zoo import _validation
 from zoo.blocks import ConvBN, InvertedResidual
 from zoo.models import _pretrained
-from zoo.models._image import ImageClassifier, last_at_each_reduction, make_divisible
-from zoo.models._info import PREPROCESSING
+from zoo.models._image import ImageClassifier, chain_until, last_at_each_reduction, \
+    make_divisible
+from zoo.models._info import PREPROCESSING, keras_imagenet
 
 # keras.applications' stack_fn, one row per stage of equal widths: (kernel size, squeeze-excite,
 # hard-swish, output channels, stride of the first block, each block's expansion ratio).
-# Minimalistic: kernel 3, no squeeze-excite, ReLU everywhere.
 SPECS = {
     "small": ((3, True, False, 16, 2, (1,)), (3, False, False, 24, 2, (72.0 / 16, 88.0 / 24)),
               (5, True, True, 40, 2, (4, 6, 6)), (5, True, True, 48, 1, (3, 3)),
@@ -21,21 +21,20 @@ SPECS = {
               (3, True, True, 112, 1, (6, 6)), (5, True, True, 160, 2, (6, 6, 6)))}
 STEM_FILTERS, SE_RATIO = 16, 0.25
 HEAD_FILTERS = {"small": 1024, "large": 1280}  # the head's 1x1 conv with bias (`pre_logits`)
-# (size, minimalistic) -> parameters with 1,000 classes (keras.applications') at alpha 1.0, 0.75.
+# (size, minimalistic) -> keras.applications' parameters (1,000 classes) at alpha 1.0, 0.75;
+# VARIANTS: registered name -> (size, alpha, minimalistic, parameters); UNPUBLISHED: of those,
+# the ones keras.applications publishes no weights for (minimalistic at alpha 0.75).
 PARAMS = {("small", False): (2_554_968, 2_051_552), ("large", False): (5_507_432, 4_012_616),
           ("small", True): (2_056_848, 1_742_192), ("large", True): (3_948_688, 3_069_400)}
-# registered name -> (size, alpha, minimalistic, parameters).
 VARIANTS = {f"mobilenet_v3_{size}{'_minimal' * minimal}_{round(100 * alpha):03d}":
             (size, alpha, minimal, params[i]) for (size, minimal), params in PARAMS.items()
             for i, alpha in enumerate((1.0, 0.75))}
-# keras.applications publishes no minimalistic weights at alpha 0.75.
 UNPUBLISHED = ("mobilenet_v3_small_minimal_075", "mobilenet_v3_large_minimal_075")
 
 
 def blocks(size, alpha=1.0, minimalistic=False):
     """Per block: (name, output and hidden channels, kernel, stride, se_ratio, activation).
 
-    Example:
     >>> [row[:3] for row in blocks("small", 0.75)][:3]
     [('stage1_block1', 16, 16), ('stage2_block1', 24, 72), ('stage2_block2', 24, 88)]
     """
@@ -60,7 +59,7 @@ class MobileNetV3(ImageClassifier):
         alpha: float in (0, 2]. Width multiplier of the blocks (and of the head above 1).
         minimalistic: bool. 3x3 kernels, ReLU, no squeeze-excite.
         dropout: float in [0, 1). Before the classifier (keras.applications' 0.2).
-        bn_momentum, bn_epsilon, bn_synchronized: BatchNormalization's (as `ConvBN`).
+        bn_momentum, bn_epsilon, bn_synchronized: as `ConvBN`'s (keras' momentum, 0.999, lags).
         **kwargs: `ImageClassifier` arguments and base `keras.Model` ones.
 
     Strided convolutions pad as TensorFlow's "same" (keras' `correct_pad` at any
@@ -84,23 +83,18 @@ class MobileNetV3(ImageClassifier):
         "benchmarked": ("mobilenet_v3_large_100",),
         # Graph mode measured faster than XLA on both CPU kernel libraries, twice.
         "xla_source": "benchmarks/results/extra/xla_cpu_families.md",
-        # On 2 cores: the JAX battery of a non-minimalistic variant 22-43 s; every format of a
-        # variant 9-14 s, which small_100 alone runs in the quick suite.
+        # On 2 cores: JAX battery 22-43 s (non-minimalistic); export 9-14 s (small_100: quick).
         "slow_tests": {"battery_jax": tuple(n for n, row in VARIANTS.items() if not row[2]),
                        "export": tuple(VARIANTS)[1:]},
         "variants": {name: {
             "input_size": (224, 224, 3), "params": params,
             "reference": f"keras.applications.MobileNetV3{size.title()}",
             # keras' Rescaling(1 / 127.5, offset=-1) inside its model: "tf" mode.
-            **({} if name in UNPUBLISHED else {"weights": {"imagenet": {
-                "trained_on": "ImageNet-1k (keras.applications)",
-                "preprocessing": PREPROCESSING["tf"]}}}),
+            **({} if name in UNPUBLISHED else {"weights": keras_imagenet(PREPROCESSING["tf"])}),
         } for name, (size, _, _, params) in VARIANTS.items()},
     }
-    # The next 1x1 convolution's BatchNorm removes a projection beta's shift.
-    gradient_free_weights = ("*/project/bn/beta",)
+    gradient_free_weights = ("*/project/bn/beta",)  # the next 1x1 conv's BatchNorm removes it
 
-    # bn_momentum: not keras.applications' 0.999, too slow for short runs from scratch.
     def __init__(self, size="large", alpha=1.0, minimalistic=False, dropout=0.2,
                  bn_momentum=0.9, bn_epsilon=1e-3, bn_synchronized=False, **kwargs):
         self.size = _validation.one_of("size", size, list(SPECS))
@@ -113,17 +107,14 @@ class MobileNetV3(ImageClassifier):
         self.activation = "relu" if self.minimalistic else "hard_swish"
         self.stem = ConvBN(STEM_FILTERS, 3, strides=2, activation=self.activation,
                            padding="same", name="stem_conv", **unit_args)
-        self.blocks, self.head_conv, last = [], None, self.last_stage_layer
-        rows = blocks(self.size, self.alpha, self.minimalistic)
-        for name, filters, hidden, kernel, stride, se_ratio, activation in rows:
-            if last in ("stem_conv", *(b.name for b in self.blocks)):
-                break
-            self.blocks.append(InvertedResidual(
-                filters, stride, expansion=None, expanded_filters=hidden, kernel_size=kernel,
-                se_ratio=se_ratio, activation=activation, name=name, **unit_args))
-        if last in (None, "head_conv"):
-            self.head_conv = ConvBN(self.stage_table()[-1]["channels"], 1, name="head_conv",
-                                    activation=self.activation, **unit_args)
+        self.blocks = [] if self.last_stage_layer == "stem_conv" else chain_until((InvertedResidual(
+            filters, stride, expansion=None, expanded_filters=hidden, kernel_size=kernel,
+            se_ratio=se_ratio, activation=activation, name=name, **unit_args)
+            for name, filters, hidden, kernel, stride, se_ratio, activation
+            in blocks(self.size, self.alpha, self.minimalistic)), self.last_stage_layer)
+        self.head_conv = None if self.last_stage_layer not in (None, "head_conv") else ConvBN(
+            self._stages[-1]["channels"], 1, activation=self.activation, name="head_conv",
+            **unit_args)
         head = HEAD_FILTERS[self.size]
         self.head_filters = make_divisible(head * self.alpha) if self.alpha > 1 else head
         self._add_head(self.head_filters)
@@ -135,25 +126,20 @@ class MobileNetV3(ImageClassifier):
 
     def stage_table(self):
         """The last layer at each resolution: the stem, blocks by their strides, `head_conv`."""
-        taps, reduction = [(2, STEM_FILTERS, "stem_conv")], 2
-        for name, filters, _, _, stride, _, _ in blocks(self.size, self.alpha, self.minimalistic):
-            reduction *= stride
-            taps.append((reduction, filters, name))
-        taps.append((reduction, make_divisible(taps[-1][1] * 6), "head_conv"))
-        return last_at_each_reduction(taps)
+        rows = blocks(self.size, self.alpha, self.minimalistic)
+        return last_at_each_reduction([(2, STEM_FILTERS, "stem_conv"), *(
+            (stride, filters, name) for name, filters, _, _, stride, _, _ in rows),
+            (1, make_divisible(rows[-1][1] * 6), "head_conv")])
 
     def _body(self):
         return [self.stem, *self.blocks, self.head_conv]
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "alpha": self.alpha,
-                "minimalistic": self.minimalistic, "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized}
+                "minimalistic": self.minimalistic}
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo MobileNetV3 matching a keras.applications MobileNetV3Small/Large, weights copied."""
-    return _pretrained.converter(MobileNetV3).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(MobileNetV3, "MobileNetV3Small/Large")
 
 
 (mobilenet_v3_small_100, mobilenet_v3_small_075, mobilenet_v3_large_100, mobilenet_v3_large_075,

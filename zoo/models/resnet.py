@@ -165,16 +165,11 @@ class ResNet(ImageClassifier):
         return [*self.stem, *self.blocks]
 
     def get_config(self):
-        return {
-            **super().get_config(), "depth": self.depth, "stride_in_1x1": self.stride_in_1x1,
-            "zero_init_residual": self.zero_init_residual, "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized
-        }
+        return {**super().get_config(), "depth": self.depth, "stride_in_1x1": self.stride_in_1x1,
+                "zero_init_residual": self.zero_init_residual}
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo ResNet matching a keras.applications ResNet50/101/152, its weights copied."""
-    return _pretrained.converter(ResNet).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(ResNet, "ResNet50/101/152")
 
 
 @ResNet.register

@@ -11,7 +11,7 @@ from zoo import _validation
 from zoo.blocks import BatchNorm, Conv2D, PreActBottleneck
 from zoo.models import _pretrained
 from zoo.models._image import ImageClassifier
-from zoo.models._info import PREPROCESSING
+from zoo.models._info import PREPROCESSING, keras_imagenet
 
 # depth -> bottleneck blocks per stage; stage widths are FILTERS (outputs 4x wider).
 RESNET_V2_SPECS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
@@ -67,8 +67,7 @@ class ResNetV2(ImageClassifier):
         "variants": {f"resnet{depth}_v2": {
             "input_size": (224, 224, 3), "reference": f"keras.applications.ResNet{depth}V2",
             "params": KERAS_PARAMS[depth],
-            "weights": {"imagenet": {"trained_on": "ImageNet-1k (keras.applications)",
-                                     "preprocessing": PREPROCESSING["tf"]}},
+            "weights": keras_imagenet(PREPROCESSING["tf"]),
         } for depth in RESNET_V2_SPECS},
     }
     # In a classifier every consumer of the residual sum batch-normalizes it (the
@@ -128,15 +127,10 @@ class ResNetV2(ImageClassifier):
         return [*self.stem, *self.blocks, self.post_bn, self.post_act]
 
     def get_config(self):
-        return {
-            **super().get_config(), "depth": self.depth, "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon, "bn_synchronized": self.bn_synchronized
-        }
+        return {**super().get_config(), "depth": self.depth}
 
 
-def from_keras_applications(keras_model, **overrides):
-    """The zoo ResNetV2 matching a keras.applications ResNet50V2/101V2/152V2, weights copied."""
-    return _pretrained.converter(ResNetV2).from_keras_applications(keras_model, **overrides)
+from_keras_applications = _pretrained.keras_port(ResNetV2, "ResNet50V2/101V2/152V2")
 
 
 resnet50_v2, resnet101_v2, resnet152_v2 = (ResNetV2.variant(

@@ -9,7 +9,7 @@ import keras
 
 from zoo import _validation
 from zoo.blocks import PatchEmbedding, TokenPooling, TransformerEncoderBlock, _layout
-from zoo.models._image import ImageClassifier
+from zoo.models._image import ImageClassifier, chain_until
 from zoo.models._info import PREPROCESSING
 
 # timm's names -> width, blocks, heads and MLP width (the paper's Table 1; tiny/small: DeiT's);
@@ -31,10 +31,9 @@ _AUGREG = {**PREPROCESSING["tf"], "resize": 248, "crop_fraction": 0.9, "interpol
 class ViT(ImageClassifier):
     """ViT classifier or feature extractor.
 
-    `patch_embed` (a `PatchEmbedding`: patches, class token, positions),
-    `depth` pre-LN `TransformerEncoderBlock`s (`block1`..), `final_norm`
-    (LayerNorm), then the head: the class token (`pooling=None`; `"avg"` /
-    `"max"` pool the patch tokens, as timm's `global_pool`) and a classifier.
+    `patch_embed` (a `PatchEmbedding`: patches, class token, positions), `depth` pre-LN
+    `TransformerEncoderBlock`s (`block1`..), `final_norm` (LayerNorm), then the class token
+    (`pooling=None`; `"avg"` / `"max"` pool the patch tokens, timm's `global_pool`), a classifier.
 
     Args:
         width: int. Channels of every token.
@@ -47,10 +46,9 @@ class ViT(ImageClassifier):
         layer_norm_epsilon: float > 0. Of every LayerNorm (timm's and keras-hub's 1e-6).
         **kwargs: `ImageClassifier` arguments and base `keras.Model` ones.
 
-    Feature maps: the patch tokens after blocks `depth * k // 4` (k = 1..4;
-    3, 6, 9, 12 at depth 12), before `final_norm`, laid out as the
-    `(height / patch_size, width / patch_size)` grid: all at reduction
-    `patch_size`, as timm's ViT `feature_info` (one per block there).
+    Feature maps: the patch tokens after blocks `depth * k // 4` (k = 1..4), before
+    `final_norm`, as their `(height / patch_size, width / patch_size)` grid: all at
+    reduction `patch_size`, as timm's ViT `feature_info` (one per block there).
 
     Example:
     >>> backbone = ViT(width=16, depth=4, num_heads=2, mlp_dim=32, patch_size=8,
@@ -61,7 +59,6 @@ class ViT(ImageClassifier):
     {'stage2': (1, 4, 6, 16), 'stage4': (1, 4, 6, 16)}
     """
 
-    # The family's metadata (`zoo.models._info`).
     info = {
         # vit_tiny on digits at --image_size=64 (4x4 patches), with --lr_schedule=cosine
         # --label_smoothing=0.1: 93% (99.9% on train; 1e-3 and decay 0.05: 89%).
@@ -108,12 +105,11 @@ class ViT(ImageClassifier):
         policy = self.dtype_policy
         self.patch_embed = PatchEmbedding(self.width, self.patch_size, name="patch_embed",
                                           data_format=self.compute_format, dtype=policy)
-        last = int(self.last_stage_layer[len("block"):]) if self.features_only else self.depth
-        self.blocks = [TransformerEncoderBlock(
+        self.blocks = chain_until((TransformerEncoderBlock(
             self.num_heads, self.mlp_dim, dropout=self.encoder_dropout,
             attention_dropout=self.attention_dropout, layer_norm_epsilon=self.layer_norm_epsilon,
             activation="gelu", name=f"block{index}", dtype=policy)
-            for index in range(1, last + 1)]
+            for index in range(1, self.depth + 1)), self.last_stage_layer)
         self.final_norm = None if self.features_only else keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, name="final_norm", dtype=policy)
         self._add_head(self.width)
@@ -129,8 +125,7 @@ class ViT(ImageClassifier):
         return [self.patch_embed, *self.blocks, self.final_norm]
 
     def _pool_layer(self):
-        # A ViT pools tokens: the class token by default (include_top=False returns it too,
-        # keras-hub's output); "avg" / "max" pool the patch tokens.
+        # The class token by default (also include_top=False's output, as keras-hub's).
         mode = self.pooling or "token"
         return None if self.features_only else TokenPooling(
             mode, name=f"{mode}_pool", dtype=self.dtype_policy)
@@ -149,12 +144,7 @@ class ViT(ImageClassifier):
                 "layer_norm_epsilon": self.layer_norm_epsilon}
 
 
-vit_tiny_patch16_224 = ViT.variant(
-    "vit_tiny_patch16_224", "ViT-Ti/16: width 192, 12 blocks of 3 heads, 16x16 patches: 5.7M "
-    "parameters.", replaceable=True, **VIT_SPECS["vit_tiny_patch16_224"])
-vit_small_patch16_224 = ViT.variant(
-    "vit_small_patch16_224", "ViT-S/16: width 384, 12 blocks of 6 heads, 16x16 patches: 22.1M "
-    "parameters.", replaceable=True, **VIT_SPECS["vit_small_patch16_224"])
-vit_base_patch16_224 = ViT.variant(
-    "vit_base_patch16_224", "ViT-B/16: width 768, 12 blocks of 12 heads, 16x16 patches: 86.6M "
-    "parameters.", replaceable=True, **VIT_SPECS["vit_base_patch16_224"])
+vit_tiny_patch16_224, vit_small_patch16_224, vit_base_patch16_224 = (ViT.variant(
+    name, f"ViT-{short}/16: width {spec['width']}, {spec['depth']} blocks of {spec['num_heads']} "
+    f"heads, 16x16 patches: {_PARAMS[name] / 1e6:.1f}M parameters.", replaceable=True, **spec)
+    for (name, spec), short in zip(VIT_SPECS.items(), ("Ti", "S", "B")))
