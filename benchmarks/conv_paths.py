@@ -15,8 +15,9 @@ NAME = "conv_paths"
 TITLE = "Convolution train steps: Keras' conv vs one matmul"
 DEFAULTS = {"warmup": 2}
 FLAGS = {
-    "models": common.flag(["resnet18", "resnet50", "mobilenet_v2"], "Models whose "
-                          "convolutions are measured.", choices=common.registered_models),
+    "models": common.flag(["resnet18", "resnet50", "mobilenet_v2", "densenet121",
+                           "efficientnet_b0"], "Models whose convolutions are measured.",
+                          choices=common.registered_models),
     "image_sizes": common.flag(["32", "64"], "Square input sizes the models are built for.",
                                choices=int),
     "batch_size": common.flag(32, "Images per step."),

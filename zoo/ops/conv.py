@@ -14,12 +14,14 @@ from zoo.ops.platform import tensorflow_platform
 # Platform -> when a convolution's train step is faster as a matrix multiply:
 # "1" for one kernel tap reading the image, "k" for several; at most
 # `max_pixels` output pixels and at least `min_channel_product` (in * out).
-# From benchmarks/results/conv_paths_cpu_*.md.
+# From benchmarks/results/conv_paths_cpu_*.md. Eigen's floors: its 1x1
+# gradients slow 2.5-5x from 896 * 128 channels on DenseNet's 4x4 and 2x2 maps;
+# several taps win from ResNet's 6x6x128 -> 256 up, lose on DenseNet's 3x3 -> 32.
 MATMUL_RULES = {
     "cpu/onednn": {"1": {"max_pixels": 4, "min_channel_product": 1},
                    "k": {"max_pixels": 0, "min_channel_product": 1}},
-    "cpu/eigen": {"1": {"max_pixels": 64, "min_channel_product": 2 ** 17},
-                  "k": {"max_pixels": 4, "min_channel_product": 1}},
+    "cpu/eigen": {"1": {"max_pixels": 64, "min_channel_product": 7 * 2 ** 14},
+                  "k": {"max_pixels": 4, "min_channel_product": 2 ** 15}},
 }
 
 
