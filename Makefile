@@ -43,7 +43,7 @@ test-jax: $(VENV)/.installed-test
 	JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
 	XLA_FLAGS="$(XLA_FLAGS) --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true" \
 		$(PY) -m pytest -m "not slow" tests/blocks tests/test_all_models.py \
-		tests/models/test_text_rnn.py zoo/blocks zoo/models
+		tests/models/test_text_rnn.py tests/test_decode_predictions.py zoo/blocks zoo/models
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "Python 3.10+ is required")'

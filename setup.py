@@ -15,7 +15,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["zoo", "zoo.*"]),
-    package_data={"zoo.data": ["*.csv.gz", "*.md"]},
+    package_data={"zoo.data": ["*.csv.gz", "*.md"], "zoo.models": ["*.txt"]},
     install_requires=[
         "tensorflow>=2.16",  # Keras 3
         "tensorflow-datasets",

@@ -85,6 +85,14 @@ REWRITES = {
 
 # distinctive line of a block -> assertions run after it, in its namespace.
 CHECKS = {
+    # names[:3]  # ['tench', 'goldfish', 'great_white_shark']
+    # zoo.decode_predictions(logits, top=2)[0][0]  # Prediction(name='goldfish', ...)
+    'names = zoo.models.imagenet_class_names()': (
+        "assert names[:3] == ['tench', 'goldfish', 'great_white_shark'], names[:3]\n"
+        "_best = zoo.decode_predictions(logits, top=2)[0]\n"
+        "assert (_best[0].name, _best[0].index) == ('goldfish', 1), _best\n"
+        "assert abs(_best[0].score - np.exp(5) / (np.exp(5) + 999)) < 1e-6, _best\n"
+    ),
     # [f["reduction"] for f in backbone.feature_info]   # [2, 4, 8, 16, 32]
     'backbone = zoo.create_model("densenet121", features_only=True': (
         "assert [f['reduction'] for f in backbone.feature_info] == [2, 4, 8, 16, 32]\n"

@@ -17,11 +17,12 @@ from zoo import losses, registry  # noqa: E402
 from zoo.models import FAMILY_MODULES  # noqa: E402  (imports and registers every family)
 from zoo import convert  # noqa: E402  (registers each family's converter: `weights=`)
 from zoo.registry import create_model, list_models, model_info, register_model  # noqa: E402
+from zoo.predict import decode_predictions  # noqa: E402
 
 # `from zoo import resnet`: each family module, by its file name.
 globals().update(FAMILY_MODULES)
 
 __version__ = "0.1.0"
 
-__all__ = ["create_model", "list_models", "model_info", "register_model", "convert", "losses", "registry",
-           *FAMILY_MODULES, "__version__"]
+__all__ = ["create_model", "decode_predictions", "list_models", "model_info", "register_model",
+           "convert", "losses", "registry", *FAMILY_MODULES, "__version__"]

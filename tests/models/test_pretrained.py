@@ -98,6 +98,11 @@ def test_resnet50_imagenet_offline_then_placed_file(cache, offline, monkeypatch)
     assert (model.num_classes, model.bn_epsilon) == (1000, 1.001e-5)
     x = images((64, 64, 3))
     helpers.assert_close(model(x), reference(x))
+    # The head is ImageNet-1k's: its classes are named.
+    assert model.class_names == zoo.models.imagenet_class_names()
+    best = np.argmax(np.asarray(model(x)), axis=-1)
+    assert [row[0].name for row in zoo.decode_predictions(model(x), class_names=model.class_names)
+            ] == [model.class_names[i] for i in best]
     # The same through the family module, softmax head included.
     model = zoo.resnet.resnet50(weights="imagenet", input_shape=(64, 64, 3),
                                 classifier_activation="softmax")
@@ -124,6 +129,7 @@ def test_resnet50_imagenet_new_head_and_no_top(cache, monkeypatch):
     np.testing.assert_array_equal(model.stem[0].conv.kernel.numpy(),
                                   layers["conv1_conv"].kernel.numpy())
     assert tuple(model.classifier.kernel.shape) == (2048, 10)  # a new head
+    assert model.class_names is None and features.class_names is None  # not ImageNet's
     assert tuple(model(images((40, 56, 3))).shape) == (2, 10)
 
 
@@ -216,6 +222,13 @@ def test_mobilenet_v2_imagenet(cache, offline, top):
                                      **kwargs)
         assert_unverified(caught, cache / name)
         helpers.assert_close(model(x), reference(x))
+        assert model.class_names == (zoo.models.imagenet_class_names() if top else None)
+    if top:  # the user's names win over ImageNet's
+        mine = [f"class {i}" for i in range(1000)]
+        with pytest.warns(convert.UnverifiedWeightsWarning):
+            model = zoo.create_model("mobilenet_v2", weights="imagenet", class_names=mine,
+                                     **kwargs)
+        assert model.class_names == mine
     assert len(offline) == 1
 
 

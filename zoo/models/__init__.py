@@ -3,6 +3,7 @@
 import importlib
 import pkgutil
 
+from zoo.models._info import imagenet_class_names
 from zoo.models.base import ZooModel
 
 
@@ -15,4 +16,4 @@ FAMILY_MODULES = {name: importlib.import_module(f"{__name__}.{name}")
                   for name in _family_module_names()}
 globals().update(FAMILY_MODULES)
 
-__all__ = ["FAMILY_MODULES", "ZooModel", *FAMILY_MODULES]
+__all__ = ["FAMILY_MODULES", "ZooModel", "imagenet_class_names", *FAMILY_MODULES]

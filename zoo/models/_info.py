@@ -11,8 +11,11 @@ Example:
 ('sgd', ['imagenet', 'state_dict'], (224, 224, 3))
 """
 
+import collections
 import copy
 import dataclasses
+import functools
+import pathlib
 
 # `keras.applications.imagenet_utils.preprocess_input` modes, in [0, 255] pixel units.
 PREPROCESSING = {
@@ -58,6 +61,40 @@ def keras_imagenet(preprocessing, trained_on="ImageNet-1k"):
     """
     return {"imagenet": {"trained_on": f"{trained_on} (keras.applications)",
                          "preprocessing": preprocessing}}
+
+
+# keras.applications' ImageNet-1k classes, shipped with the package (no download).
+IMAGENET_CLASSES_FILE = pathlib.Path(__file__).with_name("imagenet_classes.txt")
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_classes():
+    """The 1,000 ImageNet-1k classes in the order of every published head: (WordNet
+    synset, keras' name) pairs.
+
+    Example:
+    >>> classes = imagenet_classes()
+    >>> len(classes), classes[0], classes[999]
+    (1000, ('n01440764', 'tench'), ('n15075141', 'toilet_tissue'))
+    """
+    rows = [line.split(" ", 1) for line in IMAGENET_CLASSES_FILE.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    return tuple((synset, name) for synset, name in rows)
+
+
+def imagenet_class_names():
+    """keras' ImageNet-1k class names in head order, as `class_names` takes them: the
+    two names keras repeats ("crane": the bird and the machine; "maillot") carry their
+    synset, as class names must be distinct.
+
+    Example:
+    >>> names = imagenet_class_names()
+    >>> names[0], names[134], names[517]
+    ('tench', 'crane (n02012849)', 'crane (n03126707)')
+    """
+    counts = collections.Counter(name for _, name in imagenet_classes())
+    return [f"{name} ({synset})" if counts[name] > 1 else name
+            for synset, name in imagenet_classes()]
 
 
 # What a family's table holds, with the values of a family that states none.

@@ -13,6 +13,7 @@ from zoo import _validation, registry
 from zoo.models import _info
 
 IMAGENET = "imagenet"
+IMAGENET_CLASSES = 1000
 FILE_SUFFIXES = (".safetensors", ".npz")
 # The kinds a family's table lists in a model's row (`weights`).
 KINDS = ("imagenet", "state_dict")
@@ -64,8 +65,13 @@ def build(family, name, constructor, weights, overrides):
             f"Model {name!r} has no pretrained weights for "
             f"weights={_validation.preview(str(weights), 200)}. Models that load "
             + "; ".join(f"{what[k]}: {models_with(k)}" for k in KINDS))
-    return converter(family).build(name, constructor, IMAGENET if kind == IMAGENET else path,
-                                   overrides)
+    model = converter(family).build(name, constructor, IMAGENET if kind == IMAGENET else path,
+                                    overrides)
+    # Every published weights file's 1,000-class head is ImageNet-1k's, in one order.
+    if (getattr(model, "include_top", False) and model.num_classes == IMAGENET_CLASSES
+            and overrides.get("class_names") is None):
+        model.class_names = _info.imagenet_class_names()
+    return model
 
 
 def register_converter(family, port):

@@ -179,7 +179,9 @@ class ZooModel(keras.Model):
 
         The registered function takes one more keyword, `weights` (None,
         `"imagenet"` or a `.safetensors` / `.npz` state dict path) for the
-        models whose row in `info["variants"]` lists `weights`.
+        models whose row in `info["variants"]` lists `weights`; with the
+        1,000-class head, the model then names ImageNet-1k's classes
+        (`class_names`, unless given).
         """
         @functools.wraps(constructor)  # name, module, qualname: registry keys
         def build(*args, weights=None, **overrides):

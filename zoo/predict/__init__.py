@@ -21,10 +21,18 @@ import pathlib
 
 import numpy as np
 
-from zoo import _validation
-from zoo.data import images
+from zoo import _validation, models
 
-__all__ = ["Prediction", "image_files", "is_text_model", "load_model", "predict", "scores_to_predictions"]
+__all__ = ["Prediction", "decode_predictions", "image_files", "is_text_model", "load_model",
+           "predict", "scores_to_predictions"]
+
+
+def _images():
+    # zoo.data.images reads image files with TensorFlow: imported only for them, so that
+    # `import zoo` (and `zoo.decode_predictions`) loads no TensorFlow on another backend.
+    from zoo.data import images
+    return images
+
 
 Prediction = collections.namedtuple("Prediction", ["name", "score", "index"])
 Prediction.__doc__ = "One class of one input: its name (else `str(index)`), probability, index."
@@ -91,25 +99,25 @@ def _image_preprocessing(model):
             f"the model records no preprocessing and its input shape {shape} does not say "
             "what size to read image files at; pass the images as a preprocessed array")
     # The zoo's convention for image inputs, which zoo.train's data follows.
-    return images.preprocessing(shape[:2], shape[2])
+    return _images().preprocessing(shape[:2], shape[2])
 
 
 def image_files(inputs):
     """The image files a path or list of paths names, in order (directories searched, sorted)."""
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    suffixes = f"({', '.join(images.IMAGE_EXTENSIONS)})"
+    suffixes = f"({', '.join(_images().IMAGE_EXTENSIONS)})"
     files = []
     for given in map(os.fspath, paths):
         path = os.path.expanduser(given)
         if not os.path.exists(path):
             raise ValueError(f"inputs: {given!r} does not exist")
         if os.path.isdir(path):
-            found = images.find_image_files(path)
+            found = _images().find_image_files(path)
             if not found:
                 raise ValueError(f"inputs: directory {given!r} holds no image "
                                  f"files {suffixes}")
             files += found
-        elif path.lower().endswith(images.IMAGE_EXTENSIONS):
+        elif path.lower().endswith(_images().IMAGE_EXTENSIONS):
             files.append(path)
         else:
             raise ValueError(f"inputs: {given!r} is not an image file by its "
@@ -121,7 +129,7 @@ def _preprocessed_images(model, files):
     """Reads `files` as the model's training data was read."""
     spec = _image_preprocessing(model)
     size, channels = spec["image_size"], spec["channels"]
-    pixels = images.load_image_files(files, size, channels)
+    pixels = _images().load_image_files(files, size, channels)
     scale, offset = spec.get("scale", 1 / 255), spec.get("offset", 0.0)
     if not (np.isclose(scale, 1 / 255, rtol=0, atol=1e-12) and offset == 0.0):
         # load_image_files yields pixels / 255; anything else is rescaled from there.
@@ -156,6 +164,37 @@ def scores_to_predictions(scores, class_names=None, top=5):
     return [[Prediction(names[i] if i < len(names) else str(int(i)),
                         float(row[i]), int(i)) for i in order]
             for row, order in zip(scores, orders)]
+
+
+def decode_predictions(outputs, top=5, class_names=None, from_logits=None):
+    """The `top` classes of each row of a classifier's `outputs`, named, best first.
+
+    keras.applications' `decode_predictions` for any model: `class_names`
+    defaults to the model's (pass `model.class_names`), else ImageNet-1k's
+    for 1,000 columns, else the class indices as names. Logits become
+    probabilities (softmax); `from_logits=None` takes rows that are
+    distributions as probabilities, anything else as logits.
+
+    Example:
+    >>> import numpy as np
+    >>> logits = np.zeros((1, 1000), "float32")
+    >>> logits[0, [1, 2]] = [9.0, 8.0]
+    >>> [(p.name, p.index) for p in decode_predictions(logits, top=2)[0]]
+    [('goldfish', 1), ('great_white_shark', 2)]
+    """
+    outputs = np.asarray(outputs)
+    if outputs.ndim != 2 or not outputs.shape[1]:
+        raise ValueError("outputs must be 2-D (inputs, classes), received an array of shape "
+                         f"{outputs.shape}")
+    if class_names is None and outputs.shape[1] == len(models.imagenet_class_names()):
+        class_names = models.imagenet_class_names()
+    names = _validation.class_names(class_names)
+    if names is not None and len(names) != outputs.shape[1]:
+        raise ValueError(f"class_names names {len(names)} classes for outputs of "
+                         f"{outputs.shape[1]}: received class_names={_validation.preview(names)}")
+    if from_logits is not None:
+        from_logits = _validation.boolean("from_logits", from_logits)
+    return scores_to_predictions(_scores(outputs, from_logits), names, top)
 
 
 def predict(model, inputs, top=5, batch_size=32):
