@@ -94,4 +94,4 @@ class EfficientNetBase(ImageClassifier):
 
     def get_config(self):
         return {**super().get_config(), "variant": self.variant,
-                "drop_connect_rate": self.drop_connect_rate}
+                "drop_connect_rate": self.drop_connect_rate, **self._batch_norm_config()}

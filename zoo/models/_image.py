@@ -191,8 +191,8 @@ class ImageClassifier(ZooModel):
         return None
 
     def _set_batch_norm(self, momentum, epsilon, synchronized):
-        """Checks and sets the family's BatchNorm arguments (`bn_momentum`, `bn_epsilon`,
-        `bn_synchronized`, then in `get_config`); returns the keywords every `ConvBN` takes."""
+        """Checks and sets the BatchNorm arguments; returns the keywords every `ConvBN` takes.
+        A family whose `__init__` takes them adds `self._batch_norm_config()` to its config."""
         self.bn_momentum = _validation.bn_momentum(momentum)
         self.bn_epsilon = _validation.bn_epsilon(epsilon)
         self.bn_synchronized = _validation.bn_synchronized(synchronized)
@@ -200,9 +200,7 @@ class ImageClassifier(ZooModel):
                 "dtype": self.dtype_policy}
 
     def _batch_norm_config(self):
-        """The BatchNorm arguments `_set_batch_norm` set ({} for a family without them)."""
-        if not hasattr(self, "bn_momentum"):
-            return {}
+        """`bn_momentum`, `bn_epsilon`, `bn_synchronized` as `_set_batch_norm` set them."""
         return {"bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
                 "bn_synchronized": self.bn_synchronized}
 
@@ -212,8 +210,7 @@ class ImageClassifier(ZooModel):
             "include_top": self.include_top, "pooling": self.pooling,
             "input_shape": self.input_shape_, "data_format": self.data_format,
             "dropout": self.dropout, "classifier_activation": self.classifier_activation,
-            "features_only": self.features_only, "out_stages": self.out_stages,
-            **self._batch_norm_config(),
+            "features_only": self.features_only, "out_stages": self.out_stages
         }
 
     @property

@@ -126,7 +126,7 @@ class DenseNet(ImageClassifier):
         return self.blocks
 
     def get_config(self):
-        return {**super().get_config(), "depth": self.depth}
+        return {**super().get_config(), "depth": self.depth, **self._batch_norm_config()}
 
 
 from_keras_applications = _pretrained.keras_port(DenseNet, "DenseNet121/169/201")

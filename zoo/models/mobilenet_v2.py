@@ -137,7 +137,7 @@ class MobileNetV2(ImageClassifier):
         return [self.stem, *self.blocks, self.head_conv]
 
     def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha}
+        return {**super().get_config(), "alpha": self.alpha, **self._batch_norm_config()}
 
 
 from_keras_applications = _pretrained.keras_port(MobileNetV2, "MobileNetV2")

@@ -136,7 +136,7 @@ class MobileNetV3(ImageClassifier):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "alpha": self.alpha,
-                "minimalistic": self.minimalistic}
+                "minimalistic": self.minimalistic, **self._batch_norm_config()}
 
 
 from_keras_applications = _pretrained.keras_port(MobileNetV3, "MobileNetV3Small/Large")

@@ -166,7 +166,7 @@ class ResNet(ImageClassifier):
 
     def get_config(self):
         return {**super().get_config(), "depth": self.depth, "stride_in_1x1": self.stride_in_1x1,
-                "zero_init_residual": self.zero_init_residual}
+                "zero_init_residual": self.zero_init_residual, **self._batch_norm_config()}
 
 
 from_keras_applications = _pretrained.keras_port(ResNet, "ResNet50/101/152")

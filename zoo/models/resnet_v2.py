@@ -127,7 +127,7 @@ class ResNetV2(ImageClassifier):
         return [*self.stem, *self.blocks, self.post_bn, self.post_act]
 
     def get_config(self):
-        return {**super().get_config(), "depth": self.depth}
+        return {**super().get_config(), "depth": self.depth, **self._batch_norm_config()}
 
 
 from_keras_applications = _pretrained.keras_port(ResNetV2, "ResNet50V2/101V2/152V2")
